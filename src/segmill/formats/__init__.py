@@ -1,0 +1,150 @@
+"""The format registry: one module per format, registered in one place.
+
+Each format module (``segmill/formats/<name>.py`` or a subpackage) calls
+:func:`register_format` with a :class:`FormatSpec` at import time. The modules
+are imported lazily, the first time the registry is consulted, so ``import
+segmill`` stays fast.
+
+A reader is ``read(path, **options) -> Dataset``; a writer is
+``write(dataset, path, **options) -> WriteReport`` and may assume ``path`` does
+not exist yet (:func:`segmill.write` stages output in a temporary sibling and
+moves it into place only when the writer succeeds). A detector is
+``detect(path) -> Detection`` and must be cheap: look at names and at most the
+first few KiB of a file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import FormatDetectionError
+
+__all__ = ["Detection", "FormatSpec", "register_format", "formats", "get_format", "detect", "NO"]
+
+# Modules imported by the registry, in the order detection ties are listed.
+_MODULES = (
+    "coco",
+    "coco_results",
+    "coco_panoptic",
+    "voc",
+    "masks",
+    "yolo",
+    "labelme",
+    "cvat",
+    "cityscapes",
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How sure a detector is that a path holds its format, and why."""
+
+    confidence: float
+    reason: str
+
+
+NO = Detection(0.0, "")
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """A registered format.
+
+    Parameters
+    ----------
+    name : str
+        What users type after ``--from`` / ``--to``.
+    description : str
+    detect : callable
+        ``detect(path) -> Detection``.
+    read, write : callable, optional
+        ``None`` when the format is write-only or read-only.
+    output : {"file", "dir"}
+        What the writer produces at its path.
+    options : dict
+        Reader/writer keyword options and their one-line docs (for ``--help``
+        and the README table).
+    """
+
+    name: str
+    description: str
+    detect: Callable[[Path], Detection]
+    read: Callable | None = None
+    write: Callable | None = None
+    output: str = "dir"
+    options: dict[str, str] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, FormatSpec] = {}
+_loaded = False
+
+
+def register_format(spec: FormatSpec) -> None:
+    """Add a format to the registry (a module calls this at import time)."""
+    if spec.output not in ("file", "dir"):
+        raise ValueError(f"output must be 'file' or 'dir', got {spec.output!r}")
+    _REGISTRY[spec.name] = spec
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in _MODULES:
+        modname = f"{__name__}.{name}"
+        try:
+            importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            # A format not written yet; any other missing module is a real error.
+            if exc.name != modname:
+                raise
+
+
+def formats() -> dict[str, FormatSpec]:
+    """Every registered format by name."""
+    _load()
+    return dict(_REGISTRY)
+
+
+def get_format(name: str) -> FormatSpec:
+    """The format called ``name``; a clear error listing the known ones otherwise."""
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise FormatDetectionError(f"unknown format {name!r}; known formats: {known}") from None
+
+
+def detect(path, threshold: float = 0.5) -> tuple[FormatSpec, Detection]:
+    """Tell the format of ``path``.
+
+    Returns the best match. Raises :class:`~segmill.errors.FormatDetectionError`
+    when nothing reaches ``threshold`` or two formats tie at the top, listing
+    the candidates with their reasons.
+    """
+    _load()
+    p = Path(path)
+    if not p.exists():
+        raise FormatDetectionError(f"{p}: no such file or directory")
+    scored = []
+    for spec in _REGISTRY.values():
+        if spec.read is None:
+            continue
+        try:
+            d = spec.detect(p)
+        except OSError:
+            continue
+        if d.confidence > 0:
+            scored.append((d.confidence, spec, d))
+    scored.sort(key=lambda t: -t[0])
+    listing = "; ".join(f"{s.name} ({d.confidence:.2f}: {d.reason})" for _, s, d in scored) or "none"
+    if not scored or scored[0][0] < threshold:
+        raise FormatDetectionError(f"{p}: cannot tell the format (candidates: {listing}); pass --format")
+    if len(scored) > 1 and scored[1][0] == scored[0][0]:
+        raise FormatDetectionError(f"{p}: several formats fit equally well ({listing}); pass --format")
+    return scored[0][1], scored[0][2]

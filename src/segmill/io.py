@@ -1,0 +1,108 @@
+"""``segmill.read``, ``segmill.write`` and ``segmill.convert``: detect, look up, call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _atomic
+from .errors import InputError, LossError
+from .formats import Detection, detect, get_format
+from .losses import WriteReport, describe
+from .model import Dataset
+
+__all__ = ["read", "write", "convert", "detect_format"]
+
+
+def detect_format(path) -> tuple[str, Detection]:
+    """The name of the format at ``path`` and the detector's reason."""
+    spec, det = detect(path)
+    return spec.name, det
+
+
+def read(path, format: str | None = None, **options) -> Dataset:
+    """Read a dataset.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or folder, as the format expects.
+    format : str, optional
+        A registered format name; detected when omitted.
+    **options
+        Passed to the format's reader (see ``segmill formats``).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Unreadable or malformed input; the message names the file and record.
+    segmill.errors.FormatDetectionError
+        The format cannot be told.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file or directory", p)
+    spec = get_format(format) if format else detect(p)[0]
+    if spec.read is None:
+        raise InputError(f"segmill cannot read the {spec.name} format", p)
+    ds = spec.read(p, **options)
+    ds.meta.setdefault("source_format", spec.name)
+    ds.meta.setdefault("source_path", str(p))
+    return ds
+
+
+def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: bool = False, **options) -> WriteReport:
+    """Write a dataset atomically.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    path : str or os.PathLike
+        Destination file or folder (as the format writes).
+    format : str
+        A registered format name.
+    strict : bool, default False
+        Raise :class:`~segmill.errors.LossError` (writing nothing) if the
+        format cannot hold everything.
+    force : bool, default False
+        Replace an existing destination.
+    **options
+        Passed to the format's writer.
+
+    Returns
+    -------
+    WriteReport
+        Every loss, with its code.
+    """
+    spec = get_format(format)
+    if spec.write is None:
+        raise InputError(f"segmill cannot write the {spec.name} format", path)
+    dst = Path(path)
+    with _atomic.staged(dst, force=force) as tmp:
+        report = spec.write(dataset, tmp, **options)
+        report.path = str(dst)
+        report.format = spec.name
+        if strict and report.losses:
+            raise LossError(_loss_message(report))
+    return report
+
+
+def _loss_message(report: WriteReport) -> str:
+    lines = [f"the {report.format} writer would lose information (strict mode, nothing written):"]
+    for code, n in report.summary().items():
+        lines.append(f"  {code} x{n}: {describe(code)}")
+    return "\n".join(lines)
+
+
+def convert(src, dst, from_format: str | None = None, to_format: str | None = None, *,
+            strict: bool = False, force: bool = False, read_options: dict | None = None,
+            write_options: dict | None = None) -> WriteReport:
+    """Read ``src`` and write it to ``dst``; never writes into ``src``.
+
+    ``to_format`` defaults to the source format.
+    """
+    s = Path(src).resolve()
+    d = Path(dst).resolve()
+    if d == s or s in d.parents or (s.is_file() and d == s.parent):
+        raise InputError("the destination must not be the source or lie inside it", dst)
+    ds = read(src, from_format, **(read_options or {}))
+    return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, **(write_options or {}))

@@ -1,0 +1,144 @@
+"""What a writer could not carry into its target format: loss codes and the write report.
+
+Every loss has a code ``L`` + 3 digits. Ranges belong to formats so that
+modules can add codes without colliding:
+
+=========  =========================================
+L0xx       generic (any writer)
+L1xx       COCO instances / results
+L2xx       Pascal VOC and PNG mask folders
+L25x       COCO panoptic
+L3xx       YOLO segmentation
+L4xx       LabelMe
+L5xx       CVAT XML
+L6xx       Cityscapes
+L7xx       representation bridges (tracing, splitting, composing)
+=========  =========================================
+
+A format module declares its codes with :func:`register_codes`; ``segmill
+convert`` prints each code with its description and count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+_CODES: dict[str, str] = {
+    "L001": "an attribute or field the target format has no place for was dropped",
+    "L002": "an annotation whose geometry kind the target format cannot hold was dropped",
+    "L003": "an annotation without a category was dropped",
+    "L004": "a category the target format cannot express was dropped or renamed",
+    "L005": "an image without a known size was written without its annotations' pixels",
+}
+
+
+def register_codes(codes: dict[str, str]) -> None:
+    """Declare loss codes (``{"L301": "holes dropped", ...}``); a code may not change meaning."""
+    for code, text in codes.items():
+        if len(code) != 4 or code[0] != "L" or not code[1:].isdigit():
+            raise ValueError(f"loss code {code!r} is not 'L' + 3 digits")
+        old = _CODES.get(code)
+        if old is not None and old != text:
+            raise ValueError(f"loss code {code} already means {old!r}")
+        _CODES[code] = text
+
+
+def describe(code: str) -> str:
+    """The one-line description of a loss code."""
+    return _CODES.get(code, "(undocumented loss code)")
+
+
+def all_codes() -> dict[str, str]:
+    """Every declared loss code with its description."""
+    return dict(sorted(_CODES.items()))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One thing a writer could not carry.
+
+    Parameters
+    ----------
+    code : str
+        ``L`` + 3 digits, see the module docs.
+    message : str
+        What exactly was lost.
+    item_id, annotation_id : int or str, optional
+        Where.
+    """
+
+    code: str
+    message: str
+    item_id: Any = None
+    annotation_id: Any = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.item_id is not None:
+            where.append(f"image {self.item_id!r}")
+        if self.annotation_id is not None:
+            where.append(f"annotation {self.annotation_id!r}")
+        loc = f" ({', '.join(where)})" if where else ""
+        return f"{self.code} {self.message}{loc}"
+
+
+@dataclass
+class WriteReport:
+    """What a writer did: where, in what format, and every loss.
+
+    Attributes
+    ----------
+    path : str
+    format : str
+    losses : list of Loss
+    items, annotations : int
+        How many images and annotations were written.
+    files : int
+        How many files were written.
+    notes : list of str
+        Facts worth telling the user that are not losses (e.g. "instances
+        split with 8-connectivity").
+    """
+
+    path: str = ""
+    format: str = ""
+    losses: list[Loss] = field(default_factory=list)
+    items: int = 0
+    annotations: int = 0
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def lose(self, code: str, message: str, item_id: Any = None, annotation_id: Any = None) -> None:
+        """Record one loss."""
+        self.losses.append(Loss(code, message, item_id, annotation_id))
+
+    def extend(self, other: "WriteReport") -> None:
+        """Add another report's losses and notes (for multi-step conversions)."""
+        self.losses.extend(other.losses)
+        self.notes.extend(other.notes)
+
+    @property
+    def lossless(self) -> bool:
+        return not self.losses
+
+    def summary(self) -> dict[str, int]:
+        """Count of losses per code, sorted by code."""
+        return dict(sorted(Counter(l.code for l in self.losses).items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "items": self.items,
+            "annotations": self.annotations,
+            "files": self.files,
+            "lossless": self.lossless,
+            "summary": {c: {"count": n, "description": describe(c)} for c, n in self.summary().items()},
+            "losses": [
+                {"code": l.code, "message": l.message, "image_id": l.item_id, "annotation_id": l.annotation_id}
+                for l in self.losses
+            ],
+            "notes": list(self.notes),
+        }

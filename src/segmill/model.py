@@ -1,0 +1,253 @@
+"""The canonical in-memory model: Dataset, Category, Item, Annotation.
+
+Every reader produces a :class:`Dataset`; every writer consumes one. Nothing
+here knows about a file format.
+
+What the model guarantees, and what it does not
+-----------------------------------------------
+* Types are enforced on construction: ids are ``int`` or ``str``, image sizes
+  non-negative ``int`` (or ``None`` when unknown), geometry one of the kinds in
+  :mod:`segmill.geometry`.
+* Referential integrity (unique ids, annotations pointing at existing
+  categories) is *not* enforced on construction, because ``segmill check``
+  must be able to hold a broken dataset in order to report on it. Readers call
+  :meth:`Dataset.validate` unless asked to be lenient, and writers call it
+  before writing.
+* Unknown fields travel in ``extra`` dicts (in source order) and are written
+  back by writers of the same format, so round trips are lossless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+from .errors import InputError
+from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape
+from .rle import RLE
+
+Id = Union[int, str]
+_GEOMETRY_TYPES = (Polygons, RLE, Mask, Box, Shape, InvalidGeometry, type(None))
+
+
+def _check_id(value, what: str, optional: bool = False):
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"{what} must be an int or a str, got {value!r}")
+
+
+@dataclass(eq=True)
+class Category:
+    """A class label.
+
+    Parameters
+    ----------
+    id : int or str
+        Kept as found (COCO's ids are sparse; never renumbered silently).
+    name : str
+    supercategory : str, optional
+    isthing : bool, optional
+        Panoptic: ``True`` for countable things, ``False`` for stuff.
+    color : tuple of 3 int, optional
+        Display / palette colour.
+    extra : dict
+        Unknown fields, carried through.
+    """
+
+    id: Id
+    name: str
+    supercategory: str | None = None
+    isthing: bool | None = None
+    color: tuple[int, int, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_id(self.id, "category id")
+        if not isinstance(self.name, str):
+            raise TypeError(f"category name must be a str, got {self.name!r}")
+        if self.color is not None:
+            self.color = tuple(int(c) for c in self.color)
+
+
+@dataclass(eq=True)
+class Annotation:
+    """One labelled region (an instance, a stuff region or a detection).
+
+    Parameters
+    ----------
+    id : int or str or None
+    category_id : int or str or None
+    geometry : Polygons, RLE, Mask, Box, Shape, InvalidGeometry or None
+    iscrowd : bool
+    area : float, optional
+        The stored area as found in the file (``None`` when absent). Use
+        :func:`segmill.geometry.to_rle` for the pixel area.
+    bbox : tuple of 4 float, optional
+        The stored ``[x, y, w, h]`` as found.
+    score : float, optional
+        Detection confidence (results files).
+    attributes : dict
+        Semantic attributes shared across formats (``occluded``,
+        ``truncated``, ``difficult``, ``pose``, ``z_order``, ``group_id``,
+        tool attributes ...).
+    extra : dict
+        Unknown fields, carried through.
+    """
+
+    id: Id | None
+    category_id: Id | None
+    geometry: Geometry | None = None
+    iscrowd: bool = False
+    area: float | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    score: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_id(self.id, "annotation id", optional=True)
+        _check_id(self.category_id, "category_id", optional=True)
+        if not isinstance(self.geometry, _GEOMETRY_TYPES):
+            raise TypeError(f"unsupported geometry {type(self.geometry).__name__}")
+        if self.bbox is not None:
+            self.bbox = tuple(self.bbox)
+
+    def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
+        """Pixels of this annotation in a ``height x width`` image (cached)."""
+        from .geometry import to_rle
+
+        return to_rle(self.geometry, height, width, rule)
+
+
+@dataclass(eq=True)
+class Item:
+    """An image and its annotations.
+
+    Parameters
+    ----------
+    id : int or str
+    file_name : str
+        Path relative to the dataset's image root, with ``/`` separators.
+    width, height : int or None
+    annotations : list of Annotation
+    split : str, optional
+        ``"train"``, ``"val"``... when the format has splits.
+    attributes : dict
+        Format-neutral image attributes.
+    extra : dict
+        Unknown fields, carried through.
+    """
+
+    id: Id
+    file_name: str
+    width: int | None = None
+    height: int | None = None
+    annotations: list[Annotation] = field(default_factory=list)
+    split: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_id(self.id, "image id")
+        for name in ("width", "height"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise TypeError(f"image {name} must be a non-negative int, got {v!r}")
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(height, width)`` when both are known."""
+        if self.height is None or self.width is None:
+            return None
+        return (self.height, self.width)
+
+
+@dataclass(eq=True)
+class Dataset:
+    """A whole dataset: categories, items (images) and dataset-level data.
+
+    Parameters
+    ----------
+    categories : list of Category
+        In source order.
+    items : list of Item
+        In source order.
+    info : dict, optional
+        COCO ``info`` (or the equivalent).
+    licenses : list, optional
+    extra : dict
+        Unknown top-level keys, carried through.
+    meta : dict
+        Facts about where the data came from that writers may use
+        (``source_format``, ``raster_rule``, a VOC palette, ...).
+    """
+
+    categories: list[Category] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    info: dict[str, Any] | None = None
+    licenses: list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def category_by_id(self) -> dict[Id, Category]:
+        """Map of category id to category (the first one wins on duplicates)."""
+        out: dict[Id, Category] = {}
+        for c in self.categories:
+            out.setdefault(c.id, c)
+        return out
+
+    def category_by_name(self) -> dict[str, Category]:
+        """Map of category name to category (the first one wins on duplicates)."""
+        out: dict[str, Category] = {}
+        for c in self.categories:
+            out.setdefault(c.name, c)
+        return out
+
+    def annotations(self) -> Iterator[tuple[Item, Annotation]]:
+        """Every ``(item, annotation)`` pair, in order."""
+        for item in self.items:
+            for ann in item.annotations:
+                yield item, ann
+
+    @property
+    def num_annotations(self) -> int:
+        return sum(len(i.annotations) for i in self.items)
+
+    def validate(self, path=None) -> None:
+        """Check referential integrity; raise :class:`~segmill.errors.InputError`.
+
+        Checks: unique category ids, unique item ids, unique annotation ids
+        (where set), every annotation's category exists, no
+        :class:`~segmill.geometry.InvalidGeometry`, and RLE sizes equal to
+        their image's size.
+        """
+        seen_c: set = set()
+        for c in self.categories:
+            if c.id in seen_c:
+                raise InputError(f"duplicate category id {c.id!r}", path, f"category {c.name!r}")
+            seen_c.add(c.id)
+        seen_i: set = set()
+        seen_a: set = set()
+        for item in self.items:
+            if item.id in seen_i:
+                raise InputError(f"duplicate image id {item.id!r}", path, f"image {item.file_name!r}")
+            seen_i.add(item.id)
+            for ann in item.annotations:
+                rec = f"image id {item.id!r}, annotation id {ann.id!r}"
+                if ann.id is not None:
+                    if ann.id in seen_a:
+                        raise InputError(f"duplicate annotation id {ann.id!r}", path, rec)
+                    seen_a.add(ann.id)
+                if ann.category_id is not None and ann.category_id not in seen_c:
+                    raise InputError(f"category_id {ann.category_id!r} is not a declared category", path, rec)
+                g = ann.geometry
+                if isinstance(g, InvalidGeometry):
+                    raise InputError(g.reason, path, rec)
+                if isinstance(g, RLE) and item.size is not None and g.shape != item.size:
+                    raise InputError(
+                        f"RLE size [{g.height}, {g.width}] does not match the image size "
+                        f"[{item.height}, {item.width}]",
+                        path,
+                        rec,
+                    )

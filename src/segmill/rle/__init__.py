@@ -1,0 +1,51 @@
+"""Run-length encoded masks in COCO semantics, on numba kernels.
+
+The verbs mirror ``pycocotools.mask`` (``encode``, ``decode``, ``merge``,
+``iou``, ``area``, ``toBbox`` as :func:`bbox`, ``frPyObjects`` as
+:func:`from_polygons` / :func:`from_bbox` / :func:`from_coco`), with three
+differences a pycocotools user should know:
+
+* masks may be in any memory order, and nonzero means foreground;
+* malformed input (counts that do not sum to ``h * w``, bad strings, polygons
+  with fewer than 3 points, NaN) raises :class:`segmill.errors.RLEError` or
+  :class:`segmill.errors.PolygonError` instead of returning garbage;
+* counts are kept canonical (no empty interior runs), so equal masks compare
+  equal.
+"""
+
+from ._api import (
+    MAX_COORD,
+    RULES,
+    area,
+    bbox,
+    decode,
+    decode_batch,
+    encode,
+    encode_batch,
+    from_bbox,
+    from_coco,
+    from_polygons,
+    from_polygons_batch,
+    iou,
+    merge,
+)
+from ._rle import RLE, string_to_counts
+
+__all__ = [
+    "RLE",
+    "RULES",
+    "MAX_COORD",
+    "area",
+    "bbox",
+    "decode",
+    "decode_batch",
+    "encode",
+    "encode_batch",
+    "from_bbox",
+    "from_coco",
+    "from_polygons",
+    "from_polygons_batch",
+    "iou",
+    "merge",
+    "string_to_counts",
+]

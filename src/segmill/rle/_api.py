@@ -1,0 +1,348 @@
+"""Public verbs of :mod:`segmill.rle`: encode, decode, merge, iou, area, bbox, from_*."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import PolygonError, RLEError
+from . import _kernels as K
+from . import _raster as R
+from ._rle import RLE, check_size, string_to_counts
+
+RULES = ("coco", "pil")
+# |5x + 0.5| must stay well inside int32 so that edge deltas cannot overflow,
+# which is where pycocotools' own arithmetic stops being defined.
+MAX_COORD = 2.0e8
+
+
+# --------------------------------------------------------------------- encode
+def encode(mask) -> RLE:
+    """Run-length encode one binary mask.
+
+    Parameters
+    ----------
+    mask : array_like, shape (height, width)
+        Any memory order; nonzero means foreground.
+
+    Returns
+    -------
+    RLE
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((3, 4), bool); m[1:, 2] = True
+    >>> encode(m).to_coco(compressed=False)
+    {'size': [3, 4], 'counts': [7, 2, 3]}
+    """
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise RLEError(f"encode expects a 2-D mask, got shape {arr.shape}")
+    h, w = check_size(arr.shape[0], arr.shape[1], "mask")
+    if arr.dtype != np.uint8:
+        arr = arr.view(np.uint8) if arr.dtype == np.bool_ else (arr != 0).view(np.uint8)
+    if arr.flags.f_contiguous:
+        counts = K.encode_fortran(arr.T.reshape(-1))
+    elif arr.flags.c_contiguous:
+        counts = K.encode_c(arr)
+    else:
+        counts = K.encode_c(np.ascontiguousarray(arr))
+    if h * w == 0:
+        counts = np.zeros(1, np.uint32)
+    return RLE._trusted(counts, h, w)
+
+
+def encode_batch(masks) -> list[RLE]:
+    """Encode a sequence of 2-D masks (or a ``(n, height, width)`` array)."""
+    return [encode(m) for m in masks]
+
+
+# --------------------------------------------------------------------- decode
+def decode(rle: RLE) -> np.ndarray:
+    """Decode one RLE to a ``(height, width)`` bool mask.
+
+    The array is Fortran-ordered (a transposed view of the column-major
+    buffer): index it as ``mask[row, col]`` like any other.
+    """
+    rle = _as_rle(rle)
+    flat = np.zeros(rle.height * rle.width, dtype=np.bool_)
+    K.decode_into(rle.counts, flat)
+    return flat.reshape(rle.width, rle.height).T
+
+
+def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
+    """Decode RLEs of one size to a ``(n, height, width)`` bool array."""
+    rles = [_as_rle(r) for r in rles]
+    if not rles:
+        return np.zeros((0, 0, 0), bool)
+    h, w = _common_size(rles, "decode_batch")
+    out = np.zeros((len(rles), w * h), dtype=np.bool_)
+    for i, r in enumerate(rles):
+        K.decode_into(r.counts, out[i])
+    return out.reshape(len(rles), w, h).transpose(0, 2, 1)
+
+
+# ----------------------------------------------------------------- from_coco
+def from_coco(obj: dict[str, Any], height: int | None = None, width: int | None = None) -> RLE:
+    """Build an RLE from a COCO segmentation dict.
+
+    Parameters
+    ----------
+    obj : dict
+        ``{"size": [h, w], "counts": ...}`` with counts a compressed ``str``
+        or ``bytes``, or an uncompressed list of ints.
+    height, width : int, optional
+        When given, the RLE's ``size`` must match (the image it belongs to).
+
+    Raises
+    ------
+    segmill.errors.RLEError
+        Missing keys, malformed counts, wrong sum, or a size mismatch.
+    """
+    if not isinstance(obj, dict):
+        raise RLEError(f"an RLE must be a dict with 'size' and 'counts', got {type(obj).__name__}")
+    if "size" not in obj or "counts" not in obj:
+        missing = [k for k in ("size", "counts") if k not in obj]
+        raise RLEError(f"RLE is missing {' and '.join(repr(k) for k in missing)}")
+    size = obj["size"]
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise RLEError(f"RLE 'size' must be [height, width], got {size!r}")
+    h, w = check_size(size[0], size[1])
+    if height is not None and width is not None and (h, w) != (int(height), int(width)):
+        raise RLEError(f"RLE size [{h}, {w}] does not match the image size [{height}, {width}]")
+    counts = obj["counts"]
+    if isinstance(counts, (str, bytes, bytearray)):
+        counts = string_to_counts(counts)
+    return RLE(counts, h, w)
+
+
+# ------------------------------------------------------------- from_polygons
+def _as_parts(polygons) -> list[np.ndarray]:
+    """Normalize polygon input to a list of (k, 2) float64 arrays."""
+    if isinstance(polygons, np.ndarray):
+        if polygons.ndim == 2 and polygons.shape[1] == 2:
+            polygons = [polygons]
+        elif polygons.ndim == 1:
+            polygons = [polygons]
+    elif isinstance(polygons, (list, tuple)) and polygons and np.isscalar(polygons[0]):
+        polygons = [polygons]
+    if not isinstance(polygons, (list, tuple)):
+        raise PolygonError(f"polygons must be a list of parts, got {type(polygons).__name__}")
+    if len(polygons) == 0:
+        raise PolygonError("polygon has no parts")
+    parts = []
+    for i, part in enumerate(polygons):
+        try:
+            arr = np.asarray(part, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PolygonError(f"polygon part {i} is not a list of numbers") from None
+        if arr.ndim == 1:
+            if arr.shape[0] % 2:
+                raise PolygonError(f"polygon part {i} has an odd number of coordinates ({arr.shape[0]})")
+            arr = arr.reshape(-1, 2)
+        elif arr.ndim != 2 or arr.shape[1] != 2:
+            raise PolygonError(f"polygon part {i} must be flat [x1, y1, ...] or (N, 2), got shape {arr.shape}")
+        if arr.shape[0] < 3:
+            raise PolygonError(f"polygon part {i} has {arr.shape[0]} points; at least 3 are needed")
+        if not np.all(np.isfinite(arr)):
+            raise PolygonError(f"polygon part {i} has a NaN or infinite coordinate")
+        if np.abs(arr).max() > MAX_COORD:
+            raise PolygonError(f"polygon part {i} has a coordinate beyond +/-{MAX_COORD:g}")
+        parts.append(np.ascontiguousarray(arr))
+    return parts
+
+
+def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
+    """Rasterize a polygon annotation (the union of its parts).
+
+    Parameters
+    ----------
+    polygons : list
+        Parts, each a flat ``[x1, y1, x2, y2, ...]`` list or an ``(N, 2)``
+        array, in pixel-corner coordinates. A single flat list or ``(N, 2)``
+        array is taken as one part.
+    height, width : int
+        Image size.
+    rule : {"coco", "pil"}
+        ``"coco"`` (default) is pycocotools' ``frPyObjects`` + ``merge``, bit
+        for bit; ``"pil"`` draws each part with Pillow's
+        ``ImageDraw.polygon(outline=1, fill=1)``, as labelme does.
+
+    Raises
+    ------
+    segmill.errors.PolygonError
+        No parts, a part with fewer than 3 points or an odd number of
+        coordinates, NaN/inf, or coordinates beyond +/-2e8.
+
+    Examples
+    --------
+    >>> from_polygons([[0, 0, 9, 0, 9, 9, 0, 9]], 10, 10).area
+    81
+    """
+    h, w = check_size(height, width, "polygon image")
+    parts = _as_parts(polygons)
+    if rule == "coco":
+        counts, off = _raster_batch([parts], [h], [w])
+        return RLE._trusted(counts, h, w)
+    if rule == "pil":
+        return _pil_polygons(parts, h, w)
+    raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+
+
+def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> list[RLE]:
+    """Rasterize many polygon annotations in one kernel call.
+
+    Parameters
+    ----------
+    annotations : sequence
+        Each item as accepted by :func:`from_polygons`.
+    heights, widths : int or sequence of int
+        Image size per annotation (or one for all).
+    """
+    n = len(annotations)
+    hs = [heights] * n if np.isscalar(heights) else list(heights)
+    ws = [widths] * n if np.isscalar(widths) else list(widths)
+    sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
+    parts = [_as_parts(a) for a in annotations]
+    if rule == "pil":
+        return [_pil_polygons(p, h, w) for p, (h, w) in zip(parts, sizes)]
+    if rule != "coco":
+        raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+    counts, off = _raster_batch(parts, [s[0] for s in sizes], [s[1] for s in sizes])
+    return [
+        RLE._trusted(counts[off[i] : off[i + 1]].copy(), h, w) for i, (h, w) in enumerate(sizes)
+    ]
+
+
+def _raster_batch(parts_per_ann, hs, ws):
+    flat_parts = [p for parts in parts_per_ann for p in parts]
+    lengths = np.fromiter((p.shape[0] for p in flat_parts), np.int64, len(flat_parts))
+    part_off = np.zeros(len(flat_parts) + 1, np.int64)
+    np.cumsum(lengths, out=part_off[1:])
+    ann_off = np.zeros(len(parts_per_ann) + 1, np.int64)
+    np.cumsum([len(p) for p in parts_per_ann], out=ann_off[1:])
+    xy = np.concatenate(flat_parts) if flat_parts else np.zeros((0, 2))
+    return R.polygons_batch(xy, part_off, ann_off, np.asarray(hs, np.int64), np.asarray(ws, np.int64))
+
+
+def _pil_polygons(parts, h, w) -> RLE:
+    from PIL import Image, ImageDraw
+
+    if h * w == 0:
+        return RLE._trusted(np.zeros(1, np.uint32), h, w)
+    img = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(img)
+    for p in parts:
+        draw.polygon([tuple(pt) for pt in p.tolist()], outline=1, fill=1)
+    return encode(np.asarray(img))
+
+
+def from_bbox(bbox, height: int, width: int) -> RLE:
+    """Rasterize an ``[x, y, w, h]`` box as pycocotools' ``frBbox`` does."""
+    try:
+        x, y, bw, bh = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise PolygonError(f"a bbox must be four numbers [x, y, w, h], got {bbox!r}") from None
+    xe, ye = x + bw, y + bh
+    return from_polygons([[x, y, x, ye, xe, ye, xe, y]], height, width)
+
+
+# ------------------------------------------------------- area / bbox / merge
+def _as_rle(r) -> RLE:
+    if isinstance(r, RLE):
+        return r
+    if isinstance(r, dict):
+        return from_coco(r)
+    raise RLEError(f"expected an RLE (or a COCO RLE dict), got {type(r).__name__}")
+
+
+def _pack(rles: Sequence[RLE]):
+    offsets = np.zeros(len(rles) + 1, np.int64)
+    np.cumsum([r.counts.shape[0] for r in rles], out=offsets[1:])
+    counts = np.concatenate([r.counts for r in rles]) if rles else np.zeros(0, np.uint32)
+    return counts, offsets
+
+
+def _common_size(rles, verb):
+    h, w = rles[0].height, rles[0].width
+    for i, r in enumerate(rles):
+        if (r.height, r.width) != (h, w):
+            raise RLEError(f"{verb}: RLE {i} is {r.height}x{r.width}, RLE 0 is {h}x{w}")
+    return h, w
+
+
+def area(rles):
+    """Foreground pixel count of one RLE (int) or of each of a sequence (uint64 array)."""
+    if isinstance(rles, (RLE, dict)):
+        return _as_rle(rles).area
+    rles = [_as_rle(r) for r in rles]
+    counts, off = _pack(rles)
+    return K.area_batch(counts, off)
+
+
+def bbox(rles):
+    """``[x, y, w, h]`` of one RLE (tuple) or of each of a sequence ((n, 4) float64 array).
+
+    Integer pixel extents as pycocotools' ``toBbox``; an empty mask gives
+    ``[0, 0, 0, 0]``.
+    """
+    if isinstance(rles, (RLE, dict)):
+        return _as_rle(rles).bbox
+    rles = [_as_rle(r) for r in rles]
+    counts, off = _pack(rles)
+    hs = np.array([r.height for r in rles], np.int64)
+    ws = np.array([r.width for r in rles], np.int64)
+    return K.bbox_batch(counts, off, hs, ws)
+
+
+def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:
+    """Union (or intersection) of RLEs of one size, as pycocotools' ``merge``."""
+    rles = [_as_rle(r) for r in rles]
+    if not rles:
+        raise RLEError("merge needs at least one RLE")
+    h, w = _common_size(rles, "merge")
+    if len(rles) == 1:
+        return rles[0]
+    if h * w == 0:
+        return RLE._trusted(np.zeros(1, np.uint32), h, w)
+    counts, off = _pack(rles)
+    return RLE._trusted(K.merge_batch(counts, off, bool(intersect)), h, w)
+
+
+def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
+    """IoU of every (dt, gt) pair, shape ``(len(dt), len(gt))``.
+
+    As pycocotools' ``iou``: for a crowd ground truth the value is
+    ``|d & g| / |d|``. Unlike pycocotools, RLEs of different sizes raise
+    :class:`~segmill.errors.RLEError` instead of yielding -1.
+
+    Parameters
+    ----------
+    dt, gt : sequence of RLE (or a single RLE)
+    iscrowd : sequence of bool, optional
+        One flag per ground truth (default all False).
+    """
+    dt = [_as_rle(dt)] if isinstance(dt, (RLE, dict)) else [_as_rle(r) for r in dt]
+    gt = [_as_rle(gt)] if isinstance(gt, (RLE, dict)) else [_as_rle(r) for r in gt]
+    if iscrowd is None:
+        crowd = np.zeros(len(gt), np.uint8)
+    else:
+        crowd = np.asarray(iscrowd, dtype=bool).astype(np.uint8).reshape(-1)
+        if crowd.shape[0] != len(gt):
+            raise RLEError(f"iscrowd has {crowd.shape[0]} flags for {len(gt)} ground truths")
+    if not dt or not gt:
+        return np.zeros((len(dt), len(gt)))
+    _common_size(dt + gt, "iou")
+    dc, doff = _pack(dt)
+    gc, goff = _pack(gt)
+    dh = np.array([r.height for r in dt], np.int64)
+    dw = np.array([r.width for r in dt], np.int64)
+    gh = np.array([r.height for r in gt], np.int64)
+    gw = np.array([r.width for r in gt], np.int64)
+    dbb = K.bbox_batch(dc, doff, dh, dw)
+    gbb = K.bbox_batch(gc, goff, gh, gw)
+    dar = K.area_batch(dc, doff)
+    return K.iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd)

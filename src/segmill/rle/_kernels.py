@@ -1,0 +1,421 @@
+"""Numba kernels for COCO run-length encoding.
+
+Pure functions: arrays in, arrays (or integers) out, no Python objects. The
+Python face in :mod:`segmill.rle` validates inputs and explains errors.
+
+Counts are ``uint32`` arrays in COCO semantics: runs over the column-major
+flattening of an ``(h, w)`` mask, alternating 0-runs and 1-runs, starting with
+a (possibly empty) 0-run. "Canonical" counts have no empty run except possibly
+the first, and sum to ``h * w``.
+
+A batch of RLEs travels as ``(counts, offsets)``: the concatenation of every
+RLE's counts and an ``int64`` array of ``n + 1`` start offsets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Every kernel is compiled with cache=True and without fastmath: the merge and
+# IoU code is integer-only, but the same flag policy everywhere keeps it simple.
+
+
+@njit(cache=True, nogil=True)
+def canonicalize(counts):
+    """Return counts with empty interior runs folded away (a new array)."""
+    n = counts.shape[0]
+    out = np.empty(max(n, 1), dtype=np.uint32)
+    if n == 0:
+        out[0] = 0
+        return out
+    out[0] = counts[0]
+    m = 1
+    pending = False
+    for i in range(1, n):
+        c = counts[i]
+        if c == 0:
+            # An empty run means the next run continues the previous one.
+            pending = not pending
+            continue
+        if pending:
+            out[m - 1] += c
+            pending = False
+        else:
+            out[m] = c
+            m += 1
+    return out[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def check_counts(counts, total):
+    """0 if counts are canonical and sum to total, 1 if not canonical, -1 if the sum is wrong."""
+    s = np.int64(0)
+    canonical = 1
+    for i in range(counts.shape[0]):
+        s += np.int64(counts[i])
+        if i > 0 and counts[i] == 0:
+            canonical = 0
+    if s != total:
+        return -1
+    return 0 if canonical else 1
+
+
+@njit(cache=True, nogil=True)
+def encode_fortran(flat):
+    """Counts of a flat column-major uint8 mask (nonzero = foreground)."""
+    n = flat.shape[0]
+    out = np.empty(16, dtype=np.uint32)
+    m = 0
+    prev = 0
+    start = 0
+    words = flat[: n - n % 8].view(np.uint64) if n >= 8 else np.empty(0, np.uint64)
+    nw = words.shape[0]
+    i = 0
+    while i < n:
+        # Skip whole 8-byte words that cannot contain a transition.
+        if i % 8 == 0 and i // 8 < nw:
+            wv = words[i // 8]
+            if prev == 0 and wv == 0:
+                i += 8
+                continue
+            if prev == 1 and wv == 0x0101010101010101:
+                i += 8
+                continue
+        v = 1 if flat[i] != 0 else 0
+        if v != prev:
+            if m == out.shape[0]:
+                grown = np.empty(out.shape[0] * 2, dtype=np.uint32)
+                grown[:m] = out[:m]
+                out = grown
+            out[m] = i - start
+            m += 1
+            start = i
+            prev = v
+        i += 1
+    if m + 1 > out.shape[0]:
+        grown = np.empty(m + 1, dtype=np.uint32)
+        grown[:m] = out[:m]
+        out = grown
+    out[m] = n - start
+    m += 1
+    return out[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def encode_c(mask):
+    """Counts of a C-ordered (h, w) uint8 mask, read row by row.
+
+    Column-major runs are found without a transposed copy: a first pass counts
+    the transitions of each column, a second writes their positions.
+    """
+    h, w = mask.shape
+    total = h * w
+    if total == 0:
+        out = np.zeros(1, dtype=np.uint32)
+        return out
+    per_col = np.zeros(w + 1, dtype=np.int64)
+    # Transition at (0, c) against the last pixel of column c-1 (or 0).
+    for c in range(w):
+        a = 1 if mask[0, c] != 0 else 0
+        b = 0
+        if c > 0:
+            b = 1 if mask[h - 1, c - 1] != 0 else 0
+        if a != b:
+            per_col[c + 1] += 1
+    for r in range(1, h):
+        for c in range(w):
+            if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+                per_col[c + 1] += 1
+    for c in range(w):
+        per_col[c + 1] += per_col[c]
+    ntr = per_col[w]
+    pos = np.empty(ntr, dtype=np.int64)
+    fill = per_col[:w].copy()
+    for c in range(w):
+        a = 1 if mask[0, c] != 0 else 0
+        b = 0
+        if c > 0:
+            b = 1 if mask[h - 1, c - 1] != 0 else 0
+        if a != b:
+            pos[fill[c]] = c * h
+            fill[c] += 1
+    for r in range(1, h):
+        for c in range(w):
+            if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+                pos[fill[c]] = c * h + r
+                fill[c] += 1
+    out = np.empty(ntr + 1, dtype=np.uint32)
+    prev = 0
+    for k in range(ntr):
+        out[k] = pos[k] - prev
+        prev = pos[k]
+    out[ntr] = total - prev
+    return out
+
+
+@njit(cache=True, nogil=True)
+def decode_into(counts, out):
+    """Write the mask of counts into the flat column-major bool array out.
+
+    out must be zero-filled; only 1-runs are written.
+    """
+    p = 0
+    v = False
+    for j in range(counts.shape[0]):
+        c = counts[j]
+        if v:
+            out[p : p + c] = True
+        p += c
+        v = not v
+
+
+@njit(cache=True, nogil=True)
+def area_batch(counts, offsets):
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, dtype=np.uint64)
+    for i in range(n):
+        s = np.uint64(0)
+        for j in range(offsets[i] + 1, offsets[i + 1], 2):
+            s += counts[j]
+        out[i] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _bbox_one(cnts, h, w, out):
+    # pycocotools' toBbox, on canonical counts.
+    m = (cnts.shape[0] // 2) * 2
+    if m == 0 or h == 0:
+        out[0] = 0.0
+        out[1] = 0.0
+        out[2] = 0.0
+        out[3] = 0.0
+        return
+    xs = w
+    ys = h
+    xe = 0
+    ye = 0
+    cc = 0
+    xp = 0
+    for j in range(m):
+        cc += np.int64(cnts[j])
+        t = cc - (j % 2)
+        y = t % h
+        x = (t - y) // h
+        if j % 2 == 0:
+            xp = x
+        elif xp < x:
+            ys = 0
+            ye = h - 1
+        xs = min(xs, x)
+        xe = max(xe, x)
+        ys = min(ys, y)
+        ye = max(ye, y)
+    out[0] = xs
+    out[2] = xe - xs + 1
+    out[1] = ys
+    out[3] = ye - ys + 1
+
+
+@njit(cache=True, nogil=True)
+def bbox_batch(counts, offsets, hs, ws):
+    n = offsets.shape[0] - 1
+    out = np.zeros((n, 4), dtype=np.float64)
+    for i in range(n):
+        _bbox_one(counts[offsets[i] : offsets[i + 1]], np.int64(hs[i]), np.int64(ws[i]), out[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def merge2(A, B, intersect):
+    """pycocotools' rleMerge step for two RLEs of the same size."""
+    out = np.empty(A.shape[0] + B.shape[0] + 1, dtype=np.uint32)
+    ka = A.shape[0]
+    kb = B.shape[0]
+    ca = np.int64(A[0])
+    cb = np.int64(B[0])
+    v = False
+    va = False
+    vb = False
+    m = 0
+    a = 1
+    b = 1
+    cc = np.int64(0)
+    ct = np.int64(1)
+    while ct > 0:
+        c = min(ca, cb)
+        cc += c
+        ct = 0
+        ca -= c
+        if ca == 0 and a < ka:
+            ca = np.int64(A[a])
+            a += 1
+            va = not va
+        ct += ca
+        cb -= c
+        if cb == 0 and b < kb:
+            cb = np.int64(B[b])
+            b += 1
+            vb = not vb
+        ct += cb
+        vp = v
+        if intersect:
+            v = va and vb
+        else:
+            v = va or vb
+        if v != vp or ct == 0:
+            out[m] = cc
+            m += 1
+            cc = 0
+    return out[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def merge_batch(counts, offsets, intersect):
+    """Fold merge2 over every RLE of the batch, in order."""
+    n = offsets.shape[0] - 1
+    acc = counts[offsets[0] : offsets[1]].copy()
+    for i in range(1, n):
+        acc = merge2(acc, counts[offsets[i] : offsets[i + 1]], intersect)
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _inter_union(A, B):
+    # pycocotools' rleIou inner loop: returns (intersection, union).
+    ka = A.shape[0]
+    kb = B.shape[0]
+    ca = np.int64(A[0])
+    cb = np.int64(B[0])
+    va = False
+    vb = False
+    a = 1
+    b = 1
+    inter = np.int64(0)
+    union = np.int64(0)
+    ct = np.int64(1)
+    while ct > 0:
+        c = min(ca, cb)
+        if va or vb:
+            union += c
+            if va and vb:
+                inter += c
+        ct = 0
+        ca -= c
+        if ca == 0 and a < ka:
+            ca = np.int64(A[a])
+            a += 1
+            va = not va
+        ct += ca
+        cb -= c
+        if cb == 0 and b < kb:
+            cb = np.int64(B[b])
+            b += 1
+            vb = not vb
+        ct += cb
+    return inter, union
+
+
+@njit(cache=True, nogil=True)
+def iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd):
+    """IoU of every (detection, ground truth) pair, pycocotools semantics.
+
+    dbb/gbb are the boxes, dar the detection areas; crowd is a uint8 flag per
+    ground truth. Result shape (n_dt, n_gt). Sizes are checked by the caller.
+    """
+    m = doff.shape[0] - 1
+    n = goff.shape[0] - 1
+    out = np.zeros((m, n), dtype=np.float64)
+    for g in range(n):
+        gx = gbb[g, 0]
+        gy = gbb[g, 1]
+        gw = gbb[g, 2]
+        gh = gbb[g, 3]
+        ga = gw * gh
+        isc = crowd[g] != 0
+        for d in range(m):
+            dx = dbb[d, 0]
+            dy = dbb[d, 1]
+            dw = dbb[d, 2]
+            dh = dbb[d, 3]
+            bw = min(dw + dx, gw + gx) - max(dx, gx)
+            if bw <= 0:
+                continue
+            bh = min(dh + dy, gh + gy) - max(dy, gy)
+            if bh <= 0:
+                continue
+            inter, union = _inter_union(dc[doff[d] : doff[d + 1]], gc[goff[g] : goff[g + 1]])
+            if inter == 0:
+                union = 1
+            elif isc:
+                union = np.int64(dar[d])
+            out[d, g] = inter / union
+    return out
+
+
+@njit(cache=True, nogil=True)
+def to_string(counts):
+    """COCO's compressed counts string, as uint8 character codes."""
+    m = counts.shape[0]
+    out = np.empty(m * 7 + 1, dtype=np.uint8)
+    p = 0
+    for i in range(m):
+        x = np.int64(counts[i])
+        if i > 2:
+            x -= np.int64(counts[i - 2])
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            if c & 0x10:
+                more = x != -1
+            else:
+                more = x != 0
+            if more:
+                c |= 0x20
+            out[p] = c + 48
+            p += 1
+    return out[:p].copy()
+
+
+@njit(cache=True, nogil=True)
+def from_string(chars):
+    """Decode a compressed counts string (uint8 codes).
+
+    Returns (counts, status): status 0 ok, 1 bad character at counts[0]
+    (its index), 2 string ends inside a count, 3 a count is negative or too big.
+    """
+    n = chars.shape[0]
+    out = np.empty(n, dtype=np.uint32)
+    m = 0
+    p = 0
+    bad = np.empty(1, dtype=np.uint32)
+    while p < n:
+        x = np.int64(0)
+        k = 0
+        more = True
+        while more:
+            if p >= n:
+                return out[:m].copy(), 2
+            ch = np.int64(chars[p])
+            if ch < 48 or ch > 111:
+                bad[0] = p
+                return bad, 1
+            c = ch - 48
+            if k < 13:
+                x |= (c & 0x1F) << (5 * k)
+            more = (c & 0x20) != 0
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                if 5 * k < 63:
+                    x |= np.int64(-1) << (5 * k)
+        if m > 2:
+            x += np.int64(out[m - 2])
+        if x < 0 or x > 0xFFFFFFFF:
+            bad[0] = m
+            return bad, 3
+        out[m] = x
+        m += 1
+    return out[:m].copy(), 0

@@ -1,0 +1,266 @@
+"""Numba kernels: polygon -> RLE under pycocotools' rule, straight to runs.
+
+pycocotools (``rleFrPoly``) scales vertices by 5, traces every edge with a DDA
+into a dense list of points, keeps the points where the trace crosses a pixel
+column centre, and turns those into toggles. Here each edge yields its column
+crossings directly, evaluating pycocotools' exact floating-point expressions
+only at the points that matter, so the work is proportional to the number of
+crossings rather than to the perimeter in 1/5 pixels. The result is equal bit
+for bit (see ``tests/test_raster_oracle.py``).
+
+Never compile these with ``fastmath``: fused multiply-add changes ``ys + s*t``
+on a few polygons in ten thousand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._kernels import merge2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trunc(v):
+    # C's (int) cast of a double: truncation toward zero.
+    return np.int64(v)
+
+
+@njit(cache=True, nogil=True)
+def _edge_point(xs, ys, xe, ye, at_end):
+    """The (u, v) pycocotools emits for the start (or end) of an edge."""
+    dx = abs(xe - xs)
+    dy = abs(ys - ye)
+    if dx == 0 and dy == 0:
+        # pycocotools computes 0/0 here; the value is never used because the
+        # neighbouring points share its column.
+        return xs, ys
+    flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+    if flip:
+        xs, xe = xe, xs
+        ys, ye = ye, ys
+    # In flipped coordinates the original start is t = d_max, the end t = 0.
+    if dx >= dy:
+        s = float(ye - ys) / dx
+        t = dx if (flip != at_end) else 0
+        return t + xs, _trunc(ys + s * t + 0.5)
+    s = float(xe - xs) / dy
+    t = dy if (flip != at_end) else 0
+    return _trunc(xs + s * t + 0.5), t + ys
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_of(vmin, h):
+    yd = (float(vmin) + 0.5) / 5.0 - 0.5
+    if yd < 0:
+        yd = 0.0
+    elif yd > h:
+        yd = float(h)
+    return np.int64(math.ceil(yd))
+
+
+@njit(cache=True, nogil=True)
+def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
+    """Append toggles (column * h + row) of one edge's interior pairs."""
+    dx = abs(xe - xs)
+    dy = abs(ys - ye)
+    if dx == 0 and dy == 0:
+        return k
+    flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+    if flip:
+        xs, xe = xe, xs
+        ys, ye = ye, ys
+    if dx >= dy:
+        # u = xs + t, pairs (t, t + 1) with t = 0 .. dx - 1; crossing when
+        # xs + t == 5 n + 2 for a column n in [0, w - 1].
+        s = float(ye - ys) / dx
+        lo = xs
+        hi = xs + dx - 1
+        first = lo
+        r = (first - 2) % 5
+        if r != 0:
+            first += 5 - r
+        if first < 2:
+            first = 2
+        last = min(hi, 5 * (w - 1) + 2)
+        u = first
+        while u <= last:
+            t = u - xs
+            v0 = _trunc(ys + s * t + 0.5)
+            v1 = _trunc(ys + s * (t + 1) + 0.5)
+            n = (u - 2) // 5
+            out[k] = n * h + _row_of(min(v0, v1), h)
+            k += 1
+            u += 5
+        return k
+    # Steep edge: v = ys + t, u(t) = trunc(xs + s t + 0.5), monotone in t.
+    s = float(xe - xs) / dy
+    if dx == 0:
+        return k
+    u0 = _trunc(xs + 0.5)
+    u1 = _trunc(xs + s * dy + 0.5)
+    umin = min(u0, u1)
+    umax = max(u0, u1)
+    # Pairs where u changes between 5n+2 and 5n+3 cross column n.
+    first = umin
+    r = (first - 2) % 5
+    if r != 0:
+        first += 5 - r
+    if first < 2:
+        first = 2
+    last = min(umax - 1, 5 * (w - 1) + 2)
+    c = first
+    while c <= last:
+        if s > 0:
+            target = c + 1  # smallest t with u(t) >= c + 1
+            t = np.int64(math.ceil((target - 0.5 - xs) / s))
+            if t < 0:
+                t = 0
+            if t > dy:
+                t = dy
+            while t > 0 and _trunc(xs + s * (t - 1) + 0.5) >= target:
+                t -= 1
+            while t < dy and _trunc(xs + s * t + 0.5) < target:
+                t += 1
+        else:
+            target = c  # smallest t with u(t) <= c
+            t = np.int64(math.ceil((target + 0.5 - xs) / s))
+            if t < 0:
+                t = 0
+            if t > dy:
+                t = dy
+            while t > 0 and _trunc(xs + s * (t - 1) + 0.5) <= target:
+                t -= 1
+            while t < dy and _trunc(xs + s * t + 0.5) > target:
+                t += 1
+        n = (c - 2) // 5
+        out[k] = n * h + _row_of(ys + t - 1, h)
+        k += 1
+        c += 5
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _pair_crossing(ua, va, ub, vb, h, w, out, k):
+    # pycocotools' test for a consecutive point pair (a then b).
+    if ua == ub:
+        return k
+    xi = ub if ub < ua else ub - 1
+    xd = (float(xi) + 0.5) / 5.0 - 0.5
+    if math.floor(xd) != xd or xd < 0 or xd > w - 1:
+        return k
+    out[k] = np.int64(xd) * h + _row_of(min(va, vb), h)
+    return k + 1
+
+
+@njit(cache=True, nogil=True)
+def _toggles_to_counts(a, k, h, w):
+    # pycocotools: sort toggles, append h*w, difference, fold cancelled pairs.
+    a = a[: k + 1]
+    a[k] = h * w
+    a.sort()
+    n = k + 1
+    p = np.int64(0)
+    for j in range(n):
+        t = a[j]
+        a[j] = t - p
+        p = t
+    b = np.empty(n, dtype=np.uint32)
+    j = 0
+    m = 0
+    b[m] = a[j]
+    m += 1
+    j += 1
+    while j < n:
+        if a[j] > 0:
+            b[m] = a[j]
+            m += 1
+            j += 1
+        else:
+            j += 1
+            if j < n:
+                b[m - 1] += a[j]
+                j += 1
+    return b[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def polygon_counts(X, Y, h, w):
+    """Counts of one ring given its vertices already scaled and rounded.
+
+    X, Y are int64 arrays of the k vertices on the 5x grid (not closed).
+    """
+    k = X.shape[0]
+    bound = 1
+    for j in range(k):
+        j1 = j + 1 if j + 1 < k else 0
+        bound += abs(X[j1] - X[j]) // 5 + 3
+    out = np.empty(bound, dtype=np.int64)
+    nt = 0
+    pu = np.int64(0)
+    pv = np.int64(0)
+    for j in range(k):
+        j1 = j + 1 if j + 1 < k else 0
+        xs = X[j]
+        ys = Y[j]
+        xe = X[j1]
+        ye = Y[j1]
+        if j > 0:
+            su, sv = _edge_point(xs, ys, xe, ye, False)
+            nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt)
+        nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt)
+        pu, pv = _edge_point(xs, ys, xe, ye, True)
+    return _toggles_to_counts(out, nt, h, w)
+
+
+@njit(cache=True, nogil=True)
+def scale_vertices(xy):
+    """pycocotools' (int)(5 * x + 0.5), per coordinate; xy is (k, 2) float64."""
+    k = xy.shape[0]
+    X = np.empty(k, dtype=np.int64)
+    Y = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        X[j] = _trunc(5.0 * xy[j, 0] + 0.5)
+        Y[j] = _trunc(5.0 * xy[j, 1] + 0.5)
+    return X, Y
+
+
+@njit(cache=True, nogil=True)
+def polygons_batch(xy, part_off, ann_off, h, w):
+    """Rasterize many annotations, each the union of its parts.
+
+    xy: (N, 2) float64 vertices of every part; part_off: start of each part in
+    xy (n_parts + 1); ann_off: first part of each annotation (n_ann + 1).
+    h, w: per-annotation int64 arrays. Returns (counts, offsets).
+    """
+    n_ann = ann_off.shape[0] - 1
+    pieces = []
+    total = 0
+    for i in range(n_ann):
+        acc = np.zeros(1, dtype=np.uint32)
+        hi = h[i]
+        wi = w[i]
+        for p in range(ann_off[i], ann_off[i + 1]):
+            X, Y = scale_vertices(xy[part_off[p] : part_off[p + 1]])
+            c = polygon_counts(X, Y, hi, wi)
+            if p == ann_off[i]:
+                acc = c
+            else:
+                acc = merge2(acc, c, False)
+        if ann_off[i + 1] == ann_off[i]:
+            acc = np.zeros(1, dtype=np.uint32)
+            acc[0] = hi * wi
+        pieces.append(acc)
+        total += acc.shape[0]
+    counts = np.empty(total, dtype=np.uint32)
+    offsets = np.empty(n_ann + 1, dtype=np.int64)
+    pos = 0
+    for i in range(n_ann):
+        c = pieces[i]
+        offsets[i] = pos
+        counts[pos : pos + c.shape[0]] = c
+        pos += c.shape[0]
+    offsets[n_ann] = pos
+    return counts, offsets
