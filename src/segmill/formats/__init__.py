@@ -11,6 +11,27 @@ not exist yet (:func:`segmill.write` stages output in a temporary sibling and
 moves it into place only when the writer succeeds). A detector is
 ``detect(path) -> Detection`` and must be cheap: look at names and at most the
 first few KiB of a file.
+
+Conventions every reader follows
+--------------------------------
+``errors="raise"`` (default)
+    Malformed input raises :class:`~segmill.errors.InputError` naming the
+    file and the record (image id / annotation id / line), and the reader
+    calls :meth:`Dataset.validate` before returning.
+``errors="skip"``
+    Bad records are dropped and each one is listed in
+    ``dataset.meta["skipped"]`` as ``{"path", "record", "reason"}`` (the CLI's
+    ``--skip-invalid`` prints and counts them: never silently).
+``errors="keep"``
+    For ``segmill check``: bad geometry is kept as
+    :class:`~segmill.geometry.InvalidGeometry`, duplicate ids and dangling
+    references are kept as found, and :meth:`Dataset.validate` is not called.
+    Only input that cannot be parsed at all (broken JSON/XML/PNG) still raises.
+
+``raster="coco"|"pil"`` is the option name wherever a reader or writer must
+turn polygons into pixels. Paths read from inside a dataset (image names,
+mask files) are resolved against the dataset root and refused when they
+escape it (see :func:`segmill.formats._paths.resolve_inside`).
 """
 
 from __future__ import annotations
