@@ -17,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# uint64 constants: comparing a uint64 with an int64 literal makes numba go
+# through float64, which cannot tell 0x0101010101010101 from its neighbours.
+_ZERO8 = np.uint64(0)
+_ONES8 = np.uint64(0x0101010101010101)
+
 # Every kernel is compiled with cache=True and without fastmath: the merge and
 # IoU code is integer-only, but the same flag policy everywhere keeps it simple.
 
@@ -76,10 +81,10 @@ def encode_fortran(flat):
         # Skip whole 8-byte words that cannot contain a transition.
         if i % 8 == 0 and i // 8 < nw:
             wv = words[i // 8]
-            if prev == 0 and wv == 0:
+            if prev == 0 and wv == _ZERO8:
                 i += 8
                 continue
-            if prev == 1 and wv == 0x0101010101010101:
+            if prev == 1 and wv == _ONES8:
                 i += 8
                 continue
         v = 1 if flat[i] != 0 else 0

@@ -1,0 +1,140 @@
+"""Numba kernels for the pixel-level agreement metrics (arrays in, arrays out).
+
+Label maps are flat ``int32`` arrays in column-major (RLE) order: 0 is
+background, ``k + 1`` is category ``k``, -1 is void.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def paint_runs(counts, flat, value):
+    """Set ``flat`` to ``value`` on the foreground runs of an RLE."""
+    pos = 0
+    for i in range(counts.shape[0]):
+        c = counts[i]
+        if i % 2 == 1:
+            for j in range(pos, pos + c):
+                flat[j] = value
+        pos += c
+
+
+@njit(cache=True, nogil=True)
+def confusion_add(la, lb, conf):
+    """Add the label pairs of two label maps to ``conf``; void (-1) pixels skipped."""
+    for i in range(la.shape[0]):
+        a = la[i]
+        b = lb[i]
+        if a >= 0 and b >= 0:
+            conf[a, b] += 1
+
+
+@njit(cache=True, nogil=True)
+def multirater_add(stack, n_labels, fleiss_totals, alpha_totals, scalars):
+    """Accumulate Fleiss' kappa and Krippendorff's alpha sums over one image.
+
+    ``stack`` is ``(m, P)``: m annotators' label maps; -1 is missing (void).
+    ``scalars`` receives [fleiss pixels, fleiss agreeing pairs,
+    alpha sum of 2*agreeing_pairs/(m_u - 1), alpha pairable values].
+    """
+    m = stack.shape[0]
+    for p in range(stack.shape[1]):
+        mu = 0
+        agree = 0
+        for a in range(m):
+            la = stack[a, p]
+            if la < 0:
+                continue
+            mu += 1
+            for b in range(a + 1, m):
+                if stack[b, p] == la:
+                    agree += 1
+        if mu < 2:
+            continue
+        scalars[2] += 2.0 * agree / (mu - 1)
+        scalars[3] += mu
+        for a in range(m):
+            la = stack[a, p]
+            if la >= 0:
+                alpha_totals[la] += 1
+        if mu == m:
+            scalars[0] += 1
+            scalars[1] += agree
+            for a in range(m):
+                fleiss_totals[stack[a, p]] += 1
+
+
+@njit(cache=True, nogil=True)
+def plurality(stack, n_labels, out):
+    """Per-pixel plurality vote over non-void labels; ties go to the lowest label; all void gives -1."""
+    m = stack.shape[0]
+    votes = np.zeros(n_labels, np.int32)
+    for p in range(stack.shape[1]):
+        for k in range(n_labels):
+            votes[k] = 0
+        any_vote = False
+        for a in range(m):
+            la = stack[a, p]
+            if la >= 0:
+                votes[la] += 1
+                any_vote = True
+        if not any_vote:
+            out[p] = -1
+            continue
+        best = 0
+        for k in range(1, n_labels):
+            if votes[k] > votes[best]:
+                best = k
+        out[p] = best
+
+
+@njit(cache=True, nogil=True)
+def boundary_labels(lab, h, w, out):
+    """Mark boundary pixels: a labelled pixel (> 0) with a 4-neighbour of another label.
+
+    ``lab`` and ``out`` are flat column-major; ``out`` gets the label at
+    boundary pixels and 0 elsewhere. The image border is not a boundary.
+    """
+    for c in range(w):
+        for r in range(h):
+            i = c * h + r
+            v = lab[i]
+            out[i] = 0
+            if v <= 0:
+                continue
+            if (r > 0 and lab[i - 1] != v) or (r < h - 1 and lab[i + 1] != v) or \
+                    (c > 0 and lab[i - h] != v) or (c < w - 1 and lab[i + h] != v):
+                out[i] = v
+
+
+@njit(cache=True, nogil=True)
+def boundary_match(ba, bb, h, w, dr, dc, totals):
+    """Count boundary pixels of each map that lie within the disk of the other's, per label.
+
+    ``dr``/``dc`` are the offsets of the disk. ``totals`` is ``(n_labels, 4)``:
+    [boundary pixels of a, of b, of a matched in b, of b matched in a].
+    """
+    for c in range(w):
+        for r in range(h):
+            i = c * h + r
+            for side in range(2):
+                v = ba[i] if side == 0 else bb[i]
+                if v <= 0:
+                    continue
+                totals[v, side] += 1
+                found = False
+                for k in range(dr.shape[0]):
+                    rr = r + dr[k]
+                    cc = c + dc[k]
+                    if rr < 0 or rr >= h or cc < 0 or cc >= w:
+                        continue
+                    j = cc * h + rr
+                    o = bb[j] if side == 0 else ba[j]
+                    if o == v:
+                        found = True
+                        break
+                if found:
+                    totals[v, 2 + side] += 1

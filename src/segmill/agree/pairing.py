@@ -1,0 +1,172 @@
+"""Line up the same images across annotators, and their categories by name.
+
+Images are matched by ``file_name`` (default) or by image ``id``. An image
+that some annotators lack is *reported* (:attr:`Pairing.missing`), never
+dropped silently: pairwise metrics use the images both members of a pair
+have; the all-annotator metrics (Fleiss' kappa, Krippendorff's alpha, the
+annotator view and the consensus) use the images every annotator has.
+
+Categories are matched by name; the common list is the union of the
+annotators' names in order of first appearance (annotator 0 first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..model import Dataset, Item
+
+MATCH_BY = ("file_name", "id")
+
+
+@dataclass
+class ImageGroup:
+    """One image as seen by every annotator.
+
+    Attributes
+    ----------
+    key : str
+        The matching key (file name, or ``str(id)``).
+    items : list of Item or None
+        One entry per annotator; ``None`` where the annotator lacks the image.
+    height, width : int
+    """
+
+    key: str
+    items: list[Item | None]
+    height: int
+    width: int
+
+    @property
+    def complete(self) -> bool:
+        """``True`` when every annotator has this image."""
+        return all(it is not None for it in self.items)
+
+
+@dataclass
+class Pairing:
+    """Images and categories lined up across annotators.
+
+    Attributes
+    ----------
+    names : list of str
+        Annotator names.
+    categories : list of str
+        Category names, the common index used by every metric (label ``k + 1``
+        in a label map is ``categories[k]``; 0 is background).
+    category_index : list of dict
+        Per annotator: its category id -> index into ``categories``.
+    groups : list of ImageGroup
+        Images with a known size, in order of first appearance.
+    missing : list of dict
+        ``{"image": key, "missing_from": [names]}`` for incomplete images.
+    skipped : list of dict
+        ``{"image": key, "reason": str}`` for images that cannot be compared
+        (unknown or conflicting sizes).
+    """
+
+    names: list[str]
+    categories: list[str]
+    category_index: list[dict]
+    groups: list[ImageGroup] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    void: frozenset = frozenset()
+
+
+def default_names(datasets, names=None) -> list[str]:
+    """Annotator names: ``names`` when given (checked), else from the source paths."""
+    n = len(datasets)
+    if names is not None:
+        names = [str(x) for x in names]
+        if len(names) != n:
+            raise InputError(f"{len(names)} names given for {n} datasets")
+        if len(set(names)) != n:
+            raise InputError(f"annotator names must be unique, got {names}")
+        return names
+    out = []
+    for i, ds in enumerate(datasets):
+        src = ds.meta.get("source_path") if isinstance(ds, Dataset) else None
+        base = src.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if src else f"annotator{i + 1}"
+        out.append(base)
+    if len(set(out)) != n:
+        out = [f"{i + 1}:{x}" for i, x in enumerate(out)]
+    return out
+
+
+def pair_datasets(datasets, names=None, match_by: str = "file_name", void=()) -> Pairing:
+    """Line up the images and categories of two or more datasets.
+
+    Parameters
+    ----------
+    datasets : sequence of Dataset
+    names : sequence of str, optional
+    match_by : {"file_name", "id"}
+    void : iterable of str
+        Category names whose pixels are void (excluded from every metric).
+
+    Returns
+    -------
+    Pairing
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Fewer than two datasets, bad ``match_by``, duplicate image keys.
+    """
+    if len(datasets) < 2:
+        raise InputError(f"agreement needs at least two annotators, got {len(datasets)}")
+    if match_by not in MATCH_BY:
+        raise InputError(f"match_by must be one of {MATCH_BY}, got {match_by!r}")
+    names = default_names(datasets, names)
+    void = frozenset(void)
+
+    categories: list[str] = []
+    pos: dict[str, int] = {}
+    cat_index = []
+    for ds in datasets:
+        m = {}
+        for c in ds.categories:
+            if c.name in void:
+                m[c.id] = -1
+                continue
+            if c.name not in pos:
+                pos[c.name] = len(categories)
+                categories.append(c.name)
+            m.setdefault(c.id, pos[c.name])
+        cat_index.append(m)
+
+    order: list[str] = []
+    table: dict[str, list] = {}
+    for a, ds in enumerate(datasets):
+        seen = set()
+        for item in ds.items:
+            key = item.file_name if match_by == "file_name" else str(item.id)
+            if key in seen:
+                src = ds.meta.get("source_path")
+                raise InputError(f"two images share the {match_by} {key!r}", src, f"annotator {names[a]!r}")
+            seen.add(key)
+            row = table.get(key)
+            if row is None:
+                row = table[key] = [None] * len(datasets)
+                order.append(key)
+            row[a] = item
+
+    pairing = Pairing(names, categories, cat_index, void=void)
+    for key in order:
+        items = table[key]
+        absent = [names[a] for a, it in enumerate(items) if it is None]
+        if absent:
+            pairing.missing.append({"image": key, "missing_from": absent})
+        sizes = {it.size for it in items if it is not None and it.size is not None}
+        if len(sizes) != 1:
+            reason = "no annotator gives the image size" if not sizes else (
+                "annotators disagree on the image size: "
+                + ", ".join(f"{names[a]} {it.height}x{it.width}" for a, it in enumerate(items) if it is not None)
+            )
+            pairing.skipped.append({"image": key, "reason": reason})
+            continue
+        h, w = sizes.pop()
+        pairing.groups.append(ImageGroup(key, items, h, w))
+    return pairing

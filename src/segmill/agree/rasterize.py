@@ -1,0 +1,128 @@
+"""One annotator's view of one image: instance RLEs and a composed label map.
+
+Overlap policy (for the pixel metrics, which need one label per pixel):
+annotations are painted in order of their ``z_order`` attribute (missing = 0),
+then file order; a later annotation wins over an earlier one where they
+overlap. Void pixels (categories listed as void) are painted last and win.
+Crowd regions are painted with their category like any other region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import rle as R
+from ..errors import GeometryError
+from ..geometry import AREA_KINDS, rasterize_many
+from . import _kernels as K
+
+
+@dataclass
+class ImageAnnotations:
+    """The annotations of one annotator on one image, rasterized.
+
+    Attributes
+    ----------
+    rles : list of RLE
+        Every rasterizable, non-void annotation (crowd included).
+    labels : numpy.ndarray of int
+        Category index (into the common category list) per RLE.
+    crowd : numpy.ndarray of bool
+    z : list of int
+        Painting order key per RLE.
+    void : list of RLE
+        Void regions.
+    unusable : list of str
+        Why annotations were left out (no area, unknown category...).
+    """
+
+    height: int
+    width: int
+    rles: list = field(default_factory=list)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    crowd: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    z: list = field(default_factory=list)
+    void: list = field(default_factory=list)
+    unusable: list = field(default_factory=list)
+
+    def void_union(self):
+        """The union of the void regions, or ``None``."""
+        return R.merge(self.void) if self.void else None
+
+    def label_map(self) -> np.ndarray:
+        """Flat column-major ``int32`` label map (0 background, k+1 category k, -1 void)."""
+        flat = np.zeros(self.height * self.width, np.int32)
+        order = sorted(range(len(self.rles)), key=lambda i: (self.z[i], i))
+        for i in order:
+            K.paint_runs(self.rles[i].counts, flat, np.int32(self.labels[i] + 1))
+        for v in self.void:
+            K.paint_runs(v.counts, flat, np.int32(-1))
+        return flat
+
+    def class_union(self, k: int):
+        """Union RLE of every region (crowd included) of category index ``k``, or ``None``."""
+        sel = [r for r, lab in zip(self.rles, self.labels) if lab == k]
+        if not sel:
+            return None
+        return R.merge(sel)
+
+
+def prepare(item, category_index: dict, height: int, width: int, rule: str = "coco") -> ImageAnnotations:
+    """Rasterize one annotator's item.
+
+    Annotations without an area (points, lines, invalid geometry, no
+    geometry) or whose category is not declared are left out and listed in
+    :attr:`ImageAnnotations.unusable`, never dropped silently.
+    """
+    out = ImageAnnotations(height, width)
+    if item is None:
+        return out
+    geoms, labels, crowd, z, ids = [], [], [], [], []
+    void_geoms = []
+    for ann in item.annotations:
+        g = ann.geometry
+        k = category_index.get(ann.category_id)
+        if k is None:
+            out.unusable.append(f"annotation {ann.id!r}: category {ann.category_id!r} is not declared")
+            continue
+        if not isinstance(g, AREA_KINDS):
+            what = "no geometry" if g is None else f"a {type(g).__name__} has no area"
+            out.unusable.append(f"annotation {ann.id!r}: {what}")
+            continue
+        if k < 0:
+            void_geoms.append(g)
+            continue
+        geoms.append(g)
+        ids.append(ann.id)
+        labels.append(k)
+        crowd.append(bool(ann.iscrowd))
+        zo = ann.attributes.get("z_order", 0)
+        z.append(zo if isinstance(zo, (int, float)) else 0)
+    try:
+        out.rles = rasterize_many(geoms, height, width, rule)
+        out.void = rasterize_many(void_geoms, height, width, rule)
+    except GeometryError as exc:
+        # rasterize_many stops at the first bad one; redo one by one to name it.
+        out.rles, keep = [], []
+        for i, g in enumerate(geoms):
+            try:
+                out.rles.append(rasterize_many([g], height, width, rule)[0])
+                keep.append(i)
+            except GeometryError as e:
+                out.unusable.append(f"annotation {ids[i]!r}: {e}")
+        labels = [labels[i] for i in keep]
+        crowd = [crowd[i] for i in keep]
+        z = [z[i] for i in keep]
+        out.void = []
+        for g in void_geoms:
+            try:
+                out.void.append(rasterize_many([g], height, width, rule)[0])
+            except GeometryError as e:
+                out.unusable.append(f"void annotation: {e}")
+        del exc
+    out.labels = np.asarray(labels, np.int64)
+    out.crowd = np.asarray(crowd, bool)
+    out.z = z
+    return out

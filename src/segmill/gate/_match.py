@@ -1,0 +1,160 @@
+"""Pairing images and annotations of two dataset versions.
+
+Images
+    Paired by file name when the name is non-empty and unique on both sides;
+    images left over on both sides are then paired by id (a renamed file).
+    Everything else is added (head only) or removed (base only).
+Annotations (inside a pair of images)
+    ``"id"``: paired by annotation id; ``"iou"``: one-to-one optimal
+    assignment on mask IoU (``scipy.optimize.linear_sum_assignment``), a pair
+    needing IoU >= ``match_iou``, ties broken toward the same class;
+    geometries without pixels (points, lines, invalid) are paired only when
+    exactly equal. ``"auto"`` (default) uses ids when they are stable: every
+    annotation has a unique id on both sides, some ids occur in both versions,
+    and at least 90 % of those sit on the same image in both. Otherwise a
+    re-export that renumbered the ids would show as everything removed and
+    re-added.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from ..geometry import AREA_KINDS, rasterize_many
+from ..model import Annotation, Dataset, Item
+from ..rle import RLE
+from ..rle import iou as rle_iou
+
+STABLE_ID_SHARE = 0.9
+
+
+def match_images(base: Dataset, head: Dataset) -> list[tuple[Item | None, Item | None]]:
+    """``(base_item, head_item)`` pairs; one side is ``None`` for added/removed images."""
+    bn = Counter(i.file_name for i in base.items)
+    hn = Counter(i.file_name for i in head.items)
+    b_by_name = {i.file_name: i for i in base.items if i.file_name and bn[i.file_name] == 1}
+    pairs: dict[int, Item] = {}  # id(head item) -> base item
+    used_b: set[int] = set()
+    for h in head.items:
+        if h.file_name and hn[h.file_name] == 1:
+            b = b_by_name.get(h.file_name)
+            if b is not None:
+                pairs[id(h)] = b
+                used_b.add(id(b))
+    left_b = {}
+    for b in base.items:
+        if id(b) not in used_b:
+            left_b.setdefault(b.id, b)
+    for h in head.items:
+        if id(h) not in pairs:
+            b = left_b.pop(h.id, None)
+            if b is not None:
+                pairs[id(h)] = b
+                used_b.add(id(b))
+    out: list[tuple[Item | None, Item | None]] = [(pairs.get(id(h)), h) for h in head.items]
+    out.extend((b, None) for b in base.items if id(b) not in used_b)
+    return out
+
+
+def ids_are_stable(pairs, base: Dataset, head: Dataset) -> bool:
+    """Whether annotation ids identify the same object in both versions (see module doc)."""
+    b_img, h_img = {}, {}
+    for ds, where in ((base, b_img), (head, h_img)):
+        for item, ann in ds.annotations():
+            if ann.id is None or ann.id in where:
+                return False
+            where[ann.id] = id(item)
+    shared = b_img.keys() & h_img.keys()
+    if not shared:
+        return not b_img or not h_img
+    pair_of = {id(b): id(h) for b, h in pairs if b is not None and h is not None}
+    same = sum(1 for a in shared if pair_of.get(b_img[a]) == h_img[a])
+    return same >= STABLE_ID_SHARE * len(shared)
+
+
+def _rasterizable(ann: Annotation, item: Item) -> bool:
+    g = ann.geometry
+    if not isinstance(g, AREA_KINDS) or item.size is None:
+        return False
+    return not isinstance(g, RLE) or g.shape == item.size
+
+
+def geometry_same(a: Annotation, b: Annotation, a_item: Item, b_item: Item) -> bool:
+    """Same geometry: equal values, or the same pixels when the kinds differ."""
+    ga, gb = a.geometry, b.geometry
+    if type(ga) is type(gb):
+        return ga == gb
+    if _rasterizable(a, a_item) and _rasterizable(b, b_item) and a_item.size == b_item.size:
+        h, w = a_item.size
+        return a.to_rle(h, w) == b.to_rle(h, w)
+    return False
+
+
+def pair_iou(a: Annotation, b: Annotation, a_item: Item, b_item: Item) -> float | None:
+    """Mask IoU of two annotations, ``None`` when either has no pixels or sizes differ."""
+    if not (_rasterizable(a, a_item) and _rasterizable(b, b_item)) or a_item.size != b_item.size:
+        return None
+    h, w = a_item.size
+    return float(rle_iou([a.to_rle(h, w)], [b.to_rle(h, w)])[0, 0])
+
+
+def match_by_id(b_anns, h_anns):
+    """``(pairs, removed, added)`` pairing annotations with equal ids."""
+    h_by_id = {a.id: a for a in h_anns}
+    pairs, removed, used = [], [], set()
+    for a in b_anns:
+        h = h_by_id.get(a.id)
+        if h is not None:
+            pairs.append((a, h, None))
+            used.add(a.id)
+        else:
+            removed.append(a)
+    added = [a for a in h_anns if a.id not in used]
+    return pairs, removed, added
+
+
+def _same_quick(a: Annotation, b: Annotation) -> bool:
+    return a.category_id == b.category_id and type(a.geometry) is type(b.geometry) and a.geometry == b.geometry
+
+
+def match_by_iou(b_anns, h_anns, b_item: Item, h_item: Item, same_class, threshold: float):
+    """``(pairs, removed, added)`` by optimal IoU assignment; pairs carry their IoU.
+
+    ``same_class(a, b)`` tells whether two annotations have the same class
+    (after category renames), used to break ties.
+    """
+    if len(b_anns) == len(h_anns) and all(_same_quick(a, b) for a, b in zip(b_anns, h_anns)):
+        return [(a, b, 1.0 if _rasterizable(a, b_item) else None) for a, b in zip(b_anns, h_anns)], [], []
+    pairs = []
+    bi = [i for i, a in enumerate(b_anns) if _rasterizable(a, b_item)]
+    hi = [i for i, a in enumerate(h_anns) if _rasterizable(a, h_item)]
+    done_b, done_h = set(), set()
+    if bi and hi and b_item.size == h_item.size:
+        from scipy.optimize import linear_sum_assignment
+
+        h, w = h_item.size
+        br = rasterize_many([b_anns[i].geometry for i in bi], h, w)
+        hr = rasterize_many([h_anns[i].geometry for i in hi], h, w)
+        m = rle_iou(br, hr)
+        bonus = np.array([[1e-9 if same_class(b_anns[i], h_anns[j]) else 0.0 for j in hi] for i in bi])
+        rows, cols = linear_sum_assignment(-(m + bonus))
+        for r, c in zip(rows, cols):
+            if m[r, c] >= threshold and m[r, c] > 0:
+                pairs.append((b_anns[bi[r]], h_anns[hi[c]], float(m[r, c])))
+                done_b.add(bi[r])
+                done_h.add(hi[c])
+    # What IoU cannot pair (no pixels, or the image was resized): exact equality only.
+    for i, a in enumerate(b_anns):
+        if i in done_b:
+            continue
+        for j, b in enumerate(h_anns):
+            if j not in done_h and type(a.geometry) is type(b.geometry) and a.geometry == b.geometry:
+                pairs.append((a, b, pair_iou(a, b, b_item, h_item)))
+                done_b.add(i)
+                done_h.add(j)
+                break
+    removed = [a for i, a in enumerate(b_anns) if i not in done_b]
+    added = [a for j, a in enumerate(h_anns) if j not in done_h]
+    return pairs, removed, added
