@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,10 +184,12 @@ def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
     81
     """
     h, w = check_size(height, width, "polygon image")
-    parts = _as_parts(polygons)
     if rule == "coco":
-        counts, off = _raster_batch([parts], [h], [w])
-        return RLE._trusted(counts, h, w)
+        fast = _raster_fast([polygons], (h,), (w,))
+        if fast is None:
+            fast = _raster_batch([_as_parts(polygons)], [h], [w])
+        return RLE._trusted(fast[0], h, w)
+    parts = _as_parts(polygons)
     if rule == "pil":
         return _pil_polygons(parts, h, w)
     raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
@@ -205,16 +208,44 @@ def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> lis
     n = len(annotations)
     hs = [heights] * n if np.isscalar(heights) else list(heights)
     ws = [widths] * n if np.isscalar(widths) else list(widths)
-    sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
-    parts = [_as_parts(a) for a in annotations]
-    if rule == "pil":
-        return [_pil_polygons(p, h, w) for p, (h, w) in zip(parts, sizes)]
-    if rule != "coco":
+    if len(hs) != n or len(ws) != n:
+        raise ValueError(f"{n} annotations but {len(hs)} heights and {len(ws)} widths")
+    if len(set(hs)) == 1 and len(set(ws)) == 1:
+        sizes = [check_size(hs[0], ws[0], "polygon image")] * n if n else []
+    else:
+        sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
+    if rule not in RULES:
         raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
-    counts, off = _raster_batch(parts, [s[0] for s in sizes], [s[1] for s in sizes])
-    return [
-        RLE._trusted(counts[off[i] : off[i + 1]].copy(), h, w) for i, (h, w) in enumerate(sizes)
-    ]
+    if rule == "pil":
+        return [_pil_polygons(_as_parts(a), h, w) for a, (h, w) in zip(annotations, sizes)]
+    if n and len(set(sizes)) == 1:
+        hcol, wcol = (sizes[0][0],), (sizes[0][1],)
+    else:
+        hcol = [s[0] for s in sizes]
+        wcol = [s[1] for s in sizes]
+    fast = _raster_fast(annotations, hcol, wcol)
+    if fast is None:
+        parts = []
+        for i, a in enumerate(annotations):
+            try:
+                parts.append(_as_parts(a))
+            except PolygonError as exc:
+                raise PolygonError(f"annotation {i}: {exc}") from None
+        counts, off = _raster_batch(parts, hcol, wcol)
+    else:
+        counts, off = fast
+    trusted = RLE._trusted
+    return [trusted(counts[off[i] : off[i + 1]], h, w) for i, (h, w) in enumerate(sizes)]
+
+
+_scratch = threading.local()
+
+
+def _work() -> np.ndarray:
+    w = getattr(_scratch, "work", None)
+    if w is None:
+        w = _scratch.work = np.empty(1 << 16, np.int64)
+    return w
 
 
 def _raster_batch(parts_per_ann, hs, ws):
@@ -225,7 +256,54 @@ def _raster_batch(parts_per_ann, hs, ws):
     ann_off = np.zeros(len(parts_per_ann) + 1, np.int64)
     np.cumsum([len(p) for p in parts_per_ann], out=ann_off[1:])
     xy = np.concatenate(flat_parts) if flat_parts else np.zeros((0, 2))
-    return R.polygons_batch(xy, part_off, ann_off, np.asarray(hs, np.int64), np.asarray(ws, np.int64))
+    return _raster_packed(xy, part_off, ann_off, hs, ws)
+
+
+def _raster_packed(xy, part_off, ann_off, hs, ws):
+    counts, off, most = R.polygons_batch(
+        xy, part_off, ann_off, np.asarray(hs, np.int64), np.asarray(ws, np.int64), _work()
+    )
+    if most > _work().shape[0]:
+        # Keep a workspace as large as the largest part seen (bounded at 64 MiB).
+        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
+    return counts, off
+
+
+def _raster_fast(annotations, hs, ws):
+    """Rasterize COCO-style input (lists of flat lists) in one kernel call.
+
+    Returns ``(counts, offsets)``, or None when the input is not in that form
+    or is invalid: the caller then takes the general path, which also words
+    the precise error.
+    """
+    flat: list = []
+    lens: list = []
+    nparts: list = []
+    for ann in annotations:
+        if type(ann) is not list or not ann or type(ann[0]) is not list:
+            return None
+        for part in ann:
+            if type(part) is not list:
+                return None
+            flat.extend(part)
+            lens.append(len(part))
+        nparts.append(len(ann))
+    try:
+        arr = np.array(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 1:
+        return None
+    work = _work()
+    counts, off, most, status, _ = R.polygons_flat(
+        arr, np.array(lens, np.int64), np.array(nparts, np.int64),
+        np.asarray(hs, np.int64), np.asarray(ws, np.int64), work, MAX_COORD,
+    )
+    if status:
+        return None
+    if most > work.shape[0]:
+        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
+    return counts, off
 
 
 def _pil_polygons(parts, h, w) -> RLE:

@@ -63,7 +63,7 @@ def _row_of(vmin, h):
 
 @njit(cache=True, nogil=True)
 def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
-    """Append toggles (column * h + row) of one edge's interior pairs."""
+    """Append toggles (out[0] column, out[1] row) of one edge's interior pairs."""
     dx = abs(xe - xs)
     dy = abs(ys - ye)
     if dx == 0 and dy == 0:
@@ -91,7 +91,8 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
             v0 = _trunc(ys + s * t + 0.5)
             v1 = _trunc(ys + s * (t + 1) + 0.5)
             n = (u - 2) // 5
-            out[k] = n * h + _row_of(min(v0, v1), h)
+            out[0, k] = n
+            out[1, k] = _row_of(min(v0, v1), h)
             k += 1
             u += 5
         return k
@@ -136,7 +137,8 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
             while t < dy and _trunc(xs + s * t + 0.5) > target:
                 t += 1
         n = (c - 2) // 5
-        out[k] = n * h + _row_of(ys + t - 1, h)
+        out[0, k] = n
+        out[1, k] = _row_of(ys + t - 1, h)
         k += 1
         c += 5
     return k
@@ -151,23 +153,100 @@ def _pair_crossing(ua, va, ub, vb, h, w, out, k):
     xd = (float(xi) + 0.5) / 5.0 - 0.5
     if math.floor(xd) != xd or xd < 0 or xd > w - 1:
         return k
-    out[k] = np.int64(xd) * h + _row_of(min(va, vb), h)
+    out[0, k] = np.int64(xd)
+    out[1, k] = _row_of(min(va, vb), h)
     return k + 1
 
 
 @njit(cache=True, nogil=True)
-def _toggles_to_counts(a, k, h, w):
+def _insertion_sort(a, lo, hi):
+    for i in range(lo + 1, hi):
+        v = a[i]
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def _sorted_positions(cr, k, h, pos, order):
+    """Positions column * h + row of the k toggles in cr, sorted.
+
+    cr[0] holds columns, cr[1] rows; pos (k + 1) and order (k) are
+    workspaces, pos receives the result. Two stable counting passes, by row then by
+    column (an LSD radix sort): linear in the number of toggles, which large,
+    jagged polygons produce by the hundred thousand, and free of divisions.
+    """
+    if k == 0:
+        return
+    cmin = cr[0, 0]
+    cmax = cmin
+    rmin = cr[1, 0]
+    rmax = rmin
+    for i in range(k):
+        cmin = min(cmin, cr[0, i])
+        cmax = max(cmax, cr[0, i])
+        rmin = min(rmin, cr[1, i])
+        rmax = max(rmax, cr[1, i])
+    nc = cmax - cmin + 1
+    nr = rmax - rmin + 1
+    if k < 32 or nc + nr > 16 * k:
+        for i in range(k):
+            pos[i] = np.int64(cr[0, i]) * h + cr[1, i]
+        pos[:k].sort()
+        return
+    cnt = np.zeros(max(nc, nr) + 1, dtype=np.int32)
+    if k < 16 * nc:
+        # Few toggles per column (the usual case): bucket by column, then an
+        # insertion sort inside each short bucket.
+        for i in range(k):
+            cnt[cr[0, i] - cmin + 1] += 1
+        for b in range(nc):
+            cnt[b + 1] += cnt[b]
+        for i in range(k):
+            b = cr[0, i] - cmin
+            pos[cnt[b]] = np.int64(cr[0, i]) * h + cr[1, i]
+            cnt[b] += 1
+        lo = 0
+        for b in range(nc):
+            hi = cnt[b]
+            if hi - lo > 1:
+                _insertion_sort(pos, lo, hi)
+            lo = hi
+        return
+    for i in range(k):
+        cnt[cr[1, i] - rmin + 1] += 1
+    for b in range(nr):
+        cnt[b + 1] += cnt[b]
+    for i in range(k):
+        b = cr[1, i] - rmin
+        order[cnt[b]] = i
+        cnt[b] += 1
+    cnt[: nc + 1] = 0
+    for i in range(k):
+        cnt[cr[0, i] - cmin + 1] += 1
+    for b in range(nc):
+        cnt[b + 1] += cnt[b]
+    for j in range(k):
+        i = order[j]
+        b = cr[0, i] - cmin
+        pos[cnt[b]] = np.int64(cr[0, i]) * h + cr[1, i]
+        cnt[b] += 1
+
+
+@njit(cache=True, nogil=True)
+def _toggles_to_counts(cr, k, h, w, a, order):
     # pycocotools: sort toggles, append h*w, difference, fold cancelled pairs.
-    a = a[: k + 1]
-    a[k] = h * w
-    a.sort()
+    _sorted_positions(cr, k, h, a, order)
+    a[k] = h * w  # no toggle exceeds h*w, so the order holds
     n = k + 1
     p = np.int64(0)
     for j in range(n):
         t = a[j]
         a[j] = t - p
         p = t
-    b = np.empty(n, dtype=np.uint32)
+    b = order  # reuse: len(order) >= n
     j = 0
     m = 0
     b[m] = a[j]
@@ -183,21 +262,36 @@ def _toggles_to_counts(a, k, h, w):
             if j < n:
                 b[m - 1] += a[j]
                 j += 1
-    return b[:m].copy()
+    return b[:m].astype(np.uint32)
 
 
 @njit(cache=True, nogil=True)
-def polygon_counts(X, Y, h, w):
-    """Counts of one ring given its vertices already scaled and rounded.
-
-    X, Y are int64 arrays of the k vertices on the 5x grid (not closed).
-    """
+def workspace_size(X):
+    """int64 workspace polygon_counts needs for a ring with vertex x's X."""
     k = X.shape[0]
     bound = 1
     for j in range(k):
         j1 = j + 1 if j + 1 < k else 0
         bound += abs(X[j1] - X[j]) // 5 + 3
-    out = np.empty(bound, dtype=np.int64)
+    return bound, 4 * bound + 2
+
+
+@njit(cache=True, nogil=True)
+def polygon_counts(X, Y, h, w, work):
+    """Counts of one ring given its vertices already scaled and rounded.
+
+    X, Y are int64 arrays of the k vertices on the 5x grid (not closed).
+    work is a scratch int64 array, reused across calls to spare the
+    allocator (fresh multi-megabyte buffers cost more in page faults than the
+    rasterization itself); a local one is made when it is too small.
+    """
+    k = X.shape[0]
+    bound, need = workspace_size(X)
+    if work.shape[0] < need:
+        work = np.empty(need, dtype=np.int64)
+    out = work[: 2 * bound].reshape(2, bound)
+    pos = work[2 * bound : 3 * bound + 1]
+    order = work[3 * bound + 1 : 4 * bound + 2]
     nt = 0
     pu = np.int64(0)
     pv = np.int64(0)
@@ -212,7 +306,7 @@ def polygon_counts(X, Y, h, w):
             nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt)
         nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt)
         pu, pv = _edge_point(xs, ys, xe, ye, True)
-    return _toggles_to_counts(out, nt, h, w)
+    return _toggles_to_counts(out, nt, h, w, pos, order)
 
 
 @njit(cache=True, nogil=True)
@@ -228,23 +322,27 @@ def scale_vertices(xy):
 
 
 @njit(cache=True, nogil=True)
-def polygons_batch(xy, part_off, ann_off, h, w):
+def polygons_batch(xy, part_off, ann_off, h, w, work):
     """Rasterize many annotations, each the union of its parts.
 
     xy: (N, 2) float64 vertices of every part; part_off: start of each part in
     xy (n_parts + 1); ann_off: first part of each annotation (n_ann + 1).
-    h, w: per-annotation int64 arrays. Returns (counts, offsets).
+    h, w: per-annotation int64 arrays (or of length 1 for all); work:
+    scratch (see polygon_counts).
+    Returns (counts, offsets, the workspace size the largest part wanted).
     """
+    most = 0
     n_ann = ann_off.shape[0] - 1
     pieces = []
     total = 0
     for i in range(n_ann):
         acc = np.zeros(1, dtype=np.uint32)
-        hi = h[i]
-        wi = w[i]
+        hi = h[i if h.shape[0] > 1 else 0]
+        wi = w[i if w.shape[0] > 1 else 0]
         for p in range(ann_off[i], ann_off[i + 1]):
             X, Y = scale_vertices(xy[part_off[p] : part_off[p + 1]])
-            c = polygon_counts(X, Y, hi, wi)
+            most = max(most, workspace_size(X)[1])
+            c = polygon_counts(X, Y, hi, wi, work)
             if p == ann_off[i]:
                 acc = c
             else:
@@ -263,4 +361,44 @@ def polygons_batch(xy, part_off, ann_off, h, w):
         counts[pos : pos + c.shape[0]] = c
         pos += c.shape[0]
     offsets[n_ann] = pos
-    return counts, offsets
+    return counts, offsets, most
+
+
+@njit(cache=True, nogil=True)
+def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord):
+    """polygons_batch on COCO-style input, validated in the same call.
+
+    flat: every coordinate of every part, concatenated; part_len: coordinates
+    per part; ann_nparts: parts per annotation. Returns (counts, offsets, most,
+    status, index): status 0 ok, 1 odd coordinate count, 2 fewer than 3
+    points, 3 NaN/inf, 4 |coordinate| > max_coord; index is the bad part.
+    """
+    n_parts = part_len.shape[0]
+    part_off = np.zeros(n_parts + 1, dtype=np.int64)
+    start = 0
+    for p in range(n_parts):
+        n = part_len[p]
+        status = 0
+        if n % 2:
+            status = 1
+        elif n < 6:
+            status = 2
+        else:
+            for j in range(start, start + n):
+                v = flat[j]
+                if not np.isfinite(v):
+                    status = 3
+                    break
+                if abs(v) > max_coord:
+                    status = 4
+                    break
+        if status:
+            return np.zeros(0, np.uint32), np.zeros(0, np.int64), 0, status, p
+        start += n
+        part_off[p + 1] = part_off[p] + n // 2
+    ann_off = np.zeros(ann_nparts.shape[0] + 1, dtype=np.int64)
+    for i in range(ann_nparts.shape[0]):
+        ann_off[i + 1] = ann_off[i] + ann_nparts[i]
+    xy = flat.reshape(-1, 2)
+    counts, offsets, most = polygons_batch(xy, part_off, ann_off, h, w, work)
+    return counts, offsets, most, 0, -1
