@@ -238,3 +238,21 @@ def test_codec_for_counts_of_2_24_and_above(first):
     ones = np.flatnonzero(flat)
     expected = np.r_[np.arange(first, first + 5), np.arange(first + 5 + 2**24 + 3, first + 5 + 2**24 + 3 + 11)]
     np.testing.assert_array_equal(ones, expected)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_encode_with_more_runs_than_the_first_buffer(order):
+    """A noisy 400x400 mask has ~80,000 runs: the run buffer must grow."""
+    m = np.random.default_rng(3).random((400, 400)) < 0.5
+    arr = np.asfortranarray(m) if order == "F" else np.ascontiguousarray(m)
+    got = rle.encode(arr)
+    assert got.counts.shape[0] > 1 << 16
+    assert got.to_coco()["counts"] == coco_encode(m)["counts"].decode()
+
+
+def test_iou_on_noisy_masks_uses_bitsets_and_still_equals_pycocotools():
+    rng = np.random.default_rng(4)
+    ms = [rng.random((60, 50)) < p for p in (0.1, 0.3, 0.5, 0.7)]
+    crowd = [0, 1, 0, 1]
+    ref = M.iou([coco_encode(m) for m in ms], [coco_encode(m) for m in ms], crowd)
+    np.testing.assert_array_equal(rle.iou([rle.encode(m) for m in ms], [rle.encode(m) for m in ms], crowd), ref)

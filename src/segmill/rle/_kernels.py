@@ -21,6 +21,7 @@ from numba import njit
 # through float64, which cannot tell 0x0101010101010101 from its neighbours.
 _ZERO8 = np.uint64(0)
 _ONES8 = np.uint64(0x0101010101010101)
+_HIGH8 = np.uint64(0x8080808080808080)
 
 # Every kernel is compiled with cache=True and without fastmath: the merge and
 # IoU code is integer-only, but the same flag policy everywhere keeps it simple.
@@ -66,45 +67,62 @@ def check_counts(counts, total):
     return 0 if canonical else 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _zero_bytes(v):
+    # Nonzero iff some byte of v is zero (the classic has-zero-byte test).
+    return (v - _ONES8) & ~v & _HIGH8
+
+
 @njit(cache=True, nogil=True)
-def encode_fortran(flat):
-    """Counts of a flat column-major uint8 mask (nonzero = foreground)."""
+def _encode_span(flat, words, out, m, i, prev, start):
+    # The scanning loop of encode_fortran; stops early when out is full.
+    # (A separate function so that out is never re-bound inside the hot loop:
+    # numba then reloads it on every iteration, ten times slower.)
     n = flat.shape[0]
-    out = np.empty(16, dtype=np.uint32)
-    m = 0
-    prev = 0
-    start = 0
-    words = flat[: n - n % 8].view(np.uint64) if n >= 8 else np.empty(0, np.uint64)
     nw = words.shape[0]
-    i = 0
+    cap = out.shape[0] - 1
     while i < n:
-        # Skip whole 8-byte words that cannot contain a transition.
-        if i % 8 == 0 and i // 8 < nw:
-            wv = words[i // 8]
-            if prev == 0 and wv == _ZERO8:
-                i += 8
-                continue
-            if prev == 1 and wv == _ONES8:
-                i += 8
-                continue
+        if (i & 7) == 0:
+            wi = i >> 3
+            if prev == 0:
+                while wi < nw and words[wi] == _ZERO8:
+                    wi += 1
+            else:
+                while wi < nw and _zero_bytes(words[wi]) == _ZERO8:
+                    wi += 1
+            i = wi << 3
+            if i >= n:
+                break
         v = 1 if flat[i] != 0 else 0
         if v != prev:
-            if m == out.shape[0]:
-                grown = np.empty(out.shape[0] * 2, dtype=np.uint32)
-                grown[:m] = out[:m]
-                out = grown
+            if m == cap:
+                return m, i, prev, start
             out[m] = i - start
             m += 1
             start = i
             prev = v
         i += 1
-    if m + 1 > out.shape[0]:
-        grown = np.empty(m + 1, dtype=np.uint32)
+    return m, n, prev, start
+
+
+@njit(cache=True, nogil=True)
+def encode_fortran(flat, words):
+    """Counts of a flat column-major uint8 mask (nonzero = foreground).
+
+    words is the first ``len(flat) // 8 * 8`` bytes of flat viewed as uint64.
+    Whole words that cannot hold a transition (all zero inside a 0-run, no
+    zero byte inside a 1-run) are skipped in one comparison each.
+    """
+    n = flat.shape[0]
+    out = np.empty(min(n + 1, 1 << 16), dtype=np.uint32)
+    m, i, prev, start = _encode_span(flat, words, out, 0, 0, 0, 0)
+    while i < n:
+        grown = np.empty(min(out.shape[0] * 4, n + 1), dtype=np.uint32)
         grown[:m] = out[:m]
         out = grown
+        m, i, prev, start = _encode_span(flat, words, out, m, i, prev, start)
     out[m] = n - start
-    m += 1
-    return out[:m].copy()
+    return out[: m + 1].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -112,15 +130,15 @@ def encode_c(mask):
     """Counts of a C-ordered (h, w) uint8 mask, read row by row.
 
     Column-major runs are found without a transposed copy: a first pass counts
-    the transitions of each column, a second writes their positions.
+    the transitions of each column, a second writes their positions. Rows are
+    compared 8 columns at a time where they are bytewise equal.
     """
     h, w = mask.shape
     total = h * w
     if total == 0:
-        out = np.zeros(1, dtype=np.uint32)
-        return out
+        return np.zeros(1, dtype=np.uint32)
     per_col = np.zeros(w + 1, dtype=np.int64)
-    # Transition at (0, c) against the last pixel of column c-1 (or 0).
+    nw = w // 8
     for c in range(w):
         a = 1 if mask[0, c] != 0 else 0
         b = 0
@@ -129,7 +147,14 @@ def encode_c(mask):
         if a != b:
             per_col[c + 1] += 1
     for r in range(1, h):
-        for c in range(w):
+        cur = mask[r].view(np.uint64) if nw * 8 == w else mask[r, : nw * 8].view(np.uint64)
+        up = mask[r - 1].view(np.uint64) if nw * 8 == w else mask[r - 1, : nw * 8].view(np.uint64)
+        for k in range(nw):
+            if cur[k] != up[k]:
+                for c in range(8 * k, 8 * k + 8):
+                    if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+                        per_col[c + 1] += 1
+        for c in range(nw * 8, w):
             if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
                 per_col[c + 1] += 1
     for c in range(w):
@@ -146,7 +171,15 @@ def encode_c(mask):
             pos[fill[c]] = c * h
             fill[c] += 1
     for r in range(1, h):
-        for c in range(w):
+        cur = mask[r].view(np.uint64) if nw * 8 == w else mask[r, : nw * 8].view(np.uint64)
+        up = mask[r - 1].view(np.uint64) if nw * 8 == w else mask[r - 1, : nw * 8].view(np.uint64)
+        for k in range(nw):
+            if cur[k] != up[k]:
+                for c in range(8 * k, 8 * k + 8):
+                    if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+                        pos[fill[c]] = c * h + r
+                        fill[c] += 1
+        for c in range(nw * 8, w):
             if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
                 pos[fill[c]] = c * h + r
                 fill[c] += 1
@@ -228,7 +261,8 @@ def bbox_batch(counts, offsets, hs, ws):
     n = offsets.shape[0] - 1
     out = np.zeros((n, 4), dtype=np.float64)
     for i in range(n):
-        _bbox_one(counts[offsets[i] : offsets[i + 1]], np.int64(hs[i]), np.int64(ws[i]), out[i])
+        j = i if hs.shape[0] > 1 else 0
+        _bbox_one(counts[offsets[i] : offsets[i + 1]], np.int64(hs[j]), np.int64(ws[j]), out[i])
     return out
 
 
@@ -424,3 +458,87 @@ def from_string(chars):
         out[m] = x
         m += 1
     return out[:m].copy(), 0
+
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True)
+def bitsets(counts, offsets, nbits):
+    """Each RLE as a bitset of its column-major pixels, shape (n, ceil(nbits / 64))."""
+    n = offsets.shape[0] - 1
+    nw = (nbits + 63) // 64
+    out = np.zeros((n, nw), dtype=np.uint64)
+    for i in range(n):
+        row = out[i]
+        p = np.int64(0)
+        for j in range(offsets[i], offsets[i + 1]):
+            c = np.int64(counts[j])
+            if (j - offsets[i]) % 2 == 1:
+                q = p + c
+                k = p
+                while k < q:
+                    wi = k >> 6
+                    b = k & 63
+                    take = min(64 - b, q - k)
+                    if take == 64:
+                        row[wi] = ~_ZERO8
+                    else:
+                        row[wi] |= ((np.uint64(1) << np.uint64(take)) - np.uint64(1)) << np.uint64(b)
+                    k += take
+            p += c
+    return out
+
+
+@njit(cache=True, nogil=True)
+def iou_matrix_bitset(dbits, gbits, dbb, dar, gbb, gar, crowd, h):
+    """iou_matrix's values from bitsets: |d & g| by popcount over the columns
+    both boxes span. Same integers, same division, so the same doubles."""
+    m = dbits.shape[0]
+    n = gbits.shape[0]
+    out = np.zeros((m, n), dtype=np.float64)
+    for g in range(n):
+        gx = gbb[g, 0]
+        gy = gbb[g, 1]
+        gw = gbb[g, 2]
+        gh = gbb[g, 3]
+        isc = crowd[g] != 0
+        for d in range(m):
+            dx = dbb[d, 0]
+            dy = dbb[d, 1]
+            dw = dbb[d, 2]
+            dh = dbb[d, 3]
+            bw = min(dw + dx, gw + gx) - max(dx, gx)
+            if bw <= 0:
+                continue
+            bh = min(dh + dy, gh + gy) - max(dy, gy)
+            if bh <= 0:
+                continue
+            c0 = np.int64(max(dx, gx))
+            c1 = np.int64(min(dx + dw, gx + gw))
+            w0 = (c0 * h) >> 6
+            w1 = (c1 * h + 63) >> 6
+            inter = np.uint64(0)
+            a = dbits[d]
+            b = gbits[g]
+            for k in range(w0, w1):
+                inter += _popcount(a[k] & b[k])
+            if inter == 0:
+                continue
+            if isc:
+                union = dar[d]
+            else:
+                union = dar[d] + gar[g] - inter
+            out[d, g] = np.int64(inter) / np.int64(union)
+    return out
