@@ -125,15 +125,22 @@ def bench_small(rng, repeat):
     objs = [M.encode(np.asfortranarray(m.astype(np.uint8))) for m in masks]
     crowd = [0] * 100
     np.testing.assert_array_equal(rle.iou(rles, rles, crowd), M.iou(objs, objs, crowd))
-    report("area, 100 masks 100x100", best(lambda: rle.area(rles), repeat), best(lambda: M.area(objs), repeat))
-    report("bbox, 100 masks 100x100", best(lambda: rle.bbox(rles), repeat), best(lambda: M.toBbox(objs), repeat))
-    report("iou 100x100 pairs, masks 100x100", best(lambda: rle.iou(rles, rles, crowd), repeat),
+    report("area, 100 noisy masks 100x100", best(lambda: rle.area(rles), repeat), best(lambda: M.area(objs), repeat))
+    report("bbox, 100 noisy masks 100x100", best(lambda: rle.bbox(rles), repeat), best(lambda: M.toBbox(objs), repeat))
+    report("iou 100x100 pairs, noisy masks 100x100", best(lambda: rle.iou(rles, rles, crowd), repeat),
            best(lambda: M.iou(objs, objs, crowd), repeat))
     one, one_ref = rles[0], objs[0]
     report("area, one mask (call overhead)", best(lambda: one.area, repeat * 20), best(lambda: M.area(one_ref), repeat * 20))
     report("iou, one pair (call overhead)", best(lambda: rle.iou([one], [one]), repeat * 20),
            best(lambda: M.iou([one_ref], [one_ref], [0]), repeat * 20))
     report("merge of 100 masks 100x100", best(lambda: rle.merge(rles), repeat), best(lambda: M.merge(objs), repeat))
+    polys = [[blob_polygon(rng, rng.uniform(20, 80), rng.uniform(20, 80), rng.uniform(5, 40), 20).tolist()]
+             for _ in range(100)]
+    brles = rle.from_polygons_batch(polys, 100, 100)
+    bobjs = [M.merge(M.frPyObjects(p, 100, 100)) for p in polys]
+    np.testing.assert_array_equal(rle.iou(brles, brles, crowd), M.iou(bobjs, bobjs, crowd))
+    report("iou 100x100 pairs, blob masks 100x100 (few runs)", best(lambda: rle.iou(brles, brles, crowd), repeat),
+           best(lambda: M.iou(bobjs, bobjs, crowd), repeat))
 
 
 WARM = (

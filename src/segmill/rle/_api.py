@@ -117,7 +117,17 @@ def from_coco(obj: dict[str, Any], height: int | None = None, width: int | None 
     if height is not None and width is not None and (h, w) != (int(height), int(width)):
         raise RLEError(f"RLE size [{h}, {w}] does not match the image size [{height}, {width}]")
     counts = obj["counts"]
-    if isinstance(counts, (str, bytes, bytearray)):
+    if isinstance(counts, (str, bytes)):
+        try:
+            raw = counts.encode("ascii") if isinstance(counts, str) else counts
+        except UnicodeEncodeError:
+            raw = None
+        if raw is not None:
+            arr, status = K.from_string_checked(np.frombuffer(raw, np.uint8), h * w)
+            if status == 0:
+                return RLE._trusted(arr, h, w)
+        counts = string_to_counts(counts)  # words the error
+    elif isinstance(counts, bytearray):
         counts = string_to_counts(counts)
     return RLE(counts, h, w)
 
@@ -340,18 +350,22 @@ def _as_rle(r) -> RLE:
 
 
 def _pack(rles: Sequence[RLE]):
+    if len(rles) == 1:
+        c = rles[0].counts
+        return c, np.array([0, c.shape[0]], np.int64)
+    arrays = [r.counts for r in rles]
     offsets = np.zeros(len(rles) + 1, np.int64)
-    np.cumsum([r.counts.shape[0] for r in rles], out=offsets[1:])
-    counts = np.concatenate([r.counts for r in rles]) if rles else np.zeros(0, np.uint32)
+    np.cumsum([a.shape[0] for a in arrays], out=offsets[1:])
+    counts = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
     return counts, offsets
 
 
 def _common_size(rles, verb):
-    h, w = rles[0].height, rles[0].width
+    shape = rles[0].shape
     for i, r in enumerate(rles):
-        if (r.height, r.width) != (h, w):
-            raise RLEError(f"{verb}: RLE {i} is {r.height}x{r.width}, RLE 0 is {h}x{w}")
-    return h, w
+        if r.shape != shape:
+            raise RLEError(f"{verb}: RLE {i} is {r.height}x{r.width}, RLE 0 is {shape[0]}x{shape[1]}")
+    return shape
 
 
 def area(rles):
@@ -418,17 +432,6 @@ def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
     h, w = _common_size(dt + gt, "iou")
     dc, doff = _pack(dt)
     gc, goff = _pack(gt)
-    hs = np.full(1, h, np.int64)
-    ws = np.full(1, w, np.int64)
-    dbb = K.bbox_batch(dc, doff, hs, ws)
-    gbb = K.bbox_batch(gc, goff, hs, ws)
-    dar = K.area_batch(dc, doff)
-    # Many short runs (noisy masks): popcount over bitsets beats walking runs.
-    runs = (dc.shape[0] / len(dt)) + (gc.shape[0] / len(gt))
-    nbytes = (len(dt) + len(gt)) * (h * w // 8 + 8)
-    if runs * 48 > h * w and nbytes <= _BITSET_BUDGET:
-        gar = K.area_batch(gc, goff)
-        return K.iou_matrix_bitset(
-            K.bitsets(dc, doff, h * w), K.bitsets(gc, goff, h * w), dbb, dar, gbb, gar, crowd, h
-        )
-    return K.iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd)
+    # Many short runs (noisy masks): popcount over bitsets beats walking runs;
+    # the kernel picks per call, within a memory budget.
+    return K.iou_all(dc, doff, gc, goff, h, w, crowd, _BITSET_BUDGET)

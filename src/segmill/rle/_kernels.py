@@ -234,13 +234,25 @@ def _bbox_one(cnts, h, w, out):
     ys = h
     xe = 0
     ye = 0
-    cc = 0
     xp = 0
+    # (cx, cy) is the pixel at the running total, kept without a division
+    # per run: only runs that cross into another column divide.
+    cx = np.int64(0)
+    cy = np.int64(0)
     for j in range(m):
-        cc += np.int64(cnts[j])
-        t = cc - (j % 2)
-        y = t % h
-        x = (t - y) // h
+        cy += np.int64(cnts[j])
+        if cy >= h:
+            cx += cy // h
+            cy = cy % h
+        if j % 2 == 0:
+            x = cx
+            y = cy
+        elif cy > 0:
+            x = cx
+            y = cy - 1
+        else:
+            x = cx - 1
+            y = h - 1
         if j % 2 == 0:
             xp = x
         elif xp < x:
@@ -542,3 +554,41 @@ def iou_matrix_bitset(dbits, gbits, dbb, dar, gbb, gar, crowd, h):
                 union = dar[d] + gar[g] - inter
             out[d, g] = np.int64(inter) / np.int64(union)
     return out
+
+
+@njit(cache=True, nogil=True)
+def iou_all(dc, doff, gc, goff, h, w, crowd, bitset_budget):
+    """rle.iou in one call: boxes, areas, then runs or bitsets by cost."""
+    hs = np.full(1, h, dtype=np.int64)
+    ws = np.full(1, w, dtype=np.int64)
+    dbb = bbox_batch(dc, doff, hs, ws)
+    gbb = bbox_batch(gc, goff, hs, ws)
+    dar = area_batch(dc, doff)
+    nd = doff.shape[0] - 1
+    ng = goff.shape[0] - 1
+    runs = dc.shape[0] / nd + gc.shape[0] / ng
+    nbytes = (nd + ng) * (h * w // 8 + 8)
+    if runs * 48 > h * w and nbytes <= bitset_budget:
+        gar = area_batch(gc, goff)
+        return iou_matrix_bitset(bitsets(dc, doff, h * w), bitsets(gc, goff, h * w), dbb, dar, gbb, gar, crowd, h)
+    return iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd)
+
+
+@njit(cache=True, nogil=True)
+def from_string_checked(chars, total):
+    """from_string, then the sum check and canonical form, in one call.
+
+    Returns (counts, status, index): status as from_string, or 4 when the
+    counts do not sum to total (index then holds nothing useful).
+    """
+    counts, status = from_string(chars)
+    if status != 0:
+        return counts, status
+    st = check_counts(counts, total)
+    if st < 0:
+        return counts, 4
+    if st == 1:
+        return canonicalize(counts), 0
+    if counts.shape[0] == 0:
+        return np.zeros(1, dtype=np.uint32), 0
+    return counts, 0

@@ -1,0 +1,98 @@
+"""Benchmark ``segmill check`` (all default rules) against ``datum validate``.
+
+Data: the val2017-like synthetic COCO file (``segmill.synth``, 5,000 images,
+~36,000 annotations), written once to a temporary folder in the layout
+Datumaro expects (``annotations/instances_val.json``).
+
+Timed, side by side in one run:
+
+* segmill in-process: read (``errors="keep"``) and check, separately;
+* segmill CLI (``segmill check``, a fresh process: what CI pays);
+* ``datum validate -t segmentation`` from a separate virtualenv (Datumaro's
+  dependencies clash with segmill's), when it is installed there.
+
+Usage::
+
+    python benchmarks/bench_check.py [--images 5000] [--datum /tmp/dm-venv/bin/datum] [--repeat 1]
+
+Make the Datumaro venv with
+``python -m venv /tmp/dm-venv && /tmp/dm-venv/bin/pip install 'datumaro[cli]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _time(fn, repeat):
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--datum", default="/tmp/dm-venv/bin/datum")
+    args = ap.parse_args()
+
+    import segmill
+    from segmill.check import check
+    from segmill.synth import write_coco
+
+    tmp = Path(tempfile.mkdtemp(prefix="segmill-bench-check-"))
+    try:
+        ann = tmp / "annotations" / "instances_val.json"
+        ann.parent.mkdir(parents=True)
+        (tmp / "images" / "val").mkdir(parents=True)  # Datumaro insists on the folder; images are not read
+        write_coco(ann, args.images, args.seed)
+        print(f"data: {ann.stat().st_size / 1e6:.1f} MB, {args.images} images (segmill.synth seed {args.seed})")
+
+        t_read, ds = _time(lambda: segmill.read(ann, "coco", errors="keep"), args.repeat)
+        t_check, result = _time(lambda: check(ds, path=ann), args.repeat)
+        counts = result.counts()
+        print(f"segmill read (errors=keep): {t_read:7.2f} s  ({ds.num_annotations} annotations)")
+        print(f"segmill check, {len(result.rules)} default rules: {t_check:7.2f} s  "
+              f"({len(result.findings)} findings: {counts})")
+        print(f"segmill read + check:        {t_read + t_check:7.2f} s")
+
+        cli = [sys.executable, "-m", "segmill", "check", str(ann), "--statistics", "--quiet"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cli, capture_output=True, text=True)
+        t_cli = time.perf_counter() - t0
+        print(f"segmill check CLI (new process): {t_cli:7.2f} s  exit {proc.returncode}")
+
+        datum = args.datum
+        if not (os.path.exists(datum) or shutil.which(datum)):
+            print(f"datum validate: not run ({datum} not found; see the module docstring to install it)")
+            return 0
+        cmd = [datum, "validate", "-t", "segmentation", f"{tmp}:coco_instances"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        t_dm = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(f"datum validate: failed (exit {proc.returncode}) after {t_dm:.2f} s:\n{proc.stderr[-2000:]}")
+            return 0
+        print(f"datum validate -t segmentation: {t_dm:7.2f} s")
+        print(f"ratio datum / segmill CLI: {t_dm / t_cli:6.1f}x;  datum / segmill in-process read+check: "
+              f"{t_dm / (t_read + t_check):6.1f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
