@@ -236,8 +236,11 @@ def _sorted_positions(cr, k, h, pos, order):
 
 
 @njit(cache=True, nogil=True)
-def _toggles_to_counts(cr, k, h, w, a, order):
-    # pycocotools: sort toggles, append h*w, difference, fold cancelled pairs.
+def _toggles_to_counts(cr, k, h, w, a, order, dst):
+    """pycocotools: sort toggles, append h*w, difference, fold cancelled pairs.
+
+    Writes the runs into dst (len >= k + 1) and returns how many.
+    """
     _sorted_positions(cr, k, h, a, order)
     a[k] = h * w  # no toggle exceeds h*w, so the order holds
     n = k + 1
@@ -246,79 +249,59 @@ def _toggles_to_counts(cr, k, h, w, a, order):
         t = a[j]
         a[j] = t - p
         p = t
-    b = order  # reuse: len(order) >= n
     j = 0
     m = 0
-    b[m] = a[j]
+    dst[m] = a[j]
     m += 1
     j += 1
     while j < n:
         if a[j] > 0:
-            b[m] = a[j]
+            dst[m] = a[j]
             m += 1
             j += 1
         else:
             j += 1
             if j < n:
-                b[m - 1] += a[j]
+                dst[m - 1] += a[j]
                 j += 1
-    return b[:m].astype(np.uint32)
+    return m
 
 
 @njit(cache=True, nogil=True)
-def workspace_size(X):
-    """int64 workspace polygon_counts needs for a ring with vertex x's X."""
-    k = X.shape[0]
+def _ring_bound(X, Y, lo, hi):
+    # Upper bound on the toggles of the ring X[lo:hi] (+1 for the total).
     bound = 1
-    for j in range(k):
-        j1 = j + 1 if j + 1 < k else 0
+    for j in range(lo, hi):
+        j1 = j + 1 if j + 1 < hi else lo
         bound += abs(X[j1] - X[j]) // 5 + 3
-    return bound, 4 * bound + 2
+    return bound
 
 
 @njit(cache=True, nogil=True)
-def polygon_counts(X, Y, h, w, work):
-    """Counts of one ring given its vertices already scaled and rounded.
+def _ring_counts(X, Y, lo, hi, h, w, work, dst):
+    """Runs of the ring X[lo:hi], Y[lo:hi] (vertices on the 5x grid) into dst.
 
-    X, Y are int64 arrays of the k vertices on the 5x grid (not closed).
-    work is a scratch int64 array, reused across calls to spare the
-    allocator (fresh multi-megabyte buffers cost more in page faults than the
-    rasterization itself); a local one is made when it is too small.
+    work: int64 scratch of at least 4 * bound + 2. Returns the number of runs.
     """
-    k = X.shape[0]
-    bound, need = workspace_size(X)
-    if work.shape[0] < need:
-        work = np.empty(need, dtype=np.int64)
+    bound = _ring_bound(X, Y, lo, hi)
     out = work[: 2 * bound].reshape(2, bound)
     pos = work[2 * bound : 3 * bound + 1]
     order = work[3 * bound + 1 : 4 * bound + 2]
     nt = 0
     pu = np.int64(0)
     pv = np.int64(0)
-    for j in range(k):
-        j1 = j + 1 if j + 1 < k else 0
+    for j in range(lo, hi):
+        j1 = j + 1 if j + 1 < hi else lo
         xs = X[j]
         ys = Y[j]
         xe = X[j1]
         ye = Y[j1]
-        if j > 0:
+        if j > lo:
             su, sv = _edge_point(xs, ys, xe, ye, False)
             nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt)
         nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt)
         pu, pv = _edge_point(xs, ys, xe, ye, True)
-    return _toggles_to_counts(out, nt, h, w, pos, order)
-
-
-@njit(cache=True, nogil=True)
-def scale_vertices(xy):
-    """pycocotools' (int)(5 * x + 0.5), per coordinate; xy is (k, 2) float64."""
-    k = xy.shape[0]
-    X = np.empty(k, dtype=np.int64)
-    Y = np.empty(k, dtype=np.int64)
-    for j in range(k):
-        X[j] = _trunc(5.0 * xy[j, 0] + 0.5)
-        Y[j] = _trunc(5.0 * xy[j, 1] + 0.5)
-    return X, Y
+    return _toggles_to_counts(out, nt, h, w, pos, order, dst)
 
 
 @njit(cache=True, nogil=True)
@@ -327,41 +310,59 @@ def polygons_batch(xy, part_off, ann_off, h, w, work):
 
     xy: (N, 2) float64 vertices of every part; part_off: start of each part in
     xy (n_parts + 1); ann_off: first part of each annotation (n_ann + 1).
-    h, w: per-annotation int64 arrays (or of length 1 for all); work:
-    scratch (see polygon_counts).
-    Returns (counts, offsets, the workspace size the largest part wanted).
+    h, w: per-annotation int64 arrays (or of length 1 for all); work: int64
+    scratch reused across calls to spare the allocator (fresh multi-megabyte
+    buffers cost more in page faults than the rasterization); a local one is
+    made when it is too small. Returns (counts, offsets, the scratch size the
+    largest part wanted).
     """
-    most = 0
     n_ann = ann_off.shape[0] - 1
-    pieces = []
-    total = 0
-    for i in range(n_ann):
-        acc = np.zeros(1, dtype=np.uint32)
-        hi = h[i if h.shape[0] > 1 else 0]
-        wi = w[i if w.shape[0] > 1 else 0]
-        for p in range(ann_off[i], ann_off[i + 1]):
-            X, Y = scale_vertices(xy[part_off[p] : part_off[p + 1]])
-            most = max(most, workspace_size(X)[1])
-            c = polygon_counts(X, Y, hi, wi, work)
-            if p == ann_off[i]:
-                acc = c
-            else:
-                acc = merge2(acc, c, False)
-        if ann_off[i + 1] == ann_off[i]:
-            acc = np.zeros(1, dtype=np.uint32)
-            acc[0] = hi * wi
-        pieces.append(acc)
-        total += acc.shape[0]
-    counts = np.empty(total, dtype=np.uint32)
+    n_parts = part_off.shape[0] - 1
+    N = xy.shape[0]
+    # pycocotools' (int)(5 * x + 0.5): the vertices on the 5x grid.
+    X = np.empty(N, dtype=np.int64)
+    Y = np.empty(N, dtype=np.int64)
+    for j in range(N):
+        X[j] = _trunc(5.0 * xy[j, 0] + 0.5)
+        Y[j] = _trunc(5.0 * xy[j, 1] + 0.5)
+    bounds = np.empty(n_parts, dtype=np.int64)
+    cap = n_ann + 1
+    most = 0
+    for p in range(n_parts):
+        bounds[p] = _ring_bound(X, Y, part_off[p], part_off[p + 1])
+        cap += bounds[p]
+        most = max(most, 4 * bounds[p] + 2)
+    if work.shape[0] < most:
+        work = np.empty(most, dtype=np.int64)
+    counts = np.empty(cap, dtype=np.uint32)
     offsets = np.empty(n_ann + 1, dtype=np.int64)
     pos = 0
     for i in range(n_ann):
-        c = pieces[i]
         offsets[i] = pos
-        counts[pos : pos + c.shape[0]] = c
-        pos += c.shape[0]
+        hi = h[i if h.shape[0] > 1 else 0]
+        wi = w[i if w.shape[0] > 1 else 0]
+        p0 = ann_off[i]
+        p1 = ann_off[i + 1]
+        if hi * wi == 0:
+            counts[pos] = 0
+            pos += 1
+        elif p1 == p0:
+            counts[pos] = hi * wi
+            pos += 1
+        elif p1 == p0 + 1:
+            pos += _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, counts[pos:])
+        else:
+            tmp = np.empty(bounds[p0], dtype=np.uint32)
+            m = _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, tmp)
+            acc = tmp[:m]
+            for p in range(p0 + 1, p1):
+                tmp = np.empty(bounds[p], dtype=np.uint32)
+                m = _ring_counts(X, Y, part_off[p], part_off[p + 1], hi, wi, work, tmp)
+                acc = merge2(acc, tmp[:m], False)
+            counts[pos : pos + acc.shape[0]] = acc
+            pos += acc.shape[0]
     offsets[n_ann] = pos
-    return counts, offsets, most
+    return counts[:pos], offsets, most
 
 
 @njit(cache=True, nogil=True)
