@@ -4,16 +4,16 @@ Annotator 1 is ``segmill.synth.coco_dict(n, seed)``; the others are perturbed
 copies: polygon vertices jittered (sigma 1.5 px), 5 % of the instances
 dropped, 5 % added (shifted copies), 3 % of the labels swapped.
 
-Prints, for 2 annotators, the time of the full metric set (instance
-matching, PQ, label agreement, pixel confusion, boundary F1, Fleiss,
-Krippendorff, annotator view) and, side by side, the instance part alone
-against a reference done with pycocotools (frPyObjects + merge + iou per
-image and category, scipy's linear_sum_assignment). Then runs the
-``--annotators 5`` case in a fresh process and prints its time and peak RSS.
+Prints, for 2 and for 5 annotators (each in a fresh process), the time of
+the full metric set (instance matching, PQ, label agreement, pixel
+confusion, boundary F1, Fleiss, Krippendorff, annotator view) and the
+memory; then, side by side, the instance part alone against a reference done
+with pycocotools (frPyObjects + merge + iou per image and category, scipy's
+linear_sum_assignment).
 
 Usage::
 
-    python benchmarks/bench_agree.py [--images 5000] [--annotators 2]
+    python benchmarks/bench_agree.py [--images 5000]
 """
 
 from __future__ import annotations
@@ -107,68 +107,71 @@ def segmill_instances(datasets, thr: float = 0.5) -> int:
     return int(acc.tp.sum())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=5000)
-    ap.add_argument("--annotators", type=int, default=2)
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
+
+def run_child(files) -> None:
+    """Read ``files`` and time ``compare`` on them (run in a fresh process)."""
     import segmill
     from segmill.agree import compare
-    from segmill.synth import coco_dict
 
-    base = coco_dict(args.images, seed=0)
-    dicts = [base] + [perturb(base, seed) for seed in range(1, args.annotators)]
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, d in enumerate(dicts):
-            p = Path(tmp) / f"ann{i}.json"
-            p.write_text(json.dumps(d))
-            paths.append(p)
-        t0 = time.perf_counter()
-        datasets = [segmill.read(p, "coco") for p in paths]
-        t_read = time.perf_counter() - t0
-    n_anns = [len(d["annotations"]) for d in dicts]
-    del dicts[1:]
-
-    # warm the numba caches so the timing is of the work, not of compilation
-    compare([_tiny(), _tiny()])
+    compare([_tiny(), _tiny()])  # numba caches warm: time the work, not compilation
+    t0 = time.perf_counter()
+    datasets = [segmill.read(p, "coco") for p in files]
+    t_read = time.perf_counter() - t0
+    rss0 = _rss_mib()
     t0 = time.perf_counter()
     rep = compare(datasets)
     t_full = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     d = rep.to_dict(per_image=False)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"images {args.images}, annotators {args.annotators}, annotations {n_anns}")
-    print(f"read (segmill.read x{args.annotators}): {t_read:.2f} s")
-    print(f"full metric set: {t_full:.2f} s   PQ {d['pq']:.4f}  mean IoU {d['mean_iou']:.4f}  "
-          f"kappa {d['kappa']:.4f}  BF1 {d['boundary_f1']:.4f}  Fleiss {d['multi_rater']['fleiss_kappa']:.4f}  "
-          f"alpha {d['multi_rater']['krippendorff_alpha']:.4f}")
-    print(f"peak RSS of this process: {rss:.0f} MiB")
+    print(f"annotators {len(files)}, annotations {[ds.num_annotations for ds in datasets]}")
+    print(f"  read: {t_read:.2f} s   full metric set: {t_full:.2f} s")
+    print(f"  PQ {d['pq']:.4f}  mean IoU {d['mean_iou']:.4f}  kappa {d['kappa']:.4f}  BF1 {d['boundary_f1']:.4f}  "
+          f"Fleiss {d['multi_rater']['fleiss_kappa']:.4f}  alpha {d['multi_rater']['krippendorff_alpha']:.4f}")
+    print(f"  RSS with the datasets loaded: {rss0:.0f} MiB; peak RSS of the process: {peak:.0f} MiB "
+          f"(compare added at most {peak - rss0:.0f} MiB)")
 
-    if args.annotators == 2 and not args.child:
-        pair = datasets[:2]
-        # fresh geometry caches for a fair instance-only comparison
-        import segmill as S
 
-        with tempfile.TemporaryDirectory() as tmp:
-            p0, p1 = Path(tmp) / "a.json", Path(tmp) / "b.json"
-            p0.write_text(json.dumps(base))
-            p1.write_text(json.dumps(perturb(base, 1)))
-            pair = [S.read(p0, "coco"), S.read(p1, "coco")]
-            ref_b = json.loads(p1.read_text())
-        t0 = time.perf_counter()
-        tp_s = segmill_instances(pair)
-        t_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        tp_r = reference_instances(base, ref_b)
-        t_r = time.perf_counter() - t0
-        print(f"instance matching only: segmill {t_s:.2f} s, pycocotools+scipy {t_r:.2f} s, "
-              f"ratio {t_r / t_s:.2f}x (TP {tp_s} vs {tp_r})")
-        out = subprocess.run([sys.executable, __file__, "--images", str(args.images), "--annotators", "5",
-                              "--child"], capture_output=True, text=True)
-        print("--- 5 annotators (fresh process) ---")
-        print(out.stdout.strip() or out.stderr.strip())
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=5000)
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        run_child(args.child)
+        return
+
+    import segmill
+    from segmill.synth import coco_dict
+
+    base = coco_dict(args.images, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(5):
+            p = Path(tmp) / f"ann{i}.json"
+            p.write_text(json.dumps(base if i == 0 else perturb(base, i)))
+            files.append(str(p))
+        print(f"val2017-like synthetic set: {args.images} images; annotators 2..5 are perturbed copies")
+        for n in (2, 5):
+            out = subprocess.run([sys.executable, __file__, "--child", *files[:n]], capture_output=True, text=True)
+            print(out.stdout.rstrip() or out.stderr.rstrip())
+        pair = [segmill.read(files[0], "coco"), segmill.read(files[1], "coco")]
+        ref_b = json.loads(Path(files[1]).read_text())
+    segmill_instances([_tiny(), _tiny()])  # warm the numba caches
+    t0 = time.perf_counter()
+    tp_s = segmill_instances(pair)
+    t_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tp_r = reference_instances(base, ref_b)
+    t_r = time.perf_counter() - t0
+    print(f"instance matching only (2 annotators, includes rasterization): segmill {t_s:.2f} s, "
+          f"pycocotools+scipy {t_r:.2f} s, ratio (reference / segmill) {t_r / t_s:.2f}x (TP {tp_s} vs {tp_r})")
 
 
 def _tiny():

@@ -95,14 +95,17 @@ def _loss_message(report: WriteReport) -> str:
 
 def convert(src, dst, from_format: str | None = None, to_format: str | None = None, *,
             strict: bool = False, force: bool = False, read_options: dict | None = None,
-            write_options: dict | None = None) -> WriteReport:
+            write_options: dict | None = None, on_read=None) -> WriteReport:
     """Read ``src`` and write it to ``dst``; never writes into ``src``.
 
-    ``to_format`` defaults to the source format.
+    ``to_format`` defaults to the source format. ``on_read``, when given, is
+    called with the dataset once it is read (the CLI reports skipped records).
     """
     s = Path(src).resolve()
     d = Path(dst).resolve()
     if d == s or s in d.parents or (s.is_file() and d == s.parent):
         raise InputError("the destination must not be the source or lie inside it", dst)
     ds = read(src, from_format, **(read_options or {}))
+    if on_read is not None:
+        on_read(ds)
     return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, **(write_options or {}))

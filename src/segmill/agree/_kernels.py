@@ -71,23 +71,21 @@ def multirater_add(stack, n_labels, fleiss_totals, alpha_totals, scalars):
 def plurality(stack, n_labels, out):
     """Per-pixel plurality vote over non-void labels; ties go to the lowest label; all void gives -1."""
     m = stack.shape[0]
-    votes = np.zeros(n_labels, np.int32)
+    votes = np.zeros(n_labels + 1, np.int32)
     for p in range(stack.shape[1]):
-        for k in range(n_labels):
-            votes[k] = 0
-        any_vote = False
+        best = -1
         for a in range(m):
             la = stack[a, p]
             if la >= 0:
                 votes[la] += 1
-                any_vote = True
-        if not any_vote:
-            out[p] = -1
-            continue
-        best = 0
-        for k in range(1, n_labels):
-            if votes[k] > votes[best]:
-                best = k
+        for a in range(m):
+            la = stack[a, p]
+            if la >= 0 and (best < 0 or votes[la] > votes[best] or (votes[la] == votes[best] and la < best)):
+                best = la
+        for a in range(m):
+            la = stack[a, p]
+            if la >= 0:
+                votes[la] = 0
         out[p] = best
 
 
@@ -138,3 +136,75 @@ def boundary_match(ba, bb, h, w, dr, dc, totals):
                         break
                 if found:
                     totals[v, 2 + side] += 1
+
+
+@njit(cache=True, nogil=True)
+def all_rater_pass(stack, n_labels, ref_row, fleiss_totals, alpha_totals, scalars, view):
+    """One pass over the pixels of a complete image for every all-annotator statistic.
+
+    Does what :func:`multirater_add` does, and adds each annotator's label
+    against the reference label (annotator ``ref_row``, or the plurality vote
+    when ``ref_row < 0``) to ``view[a]``. Pixels where every annotator gives
+    the same label, the common case, take a short path.
+    """
+    m = stack.shape[0]
+    votes = np.zeros(n_labels + 1, np.int32)
+    full_pairs = m * (m - 1) // 2
+    for p in range(stack.shape[1]):
+        l0 = stack[0, p]
+        same = True
+        for a in range(1, m):
+            if stack[a, p] != l0:
+                same = False
+                break
+        if same and l0 >= 0:
+            scalars[0] += 1
+            scalars[1] += full_pairs
+            scalars[2] += m
+            scalars[3] += m
+            fleiss_totals[l0] += m
+            alpha_totals[l0] += m
+            for a in range(m):
+                view[a, l0, l0] += 1
+            continue
+        # general case
+        mu = 0
+        agree = 0
+        for a in range(m):
+            la = stack[a, p]
+            if la < 0:
+                continue
+            mu += 1
+            votes[la] += 1
+            for b in range(a + 1, m):
+                if stack[b, p] == la:
+                    agree += 1
+        if mu >= 2:
+            scalars[2] += 2.0 * agree / (mu - 1)
+            scalars[3] += mu
+            for a in range(m):
+                la = stack[a, p]
+                if la >= 0:
+                    alpha_totals[la] += 1
+            if mu == m:
+                scalars[0] += 1
+                scalars[1] += agree
+                for a in range(m):
+                    fleiss_totals[stack[a, p]] += 1
+        if ref_row >= 0:
+            ref = stack[ref_row, p]
+        else:
+            ref = -1
+            for a in range(m):
+                la = stack[a, p]
+                if la >= 0 and (ref < 0 or votes[la] > votes[ref] or (votes[la] == votes[ref] and la < ref)):
+                    ref = la
+        for a in range(m):
+            la = stack[a, p]
+            if la >= 0:
+                votes[la] = 0
+        if ref >= 0:
+            for a in range(m):
+                la = stack[a, p]
+                if la >= 0:
+                    view[a, la, ref] += 1

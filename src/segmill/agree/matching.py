@@ -3,8 +3,9 @@
 A pair of instances can match only when their IoU is strictly greater than
 the threshold (panopticapi's rule; with a threshold of 0.5 or more such a
 match is unique, but the assignment is solved anyway so that lower thresholds
-are optimal too). Among the candidate pairs the matching maximizes the total
-IoU (:func:`scipy.optimize.linear_sum_assignment`). IoU matrices come from
+are optimal too). Among the candidate pairs the matching maximizes the number
+of matches, then their total IoU
+(:func:`scipy.optimize.linear_sum_assignment`). IoU matrices come from
 :func:`segmill.rle.iou`, which skips pairs whose boxes do not overlap.
 """
 
@@ -57,6 +58,8 @@ def iou_matrix(rles_a, rles_b, void=None) -> np.ndarray:
 def match(iou: np.ndarray, threshold: float = 0.5):
     """Optimal one-to-one matching of the pairs with IoU > ``threshold``.
 
+    Maximizes the number of matched pairs, then their total IoU.
+
     Parameters
     ----------
     iou : numpy.ndarray, shape (n_a, n_b)
@@ -72,8 +75,9 @@ def match(iou: np.ndarray, threshold: float = 0.5):
     Examples
     --------
     >>> import numpy as np
-    >>> match(np.array([[0.9, 0.6], [0.7, 0.1]]), 0.5)
-    (array([0, 1]), array([1, 0]), array([0.6, 0.7]))
+    >>> rows, cols, ious = match(np.array([[0.9, 0.6], [0.7, 0.1]]), 0.5)
+    >>> rows.tolist(), cols.tolist(), ious.tolist()
+    ([0, 1], [1, 0], [0.6, 0.7])
     """
     iou = np.asarray(iou, dtype=np.float64)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
@@ -84,7 +88,9 @@ def match(iou: np.ndarray, threshold: float = 0.5):
         return empty
     r_any = np.nonzero(cand.any(axis=1))[0]
     c_any = np.nonzero(cand.any(axis=0))[0]
-    sub = np.where(cand[np.ix_(r_any, c_any)], iou[np.ix_(r_any, c_any)], 0.0)
+    # A weight above any total IoU per match makes the count come first.
+    big = float(min(len(r_any), len(c_any)) + 1)
+    sub = np.where(cand[np.ix_(r_any, c_any)], big + iou[np.ix_(r_any, c_any)], 0.0)
     rr, cc = linear_sum_assignment(sub, maximize=True)
     keep = sub[rr, cc] > 0
     rows = r_any[rr[keep]]

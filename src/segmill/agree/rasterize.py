@@ -1,10 +1,15 @@
 """One annotator's view of one image: instance RLEs and a composed label map.
 
-Overlap policy (for the pixel metrics, which need one label per pixel):
-annotations are painted in order of their ``z_order`` attribute (missing = 0),
-then file order; a later annotation wins over an earlier one where they
-overlap. Void pixels (categories listed as void) are painted last and win.
-Crowd regions are painted with their category like any other region.
+Overlap policy (for the pixel metrics, which need one label per pixel): the
+``"zorder"`` policy of :func:`segmill.bridges.compose.compose`, so that
+``segmill agree`` and the semantic writers see the same pixels: annotations
+are painted in ascending ``z_order`` attribute (missing = 0), then descending
+area (a smaller region over a larger one), then file order; the last painted
+owns the pixel. Void pixels (categories listed as void) are painted last and
+win. Crowd regions are painted with their category like any other region.
+(The painting itself is a small run-length kernel here, not ``compose``:
+agreement needs flat label maps of the common category index, never the
+dense per-format maps and loss records ``compose`` makes.)
 """
 
 from __future__ import annotations
@@ -46,15 +51,29 @@ class ImageAnnotations:
     z: list = field(default_factory=list)
     void: list = field(default_factory=list)
     unusable: list = field(default_factory=list)
+    fresh: list = field(default_factory=list)
+
+    def release(self) -> None:
+        """Drop the RLEs this image's rasterization cached on its geometries.
+
+        Keeps a dataset-wide comparison from accumulating every mask in the
+        geometry caches: only the image at hand is held.
+        """
+        for g in self.fresh:
+            g._cache = None
+        self.fresh = []
 
     def void_union(self):
         """The union of the void regions, or ``None``."""
         return R.merge(self.void) if self.void else None
 
-    def label_map(self) -> np.ndarray:
-        """Flat column-major ``int32`` label map (0 background, k+1 category k, -1 void)."""
-        flat = np.zeros(self.height * self.width, np.int32)
-        order = sorted(range(len(self.rles)), key=lambda i: (self.z[i], i))
+    def label_map(self, out=None) -> np.ndarray:
+        """Flat column-major ``int32`` label map (0 background, k+1 category k, -1 void).
+
+        ``out``, when given, is a zero-filled ``int32`` array of ``height * width`` to paint into.
+        """
+        flat = np.zeros(self.height * self.width, np.int32) if out is None else out
+        order = sorted(range(len(self.rles)), key=lambda i: (self.z[i], -self.rles[i].area, i))
         for i in order:
             K.paint_runs(self.rles[i].counts, flat, np.int32(self.labels[i] + 1))
         for v in self.void:
@@ -69,12 +88,20 @@ class ImageAnnotations:
         return R.merge(sel)
 
 
-def prepare(item, category_index: dict, height: int, width: int, rule: str = "coco") -> ImageAnnotations:
+UNLABELED = ("background", "void")
+
+
+def prepare(item, category_index: dict, height: int, width: int, rule: str = "coco",
+            unlabeled: str = "background") -> ImageAnnotations:
     """Rasterize one annotator's item.
 
     Annotations without an area (points, lines, invalid geometry, no
     geometry) or whose category is not declared are left out and listed in
     :attr:`ImageAnnotations.unusable`, never dropped silently.
+
+    With ``unlabeled="void"`` (panoptic data, where every pixel is meant to
+    be labelled) the pixels no annotation covers are void for this
+    annotator, as panopticapi treats segment id 0.
     """
     out = ImageAnnotations(height, width)
     if item is None:
@@ -100,6 +127,7 @@ def prepare(item, category_index: dict, height: int, width: int, rule: str = "co
         crowd.append(bool(ann.iscrowd))
         zo = ann.attributes.get("z_order", 0)
         z.append(zo if isinstance(zo, (int, float)) else 0)
+    out.fresh = [g for g in geoms + void_geoms if getattr(g, "_cache", False) is None]
     try:
         out.rles = rasterize_many(geoms, height, width, rule)
         out.void = rasterize_many(void_geoms, height, width, rule)
@@ -115,6 +143,7 @@ def prepare(item, category_index: dict, height: int, width: int, rule: str = "co
         labels = [labels[i] for i in keep]
         crowd = [crowd[i] for i in keep]
         z = [z[i] for i in keep]
+        ids = [ids[i] for i in keep]
         out.void = []
         for g in void_geoms:
             try:
@@ -122,7 +151,23 @@ def prepare(item, category_index: dict, height: int, width: int, rule: str = "co
             except GeometryError as e:
                 out.unusable.append(f"void annotation: {e}")
         del exc
+    empty = [i for i, r in enumerate(out.rles) if r.is_empty()]
+    if empty:
+        # nothing to match or paint: listed, not counted as a FP/FN
+        for i in empty:
+            out.unusable.append(f"annotation {ids[i]!r}: rasterizes to no pixels")
+        keep = [i for i in range(len(out.rles)) if not out.rles[i].is_empty()]
+        out.rles = [out.rles[i] for i in keep]
+        labels = [labels[i] for i in keep]
+        crowd = [crowd[i] for i in keep]
+        z = [z[i] for i in keep]
     out.labels = np.asarray(labels, np.int64)
     out.crowd = np.asarray(crowd, bool)
     out.z = z
+    if unlabeled == "void":
+        covered = np.zeros(height * width, np.int32)
+        for r in out.rles + out.void:
+            K.paint_runs(r.counts, covered, np.int32(1))
+        if not covered.all():
+            out.void.append(R.encode(covered.reshape(width, height).T == 0))
     return out

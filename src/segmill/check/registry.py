@@ -109,7 +109,10 @@ def rule(code: str, name: str, *, severity: str, summary: str, doc: str, default
 
 
 def _load() -> None:
-    from . import rules  # noqa: F401  (registers on import)
+    import importlib
+
+    # A subpackage named "rules" would shadow the public function segmill.check.rules().
+    importlib.import_module(f"{__package__}.ruleset")
 
 
 def all_rules() -> list[Rule]:

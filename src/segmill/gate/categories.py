@@ -113,8 +113,24 @@ def _ref(c) -> dict:
     return {"id": c.id, "name": c.name}
 
 
+#: Formats whose files name classes only; their readers number categories in
+#: order of appearance, so ids carry no meaning and are not compared.
+NAME_KEYED_FORMATS = frozenset({"labelme", "cvat"})
+
+
+def ids_are_meaningful(ds: Dataset) -> bool:
+    """Whether category ids come from the files (not numbered by the reader)."""
+    return ds.meta.get("source_format") not in NAME_KEYED_FORMATS
+
+
 def diff_categories(base: Dataset, head: Dataset) -> CategoryDiff:
-    """Compare the category maps (everything but ``merged``, see :func:`infer_merges`)."""
+    """Compare the category maps (everything but ``merged``, see :func:`infer_merges`).
+
+    When either version comes from a format that names classes only
+    (:data:`NAME_KEYED_FORMATS`), classes are compared by name alone: no
+    ``renamed``, ``renumbered`` or ``id_reused`` changes are reported.
+    """
+    by_name_only = not (ids_are_meaningful(base) and ids_are_meaningful(head))
     b_id, h_id = base.category_by_id(), head.category_by_id()
     b_name, h_name = base.category_by_name(), head.category_by_name()
     out = CategoryDiff()
@@ -127,21 +143,22 @@ def diff_categories(base: Dataset, head: Dataset) -> CategoryDiff:
         hc_same_id = h_id.get(bc.id)
         if hc_same_name is not None:
             out.base_to_head[bc.id] = hc_same_name.id
-            if hc_same_name.id != bc.id:
+            if hc_same_name.id != bc.id and not by_name_only:
                 out.changes.append(CategoryChange("renumbered", _ref(bc), _ref(hc_same_name)))
-        elif hc_same_id is not None and hc_same_id.name not in b_name:
+        elif hc_same_id is not None and hc_same_id.name not in b_name and not by_name_only:
             out.base_to_head[bc.id] = bc.id
             out.changes.append(CategoryChange("renamed", _ref(bc), _ref(hc_same_id)))
         else:
-            out.changes.append(CategoryChange("removed", _ref(bc), None, still_used=0 if hc_same_id is not None else used.get(bc.id, 0)))
-        if hc_same_id is not None and hc_same_id.name != bc.name:
+            still = 0 if hc_same_id is not None else used.get(bc.id, 0)
+            out.changes.append(CategoryChange("removed", _ref(bc), None, still_used=still))
+        if hc_same_id is not None and hc_same_id.name != bc.name and not by_name_only:
             if bc.name in h_name or hc_same_id.name in b_name:
                 out.changes.append(CategoryChange("id_reused", _ref(bc), _ref(hc_same_id)))
 
     for hc in head.categories:
         if h_id.get(hc.id) is not hc:
             continue
-        if hc.name not in b_name and hc.id not in b_id:
+        if hc.name not in b_name and (by_name_only or hc.id not in b_id):
             out.changes.append(CategoryChange("added", None, _ref(hc)))
     return out
 
@@ -158,7 +175,8 @@ def infer_merges(cats: CategoryDiff, base: Dataset, head: Dataset, moves: Counte
     surviving_head_ids = set(cats.base_to_head.values())
     by_source: dict[Any, Counter] = {}
     for (bcid, hcid), n in moves.items():
-        by_source.setdefault(bcid, Counter())[hcid] += n
+        if hcid != bcid:  # still pointing at the removed id: counted in still_used, not a destination
+            by_source.setdefault(bcid, Counter())[hcid] += n
     for ch in list(cats.changes):
         if ch.kind != "removed":
             continue

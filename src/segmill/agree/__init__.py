@@ -1,0 +1,34 @@
+"""Annotator agreement and consensus for instance and semantic segmentation.
+
+Public API
+----------
+:func:`compare`
+    Every agreement metric of two or more annotators -> :class:`AgreementReport`.
+:func:`consensus`
+    Majority vote or STAPLE consensus of two or more annotators -> ``Dataset``.
+
+Lower-level pieces, each with its reference tests: :func:`match` and
+:func:`iou_matrix` (instance matching), :func:`cohen_kappa`,
+:func:`fleiss_kappa`, :func:`krippendorff_alpha`, :func:`staple_binary`.
+"""
+
+from .compare import compare
+from .consensus import consensus
+from .matching import iou_matrix, match
+from .multirater import fleiss_kappa, krippendorff_alpha
+from .pixel import cohen_kappa
+from .report import SCHEMA, AgreementReport
+from .staple import staple_binary
+
+__all__ = [
+    "AgreementReport",
+    "SCHEMA",
+    "cohen_kappa",
+    "compare",
+    "consensus",
+    "fleiss_kappa",
+    "iou_matrix",
+    "krippendorff_alpha",
+    "match",
+    "staple_binary",
+]

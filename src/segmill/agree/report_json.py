@@ -1,0 +1,56 @@
+"""JSON rendering of an :class:`~segmill.agree.AgreementReport`.
+
+Schema ``segmill.agree/1`` (every ratio is a float in [0, 1], or ``null``
+when undefined, e.g. PQ with no instance on either side; kappa and alpha may
+be negative):
+
+``schema``, ``annotators`` (names), ``categories`` (names, matched across
+annotators), ``settings`` {iou, boundary_tolerance, match_by, reference,
+void, unlabeled, raster}
+
+Headline numbers:
+  ``pq``, ``sq``, ``rq``
+      mean over annotator pairs of each pair's PQ/SQ/RQ (which are
+      panopticapi averages over the categories present);
+  ``mean_iou``
+      mean over pairs of the pixel-level mean IoU over categories;
+  ``kappa``
+      pixel Cohen's kappa with two annotators, Fleiss' kappa with more;
+  ``boundary_f1``
+      mean over pairs of the boundary F1 at the tolerance.
+
+``images``
+  {total, compared, complete, missing: [{image, missing_from}], skipped:
+  [{image, reason}]}
+``unusable_annotations``
+  {count, items: [{image, annotator, reason}]} (points, lines, invalid
+  geometry, undeclared categories: left out, listed here)
+``pairs``: one per annotator pair
+  {a, b, images,
+  instance: {tp, fp, fn, precision, recall, f1, mean_iou, pq, sq, rq,
+  n_classes, per_class: {name: {tp, fp, fn, precision, recall, f1,
+  mean_iou, pq, sq, rq}}, label_agreement: {matched, agree, kappa, labels,
+  confusion (rows a, columns b)}},
+  pixel: {pixels, accuracy, kappa, mean_iou, mean_dice, boundary_f1,
+  per_class: {name: {iou, dice, pixels_a, pixels_b, boundary_f1}}}}
+``multi_rater``
+  {pixels (rated by all, non-void), fleiss_kappa, krippendorff_alpha}
+``annotator_view``
+  {reference, definition, annotators: [{name, sensitivity, specificity,
+  iou, pixels, rank}]} (best first)
+``lowest_images``
+  image keys, lowest agreement first
+``consensus`` (only when the CLI built one)
+  {method, mode, annotators, images, output, staple: per-rater estimates}
+``per_image`` (unless left out)
+  [{image, score, pairs: {"A vs B": {pq, tp, fp, fn, mean_iou, kappa}}}]
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def render(report, per_image: bool = True) -> str:
+    """The report as indented JSON text (no NaN: undefined values are ``null``)."""
+    return json.dumps(report.to_dict(per_image=per_image), indent=2, allow_nan=False) + "\n"

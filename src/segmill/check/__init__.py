@@ -1,0 +1,52 @@
+"""``segmill check``: a dataset linter with rule codes, configuration and reports.
+
+Rules have stable codes like ruff's: ``S`` structure (ids, references, image
+files), ``G`` geometry (malformed or inconsistent shapes), ``C`` consistency
+(overlaps, duplicates, category names, outliers). ``segmill rules`` prints the
+catalogue.
+
+Public API
+----------
+:func:`check`, :func:`check_path`, :func:`check_datasets`
+    Run the rules; get a :class:`CheckResult` (findings as data).
+:func:`rules`
+    The catalogue (:class:`Rule`).
+:func:`segmill.check.config.load_config`
+    ``[tool.segmill]`` from ``pyproject.toml`` or ``segmill.toml``.
+:func:`render`
+    A result as text, json, junit, sarif or github annotations.
+"""
+
+from __future__ import annotations
+
+from .config import Config, load_config
+from .engine import check, check_datasets, check_path
+from .finding import SEVERITIES, Finding, severity_rank
+from .registry import Rule, all_rules, get_rule, select_rules
+from .report import FORMATS as OUTPUT_FORMATS
+from .report import render
+from .result import SCHEMA, CheckResult
+
+__all__ = [
+    "check",
+    "check_path",
+    "check_datasets",
+    "rules",
+    "get_rule",
+    "select_rules",
+    "render",
+    "Finding",
+    "CheckResult",
+    "Rule",
+    "Config",
+    "load_config",
+    "SEVERITIES",
+    "SCHEMA",
+    "OUTPUT_FORMATS",
+    "severity_rank",
+]
+
+
+def rules() -> list[Rule]:
+    """Every rule in the catalogue, sorted by code."""
+    return all_rules()

@@ -1,0 +1,127 @@
+"""Run the selected rules over one or more datasets and collect findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..model import Dataset
+from .config import Config
+from .context import Context
+from .finding import Finding
+from .registry import select_rules
+from .result import CheckResult
+
+__all__ = ["check", "check_path", "check_datasets"]
+
+
+def _resolve(config, select, ignore):
+    cfg = config or Config()
+    if select is not None or ignore is not None:
+        cfg = cfg.override(select=select, ignore=ignore)
+    return cfg
+
+
+def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Config | None = None,
+                   select=None, ignore=None) -> CheckResult:
+    """Check several datasets (splits, files) together.
+
+    Every rule runs on each dataset; rules that compare datasets (C005: one
+    category name, different ids) also compare them with each other.
+
+    Parameters
+    ----------
+    datasets : sequence of (Dataset, path or None)
+    config, select, ignore :
+        As :func:`check`.
+    """
+    cfg = _resolve(config, select, ignore)
+    rules = select_rules(cfg.select, cfg.ignore, cfg.extend_select)
+    severities = {r.code: cfg.severity.get(r.code, r.severity) for r in rules}
+    image_root = Path(cfg.image_root) if cfg.image_root else None
+    contexts = []
+    for ds, p in datasets:
+        root = None
+        if p is not None:
+            pp = Path(p)
+            root = pp if pp.is_dir() else pp.parent
+        contexts.append(Context(ds, str(p) if p is not None else None, root, image_root))
+    for ctx in contexts:
+        ctx.siblings = contexts
+    from .._progress import track
+
+    findings: list[Finding] = []
+    for r in track(rules, total=len(rules), desc="check"):
+        opts = {**r.options, **cfg.options.get(r.code, {})}
+        sev = severities[r.code]
+        for ctx in contexts:
+            for hit in r.func(ctx, **opts):
+                findings.append(Finding(r.code, sev, hit.message, hit.file if hit.file is not None else ctx.file,
+                                        hit.item_id, hit.annotation_id, dict(hit.data), hit.key))
+    return CheckResult(
+        findings=findings,
+        rules=rules,
+        severities=severities,
+        fail_on=cfg.fail_on,
+        paths=[str(p) for _, p in datasets if p is not None],
+        images=sum(len(ds.items) for ds, _ in datasets),
+        annotations=sum(ds.num_annotations for ds, _ in datasets),
+    )
+
+
+def check(dataset: Dataset, *, config: Config | None = None, select=None, ignore=None, path=None) -> CheckResult:
+    """Check a dataset held in memory.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Best read with ``errors="keep"`` so that malformed records reach the
+        rules (see :func:`check_path`).
+    config : Config, optional
+        Settings (see :func:`segmill.check.config.load_config`); defaults when omitted.
+    select, ignore : list of str, optional
+        Rule codes or prefixes; ``select`` replaces the configured selection,
+        ``ignore`` adds to the configured one.
+    path : path, optional
+        Where the dataset was read from: names the file in findings and is the
+        root for image files (unless the config or the reader says otherwise).
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> from segmill import Dataset, Category, Item
+    >>> ds = Dataset(categories=[Category(1, "cat")], items=[Item(1, "a.png", 4, 4), Item(1, "b.png", 4, 4)])
+    >>> [f.code for f in check(ds, select=["S001"]).findings]
+    ['S001']
+    """
+    return check_datasets([(dataset, path)], config=config, select=select, ignore=ignore)
+
+
+def check_path(path, *, format: str | None = None, config: Config | None = None, select=None, ignore=None,
+               **read_options) -> CheckResult:
+    """Read a dataset leniently and check it.
+
+    The reader runs with ``errors="keep"``: malformed geometry arrives as
+    :class:`~segmill.geometry.InvalidGeometry`, duplicate ids and dangling
+    references are kept, so the rules can report them. Input that cannot be
+    parsed at all still raises :class:`~segmill.errors.InputError`.
+
+    Parameters
+    ----------
+    path : path or sequence of paths
+        A dataset file or folder, or several (splits) checked together.
+    format : str, optional
+        Format name; detected when omitted.
+    config, select, ignore :
+        As :func:`check`.
+    **read_options
+        Passed to the reader.
+    """
+    from ..io import read
+
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    datasets = [(read(p, format, errors="keep", **read_options), str(p)) for p in paths]
+    return check_datasets(datasets, config=config, select=select, ignore=ignore)

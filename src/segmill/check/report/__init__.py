@@ -1,0 +1,49 @@
+"""Render a :class:`~segmill.check.CheckResult` for people and for CI."""
+
+from __future__ import annotations
+
+from ...errors import SegmillError
+
+__all__ = ["FORMATS", "render"]
+
+#: Output formats and their one-line docs.
+FORMATS = {
+    "text": "grouped by rule, with counts, the first locations and a summary line",
+    "json": "the result as JSON (schema segmill.check/1, see CheckResult.to_dict)",
+    "junit": "JUnit XML, one testcase per rule that ran",
+    "sarif": "SARIF 2.1.0 (GitHub code scanning and other viewers)",
+    "github": "GitHub Actions workflow commands (::error file=...::...)",
+}
+
+
+def render(result, output_format: str = "text", **options) -> str:
+    """``result`` as a string in ``output_format`` (one of :data:`FORMATS`).
+
+    Parameters
+    ----------
+    result : CheckResult
+    output_format : str
+    **options
+        ``text``: ``max_locations`` (default 10), ``statistics`` (bool).
+    """
+    if output_format == "text":
+        from .text import render_text
+
+        return render_text(result, **options)
+    if output_format == "json":
+        from .json import render_json
+
+        return render_json(result)
+    if output_format == "junit":
+        from .junit import render_junit
+
+        return render_junit(result)
+    if output_format == "sarif":
+        from .sarif import render_sarif
+
+        return render_sarif(result)
+    if output_format == "github":
+        from .github import render_github
+
+        return render_github(result)
+    raise SegmillError(f"unknown output format {output_format!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,118 @@
+"""The outcome of a check: findings plus what was run, as data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .finding import SEVERITIES, Finding, severity_rank
+from .registry import Rule
+
+__all__ = ["CheckResult", "SCHEMA"]
+
+#: Identifies the JSON layout of :meth:`CheckResult.to_dict`; bumped on any
+#: incompatible change.
+SCHEMA = "segmill.check/1"
+
+
+@dataclass
+class CheckResult:
+    """Findings of one check run.
+
+    Attributes
+    ----------
+    findings : list of Finding
+        Sorted by rule code, then in dataset order.
+    rules : list of Rule
+        The rules that ran.
+    severities : dict
+        Rule code -> the severity in force (after configuration).
+    fail_on : str
+        The configured fail level (used when :meth:`failed` gets none).
+    paths : list of str
+        The checked files or folders (empty for an in-memory dataset).
+    images, annotations : int
+        How much was checked.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    severities: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "error"
+    paths: list[str] = field(default_factory=list)
+    images: int = 0
+    annotations: int = 0
+
+    def failed(self, fail_on: str | None = None) -> bool:
+        """Whether any finding is at or above ``fail_on`` (default: the configured level)."""
+        level = severity_rank(fail_on or self.fail_on)
+        return any(severity_rank(f.severity) >= level for f in self.findings)
+
+    def by_rule(self) -> dict[str, list[Finding]]:
+        """Findings grouped by rule code, in code order."""
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            out.setdefault(f.code, []).append(f)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (every severity present, zeros included)."""
+        c = Counter(f.severity for f in self.findings)
+        return {s: c.get(s, 0) for s in SEVERITIES}
+
+    def statistics(self) -> list[dict[str, Any]]:
+        """One row per rule that fired: code, name, severity, count (most frequent first)."""
+        names = {r.code: r.name for r in self.rules}
+        rows = [
+            {"code": code, "name": names.get(code, ""), "severity": fs[0].severity, "count": len(fs)}
+            for code, fs in self.by_rule().items()
+        ]
+        rows.sort(key=lambda r: (-r["count"], r["code"]))
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data; the layout is stable (``schema`` names it).
+
+        Layout::
+
+            {
+              "schema": "segmill.check/1",
+              "segmill_version": "0.1.0",
+              "paths": ["data/instances_val.json"],
+              "fail_on": "error",
+              "failed": true,
+              "summary": {"images": 5000, "annotations": 36000, "findings": 3,
+                          "error": 1, "warning": 2, "info": 0,
+                          "by_rule": {"G005": 1, "C001": 2}},
+              "rules": [{"code": "G005", "name": "zero-area", "severity": "error"}, ...],
+              "findings": [{"code", "severity", "message", "file", "item_id",
+                            "annotation_id", "key", "data", "fingerprint"}, ...]
+            }
+
+        ``rules`` lists every rule that ran, with its severity in force;
+        ``data`` holds the numbers behind a finding (keys per rule, see
+        ``segmill rules CODE``); ``fingerprint`` is :meth:`Finding.fingerprint`.
+        """
+        from .. import __version__
+
+        counts = self.counts()
+        return {
+            "schema": SCHEMA,
+            "segmill_version": __version__,
+            "paths": list(self.paths),
+            "fail_on": self.fail_on,
+            "failed": self.failed(),
+            "summary": {
+                "images": self.images,
+                "annotations": self.annotations,
+                "findings": len(self.findings),
+                **counts,
+                "by_rule": {code: len(fs) for code, fs in self.by_rule().items()},
+            },
+            "rules": [
+                {"code": r.code, "name": r.name, "severity": self.severities.get(r.code, r.severity)}
+                for r in self.rules
+            ],
+            "findings": [f.to_dict() for f in self.findings],
+        }

@@ -1,0 +1,401 @@
+"""Geometry rules (G): malformed shapes, and shapes that disagree with themselves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...geometry import Box, InvalidGeometry, Mask, Polygons
+from ...rle import RLE
+from ..registry import Hit, rule
+from ._invalid import classify
+
+
+def _invalid(ctx):
+    """All InvalidGeometry defects of the dataset, grouped by code (cached)."""
+    got = ctx.cache.get("invalid")
+    if got is not None:
+        return got
+    got = {}
+    for it, a in ctx.dataset.annotations():
+        if isinstance(a.geometry, InvalidGeometry):
+            for code, key, msg, data in classify(a.geometry, ctx.size(it)):
+                got.setdefault(code, []).append(Hit(msg, it.id, a.id, data, key=key, file=ctx.file_of(it)))
+    ctx.cache["invalid"] = got
+    return got
+
+
+def _invalid_rule(code, name, summary, doc, severity="error"):
+    @rule(code, name, severity=severity, summary=summary, doc=doc)
+    def func(ctx):
+        return iter(_invalid(ctx).get(code, ()))
+
+    func.__name__ = name.replace("-", "_")
+    return func
+
+
+_invalid_rule("G001", "too-few-points", "A polygon part has fewer than 3 points.", """
+    A polygon ring needs at least 3 points to enclose anything; pycocotools
+    raises on a 2-point first part and silently draws nothing for a later one.
+
+    Bad: ``"segmentation": [[10, 10, 20, 20]]``.
+    Good: ``"segmentation": [[10, 10, 20, 10, 20, 20]]``.
+    """)
+_invalid_rule("G002", "odd-coordinate-count", "A polygon part has an odd number of coordinates.", """
+    Polygon parts are flat ``x1, y1, x2, y2, ...`` lists: an odd count means a
+    coordinate was lost and every later vertex is misread.
+
+    Bad: ``[[10, 10, 20, 10, 20]]``. Good: ``[[10, 10, 20, 10, 20, 20]]``.
+    """)
+_invalid_rule("G003", "non-finite-coordinate", "A coordinate is NaN or infinite.", """
+    NaN and infinity have no place in pixel space; they come from divisions by
+    zero in export scripts and crash or corrupt rasterizers.
+
+    Bad: ``[[10, NaN, 20, 10, 20, 20]]``. Good: ``[[10, 10, 20, 10, 20, 20]]``.
+    """)
+_invalid_rule("G009", "rle-counts-sum", "RLE counts do not add up to height x width.", """
+    The runs of an RLE must cover the mask exactly; a shorter sum leaves
+    pycocotools decoding garbage, a longer one raises.
+
+    Bad: ``{"size": [2, 3], "counts": [1, 2]}`` (3 of 6 pixels).
+    Good: ``{"size": [2, 3], "counts": [1, 2, 3]}``.
+    """)
+_invalid_rule("G010", "malformed-geometry", "A geometry cannot be parsed at all.", """
+    The segmentation is neither a list of polygons nor an RLE (wrong types,
+    an undecodable counts string, a missing key).
+
+    Bad: ``"segmentation": "person"``.
+    Good: ``"segmentation": [[10, 10, 20, 10, 20, 20]]``.
+    """)
+
+
+@rule("G004", "empty-geometry", severity="error",
+      summary="An annotation has no geometry at all.",
+      doc="""
+      An annotation without a shape (missing or empty ``segmentation``) counts
+      as an object but covers nothing; evaluation treats it as an unmatched
+      ground truth.
+
+      Bad: ``"segmentation": []``. Good: a polygon or RLE of the object.
+      """)
+def empty_geometry(ctx):
+    yield from _invalid(ctx).get("G004", ())
+    for it, a in ctx.dataset.annotations():
+        if a.geometry is None:
+            yield Hit("annotation has no geometry", it.id, a.id, {}, file=ctx.file_of(it))
+
+
+@rule("G005", "zero-area", severity="error",
+      summary="A geometry covers no pixel.",
+      doc="""
+      A degenerate polygon (collinear or repeated points), an all-zero mask or
+      a box of width 0 is an object of no size: it can never be matched.
+      Pixels are counted with the COCO rasterization rule; without an image
+      size the polygon's shoelace area decides.
+
+      Bad: ``[[10, 10, 20, 10, 30, 10]]`` (a line). Good: ``[[10, 10, 20, 10, 20, 20]]``.
+      """)
+def zero_area(ctx):
+    for it in ctx.dataset.items:
+        pix = ctx.pixels(it) if ctx.size(it) else [None] * len(it.annotations)
+        for a, r in zip(it.annotations, pix):
+            g = a.geometry
+            if r is not None:
+                if r.area == 0:
+                    data = {"pixels": 0}
+                    if isinstance(g, (Polygons, Box)):
+                        data["shoelace_area"] = g.area
+                    yield Hit("geometry covers no pixel", it.id, a.id, data, file=ctx.file_of(it))
+            elif isinstance(g, (Polygons, Box)) and ctx.size(it) is None and g.area == 0:
+                yield Hit("geometry has zero area", it.id, a.id, {"shoelace_area": 0.0}, file=ctx.file_of(it))
+
+
+@rule("G006", "self-intersection", severity="warning",
+      options={"abs_area_difference": 1.0, "rel_area_difference": 0.005},
+      option_docs={"abs_area_difference": "report when shoelace and enclosed areas differ by more pixels than this",
+                   "rel_area_difference": "... and by more than this fraction of the enclosed area"},
+      summary="A polygon ring crosses itself.",
+      doc="""
+      A ring that crosses itself (a bow-tie, a pentagram) encloses a region
+      that depends on the fill rule: its shoelace area (COCO's stored area)
+      disagrees with its pixels. Found with shapely: a ring that is not simple
+      and whose shoelace area differs from the area of its repaired polygon.
+      Rings that only touch themselves (COCO's zero-width bridges to holes)
+      are fine, and so are slivers folded by clipping to the image border
+      whose area error is below both thresholds. The enclosed area is that
+      of shapely's ``make_valid(method="structure")`` repair.
+
+      Bad: ``[[0, 0, 10, 10, 10, 0, 0, 10]]`` (a bow-tie).
+      Good: ``[[0, 0, 10, 0, 10, 10, 0, 10]]``.
+      """)
+def self_intersection(ctx, abs_area_difference, rel_area_difference):
+    import shapely
+
+    t = ctx.polygons()
+    if not len(t.plen):
+        return
+    rings = shapely.linearrings(t.xy, indices=np.repeat(np.arange(len(t.plen)), t.plen))
+    bad = np.flatnonzero(~shapely.is_simple(rings))
+    if bad.size == 0:
+        return
+    polys = shapely.polygons(rings[bad])
+    shoelace = shapely.area(polys)
+    # "structure" repair: the union of the faces the ring encloses (fast, vectorized).
+    fixed = shapely.area(shapely.make_valid(polys, method="structure"))
+    diff = np.abs(fixed - shoelace)
+    owner_of_part = np.repeat(np.arange(len(t.gcount)), t.gcount)
+    for n in np.flatnonzero((diff > abs_area_difference) & (diff > rel_area_difference * fixed)):
+        k = owner_of_part[bad[n]]
+        part = int(bad[n] - t.gstart[k])
+        it, a = t.owners[k]
+        reason = shapely.is_valid_reason(polys[n])
+        yield Hit(f"polygon part {part} crosses itself ({reason}); shoelace area {shoelace[n]:.6g}, "
+                  f"enclosed area {fixed[n]:.6g}", it.id, a.id,
+                  {"part": part, "shoelace_area": float(shoelace[n]), "enclosed_area": float(fixed[n]),
+                   "difference": float(diff[n])},
+                  key=f"part {part}", file=ctx.file_of(it))
+
+
+@rule("G007", "vertex-outside-image", severity="warning",
+      options={"tolerance": 0.0},
+      option_docs={"tolerance": "pixels a vertex may lie beyond the image edge"},
+      summary="A vertex or box corner lies outside the image.",
+      doc="""
+      Coordinates live in ``[0, width] x [0, height]`` (pixel corners).
+      Vertices beyond are clipped by rasterizers, so the stored area and bbox
+      no longer describe the pixels, and some tools reject the annotation.
+
+      Bad: ``[[-5, 10, 20, 10, 20, 20]]`` in any image.
+      Good: ``[[0, 10, 20, 10, 20, 20]]``.
+      """)
+def vertex_outside_image(ctx, tolerance):
+    yield from _invalid(ctx).get("G007", ())  # refused by the reader (YOLO: outside [0, 1])
+    t = ctx.polygons()
+    for it in ctx.dataset.items:
+        size = ctx.size(it)
+        if size is None:
+            continue
+        h, w = size
+        for a in it.annotations:
+            g = a.geometry
+            if isinstance(g, Polygons):
+                k = t.index.get(id(g))
+                if k is not None:
+                    x, y, bw, bh = t.bounds[k]
+                    if x >= -tolerance and y >= -tolerance and x + bw <= w + tolerance and y + bh <= h + tolerance:
+                        continue  # the extent is inside: so is every vertex
+                pts = np.concatenate(g.parts)
+            elif isinstance(g, Box):
+                pts = np.array([[g.x, g.y], [g.x + g.w, g.y + g.h]])
+            else:
+                continue
+            over = np.maximum.reduce([-pts[:, 0], -pts[:, 1], pts[:, 0] - w, pts[:, 1] - h])
+            bad = over > tolerance
+            if bad.any():
+                yield Hit(f"{int(bad.sum())} vertices lie outside the {w}x{h} image "
+                          f"(up to {float(over.max()):.3g} px)", it.id, a.id,
+                          {"vertices": int(bad.sum()), "max_distance": float(over.max()), "tolerance": tolerance},
+                          file=ctx.file_of(it))
+
+
+@rule("G008", "rle-size-mismatch", severity="error",
+      summary="An RLE's size differs from its image's size.",
+      doc="""
+      An RLE mask is only meaningful at the size of its image; a different
+      ``size`` means the mask belongs to another image or was resized.
+
+      Bad: ``{"size": [240, 320], ...}`` on a 480x640 image.
+      Good: ``{"size": [480, 640], ...}``.
+      """)
+def rle_size_mismatch(ctx):
+    yield from _invalid(ctx).get("G008", ())
+    # A well-formed RLE of the wrong size, kept as an RLE by the reader.
+    for it, a in ctx.dataset.annotations():
+        g = a.geometry
+        size = ctx.size(it)
+        if isinstance(g, RLE) and size is not None and g.shape != size:
+            yield Hit(f"RLE size [{g.height}, {g.width}] does not match the image size [{size[0]}, {size[1]}]",
+                      it.id, a.id, {"rle_size": list(g.shape), "image_size": list(size)}, file=ctx.file_of(it))
+
+
+def _expected(ctx, it, a, pix):
+    """COCO's expected (area, bbox) for a geometry (DESIGN.md section 4), or None."""
+    g = a.geometry
+    if isinstance(g, Polygons):
+        area, bounds, _ = ctx.polygon_stats(g)
+        return area, bounds
+    if isinstance(g, Box):
+        return g.area, g.bounds
+    if isinstance(g, RLE):
+        if ctx.size(it) is not None and g.shape != ctx.size(it):
+            return None
+        return float(g.area), g.bbox
+    if isinstance(g, Mask) and pix is not None:
+        return float(pix.area), pix.bbox
+    return None
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _stored_ok(a):
+    """Whether the stored bbox and area are well-formed (``[x, y, w >= 0, h >= 0]``, area >= 0)."""
+    b = a.bbox
+    bbox_ok = b is not None and len(b) == 4 and all(_finite(v) for v in b) and b[2] >= 0 and b[3] >= 0
+    area_ok = a.area is not None and _finite(a.area) and a.area >= 0
+    return bbox_ok, area_ok
+
+
+def _pixels_if_mask(ctx, it):
+    if any(isinstance(a.geometry, Mask) for a in it.annotations):
+        return ctx.pixels(it)
+    return [None] * len(it.annotations)
+
+
+@rule("G011", "bbox-mismatch", severity="warning",
+      options={"tolerance": 1.0},
+      option_docs={"tolerance": "largest allowed difference of any bbox value, in pixels"},
+      summary="The stored bbox disagrees with the geometry.",
+      doc="""
+      COCO's bbox is the vertex extent for polygons and the pixel extent
+      (``toBbox``) for RLEs; detectors train on it, so a stale bbox (left from
+      before an edit) teaches the wrong box.
+
+      Bad: ``"bbox": [0, 0, 50, 50]`` for a polygon spanning x 10..20, y 10..20.
+      Good: ``"bbox": [10, 10, 10, 10]``.
+      """)
+def bbox_mismatch(ctx, tolerance):
+    for it in ctx.dataset.items:
+        pix = _pixels_if_mask(ctx, it)
+        for a, r in zip(it.annotations, pix):
+            if a.bbox is None or not _stored_ok(a)[0]:
+                continue
+            exp = _expected(ctx, it, a, r)
+            if exp is None:
+                continue
+            diff = max(abs(float(s) - float(e)) for s, e in zip(a.bbox, exp[1]))
+            if diff > tolerance:
+                yield Hit(f"stored bbox {list(a.bbox)} differs from the geometry's "
+                          f"{[round(v, 3) for v in exp[1]]} by {diff:.3g} px", it.id, a.id,
+                          {"stored": list(a.bbox), "expected": list(exp[1]), "max_difference": diff,
+                           "tolerance": tolerance}, file=ctx.file_of(it))
+
+
+@rule("G012", "area-mismatch", severity="warning",
+      options={"rel_tolerance": 0.02, "abs_tolerance": 1.0},
+      option_docs={"rel_tolerance": "allowed difference as a fraction of the expected area",
+                   "abs_tolerance": "allowed difference in pixels (the larger tolerance wins)"},
+      summary="The stored area disagrees with the geometry.",
+      doc="""
+      COCO's area is the shoelace area for polygons and the pixel count for
+      RLEs; COCOeval buckets objects into small / medium / large by it, so a
+      wrong area (a bbox area, a stale value) moves objects between buckets.
+
+      Bad: ``"area": 10000`` for a 10x10 square polygon.
+      Good: ``"area": 100``.
+      """)
+def area_mismatch(ctx, rel_tolerance, abs_tolerance):
+    for it in ctx.dataset.items:
+        pix = _pixels_if_mask(ctx, it)
+        for a, r in zip(it.annotations, pix):
+            if a.area is None or not _stored_ok(a)[1]:
+                continue
+            exp = _expected(ctx, it, a, r)
+            if exp is None:
+                continue
+            diff = abs(float(a.area) - exp[0])
+            allowed = max(abs_tolerance, rel_tolerance * exp[0])
+            if diff > allowed:
+                yield Hit(f"stored area {a.area:.6g} differs from the geometry's {exp[0]:.6g}", it.id, a.id,
+                          {"stored": float(a.area), "expected": exp[0], "difference": diff, "allowed": allowed},
+                          file=ctx.file_of(it))
+
+
+@rule("G013", "tiny-fragment", severity="warning",
+      options={"min_area": 4.0},
+      option_docs={"min_area": "fragments smaller than this many pixels are reported"},
+      summary="A multi-part object has a speck of a part.",
+      doc="""
+      A part (polygon ring, or connected component of a non-crowd mask) far
+      smaller than the object is usually a stray click or mask noise. Only
+      objects with several parts are looked at: a small object alone is fine.
+      Crowd regions are fragmented by nature and skipped.
+
+      Bad: a car polygon plus a second 1-pixel triangle.
+      Good: the car polygon alone.
+      """)
+def tiny_fragment(ctx, min_area):
+    from scipy import ndimage
+
+    for it in ctx.dataset.items:
+        for k, a in enumerate(it.annotations):
+            g = a.geometry
+            if a.iscrowd or a.attributes.get("void"):
+                continue
+            if isinstance(g, Polygons) and len(g.parts) > 1:
+                for part, ar in enumerate(ctx.polygon_stats(g)[2]):
+                    ar = float(ar)
+                    if ar < min_area:
+                        yield Hit(f"polygon part {part} has area {ar:.3g} px (< {min_area:g})", it.id, a.id,
+                                  {"part": part, "area": ar, "min_area": min_area}, key=f"part {part}",
+                                  file=ctx.file_of(it))
+            elif isinstance(g, (RLE, Mask)) and ctx.size(it) is not None:
+                r = ctx.pixels(it)[k]
+                if r is None or r.is_empty() or len(r.counts) < 4:
+                    continue
+                x, y, bw, bh = (int(v) for v in r.bbox)
+                m = r.decode()[y:y + bh, x:x + bw]
+                lab, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+                if n < 2:
+                    continue
+                sizes = np.bincount(lab.ravel())[1:]
+                for comp in np.flatnonzero(sizes < min_area):
+                    yield Hit(f"mask fragment of {int(sizes[comp])} px (< {min_area:g}) beside {n - 1} other part(s)",
+                              it.id, a.id, {"pixels": int(sizes[comp]), "min_area": min_area},
+                              key=f"component {int(comp)}", file=ctx.file_of(it))
+
+
+@rule("G014", "crowd-polygon", severity="warning",
+      summary="A crowd annotation is a polygon.",
+      doc="""
+      COCO crowd regions (``iscrowd: 1``) are RLE masks; COCOeval and most
+      converters assume so. A crowd polygon usually means the flag is wrong.
+
+      Bad: ``"iscrowd": 1, "segmentation": [[...]]``.
+      Good: ``"iscrowd": 0`` for a polygon, or an RLE for a crowd.
+      """)
+def crowd_polygon(ctx):
+    for it, a in ctx.dataset.annotations():
+        if a.iscrowd and isinstance(a.geometry, Polygons):
+            yield Hit("crowd annotation stored as a polygon", it.id, a.id, {}, file=ctx.file_of(it))
+
+
+@rule("G015", "invalid-stored-bbox", severity="error",
+      summary="The stored bbox is malformed (not 4 finite numbers, negative size).",
+      doc="""
+      A bbox is ``[x, y, width, height]`` with finite numbers and a
+      non-negative size; anything else breaks every detector's data loader.
+
+      Bad: ``"bbox": [10, 10, -5, 20]``. Good: ``"bbox": [5, 10, 5, 20]``.
+      """)
+def invalid_stored_bbox(ctx):
+    for it, a in ctx.dataset.annotations():
+        if a.bbox is not None and not _stored_ok(a)[0]:
+            yield Hit(f"stored bbox {list(a.bbox)!r} is not [x, y, w, h] with finite values and w, h >= 0",
+                      it.id, a.id, {"stored": [str(v) for v in a.bbox]}, file=ctx.file_of(it))
+
+
+@rule("G016", "invalid-stored-area", severity="error",
+      summary="The stored area is negative, NaN or not a number.",
+      doc="""
+      ``area`` is a non-negative number of pixels; COCOeval buckets by it.
+
+      Bad: ``"area": -12.5``. Good: ``"area": 12.5``.
+      """)
+def invalid_stored_area(ctx):
+    for it, a in ctx.dataset.annotations():
+        if a.area is not None and not _stored_ok(a)[1]:
+            yield Hit(f"stored area {a.area!r} is not a non-negative number", it.id, a.id,
+                      {"stored": str(a.area)}, file=ctx.file_of(it))

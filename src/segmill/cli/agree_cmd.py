@@ -1,0 +1,117 @@
+"""``segmill agree``: annotator agreement metrics and consensus."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import main
+from ._common import EXIT_FINDINGS, emit, quiet_option, run_guarded, setup_progress
+
+
+def _split_names(values) -> list[str] | None:
+    if not values:
+        return None
+    out = []
+    for v in values:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+@main.command("agree")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path())
+@click.option("-f", "--format", "formats", multiple=True, metavar="F",
+              help="Input format (detected when omitted); give once for all, or once per dataset.")
+@click.option("--names", multiple=True, metavar="NAME",
+              help="Annotator names, comma-separated or repeated (default: the file names).")
+@click.option("--iou", type=float, default=0.5, show_default=True, help="Instances match when IoU > this.")
+@click.option("--boundary-tolerance", type=float, default=2.0, show_default=True,
+              help="Boundary F1 tolerance in pixels.")
+@click.option("--match-by", type=click.Choice(["file_name", "id"]), default="file_name", show_default=True,
+              help="How images are matched across annotators.")
+@click.option("--reference", metavar="NAME", help="Rank annotators against this one (default: majority vote).")
+@click.option("--void", multiple=True, metavar="CATEGORY", help="Category name whose pixels are void (repeatable).")
+@click.option("--unlabeled", type=click.Choice(["background", "void"]), default="background", show_default=True,
+              help="Pixels an annotator leaves unlabelled: background, or void (panoptic data).")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Also write a self-contained HTML page.")
+@click.option("--lowest", type=click.IntRange(0), default=6, show_default=True,
+              help="Lowest-agreement images drawn in the HTML page.")
+@click.option("--images", "image_root", type=click.Path(file_okay=False),
+              help="Image folder, to draw the HTML overlays on the photos.")
+@click.option("--min-pq", type=float, help="Exit 1 when the overall PQ is below this.")
+@click.option("--min-iou", type=float, help="Exit 1 when the pixel mean IoU is below this.")
+@click.option("--min-kappa", type=float, help="Exit 1 when kappa (Cohen's for 2, Fleiss' for more) is below this.")
+@click.option("--consensus", "consensus_method", type=click.Choice(["majority", "staple"]),
+              help="Also build a consensus dataset with this method.")
+@click.option("--consensus-mode", type=click.Choice(["multiclass", "binary"]), default="multiclass",
+              show_default=True, help="One label per pixel, or each category on its own.")
+@click.option("--consensus-out", type=click.Path(), help="Where to write the consensus dataset.")
+@click.option("--to", "to_format", metavar="F", help="Consensus output format (default: the first input's).")
+@click.option("--force", is_flag=True, help="Replace an existing --consensus-out.")
+@quiet_option
+@run_guarded
+def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference, void, unlabeled, output_format,
+          output, html_out, lowest, image_root, min_pq, min_iou, min_kappa, consensus_method, consensus_mode,
+          consensus_out, to_format, force, quiet):
+    """Measure how far annotators agree on the same images.
+
+    DATASETS are two or more annotations of the same images, in any formats
+    segmill reads. Reports instance matching (TP/FP/FN, PQ/SQ/RQ, label
+    kappa), pixel IoU/Dice/accuracy/kappa, Fleiss' kappa, Krippendorff's
+    alpha, boundary F1, and each annotator against the consensus.
+
+    Exit codes: 0 ok, 1 a --min-* threshold failed, 2 usage or input error.
+    """
+    from .. import read, write
+    from ..losses import describe
+    from ..agree import compare, consensus, report_html, report_json, report_text
+
+    if len(datasets) < 2:
+        raise click.UsageError("agree needs at least two datasets")
+    if formats and len(formats) not in (1, len(datasets)):
+        raise click.UsageError(f"give --format once, or once per dataset ({len(datasets)}), not {len(formats)} times")
+    if consensus_method and not consensus_out:
+        raise click.UsageError("--consensus needs --consensus-out PATH")
+    if consensus_out and not consensus_method:
+        raise click.UsageError("--consensus-out needs --consensus majority|staple")
+    setup_progress(quiet)
+    fmts = list(formats) * len(datasets) if len(formats) == 1 else list(formats) or [None] * len(datasets)
+    loaded = [read(p, f) for p, f in zip(datasets, fmts)]
+    names = _split_names(names)
+    report = compare(loaded, names, iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
+                     reference=reference, void=void, unlabeled=unlabeled)
+    cons = None
+    if consensus_method:
+        cons = consensus(loaded, consensus_method, report.names, mode=consensus_mode, match_by=match_by, void=void,
+                         unlabeled=unlabeled)
+        report.consensus = {k: v for k, v in cons.meta["consensus"].items() if k not in ("missing", "skipped")}
+        report.consensus["output"] = str(consensus_out)
+    if output_format == "json":
+        emit(report_json.render(report), output)
+    else:
+        emit(report_text.render(report), output)
+    if html_out:
+        from .._atomic import write_bytes
+
+        write_bytes(html_out, report_html.render(report, lowest, image_root).encode("utf-8"))
+        if not quiet:
+            click.echo(f"HTML report written to {html_out}", err=True)
+    if cons is not None:
+        ds = cons
+        fmt = to_format or loaded[0].meta.get("source_format")
+        wrep = write(ds, consensus_out, fmt, force=force)
+        if not quiet:
+            n = sum(len(i.annotations) for i in ds.items)
+            click.echo(f"consensus ({consensus_method}, {consensus_mode}): {len(ds.items)} images, {n} regions "
+                       f"written to {consensus_out} as {fmt}", err=True)
+        # losses are never silent, even with --quiet
+        for code, k in wrep.summary().items():
+            click.echo(f"segmill agree: consensus output lost information: {code} x{k}: {describe(code)}", err=True)
+    fails = report.check_thresholds(min_pq, min_iou, min_kappa)
+    if fails:
+        for f in fails:
+            click.echo(f"segmill agree: {f}", err=True)
+        sys.exit(EXIT_FINDINGS)

@@ -1,0 +1,129 @@
+"""``segmill convert SRC DST``: read one format, write another, report every loss."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main
+from ._common import quiet_option, run_guarded, setup_progress
+
+# CLI option -> reader/writer keyword. Each is passed only to the side whose
+# FormatSpec.options declares it ("reader: ..." / "writer: ..." docs restrict
+# it to one side); an option neither side declares is a usage error.
+_ROUTED = ("segmentation", "raster", "labels", "polygon_mode", "tolerance", "images")
+
+
+def _accepts(spec, name: str, side: str) -> bool:
+    doc = spec.options.get(name)
+    if doc is None:
+        return False
+    other = "writer:" if side == "reader" else "reader:"
+    return not doc.lstrip().lower().startswith(other)
+
+
+def route_options(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
+    """Split CLI options into reader and writer options; UsageError for an option nobody takes."""
+    read_opts: dict = {}
+    write_opts: dict = {}
+    for name, value in given.items():
+        r = _accepts(src_spec, name, "reader")
+        w = _accepts(dst_spec, name, "writer")
+        if r:
+            read_opts[name] = value
+        if w:
+            write_opts[name] = value
+        if not (r or w):
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(
+                f"{flag} is an option of neither the {src_spec.name} reader nor the {dst_spec.name} writer "
+                "(see `segmill formats`)"
+            )
+    return read_opts, write_opts
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=False))
+@click.argument("dst", type=click.Path(exists=False))
+@click.option("--from", "from_fmt", metavar="F", help="Source format; detected when omitted.")
+@click.option("--to", "to_fmt", metavar="F", help="Target format; the source format when omitted.")
+@click.option("--segmentation", type=click.Choice(["keep", "polygon", "rle"]),
+              help="COCO writers: keep as read (default), or write every mask as polygon / RLE.")
+@click.option("--strict", is_flag=True, help="Exit 1 and write nothing if anything would be lost.")
+@click.option("--force", is_flag=True, help="Replace DST if it exists.")
+@click.option("--skip-invalid", is_flag=True, help="Skip bad records (each one reported) instead of failing.")
+@click.option("--raster", type=click.Choice(["coco", "pil"]), help="Rasterization rule where pixels are drawn.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Class list file (formats that take one).")
+@click.option("--polygon-mode", type=click.Choice(["exact", "simplified"]), help="How masks become polygons.")
+@click.option("--tolerance", type=float, metavar="PX", help="Simplification tolerance (--polygon-mode simplified).")
+@click.option("--images", type=click.Path(dir_okay=False), help="coco_results: instances file with image sizes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the write report as JSON on stdout.")
+@quiet_option
+@run_guarded
+def convert(src, dst, from_fmt, to_fmt, segmentation, strict, force, skip_invalid, raster, labels,
+            polygon_mode, tolerance, images, as_json, quiet):
+    """Convert SRC to DST, printing a loss summary (code, count, meaning) on stderr.
+
+    Exit 0 on success (losses listed), 1 under --strict when anything would be
+    lost (nothing written), 2 on bad input or usage. DST is never overwritten
+    without --force, and never inside SRC.
+
+    Example: segmill convert fixtures/coco/annotations.json out.json --segmentation rle
+    """
+    from pathlib import Path
+
+    from .. import io
+    from ..errors import InputError
+    from ..formats import get_format
+
+    setup_progress(quiet)
+    if Path(dst).exists() and not force:
+        raise InputError("output already exists; pass --force to replace it", dst)
+    src_spec = get_format(from_fmt) if from_fmt else get_format(io.detect_format(src)[0])
+    dst_spec = get_format(to_fmt) if to_fmt else src_spec
+    given = {k: v for k, v in (("segmentation", segmentation), ("raster", raster), ("labels", labels),
+                               ("polygon_mode", polygon_mode), ("tolerance", tolerance),
+                               ("images", images)) if v is not None}
+    read_opts, write_opts = route_options(src_spec, dst_spec, given)
+    if skip_invalid:
+        if "errors" not in src_spec.options:
+            raise click.UsageError(f"the {src_spec.name} reader has no lenient mode for --skip-invalid")
+        read_opts["errors"] = "skip"
+    skipped: list = []
+    report = io.convert(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
+                        read_options=read_opts, write_options=write_opts,
+                        on_read=lambda ds: skipped.extend(ds.meta.get("skipped", [])))
+    if as_json:
+        out = report.to_dict()
+        out["source"] = {"path": str(src), "format": src_spec.name}
+        out["skipped"] = skipped
+        click.echo(json.dumps(out, indent=2, default=str))
+    if not quiet:
+        click.echo(summary_text(report, skipped), err=True)
+
+
+def summary_text(report, skipped) -> str:
+    """The stderr summary: what was written, losses by code, skipped records, notes."""
+    from ..losses import describe
+
+    lines = [f"segmill: wrote {report.format} to {report.path}: {report.items} images, "
+             f"{report.annotations} annotations"]
+    summary = report.summary()
+    if summary:
+        lines.append(f"losses ({len(report.losses)}):")
+        for code, n in summary.items():
+            lines.append(f"  {code} x{n}  {describe(code)}")
+        for loss in report.losses[:5]:
+            lines.append(f"    e.g. {loss}")
+    else:
+        lines.append("no loss: the output holds everything the input did")
+    if skipped:
+        lines.append(f"skipped {len(skipped)} invalid record(s):")
+        for s in skipped[:20]:
+            lines.append(f"  {s['path']}: {s['record']}: {s['reason']}")
+        if len(skipped) > 20:
+            lines.append(f"  ... and {len(skipped) - 20} more (--json lists all)")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""``segmill info PATH``: what a dataset holds and how its format was told."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main
+from ._common import run_guarded
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=False, dir_okay=True))
+@click.option("--format", "-f", "fmt", metavar="F", help="Format name (see `segmill formats`); detected when omitted.")
+@click.option("--images", type=click.Path(dir_okay=False), help="coco_results: an instances file with image sizes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@run_guarded
+def info(path, fmt, images, as_json):
+    """Summarize PATH: format (and why), images, annotations per category,
+    geometry kinds, crowd count, image size range.
+
+    Example: segmill info fixtures/coco/annotations.json
+    """
+    from .. import io
+    from .._info import format_summary, summarize
+    from ..formats import get_format
+
+    if fmt:
+        spec = get_format(fmt)
+        reason = "given with --format"
+    else:
+        name, det = io.detect_format(path)
+        spec, reason = get_format(name), det.reason
+    options = {}
+    if images is not None:
+        if "images" not in spec.options:
+            raise click.UsageError(f"--images is not an option of the {spec.name} format")
+        options["images"] = images
+    ds = io.read(path, spec.name, **options)
+    s = summarize(ds)
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "format": spec.name, "reason": reason, **s}, indent=2, default=str))
+    else:
+        click.echo(format_summary(s, [f"path: {path}", f"format: {spec.name} ({reason})"]))

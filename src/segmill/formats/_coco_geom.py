@@ -1,0 +1,250 @@
+"""COCO segmentation values <-> segmill geometry, exactly and cheaply.
+
+Reading keeps what is needed to write the very same JSON back:
+
+* :class:`CocoPolygons` keeps COCO's list of flat coordinate lists (ints stay
+  ints) and builds numpy parts only when something asks for them, so a
+  dataset of a million polygons costs no more memory than the parsed JSON.
+* :class:`CocoRLE` remembers the RLE object as found (compressed string or
+  uncompressed list, any key order); :class:`segmill.rle.RLE` itself keeps
+  canonical counts, which may differ from the file's.
+* :class:`CocoBox` stands for ``"segmentation": []`` (a box-only
+  annotation, common in detection exports), so it is written back as ``[]``.
+
+Writing turns any geometry into a COCO segmentation value and says whether
+the representation changed (then area and bbox are recomputed).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from typing import Any
+
+import numpy as np
+
+from ..errors import GeometryError
+from ..geometry import Box, Polygons
+from ..rle import MAX_COORD, RLE, from_coco, from_polygons_batch
+
+__all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "parse_segmentation", "polygon_problem",
+           "rasterize_items", "is_valid_coco_source"]
+
+
+class CocoPolygons(Polygons):
+    """Polygons read from COCO: the coordinates as read are the truth, arrays come lazily.
+
+    Each part is kept as the list read from the file (ints stay ints) or, for
+    big files read with compaction, as an ``array('d')`` of its coordinates
+    when they were all floats (8 bytes a coordinate instead of 32).
+    :attr:`source` gives COCO's list of lists either way. The caller has
+    validated the parts (see :func:`polygon_problem`).
+    """
+
+    __slots__ = ("_src", "_parts")
+
+    def __init__(self, source):  # noqa: D107 - trusted, validated input
+        self._src = source
+        self._parts = None
+        self._cache = None
+
+    @property
+    def source(self):  # type: ignore[override]
+        """COCO's list of flat coordinate lists, as read."""
+        s = self._src
+        for p in s:
+            if type(p) is not list:
+                return [q if type(q) is list else q.tolist() for q in s]
+        return s
+
+    @property
+    def num_parts(self) -> int:
+        return len(self._src)
+
+    @property
+    def parts(self):  # type: ignore[override]
+        p = self._parts
+        if p is None:
+            arrs = []
+            for s in self._src:
+                if type(s) is list:
+                    a = np.array(s, dtype=np.float64).reshape(-1, 2)
+                else:
+                    a = np.frombuffer(s, dtype=np.float64).reshape(-1, 2)
+                a.flags.writeable = False
+                arrs.append(a)
+            p = self._parts = tuple(arrs)
+        return p
+
+    def __reduce__(self):
+        # The base slots are shadowed by properties: copy and pickle by the raw parts.
+        return (CocoPolygons, (self._src,))
+
+    def __repr__(self):
+        return f"CocoPolygons(parts={len(self._src)}, points={[len(s) // 2 for s in self._src]})"
+
+
+class CocoRLE(RLE):
+    """An RLE read from COCO, remembering the object as found for exact write-back."""
+
+    __slots__ = ("raw",)
+
+    @classmethod
+    def from_raw(cls, raw: dict, height=None, width=None) -> "CocoRLE":
+        base = from_coco(raw, height, width)
+        self = object.__new__(cls)
+        self._counts, self._h, self._w = base._counts, base._h, base._w
+        self.raw = raw
+        return self
+
+    @property
+    def compressed(self) -> bool:
+        return not isinstance(self.raw.get("counts"), list)
+
+    def __reduce__(self):
+        return (_coco_rle, (self.raw, self._counts.copy(), self._h, self._w))
+
+
+def _coco_rle(raw, counts, h, w) -> CocoRLE:
+    self = object.__new__(CocoRLE)
+    counts.flags.writeable = False
+    self._counts, self._h, self._w, self.raw = counts, h, w, raw
+    return self
+
+
+class CocoBox(Box):
+    """The box of an annotation stored with ``"segmentation": []`` (box only)."""
+
+    __slots__ = ()
+
+
+def polygon_problem(seg, check_finite: bool = False) -> str | None:
+    """Why a COCO polygon list is invalid, or ``None`` when it is fine.
+
+    Checks structure (a non-empty list of flat lists of an even number >= 6
+    of coordinates) and values (numbers within +/-2e8). ``check_finite`` is
+    needed only when the JSON parser accepted NaN/Infinity.
+
+    Examples
+    --------
+    >>> polygon_problem([[0, 0, 4, 0, 4, 4]]) is None
+    True
+    >>> polygon_problem([[0, 0, 4, 0]])
+    'polygon part 0 has 2 points; at least 3 are needed'
+    """
+    for part in seg:
+        if (type(part) is not list and type(part) is not array) or len(part) < 6 or len(part) & 1:
+            return _part_problem(seg)
+        try:
+            lo = min(part)
+            hi = max(part)
+        except TypeError:
+            return _part_problem(seg)
+        tl, th = type(lo), type(hi)
+        if (tl is not float and tl is not int) or (th is not float and th is not int):
+            return _part_problem(seg)
+        if lo < -MAX_COORD or hi > MAX_COORD or (check_finite and not math.isfinite(math.fsum(part))):
+            return _part_problem(seg, check_finite)
+    return None
+
+
+def _part_problem(seg, check_finite: bool = True) -> str | None:
+    """The precise complaint about the first bad part (slow path)."""
+    for i, part in enumerate(seg):
+        if type(part) is not list and type(part) is not array:
+            return f"polygon part {i} is not a list of coordinates"
+        n = len(part)
+        if n % 2:
+            return f"polygon part {i} has an odd number of coordinates ({n})"
+        if n < 6:
+            return f"polygon part {i} has {n // 2} points; at least 3 are needed"
+        if not all(type(v) is int or type(v) is float for v in part):
+            return f"polygon part {i} has a value that is not a number"
+        if not all(math.isfinite(v) for v in part):
+            return f"polygon part {i} has a NaN or infinite coordinate"
+        if min(part) < -MAX_COORD or max(part) > MAX_COORD:
+            return f"polygon part {i} has a coordinate beyond +/-{MAX_COORD:g}"
+    return None  # pragma: no cover - only called when something is wrong
+
+
+def parse_segmentation(seg, bbox, height, width, check_finite: bool = False):
+    """A COCO ``segmentation`` value as geometry; raises GeometryError when malformed."""
+    if type(seg) is list:
+        if not seg:
+            if bbox is None:
+                return None
+            return CocoBox(*_bbox4(bbox))
+        why = polygon_problem(seg, check_finite)
+        if why:
+            raise GeometryError(why)
+        return CocoPolygons(seg)
+    if type(seg) is dict:
+        if height is None or width is None:
+            return CocoRLE.from_raw(seg)
+        return CocoRLE.from_raw(seg, height, width)
+    raise GeometryError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
+
+
+def _bbox4(bbox):
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        raise GeometryError(f"bbox must be [x, y, w, h], got {bbox!r}")
+    return bbox
+
+
+# ----------------------------------------------------------------- rasterize
+def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
+    """RLE of every annotation of every item, polygons batched across images.
+
+    Parameters
+    ----------
+    items : sequence of Item
+        Every item with annotations needs ``height`` and ``width``.
+    rule : {"coco", "pil"}
+
+    Returns
+    -------
+    list of list of RLE
+        Parallel to ``items`` and their annotations.
+
+    Notes
+    -----
+    COCO polygons go to :func:`segmill.rle.from_polygons_batch` as the lists
+    they were read as, one call per distinct image size (COCO has a handful),
+    which takes its packed fast path; every other geometry goes through
+    :func:`segmill.geometry.to_rle`.
+    """
+    from ..geometry import to_rle
+    from ._coco_json import no_gc
+
+    out: list[list[Any]] = [[None] * len(it.annotations) for it in items]
+    groups: dict[tuple[int, int], tuple[list, list]] = {}
+    with no_gc():
+        for i, it in enumerate(items):
+            h, w = it.height, it.width
+            for j, ann in enumerate(it.annotations):
+                g = ann.geometry
+                if rule == "coco" and type(g) is CocoPolygons and h is not None and w is not None:
+                    grp = groups.get((h, w))
+                    if grp is None:
+                        grp = groups[(h, w)] = ([], [])
+                    grp[0].append((i, j))
+                    grp[1].append(g.source)
+                else:
+                    if h is None or w is None:
+                        raise GeometryError(f"image {it.id!r} has no size; cannot rasterize")
+                    out[i][j] = to_rle(g, h, w, rule)
+        for (h, w), (where, srcs) in groups.items():
+            for (i, j), r in zip(where, from_polygons_batch(srcs, h, w)):
+                out[i][j] = r
+    return out
+
+
+# ------------------------------------------------------------------- writing
+def is_valid_coco_source(p: Polygons) -> bool:
+    """``p.source`` is a COCO list of flat lists matching ``p.parts``."""
+    src = p.source
+    if type(p) is CocoPolygons:
+        return True
+    if not isinstance(src, list) or len(src) != len(p.parts):
+        return False
+    return all(isinstance(s, list) and len(s) == 2 * len(a) for s, a in zip(src, p.parts))

@@ -1,0 +1,392 @@
+"""COCO instances JSON -> Dataset, keeping everything needed to write it back.
+
+What is kept, beyond the model's fields: every unknown key in ``extra`` (in
+source order), the key order of each record (``_coco_keys`` on the model
+object, so key presence and order survive a round trip), the raw segmentation
+values (see :mod:`._coco_geom`), the top-level key order and the annotation
+order of the file (``dataset.meta["coco"]``).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from pathlib import Path
+
+from .._progress import track
+from ..errors import GeometryError, InputError
+from ..geometry import InvalidGeometry
+from ..model import Annotation, Category, Dataset, Item
+from ..rle._rle import MAX_PIXELS
+from . import _coco_json as J
+from ._coco_geom import CocoPolygons, parse_segmentation, polygon_problem
+
+__all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
+
+_CAT_KEYS = {"id", "name", "supercategory", "isthing", "color"}
+_IMG_KEYS = {"id", "file_name", "width", "height", "attributes"}
+ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "score", "attributes")
+_ANN_KEYS = set(ANN_KEYS)
+_interned: dict[tuple, tuple] = {}
+
+
+def keys_of(d: dict) -> tuple:
+    """The record's key order, shared between records with the same order."""
+    k = tuple(d)
+    return _interned.setdefault(k, k)
+
+
+class CocoOrder:
+    """The annotations in file order, with the item each belonged to."""
+
+    __slots__ = ("anns", "items")
+
+    def __init__(self):
+        self.anns: list = []
+        self.items: list = []
+
+    def __repr__(self):
+        return f"CocoOrder({len(self.anns)} annotations)"
+
+    def __eq__(self, other):
+        # Two reads of one file give equal datasets (Dataset equality compares meta).
+        if not isinstance(other, CocoOrder):
+            return NotImplemented
+        return self.anns == other.anns and [i.id for i in self.items] == [i.id for i in other.items]
+
+    __hash__ = None
+
+
+class _Errors:
+    """Applies the errors=raise|skip|keep convention and records skipped records."""
+
+    def __init__(self, mode: str, path):
+        if mode not in ("raise", "skip", "keep"):
+            raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {mode!r}")
+        self.mode = mode
+        self.path = str(path)
+        self.skipped: list[dict[str, str]] = []
+
+    def bad(self, record: str, reason: str) -> None:
+        """Raise (raise mode) or record a skipped record (skip and keep modes)."""
+        if self.mode == "raise":
+            raise InputError(reason, self.path, record)
+        self.skipped.append({"path": self.path, "record": record, "reason": reason})
+
+
+def _is_id(v) -> bool:
+    return (type(v) is int) or (type(v) is str)
+
+
+def _size_problem(w, h) -> str | None:
+    for name, v in (("width", w), ("height", h)):
+        if v is not None and (type(v) is not int or v < 0):
+            return f"image {name} must be a non-negative integer, got {v!r}"
+    if w is not None and h is not None and w * h > MAX_PIXELS:
+        return f"image size {w}x{h} is absurd (more than 2**32 - 1 pixels)"
+    return None
+
+
+def read_categories(raw, err: _Errors) -> list[Category]:
+    if raw is None:
+        return []
+    if type(raw) is not list:
+        raise InputError(f"'categories' must be a list, got {type(raw).__name__}", err.path)
+    out = []
+    for i, c in enumerate(raw):
+        rec = f"categories[{i}]"
+        if type(c) is not dict:
+            err.bad(rec, "a category must be an object")
+            continue
+        cid, name = c.get("id"), c.get("name")
+        rec = f"category id {cid!r}"
+        if not _is_id(cid):
+            err.bad(rec, "category id must be an integer or a string")
+            continue
+        if type(name) is not str:
+            err.bad(rec, f"category name must be a string, got {name!r}")
+            continue
+        sup = c.get("supercategory")
+        color = c.get("color")
+        isthing = c.get("isthing")
+        extra = {k: v for k, v in c.items() if k not in _CAT_KEYS}
+        if sup is not None and type(sup) is not str:
+            extra["supercategory"], sup = sup, None
+        if color is not None and not (type(color) is list and len(color) == 3 and all(type(v) is int for v in color)):
+            extra["color"], color = color, None
+        if isthing is not None and isthing not in (0, 1):
+            extra["isthing"], isthing = isthing, None
+        cat = Category(cid, name, sup, None if isthing is None else bool(isthing), color, extra)
+        cat._coco_keys = keys_of(c)
+        out.append(cat)
+    return out
+
+
+def read_images(raw, err: _Errors) -> list[Item]:
+    if type(raw) is not list:
+        what = "missing" if raw is None else f"a {type(raw).__name__}"
+        raise InputError(f"'images' must be a list of image records, it is {what}", err.path)
+    out = []
+    for i, im in enumerate(raw):
+        if type(im) is not dict:
+            err.bad(f"images[{i}]", "an image must be an object")
+            continue
+        iid = im.get("id")
+        rec = f"image id {iid!r}"
+        if not _is_id(iid):
+            err.bad(f"images[{i}]", f"image id must be an integer or a string, got {iid!r}")
+            continue
+        fn = im.get("file_name", "")
+        w, h = im.get("width"), im.get("height")
+        why = _size_problem(w, h)
+        if why is None and type(fn) is not str:
+            why = f"file_name must be a string, got {fn!r}"
+        if why:
+            err.bad(rec, why)
+            continue
+        attrs = im.get("attributes")
+        extra = {k: v for k, v in im.items() if k not in _IMG_KEYS}
+        if attrs is not None and type(attrs) is not dict:
+            extra["attributes"], attrs = attrs, None
+        item = Item(iid, fn, w, h, [], None, attrs if attrs is not None else {}, extra)
+        item._coco_keys = keys_of(im)
+        out.append(item)
+    return out
+
+
+def _bbox_problem(b, nonfinite: bool) -> str | None:
+    if type(b) is list and len(b) == 4:
+        x, y, w, h = b
+        tx, ty, tw, th = type(x), type(y), type(w), type(h)
+        if ((tx is float or tx is int) and (ty is float or ty is int) and (tw is float or tw is int)
+                and (th is float or th is int)) and not (nonfinite and not all(map(math.isfinite, b))):
+            return None
+    return f"bbox must be four finite numbers [x, y, w, h], got {b!r}"
+
+
+def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfinite: bool,
+                     order: CocoOrder, results: bool = False) -> list[Item]:
+    """Attach annotations to items; returns placeholder items made in keep mode."""
+    if raw is None:
+        return []
+    if type(raw) is not list:
+        raise InputError(f"'annotations' must be a list, got {type(raw).__name__}", err.path)
+    by_id: dict = {}
+    for it in items:
+        by_id.setdefault(it.id, it)
+    placeholders: list[Item] = []
+    seen_ann: set = set()
+    skip = err.mode == "skip"
+    o_anns, o_items = order.anns, order.items
+    std = _ANN_KEYS
+    for i, a in enumerate(track(raw, len(raw), "reading annotations")):
+        if type(a) is dict and not skip:
+            # Fast path for well-formed records; anything unusual takes the
+            # careful path below, which words the error.
+            aid = a.get("id")
+            iid = a.get("image_id")
+            cid = a.get("category_id")
+            item = by_id.get(iid)
+            ta, tc = type(aid), type(cid)
+            if (item is not None and (ta is int or ta is str or aid is None)
+                    and (tc is int or tc is str or cid is None)):
+                bbox = a.get("bbox")
+                area = a.get("area")
+                seg = a.get("segmentation")
+                crowd = a.get("iscrowd", 0)
+                score = a.get("score")
+                geom = None
+                ok = (crowd == 0 or crowd == 1) and (
+                    score is None or ((type(score) is float or type(score) is int) and not nonfinite)) and (
+                    area is None or ((type(area) is float or type(area) is int) and not nonfinite))
+                if ok and bbox is not None:
+                    ok = _bbox_problem(bbox, nonfinite) is None
+                    bbox = tuple(bbox)
+                if ok and seg is not None:
+                    if type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
+                        geom = CocoPolygons(seg)
+                    else:
+                        try:
+                            geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
+                        except GeometryError:
+                            ok = False
+                if ok:
+                    attrs = a.get("attributes")
+                    if attrs is not None or not std.issuperset(a):
+                        extra = {k: v for k, v in a.items() if k not in std}
+                        if attrs is not None and type(attrs) is not dict:
+                            extra["attributes"], attrs = attrs, None
+                    else:
+                        extra = {}
+                    ann = Annotation(aid, cid, geom, crowd == 1, area, bbox, score,
+                                     {} if attrs is None else attrs, extra)
+                    ann._coco_keys = keys_of(a)
+                    raw[i] = None  # the parsed dict is not needed any more: free it now
+                    item.annotations.append(ann)
+                    o_anns.append(ann)
+                    o_items.append(item)
+                    continue
+        ann, item = _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err, nonfinite, results)
+        if ann is not None:
+            raw[i] = None
+            item.annotations.append(ann)
+            o_anns.append(ann)
+            o_items.append(item)
+    return placeholders
+
+
+def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Errors, nonfinite: bool,
+                        results: bool):
+    """One annotation record, checked field by field; (None, None) when it is skipped."""
+    keep = err.mode == "keep"
+    skip = err.mode == "skip"
+    if type(a) is not dict:
+        err.bad(f"annotations[{i}]", "an annotation must be an object")
+        return None, None
+    aid = a.get("id")
+    iid = a.get("image_id")
+    cid = a.get("category_id")
+    rec = f"annotation id {aid!r} (image id {iid!r})" if aid is not None else f"annotations[{i}] (image id {iid!r})"
+    if aid is not None and not _is_id(aid):
+        err.bad(rec, f"annotation id must be an integer or a string, got {aid!r}")
+        return None, None
+    if not _is_id(iid):
+        err.bad(rec, f"image_id must be an integer or a string, got {iid!r}")
+        return None, None
+    if cid is not None and not _is_id(cid):
+        err.bad(rec, f"category_id must be an integer or a string, got {cid!r}")
+        return None, None
+    item = by_id.get(iid)
+    if item is None:
+        if not keep:
+            err.bad(rec, f"image_id {iid!r} is not a listed image")
+            return None, None
+        err.bad(rec, f"image_id {iid!r} is not a listed image (kept under a placeholder image)")
+        item = by_id[iid] = Item(iid, "", None, None)
+        placeholders.append(item)
+    if skip:
+        if cid not in cat_ids and not (results and cid is not None):
+            err.bad(rec, f"category_id {cid!r} is not a declared category")
+            return None, None
+        if aid is not None:
+            if aid in seen_ann:
+                err.bad(rec, f"duplicate annotation id {aid!r}")
+                return None, None
+            seen_ann.add(aid)
+    bbox = a.get("bbox")
+    if bbox is not None:
+        why = _bbox_problem(bbox, nonfinite)
+        if why:
+            if not keep:
+                err.bad(rec, why)
+                return None, None
+            err.bad(rec, why + " (kept)")
+        else:
+            bbox = tuple(bbox)
+    area = a.get("area")
+    if area is not None and not J.finite_number(area):
+        if not keep:
+            err.bad(rec, f"area must be a finite number, got {area!r}")
+            return None, None
+    seg = a.get("segmentation")
+    geom = None
+    if seg is not None:
+        try:
+            geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
+        except GeometryError as exc:
+            if not keep:
+                err.bad(rec, str(exc))
+                return None, None
+            if type(seg) is list:  # compacted parts back to the lists found in the file
+                seg = [p.tolist() if type(p) is array else p for p in seg]
+            geom = InvalidGeometry(seg, str(exc))
+    crowd = a.get("iscrowd", 0)
+    if crowd not in (0, 1):
+        if not keep:
+            err.bad(rec, f"iscrowd must be 0 or 1, got {crowd!r}")
+            return None, None
+        crowd = bool(crowd)
+    score = a.get("score")
+    if score is not None and not J.finite_number(score):
+        err.bad(rec, f"score must be a finite number, got {score!r}")
+        return None, None
+    attrs = a.get("attributes")
+    extra = {k: v for k, v in a.items() if k not in _ANN_KEYS}
+    if attrs is not None and type(attrs) is not dict:
+        extra["attributes"], attrs = attrs, None
+    ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
+    ann._coco_keys = keys_of(a)
+    return ann, item
+
+
+def build_dataset_meta(ds: Dataset, top: dict, order: CocoOrder, err: _Errors) -> None:
+    ds.meta["coco"] = {"keys": list(top), "order": order}
+    if err.skipped:
+        ds.meta["skipped"] = err.skipped
+
+
+def read_instances(path, errors: str = "raise") -> Dataset:
+    """Read a COCO instances file (also captions, keypoints, labels: any object-shaped COCO file).
+
+    See :func:`segmill.formats.coco.read`.
+    """
+    err = _Errors(errors, path)
+    with J.no_gc():
+        top, nonfinite = J.load(path, compact=_big(path))
+        if type(top) is not dict:
+            hint = " (a detection results list? use the coco_results format)" if type(top) is list else ""
+            raise InputError(f"the top-level JSON value must be an object, got a {type(top).__name__}{hint}", path)
+        cats = read_categories(top.get("categories"), err)
+        items = read_images(top.get("images"), err)
+        order = CocoOrder()
+        extra_top = {k: v for k, v in top.items()
+                     if k not in ("info", "licenses", "images", "annotations", "categories")}
+        placeholders = read_annotations(top.get("annotations"), items, {c.id for c in cats}, err, nonfinite, order)
+        info = top.get("info")
+        lic = top.get("licenses")
+        ds = Dataset(cats, items + placeholders, info, lic, extra_top)
+        if placeholders:
+            ds.meta["coco_missing_images"] = [it.id for it in placeholders]
+        build_dataset_meta(ds, top, order, err)
+        del top
+        if errors == "raise":
+            ds.validate(path)
+        elif errors == "skip":
+            _drop_duplicates(ds, err)
+    return ds
+
+
+#: Files at least this big are parsed with polygon compaction (see _coco_json.load):
+#: a little slower, but peak memory stays below what pycocotools needs.
+COMPACT_BYTES = 64 << 20
+
+
+def _big(path) -> bool:
+    try:
+        return Path(path).stat().st_size >= COMPACT_BYTES
+    except OSError:
+        return False
+
+
+def _drop_duplicates(ds: Dataset, err: _Errors) -> None:
+    """Skip mode: keep the first of duplicate category and image ids, report the rest."""
+    seen: set = set()
+    cats = []
+    for c in ds.categories:
+        if c.id in seen:
+            err.bad(f"category id {c.id!r}", f"duplicate category id {c.id!r}")
+            continue
+        seen.add(c.id)
+        cats.append(c)
+    ds.categories = cats
+    seen = set()
+    items = []
+    for it in ds.items:
+        if it.id in seen:
+            err.bad(f"image id {it.id!r}", f"duplicate image id {it.id!r} ({len(it.annotations)} annotations)")
+            continue
+        seen.add(it.id)
+        items.append(it)
+    ds.items = items
+    if err.skipped:
+        ds.meta["skipped"] = err.skipped

@@ -1,0 +1,385 @@
+"""Dataset -> COCO instances JSON, losing nothing silently.
+
+Records read from COCO are written back with their keys in the order found
+and their values as found; geometry is converted only when the target
+representation asks for it, and then ``area``/``bbox`` are recomputed by the
+convention of DESIGN.md section 4. Everything the target cannot hold is a
+loss with a code (see :data:`LOSS_CODES`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._progress import track
+from ..errors import GeometryError
+from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
+from ..losses import WriteReport, register_codes
+from ..model import Dataset
+from ..rle import RLE
+from . import _coco_json as J
+from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, is_valid_coco_source
+from ._coco_read import ANN_KEYS, CocoOrder
+
+LOSS_CODES = {
+    "L101": "polygon vertices rasterized to an RLE (pixels exact under the raster rule; sub-pixel shape lost)",
+    "L102": "an RLE or mask was kept as RLE although polygons were asked for (mask tracing unavailable or mask empty)",
+    "L103": "polygons traced from a mask were simplified (pixels differ; IoU in the message)",
+    "L104": "a box rasterized to an RLE (sub-pixel box edges lost)",
+    "L105": "image split membership dropped (one COCO file holds images of several splits)",
+}
+register_codes(LOSS_CODES)
+
+SEGMENTATION_MODES = ("keep", "polygon", "rle")
+_IMG_ORDER = ("id", "file_name", "width", "height", "attributes")
+_CAT_ORDER = ("id", "name", "supercategory", "isthing", "color")
+
+
+def _int_ids(objs, what: str, report: WriteReport, attr: str = "id"):
+    """Map every object's id to an int COCO id: ints kept, others numbered after the largest int."""
+    ids = [getattr(o, attr) for o in objs]
+    if all(type(i) is int for i in ids):
+        return None
+    top = max((i for i in ids if type(i) is int), default=0)
+    out = {}
+    n = 0
+    for o, i in zip(objs, ids):
+        if type(i) is int:
+            continue
+        top += 1
+        out[id(o)] = top
+        n += 1
+    report.notes.append(f"{n} {what} without an integer id got ids from {top - n + 1} in {what[:-1]} order"
+                        f" (original ids kept in the field 'segmill_id')")
+    return out
+
+
+def _annotation_ids(ds: Dataset, report: WriteReport):
+    """Int ids for annotations with a str id, or with none when they did not come from COCO."""
+    todo = [a for it in ds.items for a in it.annotations
+            if type(a.id) is str or (a.id is None and getattr(a, "_coco_keys", None) is None)]
+    if not todo:
+        return None
+    top = max((a.id for it in ds.items for a in it.annotations if type(a.id) is int), default=0)
+    out = {id(a): top + k for k, a in enumerate(todo, 1)}
+    report.notes.append(f"{len(todo)} annotations without an integer id got ids {top + 1}..{top + len(todo)}"
+                        " in item order (string ids kept in the field 'segmill_id')")
+    return out
+
+
+def _ordered(keys, fields: dict, extra: dict, canonical) -> dict:
+    """A record with ``keys`` order first (fields or extras), then the rest."""
+    out = {}
+    if keys:
+        for k in keys:
+            if k in fields:
+                out[k] = fields[k]
+            elif k in extra:
+                out[k] = extra[k]
+    for k in canonical:
+        if k in fields and k not in out:
+            out[k] = fields[k]
+    for k, v in extra.items():
+        if k not in out:
+            out[k] = v
+    return out
+
+
+def _clean(d: dict, report: WriteReport, what: str, item_id=None, ann_id=None) -> dict:
+    if not d or J.jsonable(d):
+        return d
+    out = {}
+    for k, v in d.items():
+        if J.jsonable({k: v}):
+            out[k] = v
+        else:
+            report.lose("L001", f"{what} {k!r} ({type(v).__name__}) cannot be written as JSON", item_id, ann_id)
+    return out
+
+
+class _Opts:
+    __slots__ = ("mode", "recompute", "raster", "polygon_mode", "tolerance", "trace")
+
+    def __init__(self, mode, recompute, raster, polygon_mode, tolerance):
+        if mode not in SEGMENTATION_MODES:
+            raise ValueError(f"segmentation must be one of {SEGMENTATION_MODES}, got {mode!r}")
+        if polygon_mode not in ("exact", "simplified"):
+            raise ValueError(f"polygon_mode must be 'exact' or 'simplified', got {polygon_mode!r}")
+        self.mode, self.recompute, self.raster = mode, bool(recompute), raster
+        self.polygon_mode, self.tolerance = polygon_mode, float(tolerance)
+        self.trace = None
+        if mode == "polygon":
+            try:  # the exact mask tracer lives in segmill.bridges (issue 4)
+                from ..bridges.trace import trace
+            except ImportError:  # pragma: no cover - depends on what is installed
+                trace = None
+            self.trace = trace
+
+
+def _rle_out(r: RLE, crowd: bool):
+    # COCO's own files store crowd regions uncompressed, everything else compressed.
+    return r.to_coco(compressed=not crowd)
+
+
+def _to_polygons(r: RLE, opts: _Opts, report: WriteReport, iid, aid):
+    """Polygons for a mask, or None (then the caller keeps the RLE and a loss is recorded)."""
+    if opts.trace is None:
+        report.lose("L102", "RLE kept: no mask tracer is available in this installation", iid, aid)
+        return None
+    if r.area == 0:
+        report.lose("L102", "RLE kept: an empty mask has no polygon", iid, aid)
+        return None
+    if opts.polygon_mode == "exact":
+        return opts.trace(r, mode="exact")
+    poly, iou = opts.trace(r, mode="simplified", tolerance=opts.tolerance)
+    if iou < 1.0:
+        report.lose("L103", f"simplified with tolerance {opts.tolerance:g} px: IoU {iou:.4f}", iid, aid)
+    return poly
+
+
+def _segmentation(ann, item, opts: _Opts, report: WriteReport):
+    """(segmentation value or None, kind, changed) for an annotation; None kind means drop."""
+    g = ann.geometry
+    iid, aid = item.id, ann.id
+    mode = opts.mode
+    h, w = item.height, item.width
+    if g is None:
+        return None, "none", False
+    t = type(g)
+    if t is CocoPolygons or (isinstance(g, Polygons) and t is not CocoPolygons):
+        native = t is CocoPolygons
+        if mode == "rle":
+            if h is None or w is None:
+                report.lose("L005", "polygon kept: the image has no size to rasterize into", iid, aid)
+            else:
+                report.lose("L101", "polygon written as RLE", iid, aid)
+                r = g.to_rle(h, w, opts.raster)
+                return _rle_out(r, ann.iscrowd), "rle", r
+        if native:
+            return g.source, "polygon", False
+        src = g.source if is_valid_coco_source(g) else [p.reshape(-1).tolist() for p in g.parts]
+        return src, "polygon", g
+    if isinstance(g, RLE):
+        native = t is CocoRLE
+        if mode == "polygon":
+            poly = _to_polygons(g, opts, report, iid, aid)
+            if poly is not None:
+                return poly.to_coco(), "polygon", poly
+        if native:
+            return g.raw, "rle", False
+        return _rle_out(g, ann.iscrowd), "rle", g
+    if isinstance(g, Box):
+        if t is CocoBox and mode == "keep":
+            return [], "empty", False
+        if mode == "rle":
+            if h is None or w is None:
+                report.lose("L005", "box kept as a polygon: the image has no size to rasterize into", iid, aid)
+            else:
+                report.lose("L104", "box written as RLE", iid, aid)
+                r = g.to_rle(h, w, opts.raster)
+                return _rle_out(r, ann.iscrowd), "rle", r
+        p = g.to_polygons()
+        return p.to_coco(), "polygon", p
+    if isinstance(g, Mask):
+        if h is None or w is None:
+            report.lose("L005", "mask dropped: the image has no size", iid, aid)
+            return None, "none", False
+        r = g.to_rle(h, w)
+        if mode == "polygon":
+            poly = _to_polygons(r, opts, report, iid, aid)
+            if poly is not None:
+                return poly.to_coco(), "polygon", poly
+        return _rle_out(r, ann.iscrowd), "rle", r
+    if isinstance(g, Shape):
+        report.lose("L002", f"a {g.kind!r} shape has no area; COCO instances cannot hold it", iid, aid)
+        return None, None, False
+    if isinstance(g, InvalidGeometry):  # pragma: no cover - validate() refuses these first
+        raise GeometryError(g.reason)
+    raise GeometryError(f"unsupported geometry {t.__name__}")  # pragma: no cover
+
+
+def _derived(kind: str, geom):
+    """(area, bbox) of a written geometry (DESIGN.md section 4)."""
+    if kind == "polygon":
+        x, y, w, h = geom.bounds
+        return geom.area, [x, y, w, h]
+    if kind == "rle":
+        return int(geom.area), list(geom.bbox)
+    return None, None
+
+
+def _annotation_record(ann, item, image_id, cat_map, ann_map, opts: _Opts, report: WriteReport):
+    keys = getattr(ann, "_coco_keys", None)
+    if ann.category_id is None and keys is None:
+        # pycocotools indexes every annotation by category: one without is unusable.
+        report.lose("L003", "annotation without a category dropped", item.id, ann.id)
+        return None
+    seg, kind, changed = _segmentation(ann, item, opts, report)
+    if kind is None:
+        return None
+    fields: dict = {}
+    aid = ann.id if ann_map is None or id(ann) not in ann_map else ann_map[id(ann)]
+    extra = ann.extra
+    if aid is not ann.id:
+        extra = dict(extra)
+        if ann.id is not None:
+            extra["segmill_id"] = ann.id
+    if ann.id is not None or aid is not None or (keys and "id" in keys):
+        fields["id"] = aid
+    fields["image_id"] = image_id
+    cid = ann.category_id
+    if cat_map is not None:
+        cid = cat_map.get(cid, cid)
+    if cid is not None or (keys and "category_id" in keys):
+        fields["category_id"] = cid
+    if seg is not None:
+        fields["segmentation"] = seg
+    if changed is not False and changed is not None:
+        area, bbox = _derived(kind, changed)
+    elif opts.recompute and kind == "polygon":
+        area, bbox = _derived(kind, ann.geometry)
+    elif opts.recompute and kind == "rle":
+        area, bbox = _derived(kind, ann.geometry)
+    else:
+        area, bbox = ann.area, ann.bbox
+        if keys is None and area is None and kind == "empty":
+            area, bbox = ann.geometry.area, list(ann.geometry.bounds)
+    if area is not None:
+        fields["area"] = area
+    if bbox is not None:
+        fields["bbox"] = list(bbox)
+    if ann.iscrowd or seg is not None or (keys and "iscrowd" in keys):
+        fields["iscrowd"] = int(ann.iscrowd)
+    if ann.score is not None:
+        fields["score"] = ann.score
+    if ann.attributes or (keys and "attributes" in keys):
+        fields["attributes"] = ann.attributes if keys else _clean(ann.attributes, report, "attribute", item.id, ann.id)
+    if keys is None and extra:
+        extra = _clean(extra, report, "field", item.id, ann.id)
+    return _ordered(keys, fields, extra, ANN_KEYS)
+
+
+def _file_order(ds: Dataset):
+    """(annotation, item) pairs in the order the annotations were read, if the model still matches."""
+    meta = ds.meta.get("coco")
+    order = meta.get("order") if isinstance(meta, dict) else None
+    if not isinstance(order, CocoOrder):
+        return None
+    n = ds.num_annotations
+    if n != len(order.anns):
+        return None
+    if n == 0:
+        return []
+    model = np.empty((n, 2), np.uint64)
+    k = 0
+    for it in ds.items:
+        iid = id(it)
+        for a in it.annotations:
+            model[k, 0] = id(a)
+            model[k, 1] = iid
+            k += 1
+    stored = np.empty((n, 2), np.uint64)
+    stored[:, 0] = np.fromiter(map(id, order.anns), np.uint64, n)
+    stored[:, 1] = np.fromiter(map(id, order.items), np.uint64, n)
+    a = model[np.lexsort((model[:, 1], model[:, 0]))]
+    b = stored[np.lexsort((stored[:, 1], stored[:, 0]))]
+    if not np.array_equal(a, b):
+        return None
+    return zip(order.anns, order.items)
+
+
+def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute: bool = False,
+                    raster: str = "coco", polygon_mode: str = "exact", tolerance: float = 1.0) -> WriteReport:
+    """See :func:`segmill.formats.coco.write`."""
+    opts = _Opts(segmentation, recompute, raster, polygon_mode, tolerance)
+    report = WriteReport()
+    with J.no_gc():
+        ds.validate(ds.meta.get("source_path"))
+        item_map = _int_ids(ds.items, "images", report)
+        cat_map_obj = _int_ids(ds.categories, "categories", report)
+        cat_map = None
+        if cat_map_obj is not None:
+            cat_map = {c.id: cat_map_obj.get(id(c), c.id) for c in ds.categories}
+        ann_map = _annotation_ids(ds, report)
+        splits = {it.split for it in ds.items if it.split is not None}
+        image_ids = {}
+        for it in ds.items:
+            image_ids[id(it)] = it.id if item_map is None else item_map.get(id(it), it.id)
+        if len(splits) > 1:
+            for it in ds.items:
+                if it.split is not None:
+                    report.lose("L105", f"split {it.split!r} not recorded", it.id)
+        meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
+        top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
+        pairs = _file_order(ds)
+        if pairs is None:
+            pairs = ((a, it) for it in ds.items for a in it.annotations)
+
+        def images():
+            for it in ds.items:
+                keys = getattr(it, "_coco_keys", None)
+                f = {"id": image_ids[id(it)], "file_name": it.file_name}
+                if it.width is not None or (keys and "width" in keys):
+                    f["width"] = it.width
+                if it.height is not None or (keys and "height" in keys):
+                    f["height"] = it.height
+                if it.attributes or (keys and "attributes" in keys):
+                    f["attributes"] = it.attributes if keys else _clean(it.attributes, report, "image attribute", it.id)
+                extra = it.extra if keys else _clean(it.extra, report, "image field", it.id)
+                if f["id"] is not it.id:
+                    extra = dict(extra, segmill_id=it.id)
+                report.items += 1
+                yield _ordered(keys, f, extra, _IMG_ORDER)
+
+        def annotations():
+            for a, it in track(pairs, ds.num_annotations, "writing annotations"):
+                rec = _annotation_record(a, it, image_ids[id(it)], cat_map, ann_map, opts, report)
+                if rec is not None:
+                    report.annotations += 1
+                    yield rec
+
+        def categories():
+            out = []
+            for c in ds.categories:
+                keys = getattr(c, "_coco_keys", None)
+                f = {"id": c.id if cat_map is None else cat_map[c.id], "name": c.name}
+                if c.supercategory is not None or (keys and "supercategory" in keys):
+                    f["supercategory"] = c.supercategory
+                if c.isthing is not None or (keys and "isthing" in keys):
+                    f["isthing"] = None if c.isthing is None else int(c.isthing)
+                if c.color is not None or (keys and "color" in keys):
+                    f["color"] = None if c.color is None else list(c.color)
+                extra = c.extra if keys else _clean(c.extra, report, "category field")
+                if f["id"] is not c.id:
+                    extra = dict(extra, segmill_id=c.id)
+                out.append(_ordered(keys, f, extra, _CAT_ORDER))
+            return out
+
+        written = set()
+        with open(path, "wb") as fh:
+            w = J.ChunkedWriter(fh)
+            for k in list(top_keys) + ["info", "licenses", "images", "annotations", "categories"] + list(ds.extra):
+                if k in written:
+                    continue
+                written.add(k)
+                if k == "images":
+                    w.stream("images", images())
+                elif k == "annotations":
+                    w.stream("annotations", annotations())
+                elif k == "categories":
+                    w.key("categories", categories())
+                elif k == "info":
+                    if ds.info is not None or "info" in top_keys:
+                        w.key("info", ds.info)
+                elif k == "licenses":
+                    if ds.licenses is not None or "licenses" in top_keys:
+                        w.key("licenses", ds.licenses)
+                elif k in ds.extra:
+                    v = ds.extra[k]
+                    if J.jsonable(v):
+                        w.key(k, v)
+                    else:
+                        report.lose("L001", f"top-level field {k!r} cannot be written as JSON")
+            w.close()
+    report.files = 1
+    return report

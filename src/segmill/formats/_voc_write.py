@@ -1,0 +1,291 @@
+"""Pascal VOC writer (see :mod:`segmill.formats.voc` for the layout and the rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..losses import WriteReport
+from ..model import Dataset
+from ._png import voc_colormap, write_png
+from ._voc_masks import ClassList, default_classes, read_class_names, write_labelmap
+from ._voc_xml import box_to_voc, write_xml
+
+__all__ = ["write"]
+
+
+def _class_values(ds: Dataset, report: WriteReport):
+    """``{category id: label value}`` and the ClassList written."""
+    cats = ds.categories
+    src: ClassList | None = ds.meta.get("voc_classes")
+    if ds.meta.get("voc_class_values") and all(isinstance(c.id, int) and 0 <= c.id < 255 for c in cats):
+        values = {c.id: c.id for c in cats}
+        n = max(values.values(), default=-1) + 1
+        names = [f"class{i}" for i in range(n)]
+        colors = [tuple(int(v) for v in voc_colormap()[i]) for i in range(n)]
+        for c in cats:
+            names[c.id] = c.name
+            if c.color is not None:
+                colors[c.id] = tuple(c.color)
+    else:
+        names, colors, values = [], [], {}
+        cmap = voc_colormap()
+        bg = [c for c in cats if c.name in ("background", "_background_")]
+        if bg:
+            values[bg[0].id] = 0
+            names.append(bg[0].name)
+        else:
+            names.append("background")
+        from ._voc_masks import VOID_NAMES
+
+        for c in cats:
+            if c.id in values:
+                continue
+            if c.name in VOID_NAMES:  # labelme's __ignore__: void, not a class
+                continue
+            v = len(names)
+            if v >= 255:
+                report.lose("L201", f"category {c.name!r} (id {c.id!r}) has no label value left")
+                continue
+            values[c.id] = v
+            names.append(c.name)
+        colors = [tuple(int(x) for x in cmap[i]) for i in range(len(names))]
+        for c in cats:
+            if c.id in values and c.color is not None:
+                colors[values[c.id]] = tuple(c.color)
+    void_name = src.void_name if src else None
+    void_color = src.void_color if src else None
+    return values, ClassList(names, colors, void_name, void_color, src.source if src else "written")
+
+
+def _voc_id(item, seen):
+    orig = item.extra.get("segmill_id")  # a string id the COCO writer had to renumber
+    if isinstance(item.id, str):
+        base = item.id
+    elif isinstance(orig, str) and orig:
+        base = orig
+    else:
+        base = Path(item.file_name).stem or str(item.id)
+    base = base.replace("/", "_").replace("\\", "_")
+    if base in ("", ".", "..") or base in seen:
+        base = f"{base}_{item.id}"
+    seen.add(base)
+    return base
+
+
+def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder", mask_mode: str | None = None,
+          labels=None) -> WriteReport:
+    """Write a Pascal VOC folder.
+
+    Parameters
+    ----------
+    raster : {"coco", "pil"}
+        Polygon rasterization rule for the masks.
+    overlap : {"zorder", "last"}
+        Which annotation owns a pixel several cover (see
+        :func:`segmill.bridges.compose.compose`); overwritten pixels are
+        reported (``L701``).
+    mask_mode : {"P", "RGB"}, optional
+        Paletted (default) or RGB masks; defaults to what a VOC source had.
+    labels : path, optional
+        A class list (one name a line) fixing the label values.
+    """
+    from ..bridges.compose import compose
+
+    out = Path(path)
+    report = WriteReport()
+    if labels is not None:
+        cl = read_class_names(Path(labels))
+        by_name = {n: i for i, n in enumerate(cl.names)}
+        values = {}
+        for c in dataset.categories:
+            if c.name in by_name:
+                values[c.id] = by_name[c.name]
+            elif cl.void_name and c.name == cl.void_name:
+                continue
+            else:
+                report.lose("L206", f"category {c.name!r} is not in the class list {labels}")
+        classes = cl
+    else:
+        values, classes = _class_values(dataset, report)
+    names = {c.id: c.name for c in dataset.categories}
+    mode = mask_mode or dataset.meta.get("voc_mask_mode") or "P"
+    if mode not in ("P", "RGB"):
+        raise ValueError(f"mask_mode must be 'P' or 'RGB', got {mode!r}")
+    raw = dataset.meta.get("voc_palette")
+    src_palette = np.frombuffer(raw, np.uint8).reshape(-1, 3) if isinstance(raw, bytes) else None
+    palette = src_palette if labels is None else None
+    if palette is None or len(palette) < len(classes.names):
+        palette = classes.color_table()
+    obj_palette = src_palette
+    if obj_palette is None:
+        obj_palette = voc_colormap()
+    for d in ("Annotations", "ImageSets/Main", "ImageSets/Segmentation"):
+        (out / d).mkdir(parents=True, exist_ok=True)
+    set_lists: dict[tuple[str, str], list[str]] = {}
+    label_lists: dict[str, list[tuple[str, int]]] = {}
+    seen: set = set()
+    if dataset.info or dataset.licenses or dataset.extra:
+        report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
+    from .._progress import track
+
+    for item in track(dataset.items, desc="voc"):
+        vid = _voc_id(item, seen)
+        _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report,
+                    compose)
+        sets = item.extra.get("voc_sets") or {"Main": [item.split or "default"]}
+        if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
+            sets = dict(sets)
+            sets["Segmentation"] = [item.split or "default"]
+        for kind, splits in sets.items():
+            for s in splits:
+                set_lists.setdefault((kind, s), []).append(vid)
+        for key, v in (item.extra.get("voc_labels") or {}).items():
+            label_lists.setdefault(key, []).append((vid, v))
+        report.items += 1
+    for (kind, s), ids in set_lists.items():
+        d = out / "ImageSets" / kind
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{s}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+        report.files += 1
+    for key, rows in label_lists.items():
+        (out / "ImageSets" / "Main" / f"{key}.txt").write_text(
+            "".join(f"{i} {v:2d}\n" for i, v in rows), encoding="utf-8")
+        report.files += 1
+    if classes.names[:21] != list(default_classes().names) or len(classes.names) != 21 or classes.source == "labelmap":
+        write_labelmap(out / "labelmap.txt", classes)
+        report.files += 1
+    return report
+
+
+def _is_box(ann):
+    from ..geometry import Box
+
+    return isinstance(ann.geometry, Box)
+
+
+def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose):
+    from ..geometry import AREA_KINDS, Box
+
+    from ._voc_masks import VOID_NAMES
+
+    objects = []
+    inst_values = []
+    obj_no = 0  # object number = instance value, as VOC numbers them
+    src_vals = [a.extra.get("voc_instance") for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
+                and not isinstance(a.geometry, Box) and a.category_id is not None and not a.extra.get("voc_semantic")]
+    keep_src = bool(src_vals) and all(isinstance(v, int) and 0 < v < 255 for v in src_vals)
+    for ann in item.annotations:
+        g = ann.geometry
+        void = ann.category_id is None and ann.attributes.get("void")
+        if ann.iscrowd:
+            report.lose("L203", "crowd region written as an ordinary object", item.id, ann.id)
+        if ann.score is not None:
+            report.lose("L204", f"score {ann.score} dropped", item.id, ann.id)
+        if names.get(ann.category_id) in VOID_NAMES:
+            # labelme's __ignore__: painted void (255) in the class map, 0 in the
+            # object map, and (labelme's rule) its object number stays unused
+            obj_no += 1
+            inst_values.append(0)
+            continue
+        if ann.category_id is not None and ann.category_id not in values:
+            report.lose("L206", f"category {ann.category_id!r} has no VOC label value", item.id, ann.id)
+            inst_values.append(0)
+            continue
+        semantic = bool(ann.extra.get("voc_semantic"))
+        has_pixels = isinstance(g, AREA_KINDS) and not isinstance(g, Box)
+        if void or semantic or ann.category_id is None:
+            inst_values.append(0)
+            continue
+        if not ann.extra.get("voc_no_xml"):
+            objects.append(_object(ann, item, names, report, raster))
+            obj_no += 1
+        if has_pixels:
+            if keep_src:
+                v = ann.extra["voc_instance"]
+            elif not ann.extra.get("voc_no_xml"):
+                v = obj_no
+            else:
+                v = 0  # numbered below, after the XML objects
+            inst_values.append(v)
+        else:
+            inst_values.append(0)
+    # mask-only instances: next free values
+    free = obj_no + 1
+    for k, ann in enumerate(item.annotations):
+        if inst_values[k] == 0 and ann.extra.get("voc_no_xml") and not keep_src and ann.category_id in values:
+            inst_values[k] = free
+            free += 1
+    for k, v in enumerate(inst_values):
+        if v > 254:
+            report.lose("L202", f"instance {v} does not fit an 8-bit SegmentationObject", item.id,
+                        item.annotations[k].id)
+            inst_values[k] = 0
+    h, w = item.height, item.width
+    has_masks = any((isinstance(a.geometry, AREA_KINDS) and not isinstance(a.geometry, Box)) for a in item.annotations)
+    if has_masks:
+        if h is None or w is None:
+            report.lose("L005", "image size unknown: masks not written", item.id)
+        else:
+            paint_values = dict(values)
+            paint_values.update({cid: 255 for cid, n in names.items() if n in VOID_NAMES})
+            cmap, imap, losses = compose(item, paint_values, overlap=overlap, raster=raster,
+                                         instance_values=inst_values, void_instance_value=255, category_names=names)
+            for l in losses:
+                report.lose(l.code, l.message, l.item_id, l.annotation_id)
+            for d in ("SegmentationClass", "SegmentationObject"):
+                (out / d).mkdir(exist_ok=True)
+            if mode == "RGB":
+                table = classes.color_table()
+                write_png(out / "SegmentationClass" / f"{vid}.png", table[cmap])
+                write_png(out / "SegmentationObject" / f"{vid}.png", voc_colormap()[imap])
+            else:
+                write_png(out / "SegmentationClass" / f"{vid}.png", cmap, palette)
+                write_png(out / "SegmentationObject" / f"{vid}.png", imap, obj_palette)
+            report.files += 2
+    xml = dict(item.extra.get("voc_xml") or {})
+    doc = {
+        "folder": xml.get("folder"),
+        "filename": item.file_name,
+        "size": (h, w) if h is not None and w is not None else None,
+        "depth": xml.get("depth"),
+        "segmented": xml.get("segmented", 1 if has_masks else 0),
+        "extra_xml": xml.get("extra_xml"),
+        "objects": objects,
+    }
+    write_xml(out / "Annotations" / f"{vid}.xml", doc)
+    report.files += 1
+    report.annotations += len(item.annotations)
+    dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
+    if dropped:
+        report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)
+
+
+def _object(ann, item, names, report, raster):
+    from ..geometry import Box
+
+    obj = {"name": names[ann.category_id], "attributes": {}}
+    for k, v in ann.attributes.items():
+        if isinstance(v, (str, int, float, bool)):
+            obj["attributes"][k] = v
+        else:
+            report.lose("L205", f"attribute {k!r} ({type(v).__name__}) dropped", item.id, ann.id)
+    if ann.bbox is not None:
+        box = ann.bbox
+    elif isinstance(ann.geometry, Box):
+        box = ann.geometry.bounds
+    elif item.height is not None and item.width is not None:
+        box = ann.to_rle(item.height, item.width, raster).bbox
+    else:
+        box = None
+    obj["bndbox"] = box_to_voc(box) if box is not None and box[2] > 0 and box[3] > 0 else None
+    obj["parts"] = ann.extra.get("voc_parts")
+    obj["actions"] = ann.extra.get("voc_actions")
+    obj["xml"] = ann.extra.get("voc_xml")
+    dropped = [k for k in ann.extra if not k.startswith("voc_")]
+    if dropped:
+        report.lose("L001", f"annotation fields {sorted(dropped)} have no place in VOC", item.id, ann.id)
+    return obj
+
+

@@ -1,0 +1,233 @@
+"""COCO results (detections) JSON: a list of ``{image_id, category_id, segmentation, score}``.
+
+``segmentation`` is a compressed RLE whose ``size`` gives the image size;
+``area`` and ``bbox`` are derived by evaluation tools, not stored (a record
+that has them keeps them). Image file names and category names come from an
+instances file passed as ``images=PATH`` (CLI: ``--images``); without it,
+items are made from the image ids (in order of first appearance, sized by
+their RLEs) and categories are named by their ids.
+
+Loss codes L110-L112 (see ``segmill formats``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import InputError
+from ..geometry import Box, Mask, Polygons, Shape
+from ..losses import WriteReport, register_codes
+from ..model import Category, Dataset, Item
+from ..rle import RLE
+from . import Detection, FormatSpec, NO, register_format
+from . import _coco_json as J
+from ._coco_geom import CocoPolygons, CocoRLE
+from ._coco_read import CocoOrder, _Errors, read_annotations, read_instances
+from ._coco_write import _file_order, _ordered
+
+__all__ = ["read", "write", "detect", "LOSS_CODES"]
+
+LOSS_CODES = {
+    "L110": "image records and category names are not stored in a results file",
+    "L111": "an annotation without a score was written with score 1.0",
+    "L112": "iscrowd, attributes or unknown fields dropped (a results file holds none)",
+}
+register_codes(LOSS_CODES)
+_ORDER = ("image_id", "category_id", "segmentation", "bbox", "score")
+
+
+def detect(path) -> Detection:
+    """A JSON list whose first record has ``score`` (peeks at the first 4 KiB)."""
+    p = Path(path)
+    if not p.is_file():
+        return NO
+    head, _ = J.peek(p)
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body.startswith(b"["):
+        return NO
+    rest = body[1:].lstrip()
+    if rest.startswith(b"]"):
+        return Detection(0.5, "an empty JSON list (an empty results file)")
+    if not rest.startswith(b"{"):
+        return NO
+    first = rest.split(b"}", 1)[0] if b'"segmentation"' not in rest[:200] else rest
+    has = lambda k: re.search(rb'"' + k + rb'"\s*:', first) is not None  # noqa: E731
+    if has(b"score") and has(b"image_id"):
+        return Detection(0.9, "JSON list of records with image_id and score")
+    if has(b"image_id"):
+        return Detection(0.4, "JSON list of records with image_id but no score")
+    return NO
+
+
+def read(path, errors: str = "raise", images=None) -> Dataset:
+    """Read a results file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    errors : {"raise", "skip", "keep"}
+    images : str or os.PathLike, optional
+        A COCO instances file giving images (names, sizes) and categories.
+
+    Returns
+    -------
+    Dataset
+        Each annotation with ``score``; geometry :class:`~segmill.rle.RLE`
+        (or polygons, or ``None`` for box-only detections with ``bbox``).
+    """
+    err = _Errors(errors, path)
+    with J.no_gc():
+        if images is not None:
+            base = read_instances(images, errors="raise")
+            items, cats = base.items, base.categories
+            for it in items:
+                it.annotations = []
+            info, lic = base.info, base.licenses
+        else:
+            items, cats, info, lic = [], [], None, None
+        top, nonfinite = J.load(path)
+        if type(top) is not list:
+            hint = " (an instances file? use the coco format)" if type(top) is dict else ""
+            raise InputError(f"a results file must be a JSON list, got a {type(top).__name__}{hint}", path)
+        if images is None:
+            items, cats = _infer(top)
+        for i, r in enumerate(top):
+            if type(r) is dict and "score" not in r:
+                err.bad(f"results[{i}] (image id {r.get('image_id')!r})", "a result needs a 'score'")
+                top[i] = None
+        order = CocoOrder()
+        read_annotations([r for r in top if r is not None], items, {c.id for c in cats}, err, nonfinite, order,
+                         results=images is None)
+        ds = Dataset(cats, items, info, lic)
+        ds.meta["coco"] = {"keys": [], "order": order, "results": True}
+        if images is not None:
+            ds.meta["images_path"] = str(images)
+        if err.skipped:
+            ds.meta["skipped"] = err.skipped
+        if errors == "raise":
+            ds.validate(path)
+    return ds
+
+
+def _infer(records):
+    """Items and categories from the records themselves."""
+    items: dict = {}
+    cats: dict = {}
+    for r in records:
+        if type(r) is not dict:
+            continue
+        iid = r.get("image_id")
+        if (type(iid) is int or type(iid) is str) and iid not in items:
+            h = w = None
+            seg = r.get("segmentation")
+            if type(seg) is dict and type(seg.get("size")) is list and len(seg["size"]) == 2:
+                h, w = seg["size"]
+                if type(h) is not int or type(w) is not int or h < 0 or w < 0:
+                    h = w = None
+            items[iid] = Item(iid, "", w, h)
+        cid = r.get("category_id")
+        if (type(cid) is int or type(cid) is str) and cid not in cats:
+            cats[cid] = Category(cid, str(cid))
+    return list(items.values()), sorted(cats.values(), key=lambda c: (type(c.id) is str, c.id))
+
+
+def write(dataset: Dataset, path, raster: str = "coco") -> WriteReport:
+    """Write a results file: compressed RLEs (or bbox-only records for boxes) with scores.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    path : str or os.PathLike
+    raster : {"coco", "pil"}
+        Rule used to rasterize polygons (loss L101).
+    """
+    report = WriteReport()
+    from_results = isinstance(dataset.meta.get("coco"), dict) and dataset.meta["coco"].get("results")
+    if not from_results and (dataset.categories or any(it.file_name for it in dataset.items)):
+        report.lose("L110", f"{len(dataset.items)} image records and {len(dataset.categories)} category names "
+                            "not written")
+    pairs = _file_order(dataset)
+    if pairs is None:
+        pairs = ((a, it) for it in dataset.items for a in it.annotations)
+
+    def records():
+        for a, it in pairs:
+            rec = _record(a, it, raster, from_results, report)
+            if rec is not None:
+                report.annotations += 1
+                yield rec
+
+    with J.no_gc(), open(path, "wb") as fh:
+        J.write_list(fh, records())
+    report.items = len(dataset.items)
+    report.files = 1
+    return report
+
+
+def _record(ann, item, raster, from_results, report: WriteReport):
+    g = ann.geometry
+    iid, aid = item.id, ann.id
+    keys = getattr(ann, "_coco_keys", None) if from_results else None
+    f: dict = {"image_id": item.id, "category_id": ann.category_id}
+    h, w = item.height, item.width
+    if g is None:
+        pass
+    elif isinstance(g, CocoRLE) and (from_results or g.compressed):
+        f["segmentation"] = g.raw
+    elif isinstance(g, RLE):
+        f["segmentation"] = g.to_coco(compressed=True)
+    elif from_results and type(g) is CocoPolygons:
+        f["segmentation"] = g.source
+    elif isinstance(g, Box):
+        f["bbox"] = list(g.bounds)
+    elif isinstance(g, (Polygons, Mask)):
+        if h is None or w is None:
+            report.lose("L005", "annotation dropped: the image has no size to rasterize into", iid, aid)
+            return None
+        if isinstance(g, Polygons):
+            report.lose("L101", "polygon written as RLE", iid, aid)
+        f["segmentation"] = g.to_rle(h, w, raster).to_coco(compressed=True)
+    elif isinstance(g, Shape):
+        report.lose("L002", f"a {g.kind!r} shape has no area; a results file cannot hold it", iid, aid)
+        return None
+    score = ann.score
+    if score is None:
+        report.lose("L111", "no score; written with score 1.0", iid, aid)
+        score = 1.0
+    f["score"] = score
+    if keys:
+        if "bbox" in keys and ann.bbox is not None and "bbox" not in f:
+            f["bbox"] = list(ann.bbox)
+        if "area" in keys and ann.area is not None:
+            f["area"] = ann.area
+        if "id" in keys:
+            f["id"] = ann.id
+        if "iscrowd" in keys:
+            f["iscrowd"] = int(ann.iscrowd)
+        if "attributes" in keys:
+            f["attributes"] = ann.attributes
+        return _ordered(keys, f, ann.extra, _ORDER)
+    if g is None and ann.bbox is not None:
+        f["bbox"] = list(ann.bbox)
+    dropped = [k for k, v in (("iscrowd", ann.iscrowd), ("attributes", ann.attributes), ("fields", ann.extra)) if v]
+    if dropped:
+        report.lose("L112", f"dropped {', '.join(dropped)}", iid, aid)
+    return _ordered(None, f, {}, _ORDER)
+
+
+register_format(
+    FormatSpec(
+        name="coco_results",
+        description="COCO results (detections): a JSON list of {image_id, category_id, segmentation, score}",
+        detect=detect,
+        read=read,
+        write=write,
+        output="file",
+        options={
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
+            "images": "reader: a COCO instances file giving image names/sizes and categories",
+            "raster": "writer: coco (default) | pil, the rule used when polygons become RLE",
+        },
+    )
+)

@@ -1,0 +1,488 @@
+"""CVAT for images 1.1 XML (``annotations.xml``), parsed with defusedxml.
+
+Element facts (CVAT's exporter and the corpus files):
+
+* ``<meta>`` holds ``<task>`` or ``<project>`` with ``<labels><label><name>``
+  and each label's ``<attributes>``; categories are those labels in order,
+  with ids 1, 2, ... (CVAT XML has no label ids).
+* ``<image id name width height [subset task_id]>``; a project export repeats
+  ``id`` per subset, so item ids are ``"<subset>/<id>"`` when ids repeat.
+* ``<box xtl ytl xbr ybr>`` -> :class:`~segmill.geometry.Box`;
+  ``<polygon points="x,y;x,y;...">`` -> :class:`~segmill.geometry.Polygons`;
+  ``<polyline>``, ``<points>`` -> :class:`~segmill.geometry.Shape`;
+  ``<mask rle="c0, c1, ..." left top width height>`` ->
+  :class:`~segmill.geometry.Mask` patch. The mask RLE runs ROW-major inside
+  its ``width x height`` box and starts with a background run (CVAT's
+  exporter writes ``width = right - left + 1``); this is not COCO's
+  column-major RLE. Counts must sum to ``width * height``.
+* Common shape attributes: ``label``, ``occluded`` (0/1), ``z_order``,
+  ``group_id``, ``source``; ``<attribute name="...">value</attribute>``
+  children are label attributes (kept as strings).
+* An empty ``label=""`` gives an annotation without category.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from xml.sax.saxutils import quoteattr, escape
+
+import numpy as np
+
+from ..errors import InputError
+from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
+from ..losses import WriteReport, register_codes
+from ..model import Annotation, Category, Dataset, Item
+from ..rle import RLE, decode
+from . import NO, Detection, FormatSpec, register_format
+from ._paths import resolve_inside
+
+register_codes(
+    {
+        "L501": "multi-part polygon written as several <polygon> elements sharing a group_id",
+        "L502": "crowd flag dropped (CVAT has no crowd regions)",
+        "L503": "detection score dropped",
+        "L504": "attribute value written as text (CVAT attributes are strings)",
+        "L505": "category ids renumbered 1, 2, ... or supercategory / isthing dropped (CVAT labels are names)",
+    }
+)
+
+SHAPES = ("box", "polygon", "polyline", "points", "mask")
+_COMMON = ("label", "occluded", "z_order", "group_id", "source")
+
+
+def detect(path) -> Detection:
+    """An XML file (or a folder holding one) whose root is ``<annotations>`` with ``<version>``."""
+    p = Path(path)
+    f = p if p.is_file() else _xml_in(p) if p.is_dir() else None
+    if f is None or f.suffix.lower() != ".xml":
+        return NO
+    head = f.read_bytes()[:2048]
+    if b"<annotations" in head and b"<version>" in head:
+        return Detection(0.9, f"{f.name}: <annotations> with <version> (CVAT for images XML)")
+    return NO
+
+
+def _xml_in(root: Path):
+    if (root / "annotations.xml").is_file():
+        return root / "annotations.xml"
+    xmls = sorted(root.glob("*.xml"))
+    return xmls[0] if len(xmls) == 1 else None
+
+
+# ------------------------------------------------------------------ reading
+def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
+    """Read a CVAT for images 1.1 XML file (or the folder holding ``annotations.xml``).
+
+    Images are looked up as ``images/<subset>/<name>`` (project export) or
+    ``images/<name>`` next to the XML; ``name`` may not leave that folder.
+    """
+    from defusedxml import ElementTree as ET
+
+    if errors not in ("raise", "skip", "keep"):
+        raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {errors!r}")
+    p = Path(path)
+    f = p if p.is_file() else _xml_in(p)
+    if f is None:
+        raise InputError("no annotations.xml (or single .xml) found", p)
+    root_dir = f.parent
+    try:
+        tree = ET.parse(f)
+    except Exception as exc:  # ParseError, defusedxml's DTD/entity refusals
+        raise InputError(f"not valid XML: {exc}", f) from None
+    top = tree.getroot()
+    if top.tag != "annotations":
+        raise InputError(f"root element is <{top.tag}>, expected <annotations>", f)
+    cats, cat_by_name = _categories(top)
+    ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root_dir / "images")})
+    version = top.findtext("version")
+    if version:
+        ds.meta["cvat_version"] = version.strip()
+    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if top.find("track") is not None:
+        raise InputError("<track> elements: this is CVAT for video; segmill reads CVAT for images", f)
+    images = top.findall("image")
+    raw_ids = [im.get("id") for im in images]
+    repeated = len(set(raw_ids)) != len(raw_ids)
+    next_ann = 1
+    for n, im in enumerate(images):
+        rec = f"image id {im.get('id')!r} name {im.get('name')!r}"
+        item = _item(im, n, repeated, root_dir, f, rec)
+        for k, el in enumerate(im):
+            if el.tag == "tag":
+                item.attributes.setdefault("tags", []).append(el.get("label", ""))
+                continue
+            arec = f"{rec}, <{el.tag}> #{k}"
+            try:
+                if el.tag not in SHAPES:
+                    raise InputError(f"<{el.tag}> is not supported (segmill reads {', '.join(SHAPES)})", f, arec)
+                ann = _annotation(el, item, cat_by_name, f, arec)
+            except InputError as exc:
+                if errors == "raise":
+                    raise
+                if errors == "skip":
+                    skipped.append({"path": str(f), "record": arec, "reason": exc.message})
+                    continue
+                ann = Annotation(None, None, InvalidGeometry(dict(el.attrib), exc.message))
+            ann.id = next_ann
+            next_ann += 1
+            item.annotations.append(ann)
+        ds.items.append(item)
+    if errors != "keep":
+        ds.validate(f)
+    return ds
+
+
+def _categories(top):
+    cats, by_name = [], {}
+    meta = top.find("meta")
+    if meta is None:
+        return cats, by_name
+    labels = meta.find("task/labels")
+    if labels is None:
+        labels = meta.find("project/labels")
+    if labels is None:
+        labels = meta.find("job/labels")
+    for lab in [] if labels is None else labels.findall("label"):
+        name = (lab.findtext("name") or "").strip()
+        if name in by_name:
+            continue
+        spec = []
+        for a in lab.findall("attributes/attribute"):
+            spec.append({k: (a.findtext(k) or "") for k in ("name", "mutable", "input_type", "default_value", "values")
+                         if a.find(k) is not None})
+        color = lab.findtext("color")
+        cat = Category(len(cats) + 1, name, color=_rgb(color))
+        object.__setattr__(cat, "_cvat", {"attributes": spec, "color": color})
+        cats.append(cat)
+        by_name[name] = cat
+    return cats, by_name
+
+
+def _rgb(color):
+    if color and len(color) == 7 and color.startswith("#"):
+        try:
+            return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+        except ValueError:
+            return None
+    return None
+
+
+def _int_attr(el, key, f, rec, default=None):
+    v = el.get(key)
+    if v is None:
+        if default is None:
+            raise InputError(f"missing attribute {key!r}", f, rec)
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise InputError(f"{key}={v!r} is not an integer", f, rec) from None
+
+
+def _item(im, n, repeated, root_dir, f, rec):
+    name = im.get("name")
+    if not name:
+        raise InputError("image has no name", f, rec)
+    subset = im.get("subset")
+    images = root_dir / "images"
+    flat = (images / name).is_file() and not (images / subset / name).is_file() if subset else True
+    rel = name if flat else f"{subset}/{name}"
+    resolve_inside(images, rel, f, rec)
+    w, h = _int_attr(im, "width", f, rec), _int_attr(im, "height", f, rec)
+    if w < 0 or h < 0 or w * h > 2**31:
+        raise InputError(f"image size {w}x{h} is not plausible", f, rec)
+    raw_id = im.get("id")
+    try:
+        iid = int(raw_id)
+    except (TypeError, ValueError):
+        iid = raw_id if raw_id else n
+    if repeated:
+        iid = f"{subset or ''}/{raw_id}"
+    extra = {k: v for k, v in im.attrib.items() if k not in ("id", "name", "width", "height", "subset")}
+    item = Item(iid, rel, w, h, split=subset)
+    object.__setattr__(item, "_cvat", {"id": raw_id, **extra})
+    return item
+
+
+def _floats(text, f, rec):
+    try:
+        vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"points {text[:40]!r} are not numbers", f, rec) from None
+    if len(vals) % 2 or not np.all(np.isfinite(vals)):
+        raise InputError("points must be finite x,y pairs", f, rec)
+    return np.array(vals, dtype=np.float64).reshape(-1, 2)
+
+
+def decode_mask_rle(text: str, width: int, height: int, path=None, record=None) -> np.ndarray:
+    """Decode CVAT's ``rle="c0, c1, ..."`` to a ``(height, width)`` bool patch (row-major runs).
+
+    Raises :class:`~segmill.errors.InputError` when the counts are not
+    non-negative integers summing to ``width * height``.
+
+    Examples
+    --------
+    >>> decode_mask_rle("1, 2, 2, 1", 3, 2).astype(int).tolist()
+    [[0, 1, 1], [0, 0, 1]]
+    """
+    try:
+        counts = np.array([int(v) for v in text.split(",") if v.strip()], dtype=np.int64)
+    except ValueError:
+        raise InputError("mask rle is not a comma-separated list of integers", path, record) from None
+    if np.any(counts < 0):
+        raise InputError("mask rle has a negative count", path, record)
+    total = int(counts.sum())
+    if total != width * height:
+        raise InputError(f"mask rle counts sum to {total}, but the box is {width}x{height} = {width * height}",
+                         path, record)
+    values = np.arange(len(counts)) % 2 == 1
+    return np.repeat(values, counts).reshape(height, width)
+
+
+def encode_mask_rle(patch: np.ndarray) -> str:
+    """CVAT's row-major RLE of a bool patch, starting with a background run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encode_mask_rle(np.array([[1, 1, 0], [0, 0, 1]], bool))
+    '0, 2, 3, 1'
+    """
+    flat = np.asarray(patch, dtype=bool).reshape(-1)
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate(([0], change, [flat.size]))
+    runs = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        runs.insert(0, 0)
+    return ", ".join(str(r) for r in runs)
+
+
+def _annotation(el, item, cat_by_name, f, rec):
+    label = el.get("label")
+    if label is None:
+        raise InputError("shape has no label attribute", f, rec)
+    if label and label not in cat_by_name:
+        raise InputError(f"label {label!r} is not declared in <meta>", f, rec)
+    tag = el.tag
+    if tag == "box":
+        x0, y0, x1, y1 = (_float(el, k, f, rec) for k in ("xtl", "ytl", "xbr", "ybr"))
+        if x1 < x0 or y1 < y0:
+            raise InputError("box has xbr < xtl or ybr < ytl", f, rec)
+        geom = Box(x0, y0, x1 - x0, y1 - y0)
+    elif tag == "polygon":
+        pts = _floats(el.get("points", ""), f, rec)
+        if len(pts) < 3:
+            raise InputError(f"polygon has {len(pts)} points; at least 3 are needed", f, rec)
+        geom = Polygons([pts])
+    elif tag in ("polyline", "points"):
+        geom = Shape(tag, _floats(el.get("points", ""), f, rec))
+    else:
+        left, top = _int_attr(el, "left", f, rec), _int_attr(el, "top", f, rec)
+        w, h = _int_attr(el, "width", f, rec), _int_attr(el, "height", f, rec)
+        if w <= 0 or h <= 0 or w * h > 2**31:
+            raise InputError(f"mask box {w}x{h} is not plausible", f, rec)
+        geom = Mask(decode_mask_rle(el.get("rle", ""), w, h, f, rec), left, top)
+    attrs = {}
+    if el.get("occluded") is not None:
+        attrs["occluded"] = el.get("occluded") == "1"
+    if el.get("z_order") is not None:
+        attrs["z_order"] = _int_attr(el, "z_order", f, rec)
+    if el.get("group_id") not in (None, "", "0"):
+        attrs["group_id"] = _int_attr(el, "group_id", f, rec)
+    for a in el.findall("attribute"):
+        attrs[a.get("name", "")] = a.text or ""
+    extra = {k: v for k, v in el.attrib.items()
+             if k not in _COMMON + ("xtl", "ytl", "xbr", "ybr", "points", "rle", "left", "top", "width", "height")}
+    if el.get("source") is not None:
+        extra["source"] = el.get("source")
+    if tag == "box" and el.get("rotation") not in (None, "0", "0.0"):
+        extra["rotation"] = el.get("rotation")
+    cat = cat_by_name.get(label)
+    ann = Annotation(None, cat.id if cat else None, geom, attributes=attrs)
+    object.__setattr__(ann, "_cvat", extra)
+    return ann
+
+
+def _float(el, key, f, rec):
+    v = el.get(key)
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{key}={v!r} is not a number", f, rec) from None
+    if not np.isfinite(x):
+        raise InputError(f"{key} is not finite", f, rec)
+    return x
+
+
+# ------------------------------------------------------------------ writing
+def _num(v: float) -> str:
+    r = repr(float(v))
+    return r[:-2] if r.endswith(".0") else r
+
+
+def write(dataset: Dataset, path) -> WriteReport:
+    """Write ``annotations.xml`` (CVAT for images 1.1) into the folder ``path``.
+
+    Coordinates are written with full float precision (``repr``), so a
+    re-read gives the same numbers; CVAT itself reads them as floats.
+    """
+    dataset.validate(path)
+    out = Path(path)
+    out.mkdir(parents=True)
+    report = WriteReport()
+    cats = dataset.category_by_id()
+    bad = [c.name for i, c in enumerate(dataset.categories, 1)
+           if c.id != i or c.supercategory or c.isthing is not None or c.extra]
+    if bad:
+        report.lose("L505", f"categories {bad[:5]}{' ...' if len(bad) > 5 else ''} will read back as 1, 2, ... by name")
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>",
+             "    <task>", "      <labels>"]
+    for c in dataset.categories:
+        lines.append(f"        <label>\n          <name>{escape(c.name)}</name>")
+        cv = getattr(c, "_cvat", None) or {}
+        color = cv.get("color") or ("#%02x%02x%02x" % c.color if c.color else None)
+        if color:
+            lines.append(f"          <color>{escape(color)}</color>")
+        if cv.get("attributes"):
+            lines.append("          <attributes>")
+            for a in cv["attributes"]:
+                body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in a.items())
+                lines.append(f"            <attribute>{body}</attribute>")
+            lines.append("          </attributes>")
+        lines.append("        </label>")
+    lines += ["      </labels>", "    </task>", "  </meta>"]
+    ids = [i.id for i in dataset.items]
+    int_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
+    for n, item in enumerate(dataset.items):
+        lines.extend(_image_xml(item, n, int_ids, cats, report))
+        report.items += 1
+    lines.append("</annotations>")
+    (out / "annotations.xml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report.files = 1
+    return report
+
+
+def _image_xml(item, n, int_ids, cats, report):
+    cv = getattr(item, "_cvat", None) or {}
+    raw_id = item.id if int_ids else cv.get("id", n)
+    name = posixpath.normpath(item.file_name.replace("\\", "/"))
+    if name.startswith(("../", "/")) or name == "..":
+        report.notes.append(f"image {item.file_name!r} written as {posixpath.basename(name)!r}: "
+                            "CVAT names must stay inside images/")
+        name = posixpath.basename(name)
+    if item.split and name.startswith(f"{item.split}/"):
+        name = name[len(item.split) + 1 :]
+    attrs = {"id": str(raw_id), "name": name}
+    if item.width is not None:
+        attrs["width"], attrs["height"] = str(item.width), str(item.height)
+    if item.split:
+        attrs["subset"] = item.split
+    for k, v in cv.items():
+        if k != "id":
+            attrs.setdefault(k, str(v))
+    out = ["  <image " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + ">"]
+    next_group = 1 + max([a.attributes.get("group_id", 0) for a in item.annotations
+                          if isinstance(a.attributes.get("group_id", 0), int)] + [0])
+    for ann in item.annotations:
+        els, next_group = _shape_xml(ann, item, cats, report, next_group)
+        out.extend(els)
+        if els:
+            report.annotations += 1
+    for t in item.attributes.get("tags", []):
+        out.append(f"    <tag label={quoteattr(str(t))}/>")
+    out.append("  </image>")
+    return out
+
+
+def _shape_xml(ann, item, cats, report, next_group):
+    g = ann.geometry
+    cat = cats.get(ann.category_id)
+    label = cat.name if cat else ""
+    if ann.iscrowd:
+        report.lose("L502", "crowd flag dropped", item.id, ann.id)
+    if ann.score is not None:
+        report.lose("L503", f"score {ann.score} dropped", item.id, ann.id)
+    a = ann.attributes
+    common = {"label": label}
+    if "occluded" in a:
+        common["occluded"] = "1" if a["occluded"] else "0"
+    extra = getattr(ann, "_cvat", None) or {}
+    if "source" in extra:
+        common["source"] = str(extra["source"])
+    if "z_order" in a:
+        common["z_order"] = str(int(a["z_order"]))
+    gid = a.get("group_id")
+    children = []
+    for k, v in a.items():
+        if k in ("occluded", "z_order", "group_id"):
+            continue
+        if not isinstance(v, str):
+            report.lose("L504", f"attribute {k!r}={v!r} written as text", item.id, ann.id)
+        children.append(f"      <attribute name={quoteattr(str(k))}>{escape(_text(v))}</attribute>")
+    shapes = []
+    if isinstance(g, Box):
+        shapes.append(("box", {"xtl": _num(g.x), "ytl": _num(g.y), "xbr": _num(g.x + g.w), "ybr": _num(g.y + g.h),
+                               **({"rotation": extra["rotation"]} if "rotation" in extra else {})}))
+    elif isinstance(g, Polygons):
+        if len(g.parts) > 1:
+            report.lose("L501", f"{len(g.parts)} parts written as separate polygons", item.id, ann.id)
+            if gid is None:
+                gid, next_group = next_group, next_group + 1
+        for p in g.parts:
+            shapes.append(("polygon", {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in p)}))
+    elif isinstance(g, Shape):
+        tag = {"line": "polyline", "linestrip": "polyline", "point": "points"}.get(g.kind, g.kind)
+        if tag not in ("polyline", "points"):
+            report.lose("L002", f"a {g.kind!r} shape has no CVAT element", item.id, ann.id)
+            return [], next_group
+        shapes.append((tag, {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in g.points)}))
+    elif isinstance(g, (RLE, Mask)):
+        if isinstance(g, Mask) and g.array.size and g.left >= 0 and g.top >= 0:
+            patch, left, top = g.array, g.left, g.top
+        elif item.size is None:
+            report.lose("L005", "mask without a known image size", item.id, ann.id)
+            return [], next_group
+        else:
+            full = decode(g if isinstance(g, RLE) else g.to_rle(item.height, item.width))
+            ys, xs = np.nonzero(full)
+            if len(ys) == 0:
+                report.lose("L002", "empty mask dropped (CVAT masks need a box)", item.id, ann.id)
+                return [], next_group
+            top, left = int(ys.min()), int(xs.min())
+            patch = full[top : ys.max() + 1, left : xs.max() + 1]
+        shapes.append(("mask", {"rle": encode_mask_rle(patch), "left": str(left), "top": str(top),
+                                "width": str(patch.shape[1]), "height": str(patch.shape[0])}))
+    else:
+        report.lose("L002", f"{type(g).__name__} geometry dropped", item.id, ann.id)
+        return [], next_group
+    els = []
+    for tag, geo in shapes:
+        attrs = {**common, **geo}
+        if gid is not None:
+            attrs["group_id"] = str(gid)
+        head = f"    <{tag} " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
+        els.append(head + (">\n" + "\n".join(children) + f"\n    </{tag}>" if children else "/>"))
+    return els, next_group
+
+
+def _text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+register_format(
+    FormatSpec(
+        name="cvat",
+        description="CVAT for images 1.1 XML (boxes, polygons, polylines, points, row-major RLE masks)",
+        detect=detect,
+        read=read,
+        write=write,
+        output="dir",
+        options={
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
+            "raster": "reader: coco | pil (kept for writers that draw pixels)",
+        },
+    )
+)

@@ -1,0 +1,554 @@
+"""LabelMe JSON: one ``<name>.json`` per image (labelme 4.x / 5.x).
+
+Reading
+-------
+A path is a folder (every ``*.json`` below it, sorted) or one ``.json`` file.
+Shapes become instances: shapes with the same ``(label, group_id)`` form one
+annotation (a shape without ``group_id`` is its own instance), in order of
+first appearance. Area shapes (``polygon``, ``rectangle``, ``circle``,
+``mask``) give the instance's geometry:
+
+* only polygons: :class:`~segmill.geometry.Polygons`, one part per shape;
+* one ``rectangle`` (``raster="coco"``): :class:`~segmill.geometry.Box`;
+* one ``mask``: :class:`~segmill.geometry.Mask` patch at the first point;
+* anything else (circles, mixtures, rectangles under ``raster="pil"``): a
+  :class:`~segmill.geometry.Mask` of the union, drawn with the raster rule.
+
+``line``, ``linestrip``, ``point`` and ``points`` shapes are carried as
+:class:`~segmill.geometry.Shape` annotations of their own and never rasterized.
+With ``raster="pil"`` polygons are later drawn the way labelme draws them
+(Pillow, boundary included) and every area annotation carries labelme's own
+``area`` / ``bbox`` (pixel count and toBbox of the Pillow-drawn union), which
+is what ``labelme2coco.py`` writes. The original shapes are kept in a
+private attribute of each annotation (``_labelme``, not part of the model's
+equality and never seen by other writers) so a LabelMe -> LabelMe round trip
+writes them back verbatim as long as the geometry was not changed; non-empty
+``flags`` / ``description`` also go to ``attributes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GeometryError, InputError
+from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
+from ..losses import WriteReport, register_codes
+from ..model import Annotation, Category, Dataset, Item
+from ..rle import RLE, decode
+from . import NO, Detection, FormatSpec, register_format
+from ._labelme_geometry import crop, instance_geometry, pil_union
+from ._paths import resolve_inside
+
+register_codes(
+    {
+        "L401": "crowd flag dropped (LabelMe has no crowd regions)",
+        "L402": "category ids and supercategories dropped (LabelMe keeps label names only)",
+        "L403": "group_id changed so that two annotations do not merge into one instance",
+        "L404": "detection score dropped (LabelMe has no scores)",
+    }
+)
+
+AREA_TYPES = ("polygon", "rectangle", "circle", "mask")
+LINE_TYPES = ("line", "linestrip", "point", "points")
+_KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
+MAX_PIXELS = 2**31
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8\xff"
+
+
+# ------------------------------------------------------------------ detection
+def detect(path) -> Detection:
+    """A ``.json`` with ``shapes`` and ``imagePath`` keys (or a folder of them)."""
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(p.glob("*.json"))[:3] if p.is_dir() else []
+    for f in files:
+        if f.suffix.lower() != ".json":
+            continue
+        with open(f, "rb") as fh:
+            head = fh.read(4096)
+        if b'"shapes"' in head and (b'"imagePath"' in head or b'"imageHeight"' in head):
+            where = "file" if p.is_file() else f"folder ({f.name})"
+            return Detection(0.9, f"LabelMe JSON {where}: has 'shapes' and 'imagePath'")
+    return NO
+
+
+# ------------------------------------------------------------------ helpers
+def _b64_image(data, path, record):
+    """Decode base64 image bytes; refuse anything that is not PNG or JPEG."""
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError, TypeError):
+        raise InputError("is not valid base64", path, record) from None
+    if not (raw.startswith(_PNG) or raw.startswith(_JPEG)):
+        raise InputError("base64 data is not a PNG or JPEG image", path, record)
+    return raw
+
+
+def _png_array(data, path, record) -> np.ndarray:
+    from PIL import Image
+
+    raw = _b64_image(data, path, record)
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            arr = np.asarray(im)
+    except Exception as exc:  # Pillow raises many kinds on broken data
+        raise InputError(f"cannot decode the image: {exc}", path, record) from None
+    if arr.ndim == 3:
+        arr = arr[..., 0] if arr.shape[2] < 4 else arr[..., 3]
+    return arr != 0
+
+
+def _points(shape, path, record) -> np.ndarray:
+    pts = shape.get("points")
+    try:
+        arr = np.asarray(pts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("points is not a list of [x, y] pairs", path, record) from None
+    if arr.size == 0:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError("points is not a list of [x, y] pairs", path, record)
+    if not np.all(np.isfinite(arr)):
+        raise InputError("points has a NaN or infinite coordinate", path, record)
+    return arr
+
+
+def _keep_shapes(ann, entries) -> None:
+    """Remember the shapes an annotation came from (private: not model data)."""
+    object.__setattr__(ann, "_labelme", [e["raw"] for e in entries])
+    first = entries[0]["raw"]
+    if first.get("flags"):
+        ann.attributes["flags"] = first["flags"]
+    if first.get("description"):
+        ann.attributes["description"] = first["description"]
+
+
+# ------------------------------------------------------------------ reading
+def _read_labels(path) -> list[Category]:
+    p = Path(path)
+    try:
+        names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except OSError as exc:
+        raise InputError(f"cannot read the label list: {exc.strerror}", p) from None
+    labelme_style = names[:1] == ["__ignore__"]
+    cats = []
+    for i, name in enumerate(names):
+        # labelme's convention: __ignore__ first (written as 255), _background_ = 0.
+        cid = (255 if i == 0 else i - 1) if labelme_style else i
+        cats.append(Category(cid, name))
+    return cats
+
+
+def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Dataset:
+    """Read LabelMe JSON files.
+
+    Parameters
+    ----------
+    path : path
+        A folder of ``*.json`` (searched recursively) or one ``.json`` file;
+        the folder is the dataset root (images must lie inside it).
+    errors : {"raise", "skip", "keep"}
+        See :mod:`segmill.formats`.
+    raster : {"coco", "pil"}
+        How polygons become pixels later (stored in ``meta["raster_rule"]``);
+        ``"pil"`` reproduces labelme's own masks and sets labelme's
+        ``area`` / ``bbox`` on each area annotation.
+    labels : path, optional
+        A class list, one name a line. When it starts with ``__ignore__``
+        (labelme's convention) ``__ignore__`` gets id 255, ``_background_`` 0
+        and the others 1, 2, ...; otherwise ids are line numbers from 0.
+        Without it, ids are 1, 2, ... in order of first appearance.
+    """
+    if errors not in ("raise", "skip", "keep"):
+        raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {errors!r}")
+    if raster not in ("coco", "pil"):
+        raise ValueError(f"raster must be 'coco' or 'pil', got {raster!r}")
+    p = Path(path)
+    root = p.parent if p.is_file() else p
+    files = [p] if p.is_file() else sorted(p.rglob("*.json"))
+    fixed = labels is not None
+    cats = _read_labels(labels) if fixed else []
+    by_name = {c.name: c for c in cats}
+    ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root)})
+    if fixed:
+        ds.meta["labelme_labels"] = str(labels)
+    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    next_ann = 1
+    for f in files:
+        item, anns = _read_file(f, root, raster, errors, skipped)
+        if item is None:
+            continue
+        for ann, label in anns:
+            if isinstance(ann.geometry, InvalidGeometry) and label not in by_name:
+                ann.id = next_ann  # kept for `segmill check`, without a category
+                next_ann += 1
+                item.annotations.append(ann)
+                continue
+            cat = by_name.get(label)
+            if cat is None:
+                if fixed:
+                    msg = f"label {label!r} is not in the label list {str(labels)!r}"
+                    if errors == "raise":
+                        raise InputError(msg, f, f"shape label {label!r}")
+                    if errors == "skip":
+                        skipped.append({"path": str(f), "record": f"label {label!r}", "reason": msg})
+                        continue
+                cat = Category(len(cats) + 1, label)
+                cats.append(cat)
+                by_name[label] = cat
+            ann.category_id = cat.id
+            ann.id = next_ann
+            next_ann += 1
+            item.annotations.append(ann)
+        ds.items.append(item)
+    if errors != "keep":
+        ds.validate(p)
+    return ds
+
+
+def _load_json(f):
+    try:
+        with open(f, "rb") as fh:
+            data = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not valid JSON: {exc}", f) from None
+    if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
+        raise InputError("not a LabelMe file: no 'shapes' list", f)
+    return data
+
+
+def _image_size(data, target, f):
+    h, w = data.get("imageHeight"), data.get("imageWidth")
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (h, w))
+    if ok:
+        if h * w > MAX_PIXELS:
+            raise InputError(f"image size {w}x{h} is not plausible", f, "imageHeight/imageWidth")
+        return h, w
+    if h is not None or w is not None:
+        raise InputError(f"imageHeight/imageWidth must be non-negative integers, got {h!r}/{w!r}", f)
+    from PIL import Image
+
+    src = None
+    if data.get("imageData"):
+        src = io.BytesIO(_b64_image(data["imageData"], f, "imageData"))
+    elif target is not None and target.is_file():
+        src = target
+    if src is None:
+        raise InputError("no imageHeight/imageWidth, no imageData and the image is missing", f)
+    try:
+        with Image.open(src) as im:
+            w, h = im.size
+    except Exception as exc:
+        raise InputError(f"cannot read the image size: {exc}", f) from None
+    return h, w
+
+
+def _read_file(f, root, rule, errors, skipped):
+    data = _load_json(f)
+    rel_json = f.relative_to(root)
+    image_path = data.get("imagePath")
+    target = None
+    if image_path is not None:
+        if not isinstance(image_path, str):
+            raise InputError("imagePath must be a string", f)
+        joined = (rel_json.parent / image_path.replace("\\", "/")).as_posix()
+        target = resolve_inside(root, joined, f, "imagePath")
+        file_name = target.relative_to(Path(root).resolve()).as_posix()
+    else:
+        file_name = rel_json.with_suffix("").as_posix()
+    if data.get("imageData") is not None:
+        _b64_image(data["imageData"], f, "imageData")
+    h, w = _image_size(data, target, f)
+    top = {k: v for k, v in data.items() if k not in ("shapes", "imageHeight", "imageWidth")}
+    item = Item(rel_json.with_suffix("").as_posix(), file_name, w, h)
+    if data.get("flags"):
+        item.attributes["flags"] = data["flags"]
+    object.__setattr__(item, "_labelme", top)
+
+    groups: dict = {}
+    order = []
+    for i, shape in enumerate(data["shapes"]):
+        rec = f"shape {i}"
+        try:
+            entry = _parse_shape(shape, f, rec)
+        except InputError as exc:
+            if errors == "raise":
+                raise
+            if errors == "skip":
+                skipped.append({"path": str(f), "record": rec, "reason": exc.message})
+            else:  # keep: for segmill check
+                label = shape.get("label") if isinstance(shape, dict) and isinstance(shape.get("label"), str) else ""
+                order.append(("bad", i, (label, InvalidGeometry(shape, exc.message))))
+            continue
+        label, gid, kind = entry["label"], entry["group_id"], entry["kind"]
+        if kind in LINE_TYPES:
+            order.append(("line", i, entry))
+            continue
+        key = (label, gid) if gid is not None else ("\0", i)
+        if key not in groups:
+            groups[key] = []
+            order.append(("area", key, None))
+        groups[key].append(entry)
+
+    anns = []
+    for z, (what, key, entry) in enumerate(order):
+        if what == "bad":
+            anns.append((Annotation(None, None, entry[1]), entry[0]))
+            continue
+        if what == "line":
+            attrs = {} if entry["group_id"] is None else {"group_id": entry["group_id"]}
+            ann = Annotation(None, None, Shape(entry["kind"], entry["points"]), attributes=attrs)
+            _keep_shapes(ann, [entry])
+            anns.append((ann, entry["label"]))
+            continue
+        members = groups[key]
+        label, gid = members[0]["label"], members[0]["group_id"]
+        triples = [(e["kind"], e["points"], e["mask"]) for e in members]
+        try:
+            geom = instance_geometry(triples, h, w, rule)
+        except GeometryError as exc:
+            raise InputError(str(exc), f, f"instance {label!r} group_id {gid!r}") from None
+        attrs = {"z_order": z}
+        if gid is not None:
+            attrs["group_id"] = gid
+        ann = Annotation(None, None, geom, attributes=attrs)
+        _keep_shapes(ann, members)
+        if rule == "pil":
+            r = pil_union(triples, h, w)
+            ann.area = float(r.area)
+            ann.bbox = tuple(float(v) for v in r.bbox)
+        anns.append((ann, label))
+    return item, anns
+
+
+def _parse_shape(shape, f, rec):
+    if not isinstance(shape, dict):
+        raise InputError("a shape must be an object", f, rec)
+    label = shape.get("label")
+    if not isinstance(label, str):
+        raise InputError("shape label must be a string", f, rec)
+    kind = shape.get("shape_type") or "polygon"
+    gid = shape.get("group_id")
+    if gid is not None and (isinstance(gid, bool) or not isinstance(gid, (int, str))):
+        raise InputError(f"group_id must be an integer or null, got {gid!r}", f, rec)
+    pts = _points(shape, f, rec)
+    need = {"rectangle": 2, "circle": 2, "mask": 2, "line": 2, "point": 1}
+    if kind == "polygon" and len(pts) < 3:
+        raise InputError(f"polygon has {len(pts)} points; at least 3 are needed", f, rec)
+    if kind in need and len(pts) != need[kind]:
+        raise InputError(f"{kind} needs exactly {need[kind]} points, got {len(pts)}", f, rec)
+    if kind not in AREA_TYPES + LINE_TYPES:
+        raise InputError(f"unknown shape_type {kind!r}", f, rec)
+    if kind == "circle" and pts[0].tolist() == pts[1].tolist():
+        raise InputError("circle has radius 0", f, rec)
+    mask = None
+    if kind == "mask":
+        if not isinstance(shape.get("mask"), str):
+            raise InputError("mask shape has no base64 'mask' PNG", f, rec)
+        mask = _png_array(shape["mask"], f, rec + " mask")
+    raw = {k: v for k, v in shape.items() if k not in ("label", "group_id")}
+    return {"label": label, "group_id": gid, "kind": kind, "points": pts, "mask": mask, "raw": raw}
+
+
+# ------------------------------------------------------------------ writing
+def _png_b64(arr: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=bool)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _stored_shapes(ann, item, rule):
+    """The shapes this annotation was read from, if its geometry is unchanged."""
+    stored = getattr(ann, "_labelme", None)
+    if not stored:
+        return None
+    try:
+        entries = [_parse_shape(dict(s, label=""), None, "") for s in stored]
+        if isinstance(ann.geometry, Shape):
+            same = len(entries) == 1 and ann.geometry == Shape(entries[0]["kind"], entries[0]["points"])
+        else:
+            triples = [(e["kind"], e["points"], e["mask"]) for e in entries]
+            same = instance_geometry(triples, item.height, item.width, rule) == ann.geometry
+    except (InputError, GeometryError):
+        return None
+    return [dict(s) for s in stored] if same else None
+
+
+def _shapes_from_geometry(g, item, report, ann):
+    """LabelMe shape dicts (without label/group_id) for a geometry."""
+    base = {"description": "", "flags": {}}
+    if isinstance(g, Polygons):
+        return [dict(base, points=p.tolist(), shape_type="polygon") for p in g.parts]
+    if isinstance(g, Box):
+        pts = [[g.x, g.y], [g.x + g.w, g.y + g.h]]
+        return [dict(base, points=pts, shape_type="rectangle")]
+    if isinstance(g, Shape):
+        kind = {"polyline": "linestrip"}.get(g.kind, g.kind)
+        if kind not in LINE_TYPES:
+            report.lose("L002", f"a {g.kind!r} shape has no LabelMe equivalent", item.id, ann.id)
+            return []
+        if kind == "point" and len(g.points) != 1:
+            kind = "points"
+        return [dict(base, points=g.points.tolist(), shape_type=kind)]
+    if isinstance(g, (RLE, Mask)):
+        if item.size is None:
+            report.lose("L005", "mask written without a known image size", item.id, ann.id)
+            return []
+        m = crop(decode(g.to_rle(item.height, item.width)) if isinstance(g, Mask) else decode(g))
+        if m.array.size == 0:
+            report.lose("L002", "an empty mask has no LabelMe shape", item.id, ann.id)
+            return []
+        ph, pw = m.array.shape
+        pts = [[m.left, m.top], [m.left + pw - 1, m.top + ph - 1]]
+        return [dict(base, points=pts, shape_type="mask", mask=_png_b64(m.array))]
+    report.lose("L002", f"geometry {type(g).__name__} has no LabelMe shape", item.id, ann.id)
+    return []
+
+
+def write(dataset: Dataset, path, indent: int = 2) -> WriteReport:
+    """Write one LabelMe JSON per item under the folder ``path``.
+
+    ``imagePath`` is the one read from LabelMe when known, else the item's
+    file name relative to the JSON's folder; images are not copied.
+    """
+    dataset.validate(path)
+    out = Path(path)
+    out.mkdir(parents=True)
+    report = WriteReport()
+    rule = dataset.meta.get("raster_rule", "coco")
+    cats = dataset.category_by_id()
+    changed = _category_changes(dataset)
+    if changed:
+        report.lose("L402", changed)
+    for item in dataset.items:
+        doc = _item_doc(item, cats, rule, report)
+        rel = Path(str(item.id).replace("\\", "/"))
+        dst = out / rel.with_name(rel.name + ".json")
+        if not dst.resolve().is_relative_to(out.resolve()):
+            raise InputError(f"item id {item.id!r} would be written outside the output folder", path)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+        report.files += 1
+        report.items += 1
+    return report
+
+
+def _category_changes(dataset) -> str | None:
+    """What a re-read would not give back: LabelMe ids are 1, 2, ... by first appearance."""
+    if dataset.meta.get("labelme_labels"):
+        return None  # ids came from a class list; reading with the same list restores them
+    cats = dataset.category_by_id()
+    order: list = []
+    for item in sorted(dataset.items, key=lambda i: Path(str(i.id) + ".json")):
+        for a in item.annotations:
+            c = cats.get(a.category_id)
+            if c is not None and c.name not in order:
+                order.append(c.name)
+    expect = {name: i for i, name in enumerate(order, 1)}
+    bad = [c.name for c in dataset.categories
+           if expect.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
+    if not bad:
+        return None
+    more = " ..." if len(bad) > 5 else ""
+    return f"categories {bad[:5]}{more}: ids, supercategory, colour or unused categories not kept"
+
+
+def _item_doc(item, cats, rule, report):
+    meta = dict(getattr(item, "_labelme", None) or {})
+    used = {}
+    taken = {a.attributes.get("group_id") for a in item.annotations}
+    fresh = 0
+    shapes = []
+    for ann in item.annotations:
+        cat = cats.get(ann.category_id)
+        if cat is None:
+            report.lose("L003", "annotation without a category", item.id, ann.id)
+            continue
+        if ann.iscrowd:
+            report.lose("L401", "crowd region written as an ordinary instance", item.id, ann.id)
+        if ann.score is not None:
+            report.lose("L404", f"score {ann.score} dropped", item.id, ann.id)
+        dropped = [k for k in ann.attributes if k not in ("group_id", "z_order", "flags", "description")]
+        if dropped:
+            report.lose("L001", f"attributes dropped: {', '.join(map(str, dropped))}", item.id, ann.id)
+        body = _stored_shapes(ann, item, rule) or _shapes_from_geometry(ann.geometry, item, report, ann)
+        if not body:
+            continue
+        gid = ann.attributes.get("group_id")
+        is_area = not isinstance(ann.geometry, Shape)
+        if is_area and (len(body) > 1 or gid is not None):
+            if gid is None or (cat.name, gid) in used:
+                if gid is not None:
+                    report.lose("L403", f"group_id {gid!r} already used by another {cat.name!r}", item.id, ann.id)
+                while fresh in taken:
+                    fresh += 1
+                gid = fresh
+                taken.add(gid)
+            used[(cat.name, gid)] = ann.id
+        elif is_area:
+            gid = None
+        for s in body:
+            if "flags" in ann.attributes and not s.get("flags"):
+                s["flags"] = ann.attributes["flags"]
+            if "description" in ann.attributes and not s.get("description"):
+                s["description"] = ann.attributes["description"]
+            shapes.append(_ordered_shape(cat.name, gid, s))
+        report.annotations += 1
+    flags = meta.get("flags", item.attributes.get("flags", {}))
+    doc = {"version": meta.get("version", "5.5.0"), "flags": flags, "shapes": shapes}
+    doc["imagePath"] = meta["imagePath"] if "imagePath" in meta else _rel_image(item)
+    doc["imageData"] = meta.get("imageData")
+    doc["imageHeight"] = item.height
+    doc["imageWidth"] = item.width
+    for k, v in meta.items():
+        if k not in _KNOWN_TOP:
+            doc[k] = v
+    return doc
+
+
+def _rel_image(item):
+    import posixpath
+
+    name = posixpath.normpath(item.file_name.replace("\\", "/"))
+    if name.startswith(("../", "/")) or name == "..":
+        # a path LabelMe would resolve outside the dataset: keep the bare file name
+        name = posixpath.basename(name)
+    json_dir = posixpath.dirname(str(item.id))
+    return posixpath.relpath(name, json_dir or ".")
+
+
+def _ordered_shape(label, gid, s):
+    shape = {"label": label, "points": s.get("points"), "group_id": gid}
+    for k in ("description", "shape_type", "flags", "mask"):
+        if k in s:
+            shape[k] = s[k]
+    for k, v in s.items():
+        if k not in shape:
+            shape[k] = v
+    return shape
+
+
+register_format(
+    FormatSpec(
+        name="labelme",
+        description="LabelMe JSON, one file per image (polygons, rectangles, circles, masks, lines, points)",
+        detect=detect,
+        read=read,
+        write=write,
+        output="dir",
+        options={
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
+            "raster": "reader: coco (default) | pil: pil draws polygons like labelme (Pillow, boundary included)",
+            "labels": "reader: class list file; labelme's convention (__ignore__ -> 255, _background_ -> 0) "
+                      "when it starts with __ignore__",
+        },
+    )
+)

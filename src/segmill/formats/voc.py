@@ -1,0 +1,288 @@
+"""Pascal VOC: ``Annotations/*.xml``, ``ImageSets``, ``SegmentationClass`` / ``SegmentationObject`` PNGs.
+
+Reading
+-------
+* Classes: the ``labels`` option (a class list, one name a line), else
+  ``labelmap.txt`` in the dataset root (``name:r,g,b::``), else the 21 VOC
+  classes. A category's id is its label value (``background`` is 0). A
+  class-list entry named ``ignored`` or ``__ignore__`` is void (255), not a
+  class.
+* Masks: paletted PNGs (pixel = label value) or RGB PNGs (colour looked up in
+  the class colours / VOC colour map). Void (255) stays void: it becomes one
+  annotation per image with no category and ``attributes["void"] = True``.
+* Objects: instance ``i`` of ``SegmentationObject`` and object ``i`` of the XML
+  (VOC numbers them alike) become one annotation (mask geometry, XML box in
+  ``bbox``, ``pose`` / ``truncated`` / ``occluded`` / ``difficult`` in
+  ``attributes``) when their classes agree; otherwise each stays its own
+  annotation. XML objects without pixels are :class:`~segmill.geometry.Box`
+  annotations; class pixels outside every instance are one annotation per
+  class (``extra["voc_semantic"]``).
+
+Writing
+-------
+Every annotation with a box or pixels is an XML object (numbered in order);
+pixels are painted with :func:`segmill.bridges.compose.compose` (``overlap``,
+``raster`` options), instance value = object number. Losses: ``L701``
+overwritten pixels, ``L201``-``L206`` (see :data:`CODES`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..losses import register_codes
+from ..model import Annotation, Dataset, Item
+from . import Detection, FormatSpec, NO, register_format
+from ._paths import resolve_inside
+from ._png import colors_to_index, read_label_png, voc_colormap
+from ._voc_masks import ClassList, default_classes, masks_to_annotations, read_class_names, read_labelmap
+from ._voc_write import write
+from ._voc_xml import box_from_voc, parse_xml
+
+__all__ = ["read", "write", "detect", "CODES"]
+
+CODES = {
+    "L201": "more than 255 classes: categories beyond label value 254 cannot be painted in an 8-bit VOC mask",
+    "L202": "more than 254 instances in an image: the extra ones are left out of SegmentationObject",
+    "L203": "iscrowd has no place in VOC: a crowd region was written as an ordinary object",
+    "L204": "a detection score has no place in VOC and was dropped",
+    "L205": "an attribute that is not a plain value (text, number, bool) was dropped from the XML",
+    "L206": "a category id or name VOC cannot use (no label value left) was dropped",
+}
+register_codes(CODES)
+
+_SETS = ("Main", "Segmentation", "Layout", "Action")
+_KNOWN_ATTRS = ("pose", "truncated", "occluded", "difficult")
+
+
+# ------------------------------------------------------------------ detect
+def detect(path) -> Detection:
+    p = Path(path)
+    if not p.is_dir():
+        return NO
+    has = [d for d in ("Annotations", "SegmentationClass", "SegmentationObject", "ImageSets") if (p / d).is_dir()]
+    if not has:
+        return NO
+    if (p / "Annotations").is_dir() and (p / "ImageSets").is_dir():
+        return Detection(0.95, "Annotations/ and ImageSets/ folders (Pascal VOC layout)")
+    if "SegmentationClass" in has or "SegmentationObject" in has:
+        return Detection(0.9, f"{', '.join(has)} folder(s) (Pascal VOC layout)")
+    return Detection(0.6, f"{has[0]}/ folder (Pascal VOC layout)")
+
+
+# -------------------------------------------------------------------- read
+def _classes(root: Path, labels) -> ClassList:
+    if labels is not None:
+        return read_class_names(Path(labels))
+    lm = root / "labelmap.txt"
+    if lm.is_file():
+        return read_labelmap(lm)
+    return default_classes()
+
+
+def _read_sets(root: Path):
+    """``{id: {"Main": [splits], ...}}`` and image-level class labels ``{id: {(cls, split): v}}``."""
+    sets: dict[str, dict[str, list[str]]] = {}
+    order: list[str] = []
+    labels: dict[str, dict] = {}
+    for kind in _SETS:
+        d = root / "ImageSets" / kind
+        if not d.is_dir():
+            continue
+        for f in sorted(d.glob("*.txt")):
+            for ln, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                parts = line.split()
+                if not parts or parts[0].startswith("#"):
+                    continue
+                iid = parts[0]
+                if iid not in sets:
+                    sets[iid] = {}
+                    order.append(iid)
+                if kind == "Main" and len(parts) == 2 and "_" in f.stem:
+                    cls, _, split = f.stem.rpartition("_")
+                    try:
+                        labels.setdefault(iid, {})[f"{cls}_{split}"] = int(parts[1])
+                    except ValueError:
+                        raise InputError(f"expected '<id> <1|0|-1>', got {line!r}", f, f"line {ln}") from None
+                    continue
+                if len(parts) != 1:
+                    raise InputError(f"expected one image id a line, got {line!r}", f, f"line {ln}")
+                sets[iid].setdefault(kind, [])
+                if f.stem not in sets[iid][kind]:
+                    sets[iid][kind].append(f.stem)
+    return sets, order, labels
+
+
+def _read_mask(path, classes: ClassList, size, what):
+    img = read_label_png(path, size=size, modes=("P", "RGB"))
+    if img.mode == "RGB":
+        table = classes.color_table() if what == "class" else voc_colormap()
+        return colors_to_index(img.array, table, path), "RGB", None
+    return img.array, "P", img.palette
+
+
+def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> Dataset:
+    """Read a Pascal VOC dataset folder.
+
+    Parameters
+    ----------
+    path : folder holding ``Annotations/``, ``ImageSets/``, ``SegmentationClass/``...
+    labels : path, optional
+        A class list file (one name a line; ``__ignore__`` = void 255,
+        ``_background_`` = 0) overriding ``labelmap.txt``.
+    raster : {"coco", "pil"}
+        Kept for the reader conventions (VOC holds no polygons).
+    errors : {"raise", "skip", "keep"}
+        With ``"skip"`` an unreadable image record is dropped and listed in
+        ``meta["skipped"]``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError("a VOC dataset is a folder", root)
+    classes = _classes(root, labels)
+    cats = classes.categories()
+    name_to_value = {n: i for i, n in enumerate(classes.names)}
+    sets, order, img_labels = _read_sets(root)
+    for sub in ("Annotations", "SegmentationClass", "SegmentationObject"):
+        d = root / sub
+        if d.is_dir():
+            for f in sorted(d.iterdir()):
+                if f.suffix.lower() in (".xml", ".png") and f.stem not in sets:
+                    sets[f.stem] = {}
+                    order.append(f.stem)
+    ds = Dataset(categories=cats)
+    ds.meta.update({"voc_class_values": True, "voc_classes": classes, "source_format": "voc"})
+    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    next_id = 1
+    palettes, modes = set(), set()
+    for iid in order:
+        try:
+            item, next_id, pal, mode = _read_item(root, iid, sets[iid], classes, name_to_value, next_id)
+        except InputError as exc:
+            if skipped is None:
+                raise
+            skipped.append({"path": exc.path, "record": exc.record, "reason": exc.message})
+            continue
+        if iid in img_labels:
+            item.extra["voc_labels"] = img_labels[iid]
+        if pal is not None:
+            palettes.add(pal.tobytes())
+        if mode:
+            modes.add(mode)
+        ds.items.append(item)
+    if len(palettes) == 1:
+        # bytes, not an array: Dataset equality compares meta
+        ds.meta["voc_palette"] = palettes.pop()
+    if modes == {"RGB"}:
+        ds.meta["voc_mask_mode"] = "RGB"
+    if errors != "keep":
+        ds.validate(root)
+    return ds
+
+
+def _read_item(root, iid, sets, classes, name_to_value, next_id):
+    xml_path = root / "Annotations" / f"{iid}.xml"
+    doc = None
+    if xml_path.is_file():
+        doc = parse_xml(resolve_inside(root, f"Annotations/{iid}.xml", xml_path))
+    size = doc["size"] if doc else None
+    cls_path = root / "SegmentationClass" / f"{iid}.png"
+    obj_path = root / "SegmentationObject" / f"{iid}.png"
+    class_map = instance_map = None
+    pal = None
+    mode = None
+    if cls_path.is_file():
+        class_map, mode, pal = _read_mask(resolve_inside(root, f"SegmentationClass/{iid}.png", cls_path),
+                                          classes, size, "class")
+        size = size or class_map.shape
+    if obj_path.is_file():
+        instance_map, m2, _ = _read_mask(resolve_inside(root, f"SegmentationObject/{iid}.png", obj_path),
+                                         classes, size, "object")
+        size = size or instance_map.shape
+        mode = mode or m2
+    file_name = (doc or {}).get("filename") or _image_name(root, iid)
+    h, w = size if size else (None, None)
+    item = Item(iid, file_name, width=w, height=h)
+    splits = {k: v for k, v in sets.items()}
+    if splits:
+        first = splits.get("Segmentation") or splits.get("Main") or next(iter(splits.values()))
+        item.split = first[0]
+        item.extra["voc_sets"] = splits
+    objects = (doc or {}).get("objects", [])
+    inst_classes = None
+    if class_map is None and instance_map is not None:
+        inst_classes = {}
+        for i, o in enumerate(objects, 1):
+            if o["name"] in name_to_value:
+                inst_classes[i] = name_to_value[o["name"]]
+    pairs = []
+    if class_map is not None or instance_map is not None:
+        where = obj_path if instance_map is not None else cls_path
+        pairs = masks_to_annotations(class_map, instance_map, len(classes.names), where, next_id=next_id,
+                                     instance_classes=inst_classes)
+        next_id += len(pairs)
+    by_instance: dict[int, list[Annotation]] = {}
+    for ann, i in pairs:
+        if i is not None:
+            by_instance.setdefault(i, []).append(ann)
+    anns: list[Annotation] = []
+    used = set()
+    for i, o in enumerate(objects, 1):
+        rec = f"object {i} ({o['name']!r})"
+        if o["name"] not in name_to_value:
+            raise InputError(f"object class {o['name']!r} is not in the class list", xml_path, rec)
+        c = name_to_value[o["name"]]
+        box = box_from_voc(o["bndbox"]) if o["bndbox"] is not None else None
+        match = [a for a in by_instance.get(i, []) if a.category_id == c]
+        if match:
+            ann = match[0]
+            ann.bbox = box
+            ann.attributes.update(o["attributes"])
+            ann.extra.update(o["extra"])
+            used.add(id(ann))
+        else:
+            from ..geometry import Box
+
+            geom = Box(*box) if box is not None else None
+            ann = Annotation(next_id, c, geom, attributes=dict(o["attributes"]), extra=dict(o["extra"]))
+            next_id += 1
+        ann.extra["voc_object"] = i
+        anns.append(ann)
+    for ann, i in pairs:
+        if id(ann) not in used and ann not in anns:
+            if i is not None:
+                ann.extra["voc_no_xml"] = True
+            anns.append(ann)
+    item.annotations = anns
+    if doc:
+        keys = ("folder", "segmented", "depth", "extra_xml")
+        item.extra["voc_xml"] = {k: doc[k] for k in keys if doc.get(k) is not None}
+    return item, next_id, pal, mode
+
+
+def _image_name(root, iid):
+    d = root / "JPEGImages"
+    for ext in (".jpg", ".jpeg", ".png", ".JPG"):
+        if (d / f"{iid}{ext}").is_file():
+            return f"{iid}{ext}"
+    return f"{iid}.jpg"
+
+
+register_format(
+    FormatSpec(
+        name="voc",
+        description="Pascal VOC folder: Annotations XML, ImageSets, SegmentationClass/Object paletted PNGs",
+        detect=detect,
+        read=read,
+        write=write,
+        output="dir",
+        options={
+            "labels": "class list file (one name a line; __ignore__ = void 255, _background_ = 0)",
+            "raster": "writer: polygon rasterization rule, coco (default) or pil",
+            "overlap": "writer: zorder (default: z_order, then smaller area, then later) or last (later wins)",
+            "mask_mode": "writer: P (paletted, default) or RGB masks",
+            "errors": "reader: raise (default) or skip",
+        },
+    )
+)

@@ -1,0 +1,318 @@
+"""What changed between two versions of a dataset.
+
+:func:`diff` pairs images and annotations (rules in :mod:`segmill.gate._match`)
+and sorts every change into a kind:
+
+images
+    ``added``, ``removed``, ``modified`` (size, file name, metadata or any of
+    its annotations changed), ``unchanged``.
+annotations
+    ``added``, ``removed``; a matched pair is ``unchanged`` or ``modified``,
+    and a modified pair is any of ``relabelled`` (its class is not the base
+    class's counterpart; a renamed or renumbered class is not a relabel),
+    ``reshaped`` (a different geometry value; the IoU of old and new is
+    recorded, 1.0 when only the representation changed) and
+    ``attributes`` (crowd flag, score, attributes or extra fields, or the
+    stored area/bbox of an otherwise unchanged shape). Each kind is counted
+    once per pair, so a pair relabelled and reshaped counts in both.
+categories
+    See :mod:`segmill.gate.categories`.
+classes
+    Per-class counts and area distributions before and after
+    (:mod:`segmill.gate.stats`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import Annotation, Dataset, Item
+from . import _match
+from .categories import CategoryDiff, diff_categories, infer_merges
+from .stats import ClassStats, class_name_map, class_stats, name_of, percent_change
+
+ANNOTATION_KINDS = ("relabelled", "reshaped", "attributes")
+
+
+@dataclass
+class AnnotationChange:
+    """One added, removed or modified annotation.
+
+    Attributes
+    ----------
+    status : {"added", "removed", "modified"}
+    image : str
+        File name of the image (its id when the name is empty).
+    base_id, head_id : int or str or None
+    base_class, head_class : str or None
+    kinds : tuple of str
+        For ``modified``: a subset of :data:`ANNOTATION_KINDS`.
+    iou : float or None
+        For matched pairs: mask IoU of the old and new geometry (``None``
+        when either has no pixels).
+    """
+
+    status: str
+    image: str
+    base_id: Any = None
+    head_id: Any = None
+    base_class: str | None = None
+    head_class: str | None = None
+    kinds: tuple[str, ...] = ()
+    iou: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["kinds"] = list(self.kinds)
+        return d
+
+
+@dataclass
+class ImageChange:
+    """One added, removed or modified image; ``reasons`` says what changed."""
+
+    status: str
+    image: str
+    base_id: Any = None
+    head_id: Any = None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+@dataclass
+class DatasetDiff:
+    """The result of :func:`diff`.
+
+    Attributes
+    ----------
+    base_label, head_label : str
+        What was compared (paths or revisions), for reports.
+    match_rule : {"id", "iou"}
+        How annotations were paired.
+    images, annotations : dict of str to int
+        Counts per kind.
+    image_changes, annotation_changes : list
+        Every change, in head order then removed items.
+    categories : CategoryDiff
+    classes : dict
+        ``name -> {"base": ClassStats | None, "head": ClassStats | None}``;
+        a renamed class is listed under its head name.
+    emptied_images : list of str
+        Images in both versions that had annotations and now have none.
+    retained : dict
+        ``{"images", "annotations", "modified"}``: images in both versions,
+        their base annotations, and how many of those were removed,
+        relabelled or reshaped to different pixels (IoU < 1).
+    """
+
+    base_label: str = "base"
+    head_label: str = "head"
+    match_rule: str = "id"
+    images: dict[str, int] = field(default_factory=dict)
+    annotations: dict[str, int] = field(default_factory=dict)
+    image_changes: list[ImageChange] = field(default_factory=list)
+    annotation_changes: list[AnnotationChange] = field(default_factory=list)
+    categories: CategoryDiff = field(default_factory=CategoryDiff)
+    classes: dict[str, dict[str, ClassStats | None]] = field(default_factory=dict)
+    emptied_images: list[str] = field(default_factory=list)
+    retained: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything at all differs."""
+        return bool(self.image_changes or self.categories.changes)
+
+    @property
+    def modified_share(self) -> float:
+        """Percent of the retained images' base annotations removed, relabelled or reshaped."""
+        n = self.retained.get("annotations", 0)
+        return 100.0 * self.retained.get("modified", 0) / n if n else 0.0
+
+    def class_drift(self) -> dict[str, dict[str, float | None]]:
+        """Per class: percent change of the annotation count and of the mean area."""
+        out = {}
+        for name, side in self.classes.items():
+            b, h = side["base"], side["head"]
+            out[name] = {
+                "count": percent_change(b.count if b else None, h.count if h else 0),
+                "mean_area": percent_change(b.mean_area if b else None, h.mean_area if h else None),
+            }
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (schema documented in ``docs/ci.md``)."""
+        drift = self.class_drift()
+        return {
+            "base": self.base_label,
+            "head": self.head_label,
+            "match_rule": self.match_rule,
+            "images": dict(self.images),
+            "annotations": dict(self.annotations),
+            "categories": self.categories.to_dict(),
+            "classes": {
+                k: {
+                    "base": v["base"].to_dict() if v["base"] else None,
+                    "head": v["head"].to_dict() if v["head"] else None,
+                    "count_change_pct": drift[k]["count"],
+                    "mean_area_change_pct": drift[k]["mean_area"],
+                }
+                for k, v in self.classes.items()
+            },
+            "emptied_images": list(self.emptied_images),
+            "retained": dict(self.retained, modified_pct=self.modified_share),
+            "image_changes": [c.to_dict() for c in self.image_changes],
+            "annotation_changes": [c.to_dict() for c in self.annotation_changes],
+        }
+
+
+def _key(item: Item) -> str:
+    return item.file_name or f"<id {item.id!r}>"
+
+
+def _other_fields_differ(a: Annotation, b: Annotation, reshaped: bool) -> bool:
+    if (a.iscrowd, a.score, a.attributes, a.extra) != (b.iscrowd, b.score, b.attributes, b.extra):
+        return True
+    return not reshaped and (a.area, a.bbox) != (b.area, b.bbox)
+
+
+def diff(base: Dataset, head: Dataset, *, match: str = "auto", match_iou: float = 0.5,
+         base_label: str = "base", head_label: str = "head") -> DatasetDiff:
+    """Compare two versions of a dataset.
+
+    Parameters
+    ----------
+    base, head : Dataset
+    match : {"auto", "id", "iou"}
+        How annotations are paired inside an image (see :mod:`segmill.gate._match`).
+    match_iou : float, default 0.5
+        Minimum IoU for an ``"iou"`` pair.
+    base_label, head_label : str
+        Names for reports.
+
+    Returns
+    -------
+    DatasetDiff
+
+    Examples
+    --------
+    >>> from segmill.model import Dataset, Category, Item, Annotation
+    >>> from segmill.geometry import Box
+    >>> cats = [Category(1, "cat"), Category(2, "dog")]
+    >>> a = Dataset(cats, [Item(1, "a.jpg", 10, 10, [Annotation(1, 1, Box(0, 0, 4, 4))])])
+    >>> b = Dataset(cats, [Item(1, "a.jpg", 10, 10, [Annotation(1, 2, Box(0, 0, 4, 4))])])
+    >>> d = diff(a, b)
+    >>> d.annotations["relabelled"], d.annotations["unchanged"], d.images["modified"]
+    (1, 0, 1)
+    """
+    if match not in ("auto", "id", "iou"):
+        raise ValueError(f"match must be 'auto', 'id' or 'iou', got {match!r}")
+    pairs = _match.match_images(base, head)
+    rule = match if match != "auto" else ("id" if _match.ids_are_stable(pairs, base, head, match_iou) else "iou")
+    cats = diff_categories(base, head)
+    b_names, h_names = class_name_map(base), class_name_map(head)
+    b2h = cats.base_to_head
+
+    def same_class(a: Annotation, b: Annotation) -> bool:
+        return b.category_id == b2h.get(a.category_id, a.category_id)
+
+    out = DatasetDiff(base_label=base_label, head_label=head_label, match_rule=rule)
+    img = Counter({"added": 0, "removed": 0, "modified": 0, "unchanged": 0})
+    ann = Counter({k: 0 for k in ("added", "removed", "unchanged", "modified", *ANNOTATION_KINDS)})
+    moves: Counter = Counter()
+    retained = Counter({"images": 0, "annotations": 0, "modified": 0})
+
+    for b_item, h_item in pairs:
+        if b_item is None:
+            img["added"] += 1
+            ann["added"] += len(h_item.annotations)
+            out.image_changes.append(ImageChange("added", _key(h_item), head_id=h_item.id))
+            for a in h_item.annotations:
+                out.annotation_changes.append(AnnotationChange(
+                    "added", _key(h_item), head_id=a.id, head_class=name_of(h_names, a.category_id)))
+            continue
+        if h_item is None:
+            img["removed"] += 1
+            ann["removed"] += len(b_item.annotations)
+            out.image_changes.append(ImageChange("removed", _key(b_item), base_id=b_item.id))
+            for a in b_item.annotations:
+                out.annotation_changes.append(AnnotationChange(
+                    "removed", _key(b_item), base_id=a.id, base_class=name_of(b_names, a.category_id)))
+            continue
+        key = _key(h_item)
+        retained["images"] += 1
+        retained["annotations"] += len(b_item.annotations)
+        if rule == "id":
+            apairs, removed, added = _match.match_by_id(b_item.annotations, h_item.annotations)
+        else:
+            apairs, removed, added = _match.match_by_iou(
+                b_item.annotations, h_item.annotations, b_item, h_item, same_class, match_iou)
+        changes: list[AnnotationChange] = []
+        for a in removed:
+            changes.append(AnnotationChange("removed", key, base_id=a.id, base_class=name_of(b_names, a.category_id)))
+        for a in added:
+            changes.append(AnnotationChange("added", key, head_id=a.id, head_class=name_of(h_names, a.category_id)))
+        ann["removed"] += len(removed)
+        ann["added"] += len(added)
+        retained["modified"] += len(removed)
+        for a, b, iou in apairs:
+            moves[(a.category_id, b.category_id)] += 1
+            kinds = []
+            if not same_class(a, b):
+                kinds.append("relabelled")
+            reshaped = not _match.geometry_same(a, b)
+            if reshaped:
+                kinds.append("reshaped")
+            if _other_fields_differ(a, b, reshaped):
+                kinds.append("attributes")
+            if not kinds:
+                ann["unchanged"] += 1
+                continue
+            ann["modified"] += 1
+            for k in kinds:
+                ann[k] += 1
+            if not reshaped:
+                iou = 1.0 if _match.pair_iou_possible(a, b, b_item, h_item) else None
+            elif iou is None:
+                iou = _match.pair_iou(a, b, b_item, h_item)
+            if "relabelled" in kinds or (reshaped and (iou is None or iou < 1.0)):
+                retained["modified"] += 1
+            changes.append(AnnotationChange(
+                "modified", key, a.id, b.id, name_of(b_names, a.category_id), name_of(h_names, b.category_id),
+                tuple(kinds), iou))
+        reasons = []
+        if b_item.id != h_item.id:
+            reasons.append("id")
+        if b_item.size != h_item.size:
+            reasons.append("size")
+        if b_item.file_name != h_item.file_name:
+            reasons.append("renamed")
+        if (b_item.split, b_item.attributes, b_item.extra) != (h_item.split, h_item.attributes, h_item.extra):
+            reasons.append("metadata")
+        if changes:
+            reasons.append("annotations")
+        if b_item.annotations and not h_item.annotations:
+            out.emptied_images.append(key)
+        if reasons:
+            img["modified"] += 1
+            out.image_changes.append(ImageChange("modified", key, b_item.id, h_item.id, tuple(reasons)))
+            out.annotation_changes.extend(changes)
+        else:
+            img["unchanged"] += 1
+
+    infer_merges(cats, base, head, moves)
+    out.images = dict(img)
+    out.annotations = dict(ann)
+    out.retained = dict(retained)
+    out.categories = cats
+    # A renamed class is the same class: compare it under its new name.
+    renamed = {c.base["name"]: c.head["name"] for c in cats.of_kind("renamed")}
+    bs = {renamed.get(k, k): v for k, v in class_stats(base).items()}
+    hs = class_stats(head)
+    out.classes = {k: {"base": bs.get(k), "head": hs.get(k)} for k in sorted(bs.keys() | hs.keys())}
+    return out
