@@ -256,3 +256,18 @@ def test_iou_on_noisy_masks_uses_bitsets_and_still_equals_pycocotools():
     crowd = [0, 1, 0, 1]
     ref = M.iou([coco_encode(m) for m in ms], [coco_encode(m) for m in ms], crowd)
     np.testing.assert_array_equal(rle.iou([rle.encode(m) for m in ms], [rle.encode(m) for m in ms], crowd), ref)
+
+
+def test_large_batches_split_over_threads_give_the_same_rles(monkeypatch):
+    from segmill.rle import _api
+
+    rng = np.random.default_rng(5)
+    anns = [[rng.uniform(-5, 70, 2 * int(rng.integers(3, 30))).tolist()] for _ in range(12_000)]
+    hs = [int(v) for v in rng.integers(20, 64, len(anns))]
+    assert sum(len(a[0]) for a in anns) >= _api._PARALLEL_MIN_COORDS
+    monkeypatch.setattr(_api, "_threads", lambda: 2)
+    threaded = rle.from_polygons_batch(anns, hs, 60)
+    monkeypatch.setattr(_api, "_threads", lambda: 1)
+    assert rle.from_polygons_batch(anns, hs, 60) == threaded
+    refs = [M.frPyObjects(a, h, 60)[0] for a, h in zip(anns[:2000], hs)]
+    assert [r.to_coco()["counts"] for r in threaded[:2000]] == [r["counts"].decode() for r in refs]

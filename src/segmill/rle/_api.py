@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -246,8 +247,22 @@ def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> lis
         counts, off = _raster_batch(parts, hcol, wcol)
     else:
         counts, off = fast
-    trusted = RLE._trusted
-    return [trusted(counts[off[i] : off[i + 1]], h, w) for i, (h, w) in enumerate(sizes)]
+    return _wrap_batch(counts, off, sizes)
+
+
+def _wrap_batch(counts: np.ndarray, off: np.ndarray, sizes) -> list[RLE]:
+    """RLEs viewing slices of one batch counts array (made read-only once)."""
+    counts.flags.writeable = False
+    new = object.__new__
+    bounds = off.tolist()
+    out = []
+    for i, (h, w) in enumerate(sizes):
+        r = new(RLE)
+        r._counts = counts[bounds[i] : bounds[i + 1]]
+        r._h = h
+        r._w = w
+        out.append(r)
+    return out
 
 
 _scratch = threading.local()
@@ -306,11 +321,64 @@ def _raster_fast(annotations, hs, ws):
         return None
     if arr.ndim != 1:
         return None
-    work = _work()
-    counts, off, most, status, _ = R.polygons_flat(
-        arr, np.array(lens, np.int64), np.array(nparts, np.int64),
-        np.asarray(hs, np.int64), np.asarray(ws, np.int64), work, MAX_COORD,
+    lens_a = np.array(lens, np.int64)
+    nparts_a = np.array(nparts, np.int64)
+    hs_a = np.asarray(hs, np.int64)
+    ws_a = np.asarray(ws, np.int64)
+    n_ann = len(nparts)
+    threads = _threads()
+    if threads < 2 or arr.size < _PARALLEL_MIN_COORDS or n_ann < 2:
+        return _run_flat(arr, lens_a, nparts_a, hs_a, ws_a)
+    # Large batches: the kernel releases the GIL, so halves run side by side.
+    half = n_ann // 2
+    p_half = int(nparts_a[:half].sum())
+    c_half = int(lens_a[:p_half].sum())
+    per = hs_a.shape[0] > 1
+    second = _pool(threads).submit(
+        _run_flat, arr[c_half:], lens_a[p_half:], nparts_a[half:],
+        hs_a[half:] if per else hs_a, ws_a[half:] if per else ws_a,
     )
+    first = _run_flat(arr[:c_half], lens_a[:p_half], nparts_a[:half],
+                      hs_a[:half] if per else hs_a, ws_a[:half] if per else ws_a)
+    rest = second.result()
+    if first is None or rest is None:
+        return None
+    (c1, o1), (c2, o2) = first, rest
+    return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+
+
+# Batches with at least this many coordinates are split over two threads.
+_PARALLEL_MIN_COORDS = 200_000
+_executor = None
+
+
+def _threads() -> int:
+    """Threads for large polygon batches: ``SEGMILL_THREADS``, else min(2, CPUs)."""
+    env = os.environ.get("SEGMILL_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        ncpu = os.cpu_count() or 1
+    return min(2, ncpu)
+
+
+def _pool(threads: int):
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor = ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="segmill-raster")
+    return _executor
+
+
+def _run_flat(arr, lens_a, nparts_a, hs_a, ws_a):
+    work = _work()
+    counts, off, most, status, _ = R.polygons_flat(arr, lens_a, nparts_a, hs_a, ws_a, work, MAX_COORD)
     if status:
         return None
     if most > work.shape[0]:

@@ -53,12 +53,14 @@ def _edge_point(xs, ys, xe, ye, at_end):
 
 @njit(cache=True, nogil=True, inline="always")
 def _row_of(vmin, h):
-    yd = (float(vmin) + 0.5) / 5.0 - 0.5
-    if yd < 0:
-        yd = 0.0
-    elif yd > h:
-        yd = float(h)
-    return np.int64(math.ceil(yd))
+    # pycocotools: clamp((vmin + .5) / 5 - .5, 0, h), then ceil. That double
+    # is (vmin - 2) / 5, exact when it is a whole number and at least 0.2 away
+    # from one otherwise, so integer arithmetic gives the same row.
+    d = vmin - 2
+    if d <= 0:
+        return np.int64(0)
+    r = (d + 4) // 5
+    return r if r < h else np.int64(h)
 
 
 @njit(cache=True, nogil=True)
@@ -112,11 +114,12 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
     if first < 2:
         first = 2
     last = min(umax - 1, 5 * (w - 1) + 2)
+    inv = 1.0 / s  # only for the first guess; the loops below make it exact
     c = first
     while c <= last:
         if s > 0:
             target = c + 1  # smallest t with u(t) >= c + 1
-            t = np.int64(math.ceil((target - 0.5 - xs) / s))
+            t = np.int64(math.ceil((target - 0.5 - xs) * inv))
             if t < 0:
                 t = 0
             if t > dy:
@@ -127,7 +130,7 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
                 t += 1
         else:
             target = c  # smallest t with u(t) <= c
-            t = np.int64(math.ceil((target + 0.5 - xs) / s))
+            t = np.int64(math.ceil((target + 0.5 - xs) * inv))
             if t < 0:
                 t = 0
             if t > dy:
@@ -288,6 +291,15 @@ def _ring_counts(X, Y, lo, hi, h, w, work, dst):
     pos = work[2 * bound : 3 * bound + 1]
     order = work[3 * bound + 1 : 4 * bound + 2]
     nt = 0
+    # With no negative coordinate, every edge starts and ends exactly on its
+    # vertices, so the pair of points where two edges meet is one point twice
+    # and crosses nothing. Negative values round the other way in C's (int)
+    # cast; then the junction pairs are evaluated as pycocotools does.
+    negative = False
+    for j in range(lo, hi):
+        if X[j] < 0 or Y[j] < 0:
+            negative = True
+            break
     pu = np.int64(0)
     pv = np.int64(0)
     for j in range(lo, hi):
@@ -296,11 +308,12 @@ def _ring_counts(X, Y, lo, hi, h, w, work, dst):
         ys = Y[j]
         xe = X[j1]
         ye = Y[j1]
-        if j > lo:
+        if negative and j > lo:
             su, sv = _edge_point(xs, ys, xe, ye, False)
             nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt)
         nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt)
-        pu, pv = _edge_point(xs, ys, xe, ye, True)
+        if negative:
+            pu, pv = _edge_point(xs, ys, xe, ye, True)
     return _toggles_to_counts(out, nt, h, w, pos, order, dst)
 
 
