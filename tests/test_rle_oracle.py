@@ -271,3 +271,13 @@ def test_large_batches_split_over_threads_give_the_same_rles(monkeypatch):
     assert rle.from_polygons_batch(anns, hs, 60) == threaded
     refs = [M.frPyObjects(a, h, 60)[0] for a, h in zip(anns[:2000], hs)]
     assert [r.to_coco()["counts"] for r in threaded[:2000]] == [r["counts"].decode() for r in refs]
+
+
+def test_trusted_parts_path_equals_the_checked_path():
+    from segmill.rle._api import from_parts_batch
+
+    rng = np.random.default_rng(6)
+    anns = [[rng.uniform(-4, 40, (int(rng.integers(3, 12)), 2)) for _ in range(int(rng.integers(1, 4)))]
+            for _ in range(300)]
+    hs = [int(v) for v in rng.integers(5, 40, len(anns))]
+    assert from_parts_batch(anns, hs, 33) == rle.from_polygons_batch([[p.tolist() for p in a] for a in anns], hs, 33)

@@ -99,7 +99,11 @@ class Polygons(_Cached):
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Rasterize (cached) with ``rule`` ``"coco"`` or ``"pil"``."""
         from .rle import from_polygons
+        from .rle._api import from_parts_batch
 
+        if rule == "coco":
+            # Parts were validated on construction: the trusted batch path.
+            return self._cached_rle((height, width, rule), lambda: from_parts_batch([self.parts], height, width)[0])
         return self._cached_rle((height, width, rule), lambda: from_polygons(list(self.parts), height, width, rule))
 
     def to_coco(self) -> list[list[float]]:
@@ -309,7 +313,7 @@ def to_rle(geometry: Geometry, height: int, width: int, rule: str = "coco") -> R
 
 def rasterize_many(geometries, height: int, width: int, rule: str = "coco") -> list[RLE]:
     """RLEs of many geometries of one image; polygons go through one batched kernel call."""
-    from .rle import from_polygons_batch
+    from .rle._api import from_parts_batch
 
     todo = [
         i
@@ -317,7 +321,7 @@ def rasterize_many(geometries, height: int, width: int, rule: str = "coco") -> l
         if isinstance(g, Polygons) and (g._cache is None or (height, width, rule) not in g._cache)
     ]
     if todo and rule == "coco":
-        rles = from_polygons_batch([list(geometries[i].parts) for i in todo], height, width)
+        rles = from_parts_batch([geometries[i].parts for i in todo], height, width)
         for i, r in zip(todo, rles):
             g = geometries[i]
             if g._cache is None:
