@@ -334,7 +334,10 @@ def merge_batch(counts, offsets, intersect):
 
 @njit(cache=True, nogil=True)
 def _inter_union(A, B):
-    # pycocotools' rleIou inner loop: returns (intersection, union).
+    # pycocotools' rleIou inner loop: returns (intersection, union). It walks
+    # the runs like merge2; a shared step function for both was measured 10x
+    # slower (numba keeps the returned tuple out of registers), so the two
+    # loops stay written out.
     ka = A.shape[0]
     kb = B.shape[0]
     ca = np.int64(A[0])
