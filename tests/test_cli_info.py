@@ -59,3 +59,13 @@ def test_info_on_invalid_json_exits_2_with_line_and_no_traceback(tmp_path):
 def test_info_on_missing_path_exits_2(tmp_path):
     r = _run("info", tmp_path / "nope.json")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_info_skip_invalid_counts_and_lists_skipped_records(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps({"images": [{"id": 1, "file_name": "a", "width": 4, "height": 4}],
+                             "annotations": [{"id": 3, "image_id": 9, "category_id": 1}],
+                             "categories": [{"id": 1, "name": "a"}]}))
+    assert _run("info", p).exit_code == 2
+    r = _run("info", p, "--skip-invalid")
+    assert r.exit_code == 0 and "skipped records: 1" in r.stdout and "annotation id 3" in r.stderr

@@ -197,3 +197,14 @@ def test_deep_copied_and_pickled_datasets_still_round_trip_exactly(fixtures_dir,
         out = tmp_path / f"c{k}.json"
         segmill.write(clone, out, "coco")
         assert json.loads(out.read_text()) == json.loads(src.read_text())
+
+
+def test_standard_keys_with_odd_types_round_trip_through_extra(tmp_path):
+    d = {"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4, "attributes": ["x"]}],
+         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 2, 0, 2, 2]],
+                          "area": 2.0, "bbox": [0, 0, 2, 2], "iscrowd": 0, "attributes": "night"}],
+         "categories": [{"id": 1, "name": "a", "supercategory": None, "color": "#ff0000", "isthing": "yes"}]}
+    src = tmp_path / "odd.json"
+    src.write_text(json.dumps(d))
+    before, after, report = _roundtrip(src, tmp_path)
+    assert after == before and report.lossless

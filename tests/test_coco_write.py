@@ -198,3 +198,13 @@ def test_annotation_without_category_from_another_format_is_dropped_with_l003(tm
     doc, report = _write(ds, tmp_path)
     assert [a["id"] for a in doc["annotations"]] == [2]
     assert report.summary() == {"L003": 1}
+
+
+def test_area_and_bbox_stored_by_another_reader_are_kept_when_the_shape_is_kept(tmp_path):
+    poly = Polygons([[0, 0, 3, 0, 3, 3, 0, 3]])
+    ds = Dataset([Category(1, "a")], [Item(1, "a.png", 4, 4, [Annotation(1, 1, poly, area=16.0, bbox=(0, 0, 4, 4))])])
+    doc, _ = _write(ds, tmp_path)
+    assert doc["annotations"][0]["area"] == 16.0 and doc["annotations"][0]["bbox"] == [0, 0, 4, 4]
+    (tmp_path / "out.json").unlink()
+    doc, _ = _write(ds, tmp_path, segmentation="rle")
+    assert doc["annotations"][0]["area"] == 9 and doc["annotations"][0]["bbox"] == [0.0, 0.0, 3.0, 3.0]

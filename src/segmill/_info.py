@@ -40,7 +40,9 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         ``crowd``, ``geometry`` (count per kind: polygon, rle, mask, box,
         shape, none, invalid), ``multipart_polygons``, ``categories`` (id,
         name, annotation count, in dataset order), ``uncategorized``,
-        ``image_size`` (min/max width and height, count of unknown sizes),
+        ``void`` (void / ignore regions, e.g. VOC's 255: no category on
+        purpose, so not counted in ``uncategorized``), ``image_size``
+        (min/max width and height, count of unknown sizes),
         ``skipped`` (records a lenient reader dropped).
 
     Examples
@@ -54,7 +56,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
     """
     per_cat: Counter = Counter()
     kinds: Counter = Counter()
-    crowd = multipart = empty_images = unknown_size = 0
+    crowd = multipart = empty_images = unknown_size = void = 0
     ws: list[int] = []
     hs: list[int] = []
     for it in ds.items:
@@ -66,7 +68,10 @@ def summarize(ds: Dataset) -> dict[str, Any]:
             ws.append(it.width)
             hs.append(it.height)
         for a in it.annotations:
-            per_cat[a.category_id] += 1
+            if a.attributes.get("void"):
+                void += 1  # a void region has no class on purpose
+            else:
+                per_cat[a.category_id] += 1
             g = a.geometry
             k = _kind(g)
             kinds[k] += 1
@@ -91,6 +96,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "multipart_polygons": multipart,
         "categories": cats,
         "uncategorized": uncategorized,
+        "void": void,
         "image_size": {
             "width": [min(ws), max(ws)] if ws else None,
             "height": [min(hs), max(hs)] if hs else None,
@@ -124,6 +130,8 @@ def format_summary(s: dict[str, Any], head: list[str] | None = None) -> str:
         lines.append(f"  {str(c['id']):>6}  {str(c['name']):<{width}}  {c['annotations']}")
     if s["uncategorized"]:
         lines.append(f"  annotations with an undeclared category: {s['uncategorized']}")
+    if s.get("void"):
+        lines.append(f"  void regions (no class on purpose): {s['void']}")
     if s["skipped"]:
         lines.append(f"skipped records: {s['skipped']}")
     return "\n".join(lines)

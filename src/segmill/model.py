@@ -113,6 +113,29 @@ class Annotation:
         if self.bbox is not None:
             self.bbox = tuple(self.bbox)
 
+    @classmethod
+    def _trusted(cls, id, category_id, geometry=None, iscrowd=False, area=None, bbox=None, score=None,
+                 attributes=None, extra=None) -> "Annotation":
+        """Build without the checks of ``__post_init__``: for readers only.
+
+        A reader that has already checked every value (ids ``int``/``str``/
+        ``None``, a geometry kind, ``bbox`` a tuple or ``None``) uses this to
+        skip checking it twice; ``attributes``/``extra`` must be dicts the new
+        object may own (``None`` gives a fresh empty dict). Anyone else calls
+        the class.
+        """
+        self = object.__new__(cls)
+        self.id = id
+        self.category_id = category_id
+        self.geometry = geometry
+        self.iscrowd = iscrowd
+        self.area = area
+        self.bbox = bbox
+        self.score = score
+        self.attributes = {} if attributes is None else attributes
+        self.extra = {} if extra is None else extra
+        return self
+
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Pixels of this annotation in a ``height x width`` image (cached)."""
         from .geometry import to_rle
@@ -154,6 +177,27 @@ class Item:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
                 raise TypeError(f"image {name} must be a non-negative int, got {v!r}")
+
+    @classmethod
+    def _trusted(cls, id, file_name, width=None, height=None, annotations=None, split=None, attributes=None,
+                 extra=None) -> "Item":
+        """Build without the checks of ``__post_init__``: for readers only.
+
+        The reader guarantees an ``int``/``str`` id and non-negative ``int``
+        (or ``None``) sizes; list and dict arguments must be objects the new
+        item may own (``None`` gives fresh empty ones). Anyone else calls the
+        class.
+        """
+        self = object.__new__(cls)
+        self.id = id
+        self.file_name = file_name
+        self.width = width
+        self.height = height
+        self.annotations = [] if annotations is None else annotations
+        self.split = split
+        self.attributes = {} if attributes is None else attributes
+        self.extra = {} if extra is None else extra
+        return self
 
     @property
     def size(self) -> tuple[int, int] | None:

@@ -9,18 +9,34 @@ import click
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
 
-# CLI option -> reader/writer keyword. Each is passed only to the side whose
-# FormatSpec.options declares it ("reader: ..." / "writer: ..." docs restrict
-# it to one side); an option neither side declares is a usage error.
-_ROUTED = ("segmentation", "raster", "labels", "polygon_mode", "tolerance", "images")
+# CLI option -> reader/writer keyword. Every FormatSpec.options doc starts with
+# "reader:", "writer:" or "reader/writer:" (checked here: a doc without one of
+# these is a bug in the format module); an option is passed only to the side
+# its doc names, and an option neither side declares is a usage error.
+_ROUTED = ("segmentation", "raster", "labels", "polygon_mode", "tolerance", "images", "multipart", "source")
+_SIDES = {"reader:": {"reader"}, "writer:": {"writer"}, "reader/writer:": {"reader", "writer"}}
+
+
+def option_sides(spec, name: str) -> set[str]:
+    """The sides (``"reader"``, ``"writer"``) of ``spec`` that take option ``name``; empty when none does.
+
+    Raises
+    ------
+    ValueError
+        The option's doc does not start with ``reader:``, ``writer:`` or ``reader/writer:``.
+    """
+    doc = spec.options.get(name)
+    if doc is None:
+        return set()
+    prefix = doc.split(None, 1)[0] if doc.strip() else ""
+    if prefix not in _SIDES:
+        raise ValueError(f"option {name!r} of format {spec.name!r} has doc {doc!r}: it must start with "
+                         "'reader:', 'writer:' or 'reader/writer:'")
+    return _SIDES[prefix]
 
 
 def _accepts(spec, name: str, side: str) -> bool:
-    doc = spec.options.get(name)
-    if doc is None:
-        return False
-    other = "writer:" if side == "reader" else "reader:"
-    return not doc.lstrip().lower().startswith(other)
+    return side in option_sides(spec, name)
 
 
 def route_options(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
@@ -58,11 +74,15 @@ def route_options(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
 @click.option("--polygon-mode", type=click.Choice(["exact", "simplified"]), help="How masks become polygons.")
 @click.option("--tolerance", type=float, metavar="PX", help="Simplification tolerance (--polygon-mode simplified).")
 @click.option("--images", type=click.Path(dir_okay=False), help="coco_results: instances file with image sizes.")
+@click.option("--multipart", type=click.Choice(["largest", "lines"]),
+              help="YOLO writer: keep the largest part of a multi-part polygon, or write one line per part.")
+@click.option("--source", type=click.Choice(["auto", "instanceIds", "labelIds", "polygons"]),
+              help="Cityscapes reader: which files to read (auto prefers instanceIds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the write report as JSON on stdout.")
 @quiet_option
 @run_guarded
 def convert(src, dst, from_fmt, to_fmt, segmentation, strict, force, skip_invalid, raster, labels,
-            polygon_mode, tolerance, images, as_json, quiet):
+            polygon_mode, tolerance, images, multipart, source, as_json, quiet):
     """Convert SRC to DST, printing a loss summary (code, count, meaning) on stderr.
 
     Exit 0 on success (losses listed), 1 under --strict when anything would be
@@ -84,10 +104,11 @@ def convert(src, dst, from_fmt, to_fmt, segmentation, strict, force, skip_invali
     dst_spec = get_format(to_fmt) if to_fmt else src_spec
     given = {k: v for k, v in (("segmentation", segmentation), ("raster", raster), ("labels", labels),
                                ("polygon_mode", polygon_mode), ("tolerance", tolerance),
-                               ("images", images)) if v is not None}
+                               ("images", images), ("multipart", multipart), ("source", source))
+             if v is not None}
     read_opts, write_opts = route_options(src_spec, dst_spec, given)
     if skip_invalid:
-        if "errors" not in src_spec.options:
+        if "reader" not in option_sides(src_spec, "errors"):
             raise click.UsageError(f"the {src_spec.name} reader has no lenient mode for --skip-invalid")
         read_opts["errors"] = "skip"
     skipped: list = []

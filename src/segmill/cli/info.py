@@ -8,15 +8,17 @@ import click
 
 from . import main
 from ._common import run_guarded
+from .convert import option_sides
 
 
 @main.command()
 @click.argument("path", type=click.Path(exists=False, dir_okay=True))
 @click.option("--format", "-f", "fmt", metavar="F", help="Format name (see `segmill formats`); detected when omitted.")
 @click.option("--images", type=click.Path(dir_okay=False), help="coco_results: an instances file with image sizes.")
+@click.option("--skip-invalid", is_flag=True, help="Skip bad records (counted) instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @run_guarded
-def info(path, fmt, images, as_json):
+def info(path, fmt, images, skip_invalid, as_json):
     """Summarize PATH: format (and why), images, annotations per category,
     geometry kinds, crowd count, image size range.
 
@@ -34,12 +36,20 @@ def info(path, fmt, images, as_json):
         spec, reason = get_format(name), det.reason
     options = {}
     if images is not None:
-        if "images" not in spec.options:
+        if "reader" not in option_sides(spec, "images"):
             raise click.UsageError(f"--images is not an option of the {spec.name} format")
         options["images"] = images
+    if skip_invalid:
+        if "reader" not in option_sides(spec, "errors"):
+            raise click.UsageError(f"the {spec.name} reader has no lenient mode for --skip-invalid")
+        options["errors"] = "skip"
     ds = io.read(path, spec.name, **options)
     s = summarize(ds)
     if as_json:
-        click.echo(json.dumps({"path": str(path), "format": spec.name, "reason": reason, **s}, indent=2, default=str))
+        out = {"path": str(path), "format": spec.name, "reason": reason, **s}
+        out["skipped_records"] = ds.meta.get("skipped", [])
+        click.echo(json.dumps(out, indent=2, default=str))
     else:
         click.echo(format_summary(s, [f"path: {path}", f"format: {spec.name} ({reason})"]))
+        for rec in ds.meta.get("skipped", []):
+            click.echo(f"skipped: {rec['path']}: {rec['record']}: {rec['reason']}", err=True)

@@ -8,6 +8,7 @@ import click
 
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
+from .convert import option_sides
 
 
 @main.command("split-instances")
@@ -57,7 +58,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
     dst_spec = get_format(to_fmt) if to_fmt else src_spec
     read_opts = {}
     if ignore_value is not None:
-        if "ignore_value" not in src_spec.options:
+        if "reader" not in option_sides(src_spec, "ignore_value"):
             raise click.UsageError(f"the {src_spec.name} reader has no --ignore-value (its void is fixed)")
         read_opts["ignore_value"] = ignore_value
     ds = io.read(src, src_spec.name, **read_opts)
@@ -66,7 +67,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
                                           raster=raster)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    write_opts = {"raster": raster} if "raster" in dst_spec.options else {}
+    write_opts = {"raster": raster} if "writer" in option_sides(dst_spec, "raster") else {}
     report = io.write(out, dst, dst_spec.name, force=force, **write_opts)
     report.losses[:0] = split_report.losses
     report.notes[:0] = split_report.notes

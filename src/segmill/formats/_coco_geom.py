@@ -10,6 +10,10 @@ Reading keeps what is needed to write the very same JSON back:
   canonical counts, which may differ from the file's.
 * :class:`CocoBox` stands for ``"segmentation": []`` (a box-only
   annotation, common in detection exports), so it is written back as ``[]``.
+* :class:`PolygonPack` holds every polygon coordinate of one read in one
+  float64 array: the reader checks their range there in one go, and
+  :func:`rasterize_items` hands it to the kernel without converting a single
+  Python float again.
 
 Writing turns any geometry into a COCO segmentation value and says whether
 the representation changed (then area and bbox are recomputed).
@@ -27,7 +31,7 @@ from ..errors import GeometryError
 from ..geometry import Box, Polygons
 from ..rle import MAX_COORD, RLE, from_coco, from_polygons_batch
 
-__all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "parse_segmentation", "polygon_problem",
+__all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
            "rasterize_items", "is_valid_coco_source"]
 
 
@@ -39,14 +43,21 @@ class CocoPolygons(Polygons):
     when they were all floats (8 bytes a coordinate instead of 32).
     :attr:`source` gives COCO's list of lists either way. The caller has
     validated the parts (see :func:`polygon_problem`).
+
+    A reader may also file the coordinates in a :class:`PolygonPack`
+    (``_pack``, at annotation index ``_k``); the pack is a cache of
+    :attr:`source` for :func:`rasterize_items`, never the truth, and copies
+    leave it behind.
     """
 
-    __slots__ = ("_src", "_parts")
+    __slots__ = ("_src", "_parts", "_pack", "_k")
 
     def __init__(self, source):  # noqa: D107 - trusted, validated input
         self._src = source
         self._parts = None
         self._cache = None
+        self._pack = None
+        self._k = -1
 
     @property
     def source(self):  # type: ignore[override]
@@ -82,6 +93,64 @@ class CocoPolygons(Polygons):
 
     def __repr__(self):
         return f"CocoPolygons(parts={len(self._src)}, points={[len(s) // 2 for s in self._src]})"
+
+
+class PolygonPack:
+    """The polygon coordinates of many annotations, packed for the kernel.
+
+    ``coords`` holds every coordinate of every part (float64, read-only),
+    ``part_len`` the coordinates per part, ``nparts`` the parts per
+    annotation, in the order the reader met them. Only values already checked
+    by the reader go in (structure per part; the numeric range of all of
+    them at once, see :meth:`first_bad`). ``usable`` is false when the
+    reader found a bad value in it (the annotations concerned were then
+    handled one by one); :func:`rasterize_items` then ignores the pack.
+    """
+
+    __slots__ = ("coords", "part_len", "nparts", "usable")
+
+    def __init__(self):
+        self.coords = np.zeros(0)
+        self.part_len = np.zeros(0, np.int64)
+        self.nparts = np.zeros(0, np.int64)
+        self.usable = False
+
+    def fill(self, coords: array, part_len: list, nparts: list) -> None:
+        """Take the reader's buffers (the ``array('d')`` is shared, not copied)."""
+        c = np.frombuffer(coords, np.float64) if len(coords) else np.zeros(0)
+        c.flags.writeable = False
+        self.coords = c
+        self.part_len = np.array(part_len, np.int64)
+        self.nparts = np.array(nparts, np.int64)
+        self.usable = True
+
+    def __len__(self) -> int:
+        return self.nparts.shape[0]
+
+    def bad_annotations(self) -> np.ndarray:
+        """Indices of the annotations holding a coordinate beyond +/-MAX_COORD (or NaN/inf), sorted."""
+        c = self.coords
+        if not c.size:
+            return np.zeros(0, np.int64)
+        lo, hi = c.min(), c.max()  # NaN propagates, and fails both tests
+        if lo >= -MAX_COORD and hi <= MAX_COORD:
+            return np.zeros(0, np.int64)
+        bad = np.flatnonzero(~((c >= -MAX_COORD) & (c <= MAX_COORD)))
+        part_end = np.cumsum(self.part_len)
+        parts = np.searchsorted(part_end, bad, side="right")
+        ann_end = np.cumsum(self.nparts)
+        return np.unique(np.searchsorted(ann_end, parts, side="right"))
+
+    def rasterize(self, heights: np.ndarray, widths: np.ndarray):
+        """Kernel output ``(counts, offsets)`` for every annotation, or None (then rasterize one by one)."""
+        from ..rle._api import _run_flat
+
+        if not self.usable:
+            return None
+        return _run_flat(self.coords, self.part_len, self.nparts, heights, widths)
+
+    def __repr__(self):
+        return f"PolygonPack({len(self)} annotations, {self.coords.size} coordinates)"
 
 
 class CocoRLE(RLE):
@@ -208,31 +277,85 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
 
     Notes
     -----
+    COCO polygons filed in a reader's :class:`PolygonPack` are rasterized in
+    one kernel call per pack, straight from its float64 array (annotations
+    of the pack that are not asked for get a 0 x 0 image: no work). Other
     COCO polygons go to :func:`segmill.rle.from_polygons_batch` as the lists
-    they were read as, one call per distinct image size (COCO has a handful),
-    which takes its packed fast path; every other geometry goes through
-    :func:`segmill.geometry.to_rle`.
+    they were read as, one call per distinct image size; every other
+    geometry goes through :func:`segmill.geometry.to_rle`.
     """
     from ..geometry import to_rle
+    from ..rle._rle import check_size
     from ._coco_json import no_gc
 
     out: list[list[Any]] = [[None] * len(it.annotations) for it in items]
     groups: dict[tuple[int, int], tuple[list, list]] = {}
+    packs: dict[int, tuple[PolygonPack, list, list]] = {}
+    rows: list[int] = []  # items holding packed polygons (placeholders in out)
+    coco = rule == "coco"
+    sizes: set = set()
     with no_gc():
         for i, it in enumerate(items):
             h, w = it.height, it.width
+            sized = h is not None and w is not None
+            row = out[i]
+            if sized and (h, w) not in sizes and it.annotations:
+                check_size(h, w, "polygon image")
+                sizes.add((h, w))
+            packed = False
             for j, ann in enumerate(it.annotations):
                 g = ann.geometry
-                if rule == "coco" and type(g) is CocoPolygons and h is not None and w is not None:
+                if coco and type(g) is CocoPolygons and sized:
+                    pk = g._pack
+                    if pk is not None and pk.usable:
+                        ent = packs.get(id(pk))
+                        if ent is None:
+                            ent = packs[id(pk)] = (pk, [-1] * len(pk), [-1] * len(pk))
+                        k = g._k
+                        hs, ws = ent[1], ent[2]
+                        # One geometry object in images of two sizes: the list path for the second.
+                        if hs[k] < 0 or (hs[k] == h and ws[k] == w):
+                            hs[k] = h
+                            ws[k] = w
+                            row[j] = g
+                            packed = True
+                            continue
                     grp = groups.get((h, w))
                     if grp is None:
                         grp = groups[(h, w)] = ([], [])
                     grp[0].append((i, j))
                     grp[1].append(g.source)
                 else:
-                    if h is None or w is None:
+                    if not sized:
                         raise GeometryError(f"image {it.id!r} has no size; cannot rasterize")
-                    out[i][j] = to_rle(g, h, w, rule)
+                    row[j] = to_rle(g, h, w, rule)
+            if packed:
+                rows.append(i)
+        done = {}
+        for key, (pk, hs, ws) in packs.items():
+            # Annotations of the pack nobody asked for get a 0 x 0 image.
+            res = pk.rasterize(np.maximum(np.array(hs, np.int64), 0), np.maximum(np.array(ws, np.int64), 0))
+            if res is not None:
+                res[0].flags.writeable = False
+                done[key] = (res[0], res[1].tolist(), hs, ws)
+        new = object.__new__
+        for i in rows:
+            row = out[i]
+            for j, g in enumerate(row):
+                if type(g) is not CocoPolygons:
+                    continue  # an RLE already, or a list-path polygon still to come (None)
+                d = done.get(id(g._pack))
+                if d is None:  # the kernel refused the pack: the careful, general path
+                    it = items[i]
+                    row[j] = from_polygons_batch([g.source], it.height, it.width)[0]
+                    continue
+                counts, off, hs, ws = d
+                k = g._k
+                r = new(RLE)
+                r._counts = counts[off[k]:off[k + 1]]
+                r._h = hs[k]
+                r._w = ws[k]
+                row[j] = r
         for (h, w), (where, srcs) in groups.items():
             for (i, j), r in zip(where, from_polygons_batch(srcs, h, w)):
                 out[i][j] = r

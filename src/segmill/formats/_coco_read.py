@@ -19,7 +19,7 @@ from ..geometry import InvalidGeometry
 from ..model import Annotation, Category, Dataset, Item
 from ..rle._rle import MAX_PIXELS
 from . import _coco_json as J
-from ._coco_geom import CocoPolygons, parse_segmentation, polygon_problem
+from ._coco_geom import CocoPolygons, PolygonPack, _part_problem, parse_segmentation, polygon_problem
 
 __all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
 
@@ -27,6 +27,7 @@ _CAT_KEYS = {"id", "name", "supercategory", "isthing", "color"}
 _IMG_KEYS = {"id", "file_name", "width", "height", "attributes"}
 ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "score", "attributes")
 _ANN_KEYS = set(ANN_KEYS)
+_PLAIN_KEYS: set = set()  # key tuples (interned) holding only standard annotation keys
 _interned: dict[tuple, tuple] = {}
 
 
@@ -165,8 +166,19 @@ def _bbox_problem(b, nonfinite: bool) -> str | None:
 
 
 def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfinite: bool,
-                     order: CocoOrder, results: bool = False) -> list[Item]:
-    """Attach annotations to items; returns placeholder items made in keep mode."""
+                     order: CocoOrder, results: bool = False, compact: bool = False) -> list[Item]:
+    """Attach annotations to items; returns placeholder items made in keep mode.
+
+    Well-formed records take a fast path: values are checked inline and the
+    coordinates of polygon parts go straight into one :class:`PolygonPack`
+    (``array('d').fromlist`` rejects what is not a number), whose numeric
+    range is checked for all annotations at once at the end. Anything unusual
+    takes :func:`_careful_annotation`, which words the error. Errors come in
+    file order either way: before the careful path reports a record, the
+    pack is checked for an earlier bad coordinate. ``compact`` (big files,
+    parts may be ``array('d')``) checks each part on its own and packs
+    nothing, so memory stays lean.
+    """
     if raw is None:
         return []
     if type(raw) is not list:
@@ -178,11 +190,22 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
     seen_ann: set = set()
     skip = err.mode == "skip"
     o_anns, o_items = order.anns, order.items
+    add_ann, add_item = o_anns.append, o_items.append
     std = _ANN_KEYS
+    plain_keys = _PLAIN_KEYS
+    intern = _interned.setdefault
+    trusted = Annotation._trusted
+    new = object.__new__
+    pack = PolygonPack()
+    buf = array("d")
+    fromlist = buf.fromlist
+    part_len: list = []
+    add_len = part_len.append
+    nparts: list = []
+    add_nparts = nparts.append
+    packing = not compact
     for i, a in enumerate(track(raw, len(raw), "reading annotations")):
         if type(a) is dict and not skip:
-            # Fast path for well-formed records; anything unusual takes the
-            # careful path below, which words the error.
             aid = a.get("id")
             iid = a.get("image_id")
             cid = a.get("category_id")
@@ -196,14 +219,45 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                 crowd = a.get("iscrowd", 0)
                 score = a.get("score")
                 geom = None
-                ok = (crowd == 0 or crowd == 1) and (
+                ok = type(crowd) is int and (crowd == 0 or crowd == 1) and (
                     score is None or ((type(score) is float or type(score) is int) and not nonfinite)) and (
                     area is None or ((type(area) is float or type(area) is int) and not nonfinite))
                 if ok and bbox is not None:
-                    ok = _bbox_problem(bbox, nonfinite) is None
-                    bbox = tuple(bbox)
+                    if type(bbox) is list and len(bbox) == 4:
+                        x, y, w, h = bbox
+                        tx, ty, tw, th = type(x), type(y), type(w), type(h)
+                        ok = ((tx is float or tx is int) and (ty is float or ty is int)
+                              and (tw is float or tw is int) and (th is float or th is int)
+                              and not (nonfinite and not all(map(math.isfinite, bbox))))
+                        bbox = (x, y, w, h)
+                    else:
+                        ok = False
                 if ok and seg is not None:
-                    if type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
+                    if type(seg) is list and seg and packing:
+                        start, n0 = len(buf), len(part_len)
+                        for part in seg:
+                            n = len(part) if type(part) is list else 0
+                            if n < 6 or n & 1:
+                                ok = False
+                                break
+                            try:
+                                fromlist(part)  # TypeError on anything but int/float/bool
+                            except TypeError:
+                                ok = False
+                                break
+                            add_len(n)
+                        if ok:
+                            geom = new(CocoPolygons)
+                            geom._src = seg
+                            geom._parts = None
+                            geom._cache = None
+                            geom._pack = pack
+                            geom._k = len(nparts)
+                            add_nparts(len(seg))
+                        else:
+                            del buf[start:]
+                            del part_len[n0:]
+                    elif type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
                         geom = CocoPolygons(seg)
                     else:
                         try:
@@ -211,28 +265,62 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                         except GeometryError:
                             ok = False
                 if ok:
+                    keys = tuple(a)
+                    keys = intern(keys, keys)
                     attrs = a.get("attributes")
-                    if attrs is not None or not std.issuperset(a):
+                    if attrs is not None or keys not in plain_keys:
+                        if std.issuperset(keys):
+                            plain_keys.add(keys)
                         extra = {k: v for k, v in a.items() if k not in std}
                         if attrs is not None and type(attrs) is not dict:
                             extra["attributes"], attrs = attrs, None
                     else:
-                        extra = {}
-                    ann = Annotation(aid, cid, geom, crowd == 1, area, bbox, score,
-                                     {} if attrs is None else attrs, extra)
-                    ann._coco_keys = keys_of(a)
+                        extra = None
+                    ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, attrs, extra)
+                    ann._coco_keys = keys
                     raw[i] = None  # the parsed dict is not needed any more: free it now
                     item.annotations.append(ann)
-                    o_anns.append(ann)
-                    o_items.append(item)
+                    add_ann(ann)
+                    add_item(item)
                     continue
-        ann, item = _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err, nonfinite, results)
+        try:
+            ann, item = _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err, nonfinite, results)
+        except InputError:
+            if nparts:  # an earlier record may hold a bad coordinate: that error comes first
+                pack.fill(buf, part_len, nparts)
+                _check_pack(pack, o_anns, o_items, err)
+            raise
         if ann is not None:
             raw[i] = None
             item.annotations.append(ann)
-            o_anns.append(ann)
-            o_items.append(item)
+            add_ann(ann)
+            add_item(item)
+    if nparts:
+        pack.fill(buf, part_len, nparts)
+        _check_pack(pack, o_anns, o_items, err)
     return placeholders
+
+
+def _check_pack(pack: PolygonPack, anns: list, items: list, err: _Errors) -> None:
+    """The numeric check of every packed coordinate: raise on the first bad one, or keep them as invalid."""
+    bad = pack.bad_annotations()
+    if not bad.size:
+        return
+    pack.usable = False
+    wanted = set(bad.tolist())
+    for pos, ann in enumerate(anns):
+        g = ann.geometry
+        if type(g) is not CocoPolygons or g._pack is not pack or g._k not in wanted:
+            continue
+        g._pack = None
+        why = _part_problem(g._src)
+        if err.mode == "raise":
+            # Raise mode skips no record, so the position in file order is the record's index.
+            iid = items[pos].id
+            rec = (f"annotation id {ann.id!r} (image id {iid!r})" if ann.id is not None
+                   else f"annotations[{pos}] (image id {iid!r})")
+            err.bad(rec, why)
+        ann.geometry = InvalidGeometry(g._src, why)
 
 
 def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Errors, nonfinite: bool,

@@ -72,12 +72,13 @@ def _ordered(keys, fields: dict, extra: dict, canonical) -> dict:
     out = {}
     if keys:
         for k in keys:
-            if k in fields:
-                out[k] = fields[k]
-            elif k in extra:
+            # A standard key lands in extra only when its value had an odd type: extra wins.
+            if k in extra:
                 out[k] = extra[k]
+            elif k in fields:
+                out[k] = fields[k]
     for k in canonical:
-        if k in fields and k not in out:
+        if k in fields and k not in out and k not in extra:
             out[k] = fields[k]
     for k, v in extra.items():
         if k not in out:
@@ -138,13 +139,18 @@ def _to_polygons(r: RLE, opts: _Opts, report: WriteReport, iid, aid):
 
 
 def _segmentation(ann, item, opts: _Opts, report: WriteReport):
-    """(segmentation value or None, kind, changed) for an annotation; None kind means drop."""
+    """(segmentation value or None, kind, written geometry, converted) for an annotation.
+
+    ``kind`` None means drop the annotation. ``converted`` is True when the
+    written geometry is a different shape description than the model's
+    (rasterized or traced), so area and bbox must follow it.
+    """
     g = ann.geometry
     iid, aid = item.id, ann.id
     mode = opts.mode
     h, w = item.height, item.width
     if g is None:
-        return None, "none", False
+        return None, "none", None, False
     t = type(g)
     if t is CocoPolygons or (isinstance(g, Polygons) and t is not CocoPolygons):
         native = t is CocoPolygons
@@ -154,45 +160,45 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
             else:
                 report.lose("L101", "polygon written as RLE", iid, aid)
                 r = g.to_rle(h, w, opts.raster)
-                return _rle_out(r, ann.iscrowd), "rle", r
+                return _rle_out(r, ann.iscrowd), "rle", r, True
         if native:
-            return g.source, "polygon", False
+            return g.source, "polygon", g, False
         src = g.source if is_valid_coco_source(g) else [p.reshape(-1).tolist() for p in g.parts]
-        return src, "polygon", g
+        return src, "polygon", g, False
     if isinstance(g, RLE):
         native = t is CocoRLE
         if mode == "polygon":
             poly = _to_polygons(g, opts, report, iid, aid)
             if poly is not None:
-                return poly.to_coco(), "polygon", poly
+                return poly.to_coco(), "polygon", poly, True
         if native:
-            return g.raw, "rle", False
-        return _rle_out(g, ann.iscrowd), "rle", g
+            return g.raw, "rle", g, False
+        return _rle_out(g, ann.iscrowd), "rle", g, False
     if isinstance(g, Box):
         if t is CocoBox and mode == "keep":
-            return [], "empty", False
+            return [], "empty", None, False
         if mode == "rle":
             if h is None or w is None:
                 report.lose("L005", "box kept as a polygon: the image has no size to rasterize into", iid, aid)
             else:
                 report.lose("L104", "box written as RLE", iid, aid)
                 r = g.to_rle(h, w, opts.raster)
-                return _rle_out(r, ann.iscrowd), "rle", r
+                return _rle_out(r, ann.iscrowd), "rle", r, True
         p = g.to_polygons()
-        return p.to_coco(), "polygon", p
+        return p.to_coco(), "polygon", p, False
     if isinstance(g, Mask):
         if h is None or w is None:
             report.lose("L005", "mask dropped: the image has no size", iid, aid)
-            return None, "none", False
+            return None, "none", None, False
         r = g.to_rle(h, w)
         if mode == "polygon":
             poly = _to_polygons(r, opts, report, iid, aid)
             if poly is not None:
-                return poly.to_coco(), "polygon", poly
-        return _rle_out(r, ann.iscrowd), "rle", r
+                return poly.to_coco(), "polygon", poly, True
+        return _rle_out(r, ann.iscrowd), "rle", r, False
     if isinstance(g, Shape):
         report.lose("L002", f"a {g.kind!r} shape has no area; COCO instances cannot hold it", iid, aid)
-        return None, None, False
+        return None, None, None, False
     if isinstance(g, InvalidGeometry):  # pragma: no cover - validate() refuses these first
         raise GeometryError(g.reason)
     raise GeometryError(f"unsupported geometry {t.__name__}")  # pragma: no cover
@@ -214,7 +220,7 @@ def _annotation_record(ann, item, image_id, cat_map, ann_map, opts: _Opts, repor
         # pycocotools indexes every annotation by category: one without is unusable.
         report.lose("L003", "annotation without a category dropped", item.id, ann.id)
         return None
-    seg, kind, changed = _segmentation(ann, item, opts, report)
+    seg, kind, geom, converted = _segmentation(ann, item, opts, report)
     if kind is None:
         return None
     fields: dict = {}
@@ -234,16 +240,17 @@ def _annotation_record(ann, item, image_id, cat_map, ann_map, opts: _Opts, repor
         fields["category_id"] = cid
     if seg is not None:
         fields["segmentation"] = seg
-    if changed is not False and changed is not None:
-        area, bbox = _derived(kind, changed)
-    elif opts.recompute and kind == "polygon":
-        area, bbox = _derived(kind, ann.geometry)
-    elif opts.recompute and kind == "rle":
-        area, bbox = _derived(kind, ann.geometry)
-    else:
-        area, bbox = ann.area, ann.bbox
-        if keys is None and area is None and kind == "empty":
-            area, bbox = ann.geometry.area, list(ann.geometry.bounds)
+    area, bbox = ann.area, ann.bbox
+    if geom is not None:
+        native = type(ann.geometry) in (CocoPolygons, CocoRLE, CocoBox)
+        if converted or opts.recompute or (keys is not None and not native):
+            # Asked for, or the shape changed (rasterized, traced, replaced): follow the written geometry.
+            area, bbox = _derived(kind, geom)
+        elif keys is None and (area is None or bbox is None):
+            # Another format's annotation: keep what its reader stored, compute what is missing.
+            d_area, d_bbox = _derived(kind, geom)
+            area = d_area if area is None else area
+            bbox = d_bbox if bbox is None else bbox
     if area is not None:
         fields["area"] = area
     if bbox is not None:

@@ -173,6 +173,7 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
     objects = []
     inst_values = []
     obj_no = 0  # object number = instance value, as VOC numbers them
+    no_area: set = set()  # annotations dropped with L002 (compose need not report them again)
     src_vals = [a.extra.get("voc_instance") for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
                 and not isinstance(a.geometry, Box) and a.category_id is not None and not a.extra.get("voc_semantic")]
     keep_src = bool(src_vals) and all(isinstance(v, int) and 0 < v < 255 for v in src_vals)
@@ -191,6 +192,13 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             continue
         if ann.category_id is not None and ann.category_id not in values:
             report.lose("L206", f"category {ann.category_id!r} has no VOC label value", item.id, ann.id)
+            inst_values.append(0)
+            continue
+        if g is not None and not isinstance(g, AREA_KINDS):
+            # a line, points or invalid geometry: VOC holds boxes and masks only
+            kind = getattr(g, "kind", type(g).__name__)
+            report.lose("L002", f"a {kind!r} geometry has no area; VOC cannot hold it", item.id, ann.id)
+            no_area.add(ann.id)
             inst_values.append(0)
             continue
         semantic = bool(ann.extra.get("voc_semantic"))
@@ -233,6 +241,8 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             cmap, imap, losses = compose(item, paint_values, overlap=overlap, raster=raster,
                                          instance_values=inst_values, void_instance_value=255, category_names=names)
             for l in losses:
+                if l.code == "L703" and l.annotation_id in no_area:
+                    continue
                 report.lose(l.code, l.message, l.item_id, l.annotation_id)
             for d in ("SegmentationClass", "SegmentationObject"):
                 (out / d).mkdir(exist_ok=True)

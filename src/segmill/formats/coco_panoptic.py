@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..geometry import InvalidGeometry
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
 from ..rle import encode
@@ -36,6 +37,7 @@ CODES = {
     "L251": "an annotation without pixels (box, point, line) has no place in a panoptic PNG and was dropped",
     "L252": "a detection score has no place in COCO panoptic and was dropped",
     "L253": "a segment id was renumbered (duplicate or out of range): PNG colours differ from the source",
+    "L254": "a void region was painted as unlabeled (0) pixels: it reads back as no annotation",
 }
 register_codes(CODES)
 MAX_ID = 256**3 - 1
@@ -102,7 +104,8 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
         raise InputError("no panoptic JSON (with a PNG folder named like it) found", p)
     ds = Dataset()
     ds.meta["source_format"] = "coco_panoptic"
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if errors == "skip":
+        ds.meta.setdefault("skipped", [])
     next_id = 1
     cat_seen: dict = {}
     for jf in files:
@@ -133,12 +136,13 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
             records[a["image_id"]] = a
         for im in doc["images"]:
             try:
-                item, next_id = _item(im, records.get(im.get("id")), pngs, jf, cat_seen, next_id)
+                item, next_id = _item(im, records.get(im.get("id")), pngs, jf, cat_seen, next_id, errors)
             except InputError as exc:
-                if skipped is None:
+                if errors == "raise":
                     raise
-                skipped.append({"path": exc.path, "record": exc.record or f"image id {im.get('id')!r}",
-                                "reason": exc.message})
+                # skip: listed and dropped; keep: listed for `segmill check` (S014)
+                ds.meta.setdefault("skipped", []).append(
+                    {"path": exc.path, "record": exc.record or f"image id {im.get('id')!r}", "reason": exc.message})
                 continue
             item.split = split
             ds.items.append(item)
@@ -157,7 +161,7 @@ def _category(c, jf) -> Category:
                     extra)
 
 
-def _item(im, rec, pngs: Path, jf, cats, next_id):
+def _item(im, rec, pngs: Path, jf, cats, next_id, errors="raise"):
     if not isinstance(im, dict) or "id" not in im:
         raise InputError("image record has no id", jf)
     iid = im["id"]
@@ -177,7 +181,18 @@ def _item(im, rec, pngs: Path, jf, cats, next_id):
     if img.mode != "RGB" or img.array.ndim != 3:
         raise InputError(f"panoptic PNG must be RGB, got mode {img.mode}", png)
     if h is not None and w is not None and img.size != (h, w):
-        raise InputError(f"PNG is {img.size[1]}x{img.size[0]} (width x height) but the JSON says {w}x{h}", png)
+        msg = f"PNG is {img.size[1]}x{img.size[0]} (width x height) but the JSON says {w}x{h}"
+        if errors != "keep":
+            raise InputError(msg, png)
+        # keep: every segment stays, as invalid geometry the check reports (G008)
+        for s in rec.get("segments_info") or []:
+            sid = s.get("id") if isinstance(s, dict) else None
+            cid = s.get("category_id") if isinstance(s, dict) else None
+            raw = {"png": png_name, "segment_id": sid, "png_size": list(img.size)}
+            item.annotations.append(Annotation(next_id, cid, InvalidGeometry(
+                raw, f"{msg}: the PNG size does not match the image size", code="G008")))
+            next_id += 1
+        return item, next_id
     ids = ids_from_rgb(img.array)
     segs = rec.get("segments_info") or []
     declared = []
@@ -285,6 +300,8 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
         elif a.category_id is not None and a.category_id not in known:
             report.lose("L003", f"category {a.category_id!r} is not declared; annotation dropped", item.id, a.id)
         else:
+            if a.category_id is None:
+                report.lose("L254", "void region painted as unlabeled pixels, not kept as a segment", item.id, a.id)
             keep.append(a)
     things = [a for a in keep if a.category_id is not None]
     src = [a.extra.get("panoptic_id") for a in things]
@@ -344,8 +361,8 @@ register_format(
         options={
             "png_dir": "reader: folder of the segment PNGs (default: the JSON path without .json)",
             "overlap": "writer: zorder (default) or last, for overlapping instances",
-            "raster": "writer: polygon rasterization rule, coco (default) or pil",
-            "errors": "reader: raise (default), skip or keep",
+            "raster": "reader/writer: polygon rasterization rule, coco (default) or pil",
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
         },
     )
 )

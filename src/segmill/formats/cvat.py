@@ -107,7 +107,14 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     next_ann = 1
     for n, im in enumerate(images):
         rec = f"image id {im.get('id')!r} name {im.get('name')!r}"
-        item = _item(im, n, repeated, root_dir, f, rec)
+        try:
+            item = _item(im, n, repeated, root_dir, f, rec, check_path=errors != "keep")
+        except InputError as exc:
+            if errors == "raise":
+                raise
+            # skip: listed and dropped; keep: listed for `segmill check` (S014)
+            ds.meta.setdefault("skipped", []).append({"path": str(f), "record": rec, "reason": exc.message})
+            continue
         for k, el in enumerate(im):
             if el.tag == "tag":
                 item.attributes.setdefault("tags", []).append(el.get("label", ""))
@@ -123,7 +130,9 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
                 if errors == "skip":
                     skipped.append({"path": str(f), "record": arec, "reason": exc.message})
                     continue
-                ann = Annotation(None, None, InvalidGeometry(dict(el.attrib), exc.message))
+                # keep the label when it is declared: only the geometry is bad
+                cat = cat_by_name.get(el.get("label"))
+                ann = Annotation(None, cat.id if cat else None, InvalidGeometry(dict(el.attrib), exc.message))
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
@@ -180,7 +189,8 @@ def _int_attr(el, key, f, rec, default=None):
         raise InputError(f"{key}={v!r} is not an integer", f, rec) from None
 
 
-def _item(im, n, repeated, root_dir, f, rec):
+def _item(im, n, repeated, root_dir, f, rec, check_path=True):
+    """The Item of one ``<image>``; with ``check_path=False`` an escaping name is kept (S012 reports it)."""
     name = im.get("name")
     if not name:
         raise InputError("image has no name", f, rec)
@@ -188,7 +198,8 @@ def _item(im, n, repeated, root_dir, f, rec):
     images = root_dir / "images"
     flat = (images / name).is_file() and not (images / subset / name).is_file() if subset else True
     rel = name if flat else f"{subset}/{name}"
-    resolve_inside(images, rel, f, rec)
+    if check_path:
+        resolve_inside(images, rel, f, rec)
     w, h = _int_attr(im, "width", f, rec), _int_attr(im, "height", f, rec)
     if w < 0 or h < 0 or w * h > 2**31:
         raise InputError(f"image size {w}x{h} is not plausible", f, rec)

@@ -181,7 +181,16 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
     skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
     next_ann = 1
     for f in files:
-        item, anns = _read_file(f, root, raster, errors, skipped)
+        data = _load_json(f)  # a file that is not JSON at all raises in every mode
+        try:
+            item, anns = _read_file(f, data, root, raster, errors, skipped)
+        except InputError as exc:
+            if errors == "raise":
+                raise
+            # skip: listed and dropped; keep: listed for `segmill check` (S014)
+            ds.meta.setdefault("skipped", []).append(
+                {"path": str(f), "record": exc.record or f.name, "reason": exc.message})
+            continue
         if item is None:
             continue
         for ann, label in anns:
@@ -249,8 +258,7 @@ def _image_size(data, target, f):
     return h, w
 
 
-def _read_file(f, root, rule, errors, skipped):
-    data = _load_json(f)
+def _read_file(f, data, root, rule, errors, skipped):
     rel_json = f.relative_to(root)
     image_path = data.get("imagePath")
     target = None
@@ -258,8 +266,15 @@ def _read_file(f, root, rule, errors, skipped):
         if not isinstance(image_path, str):
             raise InputError("imagePath must be a string", f)
         joined = (rel_json.parent / image_path.replace("\\", "/")).as_posix()
-        target = resolve_inside(root, joined, f, "imagePath")
-        file_name = target.relative_to(Path(root).resolve()).as_posix()
+        try:
+            target = resolve_inside(root, joined, f, "imagePath")
+        except InputError:
+            if errors != "keep":
+                raise
+            # keep: the item stays with its unsafe name, which S012 reports
+            target, file_name = None, joined
+        else:
+            file_name = target.relative_to(Path(root).resolve()).as_posix()
     else:
         file_name = rel_json.with_suffix("").as_posix()
     if data.get("imageData") is not None:
@@ -549,6 +564,7 @@ register_format(
             "raster": "reader: coco (default) | pil: pil draws polygons like labelme (Pillow, boundary included)",
             "labels": "reader: class list file; labelme's convention (__ignore__ -> 255, _background_ -> 0) "
                       "when it starts with __ignore__",
+            "indent": "writer: JSON indentation (default 2, labelme's own)",
         },
     )
 )

@@ -71,16 +71,19 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
                     for f in (root / d).glob("*.png")})
     ds = Dataset(categories=cl.categories())
     ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks"})
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if errors == "skip":
+        ds.meta.setdefault("skipped", [])
     nid = 1
     modes = set()
     for stem in stems:
         try:
             item, nid, mode = _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid)
         except InputError as exc:
-            if skipped is None:
+            if errors == "raise":
                 raise
-            skipped.append({"path": exc.path, "record": exc.record, "reason": exc.message})
+            # skip: listed and dropped; keep: listed for `segmill check` (S014)
+            ds.meta.setdefault("skipped", []).append(
+                {"path": exc.path, "record": exc.record, "reason": exc.message})
             continue
         modes.add(mode)
         ds.items.append(item)
@@ -221,7 +224,8 @@ register_format(
             "mode": "writer: L (8-bit), P (paletted) or I;16 (16-bit) semantic maps",
             "instances": "writer: also write instances/ id maps (default: when there are instances)",
             "overlap": "writer: zorder (default) or last",
-            "raster": "writer: coco (default) or pil",
+            "raster": "reader/writer: coco (default) or pil",
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
         },
     )
 )

@@ -153,16 +153,19 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
                     order.append(f.stem)
     ds = Dataset(categories=cats)
     ds.meta.update({"voc_class_values": True, "voc_classes": classes, "source_format": "voc"})
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if errors == "skip":
+        ds.meta.setdefault("skipped", [])
     next_id = 1
     palettes, modes = set(), set()
     for iid in order:
         try:
             item, next_id, pal, mode = _read_item(root, iid, sets[iid], classes, name_to_value, next_id)
         except InputError as exc:
-            if skipped is None:
+            if errors == "raise":
                 raise
-            skipped.append({"path": exc.path, "record": exc.record, "reason": exc.message})
+            # skip: listed and dropped; keep: listed for `segmill check` (S014)
+            ds.meta.setdefault("skipped", []).append(
+                {"path": exc.path, "record": exc.record, "reason": exc.message})
             continue
         if iid in img_labels:
             item.extra["voc_labels"] = img_labels[iid]
@@ -278,11 +281,12 @@ register_format(
         write=write,
         output="dir",
         options={
-            "labels": "class list file (one name a line; __ignore__ = void 255, _background_ = 0)",
-            "raster": "writer: polygon rasterization rule, coco (default) or pil",
+            "labels": "reader/writer: class list file (one name a line; __ignore__ = void 255, "
+                      "_background_ = 0)",
+            "raster": "reader/writer: polygon rasterization rule, coco (default) or pil",
             "overlap": "writer: zorder (default: z_order, then smaller area, then later) or last (later wins)",
             "mask_mode": "writer: P (paletted, default) or RGB masks",
-            "errors": "reader: raise (default) or skip",
+            "errors": "reader: raise | skip | keep (see segmill.formats)",
         },
     )
 )

@@ -159,7 +159,13 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     for split, stem, img, lbl in _pairs(root, images_dir, labels_dir):
         if img is None:
             want = f"images/{split}/{stem}.*" if split else f"images/{stem}.*"
-            raise InputError(f"image {want} not found (YOLO needs the image for its size)", lbl)
+            msg = f"image {want} not found (YOLO needs the image for its size)"
+            if errors == "raise":
+                raise InputError(msg, lbl, lbl.relative_to(root).as_posix())
+            # skip: listed and dropped; keep: listed for `segmill check` (S014)
+            ds.meta.setdefault("skipped", []).append(
+                {"path": str(lbl), "record": lbl.relative_to(root).as_posix(), "reason": msg})
+            continue
         h, w = _image_size(img)
         rel_img = img.relative_to(root).as_posix()
         item_id = f"{split}/{stem}" if split else stem
