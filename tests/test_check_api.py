@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from pycocotools import mask as cocomask
 
-import segmill.check.context as context_mod
 from segmill.check import Finding, check, load_config, rules, select_rules
 from segmill.check.context import Context
 from segmill.errors import InputError, SegmillError
@@ -180,19 +179,20 @@ def grid_dataset(n_side, size=10, step=12):
     return Dataset([Category(1, "c")], [Item(1, "a.png", n_side * step, n_side * step, anns)])
 
 
-def test_pairs_never_intersect_annotations_whose_boxes_are_apart(monkeypatch):
-    calls = []
-    real = context_mod.rle_iou
-
-    def counting(dt, gt, *a, **k):
-        calls.append(len(dt) * len(gt))
-        return real(dt, gt, *a, **k)
-
-    monkeypatch.setattr(context_mod, "rle_iou", counting)
+def test_pairs_never_intersect_annotations_whose_boxes_are_apart():
     ds = grid_dataset(20)  # 400 disjoint squares: 79,800 pairs if done naively
     ctx = Context(ds)
     assert ctx.pairs(ds.items[0]) == []
-    assert sum(calls) == 0
+    assert ctx.pairs_tested == 0
+
+
+def test_pairs_intersect_only_annotations_whose_boxes_overlap():
+    ds = grid_dataset(20, size=14)  # 14 px squares every 12 px: each overlaps its right, lower, diagonal neighbours
+    ctx = Context(ds)
+    pairs = ctx.pairs(ds.items[0])
+    side_neighbours = 2 * 20 * 19
+    assert ctx.pairs_tested == side_neighbours + 2 * 19 * 19  # plus both diagonals of every 2x2 block
+    assert len(pairs) == ctx.pairs_tested  # every tested pair does share pixels
 
 
 def test_pair_iou_and_overlap_match_pycocotools():

@@ -19,10 +19,15 @@ def _item(*anns, h=6, w=8):
     return Item(1, "a.png", width=w, height=h, annotations=list(anns))
 
 
+def _not_rasterized(losses):
+    """The losses other than L705 (every painted polygon reports one)."""
+    return [l for l in losses if l.code != "L705"]
+
+
 def test_disjoint_instances_paint_without_loss_and_number_instances_by_position():
     it = _item(Annotation(1, 7, _sq(0, 0, 2, 2)), Annotation(2, 9, _sq(4, 1, 6, 5)))
     cmap, imap, losses = compose(it, {7: 1, 9: 2})
-    assert losses == []
+    assert [(l.code, l.annotation_id) for l in losses] == [("L705", 1), ("L705", 2)]  # polygons: vertices only
     assert cmap[0, 0] == 1 and cmap[3, 5] == 2 and cmap[5, 7] == 0
     assert imap[0, 0] == 1 and imap[3, 5] == 2
     assert (cmap == 1).sum() == 4 and (cmap == 2).sum() == 8
@@ -32,6 +37,7 @@ def test_zorder_attribute_beats_area_and_order():
     big = Annotation(1, 1, _sq(0, 0, 6, 6), attributes={"z_order": 2})
     small = Annotation(2, 2, _sq(1, 1, 3, 3))
     cmap, _, losses = compose(_item(small, big), {1: 1, 2: 2})
+    losses = _not_rasterized(losses)
     assert (cmap == 2).sum() == 0
     assert [(l.code, l.annotation_id) for l in losses] == [("L701", 2)]
     assert losses[0].message.startswith("4 of 4")
@@ -40,6 +46,7 @@ def test_zorder_attribute_beats_area_and_order():
 def test_zorder_policy_puts_the_smaller_region_on_top_at_equal_z():
     big, small = Annotation(1, 1, _sq(0, 0, 6, 6)), Annotation(2, 2, _sq(1, 1, 3, 3))
     cmap, _, losses = compose(_item(small, big), {1: 1, 2: 2})
+    losses = _not_rasterized(losses)
     assert (cmap == 2).sum() == 4
     assert [(l.annotation_id, l.message.split()[0]) for l in losses] == [(1, "4")]
 
@@ -47,7 +54,7 @@ def test_zorder_policy_puts_the_smaller_region_on_top_at_equal_z():
 def test_last_policy_lets_later_annotations_overwrite_like_labelme():
     big, small = Annotation(1, 1, _sq(0, 0, 6, 6)), Annotation(2, 2, _sq(1, 1, 3, 3))
     cmap, _, losses = compose(_item(small, big), {1: 1, 2: 2}, overlap="last")
-    assert (cmap == 2).sum() == 0 and losses[0].annotation_id == 2
+    assert (cmap == 2).sum() == 0 and _not_rasterized(losses)[0].annotation_id == 2
 
 
 def test_every_overwritten_pixel_is_counted_against_a_brute_force_reference():
@@ -81,7 +88,7 @@ def test_void_annotations_and_ignore_categories_paint_255_with_chosen_instance_v
                                  category_names={c.id: c.name for c in cats})
     assert cmap[0, 0] == 255 and imap[0, 0] == 255
     assert cmap[0, 4] == 255 and imap[0, 4] == 0
-    assert losses == []
+    assert _not_rasterized(losses) == []
 
 
 def test_category_without_a_value_and_shapes_are_reported_not_painted():
@@ -133,4 +140,26 @@ def test_zorder_policy_breaks_equal_area_ties_by_the_higher_id():
     a = Annotation(9, 1, _sq(0, 0, 3, 3))
     b = Annotation(4, 2, _sq(1, 1, 4, 4))
     cmap, _, losses = compose(_item(a, b), {1: 1, 2: 2})
-    assert cmap[1, 1] == 1 and [l.annotation_id for l in losses] == [4]
+    assert cmap[1, 1] == 1 and [l.annotation_id for l in _not_rasterized(losses)] == [4]
+
+
+def test_each_painted_polygon_and_box_reports_one_rasterization_loss():
+    it = _item(Annotation(1, 1, _sq(0, 0, 2, 2)), Annotation(2, 1, Box(4, 0, 2, 3)),
+               Annotation(3, 1, Polygons([[0, 3, 2, 3, 2, 5], [3, 3, 5, 3, 5, 5]])))
+    _, _, losses = compose(it, {1: 1}, paint_boxes=True)
+    assert [(l.code, l.annotation_id) for l in losses] == [("L705", 1), ("L705", 2), ("L705", 3)]
+
+
+def test_masks_and_rles_paint_without_a_rasterization_loss():
+    from segmill.geometry import Mask
+
+    m = np.zeros((6, 8), bool)
+    m[1:3, 1:4] = True
+    it = _item(Annotation(1, 1, encode(m)), Annotation(2, 1, Mask(np.ones((2, 2), bool), 5, 3)))
+    assert compose(it, {1: 1})[2] == []
+
+
+def test_unpainted_annotations_report_no_rasterization_loss():
+    it = _item(Annotation(1, 3, _sq(0, 0, 2, 2)), Annotation(2, 1, Box(0, 0, 2, 3)))
+    _, _, losses = compose(it, {1: 1})  # category 3 has no value; boxes not asked for
+    assert [l.code for l in losses] == ["L702"]

@@ -314,3 +314,267 @@ def test_panoptic_writer_reports_void_regions_it_paints_as_unlabeled(fixtures_di
     ds = segmill.read(fixtures_dir / "masks", "masks")
     report = segmill.write(ds, tmp_path / "pan", "coco_panoptic")
     assert [(loss.item_id, loss.annotation_id) for loss in report.losses if loss.code == "L254"] == _void_ids(ds)
+
+
+def test_convert_matrix_without_losses_keeps_polygons_and_boxes_as_vertices(fixtures_dir, tmp_path):
+    """A lossless conversion may turn pixels into exact polygons, never vertices into pixels."""
+    from collections import Counter
+
+    from segmill.geometry import Box, Polygons
+
+    def vertex_profile(ds):
+        names = {c.id: c.name for c in ds.categories}
+        return Counter((names.get(a.category_id), int(a.to_rle(it.height, it.width).area))
+                       for it in ds.items for a in it.annotations if isinstance(a.geometry, (Polygons, Box)))
+
+    for source, (fmt, rel) in sorted(_SOURCES.items()):
+        before = vertex_profile(segmill.read(fixtures_dir / rel, fmt))
+        for target in _TARGETS:
+            if target in (fmt, "coco_results"):
+                continue
+            out = _out(tmp_path / source / target, target)
+            if segmill.convert(fixtures_dir / rel, out, fmt, target).losses:
+                continue
+            assert not before - vertex_profile(segmill.read(out, target)), f"{source} -> {target}"
+
+
+# ------------------------------------------- rasterizing writers report L705
+def _polygon_ids(ds):
+    from segmill.geometry import Polygons
+
+    return sorted((it.id, a.id) for it in ds.items for a in it.annotations if isinstance(a.geometry, Polygons))
+
+
+@pytest.mark.parametrize("target", ["voc", "masks", "coco_panoptic"])
+def test_painting_writers_report_each_rasterized_polygon_once_with_l705(fixtures_dir, tmp_path, target):
+    ds = segmill.read(fixtures_dir / "yolo" / "seg", "yolo")
+    assert _polygon_ids(ds)
+    report = segmill.write(ds, tmp_path / "out", target)
+    assert sorted((l.item_id, l.annotation_id) for l in report.losses if l.code == "L705") == _polygon_ids(ds)
+
+
+def test_cityscapes_writer_reports_each_rasterized_polygon_once_with_l705(fixtures_dir, tmp_path):
+    ds = segmill.read(fixtures_dir / "cityscapes" / "basic", "cityscapes", source="polygons")
+    assert _polygon_ids(ds)
+    report = segmill.write(ds, tmp_path / "cs", "cityscapes")
+    assert sorted((l.item_id, l.annotation_id) for l in report.losses if l.code == "L705") == _polygon_ids(ds)
+
+
+def test_yolo_to_voc_is_no_longer_reported_lossless(fixtures_dir, tmp_path):
+    report = segmill.convert(fixtures_dir / "yolo" / "seg", tmp_path / "v", "yolo", "voc")
+    assert set(report.summary()) == {"L705"}
+
+
+def _pngs(root):
+    from PIL import Image
+
+    return {p.relative_to(root).as_posix(): np.asarray(Image.open(p)) for p in sorted(root.rglob("*.png"))}
+
+
+@pytest.mark.parametrize("fmt, rel", [("voc", "voc"), ("masks", "masks"), ("coco_panoptic", "panoptic")])
+def test_mask_to_same_format_conversions_stay_lossless_and_pixel_identical(fixtures_dir, tmp_path, fmt, rel):
+    report = segmill.convert(fixtures_dir / rel, tmp_path / "o", fmt, fmt)
+    assert report.lossless, report.summary()
+    # panoptic PNGs by file name (a single source file has no split: written as panoptic_default/)
+    def key(k):
+        return k.rsplit("/", 1)[-1] if fmt == "coco_panoptic" else k
+
+    src, out = ({key(k): v for k, v in _pngs(root).items()} for root in (fixtures_dir / rel, tmp_path / "o"))
+    assert src and set(src) <= set(out)
+    assert all(np.array_equal(src[k], out[k]) for k in src)
+
+
+def test_masks_to_voc_stays_lossless_with_identical_class_maps(fixtures_dir, tmp_path):
+    report = segmill.convert(fixtures_dir / "masks", tmp_path / "v", "masks", "voc")
+    assert report.lossless, report.summary()
+    src, out = _pngs(fixtures_dir / "masks"), _pngs(tmp_path / "v")
+    stems = [k.split("/")[-1] for k in src if k.startswith("semantic/")]
+    assert stems and all(np.array_equal(src[f"semantic/{s}"], out[f"SegmentationClass/{s}"]) for s in stems)
+
+
+# --------------------------------------------------- masks writer paints boxes
+def _box_dataset():
+    from segmill.geometry import Box
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    ann = Annotation(1, 1, Box(1.5, 1, 3, 2.5))
+    return Dataset([Category(0, "background"), Category(1, "car")], [Item("b", "b.png", 8, 6, [ann])])
+
+
+def test_masks_writer_paints_a_box_and_reports_it_rasterized(tmp_path):
+    ds = _box_dataset()
+    report = segmill.write(ds, tmp_path / "m", "masks")
+    assert [(l.code, l.annotation_id) for l in report.losses] == [("L705", 1)]
+    (back,) = segmill.read(tmp_path / "m", "masks").items[0].annotations
+    assert back.category_id == 1
+    assert np.array_equal(back.to_rle(6, 8).decode(), ds.items[0].annotations[0].to_rle(6, 8).decode())
+
+
+def test_masks_writer_counts_a_painted_box_but_not_a_dropped_line(tmp_path):
+    from segmill.model import Annotation
+
+    ds = _box_dataset()
+    ds.items[0].annotations.append(Annotation(2, 1, Shape("line", [[0, 0], [4, 4]])))
+    report = segmill.write(ds, tmp_path / "m", "masks")
+    assert "L703" in report.summary() and report.annotations == 1
+
+
+# --------------------------------------------- VOC writer counts what it wrote
+def test_voc_writer_counts_only_the_annotations_it_wrote(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    anns = [Annotation(1, 1, Polygons([[0, 0, 3, 0, 3, 3]])),
+            Annotation(2, 1, Shape("line", [[0, 0], [4, 4]])),  # L002: no area
+            Annotation(3, None, Polygons([[4, 0, 7, 0, 7, 3]]))]  # no category, not void: L702
+    ds = Dataset([Category(0, "background"), Category(1, "car")], [Item("x", "x.png", 8, 6, anns)])
+    report = segmill.write(ds, tmp_path / "v", "voc")
+    assert {l.annotation_id for l in report.losses if l.code in ("L002", "L702")} == {2, 3}
+    assert report.annotations == 1
+
+
+def test_voc_writer_counts_every_annotation_of_a_lossless_conversion(fixtures_dir, tmp_path):
+    ds = segmill.read(fixtures_dir / "voc", "voc")
+    report = segmill.write(ds, tmp_path / "v", "voc")
+    assert report.lossless and report.annotations == sum(len(it.annotations) for it in ds.items)
+
+
+# ------------------------------------------------- VOC void regions via CVAT
+def test_voc_void_region_stays_void_through_cvat(fixtures_dir, tmp_path):
+    ds = segmill.read(fixtures_dir / "voc", "voc")
+    report = segmill.write(ds, tmp_path / "c", "cvat")
+    void_ids = {a for _, a in _void_ids(ds)}
+    assert not [l for l in report.losses if l.annotation_id in void_ids]
+    back = segmill.read(tmp_path / "c", "cvat")
+    voids = [a.attributes for it in back.items for a in it.annotations if a.category_id is None]
+    assert voids == [{"void": True}] * len(void_ids)
+
+
+def test_voc_to_cvat_check_treats_the_void_region_as_void(fixtures_dir, tmp_path):
+    segmill.convert(fixtures_dir / "voc", tmp_path / "c", "voc", "cvat")
+    res = _check(tmp_path / "c", "cvat")
+    assert res.exit_code == 0, res.output
+    assert "S004" not in _codes(res)
+
+
+def _cvat_doc(void_text):
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version><meta><task><labels>'
+            '<label><name>car</name></label></labels></task></meta>'
+            '<image id="0" name="a.png" width="8" height="6">'
+            f'<polygon label="" points="0,0;4,0;4,4"><attribute name="void">{void_text}</attribute></polygon>'
+            '</image></annotations>\n')
+
+
+def test_cvat_label_less_shape_with_void_false_is_not_void(tmp_path):
+    (tmp_path / "annotations.xml").write_text(_cvat_doc("false"))
+    (ann,) = segmill.read(tmp_path, "cvat").items[0].annotations
+    assert ann.attributes == {"void": False}
+    assert "S004" in _codes(_check(tmp_path, "cvat"))
+
+
+def test_cvat_writer_reports_a_text_void_flag_that_reads_back_as_a_bool(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    ann = Annotation(1, None, Polygons([[0, 0, 4, 0, 4, 4]]), attributes={"void": "true"})
+    report = segmill.write(Dataset([Category(1, "car")], [Item(1, "a.png", 8, 6, [ann])]), tmp_path / "c", "cvat")
+    assert [l.code for l in report.losses] == ["L504"]
+
+
+# --------------------------------------------- segmill formats lists all codes
+def test_formats_lists_every_loss_code_declared_anywhere_in_a_fresh_process():
+    import importlib
+    import pkgutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from segmill.losses import all_codes
+
+    for mod in pkgutil.walk_packages(segmill.__path__, "segmill."):
+        spec = importlib.util.find_spec(mod.name)
+        if spec.origin and spec.origin.endswith(".py") and "register_codes(" in Path(spec.origin).read_text():
+            importlib.import_module(mod.name)
+    declared = all_codes()
+    assert "L705" in declared and "L701" in declared
+    out = subprocess.run([sys.executable, "-m", "segmill", "formats", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    listed = json.loads(out)["loss_codes"]
+    assert {c: t for c, t in declared.items() if listed.get(c) != t} == {}
+
+
+# --------------------------------------- LabelMe: one bad record, not the file
+def _labelme_file(tmp_path, shapes, **top):
+    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": None, "imageData": None,
+           "imageHeight": 6, "imageWidth": 8}
+    doc.update(top)
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    return tmp_path
+
+
+_OUTSIDE = {"label": "car", "points": [[0, 0], [12, 0], [12, 4]], "shape_type": "polygon"}  # past the right edge
+_GIF = "R0lGODlhIG5vdCBhIHBuZw=="
+
+
+def test_labelme_skip_mode_drops_only_bad_image_data_and_keeps_the_shapes(tmp_path):
+    ds = segmill.read(_labelme_file(tmp_path, [_OUTSIDE], imageData=_GIF), "labelme", errors="skip")
+    assert [len(it.annotations) for it in ds.items] == [1]
+    assert [s["record"] for s in ds.meta["skipped"]] == ["imageData"]
+
+
+def test_labelme_check_reports_bad_image_data_and_still_checks_the_shapes(tmp_path):
+    res = _check(_labelme_file(tmp_path, [_OUTSIDE], imageData=_GIF), "labelme")
+    assert res.exit_code == 1, res.output
+    assert {"S014", "G007"} <= _codes(res)
+
+
+def test_labelme_raise_mode_still_refuses_bad_image_data(tmp_path):
+    with pytest.raises(InputError, match="not a PNG or JPEG"):
+        segmill.read(_labelme_file(tmp_path, [_OUTSIDE], imageData=_GIF), "labelme")
+
+
+def test_labelme_keep_mode_keeps_the_label_of_a_bad_shape(tmp_path):
+    bad = {"label": "car", "points": [[0, 0]], "shape_type": "rectangle"}
+    ds = segmill.read(_labelme_file(tmp_path, [_OUTSIDE, bad]), "labelme", errors="keep")
+    good, kept = ds.items[0].annotations
+    assert isinstance(kept.geometry, InvalidGeometry) and kept.category_id == good.category_id
+
+
+def test_labelme_check_of_a_bad_shape_with_a_label_reports_no_missing_category(tmp_path):
+    bad = {"label": "car", "points": [[0, 0]], "shape_type": "rectangle"}
+    res = _check(_labelme_file(tmp_path, [_OUTSIDE, bad]), "labelme")
+    assert res.exit_code == 1, res.output
+    codes = _codes(res)
+    assert "G001" in codes and "S004" not in codes
+
+
+@pytest.fixture()
+def labelme_circle_fails(monkeypatch):
+    """An instance whose geometry cannot be built (the reader's GeometryError path)."""
+    from segmill.errors import GeometryError
+    from segmill.formats import labelme
+
+    real = labelme.instance_geometry
+
+    def fake(shapes, h, w, rule):
+        if shapes[0][0] == "circle":
+            raise GeometryError("cannot combine these shapes")
+        return real(shapes, h, w, rule)
+
+    monkeypatch.setattr(labelme, "instance_geometry", fake)
+
+
+_CIRCLE = {"label": "dog", "points": [[3, 3], [4, 4]], "shape_type": "circle"}
+
+
+def test_labelme_skip_mode_drops_only_the_instance_whose_geometry_fails(tmp_path, labelme_circle_fails):
+    ds = segmill.read(_labelme_file(tmp_path, [_OUTSIDE, _CIRCLE]), "labelme", errors="skip")
+    assert [len(it.annotations) for it in ds.items] == [1]
+    assert [s["record"] for s in ds.meta["skipped"]] == ["instance 'dog' group_id None"]
+
+
+def test_labelme_keep_mode_keeps_an_instance_whose_geometry_fails_as_invalid(tmp_path, labelme_circle_fails):
+    ds = segmill.read(_labelme_file(tmp_path, [_OUTSIDE, _CIRCLE]), "labelme", errors="keep")
+    good, bad = ds.items[0].annotations
+    assert isinstance(bad.geometry, InvalidGeometry) and bad.geometry.reason == "cannot combine these shapes"
+    assert {c.id: c.name for c in ds.categories}[bad.category_id] == "dog"

@@ -89,7 +89,7 @@ def test_overlapping_instances_written_as_panoptic_report_the_overlap(tmp_path):
     ds = Dataset(categories=[Category(1, "a", isthing=True)],
                  items=[Item(1, "x.jpg", width=6, height=6, annotations=anns)])
     report = segmill.write(ds, tmp_path / "o", "coco_panoptic")
-    assert [(l.code, l.annotation_id) for l in report.losses] == [("L701", 1)]
+    assert [(l.code, l.annotation_id) for l in report.losses] == [("L705", 1), ("L705", 2), ("L701", 1)]
     doc = json.loads((tmp_path / "o" / "annotations" / "panoptic_default.json").read_text())
     assert [s["area"] for s in doc["annotations"][0]["segments_info"]] == [12, 16]
 

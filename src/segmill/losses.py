@@ -50,8 +50,25 @@ def describe(code: str) -> str:
     return _CODES.get(code, "(undocumented loss code)")
 
 
+#: Modules besides the format modules that declare loss codes when imported.
+#: Formats and bridges load lazily, so :func:`all_codes` imports them first.
+CODE_MODULES = ("segmill.bridges.compose",)
+
+
 def all_codes() -> dict[str, str]:
-    """Every declared loss code with its description."""
+    """Every declared loss code with its description.
+
+    Imports every format module (through the registry) and every module in
+    :data:`CODE_MODULES` first, so the catalogue is complete even when those
+    modules have not been used yet.
+    """
+    import importlib
+
+    from .formats import formats
+
+    formats()
+    for name in CODE_MODULES:
+        importlib.import_module(name)
     return dict(sorted(_CODES.items()))
 
 

@@ -11,7 +11,10 @@ Overlap policies (the annotation painted last owns a pixel):
     List order: later annotations overwrite earlier ones (labelme's VOC export).
 
 Every overwritten pixel is reported: one loss ``L701`` per annotation that
-lost pixels, saying how many.
+lost pixels, saying how many. Every painted polygon or box is reported too:
+one loss ``L705`` per annotation, because a label map holds its pixels (exact
+under the raster rule) but not its vertices, so it reads back as a mask.
+Masks and RLEs are painted without loss.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..geometry import AREA_KINDS, Box, rasterize_many
+from ..geometry import AREA_KINDS, Box, Polygons, rasterize_many
 from ..losses import Loss, register_codes
 from ..model import Category, Item
 from ..rle import RLE
 from . import _paint
 
-__all__ = ["compose", "OVERLAP_POLICIES", "VOID_CATEGORY_NAMES"]
+__all__ = ["compose", "rasterized_loss", "OVERLAP_POLICIES", "VOID_CATEGORY_NAMES", "RASTERIZED"]
 
 OVERLAP_POLICIES = ("zorder", "last")
 #: Category names painted as void (labelme's convention).
@@ -38,8 +41,40 @@ register_codes(
         "L702": "an annotation was not painted: its category has no value in the label map",
         "L703": "an annotation was not painted: its geometry has no area (point, line) or is invalid",
         "L704": "a connected component smaller than min_area was dropped when splitting instances",
+        "L705": "polygon or box rasterized into a mask: pixels exact under the raster rule, vertices lost",
     }
 )
+
+#: Loss code of a polygon or box painted into a label map (also used by writers that paint on their own).
+RASTERIZED = "L705"
+
+
+def rasterized_loss(geometry, rule: str, item_id=None, annotation_id=None) -> Loss | None:
+    """The ``L705`` loss of painting ``geometry`` into a mask, or None for masks and RLEs.
+
+    Parameters
+    ----------
+    geometry : geometry
+        What is about to be painted.
+    rule : str
+        Raster rule used (named in the message).
+    item_id, annotation_id : optional
+        Where.
+
+    Returns
+    -------
+    Loss or None
+        A loss for :class:`~segmill.geometry.Polygons` and
+        :class:`~segmill.geometry.Box` (their vertices / sub-pixel edges do
+        not survive in a label map); None for pixel geometries.
+    """
+    if isinstance(geometry, Polygons):
+        what = f"polygon ({len(geometry.parts)} part{'s' if len(geometry.parts) != 1 else ''})"
+    elif isinstance(geometry, Box):
+        what = "box"
+    else:
+        return None
+    return Loss(RASTERIZED, f"{what} rasterized into the mask ({rule} rule); vertices lost", item_id, annotation_id)
 
 
 def _class_values(categories) -> dict:
@@ -107,7 +142,8 @@ def compose(
         uint8, uint16 or uint32: the smallest that holds every value.
     losses : list of Loss
         ``L701`` overwritten pixels, ``L702`` category without a class value,
-        ``L703`` geometry without area.
+        ``L703`` geometry without area, ``L705`` polygon or box rasterized
+        (one per painted annotation).
     """
     if overlap not in OVERLAP_POLICIES:
         raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}, got {overlap!r}")
@@ -144,6 +180,9 @@ def compose(
         else:
             losses.append(Loss("L702", f"category {ann.category_id!r} has no class value", item.id, ann.id))
             continue
+        lost = rasterized_loss(g, raster, item.id, ann.id)
+        if lost is not None:
+            losses.append(lost)
         painted.append(k)
         geoms.append(g)
         cls.append(int(value))

@@ -193,7 +193,8 @@ def split_dataset(dataset, *, connectivity: int = 8, stuff: Iterable[str] = (), 
     """Split every image's semantic regions into instances.
 
     Each image's area annotations are painted into a class map
-    (:func:`segmill.bridges.compose.compose`, overlaps reported as ``L701``)
+    (:func:`segmill.bridges.compose.compose`, overlaps reported as ``L701``,
+    painted polygons as ``L705``)
     and split with :func:`split_instances`. Void annotations, boxes and
     point/line shapes are carried over unchanged.
 

@@ -11,8 +11,8 @@ from ..errors import GeometryError
 from ..geometry import Box, Mask, Polygons, rasterize_many
 from ..model import Annotation, Dataset, Item
 from ..rle import RLE, from_polygons_batch
-from ..rle import bbox as rle_bbox
-from ..rle import iou as rle_iou
+from ..rle import _kernels as rle_kernels
+from ._kernels import intersecting_pairs
 
 __all__ = ["Context", "Pair"]
 
@@ -57,6 +57,8 @@ class Context:
         self.image_root = Path(image_root) if image_root else (Path(meta_root) if meta_root else root)
         self._pixels: dict[int, list] = {}
         self._pairs: dict[int, list[Pair]] = {}
+        #: Mask pairs whose runs were intersected (boxes overlapping), for tests and benchmarks.
+        self.pairs_tested = 0
         self._poly_stats: PolygonTable | None = None
         self._rasterized = False
         #: Every dataset checked in the same run (for cross-file rules).
@@ -104,7 +106,7 @@ class Context:
             parts = np.array([_shoelace(p) for p in geom.parts])
             return float(parts.sum()), geom.bounds, parts
         s = t.gstart[k]
-        return float(t.area[k]), tuple(float(v) for v in t.bounds[k]), t.part_area[s:s + t.gcount[k]]
+        return float(t.area[k]), tuple(t.bounds[k].tolist()), t.part_area[s:s + t.gcount[k]]
 
     def polygons(self) -> "PolygonTable":
         """The dataset's :class:`PolygonTable` (built once)."""
@@ -188,44 +190,61 @@ class Context:
     def pairs(self, item: Item) -> list[Pair]:
         """Intersecting pairs of non-crowd annotations, pruned by bounding box.
 
-        Boxes are sorted by left edge and swept, so only pairs whose pixel
-        boxes overlap are intersected: the work grows with the number of
+        Worked out for every image of the dataset at once the first time it
+        is asked for (see :meth:`_all_pairs`): per image, boxes are sorted by
+        left edge and swept, and runs are intersected only for pairs whose
+        pixel boxes overlap, so the work grows with the number of
         overlapping boxes, not with the square of the image's annotations.
         """
-        key = id(item)
-        got = self._pairs.get(key)
-        if got is not None:
-            return got
-        pix = self.pixels(item)
-        idx = [k for k, (a, r) in enumerate(zip(item.annotations, pix))
-               if r is not None and not a.iscrowd and not a.attributes.get("void") and not r.is_empty()]
-        pairs: list[Pair] = []
-        if len(idx) >= 2:
-            rles = [pix[k] for k in idx]
-            bb = rle_bbox(rles)
-            x0, y0 = bb[:, 0], bb[:, 1]
-            x1, y1 = x0 + bb[:, 2], y0 + bb[:, 3]
-            areas = np.array([r.area for r in rles], dtype=np.float64)
-            order = np.argsort(x0, kind="stable")
-            cand: dict[int, list[int]] = {}
-            for pos, a in enumerate(order):
-                for b in order[pos + 1:]:
-                    if x0[b] >= x1[a]:
-                        break
-                    if y0[b] < y1[a] and y0[a] < y1[b]:
-                        lo, hi = (a, b) if a < b else (b, a)
-                        cand.setdefault(int(lo), []).append(int(hi))
-            for a, bs in sorted(cand.items()):
-                bs.sort()
-                ious = rle_iou([rles[a]], [rles[b] for b in bs])[0]
-                for b, v in zip(bs, ious):
-                    if v <= 0:
-                        continue
-                    inter = int(round(v * (areas[a] + areas[b]) / (1.0 + v)))
-                    small = min(areas[a], areas[b])
-                    pairs.append(Pair(idx[a], idx[b], inter, float(v), inter / small if small else 0.0))
-        self._pairs[key] = pairs
-        return pairs
+        if not self._pairs:
+            self._all_pairs()
+        got = self._pairs.get(id(item))
+        if got is None:  # an item added after the first call
+            got = self._pairs[id(item)] = self._all_pairs([item])[id(item)]
+        return got
+
+    def _all_pairs(self, items=None) -> dict[int, list[Pair]]:
+        """Fill the pair cache for ``items`` (default: every item) in one kernel call."""
+        items = self.dataset.items if items is None else items
+        out: dict[int, list[Pair]] = {id(it): [] for it in items}
+        owners: list[tuple[int, int]] = []  # (item position, annotation index) per mask
+        rles: list[RLE] = []
+        gstart = [0]
+        seen: set[int] = set()
+        for pos, it in enumerate(items):
+            if self.size(it) is None or id(it) in seen:  # an Item object listed twice is paired once
+                continue
+            seen.add(id(it))
+            pix = self.pixels(it)
+            for k, (a, r) in enumerate(zip(it.annotations, pix)):
+                if r is not None and not a.iscrowd and not a.attributes.get("void") and not r.is_empty():
+                    owners.append((pos, k))
+                    rles.append(r)
+            if len(rles) > gstart[-1]:
+                gstart.append(len(rles))
+        self.pairs_tested = 0
+        if rles:
+            offsets = np.zeros(len(rles) + 1, np.int64)
+            np.cumsum([r.counts.shape[0] for r in rles], out=offsets[1:])
+            counts = np.concatenate([r.counts for r in rles])
+            hs = np.array([r.height for r in rles], np.int64)
+            ws = np.array([r.width for r in rles], np.int64)
+            bb = rle_kernels.bbox_batch(counts, offsets, hs, ws)
+            areas = rle_kernels.area_batch(counts, offsets).astype(np.float64)
+            lo, hi, inter, union, self.pairs_tested = intersecting_pairs(counts, offsets, bb,
+                                                                         np.array(gstart, np.int64))
+            order = np.lexsort((hi, lo))  # masks are numbered item by item: this is (item, i, j) order
+            lo, hi = lo[order], hi[order]
+            ious = inter[order] / union[order]
+            for a, b, v in zip(lo.tolist(), hi.tolist(), ious.tolist()):
+                # The same arithmetic as Pair values have always had (from the IoU).
+                ar, br = areas[a], areas[b]
+                n = int(round(v * (ar + br) / (1.0 + v)))
+                small = min(ar, br)
+                pos, i = owners[a]
+                out[id(items[pos])].append(Pair(i, owners[b][1], n, v, n / small if small else 0.0))
+        self._pairs.update(out)
+        return out
 
     # -------------------------------------------------------------- helpers
     @staticmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +15,24 @@ from .registry import select_rules
 from .result import CheckResult
 
 __all__ = ["check", "check_path", "check_datasets"]
+
+
+@contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector (restored on exit).
+
+    A read dataset is hundreds of thousands of long-lived objects; every
+    full collection triggered while rules allocate findings walks all of
+    them again (~20% of a check on val2017-sized data). Nothing the
+    checker makes needs the cycle collector: reference counting frees it.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _resolve(config, select, ignore):
@@ -35,6 +55,11 @@ def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Co
     config, select, ignore :
         As :func:`check`.
     """
+    with _no_gc():
+        return _check_datasets(datasets, config, select, ignore)
+
+
+def _check_datasets(datasets, config, select, ignore) -> CheckResult:
     cfg = _resolve(config, select, ignore)
     rules = select_rules(cfg.select, cfg.ignore, cfg.extend_select)
     severities = {r.code: cfg.severity.get(r.code, r.severity) for r in rules}
@@ -58,6 +83,11 @@ def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Co
             for hit in r.func(ctx, **opts):
                 findings.append(Finding(r.code, sev, hit.message, hit.file if hit.file is not None else ctx.file,
                                         hit.item_id, hit.annotation_id, dict(hit.data), hit.key))
+    for ctx in contexts:
+        # Contexts list each other (siblings): break the cycle so the datasets
+        # and caches go as soon as the caller drops them, not at the next
+        # full collection (which would walk every annotation once more).
+        ctx.siblings = []
     return CheckResult(
         findings=findings,
         rules=rules,
@@ -123,5 +153,6 @@ def check_path(path, *, format: str | None = None, config: Config | None = None,
     from ..io import read
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    datasets = [(read(p, format, errors="keep", **read_options), str(p)) for p in paths]
+    with _no_gc():
+        datasets = [(read(p, format, errors="keep", **read_options), str(p)) for p in paths]
     return check_datasets(datasets, config=config, select=select, ignore=ignore)

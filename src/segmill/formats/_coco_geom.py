@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import GeometryError
 from ..geometry import Box, Polygons
 from ..rle import MAX_COORD, RLE, from_coco, from_polygons_batch
+from ..rle._rle import MAX_PIXELS
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
            "rasterize_items", "is_valid_coco_source"]
@@ -100,29 +101,50 @@ class PolygonPack:
 
     ``coords`` holds every coordinate of every part (float64, read-only),
     ``part_len`` the coordinates per part, ``nparts`` the parts per
-    annotation, in the order the reader met them. Only values already checked
+    annotation, ``heights``/``widths`` the size of the image each annotation
+    was read into (lists of the items' values), in the order the reader met
+    them. The pack references no model object, so a dropped dataset is freed
+    at once (no reference cycle). Only values already checked
     by the reader go in (structure per part; the numeric range of all of
-    them at once, see :meth:`first_bad`). ``usable`` is false when the
+    them at once, see :meth:`bad_annotations`). ``usable`` is false when the
     reader found a bad value in it (the annotations concerned were then
     handled one by one); :func:`rasterize_items` then ignores the pack.
     """
 
-    __slots__ = ("coords", "part_len", "nparts", "usable")
+    __slots__ = ("coords", "part_len", "nparts", "heights", "widths", "usable")
 
     def __init__(self):
         self.coords = np.zeros(0)
         self.part_len = np.zeros(0, np.int64)
         self.nparts = np.zeros(0, np.int64)
+        self.heights: list = []
+        self.widths: list = []
         self.usable = False
 
-    def fill(self, coords: array, part_len: list, nparts: list) -> None:
-        """Take the reader's buffers (the ``array('d')`` is shared, not copied)."""
+    def fill(self, coords: array, part_len: list, nparts: list, owners: list) -> None:
+        """Take the reader's buffers (the ``array('d')`` is shared, not copied) and its items' sizes."""
         c = np.frombuffer(coords, np.float64) if len(coords) else np.zeros(0)
         c.flags.writeable = False
         self.coords = c
         self.part_len = np.array(part_len, np.int64)
         self.nparts = np.array(nparts, np.int64)
+        self.heights = [it.height for it in owners]
+        self.widths = [it.width for it in owners]
         self.usable = True
+
+    def sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(heights, widths)`` as arrays; 0 x 0 where unknown or absurd (never used then)."""
+        try:
+            hs = np.array(self.heights, np.int64)
+            ws = np.array(self.widths, np.int64)
+        except (TypeError, ValueError, OverflowError):  # an image without a size
+            hs = np.array([v if type(v) is int else -1 for v in self.heights], np.int64)
+            ws = np.array([v if type(v) is int else -1 for v in self.widths], np.int64)
+        bad = (hs < 0) | (ws < 0) | (hs * ws > MAX_PIXELS)
+        if bad.any():
+            hs[bad] = 0
+            ws[bad] = 0
+        return hs, ws
 
     def __len__(self) -> int:
         return self.nparts.shape[0]
@@ -143,14 +165,71 @@ class PolygonPack:
 
     def rasterize(self, heights: np.ndarray, widths: np.ndarray):
         """Kernel output ``(counts, offsets)`` for every annotation, or None (then rasterize one by one)."""
-        from ..rle._api import _run_flat
+        return self.start(heights, widths).finish()
 
-        if not self.usable:
-            return None
-        return _run_flat(self.coords, self.part_len, self.nparts, heights, widths)
+    def start(self, heights: np.ndarray, widths: np.ndarray, worker_share: float = 0.5) -> "_PackJob":
+        """Start rasterizing; :meth:`_PackJob.finish` completes it and returns what :meth:`rasterize` does.
+
+        Big packs run in two parts side by side (the kernel releases the
+        GIL): ``worker_share`` of the coordinates on :mod:`segmill.rle`'s
+        worker thread, started now, the rest on this thread in ``finish``,
+        so the caller may do Python work in between.
+        """
+        return _PackJob(self, heights, widths, worker_share)
 
     def __repr__(self):
         return f"PolygonPack({len(self)} annotations, {self.coords.size} coordinates)"
+
+
+class _PackJob:
+    """One pack's rasterization in flight (see :meth:`PolygonPack.start`)."""
+
+    def __init__(self, pack: PolygonPack, heights, widths, worker_share: float):
+        from ..rle import _api
+
+        self.api = _api
+        self.future = None
+        c, lens, nparts = pack.coords, pack.part_len, pack.nparts
+        n = nparts.shape[0]
+        self.mine = (c, lens, nparts, heights, widths)
+        if not pack.usable:
+            self.mine = None
+            return
+        if _api._threads() < 2 or c.size < _api._PARALLEL_MIN_COORDS or n < 2:
+            return
+        # Split at an annotation boundary; this thread takes the first part, the worker the rest.
+        ann_end = np.cumsum(lens)[np.cumsum(nparts) - 1]
+        cut = min(max(int(np.searchsorted(ann_end, c.size * (1.0 - worker_share))), 1), n - 1)
+        p_cut = int(nparts[:cut].sum())
+        c_cut = int(ann_end[cut - 1])
+        self.future = _api._pool(_api._threads()).submit(
+            _api._run_flat, c[c_cut:], lens[p_cut:], nparts[cut:], heights[cut:], widths[cut:])
+        self.mine = (c[:c_cut], lens[:p_cut], nparts[:cut], heights[:cut], widths[:cut])
+
+    def finish(self):
+        """``(counts, offsets)`` for the whole pack, or None."""
+        parts = self.finish_parts()
+        if parts is None:
+            return None
+        if len(parts) == 1:
+            return parts[0][:2]
+        (c1, o1, _), (c2, o2, _) = parts
+        return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+
+    def finish_parts(self):
+        """``[(counts, offsets, first annotation), ...]`` per part run (read-only counts), or None."""
+        if self.mine is None:
+            return None
+        first = self.api._run_flat(*self.mine)
+        rest = None if self.future is None else self.future.result()
+        if first is None or (self.future is not None and rest is None):
+            return None
+        first[0].flags.writeable = False
+        out = [(first[0], first[1], 0)]
+        if rest is not None:
+            rest[0].flags.writeable = False
+            out.append((rest[0], rest[1], self.mine[2].shape[0]))
+        return out
 
 
 class CocoRLE(RLE):
@@ -229,7 +308,7 @@ def _part_problem(seg, check_finite: bool = True) -> str | None:
             return f"polygon part {i} has {n // 2} points; at least 3 are needed"
         if not all(type(v) is int or type(v) is float for v in part):
             return f"polygon part {i} has a value that is not a number"
-        if not all(math.isfinite(v) for v in part):
+        if not all(type(v) is int or math.isfinite(v) for v in part):  # ints are finite (and may be huge)
             return f"polygon part {i} has a NaN or infinite coordinate"
         if min(part) < -MAX_COORD or max(part) > MAX_COORD:
             return f"polygon part {i} has a coordinate beyond +/-{MAX_COORD:g}"
@@ -277,12 +356,14 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
 
     Notes
     -----
-    COCO polygons filed in a reader's :class:`PolygonPack` are rasterized in
-    one kernel call per pack, straight from its float64 array (annotations
-    of the pack that are not asked for get a 0 x 0 image: no work). Other
-    COCO polygons go to :func:`segmill.rle.from_polygons_batch` as the lists
-    they were read as, one call per distinct image size; every other
-    geometry goes through :func:`segmill.geometry.to_rle`.
+    COCO polygons filed in a reader's :class:`PolygonPack` and still in an
+    image of the size they were read with are rasterized in one kernel call
+    per pack, straight from its float64 array (when
+    fewer than a quarter of a pack's annotations are asked for, they take
+    the list path instead). Other COCO polygons go to
+    :func:`segmill.rle.from_polygons_batch` as the lists they were read as,
+    one call per distinct image size; every other geometry goes through
+    :func:`segmill.geometry.to_rle`.
     """
     from ..geometry import to_rle
     from ..rle._rle import check_size
@@ -290,35 +371,64 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
 
     out: list[list[Any]] = [[None] * len(it.annotations) for it in items]
     groups: dict[tuple[int, int], tuple[list, list]] = {}
-    packs: dict[int, tuple[PolygonPack, list, list]] = {}
-    rows: list[int] = []  # items holding packed polygons (placeholders in out)
+    total = sum(len(row) for row in out)
     coco = rule == "coco"
-    sizes: set = set()
+    # The pack of the first packed polygon (usually the only one): the worker thread starts
+    # on its kernel now, while this thread walks the items (pass A); pass B makes its RLEs.
+    main = _first_pack(items) if coco else None
+    job = None
+    if main is not None and 4 * total >= len(main):
+        job = main.start(*main.sizes(), worker_share=0.55)
+        m_hs, m_ws = main.heights, main.widths
+    done: dict[int, tuple] = {}
+    todo_r: list = []  # RLEs still without counts, for pass B ...
+    todo_k: list = []  # ... and their index in the main pack
+    add_r, add_k = todo_r.append, todo_k.append
+    sizes: dict = {}
+    new = object.__new__
+    cur: Any = groups  # another pack met last (a sentinel at first) ...
+    res: Any = None  # ... and its kernel output: (pack, counts, offsets, heights, widths) or None
+    counts = off = hs = ws = None
     with no_gc():
         for i, it in enumerate(items):
+            anns = it.annotations
+            if not anns:
+                continue
             h, w = it.height, it.width
             sized = h is not None and w is not None
             row = out[i]
-            if sized and (h, w) not in sizes and it.annotations:
-                check_size(h, w, "polygon image")
-                sizes.add((h, w))
-            packed = False
-            for j, ann in enumerate(it.annotations):
+            if sized:
+                hw = sizes.get((h, w))
+                if hw is None:
+                    hw = sizes[(h, w)] = check_size(h, w, "polygon image")
+                h, w = hw
+            for j, ann in enumerate(anns):
                 g = ann.geometry
-                if coco and type(g) is CocoPolygons and sized:
+                if type(g) is CocoPolygons and coco and sized:
                     pk = g._pack
-                    if pk is not None and pk.usable:
-                        ent = packs.get(id(pk))
-                        if ent is None:
-                            ent = packs[id(pk)] = (pk, [-1] * len(pk), [-1] * len(pk))
-                        k = g._k
-                        hs, ws = ent[1], ent[2]
-                        # One geometry object in images of two sizes: the list path for the second.
-                        if hs[k] < 0 or (hs[k] == h and ws[k] == w):
-                            hs[k] = h
-                            ws[k] = w
-                            row[j] = g
-                            packed = True
+                    k = g._k
+                    if pk is main and job is not None:
+                        if m_hs[k] == h and m_ws[k] == w:
+                            # Everything but the counts now, while the kernel runs.
+                            r = new(RLE)
+                            r._h = h
+                            r._w = w
+                            row[j] = r
+                            add_r(r)
+                            add_k(k)
+                            continue
+                    elif pk is not None:
+                        if pk is not cur:
+                            cur = pk
+                            res = _pack_result(pk, done, total)
+                            if res is not None:
+                                _, counts, off, hs, ws = res
+                        if res is not None and hs[k] == h and ws[k] == w:
+                            r = new(RLE)
+                            r._counts = counts[off[k]:off[k + 1]]
+                            r._h = h
+                            r._w = w
+                            row[j] = r
                             continue
                     grp = groups.get((h, w))
                     if grp is None:
@@ -329,37 +439,58 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
                     if not sized:
                         raise GeometryError(f"image {it.id!r} has no size; cannot rasterize")
                     row[j] = to_rle(g, h, w, rule)
-            if packed:
-                rows.append(i)
-        done = {}
-        for key, (pk, hs, ws) in packs.items():
-            # Annotations of the pack nobody asked for get a 0 x 0 image.
-            res = pk.rasterize(np.maximum(np.array(hs, np.int64), 0), np.maximum(np.array(ws, np.int64), 0))
-            if res is not None:
-                res[0].flags.writeable = False
-                done[key] = (res[0], res[1].tolist(), hs, ws)
-        new = object.__new__
-        for i in rows:
-            row = out[i]
-            for j, g in enumerate(row):
-                if type(g) is not CocoPolygons:
-                    continue  # an RLE already, or a list-path polygon still to come (None)
-                d = done.get(id(g._pack))
-                if d is None:  # the kernel refused the pack: the careful, general path
-                    it = items[i]
-                    row[j] = from_polygons_batch([g.source], it.height, it.width)[0]
-                    continue
-                counts, off, hs, ws = d
-                k = g._k
-                r = new(RLE)
-                r._counts = counts[off[k]:off[k + 1]]
-                r._h = hs[k]
-                r._w = ws[k]
-                row[j] = r
+        if job is not None:
+            kparts = job.finish_parts()
+            if kparts is None:  # the kernel refused the pack (never expected): the general path
+                _refill(items, out, set(map(id, todo_r)), rule)
+            else:
+                views: list = []  # counts of every annotation of the pack, in pack order
+                for c, o, _ in kparts:
+                    o = o.tolist()
+                    views += [c[a:b] for a, b in zip(o, o[1:])]
+                for r, k in zip(todo_r, todo_k):
+                    r._counts = views[k]
         for (h, w), (where, srcs) in groups.items():
             for (i, j), r in zip(where, from_polygons_batch(srcs, h, w)):
                 out[i][j] = r
     return out
+
+
+def _refill(items, out, unfinished: set, rule: str) -> None:
+    """Replace the RLEs in ``out`` whose ids are in ``unfinished`` by the general path's."""
+    from ..geometry import to_rle
+
+    for it, row in zip(items, out):
+        for j, r in enumerate(row):
+            if id(r) in unfinished:
+                row[j] = to_rle(it.annotations[j].geometry, r._h, r._w, rule)
+
+
+def _first_pack(items):
+    """The usable pack of the first packed polygon of ``items``, or None."""
+    for it in items:
+        for ann in it.annotations:
+            g = ann.geometry
+            if type(g) is CocoPolygons:
+                pk = g._pack
+                if pk is not None and pk.usable:
+                    return pk
+    return None
+
+
+def _pack_result(pk: PolygonPack, done: dict, total: int):
+    """Kernel output for a pack met besides the first one, computed once: (pack, counts, offsets, hs, ws)."""
+    if not pk.usable or 4 * total < len(pk):
+        return None
+    key = id(pk)
+    if key not in done:
+        kout = pk.rasterize(*pk.sizes())
+        if kout is None:
+            done[key] = None
+        else:
+            kout[0].flags.writeable = False
+            done[key] = (pk, kout[0], kout[1].tolist(), pk.heights, pk.widths)
+    return done[key]
 
 
 # ------------------------------------------------------------------- writing

@@ -27,7 +27,7 @@ _CAT_KEYS = {"id", "name", "supercategory", "isthing", "color"}
 _IMG_KEYS = {"id", "file_name", "width", "height", "attributes"}
 ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "score", "attributes")
 _ANN_KEYS = set(ANN_KEYS)
-_PLAIN_KEYS: set = set()  # key tuples (interned) holding only standard annotation keys
+_KEY_INFO: dict = {}  # annotation key tuple -> (its interned copy, holds only standard keys)
 _interned: dict[tuple, tuple] = {}
 
 
@@ -40,11 +40,13 @@ def keys_of(d: dict) -> tuple:
 class CocoOrder:
     """The annotations in file order, with the item each belonged to."""
 
-    __slots__ = ("anns", "items")
+    __slots__ = ("anns", "items", "ids", "undeclared")
 
     def __init__(self):
         self.anns: list = []
         self.items: list = []
+        self.ids: list = []  # the annotation ids, parallel to anns (for the integrity check)
+        self.undeclared = False  # an annotation names a category that is not declared
 
     def __repr__(self):
         return f"CocoOrder({len(self.anns)} annotations)"
@@ -128,30 +130,35 @@ def read_images(raw, err: _Errors) -> list[Item]:
         what = "missing" if raw is None else f"a {type(raw).__name__}"
         raise InputError(f"'images' must be a list of image records, it is {what}", err.path)
     out = []
+    add = out.append
+    trusted = Item._trusted
+    intern = _interned.setdefault
     for i, im in enumerate(raw):
         if type(im) is not dict:
             err.bad(f"images[{i}]", "an image must be an object")
             continue
         iid = im.get("id")
-        rec = f"image id {iid!r}"
         if not _is_id(iid):
             err.bad(f"images[{i}]", f"image id must be an integer or a string, got {iid!r}")
             continue
         fn = im.get("file_name", "")
         w, h = im.get("width"), im.get("height")
-        why = _size_problem(w, h)
-        if why is None and type(fn) is not str:
-            why = f"file_name must be a string, got {fn!r}"
-        if why:
-            err.bad(rec, why)
+        if not (type(w) is int and type(h) is int and w >= 0 and h >= 0 and w * h <= MAX_PIXELS):
+            why = _size_problem(w, h)  # also fine when one of them is absent
+            if why:
+                err.bad(f"image id {iid!r}", why)
+                continue
+        if type(fn) is not str:
+            err.bad(f"image id {iid!r}", f"file_name must be a string, got {fn!r}")
             continue
         attrs = im.get("attributes")
         extra = {k: v for k, v in im.items() if k not in _IMG_KEYS}
         if attrs is not None and type(attrs) is not dict:
             extra["attributes"], attrs = attrs, None
-        item = Item(iid, fn, w, h, [], None, attrs if attrs is not None else {}, extra)
-        item._coco_keys = keys_of(im)
-        out.append(item)
+        item = trusted(iid, fn, w, h, [], None, attrs, extra)
+        keys = tuple(im)
+        item._coco_keys = intern(keys, keys)
+        add(item)
     return out
 
 
@@ -190,9 +197,10 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
     seen_ann: set = set()
     skip = err.mode == "skip"
     o_anns, o_items = order.anns, order.items
-    add_ann, add_item = o_anns.append, o_items.append
+    add_ann, add_item, add_id = o_anns.append, o_items.append, order.ids.append
+    undeclared = False
     std = _ANN_KEYS
-    plain_keys = _PLAIN_KEYS
+    keyinfo = _KEY_INFO.get
     intern = _interned.setdefault
     trusted = Annotation._trusted
     new = object.__new__
@@ -203,6 +211,8 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
     add_len = part_len.append
     nparts: list = []
     add_nparts = nparts.append
+    owners: list = []
+    add_owner = owners.append
     packing = not compact
     for i, a in enumerate(track(raw, len(raw), "reading annotations")):
         if type(a) is dict and not skip:
@@ -242,7 +252,7 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                                 break
                             try:
                                 fromlist(part)  # TypeError on anything but int/float/bool
-                            except TypeError:
+                            except (TypeError, OverflowError):
                                 ok = False
                                 break
                             add_len(n)
@@ -254,6 +264,7 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                             geom._pack = pack
                             geom._k = len(nparts)
                             add_nparts(len(seg))
+                            add_owner(item)
                         else:
                             del buf[start:]
                             del part_len[n0:]
@@ -266,11 +277,12 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                             ok = False
                 if ok:
                     keys = tuple(a)
-                    keys = intern(keys, keys)
+                    info = keyinfo(keys)  # one hash: the shared key tuple, and "only standard keys"
+                    if info is None:
+                        info = _KEY_INFO[keys] = (intern(keys, keys), std.issuperset(keys))
+                    keys = info[0]
                     attrs = a.get("attributes")
-                    if attrs is not None or keys not in plain_keys:
-                        if std.issuperset(keys):
-                            plain_keys.add(keys)
+                    if attrs is not None or not info[1]:
                         extra = {k: v for k, v in a.items() if k not in std}
                         if attrs is not None and type(attrs) is not dict:
                             extra["attributes"], attrs = attrs, None
@@ -282,12 +294,15 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                     item.annotations.append(ann)
                     add_ann(ann)
                     add_item(item)
+                    add_id(aid)
+                    if cid not in cat_ids and cid is not None:
+                        undeclared = True
                     continue
         try:
             ann, item = _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err, nonfinite, results)
         except InputError:
             if nparts:  # an earlier record may hold a bad coordinate: that error comes first
-                pack.fill(buf, part_len, nparts)
+                pack.fill(buf, part_len, nparts, owners)
                 _check_pack(pack, o_anns, o_items, err)
             raise
         if ann is not None:
@@ -295,8 +310,12 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
             item.annotations.append(ann)
             add_ann(ann)
             add_item(item)
+            add_id(ann.id)
+            if ann.category_id not in cat_ids and ann.category_id is not None:
+                undeclared = True
+    order.undeclared = undeclared
     if nparts:
-        pack.fill(buf, part_len, nparts)
+        pack.fill(buf, part_len, nparts, owners)
         _check_pack(pack, o_anns, o_items, err)
     return placeholders
 
@@ -362,13 +381,20 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
                 return None, None
             seen_ann.add(aid)
     bbox = a.get("bbox")
+    odd: dict = {}  # standard keys whose values the model cannot hold: carried through as found
     if bbox is not None:
         why = _bbox_problem(bbox, nonfinite)
         if why:
             if not keep:
                 err.bad(rec, why)
                 return None, None
-            err.bad(rec, why + " (kept)")
+            if type(bbox) is list:
+                err.bad(rec, why + " (kept)")  # the model holds it; segmill check reports it (G015)
+                bbox = tuple(bbox)
+            else:
+                # Not even a list: the model's bbox cannot hold it. Not "(kept": no rule sees extra.
+                err.bad(rec, why + "; carried through as found, the annotation has no usable bbox")
+                odd["bbox"], bbox = bbox, None
         else:
             bbox = tuple(bbox)
     area = a.get("area")
@@ -389,17 +415,20 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
                 seg = [p.tolist() if type(p) is array else p for p in seg]
             geom = InvalidGeometry(seg, str(exc))
     crowd = a.get("iscrowd", 0)
-    if crowd not in (0, 1):
+    if type(crowd) is not int or crowd not in (0, 1):
+        why = f"iscrowd must be 0 or 1, got {crowd!r}"
         if not keep:
-            err.bad(rec, f"iscrowd must be 0 or 1, got {crowd!r}")
+            err.bad(rec, why)
             return None, None
-        crowd = bool(crowd)
+        # Kept as found (written back unchanged); the model reads it as pycocotools does: truthy = crowd.
+        odd["iscrowd"], crowd = crowd, bool(crowd)
+        err.bad(rec, f"{why}; carried through as found, read as {'crowd' if crowd else 'not crowd'}")
     score = a.get("score")
     if score is not None and not J.finite_number(score):
         err.bad(rec, f"score must be a finite number, got {score!r}")
         return None, None
     attrs = a.get("attributes")
-    extra = {k: v for k, v in a.items() if k not in _ANN_KEYS}
+    extra = {k: v for k, v in a.items() if k not in _ANN_KEYS or k in odd}
     if attrs is not None and type(attrs) is not dict:
         extra["attributes"], attrs = attrs, None
     ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
@@ -419,8 +448,9 @@ def read_instances(path, errors: str = "raise") -> Dataset:
     See :func:`segmill.formats.coco.read`.
     """
     err = _Errors(errors, path)
+    compact = _big(path)
     with J.no_gc():
-        top, nonfinite = J.load(path, compact=_big(path))
+        top, nonfinite = J.load(path, compact=compact)
         if type(top) is not dict:
             hint = " (a detection results list? use the coco_results format)" if type(top) is list else ""
             raise InputError(f"the top-level JSON value must be an object, got a {type(top).__name__}{hint}", path)
@@ -429,7 +459,9 @@ def read_instances(path, errors: str = "raise") -> Dataset:
         order = CocoOrder()
         extra_top = {k: v for k, v in top.items()
                      if k not in ("info", "licenses", "images", "annotations", "categories")}
-        placeholders = read_annotations(top.get("annotations"), items, {c.id for c in cats}, err, nonfinite, order)
+        cat_ids = {c.id for c in cats}
+        placeholders = read_annotations(top.get("annotations"), items, cat_ids, err, nonfinite, order,
+                                        compact=compact)
         info = top.get("info")
         lic = top.get("licenses")
         ds = Dataset(cats, items + placeholders, info, lic, extra_top)
@@ -438,10 +470,25 @@ def read_instances(path, errors: str = "raise") -> Dataset:
         build_dataset_meta(ds, top, order, err)
         del top
         if errors == "raise":
-            ds.validate(path)
+            if not _integrity_ok(cats, cat_ids, items, order):
+                ds.validate(path)  # words the first problem exactly as it always has
         elif errors == "skip":
             _drop_duplicates(ds, err)
     return ds
+
+
+def _integrity_ok(cats: list, cat_ids: set, items: list, order: CocoOrder) -> bool:
+    """What :meth:`Dataset.validate` checks, answered cheaply in bulk: True when it would pass.
+
+    Valid only right after :func:`read_annotations` in raise mode (no
+    placeholders, no :class:`InvalidGeometry`; RLE sizes were matched against
+    their image while parsing, see :func:`parse_segmentation`).
+    """
+    if order.undeclared or len(cat_ids) != len(cats) or len({it.id for it in items}) != len(items):
+        return False
+    ids = order.ids
+    unnamed = ids.count(None)
+    return len(set(ids)) == len(ids) - unnamed + (1 if unnamed else 0)
 
 
 #: Files at least this big are parsed with polygon compaction (see _coco_json.load):

@@ -81,7 +81,8 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     Parameters
     ----------
     raster : {"coco", "pil"}
-        Polygon rasterization rule for the masks.
+        Polygon rasterization rule for the masks (each painted polygon is
+        reported as ``L705``: it reads back as a mask).
     overlap : {"zorder", "last"}
         Which annotation owns a pixel several cover (see
         :func:`segmill.bridges.compose.compose`); overwritten pixels are
@@ -174,10 +175,11 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
     inst_values = []
     obj_no = 0  # object number = instance value, as VOC numbers them
     no_area: set = set()  # annotations dropped with L002 (compose need not report them again)
+    written: set = set()  # positions of annotations that reach the output (XML object or painted pixels)
     src_vals = [a.extra.get("voc_instance") for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
                 and not isinstance(a.geometry, Box) and a.category_id is not None and not a.extra.get("voc_semantic")]
     keep_src = bool(src_vals) and all(isinstance(v, int) and 0 < v < 255 for v in src_vals)
-    for ann in item.annotations:
+    for pos, ann in enumerate(item.annotations):
         g = ann.geometry
         void = ann.category_id is None and ann.attributes.get("void")
         if ann.iscrowd:
@@ -208,6 +210,7 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             continue
         if not ann.extra.get("voc_no_xml"):
             objects.append(_object(ann, item, names, report, raster))
+            written.add(pos)
             obj_no += 1
         if has_pixels:
             if keep_src:
@@ -240,10 +243,15 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             paint_values.update({cid: 255 for cid, n in names.items() if n in VOID_NAMES})
             cmap, imap, losses = compose(item, paint_values, overlap=overlap, raster=raster,
                                          instance_values=inst_values, void_instance_value=255, category_names=names)
+            unpainted = set()
             for l in losses:
+                if l.code in ("L702", "L703"):
+                    unpainted.add(l.annotation_id)
                 if l.code == "L703" and l.annotation_id in no_area:
                     continue
                 report.lose(l.code, l.message, l.item_id, l.annotation_id)
+            written.update(k for k, a in enumerate(item.annotations) if isinstance(a.geometry, AREA_KINDS)
+                           and not isinstance(a.geometry, Box) and a.id not in unpainted)
             for d in ("SegmentationClass", "SegmentationObject"):
                 (out / d).mkdir(exist_ok=True)
             if mode == "RGB":
@@ -266,7 +274,7 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
     }
     write_xml(out / "Annotations" / f"{vid}.xml", doc)
     report.files += 1
-    report.annotations += len(item.annotations)
+    report.annotations += len(written)  # what was dropped is reported as a loss, not counted
     dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
     if dropped:
         report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)

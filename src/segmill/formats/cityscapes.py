@@ -238,6 +238,8 @@ def write(dataset: Dataset, path, split: str = "train") -> WriteReport:
     painted in ``z_order`` (then file) order, later over earlier; instance
     numbers ``k`` start at 0 per class and image (cityscapesScripts'
     ``json2instanceImg``) unless the annotation was read from Cityscapes.
+    ``polygons.json`` is not written: a polygon or box is painted with the
+    dataset's raster rule and reported (``L705``, its vertices are lost).
     """
     from PIL import Image
 
@@ -280,6 +282,8 @@ def write(dataset: Dataset, path, split: str = "train") -> WriteReport:
 
 
 def _paint(item, label_of, rule, report):
+    from ..bridges.compose import rasterized_loss
+
     h, w = item.height, item.width
     inst = np.zeros((h, w), np.int64)
     owner = np.zeros((h, w), np.int64)  # 1-based index of the annotation painted last
@@ -297,6 +301,9 @@ def _paint(item, label_of, rule, report):
             continue
         if ann.score is not None or [k for k in ann.attributes if k != "z_order"]:
             report.lose("L605", "attributes or score dropped", item.id, ann.id)
+        lost = rasterized_loss(ann.geometry, rule, item.id, ann.id)
+        if lost is not None:  # polygons.json is not written: only the painted pixels survive
+            report.lose(lost.code, lost.message, lost.item_id, lost.annotation_id)
         m = decode(ann.to_rle(h, w, rule))
         if lab.has_instances and not ann.iscrowd:
             taken = used.setdefault(lab.id, set())

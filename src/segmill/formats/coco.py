@@ -38,6 +38,10 @@ __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRL
            "LOSS_CODES", "SEGMENTATION_MODES"]
 
 
+#: Fields of SA-1B (Segment Anything) annotations that COCO instances files do not have.
+_SA1B_KEYS = ("predicted_iou", "stability_score", "point_coords", "crop_box")
+
+
 def _has_key(blob: bytes, key: str) -> bool:
     return re.search(rb'"' + key.encode() + rb'"\s*:', blob) is not None
 
@@ -46,7 +50,9 @@ def detect(path) -> Detection:
     """A JSON object with COCO's top-level keys (peeks at the first and last 4 KiB).
 
     Panoptic files (``segments_info``, ``isthing``) get a low confidence so
-    that the ``coco_panoptic`` format wins them.
+    that the ``coco_panoptic`` format wins them; so do SA-1B files (a single
+    ``image`` object and ``annotations``, no ``images`` list), which this
+    reader cannot read.
     """
     p = Path(path)
     if not p.is_file():
@@ -63,6 +69,12 @@ def detect(path) -> Detection:
         return NO
     if _has_key(blob, "segments_info") or _has_key(blob, "isthing"):
         return Detection(0.4, f"JSON object with {', '.join(keys)} but panoptic fields (segments_info/isthing)")
+    if "images" not in keys and (re.search(rb'"image"\s*:\s*\{', blob) is not None
+                                 or any(_has_key(blob, k) for k in _SA1B_KEYS)):
+        # SA-1B (Segment Anything): one JSON per image, {"image": {...}, "annotations": [...]}.
+        return Detection(0.2, "JSON object with a single 'image' record (or SA-1B fields such as "
+                              "predicted_iou/stability_score) and no 'images' list: an SA-1B style file, "
+                              "not COCO instances")
     conf = 0.6 + 0.1 * len(keys)
     if _has_key(blob, "segmentation") or _has_key(blob, "file_name"):
         conf += 0.05

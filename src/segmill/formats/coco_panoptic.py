@@ -232,6 +232,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     Overlapping annotations are painted with ``overlap`` (see
     :func:`segmill.bridges.compose.compose`); every overwritten pixel is
     reported (``L701``) and the overwritten segments' area/bbox recomputed.
+    Every polygon painted is reported too (``L705``: it reads back as a mask).
     """
     from ..bridges.compose import compose
     from .._progress import track

@@ -18,7 +18,10 @@ Element facts (CVAT's exporter and the corpus files):
 * Common shape attributes: ``label``, ``occluded`` (0/1), ``z_order``,
   ``group_id``, ``source``; ``<attribute name="...">value</attribute>``
   children are label attributes (kept as strings).
-* An empty ``label=""`` gives an annotation without category.
+* An empty ``label=""`` gives an annotation without category. On such a
+  shape an ``<attribute name="void">`` of ``true`` / ``false`` is read as a
+  bool: it marks a void region (VOC's 255), which the writer writes that way,
+  so a void region stays void (and exempt from S004) after a CVAT round trip.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ register_codes(
 )
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask")
+_VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
 _COMMON = ("label", "occluded", "z_order", "group_id", "source")
 
 
@@ -303,6 +307,8 @@ def _annotation(el, item, cat_by_name, f, rec):
         attrs["group_id"] = _int_attr(el, "group_id", f, rec)
     for a in el.findall("attribute"):
         attrs[a.get("name", "")] = a.text or ""
+    if not label and attrs.get("void") in _VOID_TEXT:  # a void region written by segmill (see the docs)
+        attrs["void"] = _VOID_TEXT[attrs["void"]]
     extra = {k: v for k, v in el.attrib.items()
              if k not in _COMMON + ("xtl", "ytl", "xbr", "ybr", "points", "rle", "left", "top", "width", "height")}
     if el.get("source") is not None:
@@ -428,7 +434,10 @@ def _shape_xml(ann, item, cats, report, next_group):
     for k, v in a.items():
         if k in ("occluded", "z_order", "group_id"):
             continue
-        if not isinstance(v, str):
+        void_flag = k == "void" and not label  # a label-less shape's void flag reads back as a bool
+        if void_flag and isinstance(v, str) and v in _VOID_TEXT:
+            report.lose("L504", f"attribute {k!r}={v!r} (text) will read back as a bool", item.id, ann.id)
+        elif not isinstance(v, str) and not (void_flag and isinstance(v, bool)):
             report.lose("L504", f"attribute {k!r}={v!r} written as text", item.id, ann.id)
         children.append(f"      <attribute name={quoteattr(str(k))}>{escape(_text(v))}</attribute>")
     shapes = []

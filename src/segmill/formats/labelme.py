@@ -179,11 +179,15 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
     if fixed:
         ds.meta["labelme_labels"] = str(labels)
     skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+
+    def unreadable(entry):  # a record dropped from a file whose other records are read
+        ds.meta.setdefault("skipped", []).append(entry)
+
     next_ann = 1
     for f in files:
         data = _load_json(f)  # a file that is not JSON at all raises in every mode
         try:
-            item, anns = _read_file(f, data, root, raster, errors, skipped)
+            item, anns = _read_file(f, data, root, raster, errors, skipped, unreadable)
         except InputError as exc:
             if errors == "raise":
                 raise
@@ -194,8 +198,10 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
         if item is None:
             continue
         for ann, label in anns:
-            if isinstance(ann.geometry, InvalidGeometry) and label not in by_name:
-                ann.id = next_ann  # kept for `segmill check`, without a category
+            if isinstance(ann.geometry, InvalidGeometry) and label not in by_name and (fixed or not label):
+                # kept for `segmill check` without a category: its label is missing or not in the list
+                # (a bad shape with a usable label keeps it, like any other shape)
+                ann.id = next_ann
                 next_ann += 1
                 item.annotations.append(ann)
                 continue
@@ -258,7 +264,7 @@ def _image_size(data, target, f):
     return h, w
 
 
-def _read_file(f, data, root, rule, errors, skipped):
+def _read_file(f, data, root, rule, errors, skipped, unreadable):
     rel_json = f.relative_to(root)
     image_path = data.get("imagePath")
     target = None
@@ -277,10 +283,25 @@ def _read_file(f, data, root, rule, errors, skipped):
             file_name = target.relative_to(Path(root).resolve()).as_posix()
     else:
         file_name = rel_json.with_suffix("").as_posix()
+    bad_data = None
     if data.get("imageData") is not None:
-        _b64_image(data["imageData"], f, "imageData")
-    h, w = _image_size(data, target, f)
+        try:
+            _b64_image(data["imageData"], f, "imageData")
+        except InputError as exc:
+            if errors == "raise":
+                raise
+            bad_data = exc  # skip / keep: drop imageData alone when the size is known without it
+    try:
+        h, w = _image_size(dict(data, imageData=None) if bad_data else data, target, f)
+    except InputError:
+        if bad_data is not None:
+            raise bad_data from None
+        raise
     top = {k: v for k, v in data.items() if k not in ("shapes", "imageHeight", "imageWidth")}
+    if bad_data is not None:
+        top["imageData"] = None
+        unreadable({"path": str(f), "record": "imageData",
+                    "reason": f"{bad_data.message}; imageData dropped, the shapes were read"})
     item = Item(rel_json.with_suffix("").as_posix(), file_name, w, h)
     if data.get("flags"):
         item.attributes["flags"] = data["flags"]
@@ -328,7 +349,15 @@ def _read_file(f, data, root, rule, errors, skipped):
         try:
             geom = instance_geometry(triples, h, w, rule)
         except GeometryError as exc:
-            raise InputError(str(exc), f, f"instance {label!r} group_id {gid!r}") from None
+            rec = f"instance {label!r} group_id {gid!r}"
+            if errors == "raise":
+                raise InputError(str(exc), f, rec) from None
+            if errors == "skip":
+                skipped.append({"path": str(f), "record": rec, "reason": str(exc)})
+            else:  # keep: for segmill check
+                raw = {"shapes": [e["raw"] for e in members]}  # a dict: check classifies it by the reason
+                anns.append((Annotation(None, None, InvalidGeometry(raw, str(exc))), label))
+            continue
         attrs = {"z_order": z}
         if gid is not None:
             attrs["group_id"] = gid

@@ -16,6 +16,10 @@ class found there) or, without a semantic map, from ``instances.json``.
 Class pixels outside every instance become one annotation per class
 (``extra["voc_semantic"]``); void pixels one void annotation. Items are named
 by the PNG stem; the image is ``images/<stem>.*`` when present.
+
+The writer paints every area annotation (polygons, boxes, masks) with
+:func:`segmill.bridges.compose.compose`; a polygon or box reads back as a
+mask, so each is reported (``L705``), like overwritten pixels (``L701``).
 """
 
 from __future__ import annotations
@@ -134,6 +138,9 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         default: as read, else 8-bit (16-bit when a label value exceeds 254).
     instances : bool, optional
         Write ``instances/`` (default: when some annotation is an instance).
+
+    Polygons and boxes are painted with the ``raster`` rule and reported
+    (``L705``); ``report.annotations`` counts the annotations painted.
     """
     from ..bridges.compose import compose
     from .._progress import track
@@ -167,14 +174,11 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
                         "in a mask folder", item.id)
         ivals, k = [], 0
         cls_of = {}
-        from ..geometry import AREA_KINDS, Box
+        from ..geometry import AREA_KINDS
 
         for a in item.annotations:
-            if isinstance(a.geometry, Box):
-                # (points/lines are reported by compose as L703)
-                report.lose("L002", "box-only annotation has no pixels to write; dropped", item.id, a.id)
-                ivals.append(0)
-            elif not isinstance(a.geometry, AREA_KINDS):
+            # points/lines are reported by compose (L703); polygons and boxes are painted (L705)
+            if not isinstance(a.geometry, AREA_KINDS):
                 ivals.append(0)
             elif a.category_id is None or a.extra.get("voc_semantic") or a.category_id not in values:
                 ivals.append(0)
@@ -190,9 +194,12 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             if a.iscrowd:
                 report.lose("L203", "crowd region written as an ordinary region", item.id, a.id)
         cmap, imap, losses = compose(item, values, overlap=overlap, raster=raster, instance_values=ivals,
-                                     void_value=void_value, category_names=names)
+                                     void_value=void_value, category_names=names, paint_boxes=True)
+        unpainted = set()
         for l in losses:
             report.lose(l.code, l.message, l.item_id, l.annotation_id)
+            if l.code in ("L702", "L703"):
+                unpainted.add(l.annotation_id)
         if mode == "P":
             write_png(out / "semantic" / f"{stem}.png", cmap, cl.color_table())
         else:
@@ -203,7 +210,8 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             inst_doc[stem] = cls_of
             report.files += 1
         report.items += 1
-        report.annotations += len(item.annotations)
+        report.annotations += sum(1 for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
+                                  and a.id not in unpainted)
     if want_inst:
         (out / "instances.json").write_text(json.dumps(inst_doc, indent=1), encoding="utf-8")
     return report

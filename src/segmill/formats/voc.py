@@ -23,7 +23,9 @@ Writing
 Every annotation with a box or pixels is an XML object (numbered in order);
 pixels are painted with :func:`segmill.bridges.compose.compose` (``overlap``,
 ``raster`` options), instance value = object number. Losses: ``L701``
-overwritten pixels, ``L201``-``L206`` (see :data:`CODES`).
+overwritten pixels, ``L705`` polygons rasterized (boxes stay XML boxes),
+``L201``-``L206`` (see :data:`CODES`). ``report.annotations`` counts the
+annotations written (XML object or painted pixels), not the dropped ones.
 """
 
 from __future__ import annotations

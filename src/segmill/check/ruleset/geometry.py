@@ -8,6 +8,7 @@ import numpy as np
 
 from ...geometry import Box, InvalidGeometry, Mask, Polygons
 from ...rle import RLE
+from .._kernels import maybe_not_simple
 from ..registry import Hit, rule
 from ._invalid import classify
 
@@ -102,6 +103,9 @@ def zero_area(ctx):
         for a, r in zip(it.annotations, pix):
             g = a.geometry
             if r is not None:
+                c = r.counts
+                if c.shape[0] > 1 and c[1] > 0:
+                    continue  # a first foreground run: pixels are covered (skips summing the runs)
                 if r.area == 0:
                     data = {"pixels": 0}
                     if isinstance(g, (Polygons, Box)):
@@ -135,11 +139,17 @@ def self_intersection(ctx, abs_area_difference, rel_area_difference):
     t = ctx.polygons()
     if not len(t.plen):
         return
-    rings = shapely.linearrings(t.xy, indices=np.repeat(np.arange(len(t.plen)), t.plen))
-    bad = np.flatnonzero(~shapely.is_simple(rings))
+    # A conservative numba pre-test proves most rings simple; shapely decides the rest.
+    sus = np.flatnonzero(maybe_not_simple(t.xy, t.pstart, t.plen))
+    if sus.size == 0:
+        return
+    vidx = np.repeat(t.pstart[sus] - np.cumsum(np.r_[0, t.plen[sus][:-1]]), t.plen[sus]) + np.arange(
+        int(t.plen[sus].sum()))
+    rings = shapely.linearrings(t.xy[vidx], indices=np.repeat(np.arange(sus.size), t.plen[sus]))
+    bad = sus[~shapely.is_simple(rings)]
     if bad.size == 0:
         return
-    polys = shapely.polygons(rings[bad])
+    polys = shapely.polygons(rings[np.searchsorted(sus, bad)])
     shoelace = shapely.area(polys)
     # "structure" repair: the union of the faces the ring encloses (fast, vectorized).
     fixed = shapely.area(shapely.make_valid(polys, method="structure"))
@@ -237,15 +247,60 @@ def _expected(ctx, it, a, pix):
 
 
 def _finite(v) -> bool:
+    t = type(v)
+    if t is float or t is int:  # the common case, without the isinstance chain
+        return math.isfinite(v)
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _stored_ok(a):
-    """Whether the stored bbox and area are well-formed (``[x, y, w >= 0, h >= 0]``, area >= 0)."""
+def _check_stored(a):
     b = a.bbox
     bbox_ok = b is not None and len(b) == 4 and all(_finite(v) for v in b) and b[2] >= 0 and b[3] >= 0
     area_ok = a.area is not None and _finite(a.area) and a.area >= 0
     return bbox_ok, area_ok
+
+
+def _stored_ok(a, ctx=None):
+    """Whether the stored bbox and area are well-formed (``[x, y, w >= 0, h >= 0]``, area >= 0).
+
+    With ``ctx``, the answers for every annotation of the dataset are worked
+    out once and shared by the rules that ask (G011, G012, G015, G016).
+    """
+    if ctx is None:
+        return _check_stored(a)
+    table = ctx.cache.get("stored_ok")
+    if table is None:
+        table = ctx.cache["stored_ok"] = {id(x): _check_stored(x) for _, x in ctx.dataset.annotations()}
+    got = table.get(id(a))
+    return got if got is not None else _check_stored(a)
+
+
+def _stored_table(ctx):
+    """Polygon annotations' stored bbox and area as float arrays (NaN where malformed), cached.
+
+    Rows follow :meth:`Context.polygons` (``t.owners``).
+    """
+    got = ctx.cache.get("stored_table")
+    if got is not None:
+        return got
+    t = ctx.polygons()
+    nan4 = [math.nan] * 4
+    boxes, areas = [], []
+    for _, a in t.owners:
+        bok, aok = _stored_ok(a, ctx)
+        boxes.append(a.bbox if bok and a.bbox is not None else nan4)
+        areas.append(a.area if aok else math.nan)
+    n = len(t.owners)
+    box = np.array(boxes, dtype=np.float64).reshape(n, 4)
+    area = np.array(areas, dtype=np.float64).reshape(n)
+    ctx.cache["stored_table"] = got = (box, area)
+    return got
+
+
+def _quiet_polygons(ctx, quiet):
+    """``id(annotation)`` of the polygon annotations whose rows of ``quiet`` are true."""
+    t = ctx.polygons()
+    return {id(t.owners[k][1]) for k in np.flatnonzero(quiet)}
 
 
 def _pixels_if_mask(ctx, it):
@@ -267,10 +322,17 @@ def _pixels_if_mask(ctx, it):
       Good: ``"bbox": [10, 10, 10, 10]``.
       """)
 def bbox_mismatch(ctx, tolerance):
+    # Polygons in bulk: rows whose stored bbox is within tolerance of the
+    # vertex extent are skipped; every other annotation takes the full path.
+    box, _ = _stored_table(ctx)
+    with np.errstate(invalid="ignore"):
+        quiet = _quiet_polygons(ctx, np.abs(box - ctx.polygons().bounds).max(axis=1) <= tolerance)
     for it in ctx.dataset.items:
         pix = _pixels_if_mask(ctx, it)
         for a, r in zip(it.annotations, pix):
-            if a.bbox is None or not _stored_ok(a)[0]:
+            if id(a) in quiet and isinstance(a.geometry, Polygons):
+                continue
+            if a.bbox is None or not _stored_ok(a, ctx)[0]:
                 continue
             exp = _expected(ctx, it, a, r)
             if exp is None:
@@ -297,10 +359,17 @@ def bbox_mismatch(ctx, tolerance):
       Good: ``"area": 100``.
       """)
 def area_mismatch(ctx, rel_tolerance, abs_tolerance):
+    # Polygons in bulk, as in G011: only rows outside the tolerance take the full path.
+    _, stored = _stored_table(ctx)
+    exp = ctx.polygons().area
+    with np.errstate(invalid="ignore"):
+        quiet = _quiet_polygons(ctx, np.abs(stored - exp) <= np.maximum(abs_tolerance, rel_tolerance * exp))
     for it in ctx.dataset.items:
         pix = _pixels_if_mask(ctx, it)
         for a, r in zip(it.annotations, pix):
-            if a.area is None or not _stored_ok(a)[1]:
+            if id(a) in quiet and isinstance(a.geometry, Polygons):
+                continue
+            if a.area is None or not _stored_ok(a, ctx)[1]:
                 continue
             exp = _expected(ctx, it, a, r)
             if exp is None:
@@ -327,15 +396,17 @@ def area_mismatch(ctx, rel_tolerance, abs_tolerance):
       Good: the car polygon alone.
       """)
 def tiny_fragment(ctx, min_area):
-    from scipy import ndimage
-
+    ndimage = None  # scipy is imported only when a mask needs labelling (its import costs ~0.2 s)
     for it in ctx.dataset.items:
         for k, a in enumerate(it.annotations):
             g = a.geometry
             if a.iscrowd or a.attributes.get("void"):
                 continue
-            if isinstance(g, Polygons) and len(g.parts) > 1:
-                for part, ar in enumerate(ctx.polygon_stats(g)[2]):
+            if isinstance(g, Polygons):
+                part_areas = ctx.polygon_stats(g)[2]  # one per part, from the shared table
+                if len(part_areas) < 2:
+                    continue
+                for part, ar in enumerate(part_areas):
                     ar = float(ar)
                     if ar < min_area:
                         yield Hit(f"polygon part {part} has area {ar:.3g} px (< {min_area:g})", it.id, a.id,
@@ -347,6 +418,8 @@ def tiny_fragment(ctx, min_area):
                     continue
                 x, y, bw, bh = (int(v) for v in r.bbox)
                 m = r.decode()[y:y + bh, x:x + bw]
+                if ndimage is None:
+                    from scipy import ndimage
                 lab, n = ndimage.label(m, structure=np.ones((3, 3), bool))
                 if n < 2:
                     continue
@@ -382,7 +455,7 @@ def crowd_polygon(ctx):
       """)
 def invalid_stored_bbox(ctx):
     for it, a in ctx.dataset.annotations():
-        if a.bbox is not None and not _stored_ok(a)[0]:
+        if a.bbox is not None and not _stored_ok(a, ctx)[0]:
             yield Hit(f"stored bbox {list(a.bbox)!r} is not [x, y, w, h] with finite values and w, h >= 0",
                       it.id, a.id, {"stored": [str(v) for v in a.bbox]}, file=ctx.file_of(it))
 
@@ -396,6 +469,6 @@ def invalid_stored_bbox(ctx):
       """)
 def invalid_stored_area(ctx):
     for it, a in ctx.dataset.annotations():
-        if a.area is not None and not _stored_ok(a)[1]:
+        if a.area is not None and not _stored_ok(a, ctx)[1]:
             yield Hit(f"stored area {a.area!r} is not a non-negative number", it.id, a.id,
                       {"stored": str(a.area)}, file=ctx.file_of(it))
