@@ -371,6 +371,16 @@ def _inter_union(A, B):
     return inter, union
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _boxes_overlap(dbb, d, gbb, g):
+    # pycocotools' bbIou test: a zero box IoU means a zero mask IoU.
+    bw = min(dbb[d, 2] + dbb[d, 0], gbb[g, 2] + gbb[g, 0]) - max(dbb[d, 0], gbb[g, 0])
+    if bw <= 0:
+        return False
+    bh = min(dbb[d, 3] + dbb[d, 1], gbb[g, 3] + gbb[g, 1]) - max(dbb[d, 1], gbb[g, 1])
+    return bh > 0
+
+
 @njit(cache=True, nogil=True)
 def iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd):
     """IoU of every (detection, ground truth) pair, pycocotools semantics.
@@ -382,22 +392,9 @@ def iou_matrix(dc, doff, dbb, dar, gc, goff, gbb, crowd):
     n = goff.shape[0] - 1
     out = np.zeros((m, n), dtype=np.float64)
     for g in range(n):
-        gx = gbb[g, 0]
-        gy = gbb[g, 1]
-        gw = gbb[g, 2]
-        gh = gbb[g, 3]
-        ga = gw * gh
         isc = crowd[g] != 0
         for d in range(m):
-            dx = dbb[d, 0]
-            dy = dbb[d, 1]
-            dw = dbb[d, 2]
-            dh = dbb[d, 3]
-            bw = min(dw + dx, gw + gx) - max(dx, gx)
-            if bw <= 0:
-                continue
-            bh = min(dh + dy, gh + gy) - max(dy, gy)
-            if bh <= 0:
+            if not _boxes_overlap(dbb, d, gbb, g):
                 continue
             inter, union = _inter_union(dc[doff[d] : doff[d + 1]], gc[goff[g] : goff[g + 1]])
             if inter == 0:
@@ -524,24 +521,12 @@ def iou_matrix_bitset(dbits, gbits, dbb, dar, gbb, gar, crowd, h):
     n = gbits.shape[0]
     out = np.zeros((m, n), dtype=np.float64)
     for g in range(n):
-        gx = gbb[g, 0]
-        gy = gbb[g, 1]
-        gw = gbb[g, 2]
-        gh = gbb[g, 3]
         isc = crowd[g] != 0
         for d in range(m):
-            dx = dbb[d, 0]
-            dy = dbb[d, 1]
-            dw = dbb[d, 2]
-            dh = dbb[d, 3]
-            bw = min(dw + dx, gw + gx) - max(dx, gx)
-            if bw <= 0:
+            if not _boxes_overlap(dbb, d, gbb, g):
                 continue
-            bh = min(dh + dy, gh + gy) - max(dy, gy)
-            if bh <= 0:
-                continue
-            c0 = np.int64(max(dx, gx))
-            c1 = np.int64(min(dx + dw, gx + gw))
+            c0 = np.int64(max(dbb[d, 0], gbb[g, 0]))
+            c1 = np.int64(min(dbb[d, 0] + dbb[d, 2], gbb[g, 0] + gbb[g, 2]))
             w0 = (c0 * h) >> 6
             w1 = (c1 * h + 63) >> 6
             inter = np.uint64(0)
