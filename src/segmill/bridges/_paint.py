@@ -190,49 +190,100 @@ def label_runs(labels, n, rr, out):
         i = rr[4 * j]
         idx[pos[i]] = j
         pos[i] += 1
-    maxbox = 0
+    # Row runs -> column runs, in time proportional to the outline, not the
+    # box: walking down a label's rows, a column run starts where the current
+    # row covers a column the previous row did not, and ends where the
+    # previous row covered one the current row does not. Events come out in
+    # row order; a stable counting sort by column then pairs them up.
+    maxarea = 0
+    maxw = 0
     for i in range(n):
+        maxarea = max(maxarea, area[i])
         if box[i, 1] >= 0:
-            maxbox = max(maxbox, (box[i, 1] - box[i, 0] + 1) * (box[i, 3] - box[i, 2] + 1))
-    buf = np.zeros(maxbox, np.uint8)
+            maxw = max(maxw, box[i, 3] - box[i, 2] + 1)
+    ev_col = np.empty(2 * maxarea + 2, np.int64)
+    ev_row = np.empty(2 * maxarea + 2, np.int64)
+    ev_sorted = np.empty(2 * maxarea + 2, np.int64)
+    ccount = np.zeros(maxw + 1, np.int64)
     k = 0
     for i in range(n):
-        r0 = box[i, 0]
-        c0 = box[i, 2]
         if box[i, 1] < 0:
             offsets[i + 1] = k
             continue
-        bh = box[i, 1] - r0 + 1
+        r0 = box[i, 0]
+        r1 = box[i, 1]
+        c0 = box[i, 2]
         bw = box[i, 3] - c0 + 1
-        for t in range(nrr[i], nrr[i + 1]):
-            j = idx[t]
-            r = rr[4 * j + 1] - r0
-            for cc in range(rr[4 * j + 2] - c0, rr[4 * j + 3] - c0):
-                buf[cc * bh + r] = 1
-        for cc in range(bw):
-            base = (c0 + cc) * h + r0
-            col = cc * bh
-            open_start = -1
-            for r in range(bh):
-                if buf[col + r]:
-                    buf[col + r] = 0
-                    if open_start < 0:
-                        open_start = base + r
-                        if first[i] < 0:
-                            first[i] = open_start
-                elif open_start >= 0:
-                    if k + 2 > ocap:
-                        return -1, offsets, first, area
-                    out[k] = open_start
-                    out[k + 1] = base + r
-                    k += 2
-                    open_start = -1
-            if open_start >= 0:
-                if k + 2 > ocap:
-                    return -1, offsets, first, area
-                out[k] = open_start
-                out[k + 1] = base + bh
+        ne = 0
+        t = nrr[i]
+        tend = nrr[i + 1]
+        pa = t  # previous row's runs: idx[pa:pb]
+        pb = t
+        for r in range(r0, r1 + 2):
+            ca = t  # current row's runs: idx[ca:cb]
+            while t < tend and rr[4 * idx[t] + 1] == r:
+                t += 1
+            cb = t
+            # sweep both sorted interval lists; emit columns where they differ
+            ip = pa
+            ic = ca
+            x = 0
+            while ip < pb or ic < cb:
+                # next segment boundaries
+                if ip < pb:
+                    ps = rr[4 * idx[ip] + 2]
+                    pe = rr[4 * idx[ip] + 3]
+                else:
+                    ps = 1 << 62
+                    pe = 1 << 62
+                if ic < cb:
+                    cs = rr[4 * idx[ic] + 2]
+                    ce = rr[4 * idx[ic] + 3]
+                else:
+                    cs = 1 << 62
+                    ce = 1 << 62
+                x = max(x, min(ps, cs))
+                inp = ps <= x < pe
+                inc = cs <= x < ce
+                # the segment runs to the next boundary of either list
+                nxt = min(pe if inp else ps, ce if inc else cs)
+                if inp != inc:
+                    for col in range(x, nxt):
+                        ev_col[ne] = col - c0
+                        ev_row[ne] = r
+                        ne += 1
+                x = nxt
+                if inp and x >= pe:
+                    ip += 1
+                if inc and x >= ce:
+                    ic += 1
+            pa = ca
+            pb = cb
+        # stable counting sort of the events by column
+        for col in range(bw + 1):
+            ccount[col] = 0
+        for e in range(ne):
+            ccount[ev_col[e] + 1] += 1
+        for col in range(bw):
+            ccount[col + 1] += ccount[col]
+        for e in range(ne):
+            col = ev_col[e]
+            ev_sorted[ccount[col]] = ev_row[e]
+            ccount[col] += 1
+        if k + ne > ocap:
+            return -1, offsets, first, area
+        # ccount[col] now ends column col's events; they alternate start, end
+        lo = 0
+        for col in range(bw):
+            hi = ccount[col]
+            base = (c0 + col) * h
+            for e in range(lo, hi, 2):
+                out[k] = base + ev_sorted[e]
+                out[k + 1] = base + ev_sorted[e + 1]
+                if first[i] < 0:
+                    first[i] = out[k]
                 k += 2
+            lo = hi
         offsets[i + 1] = k
     return k, offsets, first, area
 
