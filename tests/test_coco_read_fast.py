@@ -260,7 +260,7 @@ def test_rasterize_items_falls_back_to_the_general_path_if_the_kernel_refuses_a_
 
     ds = segmill.read(_write(tmp_path, coco_dict(10, seed=8)), format="coco")
     want = rasterize_items(ds.items)
-    monkeypatch.setattr(geom._PackJob, "finish_parts", lambda self: None)
+    monkeypatch.setattr(geom.FlatBatch, "finish_parts", lambda self: None)
     monkeypatch.setattr(geom.PolygonPack, "rasterize", lambda self, h, w: None)
     fresh = segmill.read(_write(tmp_path, coco_dict(10, seed=8), "again.json"), format="coco")
     assert rasterize_items(fresh.items) == want

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import GeometryError
 from ..geometry import Box, Polygons
-from ..rle import MAX_COORD, RLE, from_coco, from_polygons_batch
+from ..rle import MAX_COORD, RLE, FlatBatch, from_coco, from_polygons_batch
 from ..rle._rle import MAX_PIXELS
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
@@ -167,69 +167,30 @@ class PolygonPack:
         """Kernel output ``(counts, offsets)`` for every annotation, or None (then rasterize one by one)."""
         return self.start(heights, widths).finish()
 
-    def start(self, heights: np.ndarray, widths: np.ndarray, worker_share: float = 0.5) -> "_PackJob":
-        """Start rasterizing; :meth:`_PackJob.finish` completes it and returns what :meth:`rasterize` does.
+    def start(self, heights: np.ndarray, widths: np.ndarray, worker_share: float = 0.5):
+        """Start rasterizing; the job's ``finish`` completes it and returns what :meth:`rasterize` does.
 
         Big packs run in two parts side by side (the kernel releases the
         GIL): ``worker_share`` of the coordinates on :mod:`segmill.rle`'s
         worker thread, started now, the rest on this thread in ``finish``,
         so the caller may do Python work in between.
         """
-        return _PackJob(self, heights, widths, worker_share)
+        if not self.usable:
+            return _Unusable()
+        return FlatBatch(self.coords, self.part_len, self.nparts, heights, widths, worker_share)
 
     def __repr__(self):
         return f"PolygonPack({len(self)} annotations, {self.coords.size} coordinates)"
 
 
-class _PackJob:
-    """One pack's rasterization in flight (see :meth:`PolygonPack.start`)."""
-
-    def __init__(self, pack: PolygonPack, heights, widths, worker_share: float):
-        from ..rle import _api
-
-        self.api = _api
-        self.future = None
-        c, lens, nparts = pack.coords, pack.part_len, pack.nparts
-        n = nparts.shape[0]
-        self.mine = (c, lens, nparts, heights, widths)
-        if not pack.usable:
-            self.mine = None
-            return
-        if _api._threads() < 2 or c.size < _api._PARALLEL_MIN_COORDS or n < 2:
-            return
-        # Split at an annotation boundary; this thread takes the first part, the worker the rest.
-        ann_end = np.cumsum(lens)[np.cumsum(nparts) - 1]
-        cut = min(max(int(np.searchsorted(ann_end, c.size * (1.0 - worker_share))), 1), n - 1)
-        p_cut = int(nparts[:cut].sum())
-        c_cut = int(ann_end[cut - 1])
-        self.future = _api._pool(_api._threads()).submit(
-            _api._run_flat, c[c_cut:], lens[p_cut:], nparts[cut:], heights[cut:], widths[cut:])
-        self.mine = (c[:c_cut], lens[:p_cut], nparts[:cut], heights[:cut], widths[:cut])
+class _Unusable:
+    """The job of a pack that cannot go to the kernel: every answer is None."""
 
     def finish(self):
-        """``(counts, offsets)`` for the whole pack, or None."""
-        parts = self.finish_parts()
-        if parts is None:
-            return None
-        if len(parts) == 1:
-            return parts[0][:2]
-        (c1, o1, _), (c2, o2, _) = parts
-        return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+        return None
 
     def finish_parts(self):
-        """``[(counts, offsets, first annotation), ...]`` per part run (read-only counts), or None."""
-        if self.mine is None:
-            return None
-        first = self.api._run_flat(*self.mine)
-        rest = None if self.future is None else self.future.result()
-        if first is None or (self.future is not None and rest is None):
-            return None
-        first[0].flags.writeable = False
-        out = [(first[0], first[1], 0)]
-        if rest is not None:
-            rest[0].flags.writeable = False
-            out.append((rest[0], rest[1], self.mine[2].shape[0]))
-        return out
+        return None
 
 
 class CocoRLE(RLE):

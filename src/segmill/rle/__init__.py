@@ -15,6 +15,7 @@ differences a pycocotools user should know:
 
 from ._api import (
     MAX_COORD,
+    FlatBatch,
     RULES,
     area,
     bbox,
@@ -33,6 +34,7 @@ from ._rle import RLE, string_to_counts
 
 __all__ = [
     "RLE",
+    "FlatBatch",
     "RULES",
     "MAX_COORD",
     "area",

@@ -321,30 +321,85 @@ def _raster_fast(annotations, hs, ws):
         return None
     if arr.ndim != 1:
         return None
-    lens_a = np.array(lens, np.int64)
-    nparts_a = np.array(nparts, np.int64)
-    hs_a = np.asarray(hs, np.int64)
-    ws_a = np.asarray(ws, np.int64)
-    n_ann = len(nparts)
-    threads = _threads()
-    if threads < 2 or arr.size < _PARALLEL_MIN_COORDS or n_ann < 2:
-        return _run_flat(arr, lens_a, nparts_a, hs_a, ws_a)
-    # Large batches: the kernel releases the GIL, so halves run side by side.
-    half = n_ann // 2
-    p_half = int(nparts_a[:half].sum())
-    c_half = int(lens_a[:p_half].sum())
-    per = hs_a.shape[0] > 1
-    second = _pool(threads).submit(
-        _run_flat, arr[c_half:], lens_a[p_half:], nparts_a[half:],
-        hs_a[half:] if per else hs_a, ws_a[half:] if per else ws_a,
-    )
-    first = _run_flat(arr[:c_half], lens_a[:p_half], nparts_a[:half],
-                      hs_a[:half] if per else hs_a, ws_a[:half] if per else ws_a)
-    rest = second.result()
-    if first is None or rest is None:
-        return None
-    (c1, o1), (c2, o2) = first, rest
-    return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+    return FlatBatch(arr, np.array(lens, np.int64), np.array(nparts, np.int64),
+                     np.asarray(hs, np.int64), np.asarray(ws, np.int64)).finish()
+
+
+class FlatBatch:
+    """Packed polygons being rasterized under the COCO rule.
+
+    The input is COCO's polygons flattened: ``coords`` every coordinate of
+    every part (float64, ``x1, y1, x2, ...``), ``part_len`` the number of
+    coordinates of each part, ``nparts`` the number of parts of each
+    annotation, and ``heights`` / ``widths`` the image size of each
+    annotation (or arrays of length 1 for all). The kernel checks every value.
+
+    A large batch (at least 200,000 coordinates, two or more threads, see
+    ``SEGMILL_THREADS``) runs in two parts side by side, because the kernel
+    releases the GIL. ``worker_share`` of the coordinates goes to a worker
+    thread, started on construction. The rest runs on the caller's thread in
+    :meth:`finish_parts`, so the caller may do Python work in between.
+
+    Examples
+    --------
+    >>> job = FlatBatch(np.array([0., 0, 4, 0, 4, 4]), np.array([6]), np.array([1]),
+    ...                 np.array([5]), np.array([5]))
+    >>> [r.area for r in job.rles([(5, 5)])]
+    [6]
+    """
+
+    def __init__(self, coords, part_len, nparts, heights, widths, worker_share: float = 0.5):
+        self.future = None
+        n = nparts.shape[0]
+        self.mine = (coords, part_len, nparts, heights, widths)
+        threads = _threads()
+        if threads < 2 or coords.size < _PARALLEL_MIN_COORDS or n < 2:
+            return
+        # Split at an annotation boundary: the caller's thread takes the
+        # first part, the worker the rest.
+        ann_end = np.cumsum(part_len)[np.cumsum(nparts) - 1]
+        cut = min(max(int(np.searchsorted(ann_end, coords.size * (1.0 - worker_share))), 1), n - 1)
+        p_cut = int(nparts[:cut].sum())
+        c_cut = int(ann_end[cut - 1])
+        per = heights.shape[0] > 1
+        self.future = _pool(threads).submit(
+            _run_flat, coords[c_cut:], part_len[p_cut:], nparts[cut:],
+            heights[cut:] if per else heights, widths[cut:] if per else widths,
+        )
+        self.mine = (coords[:c_cut], part_len[:p_cut], nparts[:cut],
+                     heights[:cut] if per else heights, widths[:cut] if per else widths)
+
+    def finish_parts(self):
+        """``[(counts, offsets, first annotation), ...]`` per part run (read-only counts).
+
+        Returns None when a value is invalid: the caller then takes the
+        careful path, which words the error.
+        """
+        first = _run_flat(*self.mine)
+        rest = None if self.future is None else self.future.result()
+        if first is None or (self.future is not None and rest is None):
+            return None
+        first[0].flags.writeable = False
+        out = [(first[0], first[1], 0)]
+        if rest is not None:
+            rest[0].flags.writeable = False
+            out.append((rest[0], rest[1], self.mine[2].shape[0]))
+        return out
+
+    def finish(self):
+        """``(counts, offsets)`` for the whole batch, or None (see :meth:`finish_parts`)."""
+        parts = self.finish_parts()
+        if parts is None:
+            return None
+        if len(parts) == 1:
+            return parts[0][:2]
+        (c1, o1, _), (c2, o2, _) = parts
+        return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+
+    def rles(self, sizes) -> list[RLE] | None:
+        """One :class:`RLE` per annotation; ``sizes`` are their ``(height, width)``."""
+        out = self.finish()
+        return None if out is None else _wrap_batch(out[0], out[1], sizes)
 
 
 def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
