@@ -259,7 +259,7 @@ def test_iou_on_noisy_masks_uses_bitsets_and_still_equals_pycocotools():
 
 
 def test_large_batches_split_over_threads_give_the_same_rles(monkeypatch):
-    from segmill.rle import _api
+    from segmill.rle import _polygons as _api
 
     rng = np.random.default_rng(5)
     anns = [[rng.uniform(-5, 70, 2 * int(rng.integers(3, 30))).tolist()] for _ in range(12_000)]
@@ -274,7 +274,7 @@ def test_large_batches_split_over_threads_give_the_same_rles(monkeypatch):
 
 
 def test_trusted_parts_path_equals_the_checked_path():
-    from segmill.rle._api import from_parts_batch
+    from segmill.rle._polygons import from_parts_batch
 
     rng = np.random.default_rng(6)
     anns = [[rng.uniform(-4, 40, (int(rng.integers(3, 12)), 2)) for _ in range(int(rng.integers(1, 4)))]

@@ -70,7 +70,7 @@ class Polygons(_Cached):
     __slots__ = ("parts", "source")
 
     def __init__(self, parts, source: Any = None):
-        from .rle._api import _as_parts
+        from .rle._polygons import _as_parts
 
         arrs = _as_parts(parts)
         for a in arrs:
@@ -99,7 +99,7 @@ class Polygons(_Cached):
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Rasterize (cached) with ``rule`` ``"coco"`` or ``"pil"``."""
         from .rle import from_polygons
-        from .rle._api import from_parts_batch
+        from .rle._polygons import from_parts_batch
 
         if rule == "coco":
             # Parts were validated on construction: the trusted batch path.
@@ -313,7 +313,7 @@ def to_rle(geometry: Geometry, height: int, width: int, rule: str = "coco") -> R
 
 def rasterize_many(geometries, height: int, width: int, rule: str = "coco") -> list[RLE]:
     """RLEs of many geometries of one image; polygons go through one batched kernel call."""
-    from .rle._api import from_parts_batch
+    from .rle._polygons import from_parts_batch
 
     todo = [
         i

@@ -13,22 +13,14 @@ differences a pycocotools user should know:
   equal.
 """
 
-from ._api import (
+from ._api import area, bbox, decode, decode_batch, encode, encode_batch, from_coco, iou, merge
+from ._polygons import (
     MAX_COORD,
-    FlatBatch,
     RULES,
-    area,
-    bbox,
-    decode,
-    decode_batch,
-    encode,
-    encode_batch,
+    FlatBatch,
     from_bbox,
-    from_coco,
     from_polygons,
     from_polygons_batch,
-    iou,
-    merge,
 )
 from ._rle import RLE, string_to_counts
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RLEError
+from . import _codec as C
 from . import _kernels as K
 
 MAX_PIXELS = 0xFFFFFFFF  # counts are uint32, as in pycocotools
@@ -128,7 +129,7 @@ class RLE:
             encoder: it may contain a backslash); otherwise a list of ints.
         """
         if compressed:
-            counts: Any = K.to_string(self._counts).tobytes().decode("ascii")
+            counts: Any = C.to_string(self._counts).tobytes().decode("ascii")
         else:
             counts = self._counts.tolist()
         return {"size": [self._h, self._w], "counts": counts}
@@ -201,7 +202,7 @@ def string_to_counts(s) -> np.ndarray:
     else:
         raise RLEError(f"compressed RLE counts must be str or bytes, got {type(s).__name__}")
     chars = np.frombuffer(raw, dtype=np.uint8)
-    counts, status = K.from_string(chars)
+    counts, status = C.from_string(chars)
     if status == 1:
         p = int(counts[0])
         raise RLEError(

@@ -1,0 +1,95 @@
+"""Numba kernels: COCO's compressed counts string, both ways."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._kernels import canonicalize, check_counts
+
+
+@njit(cache=True, nogil=True)
+def to_string(counts):
+    """COCO's compressed counts string, as uint8 character codes."""
+    m = counts.shape[0]
+    out = np.empty(m * 7 + 1, dtype=np.uint8)
+    p = 0
+    for i in range(m):
+        x = np.int64(counts[i])
+        if i > 2:
+            x -= np.int64(counts[i - 2])
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            if c & 0x10:
+                more = x != -1
+            else:
+                more = x != 0
+            if more:
+                c |= 0x20
+            out[p] = c + 48
+            p += 1
+    return out[:p].copy()
+
+
+@njit(cache=True, nogil=True)
+def from_string(chars):
+    """Decode a compressed counts string (uint8 codes).
+
+    Returns (counts, status): status 0 ok, 1 bad character at counts[0]
+    (its index), 2 string ends inside a count, 3 a count is negative or too big.
+    """
+    n = chars.shape[0]
+    out = np.empty(n, dtype=np.uint32)
+    m = 0
+    p = 0
+    bad = np.empty(1, dtype=np.uint32)
+    while p < n:
+        x = np.int64(0)
+        k = 0
+        more = True
+        while more:
+            if p >= n:
+                return out[:m].copy(), 2
+            ch = np.int64(chars[p])
+            if ch < 48 or ch > 111:
+                bad[0] = p
+                return bad, 1
+            c = ch - 48
+            if k < 13:
+                x |= (c & 0x1F) << (5 * k)
+            more = (c & 0x20) != 0
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                if 5 * k < 63:
+                    x |= np.int64(-1) << (5 * k)
+        if m > 2:
+            x += np.int64(out[m - 2])
+        if x < 0 or x > 0xFFFFFFFF:
+            bad[0] = m
+            return bad, 3
+        out[m] = x
+        m += 1
+    return out[:m].copy(), 0
+
+
+@njit(cache=True, nogil=True)
+def from_string_checked(chars, total):
+    """from_string, then the sum check and canonical form, in one call.
+
+    Returns (counts, status, index): status as from_string, or 4 when the
+    counts do not sum to total (index then holds nothing useful).
+    """
+    counts, status = from_string(chars)
+    if status != 0:
+        return counts, status
+    st = check_counts(counts, total)
+    if st < 0:
+        return counts, 4
+    if st == 1:
+        return canonicalize(counts), 0
+    if counts.shape[0] == 0:
+        return np.zeros(1, dtype=np.uint32), 0
+    return counts, 0

@@ -1,0 +1,377 @@
+"""Polygons -> RLE: :func:`from_polygons`, its batched forms and :class:`FlatBatch`.
+
+COCO's rule runs in the numba kernels of :mod:`segmill.rle._raster`, bit for
+bit with pycocotools; the ``pil`` rule draws with Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from ..errors import PolygonError
+from . import _raster as R
+from ._api import encode
+from ._rle import RLE, check_size
+
+RULES = ("coco", "pil")
+# |5x + 0.5| must stay well inside int32 so that edge deltas cannot overflow,
+# which is where pycocotools' own arithmetic stops being defined.
+MAX_COORD = 2.0e8
+
+
+# ------------------------------------------------------------- from_polygons
+def _as_parts(polygons) -> list[np.ndarray]:
+    """Normalize polygon input to a list of (k, 2) float64 arrays."""
+    if isinstance(polygons, np.ndarray):
+        if polygons.ndim == 2 and polygons.shape[1] == 2:
+            polygons = [polygons]
+        elif polygons.ndim == 1:
+            polygons = [polygons]
+    elif isinstance(polygons, (list, tuple)) and polygons and np.isscalar(polygons[0]):
+        polygons = [polygons]
+    if not isinstance(polygons, (list, tuple)):
+        raise PolygonError(f"polygons must be a list of parts, got {type(polygons).__name__}")
+    if len(polygons) == 0:
+        raise PolygonError("polygon has no parts")
+    parts = []
+    for i, part in enumerate(polygons):
+        try:
+            arr = np.asarray(part, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PolygonError(f"polygon part {i} is not a list of numbers") from None
+        if arr.ndim == 1:
+            if arr.shape[0] % 2:
+                raise PolygonError(f"polygon part {i} has an odd number of coordinates ({arr.shape[0]})")
+            arr = arr.reshape(-1, 2)
+        elif arr.ndim != 2 or arr.shape[1] != 2:
+            raise PolygonError(f"polygon part {i} must be flat [x1, y1, ...] or (N, 2), got shape {arr.shape}")
+        if arr.shape[0] < 3:
+            raise PolygonError(f"polygon part {i} has {arr.shape[0]} points; at least 3 are needed")
+        if not np.all(np.isfinite(arr)):
+            raise PolygonError(f"polygon part {i} has a NaN or infinite coordinate")
+        if np.abs(arr).max() > MAX_COORD:
+            raise PolygonError(f"polygon part {i} has a coordinate beyond +/-{MAX_COORD:g}")
+        parts.append(np.ascontiguousarray(arr))
+    return parts
+
+
+def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
+    """Rasterize a polygon annotation (the union of its parts).
+
+    Parameters
+    ----------
+    polygons : list
+        Parts, each a flat ``[x1, y1, x2, y2, ...]`` list or an ``(N, 2)``
+        array, in pixel-corner coordinates. A single flat list or ``(N, 2)``
+        array is taken as one part.
+    height, width : int
+        Image size.
+    rule : {"coco", "pil"}
+        ``"coco"`` (default) is pycocotools' ``frPyObjects`` + ``merge``, bit
+        for bit; ``"pil"`` draws each part with Pillow's
+        ``ImageDraw.polygon(outline=1, fill=1)``, as labelme does.
+
+    Raises
+    ------
+    segmill.errors.PolygonError
+        No parts, a part with fewer than 3 points or an odd number of
+        coordinates, NaN/inf, or coordinates beyond +/-2e8.
+
+    Examples
+    --------
+    >>> from_polygons([[0, 0, 9, 0, 9, 9, 0, 9]], 10, 10).area
+    81
+    """
+    h, w = check_size(height, width, "polygon image")
+    if rule == "coco":
+        fast = _raster_fast([polygons], (h,), (w,))
+        if fast is None:
+            fast = _raster_batch([_as_parts(polygons)], [h], [w])
+        return RLE._trusted(fast[0], h, w)
+    parts = _as_parts(polygons)
+    if rule == "pil":
+        return _pil_polygons(parts, h, w)
+    raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+
+
+def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> list[RLE]:
+    """Rasterize many polygon annotations in one kernel call.
+
+    Parameters
+    ----------
+    annotations : sequence
+        Each item as accepted by :func:`from_polygons`.
+    heights, widths : int or sequence of int
+        Image size per annotation (or one for all).
+    """
+    n = len(annotations)
+    hs = [heights] * n if np.isscalar(heights) else list(heights)
+    ws = [widths] * n if np.isscalar(widths) else list(widths)
+    if len(hs) != n or len(ws) != n:
+        raise ValueError(f"{n} annotations but {len(hs)} heights and {len(ws)} widths")
+    if len(set(hs)) == 1 and len(set(ws)) == 1:
+        sizes = [check_size(hs[0], ws[0], "polygon image")] * n if n else []
+    else:
+        sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
+    if rule not in RULES:
+        raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+    if rule == "pil":
+        return [_pil_polygons(_as_parts(a), h, w) for a, (h, w) in zip(annotations, sizes)]
+    if n and len(set(sizes)) == 1:
+        hcol, wcol = (sizes[0][0],), (sizes[0][1],)
+    else:
+        hcol = [s[0] for s in sizes]
+        wcol = [s[1] for s in sizes]
+    fast = _raster_fast(annotations, hcol, wcol)
+    if fast is None:
+        parts = []
+        for i, a in enumerate(annotations):
+            try:
+                parts.append(_as_parts(a))
+            except PolygonError as exc:
+                raise PolygonError(f"annotation {i}: {exc}") from None
+        counts, off = _raster_batch(parts, hcol, wcol)
+    else:
+        counts, off = fast
+    return _wrap_batch(counts, off, sizes)
+
+
+def _wrap_batch(counts: np.ndarray, off: np.ndarray, sizes) -> list[RLE]:
+    """RLEs viewing slices of one batch counts array (made read-only once)."""
+    counts.flags.writeable = False
+    new = object.__new__
+    bounds = off.tolist()
+    out = []
+    for i, (h, w) in enumerate(sizes):
+        r = new(RLE)
+        r._counts = counts[bounds[i] : bounds[i + 1]]
+        r._h = h
+        r._w = w
+        out.append(r)
+    return out
+
+
+_scratch = threading.local()
+
+
+def _work() -> np.ndarray:
+    w = getattr(_scratch, "work", None)
+    if w is None:
+        w = _scratch.work = np.empty(1 << 16, np.int64)
+    return w
+
+
+def _raster_batch(parts_per_ann, hs, ws):
+    flat_parts = [p for parts in parts_per_ann for p in parts]
+    lengths = np.fromiter((p.shape[0] for p in flat_parts), np.int64, len(flat_parts))
+    part_off = np.zeros(len(flat_parts) + 1, np.int64)
+    np.cumsum(lengths, out=part_off[1:])
+    ann_off = np.zeros(len(parts_per_ann) + 1, np.int64)
+    np.cumsum([len(p) for p in parts_per_ann], out=ann_off[1:])
+    xy = np.concatenate(flat_parts) if flat_parts else np.zeros((0, 2))
+    return _raster_packed(xy, part_off, ann_off, hs, ws)
+
+
+def _raster_packed(xy, part_off, ann_off, hs, ws):
+    counts, off, most = R.polygons_batch(
+        xy, part_off, ann_off, np.asarray(hs, np.int64), np.asarray(ws, np.int64), _work()
+    )
+    if most > _work().shape[0]:
+        # Keep a workspace as large as the largest part seen (bounded at 64 MiB).
+        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
+    return counts, off
+
+
+def _raster_fast(annotations, hs, ws):
+    """Rasterize COCO-style input (lists of flat lists) in one kernel call.
+
+    Returns ``(counts, offsets)``, or None when the input is not in that form
+    or is invalid: the caller then takes the general path, which also words
+    the precise error.
+    """
+    flat: list = []
+    lens: list = []
+    nparts: list = []
+    for ann in annotations:
+        if type(ann) is not list or not ann or type(ann[0]) is not list:
+            return None
+        for part in ann:
+            if type(part) is not list:
+                return None
+            flat.extend(part)
+            lens.append(len(part))
+        nparts.append(len(ann))
+    try:
+        arr = np.array(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 1:
+        return None
+    return FlatBatch(arr, np.array(lens, np.int64), np.array(nparts, np.int64),
+                     np.asarray(hs, np.int64), np.asarray(ws, np.int64)).finish()
+
+
+class FlatBatch:
+    """Packed polygons being rasterized under the COCO rule.
+
+    The input is COCO's polygons flattened: ``coords`` every coordinate of
+    every part (float64, ``x1, y1, x2, ...``), ``part_len`` the number of
+    coordinates of each part, ``nparts`` the number of parts of each
+    annotation, and ``heights`` / ``widths`` the image size of each
+    annotation (or arrays of length 1 for all). The kernel checks every value.
+
+    A large batch (at least 200,000 coordinates, two or more threads, see
+    ``SEGMILL_THREADS``) runs in two parts side by side, because the kernel
+    releases the GIL. ``worker_share`` of the coordinates goes to a worker
+    thread, started on construction. The rest runs on the caller's thread in
+    :meth:`finish_parts`, so the caller may do Python work in between.
+
+    Examples
+    --------
+    >>> job = FlatBatch(np.array([0., 0, 4, 0, 4, 4]), np.array([6]), np.array([1]),
+    ...                 np.array([5]), np.array([5]))
+    >>> [r.area for r in job.rles([(5, 5)])]
+    [6]
+    """
+
+    def __init__(self, coords, part_len, nparts, heights, widths, worker_share: float = 0.5):
+        self.future = None
+        n = nparts.shape[0]
+        self.mine = (coords, part_len, nparts, heights, widths)
+        threads = _threads()
+        if threads < 2 or coords.size < _PARALLEL_MIN_COORDS or n < 2:
+            return
+        # Split at an annotation boundary: the caller's thread takes the
+        # first part, the worker the rest.
+        ann_end = np.cumsum(part_len)[np.cumsum(nparts) - 1]
+        cut = min(max(int(np.searchsorted(ann_end, coords.size * (1.0 - worker_share))), 1), n - 1)
+        p_cut = int(nparts[:cut].sum())
+        c_cut = int(ann_end[cut - 1])
+        per = heights.shape[0] > 1
+        self.future = _pool(threads).submit(
+            _run_flat, coords[c_cut:], part_len[p_cut:], nparts[cut:],
+            heights[cut:] if per else heights, widths[cut:] if per else widths,
+        )
+        self.mine = (coords[:c_cut], part_len[:p_cut], nparts[:cut],
+                     heights[:cut] if per else heights, widths[:cut] if per else widths)
+
+    def finish_parts(self):
+        """``[(counts, offsets, first annotation), ...]`` per part run (read-only counts).
+
+        Returns None when a value is invalid: the caller then takes the
+        careful path, which words the error.
+        """
+        first = _run_flat(*self.mine)
+        rest = None if self.future is None else self.future.result()
+        if first is None or (self.future is not None and rest is None):
+            return None
+        first[0].flags.writeable = False
+        out = [(first[0], first[1], 0)]
+        if rest is not None:
+            rest[0].flags.writeable = False
+            out.append((rest[0], rest[1], self.mine[2].shape[0]))
+        return out
+
+    def finish(self):
+        """``(counts, offsets)`` for the whole batch, or None (see :meth:`finish_parts`)."""
+        parts = self.finish_parts()
+        if parts is None:
+            return None
+        if len(parts) == 1:
+            return parts[0][:2]
+        (c1, o1, _), (c2, o2, _) = parts
+        return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
+
+    def rles(self, sizes) -> list[RLE] | None:
+        """One :class:`RLE` per annotation; ``sizes`` are their ``(height, width)``."""
+        out = self.finish()
+        return None if out is None else _wrap_batch(out[0], out[1], sizes)
+
+
+def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
+    """Rasterize already-validated parts under the COCO rule, in one kernel call.
+
+    For :class:`segmill.geometry.Polygons`, whose parts were checked when it
+    was built: each annotation a sequence of ``(k, 2)`` float64 arrays with
+    ``k >= 3`` finite points. Skips the per-part Python validation of
+    :func:`from_polygons_batch` (the kernel still checks every value).
+    """
+    n = len(parts_per_ann)
+    hs = [heights] * n if np.isscalar(heights) else list(heights)
+    ws = [widths] * n if np.isscalar(widths) else list(widths)
+    sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
+    arrays = [a for parts in parts_per_ann for a in parts]
+    flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
+    lens = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
+    nparts = np.fromiter((len(p) for p in parts_per_ann), np.int64, n)
+    uniform = n > 0 and len(set(sizes)) == 1
+    hcol = np.array([sizes[0][0]] if uniform else [s[0] for s in sizes], np.int64)
+    wcol = np.array([sizes[0][1]] if uniform else [s[1] for s in sizes], np.int64)
+    out = _run_flat(np.ascontiguousarray(flat, np.float64), lens, nparts, hcol, wcol)
+    if out is None:  # not what the caller promised: take the careful path
+        return from_polygons_batch([list(p) for p in parts_per_ann], hs, ws)
+    return _wrap_batch(out[0], out[1], sizes)
+
+
+# Batches with at least this many coordinates are split over two threads.
+_PARALLEL_MIN_COORDS = 200_000
+_executor = None
+
+
+def _threads() -> int:
+    """Threads for large polygon batches: ``SEGMILL_THREADS``, else min(2, CPUs)."""
+    env = os.environ.get("SEGMILL_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        ncpu = os.cpu_count() or 1
+    return min(2, ncpu)
+
+
+def _pool(threads: int):
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor = ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="segmill-raster")
+    return _executor
+
+
+def _run_flat(arr, lens_a, nparts_a, hs_a, ws_a):
+    work = _work()
+    counts, off, most, status, _ = R.polygons_flat(arr, lens_a, nparts_a, hs_a, ws_a, work, MAX_COORD)
+    if status:
+        return None
+    if most > work.shape[0]:
+        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
+    return counts, off
+
+
+def _pil_polygons(parts, h, w) -> RLE:
+    from PIL import Image, ImageDraw
+
+    if h * w == 0:
+        return RLE._trusted(np.zeros(1, np.uint32), h, w)
+    img = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(img)
+    for p in parts:
+        draw.polygon([tuple(pt) for pt in p.tolist()], outline=1, fill=1)
+    return encode(np.asarray(img))
+
+
+def from_bbox(bbox, height: int, width: int) -> RLE:
+    """Rasterize an ``[x, y, w, h]`` box as pycocotools' ``frBbox`` does."""
+    try:
+        x, y, bw, bh = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise PolygonError(f"a bbox must be four numbers [x, y, w, h], got {bbox!r}") from None
+    xe, ye = x + bw, y + bh
+    return from_polygons([[x, y, x, ye, xe, ye, xe, y]], height, width)
