@@ -6,7 +6,7 @@ column centre, and turns those into toggles. Here each edge yields its column
 crossings directly, evaluating pycocotools' exact floating-point expressions
 only at the points that matter, so the work is proportional to the number of
 crossings rather than to the perimeter in 1/5 pixels. The result is equal bit
-for bit (see ``tests/test_raster_oracle.py``).
+for bit (see ``tests/test_rle_oracle.py``).
 
 Never compile these with ``fastmath``: fused multiply-add changes ``ys + s*t``
 on a few polygons in ten thousand.
