@@ -26,18 +26,16 @@ Element facts (CVAT's exporter and the corpus files):
 
 from __future__ import annotations
 
-import posixpath
 from pathlib import Path
-from xml.sax.saxutils import quoteattr, escape
 
 import numpy as np
 
 from ..errors import InputError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
-from ..losses import WriteReport, register_codes
+from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
-from ..rle import RLE, decode
 from . import NO, Detection, FormatSpec, register_format
+from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
 from ._paths import resolve_inside
 
 register_codes(
@@ -50,8 +48,9 @@ register_codes(
     }
 )
 
+__all__ = ["detect", "read", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
+
 SHAPES = ("box", "polygon", "polyline", "points", "mask")
-_VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
 _COMMON = ("label", "occluded", "z_order", "group_id", "source")
 
 
@@ -255,24 +254,6 @@ def decode_mask_rle(text: str, width: int, height: int, path=None, record=None) 
     return np.repeat(values, counts).reshape(height, width)
 
 
-def encode_mask_rle(patch: np.ndarray) -> str:
-    """CVAT's row-major RLE of a bool patch, starting with a background run.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> encode_mask_rle(np.array([[1, 1, 0], [0, 0, 1]], bool))
-    '0, 2, 3, 1'
-    """
-    flat = np.asarray(patch, dtype=bool).reshape(-1)
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], change, [flat.size]))
-    runs = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        runs.insert(0, 0)
-    return ", ".join(str(r) for r in runs)
-
-
 def _annotation(el, item, cat_by_name, f, rec):
     label = el.get("label")
     if label is None:
@@ -330,166 +311,6 @@ def _float(el, key, f, rec):
     if not np.isfinite(x):
         raise InputError(f"{key} is not finite", f, rec)
     return x
-
-
-# ------------------------------------------------------------------ writing
-def _num(v: float) -> str:
-    r = repr(float(v))
-    return r[:-2] if r.endswith(".0") else r
-
-
-def write(dataset: Dataset, path) -> WriteReport:
-    """Write ``annotations.xml`` (CVAT for images 1.1) into the folder ``path``.
-
-    Coordinates are written with full float precision (``repr``), so a
-    re-read gives the same numbers; CVAT itself reads them as floats.
-    """
-    dataset.validate(path)
-    out = Path(path)
-    out.mkdir(parents=True)
-    report = WriteReport()
-    cats = dataset.category_by_id()
-    bad = [c.name for i, c in enumerate(dataset.categories, 1)
-           if c.id != i or c.supercategory or c.isthing is not None or c.extra]
-    if bad:
-        report.lose("L505", f"categories {bad[:5]}{' ...' if len(bad) > 5 else ''} will read back as 1, 2, ... by name")
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>",
-             "    <task>", "      <labels>"]
-    for c in dataset.categories:
-        lines.append(f"        <label>\n          <name>{escape(c.name)}</name>")
-        cv = getattr(c, "_cvat", None) or {}
-        color = cv.get("color") or ("#%02x%02x%02x" % c.color if c.color else None)
-        if color:
-            lines.append(f"          <color>{escape(color)}</color>")
-        if cv.get("attributes"):
-            lines.append("          <attributes>")
-            for a in cv["attributes"]:
-                body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in a.items())
-                lines.append(f"            <attribute>{body}</attribute>")
-            lines.append("          </attributes>")
-        lines.append("        </label>")
-    lines += ["      </labels>", "    </task>", "  </meta>"]
-    ids = [i.id for i in dataset.items]
-    int_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
-    for n, item in enumerate(dataset.items):
-        lines.extend(_image_xml(item, n, int_ids, cats, report))
-        report.items += 1
-    lines.append("</annotations>")
-    (out / "annotations.xml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report.files = 1
-    return report
-
-
-def _image_xml(item, n, int_ids, cats, report):
-    cv = getattr(item, "_cvat", None) or {}
-    raw_id = item.id if int_ids else cv.get("id", n)
-    name = posixpath.normpath(item.file_name.replace("\\", "/"))
-    if name.startswith(("../", "/")) or name == "..":
-        report.notes.append(f"image {item.file_name!r} written as {posixpath.basename(name)!r}: "
-                            "CVAT names must stay inside images/")
-        name = posixpath.basename(name)
-    if item.split and name.startswith(f"{item.split}/"):
-        name = name[len(item.split) + 1 :]
-    attrs = {"id": str(raw_id), "name": name}
-    if item.width is not None:
-        attrs["width"], attrs["height"] = str(item.width), str(item.height)
-    if item.split:
-        attrs["subset"] = item.split
-    for k, v in cv.items():
-        if k != "id":
-            attrs.setdefault(k, str(v))
-    out = ["  <image " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + ">"]
-    next_group = 1 + max([a.attributes.get("group_id", 0) for a in item.annotations
-                          if isinstance(a.attributes.get("group_id", 0), int)] + [0])
-    for ann in item.annotations:
-        els, next_group = _shape_xml(ann, item, cats, report, next_group)
-        out.extend(els)
-        if els:
-            report.annotations += 1
-    for t in item.attributes.get("tags", []):
-        out.append(f"    <tag label={quoteattr(str(t))}/>")
-    out.append("  </image>")
-    return out
-
-
-def _shape_xml(ann, item, cats, report, next_group):
-    g = ann.geometry
-    cat = cats.get(ann.category_id)
-    label = cat.name if cat else ""
-    if ann.iscrowd:
-        report.lose("L502", "crowd flag dropped", item.id, ann.id)
-    if ann.score is not None:
-        report.lose("L503", f"score {ann.score} dropped", item.id, ann.id)
-    a = ann.attributes
-    common = {"label": label}
-    if "occluded" in a:
-        common["occluded"] = "1" if a["occluded"] else "0"
-    extra = getattr(ann, "_cvat", None) or {}
-    if "source" in extra:
-        common["source"] = str(extra["source"])
-    if "z_order" in a:
-        common["z_order"] = str(int(a["z_order"]))
-    gid = a.get("group_id")
-    children = []
-    for k, v in a.items():
-        if k in ("occluded", "z_order", "group_id"):
-            continue
-        void_flag = k == "void" and not label  # a label-less shape's void flag reads back as a bool
-        if void_flag and isinstance(v, str) and v in _VOID_TEXT:
-            report.lose("L504", f"attribute {k!r}={v!r} (text) will read back as a bool", item.id, ann.id)
-        elif not isinstance(v, str) and not (void_flag and isinstance(v, bool)):
-            report.lose("L504", f"attribute {k!r}={v!r} written as text", item.id, ann.id)
-        children.append(f"      <attribute name={quoteattr(str(k))}>{escape(_text(v))}</attribute>")
-    shapes = []
-    if isinstance(g, Box):
-        shapes.append(("box", {"xtl": _num(g.x), "ytl": _num(g.y), "xbr": _num(g.x + g.w), "ybr": _num(g.y + g.h),
-                               **({"rotation": extra["rotation"]} if "rotation" in extra else {})}))
-    elif isinstance(g, Polygons):
-        if len(g.parts) > 1:
-            report.lose("L501", f"{len(g.parts)} parts written as separate polygons", item.id, ann.id)
-            if gid is None:
-                gid, next_group = next_group, next_group + 1
-        for p in g.parts:
-            shapes.append(("polygon", {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in p)}))
-    elif isinstance(g, Shape):
-        tag = {"line": "polyline", "linestrip": "polyline", "point": "points"}.get(g.kind, g.kind)
-        if tag not in ("polyline", "points"):
-            report.lose("L002", f"a {g.kind!r} shape has no CVAT element", item.id, ann.id)
-            return [], next_group
-        shapes.append((tag, {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in g.points)}))
-    elif isinstance(g, (RLE, Mask)):
-        if isinstance(g, Mask) and g.array.size and g.left >= 0 and g.top >= 0:
-            patch, left, top = g.array, g.left, g.top
-        elif item.size is None:
-            report.lose("L005", "mask without a known image size", item.id, ann.id)
-            return [], next_group
-        else:
-            full = decode(g if isinstance(g, RLE) else g.to_rle(item.height, item.width))
-            ys, xs = np.nonzero(full)
-            if len(ys) == 0:
-                report.lose("L002", "empty mask dropped (CVAT masks need a box)", item.id, ann.id)
-                return [], next_group
-            top, left = int(ys.min()), int(xs.min())
-            patch = full[top : ys.max() + 1, left : xs.max() + 1]
-        shapes.append(("mask", {"rle": encode_mask_rle(patch), "left": str(left), "top": str(top),
-                                "width": str(patch.shape[1]), "height": str(patch.shape[0])}))
-    else:
-        report.lose("L002", f"{type(g).__name__} geometry dropped", item.id, ann.id)
-        return [], next_group
-    els = []
-    for tag, geo in shapes:
-        attrs = {**common, **geo}
-        if gid is not None:
-            attrs["group_id"] = str(gid)
-        head = f"    <{tag} " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
-        els.append(head + (">\n" + "\n".join(children) + f"\n    </{tag}>" if children else "/>"))
-    return els, next_group
-
-
-def _text(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 register_format(

@@ -28,21 +28,18 @@ writes them back verbatim as long as the geometry was not changed; non-empty
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import GeometryError, InputError
-from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
-from ..losses import WriteReport, register_codes
+from ..geometry import InvalidGeometry, Shape
+from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
-from ..rle import RLE, decode
 from . import NO, Detection, FormatSpec, register_format
-from ._labelme_geometry import crop, instance_geometry, pil_union
+from ._labelme_geometry import instance_geometry, pil_union
+from ._labelme_shapes import AREA_TYPES, LINE_TYPES, _b64_image, _parse_shape
+from ._labelme_write import write
 from ._paths import resolve_inside
 
 register_codes(
@@ -54,12 +51,9 @@ register_codes(
     }
 )
 
-AREA_TYPES = ("polygon", "rectangle", "circle", "mask")
-LINE_TYPES = ("line", "linestrip", "point", "points")
-_KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
+__all__ = ["detect", "read", "write", "AREA_TYPES", "LINE_TYPES", "MAX_PIXELS"]
+
 MAX_PIXELS = 2**31
-_PNG = b"\x89PNG\r\n\x1a\n"
-_JPEG = b"\xff\xd8\xff"
 
 
 # ------------------------------------------------------------------ detection
@@ -79,46 +73,6 @@ def detect(path) -> Detection:
 
 
 # ------------------------------------------------------------------ helpers
-def _b64_image(data, path, record):
-    """Decode base64 image bytes; refuse anything that is not PNG or JPEG."""
-    try:
-        raw = base64.b64decode(data, validate=False)
-    except (binascii.Error, ValueError, TypeError):
-        raise InputError("is not valid base64", path, record) from None
-    if not (raw.startswith(_PNG) or raw.startswith(_JPEG)):
-        raise InputError("base64 data is not a PNG or JPEG image", path, record)
-    return raw
-
-
-def _png_array(data, path, record) -> np.ndarray:
-    from PIL import Image
-
-    raw = _b64_image(data, path, record)
-    try:
-        with Image.open(io.BytesIO(raw)) as im:
-            arr = np.asarray(im)
-    except Exception as exc:  # Pillow raises many kinds on broken data
-        raise InputError(f"cannot decode the image: {exc}", path, record) from None
-    if arr.ndim == 3:
-        arr = arr[..., 0] if arr.shape[2] < 4 else arr[..., 3]
-    return arr != 0
-
-
-def _points(shape, path, record) -> np.ndarray:
-    pts = shape.get("points")
-    try:
-        arr = np.asarray(pts, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError("points is not a list of [x, y] pairs", path, record) from None
-    if arr.size == 0:
-        arr = arr.reshape(0, 2)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError("points is not a list of [x, y] pairs", path, record)
-    if not np.all(np.isfinite(arr)):
-        raise InputError("points has a NaN or infinite coordinate", path, record)
-    return arr
-
-
 def _keep_shapes(ann, entries) -> None:
     """Remember the shapes an annotation came from (private: not model data)."""
     object.__setattr__(ann, "_labelme", [e["raw"] for e in entries])
@@ -369,215 +323,6 @@ def _read_file(f, data, root, rule, errors, skipped, unreadable):
             ann.bbox = tuple(float(v) for v in r.bbox)
         anns.append((ann, label))
     return item, anns
-
-
-def _parse_shape(shape, f, rec):
-    if not isinstance(shape, dict):
-        raise InputError("a shape must be an object", f, rec)
-    label = shape.get("label")
-    if not isinstance(label, str):
-        raise InputError("shape label must be a string", f, rec)
-    kind = shape.get("shape_type") or "polygon"
-    gid = shape.get("group_id")
-    if gid is not None and (isinstance(gid, bool) or not isinstance(gid, (int, str))):
-        raise InputError(f"group_id must be an integer or null, got {gid!r}", f, rec)
-    pts = _points(shape, f, rec)
-    need = {"rectangle": 2, "circle": 2, "mask": 2, "line": 2, "point": 1}
-    if kind == "polygon" and len(pts) < 3:
-        raise InputError(f"polygon has {len(pts)} points; at least 3 are needed", f, rec)
-    if kind in need and len(pts) != need[kind]:
-        raise InputError(f"{kind} needs exactly {need[kind]} points, got {len(pts)}", f, rec)
-    if kind not in AREA_TYPES + LINE_TYPES:
-        raise InputError(f"unknown shape_type {kind!r}", f, rec)
-    if kind == "circle" and pts[0].tolist() == pts[1].tolist():
-        raise InputError("circle has radius 0", f, rec)
-    mask = None
-    if kind == "mask":
-        if not isinstance(shape.get("mask"), str):
-            raise InputError("mask shape has no base64 'mask' PNG", f, rec)
-        mask = _png_array(shape["mask"], f, rec + " mask")
-    raw = {k: v for k, v in shape.items() if k not in ("label", "group_id")}
-    return {"label": label, "group_id": gid, "kind": kind, "points": pts, "mask": mask, "raw": raw}
-
-
-# ------------------------------------------------------------------ writing
-def _png_b64(arr: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, dtype=bool)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _stored_shapes(ann, item, rule):
-    """The shapes this annotation was read from, if its geometry is unchanged."""
-    stored = getattr(ann, "_labelme", None)
-    if not stored:
-        return None
-    try:
-        entries = [_parse_shape(dict(s, label=""), None, "") for s in stored]
-        if isinstance(ann.geometry, Shape):
-            same = len(entries) == 1 and ann.geometry == Shape(entries[0]["kind"], entries[0]["points"])
-        else:
-            triples = [(e["kind"], e["points"], e["mask"]) for e in entries]
-            same = instance_geometry(triples, item.height, item.width, rule) == ann.geometry
-    except (InputError, GeometryError):
-        return None
-    return [dict(s) for s in stored] if same else None
-
-
-def _shapes_from_geometry(g, item, report, ann):
-    """LabelMe shape dicts (without label/group_id) for a geometry."""
-    base = {"description": "", "flags": {}}
-    if isinstance(g, Polygons):
-        return [dict(base, points=p.tolist(), shape_type="polygon") for p in g.parts]
-    if isinstance(g, Box):
-        pts = [[g.x, g.y], [g.x + g.w, g.y + g.h]]
-        return [dict(base, points=pts, shape_type="rectangle")]
-    if isinstance(g, Shape):
-        kind = {"polyline": "linestrip"}.get(g.kind, g.kind)
-        if kind not in LINE_TYPES:
-            report.lose("L002", f"a {g.kind!r} shape has no LabelMe equivalent", item.id, ann.id)
-            return []
-        if kind == "point" and len(g.points) != 1:
-            kind = "points"
-        return [dict(base, points=g.points.tolist(), shape_type=kind)]
-    if isinstance(g, (RLE, Mask)):
-        if item.size is None:
-            report.lose("L005", "mask written without a known image size", item.id, ann.id)
-            return []
-        m = crop(decode(g.to_rle(item.height, item.width)) if isinstance(g, Mask) else decode(g))
-        if m.array.size == 0:
-            report.lose("L002", "an empty mask has no LabelMe shape", item.id, ann.id)
-            return []
-        ph, pw = m.array.shape
-        pts = [[m.left, m.top], [m.left + pw - 1, m.top + ph - 1]]
-        return [dict(base, points=pts, shape_type="mask", mask=_png_b64(m.array))]
-    report.lose("L002", f"geometry {type(g).__name__} has no LabelMe shape", item.id, ann.id)
-    return []
-
-
-def write(dataset: Dataset, path, indent: int = 2) -> WriteReport:
-    """Write one LabelMe JSON per item under the folder ``path``.
-
-    ``imagePath`` is the one read from LabelMe when known, else the item's
-    file name relative to the JSON's folder; images are not copied.
-    """
-    dataset.validate(path)
-    out = Path(path)
-    out.mkdir(parents=True)
-    report = WriteReport()
-    rule = dataset.meta.get("raster_rule", "coco")
-    cats = dataset.category_by_id()
-    changed = _category_changes(dataset)
-    if changed:
-        report.lose("L402", changed)
-    for item in dataset.items:
-        doc = _item_doc(item, cats, rule, report)
-        rel = Path(str(item.id).replace("\\", "/"))
-        dst = out / rel.with_name(rel.name + ".json")
-        if not dst.resolve().is_relative_to(out.resolve()):
-            raise InputError(f"item id {item.id!r} would be written outside the output folder", path)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
-        report.files += 1
-        report.items += 1
-    return report
-
-
-def _category_changes(dataset) -> str | None:
-    """What a re-read would not give back: LabelMe ids are 1, 2, ... by first appearance."""
-    if dataset.meta.get("labelme_labels"):
-        return None  # ids came from a class list; reading with the same list restores them
-    cats = dataset.category_by_id()
-    order: list = []
-    for item in sorted(dataset.items, key=lambda i: Path(str(i.id) + ".json")):
-        for a in item.annotations:
-            c = cats.get(a.category_id)
-            if c is not None and c.name not in order:
-                order.append(c.name)
-    expect = {name: i for i, name in enumerate(order, 1)}
-    bad = [c.name for c in dataset.categories
-           if expect.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
-    if not bad:
-        return None
-    more = " ..." if len(bad) > 5 else ""
-    return f"categories {bad[:5]}{more}: ids, supercategory, colour or unused categories not kept"
-
-
-def _item_doc(item, cats, rule, report):
-    meta = dict(getattr(item, "_labelme", None) or {})
-    used = {}
-    taken = {a.attributes.get("group_id") for a in item.annotations}
-    fresh = 0
-    shapes = []
-    for ann in item.annotations:
-        cat = cats.get(ann.category_id)
-        if cat is None:
-            report.lose("L003", "annotation without a category", item.id, ann.id)
-            continue
-        if ann.iscrowd:
-            report.lose("L401", "crowd region written as an ordinary instance", item.id, ann.id)
-        if ann.score is not None:
-            report.lose("L404", f"score {ann.score} dropped", item.id, ann.id)
-        dropped = [k for k in ann.attributes if k not in ("group_id", "z_order", "flags", "description")]
-        if dropped:
-            report.lose("L001", f"attributes dropped: {', '.join(map(str, dropped))}", item.id, ann.id)
-        body = _stored_shapes(ann, item, rule) or _shapes_from_geometry(ann.geometry, item, report, ann)
-        if not body:
-            continue
-        gid = ann.attributes.get("group_id")
-        is_area = not isinstance(ann.geometry, Shape)
-        if is_area and (len(body) > 1 or gid is not None):
-            if gid is None or (cat.name, gid) in used:
-                if gid is not None:
-                    report.lose("L403", f"group_id {gid!r} already used by another {cat.name!r}", item.id, ann.id)
-                while fresh in taken:
-                    fresh += 1
-                gid = fresh
-                taken.add(gid)
-            used[(cat.name, gid)] = ann.id
-        elif is_area:
-            gid = None
-        for s in body:
-            if "flags" in ann.attributes and not s.get("flags"):
-                s["flags"] = ann.attributes["flags"]
-            if "description" in ann.attributes and not s.get("description"):
-                s["description"] = ann.attributes["description"]
-            shapes.append(_ordered_shape(cat.name, gid, s))
-        report.annotations += 1
-    flags = meta.get("flags", item.attributes.get("flags", {}))
-    doc = {"version": meta.get("version", "5.5.0"), "flags": flags, "shapes": shapes}
-    doc["imagePath"] = meta["imagePath"] if "imagePath" in meta else _rel_image(item)
-    doc["imageData"] = meta.get("imageData")
-    doc["imageHeight"] = item.height
-    doc["imageWidth"] = item.width
-    for k, v in meta.items():
-        if k not in _KNOWN_TOP:
-            doc[k] = v
-    return doc
-
-
-def _rel_image(item):
-    import posixpath
-
-    name = posixpath.normpath(item.file_name.replace("\\", "/"))
-    if name.startswith(("../", "/")) or name == "..":
-        # a path LabelMe would resolve outside the dataset: keep the bare file name
-        name = posixpath.basename(name)
-    json_dir = posixpath.dirname(str(item.id))
-    return posixpath.relpath(name, json_dir or ".")
-
-
-def _ordered_shape(label, gid, s):
-    shape = {"label": label, "points": s.get("points"), "group_id": gid}
-    for k in ("description", "shape_type", "flags", "mask"):
-        if k in s:
-            shape[k] = s[k]
-    for k, v in s.items():
-        if k not in shape:
-            shape[k] = v
-    return shape
 
 
 register_format(
