@@ -327,22 +327,29 @@ def bbox_mismatch(ctx, tolerance):
     box, _ = _stored_table(ctx)
     with np.errstate(invalid="ignore"):
         quiet = _quiet_polygons(ctx, np.abs(box - ctx.polygons().bounds).max(axis=1) <= tolerance)
+    for it, a, exp in _suspects(ctx, quiet, 0):
+        diff = max(abs(float(s) - float(e)) for s, e in zip(a.bbox, exp[1]))
+        if diff > tolerance:
+            yield Hit(f"stored bbox {list(a.bbox)} differs from the geometry's "
+                      f"{[round(v, 3) for v in exp[1]]} by {diff:.3g} px", it.id, a.id,
+                      {"stored": list(a.bbox), "expected": list(exp[1]), "max_difference": diff,
+                       "tolerance": tolerance}, file=ctx.file_of(it))
+
+
+def _suspects(ctx, quiet, which):
+    """``(item, annotation, expected)`` for the stored bboxes (``which`` 0) or
+    areas (1) that the bulk polygon test could not clear (G011, G012)."""
     for it in ctx.dataset.items:
         pix = _pixels_if_mask(ctx, it)
         for a, r in zip(it.annotations, pix):
             if id(a) in quiet and isinstance(a.geometry, Polygons):
                 continue
-            if a.bbox is None or not _stored_ok(a, ctx)[0]:
+            stored = a.bbox if which == 0 else a.area
+            if stored is None or not _stored_ok(a, ctx)[which]:
                 continue
             exp = _expected(ctx, it, a, r)
-            if exp is None:
-                continue
-            diff = max(abs(float(s) - float(e)) for s, e in zip(a.bbox, exp[1]))
-            if diff > tolerance:
-                yield Hit(f"stored bbox {list(a.bbox)} differs from the geometry's "
-                          f"{[round(v, 3) for v in exp[1]]} by {diff:.3g} px", it.id, a.id,
-                          {"stored": list(a.bbox), "expected": list(exp[1]), "max_difference": diff,
-                           "tolerance": tolerance}, file=ctx.file_of(it))
+            if exp is not None:
+                yield it, a, exp
 
 
 @rule("G012", "area-mismatch", severity="warning",
@@ -364,22 +371,13 @@ def area_mismatch(ctx, rel_tolerance, abs_tolerance):
     exp = ctx.polygons().area
     with np.errstate(invalid="ignore"):
         quiet = _quiet_polygons(ctx, np.abs(stored - exp) <= np.maximum(abs_tolerance, rel_tolerance * exp))
-    for it in ctx.dataset.items:
-        pix = _pixels_if_mask(ctx, it)
-        for a, r in zip(it.annotations, pix):
-            if id(a) in quiet and isinstance(a.geometry, Polygons):
-                continue
-            if a.area is None or not _stored_ok(a, ctx)[1]:
-                continue
-            exp = _expected(ctx, it, a, r)
-            if exp is None:
-                continue
-            diff = abs(float(a.area) - exp[0])
-            allowed = max(abs_tolerance, rel_tolerance * exp[0])
-            if diff > allowed:
-                yield Hit(f"stored area {a.area:.6g} differs from the geometry's {exp[0]:.6g}", it.id, a.id,
-                          {"stored": float(a.area), "expected": exp[0], "difference": diff, "allowed": allowed},
-                          file=ctx.file_of(it))
+    for it, a, exp in _suspects(ctx, quiet, 1):
+        diff = abs(float(a.area) - exp[0])
+        allowed = max(abs_tolerance, rel_tolerance * exp[0])
+        if diff > allowed:
+            yield Hit(f"stored area {a.area:.6g} differs from the geometry's {exp[0]:.6g}", it.id, a.id,
+                      {"stored": float(a.area), "expected": exp[0], "difference": diff, "allowed": allowed},
+                      file=ctx.file_of(it))
 
 
 @rule("G013", "tiny-fragment", severity="warning",
