@@ -165,24 +165,14 @@ def _work() -> np.ndarray:
 
 
 def _raster_batch(parts_per_ann, hs, ws):
-    flat_parts = [p for parts in parts_per_ann for p in parts]
-    lengths = np.fromiter((p.shape[0] for p in flat_parts), np.int64, len(flat_parts))
-    part_off = np.zeros(len(flat_parts) + 1, np.int64)
-    np.cumsum(lengths, out=part_off[1:])
-    ann_off = np.zeros(len(parts_per_ann) + 1, np.int64)
-    np.cumsum([len(p) for p in parts_per_ann], out=ann_off[1:])
-    xy = np.concatenate(flat_parts) if flat_parts else np.zeros((0, 2))
-    return _raster_packed(xy, part_off, ann_off, hs, ws)
-
-
-def _raster_packed(xy, part_off, ann_off, hs, ws):
-    counts, off, most = R.polygons_batch(
-        xy, part_off, ann_off, np.asarray(hs, np.int64), np.asarray(ws, np.int64), _work()
-    )
-    if most > _work().shape[0]:
-        # Keep a workspace as large as the largest part seen (bounded at 64 MiB).
-        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
-    return counts, off
+    """``(counts, offsets)`` of validated ``(k, 2)`` parts, or None when the
+    kernel refuses a value (it checks every one again)."""
+    arrays = [a for parts in parts_per_ann for a in parts]
+    flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
+    lens = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
+    nparts = np.fromiter((len(p) for p in parts_per_ann), np.int64, len(parts_per_ann))
+    return _run_flat(np.ascontiguousarray(flat, np.float64), lens, nparts,
+                     np.asarray(hs, np.int64), np.asarray(ws, np.int64))
 
 
 def _raster_fast(annotations, hs, ws):
@@ -303,14 +293,10 @@ def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
     hs = [heights] * n if np.isscalar(heights) else list(heights)
     ws = [widths] * n if np.isscalar(widths) else list(widths)
     sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
-    arrays = [a for parts in parts_per_ann for a in parts]
-    flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
-    lens = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
-    nparts = np.fromiter((len(p) for p in parts_per_ann), np.int64, n)
     uniform = n > 0 and len(set(sizes)) == 1
-    hcol = np.array([sizes[0][0]] if uniform else [s[0] for s in sizes], np.int64)
-    wcol = np.array([sizes[0][1]] if uniform else [s[1] for s in sizes], np.int64)
-    out = _run_flat(np.ascontiguousarray(flat, np.float64), lens, nparts, hcol, wcol)
+    hcol = [sizes[0][0]] if uniform else [s[0] for s in sizes]
+    wcol = [sizes[0][1]] if uniform else [s[1] for s in sizes]
+    out = _raster_batch(parts_per_ann, hcol, wcol)
     if out is None:  # not what the caller promised: take the careful path
         return from_polygons_batch([list(p) for p in parts_per_ann], hs, ws)
     return _wrap_batch(out[0], out[1], sizes)
