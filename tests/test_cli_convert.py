@@ -52,9 +52,9 @@ def test_convert_refuses_an_existing_destination_without_force(fixtures_dir, tmp
     assert r.exit_code == 2 and "--force" in r.stderr and out.read_text() == "keep me"
 
 
-def test_convert_with_force_replaces_the_destination(fixtures_dir, tmp_path):
+def test_convert_with_force_replaces_a_previous_coco_output(fixtures_dir, tmp_path):
     out = tmp_path / "o.json"
-    out.write_text("old")
+    out.write_text('{"images": [], "annotations": [], "categories": []}')
     r = _run("convert", _fixture(fixtures_dir), out, "--force")
     assert r.exit_code == 0 and json.loads(out.read_text())["images"][0]["id"] == 42
 

@@ -1,7 +1,12 @@
 """Exception hierarchy.
 
 Every error segmill raises on purpose derives from :class:`SegmillError`, so a
-caller (and the CLI, which maps it to exit code 2) can catch one class.
+caller (and the CLI, which maps it to exit code 2) can catch one class. Any
+other exception escaping segmill is a bug: the CLI reports it as an internal
+error with exit code 3.
+
+Messages are one line: :func:`one_line` escapes control characters (a file
+name with a newline cannot split a message, nor forge a second one).
 """
 
 from __future__ import annotations
@@ -14,7 +19,18 @@ __all__ = [
     "InputError",
     "FormatDetectionError",
     "LossError",
+    "LimitError",
+    "UsageError",
+    "one_line",
 ]
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def one_line(text) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x00``...), so it prints as one line."""
+    return str(text).translate(_CONTROL)
 
 
 class SegmillError(Exception):
@@ -47,15 +63,15 @@ class InputError(SegmillError):
     """
 
     def __init__(self, message: str, path=None, record: str | None = None):
-        self.message = message
+        self.message = one_line(message)
         self.path = None if path is None else str(path)
-        self.record = record
+        self.record = None if record is None else one_line(record)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
         where = []
         if self.path:
-            where.append(self.path)
+            where.append(one_line(self.path))
         if self.record:
             where.append(self.record)
         prefix = ": ".join(where)
@@ -68,3 +84,11 @@ class FormatDetectionError(SegmillError):
 
 class LossError(SegmillError):
     """A conversion would lose information and strict mode forbids it."""
+
+
+class LimitError(InputError):
+    """Input is over a resource limit (pixels, JSON depth); see :mod:`segmill.limits`."""
+
+
+class UsageError(SegmillError, ValueError):
+    """A caller passed an option value segmill does not know (exit code 2 on the CLI)."""

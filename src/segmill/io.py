@@ -10,7 +10,7 @@ from .formats import Detection, detect, get_format
 from .losses import WriteReport, describe
 from .model import Dataset
 
-__all__ = ["read", "write", "convert", "detect_format"]
+__all__ = ["read", "write", "convert", "detect_format", "check_destination"]
 
 
 def detect_format(path) -> tuple[str, Detection]:
@@ -50,7 +50,8 @@ def read(path, format: str | None = None, **options) -> Dataset:
     return ds
 
 
-def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: bool = False, **options) -> WriteReport:
+def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: bool = False,
+          sources=(), **options) -> WriteReport:
     """Write a dataset atomically.
 
     Parameters
@@ -64,7 +65,13 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
         Raise :class:`~segmill.errors.LossError` (writing nothing) if the
         format cannot hold everything.
     force : bool, default False
-        Replace an existing destination.
+        Replace an existing destination, but only an empty one or a previous
+        output of ``format`` (its detector recognizes it), and only of the
+        same kind (file or folder). See ``docs/cli.md`` for the rules.
+    sources : iterable of paths, optional
+        Inputs the dataset was made from; ``dataset.meta["source_path"]`` is
+        always one. The destination may never be, contain or lie inside a
+        source, with or without ``force``.
     **options
         Passed to the format's writer.
 
@@ -77,13 +84,31 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     if spec.write is None:
         raise InputError(f"segmill cannot write the {spec.name} format", path)
     dst = Path(path)
-    with _atomic.staged(dst, force=force) as tmp:
+    rules = destination_rules(spec, dataset, sources)
+    with _atomic.staged(dst, force=force, **rules) as tmp:
         report = spec.write(dataset, tmp, **options)
         report.path = str(dst)
         report.format = spec.name
         if strict and report.losses:
             raise LossError(_loss_message(report))
     return report
+
+
+def destination_rules(spec, dataset: Dataset | None = None, sources=()) -> dict:
+    """The keyword arguments of :func:`segmill._atomic.check_destination` for writing ``spec``."""
+    srcs = [*sources]
+    if dataset is not None and dataset.meta.get("source_path"):
+        srcs.append(dataset.meta["source_path"])
+    return {"sources": srcs, "kind": spec.output, "format_name": spec.name,
+            "recognizes": lambda p: spec.detect(p).confidence >= 0.5}
+
+
+def check_destination(dst, format: str, *, force: bool = False, sources=()) -> None:
+    """Raise :class:`~segmill.errors.InputError` now if writing ``format`` to ``dst`` would be refused.
+
+    Commands call this before reading, so a refused destination costs no work.
+    """
+    _atomic.check_destination(dst, force=force, **destination_rules(get_format(format), None, sources))
 
 
 def _loss_message(report: WriteReport) -> str:
@@ -101,11 +126,10 @@ def convert(src, dst, from_format: str | None = None, to_format: str | None = No
     ``to_format`` defaults to the source format. ``on_read``, when given, is
     called with the dataset once it is read (the CLI reports skipped records).
     """
-    s = Path(src).resolve()
-    d = Path(dst).resolve()
-    if d == s or s in d.parents or (s.is_file() and d == s.parent):
-        raise InputError("the destination must not be the source or lie inside it", dst)
+    if to_format is not None:
+        check_destination(dst, to_format, force=force, sources=[src])
     ds = read(src, from_format, **(read_options or {}))
     if on_read is not None:
         on_read(ds)
-    return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, **(write_options or {}))
+    return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, sources=[src],
+                 **(write_options or {}))

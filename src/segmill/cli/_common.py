@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
 
-from ..errors import LossError, SegmillError
+from ..errors import LossError, SegmillError, one_line
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def run_guarded(func):
-    """Turn segmill errors into a one-line message on stderr and exit code 2.
+    """Map every outcome of a command to its exit code and one line on stderr.
 
-    :class:`~segmill.errors.LossError` (strict conversions) exits 1. Unexpected
-    exceptions are not swallowed: they are bugs and should show a traceback.
+    - :class:`~segmill.errors.LossError` (strict conversions): exit 1;
+    - any other :class:`~segmill.errors.SegmillError` (bad input or usage): exit 2;
+    - anything else is a bug: ``segmill: internal error: <type>: <message>``
+      and exit 3; ``SEGMILL_DEBUG=1`` re-raises it with its traceback.
+
+    click's own exits (usage errors, ``--help``) pass through untouched.
     """
 
     @functools.wraps(func)
@@ -27,11 +32,19 @@ def run_guarded(func):
             click.echo(f"segmill: {exc}", err=True)
             sys.exit(EXIT_FINDINGS)
         except SegmillError as exc:
-            click.echo(f"segmill: error: {exc}", err=True)
+            click.echo(f"segmill: error: {one_line(exc)}", err=True)
             sys.exit(EXIT_ERROR)
-        except MemoryError:
-            click.echo("segmill: error: out of memory (is an image size absurd?)", err=True)
-            sys.exit(EXIT_ERROR)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("segmill: interrupted", err=True)
+            sys.exit(130)
+        except BaseException as exc:
+            if os.environ.get("SEGMILL_DEBUG"):
+                raise
+            click.echo(f"segmill: internal error: {type(exc).__name__}: {one_line(exc)[:500]} "
+                       "(a bug; SEGMILL_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 

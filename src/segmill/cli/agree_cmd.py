@@ -66,6 +66,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     Exit codes: 0 ok, 1 a --min-* threshold failed, 2 usage or input error.
     """
     from .. import read, write
+    from ..io import check_destination
     from ..losses import describe
     from ..agree import compare, consensus, report_html, report_json, report_text
 
@@ -79,6 +80,8 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
         raise click.UsageError("--consensus-out needs --consensus majority|staple")
     setup_progress(quiet)
     fmts = list(formats) * len(datasets) if len(formats) == 1 else list(formats) or [None] * len(datasets)
+    if consensus_out and to_format:
+        check_destination(consensus_out, to_format, force=force, sources=datasets)
     loaded = [read(p, f) for p, f in zip(datasets, fmts)]
     names = _split_names(names)
     report = compare(loaded, names, iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
@@ -102,7 +105,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     if cons is not None:
         ds = cons
         fmt = to_format or loaded[0].meta.get("source_format")
-        wrep = write(ds, consensus_out, fmt, force=force)
+        wrep = write(ds, consensus_out, fmt, force=force, sources=datasets)
         if not quiet:
             n = sum(len(i.annotations) for i in ds.items)
             click.echo(f"consensus ({consensus_method}, {consensus_mode}): {len(ds.items)} images, {n} regions "

@@ -67,7 +67,8 @@ def route_options(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
 @click.option("--segmentation", type=click.Choice(["keep", "polygon", "rle"]),
               help="COCO writers: keep as read (default), or write every mask as polygon / RLE.")
 @click.option("--strict", is_flag=True, help="Exit 1 and write nothing if anything would be lost.")
-@click.option("--force", is_flag=True, help="Replace DST if it exists.")
+@click.option("--force", is_flag=True,
+              help="Replace DST if it is empty or a previous output of the target format (never the source).")
 @click.option("--skip-invalid", is_flag=True, help="Skip bad records (each one reported) instead of failing.")
 @click.option("--raster", type=click.Choice(["coco", "pil"]), help="Rasterization rule where pixels are drawn.")
 @click.option("--labels", type=click.Path(dir_okay=False), help="Class list file (formats that take one).")
@@ -91,17 +92,13 @@ def convert(src, dst, from_fmt, to_fmt, segmentation, strict, force, skip_invali
 
     Example: segmill convert fixtures/coco/annotations.json out.json --segmentation rle
     """
-    from pathlib import Path
-
     from .. import io
-    from ..errors import InputError
     from ..formats import get_format
 
     setup_progress(quiet)
-    if Path(dst).exists() and not force:
-        raise InputError("output already exists; pass --force to replace it", dst)
     src_spec = get_format(from_fmt) if from_fmt else get_format(io.detect_format(src)[0])
     dst_spec = get_format(to_fmt) if to_fmt else src_spec
+    io.check_destination(dst, dst_spec.name, force=force, sources=[src])
     given = {k: v for k, v in (("segmentation", segmentation), ("raster", raster), ("labels", labels),
                                ("polygon_mode", polygon_mode), ("tolerance", tolerance),
                                ("images", images), ("multipart", multipart), ("source", source))

@@ -25,7 +25,8 @@ from .convert import option_sides
               help="Void value of the source label maps (readers that take one, e.g. masks).")
 @click.option("--raster", type=click.Choice(["coco", "pil"]), default="coco", show_default=True,
               help="Rasterization rule for polygon sources.")
-@click.option("--force", is_flag=True, help="Replace DST if it exists.")
+@click.option("--force", is_flag=True,
+              help="Replace DST if it is empty or a previous output of the target format (never the source).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @quiet_option
 @run_guarded
@@ -40,22 +41,15 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
 
     Example: segmill split-instances fixtures/masks out_voc --to voc --stuff road --stuff tree
     """
-    from pathlib import Path
-
     from .. import io
     from ..bridges.split import split_dataset
-    from ..errors import InputError
     from ..formats import get_format
     from .convert import summary_text
 
     setup_progress(quiet)
-    if Path(dst).exists() and not force:
-        raise InputError("output already exists; pass --force to replace it", dst)
-    s, d = Path(src).resolve(), Path(dst).resolve()
-    if d == s or s in d.parents:
-        raise InputError("the destination must not be the source or lie inside it", dst)
     src_spec = get_format(from_fmt) if from_fmt else get_format(io.detect_format(src)[0])
     dst_spec = get_format(to_fmt) if to_fmt else src_spec
+    io.check_destination(dst, dst_spec.name, force=force, sources=[src])
     read_opts = {}
     if ignore_value is not None:
         if "reader" not in option_sides(src_spec, "ignore_value"):
@@ -68,7 +62,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     write_opts = {"raster": raster} if "writer" in option_sides(dst_spec, "raster") else {}
-    report = io.write(out, dst, dst_spec.name, force=force, **write_opts)
+    report = io.write(out, dst, dst_spec.name, force=force, sources=[src], **write_opts)
     report.losses[:0] = split_report.losses
     report.notes[:0] = split_report.notes
     if as_json:

@@ -31,7 +31,7 @@ Conventions every reader follows
 ``raster="coco"|"pil"`` is the option name wherever a reader or writer must
 turn polygons into pixels. Paths read from inside a dataset (image names,
 mask files) are resolved against the dataset root and refused when they
-escape it (see :func:`segmill.formats._paths.resolve_inside`).
+escape it (see :func:`segmill.paths.resolve_inside`).
 """
 
 from __future__ import annotations

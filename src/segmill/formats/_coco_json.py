@@ -14,10 +14,9 @@ import gc
 import json
 import math
 from array import array
-from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import InputError
+from .. import jsonio
 
 try:  # optional speed-up, see the module docs
     import orjson as _orjson
@@ -93,34 +92,7 @@ def load(path, compact: bool = False) -> tuple[Any, bool]:
     segmill.errors.InputError
         Unreadable file, not UTF-8, or invalid JSON (with line and column).
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", p) from None
-    if _orjson is not None and not compact:
-        try:
-            return _orjson.loads(data), False
-        except _orjson.JSONDecodeError:
-            pass  # the standard parser gives the message (and accepts NaN)
-    seen: list[str] = []
-
-    def constant(name):
-        seen.append(name)
-        return float(name)
-
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the file is not UTF-8 text (byte {exc.start})", p) from None
-    del data
-    try:
-        value = json.loads(text, parse_constant=constant, object_hook=_compact_hook if compact else None)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", p) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", p) from None
-    return value, bool(seen)
+    return jsonio.load(path, object_hook=_compact_hook if compact else None)
 
 
 def peek(path, size: int = 4096) -> tuple[bytes, bytes]:

@@ -19,7 +19,7 @@ from ..geometry import Box, Mask, Polygons
 from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, from_polygons
-from ._paths import resolve_inside
+from ..paths import resolve_inside
 
 DECIMALS = 6
 

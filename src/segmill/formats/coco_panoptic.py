@@ -27,7 +27,7 @@ from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
 from ..rle import encode
 from . import Detection, FormatSpec, NO, register_format
-from ._paths import resolve_inside
+from ..paths import resolve_inside
 from ._png import read_png, write_png
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
 

@@ -36,7 +36,7 @@ from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
-from ._paths import resolve_inside
+from ..paths import resolve_inside
 
 register_codes(
     {

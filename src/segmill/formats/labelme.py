@@ -40,7 +40,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._labelme_geometry import instance_geometry, pil_union
 from ._labelme_shapes import AREA_TYPES, LINE_TYPES, _b64_image, _parse_shape
 from ._labelme_write import write
-from ._paths import resolve_inside
+from ..paths import resolve_inside
 
 register_codes(
     {

@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..losses import register_codes
 from ..model import Annotation, Dataset, Item
 from . import Detection, FormatSpec, NO, register_format
-from ._paths import resolve_inside
+from ..paths import resolve_inside
 from ._png import colors_to_index, read_label_png, voc_colormap
 from ._voc_masks import ClassList, default_classes, masks_to_annotations, read_class_names, read_labelmap
 from ._voc_write import write

@@ -168,7 +168,7 @@ def _image_files(ctx):
     got = ctx.cache.get("image_files")
     if got is not None:
         return got
-    from ...formats._paths import resolve_inside
+    from ...paths import resolve_inside
 
     res = []
     found = 0
