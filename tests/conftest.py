@@ -22,3 +22,29 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"external corpus not found at {CORPUS} (clone the project beside shared/ to run these)")
     return CORPUS
+
+
+def write_bomb_png(path, width: int = 20_000, height: int = 20_000) -> Path:
+    """A valid-looking grey PNG whose header declares ``width x height`` but whose data is one row.
+
+    A reader that decodes before checking the pixel limit fails on truncated
+    data (or allocates ``width * height`` bytes); one that checks the header
+    first refuses it with the pixel-limit message.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (width + 1))
+    path = Path(path)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="session")
+def bomb_png():
+    """:func:`write_bomb_png`: ``bomb_png(path, width=20_000, height=20_000)``."""
+    return write_bomb_png

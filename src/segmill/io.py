@@ -9,6 +9,7 @@ from .errors import InputError, LossError
 from .formats import Detection, detect, get_format
 from .losses import WriteReport, describe
 from .model import Dataset
+from .validate import ErrorPolicy
 
 __all__ = ["read", "write", "convert", "detect_format", "check_destination"]
 
@@ -41,6 +42,8 @@ def read(path, format: str | None = None, **options) -> Dataset:
     p = Path(path)
     if not p.exists():
         raise InputError("no such file or directory", p)
+    if "errors" in options:
+        ErrorPolicy.of(options["errors"])  # an unknown mode is a usage error, whatever the reader
     spec = get_format(format) if format else detect(p)[0]
     if spec.read is None:
         raise InputError(f"segmill cannot read the {spec.name} format", p)

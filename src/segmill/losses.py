@@ -46,8 +46,11 @@ def register_codes(codes: dict[str, str]) -> None:
 
 
 def describe(code: str) -> str:
-    """The one-line description of a loss code."""
-    return _CODES.get(code, "(undocumented loss code)")
+    """The one-line description of a loss code, whichever modules have been imported so far."""
+    text = _CODES.get(code)
+    if text is None:  # declared by a module not imported yet: load the whole catalogue once
+        text = all_codes().get(code, "(undocumented loss code)")
+    return text
 
 
 #: Modules besides the format modules that declare loss codes when imported.

@@ -221,17 +221,16 @@ def missing_image_file(ctx):
       Good: the declared size matches the file.
       """)
 def image_size_mismatch(ctx):
-    from PIL import Image, UnidentifiedImageError
+    from ...images import image_size
 
     res, _ = _image_files(ctx)
     for it, (p, err) in zip(ctx.dataset.items, res):
         if not p or ctx.size(it) is None:
             continue  # S011 reports an unusable declared size
         try:
-            with Image.open(p) as im:
-                w, h = im.size
-        except (OSError, UnidentifiedImageError, ValueError):
-            yield Hit(f"image file {it.file_name!r} cannot be read as an image", it.id, None,
+            h, w = image_size(p)
+        except InputError as exc:  # not an image, or a header over the pixel limit: never decoded
+            yield Hit(f"image file {it.file_name!r} cannot be read as an image: {exc.message}", it.id, None,
                       {"file_name": it.file_name}, key="unreadable", file=ctx.file_of(it))
             continue
         if (w, h) != (it.width, it.height):
