@@ -96,3 +96,21 @@ def test_pairs_kernel_never_pairs_masks_of_different_groups():
     counts, off, bb = packed([r, r, r])
     lo, hi, _, _, tested = intersecting_pairs(counts, off, bb, np.array([0, 1, 3]))
     assert (lo.tolist(), hi.tolist(), tested) == ([1], [2], 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.sampled_from([1, 2, 3, 5, 40, 64]),
+                          st.sampled_from([1, 2, 3, 5, 40, 64])), min_size=2, max_size=40))
+def test_pairs_kernel_matches_the_full_iou_matrix_with_mixed_sizes(boxes):
+    # Mixed tiny and image-sized boxes put boxes in many strips and pairs across strip borders.
+    rles = [from_polygons([[x, y, x + w, y, x + w, y + h, x, y + h]], 64, 64) for x, y, w, h in boxes]
+    rles = [r for r in rles if r.area > 0]
+    if len(rles) < 2:
+        return
+    counts, off, bb = packed(rles)
+    lo, hi, inter, union, tested = intersecting_pairs(counts, off, bb, np.array([0, len(rles)]))
+    got = {(int(a), int(b)): i / u for a, b, i, u in zip(lo, hi, inter, union)}
+    m = iou(rles, rles)
+    want = {(a, b): m[a, b] for a in range(len(rles)) for b in range(a + 1, len(rles)) if m[a, b] > 0}
+    assert got == want and len(lo) == len(got)  # each pair once
+    assert tested <= len(rles) * (len(rles) - 1) // 2
