@@ -130,7 +130,7 @@ def test_convert_results_with_images_option_reaches_the_reader(fixtures_dir, tmp
 def test_formats_lists_coco_options_and_loss_codes():
     r = _run("formats")
     assert r.exit_code == 0
-    assert "coco [read/write, file]" in r.stdout and "segmentation: writer: keep" in r.stdout
+    assert "coco [read/write, file]" in r.stdout and "segmentation (--segmentation) writer: keep as read" in r.stdout
     assert "L101  polygon vertices rasterized" in r.stdout
 
 

@@ -43,6 +43,15 @@ def test_zorder_attribute_beats_area_and_order():
     assert losses[0].message.startswith("4 of 4")
 
 
+@pytest.mark.parametrize("odd", ["top", None, float("nan"), [1], True])
+def test_a_z_order_that_is_not_a_number_counts_as_zero(odd):
+    big = Annotation(1, 1, _sq(0, 0, 6, 6), attributes={"z_order": 1})
+    small = Annotation(2, 2, _sq(1, 1, 3, 3), attributes={"z_order": odd})
+    cmap, _, losses = compose(_item(small, big), {1: 1, 2: 2})
+    assert (cmap == 2).sum() == 0  # z 0 < 1: under the big one
+    assert [(l.code, l.annotation_id) for l in _not_rasterized(losses)] == [("L701", 2)]
+
+
 def test_zorder_policy_puts_the_smaller_region_on_top_at_equal_z():
     big, small = Annotation(1, 1, _sq(0, 0, 6, 6)), Annotation(2, 2, _sq(1, 1, 3, 3))
     cmap, _, losses = compose(_item(small, big), {1: 1, 2: 2})

@@ -95,3 +95,95 @@ def test_voc_to_masks_reports_boxes_and_object_attributes_it_cannot_hold(fixture
     assert report.summary()["L705"] == 2 and "L002" not in report.summary()
     lost = [l.message for l in report.losses if l.code == "L001" and l.annotation_id is not None]
     assert any("attributes.pose" in m for m in lost)
+
+
+# ------------------------------------------------- layouts other than semantic/ (never an empty dataset)
+def _flat_folder(root, classes="background\nroad\ncar\n"):
+    root.mkdir()
+    (root / "classes.txt").write_text(classes)
+    write_png(root / "a.png", np.array([[0, 1, 1], [2, 2, 0]], np.uint8))
+    write_png(root / "b.png", np.array([[2, 0, 0], [0, 0, 1]], np.uint8))
+    return root
+
+
+def test_a_flat_folder_of_label_maps_is_read_as_semantic_maps(tmp_path):
+    root = _flat_folder(tmp_path / "flat")
+    assert segmill.detect_format(root)[0] == "masks"
+    ds = segmill.read(root, "masks")
+    assert ds.meta["masks_layout"] == "flat"
+    got = {i.id: sorted((a.category_id, a.geometry.area) for a in i.annotations) for i in ds.items}
+    assert got == {"a": [(1, 2), (2, 2)], "b": [(1, 1), (2, 1)]}
+
+
+def test_split_instances_on_a_flat_folder_splits_its_regions(tmp_path):
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    root = _flat_folder(tmp_path / "flat")
+    write_png(root / "c.png", np.array([[1, 0, 1], [1, 0, 1]], np.uint8))  # two road components
+    res = CliRunner().invoke(main, ["split-instances", str(root), str(tmp_path / "out"), "--from", "masks",
+                                    "--to", "masks", "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    back = {i.id: i for i in segmill.read(tmp_path / "out", "masks").items}
+    assert sorted(back) == ["a", "b", "c"]
+    roads = [a for a in back["c"].annotations if a.category_id == 1]
+    assert sorted(a.geometry.area for a in roads) == [2, 2]
+
+
+def test_pngs_outside_the_layout_are_refused_with_the_layout_named(tmp_path):
+    root = tmp_path / "m"
+    (root / "labels").mkdir(parents=True)
+    (root / "classes.txt").write_text("background\nroad\n")
+    write_png(root / "labels" / "x.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(InputError, match=r"1 PNG\(s\) in labels: a mask folder is classes.txt \+ semantic/"):
+        segmill.read(root, "masks")
+
+
+def test_split_instances_on_pngs_outside_the_layout_exits_2_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    root = tmp_path / "m"
+    (root / "labels").mkdir(parents=True)
+    (root / "classes.txt").write_text("background\nroad\n")
+    write_png(root / "labels" / "x.png", np.array([[1, 0], [0, 1]], np.uint8))
+    res = CliRunner().invoke(main, ["split-instances", str(root), str(tmp_path / "out"), "--from", "masks"])
+    assert res.exit_code == 2 and "semantic/<stem>.png" in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_pngs_without_a_class_list_says_how_to_give_one(tmp_path):
+    root = tmp_path / "m"
+    root.mkdir()
+    write_png(root / "x.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(InputError, match="no classes.txt .* labels=FILE"):
+        segmill.read(root, "masks")
+
+
+def test_an_empty_semantic_folder_is_an_empty_dataset_but_a_bare_class_list_is_refused(tmp_path):
+    root = tmp_path / "m"
+    (root / "semantic").mkdir(parents=True)
+    (root / "classes.txt").write_text("background\nroad\n")
+    assert segmill.read(root, "masks").items == []
+    (root / "semantic").rmdir()
+    with pytest.raises(InputError, match="no label map"):
+        segmill.read(root, "masks")
+
+
+# ------------------------------------------------- instance values never wrap
+def test_instances_beyond_65535_are_left_out_and_reported_never_wrapped(tmp_path):
+    from segmill.model import Annotation, Category, Dataset, Item
+    from segmill.rle import RLE
+
+    n = 65537  # instances 65536 and 65537 would wrap to 0 and 1
+    anns = [Annotation(i, 1, RLE([2], 1, 2)) for i in range(1, n + 1)]  # empty masks still take a number
+    anns[0] = Annotation(1, 1, RLE([0, 1, 1], 1, 2))  # instance 1: pixel (0, 0)
+    anns[-1] = Annotation(n, 1, RLE([1, 1], 1, 2))  # instance 65537: pixel (0, 1)
+    ds = Dataset([Category(0, "background"), Category(1, "thing")], [Item("x", "x.png", 2, 1, anns)])
+    report = segmill.write(ds, tmp_path / "o", "masks")
+    assert report.summary().get("L207") == 2
+    inst = np.asarray(Image.open(tmp_path / "o" / "instances" / "x.png")).astype(int)
+    sem = np.asarray(Image.open(tmp_path / "o" / "semantic" / "x.png")).astype(int)
+    assert inst.tolist() == [[1, 0]] and sem.tolist() == [[1, 1]]

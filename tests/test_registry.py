@@ -14,7 +14,7 @@ from segmill.formats import detect, formats, get_format
 def test_coco_and_coco_results_are_registered_as_file_formats():
     fm = formats()
     assert fm["coco"].output == "file" and fm["coco_results"].output == "file"
-    assert "segmentation" in fm["coco"].options and "images" in fm["coco_results"].options
+    assert fm["coco"].option("segmentation", "writer") and fm["coco_results"].option("images", "reader")
 
 
 def test_instances_file_is_detected_as_coco_with_a_reason(fixtures_dir):

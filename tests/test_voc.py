@@ -208,7 +208,7 @@ def test_decompression_bomb_is_reported_as_an_input_error(voc_copy, monkeypatch)
     from PIL import Image as PILImage
 
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 50)
-    with pytest.raises(InputError, match="decompression-bomb limit of 50"):
+    with pytest.raises(InputError, match="pixel limit of 50"):
         segmill.read(voc_copy)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "LossError",
     "LimitError",
     "UsageError",
+    "ModelError",
     "one_line",
 ]
 
@@ -92,3 +93,10 @@ class LimitError(InputError):
 
 class UsageError(SegmillError, ValueError):
     """A caller passed an option value segmill does not know (exit code 2 on the CLI)."""
+
+
+class ModelError(SegmillError, TypeError):
+    """A model object was built with a value of the wrong type (a reader's validators should have caught it).
+
+    Also a ``TypeError``, so callers building models by hand keep catching what they always did.
+    """

@@ -109,6 +109,8 @@ def parse(data: bytes, path=None, *, object_hook: Callable | None = None) -> tup
         value = json.loads(text, parse_constant=constant, object_hook=object_hook)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise InputError(f"invalid JSON: {exc}", path) from None
     except RecursionError:  # unreachable after the depth check; kept so no input can reach exit 3
         raise LimitError("JSON nested too deeply", path) from None
     return value, bool(seen)

@@ -22,19 +22,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
-from .errors import InputError
+from .errors import InputError, ModelError
 from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape
 from .rle import RLE
+from .validate import brief
 
 Id = Union[int, str]
 _GEOMETRY_TYPES = (Polygons, RLE, Mask, Box, Shape, InvalidGeometry, type(None))
+
+
+def _color(value) -> tuple[int, int, int]:
+    """An (r, g, b) colour of integers 0-255."""
+    try:
+        rgb = tuple(int(c) for c in value)
+    except (TypeError, ValueError, OverflowError):
+        raise ModelError(f"category color must be three integers, got {brief(value)}") from None
+    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+        raise ModelError(f"category color must be three integers 0-255, got {brief(value)}")
+    return rgb
 
 
 def _check_id(value, what: str, optional: bool = False):
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"{what} must be an int or a str, got {value!r}")
+        raise ModelError(f"{what} must be an int or a str, got {brief(value)}")
 
 
 @dataclass(eq=True)
@@ -65,9 +77,9 @@ class Category:
     def __post_init__(self):
         _check_id(self.id, "category id")
         if not isinstance(self.name, str):
-            raise TypeError(f"category name must be a str, got {self.name!r}")
+            raise ModelError(f"category name must be a str, got {brief(self.name)}")
         if self.color is not None:
-            self.color = tuple(int(c) for c in self.color)
+            self.color = _color(self.color)
 
 
 @dataclass(eq=True)
@@ -109,9 +121,12 @@ class Annotation:
         _check_id(self.id, "annotation id", optional=True)
         _check_id(self.category_id, "category_id", optional=True)
         if not isinstance(self.geometry, _GEOMETRY_TYPES):
-            raise TypeError(f"unsupported geometry {type(self.geometry).__name__}")
+            raise ModelError(f"unsupported geometry {type(self.geometry).__name__}")
         if self.bbox is not None:
-            self.bbox = tuple(self.bbox)
+            try:
+                self.bbox = tuple(self.bbox)
+            except TypeError:
+                raise ModelError(f"bbox must be a sequence of numbers, got {brief(self.bbox)}") from None
 
     @classmethod
     def _trusted(cls, id, category_id, geometry=None, iscrowd=False, area=None, bbox=None, score=None,
@@ -176,7 +191,7 @@ class Item:
         for name in ("width", "height"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise TypeError(f"image {name} must be a non-negative int, got {v!r}")
+                raise ModelError(f"image {name} must be a non-negative int, got {brief(v)}")
 
     @classmethod
     def _trusted(cls, id, file_name, width=None, height=None, annotations=None, split=None, attributes=None,

@@ -15,13 +15,30 @@ from pathlib import Path
 from .errors import InputError
 from .validate import brief
 
-__all__ = ["resolve_inside", "confine", "confined_glob", "is_inside"]
+__all__ = ["resolve_inside", "confine", "confined_glob", "is_inside", "output_name", "NAME_MAX"]
+
+#: Bytes in one file-name component (NAME_MAX of Linux, macOS and Windows file systems).
+NAME_MAX = 255
+
+
+def _encodable(name: str, source, record) -> None:
+    """Refuse a name the file system cannot encode (a lone surrogate) before ``os`` functions see it."""
+    try:
+        os.fsencode(name)
+    except UnicodeError:
+        raise InputError(f"path {brief(name)} cannot be encoded as a file name", source, record) from None
 
 
 def is_inside(root, path) -> bool:
-    """Whether ``path``, with every symlink resolved, is ``root`` or lies below it."""
-    root_r = Path(os.path.realpath(root))
-    target = Path(os.path.realpath(path))
+    """Whether ``path``, with every symlink resolved, is ``root`` or lies below it.
+
+    A path the file system cannot resolve (too long, a loop of links) is not inside.
+    """
+    try:
+        root_r = Path(os.path.realpath(root))
+        target = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
     return target == root_r or root_r in target.parents
 
 
@@ -52,12 +69,16 @@ def resolve_inside(root, name: str, source=None, record: str | None = None) -> P
         raise InputError(f"a path must be a string, got {brief(name)}", source, record)
     if "\0" in name:
         raise InputError(f"path {brief(name)} holds a NUL byte", source, record)
+    _encodable(name, source, record)
     cleaned = name.replace("\\", "/")
     if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
         raise InputError(f"path {brief(name)} is absolute; only paths inside the dataset are allowed",
                          source, record)
-    root_r = Path(os.path.realpath(root))
-    target = Path(os.path.realpath(root_r / cleaned))
+    try:
+        root_r = Path(os.path.realpath(root))
+        target = Path(os.path.realpath(root_r / cleaned))
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a loop of links
+        raise InputError(f"path {brief(name)} cannot be resolved: {exc}", source, record) from None
     if target != root_r and root_r not in target.parents:
         raise InputError(f"path {brief(name)} points outside the dataset root {str(root_r)!r}", source, record)
     return target
@@ -92,3 +113,26 @@ def confined_glob(root, pattern: str, *, recursive: bool = False, files: bool = 
             continue
         out.append(p)
     return out
+
+
+def output_name(name, what: str, path=None, record: str | None = None, *, suffix: str = "") -> str:
+    """``name`` when it can be one file name (with ``suffix``) inside an output folder; else InputError.
+
+    Writers derive file names from item ids and file names; this refuses,
+    before anything is written: a non-string or empty name, ``.`` and ``..``,
+    a NUL byte or a ``/`` (the file would leave its folder), text the file
+    system cannot encode (a lone surrogate), and names longer than
+    :data:`NAME_MAX` bytes once ``suffix`` is added.
+    """
+    if not isinstance(name, str) or name in ("", ".", ".."):
+        raise InputError(f"{what} {brief(name)} cannot be a file name", path, record)
+    if "\0" in name or "/" in name:
+        raise InputError(f"{what} {brief(name)} holds a NUL byte or a '/'", path, record)
+    try:
+        size = len(os.fsencode(name + suffix))
+    except UnicodeError:
+        raise InputError(f"{what} {brief(name)} cannot be encoded as a file name", path, record) from None
+    if size > NAME_MAX:
+        raise InputError(f"{what} {brief(name)} is {size} bytes long with its suffix; file names are at most "
+                         f"{NAME_MAX}", path, record)
+    return name

@@ -10,6 +10,10 @@ Public API
 Lower-level pieces, each with its reference tests: :func:`match` and
 :func:`iou_matrix` (instance matching), :func:`cohen_kappa`,
 :func:`fleiss_kappa`, :func:`krippendorff_alpha`, :func:`staple_binary`.
+
+Extending: :class:`AgreeSettings` (the settings of a run, validated once),
+:class:`segmill.agree.metric.Metric` (the metric seam) and
+:mod:`segmill.agree.metrics` (the one list of metrics ``compare`` runs).
 """
 
 from .compare import compare
@@ -18,9 +22,11 @@ from .matching import iou_matrix, match
 from .multirater import fleiss_kappa, krippendorff_alpha
 from .pixel import cohen_kappa
 from .report import SCHEMA, AgreementReport
+from .settings import AgreeSettings
 from .staple import staple_binary
 
 __all__ = [
+    "AgreeSettings",
     "AgreementReport",
     "SCHEMA",
     "cohen_kappa",

@@ -1,20 +1,21 @@
-"""``segmill.agree.compare``: every agreement metric in one pass over the images."""
+"""``segmill.agree.compare``: every agreement metric in one pass over the images.
+
+The metrics themselves live in :mod:`segmill.agree.metrics` (one list);
+this module lines up the images, prepares each image once
+(:class:`~segmill.agree.context.ImageContext`) and hands it to every metric.
+"""
 
 from __future__ import annotations
 
-from itertools import combinations
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from .._progress import track
-from ..errors import InputError
-from . import _kernels as K
-from .multirater import MultiRaterCounts
-from .pairing import Pairing, pair_datasets
-from .panoptic import InstanceCounts, compare_instances
-from .pixel import PixelCounts, boundary_map, cohen_kappa, disk_offsets
-from .rasterize import UNLABELED, prepare
+from ..errors import UsageError
+from .context import ImageContext, RunContext
+from .metrics import METRICS
+from .pairing import pair_datasets
 from .report import AgreementReport
+from .settings import AgreeSettings
 
 
 def compare(datasets, names=None, *, iou: float = 0.5, boundary_tolerance: float = 2,
@@ -71,89 +72,77 @@ def compare(datasets, names=None, *, iou: float = 0.5, boundary_tolerance: float
     >>> rep.to_dict()["pq"], rep.to_dict()["kappa"]
     (1.0, 1.0)
     """
-    if not 0.0 <= float(iou) < 1.0:
-        raise InputError(f"the IoU threshold must be in [0, 1), got {iou}")
-    if unlabeled not in UNLABELED:
-        raise InputError(f"unlabeled must be one of {UNLABELED}, got {unlabeled!r}")
-    if float(boundary_tolerance) < 0:
-        raise InputError(f"the boundary tolerance must not be negative, got {boundary_tolerance}")
-    pairing = pair_datasets(datasets, names, match_by, void)
-    m = len(pairing.names)
-    if reference is not None and reference not in pairing.names:
-        raise InputError(f"--reference {reference!r} is not one of the annotators {pairing.names}")
-    ref_idx = None if reference is None else pairing.names.index(reference)
-    n_cls = len(pairing.categories)
-    pairs = list(combinations(range(m), 2))
-    inst = {p: InstanceCounts(n_cls) for p in pairs}
-    pix = {p: PixelCounts(n_cls) for p in pairs}
-    images_per_pair = {p: 0 for p in pairs}
-    multi = MultiRaterCounts(m, n_cls + 1)
-    view = np.zeros((m, n_cls + 1, n_cls + 1), np.int64)
-    offsets = disk_offsets(float(boundary_tolerance))
-    unusable: list[dict] = []
-    per_image: list[dict] = []
-
-    for g in track(pairing.groups, desc="agree"):
-        prep = [None if it is None else prepare(it, pairing.category_index[a], g.height, g.width, raster, unlabeled)
-                for a, it in enumerate(g.items)]
-        for a, p in enumerate(prep):
-            if p is not None:
-                unusable.extend({"image": g.key, "annotator": pairing.names[a], "reason": r} for r in p.unusable)
-        present = [a for a, p in enumerate(prep) if p is not None]
-        block = np.zeros((len(present), g.height * g.width), np.int32)
-        maps = [None] * m
-        for row, a in enumerate(present):
-            maps[a] = prep[a].label_map(block[row])
-        bmaps = [None if lm is None else boundary_map(lm, g.height, g.width) for lm in maps]
-        rec = {"image": g.key, "pairs": {}}
-        for (a, b) in pairs:
-            if prep[a] is None or prep[b] is None:
-                continue
-            images_per_pair[(a, b)] += 1
-            ic = compare_instances(prep[a], prep[b], n_cls, iou)
-            pc = PixelCounts(n_cls)
-            pc.add_maps(maps[a], maps[b])
-            pc.add_boundaries(bmaps[a], bmaps[b], g.height, g.width, offsets)
-            inst[(a, b)] += ic
-            pix[(a, b)] += pc
-            rec["pairs"][_pair_key(pairing, a, b)] = {
-                "pq": ic.panoptic()["pq"],
-                "tp": int(ic.tp.sum()), "fp": int(ic.fp.sum()), "fn": int(ic.fn.sum()),
-                "mean_iou": pc.mean_iou(), "kappa": cohen_kappa(pc.conf) if pc.conf.any() else None,
-            }
-        if g.complete:
-            K.all_rater_pass(block, n_cls + 1, -1 if ref_idx is None else ref_idx, multi.fleiss_totals,
-                             multi.alpha_totals, multi.scalars, view)
-        for p in prep:
-            if p is not None:
-                p.release()
-        scores = [v["pq"] if v["pq"] is not None else 1.0 for v in rec["pairs"].values()]
-        rec["score"] = float(np.mean(scores)) if scores else None
-        per_image.append(rec)
-
-    return AgreementReport(
-        pairing=pairing,
-        settings={
-            "iou": float(iou), "boundary_tolerance": float(boundary_tolerance), "match_by": match_by,
-            "reference": reference, "void": sorted(pairing.void), "unlabeled": unlabeled, "raster": raster,
-        },
-        pairs=[_pair_summary(pairing, a, b, inst[(a, b)], pix[(a, b)], images_per_pair[(a, b)]) for a, b in pairs],
-        multi=multi,
-        view=view,
-        per_image=per_image,
-        unusable=unusable,
-    )
+    settings = AgreeSettings(iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
+                             reference=reference, void=void, unlabeled=unlabeled, raster=raster)
+    return measure(datasets, names, settings)
 
 
-def _pair_key(pairing: Pairing, a: int, b: int) -> str:
-    return f"{pairing.names[a]} vs {pairing.names[b]}"
+def measure(datasets, names, settings: AgreeSettings, metrics=None) -> AgreementReport:
+    """:func:`compare` with its settings as one :class:`AgreeSettings`.
+
+    Parameters
+    ----------
+    datasets : sequence of Dataset
+    names : sequence of str or None
+    settings : AgreeSettings
+    metrics : sequence of Metric, optional
+        Default: :data:`segmill.agree.metrics.METRICS`.
+
+    Returns
+    -------
+    AgreementReport
+    """
+    metrics = tuple(METRICS if metrics is None else metrics)
+    check_order(metrics)
+    pairing = pair_datasets(datasets, names, settings.match_by, settings.void)
+    ctx = RunContext.of(pairing, settings)
+    tally = accumulate(ctx, pairing.groups, metrics)
+    results = {m.name: m.finalize(state, ctx) for m, state in zip(metrics, tally.states)}
+    return AgreementReport(run=ctx, metrics=metrics, results=results, pair_images=tally.pair_images,
+                           per_image=tally.per_image, unusable=tally.unusable)
 
 
-def _pair_summary(pairing, a, b, ic: InstanceCounts, pc: PixelCounts, n_images: int) -> dict:
-    return {
-        "a": pairing.names[a],
-        "b": pairing.names[b],
-        "images": n_images,
-        "instance": ic.summary(pairing.categories),
-        "pixel": pc.summary(pairing.categories),
-    }
+@dataclass
+class Tally:
+    """What one pass over images collects: each metric's state, and the per-image bookkeeping."""
+
+    states: list
+    pair_images: list
+    per_image: list = field(default_factory=list)
+    unusable: list = field(default_factory=list)
+
+    def merge(self, other: Tally, metrics) -> Tally:
+        """This tally and ``other`` (later images) combined."""
+        self.states = [m.merge(s, o) for m, s, o in zip(metrics, self.states, other.states)]
+        self.pair_images = [x + y for x, y in zip(self.pair_images, other.pair_images)]
+        self.per_image.extend(other.per_image)
+        self.unusable.extend(other.unusable)
+        return self
+
+
+def accumulate(ctx: RunContext, groups, metrics) -> Tally:
+    """Run every metric over ``groups`` (one image in memory at a time)."""
+    tally = Tally([m.start(ctx) for m in metrics], [0] * len(ctx.pairs))
+    index = {p: i for i, p in enumerate(ctx.pairs)}
+    for g in track(groups, desc="agree"):
+        image = ImageContext.prepare(ctx, g)
+        tally.unusable.extend(image.unusable())
+        for p in image.pairs:
+            tally.pair_images[index[p]] += 1
+        for m, state in zip(metrics, tally.states):
+            m.add_image(state, image)
+        image.release()
+        tally.per_image.append(image.record)
+    return tally
+
+
+def check_order(metrics) -> None:
+    """Refuse duplicate metric names and a metric listed before one it requires."""
+    seen: set = set()
+    for m in metrics:
+        if m.name in seen:
+            raise UsageError(f"two agreement metrics are named {m.name!r}")
+        missing = [r for r in getattr(m, "requires", ()) if r not in seen]
+        if missing:
+            raise UsageError(f"agreement metric {m.name!r} needs {missing} to run before it")
+        seen.add(m.name)

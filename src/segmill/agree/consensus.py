@@ -33,6 +33,7 @@ from ..model import Annotation, Category, Dataset, Item
 from . import _kernels as K
 from .pairing import pair_datasets
 from .rasterize import prepare
+from .settings import AgreeSettings
 from .staple import PatternHistogram, staple_patterns
 
 METHODS = ("majority", "staple")
@@ -80,104 +81,152 @@ def consensus(datasets, method: str = "majority", names=None, *, mode: str = "mu
         raise InputError(f"consensus method must be one of {METHODS}, got {method!r}")
     if mode not in MODES:
         raise InputError(f"consensus mode must be one of {MODES}, got {mode!r}")
-    pairing = pair_datasets(datasets, names, match_by, void)
-    m = len(pairing.names)
-    n_cls = len(pairing.categories)
+    settings = AgreeSettings(match_by=match_by, void=void, unlabeled=unlabeled, raster=raster)
+    pairing = pair_datasets(datasets, names, settings.match_by, settings.void)
     groups = [g for g in pairing.groups if g.complete]
     info: dict = {"method": method, "mode": mode, "annotators": list(pairing.names),
                   "images": len(groups), "missing": list(pairing.missing), "skipped": list(pairing.skipped)}
+    prepared = _Preparer(pairing, settings)
+    if mode == "multiclass":
+        decide = _multiclass_staple(prepared, groups, info) if method == "staple" else _plurality(pairing)
+    else:
+        on = _binary_staple(prepared, groups, info) if method == "staple" else _binary_majority(pairing)
+        decide = _BinaryDecision(on)
+    return _dataset(datasets, pairing, groups, prepared, decide, info)
 
-    def prepared(g):
-        return [prepare(it, pairing.category_index[a], g.height, g.width, raster, unlabeled) for a, it in enumerate(g.items)]
 
-    decide = None
-    if method == "staple" and mode == "multiclass":
-        hist = PatternHistogram(m, n_cls + 1)
-        for g in track(groups, desc="staple (fit)"):
-            hist.add(np.stack([p.label_map() for p in prepared(g)]))
-        pats, cnt = hist.arrays()
-        res = staple_patterns(pats, cnt, n_cls + 1)
-        labels = np.argmax(np.nan_to_num(res.probabilities, nan=-1.0), axis=1)
-        labels[(pats < 0).all(1)] = -1
-        lookup = {tuple(p): int(v) for p, v in zip(pats.tolist(), labels.tolist())}
-        info["staple"] = {
-            "iterations": res.iterations,
-            "prior": dict(zip(["background"] + pairing.categories, res.prior.tolist())),
-            "confusion": {n: res.theta[j].tolist() for j, n in enumerate(pairing.names)},
-            "confusion_axes": "[rated label][true label], labels: background then categories",
-        }
+class _Preparer:
+    """Every annotator's annotations of one image, rasterized under the run's settings."""
 
-        def staple_labels(stack):
-            p, inv = hist.encode(stack)
-            return np.array([lookup[tuple(r)] for r in p.tolist()], np.int32)[inv]
+    def __init__(self, pairing, settings: AgreeSettings):
+        self.pairing, self.settings = pairing, settings
 
-        decide = staple_labels
+    def __call__(self, g) -> list:
+        s = self.settings
+        return [prepare(it, self.pairing.category_index[a], g.height, g.width, s.raster, s.unlabeled)
+                for a, it in enumerate(g.items)]
 
-    binary_prob = None
-    if method == "staple" and mode == "binary":
-        if m > MAX_BINARY_RATERS:
-            raise InputError(f"binary STAPLE supports up to {MAX_BINARY_RATERS} annotators, got {m}")
-        hist = np.zeros((n_cls, 2**m), np.int64)
-        for g in track(groups, desc="staple (fit)"):
-            prep = prepared(g)
-            hw = g.height * g.width
-            for k in range(n_cls):
-                code = _class_code(prep, k, hw)
-                if code is None:
-                    hist[k, 0] += hw
-                else:
-                    hist[k] += np.bincount(code, minlength=2**m)
-        pats = ((np.arange(2**m)[:, None] >> np.arange(m)[None, :]) & 1).astype(np.int64)
-        binary_prob = np.zeros((n_cls, 2**m))
-        per_class = {}
+
+class _LabelDecision:
+    """Multi-class consensus: one label per pixel from the stack of label maps."""
+
+    def __init__(self, labels):
+        self.labels = labels  # (n_raters, n_pixels) label stack -> (n_pixels,) labels
+
+    def masks(self, prep, h: int, w: int) -> list[tuple[int, R.RLE]]:
+        lab = self.labels(np.stack([p.label_map() for p in prep]))
+        return [(int(k) - 1, R.encode((lab == k).reshape(w, h).T)) for k in np.unique(lab) if k > 0]
+
+
+class _BinaryDecision:
+    """Binary consensus: per category, ``on[k][pattern]`` says whether the annotators' pattern is in."""
+
+    def __init__(self, on):
+        self.on = on
+
+    def masks(self, prep, h: int, w: int) -> list[tuple[int, R.RLE]]:
+        out = []
+        for k in range(len(self.on)):
+            code = _class_code(prep, k, h * w)
+            if code is None:
+                continue
+            mask = self.on[k][code]
+            if mask.any():
+                out.append((k, R.encode(mask.reshape(w, h).T)))
+        return out
+
+
+def _plurality(pairing) -> _LabelDecision:
+    """Majority vote, multi-class: the label most annotators give (ties to the lowest, void no vote)."""
+    n_labels = len(pairing.categories) + 1
+
+    def labels(stack):
+        lab = np.empty(stack.shape[1], np.int32)
+        K.plurality(stack, n_labels, lab)
+        return lab
+
+    return _LabelDecision(labels)
+
+
+def _multiclass_staple(prepared, groups, info: dict) -> _LabelDecision:
+    """Fit multi-class STAPLE on every image; each pixel takes its pattern's most probable label."""
+    pairing = prepared.pairing
+    n_labels = len(pairing.categories) + 1
+    hist = PatternHistogram(len(pairing.names), n_labels)
+    for g in track(groups, desc="staple (fit)"):
+        hist.add(np.stack([p.label_map() for p in prepared(g)]))
+    pats, cnt = hist.arrays()
+    res = staple_patterns(pats, cnt, n_labels)
+    best = np.argmax(np.nan_to_num(res.probabilities, nan=-1.0), axis=1)
+    best[(pats < 0).all(1)] = -1
+    lookup = {tuple(p): int(v) for p, v in zip(pats.tolist(), best.tolist())}
+    info["staple"] = {
+        "iterations": res.iterations,
+        "prior": dict(zip(["background"] + pairing.categories, res.prior.tolist())),
+        "confusion": {n: res.theta[j].tolist() for j, n in enumerate(pairing.names)},
+        "confusion_axes": "[rated label][true label], labels: background then categories",
+    }
+
+    def labels(stack):
+        p, inv = hist.encode(stack)
+        return np.array([lookup[tuple(r)] for r in p.tolist()], np.int32)[inv]
+
+    return _LabelDecision(labels)
+
+
+def _binary_majority(pairing) -> list[np.ndarray]:
+    """Per category, which annotator patterns (bit j: annotator j marks it) more than half mark."""
+    m = len(pairing.names)
+    votes = np.zeros(2**m, np.int64)
+    for j in range(m):
+        votes += (np.arange(2**m) >> j) & 1
+    on = votes * 2 > m
+    return [on] * len(pairing.categories)
+
+
+def _binary_staple(prepared, groups, info: dict) -> list[np.ndarray]:
+    """Fit one binary STAPLE per category; a pattern is in when its posterior is > 0.5."""
+    pairing = prepared.pairing
+    m, n_cls = len(pairing.names), len(pairing.categories)
+    if m > MAX_BINARY_RATERS:
+        raise InputError(f"binary STAPLE supports up to {MAX_BINARY_RATERS} annotators, got {m}")
+    hist = np.zeros((n_cls, 2**m), np.int64)
+    for g in track(groups, desc="staple (fit)"):
+        prep = prepared(g)
+        hw = g.height * g.width
         for k in range(n_cls):
-            res = staple_patterns(pats, hist[k], 2)
-            binary_prob[k] = np.nan_to_num(res.probabilities[:, 1], nan=0.0)
-            per_class[pairing.categories[k]] = {
-                "iterations": res.iterations,
-                "prior": float(res.prior[1]),
-                "sensitivity": dict(zip(pairing.names, res.sensitivity.tolist())),
-                "specificity": dict(zip(pairing.names, res.specificity.tolist())),
-            }
-        info["staple"] = per_class
+            code = _class_code(prep, k, hw)
+            if code is None:
+                hist[k, 0] += hw
+            else:
+                hist[k] += np.bincount(code, minlength=2**m)
+    pats = ((np.arange(2**m)[:, None] >> np.arange(m)[None, :]) & 1).astype(np.int64)
+    on, per_class = [], {}
+    for k in range(n_cls):
+        res = staple_patterns(pats, hist[k], 2)
+        on.append(np.nan_to_num(res.probabilities[:, 1], nan=0.0) > 0.5)
+        per_class[pairing.categories[k]] = {
+            "iterations": res.iterations,
+            "prior": float(res.prior[1]),
+            "sensitivity": dict(zip(pairing.names, res.sensitivity.tolist())),
+            "specificity": dict(zip(pairing.names, res.specificity.tolist())),
+        }
+    info["staple"] = per_class
+    return on
 
+
+def _dataset(datasets, pairing, groups, prepared, decide, info: dict) -> Dataset:
+    """The consensus dataset: per image, one RLE annotation per category ``decide`` keeps."""
     out = Dataset(categories=_categories(datasets, pairing), meta={"consensus": info})
     cat_ids = [c.id for c in out.categories]
     ann_id = 0
     for g in track(groups, desc="consensus"):
-        prep = prepared(g)
-        h, w = g.height, g.width
-        masks: list[tuple[int, R.RLE]] = []
-        if mode == "multiclass":
-            stack = np.stack([p.label_map() for p in prep])
-            if decide is None:
-                lab = np.empty(stack.shape[1], np.int32)
-                K.plurality(stack, n_cls + 1, lab)
-            else:
-                lab = decide(stack)
-            for k in np.unique(lab):
-                if k > 0:
-                    masks.append((int(k) - 1, R.encode((lab == k).reshape(w, h).T)))
-        else:
-            for k in range(n_cls):
-                code = _class_code(prep, k, h * w)
-                if code is None:
-                    continue
-                if binary_prob is None:
-                    votes = np.zeros(2**m, np.int64)
-                    for j in range(m):
-                        votes += (np.arange(2**m) >> j) & 1
-                    on = (votes * 2 > m)[code]
-                else:
-                    on = (binary_prob[k] > 0.5)[code]
-                if on.any():
-                    masks.append((k, R.encode(on.reshape(w, h).T)))
         anns = []
-        for k, r in masks:
+        for k, r in decide.masks(prepared(g), g.height, g.width):
             ann_id += 1
             anns.append(Annotation(ann_id, cat_ids[k], r, iscrowd=False, area=float(r.area), bbox=r.bbox))
         first = next(it for it in g.items if it is not None)
-        out.items.append(Item(first.id, first.file_name, w, h, anns, split=first.split))
+        out.items.append(Item(first.id, first.file_name, g.width, g.height, anns, split=first.split))
     return out
 
 

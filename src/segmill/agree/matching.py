@@ -1,12 +1,22 @@
-"""Optimal one-to-one instance matching on mask IoU.
+"""The one instance matcher: optimal one-to-one matching on mask IoU.
 
-A pair of instances can match only when their IoU is strictly greater than
-the threshold (panopticapi's rule; with a threshold of 0.5 or more such a
-match is unique, but the assignment is solved anyway so that lower thresholds
-are optimal too). Among the candidate pairs the matching maximizes the number
-of matches, then their total IoU
-(:func:`scipy.optimize.linear_sum_assignment`). IoU matrices come from
-:func:`segmill.rle.iou`, which skips pairs whose boxes do not overlap.
+Every IoU matching in segmill goes through :func:`match`, which says
+explicitly how a pair passes the threshold and what the assignment
+optimizes:
+
+* ``segmill agree`` (``comparison=">"``, ``objective="matches"``): a pair
+  can match only when its IoU is strictly greater than the threshold
+  (panopticapi's rule; with a threshold of 0.5 or more such a match is
+  unique, but the assignment is solved anyway so that lower thresholds are
+  optimal too). Among the candidate pairs the matching maximizes the number
+  of matches, then their total IoU.
+* ``segmill diff`` / ``segmill gate`` (``comparison=">="``,
+  ``objective="total_iou"``, a same-class tie break): the assignment of
+  highest total IoU, keeping the pairs with IoU >= the threshold (and > 0).
+
+Assignments are solved with :func:`scipy.optimize.linear_sum_assignment`.
+IoU matrices come from :func:`segmill.rle.iou`, which skips pairs whose boxes
+do not overlap.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .. import rle as R
+from ..errors import UsageError
 
 
 def iou_matrix(rles_a, rles_b, void=None) -> np.ndarray:
@@ -55,15 +66,49 @@ def iou_matrix(rles_a, rles_b, void=None) -> np.ndarray:
     return out
 
 
-def match(iou: np.ndarray, threshold: float = 0.5):
-    """Optimal one-to-one matching of the pairs with IoU > ``threshold``.
+COMPARISONS = (">", ">=")
+OBJECTIVES = ("matches", "total_iou")
 
-    Maximizes the number of matched pairs, then their total IoU.
+
+def meets(iou, threshold: float, comparison: str):
+    """Whether IoU values pass a threshold: ``iou > threshold`` or ``iou >= threshold``.
+
+    With ``">="`` a pair also needs IoU > 0, so that a threshold of 0 never
+    pairs shapes that do not touch. Works on scalars and arrays.
+
+    Examples
+    --------
+    >>> bool(meets(0.5, 0.5, ">")), bool(meets(0.5, 0.5, ">=")), bool(meets(0.0, 0.0, ">="))
+    (False, True, False)
+    """
+    if comparison == ">":
+        return iou > threshold
+    if comparison == ">=":
+        return (iou >= threshold) & (iou > 0)
+    raise UsageError(f"comparison must be one of {COMPARISONS}, got {comparison!r}")
+
+
+def match(iou: np.ndarray, threshold: float = 0.5, *, comparison: str = ">", objective: str = "matches",
+          tie_break=None):
+    """Optimal one-to-one matching of the pairs whose IoU passes ``threshold``.
 
     Parameters
     ----------
     iou : numpy.ndarray, shape (n_a, n_b)
     threshold : float
+    comparison : {">", ">="}
+        ``">"``: a pair needs IoU > threshold (panopticapi's rule, used by
+        ``segmill agree``). ``">="``: IoU >= threshold and IoU > 0 (COCOeval's
+        inclusive rule, used by ``segmill diff`` and ``segmill gate``).
+    objective : {"matches", "total_iou"}
+        ``"matches"``: among the pairs that pass, as many matches as possible,
+        then the highest total IoU. ``"total_iou"``: the assignment over all
+        pairs with the highest total IoU (plus ``tie_break``), then the pairs
+        that do not pass are dropped; a pair below the threshold can then
+        take a partner a passing pair wanted (``segmill diff``'s rule).
+    tie_break : numpy.ndarray, optional
+        Small weights added to the IoU in the assignment, e.g. ``1e-9`` for
+        pairs of the same class; never decides whether a pair passes.
 
     Returns
     -------
@@ -78,19 +123,38 @@ def match(iou: np.ndarray, threshold: float = 0.5):
     >>> rows, cols, ious = match(np.array([[0.9, 0.6], [0.7, 0.1]]), 0.5)
     >>> rows.tolist(), cols.tolist(), ious.tolist()
     ([0, 1], [1, 0], [0.6, 0.7])
+    >>> match(np.array([[0.5]]), 0.5)[0].tolist(), match(np.array([[0.5]]), 0.5, comparison=">=")[0].tolist()
+    ([], [0])
     """
+    if objective not in OBJECTIVES:
+        raise UsageError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     iou = np.asarray(iou, dtype=np.float64)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if iou.size == 0:
+        meets(iou, threshold, comparison)  # still refuse an unknown comparison
         return empty
-    cand = iou > threshold
+    cand = meets(iou, threshold, comparison)
     if not cand.any():
         return empty
+    if objective == "total_iou":
+        weight = iou if tie_break is None else iou + tie_break
+        rows, cols = linear_sum_assignment(-weight)
+        keep = cand[rows, cols]
+        rows, cols = rows[keep], cols[keep]
+        return rows, cols, iou[rows, cols]
+    return _most_matches(iou, cand, tie_break)
+
+
+def _most_matches(iou: np.ndarray, cand: np.ndarray, tie_break=None):
+    """The ``"matches"`` objective: most candidate pairs, then highest total IoU."""
     r_any = np.nonzero(cand.any(axis=1))[0]
     c_any = np.nonzero(cand.any(axis=0))[0]
+    sub_iou = iou[np.ix_(r_any, c_any)]
+    if tie_break is not None:
+        sub_iou = sub_iou + np.asarray(tie_break, np.float64)[np.ix_(r_any, c_any)]
     # A weight above any total IoU per match makes the count come first.
     big = float(min(len(r_any), len(c_any)) + 1)
-    sub = np.where(cand[np.ix_(r_any, c_any)], big + iou[np.ix_(r_any, c_any)], 0.0)
+    sub = np.where(cand[np.ix_(r_any, c_any)], big + sub_iou, 0.0)
     rr, cc = linear_sum_assignment(sub, maximize=True)
     keep = sub[rr, cc] > 0
     rows = r_any[rr[keep]]

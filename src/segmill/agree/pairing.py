@@ -8,6 +8,9 @@ annotator view and the consensus) use the images every annotator has.
 
 Categories are matched by name; the common list is the union of the
 annotators' names in order of first appearance (annotator 0 first).
+
+The lining up itself is :func:`segmill.agree.align.align`, the image pairer
+``segmill diff`` and ``segmill gate`` use too.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..model import Dataset, Item
-
-MATCH_BY = ("file_name", "id")
+from .align import KeyRule, align
+from .settings import MATCH_BY
 
 
 @dataclass
@@ -121,7 +124,15 @@ def pair_datasets(datasets, names=None, match_by: str = "file_name", void=()) ->
         raise InputError(f"match_by must be one of {MATCH_BY}, got {match_by!r}")
     names = default_names(datasets, names)
     void = frozenset(void)
+    categories, cat_index = _line_up_categories(datasets, void)
+    pairing = Pairing(names, categories, cat_index, void=void)
+    for row in align([ds.items for ds in datasets], [_image_rule(datasets, names, match_by)]):
+        _add_image(pairing, row.key, row.items)
+    return pairing
 
+
+def _line_up_categories(datasets, void: frozenset) -> tuple[list[str], list[dict]]:
+    """The common category names (first appearance) and, per dataset, its id -> index (-1 void)."""
     categories: list[str] = []
     pos: dict[str, int] = {}
     cat_index = []
@@ -136,37 +147,34 @@ def pair_datasets(datasets, names=None, match_by: str = "file_name", void=()) ->
                 categories.append(c.name)
             m.setdefault(c.id, pos[c.name])
         cat_index.append(m)
+    return categories, cat_index
 
-    order: list[str] = []
-    table: dict[str, list] = {}
-    for a, ds in enumerate(datasets):
-        seen = set()
-        for item in ds.items:
-            key = item.file_name if match_by == "file_name" else str(item.id)
-            if key in seen:
-                src = ds.meta.get("source_path")
-                raise InputError(f"two images share the {match_by} {key!r}", src, f"annotator {names[a]!r}")
-            seen.add(key)
-            row = table.get(key)
-            if row is None:
-                row = table[key] = [None] * len(datasets)
-                order.append(key)
-            row[a] = item
 
-    pairing = Pairing(names, categories, cat_index, void=void)
-    for key in order:
-        items = table[key]
-        absent = [names[a] for a, it in enumerate(items) if it is None]
-        if absent:
-            pairing.missing.append({"image": key, "missing_from": absent})
-        sizes = {it.size for it in items if it is not None and it.size is not None}
-        if len(sizes) != 1:
-            reason = "no annotator gives the image size" if not sizes else (
-                "annotators disagree on the image size: "
-                + ", ".join(f"{names[a]} {it.height}x{it.width}" for a, it in enumerate(items) if it is not None)
-            )
-            pairing.skipped.append({"image": key, "reason": reason})
-            continue
-        h, w = sizes.pop()
-        pairing.groups.append(ImageGroup(key, items, h, w))
-    return pairing
+def _image_rule(datasets, names, match_by: str) -> KeyRule:
+    """One key per image (file name or ``str(id)``); a key twice in one dataset is an error."""
+
+    def duplicate(a: int, key) -> None:
+        src = datasets[a].meta.get("source_path")
+        raise InputError(f"two images share the {match_by} {key!r}", src, f"annotator {names[a]!r}")
+
+    if match_by == "file_name":
+        return KeyRule(key=lambda item: item.file_name, duplicates=duplicate)
+    return KeyRule(key=lambda item: str(item.id), duplicates=duplicate)
+
+
+def _add_image(pairing: Pairing, key: str, items: list) -> None:
+    """Record one image row: missing annotators, and either a group or the reason it is skipped."""
+    names = pairing.names
+    absent = [names[a] for a, it in enumerate(items) if it is None]
+    if absent:
+        pairing.missing.append({"image": key, "missing_from": absent})
+    sizes = {it.size for it in items if it is not None and it.size is not None}
+    if len(sizes) != 1:
+        reason = "no annotator gives the image size" if not sizes else (
+            "annotators disagree on the image size: "
+            + ", ".join(f"{names[a]} {it.height}x{it.width}" for a, it in enumerate(items) if it is not None)
+        )
+        pairing.skipped.append({"image": key, "reason": reason})
+        return
+    h, w = sizes.pop()
+    pairing.groups.append(ImageGroup(key, items, h, w))

@@ -27,6 +27,9 @@ from .. import rle as R
 from .matching import iou_matrix, match
 from .pixel import cohen_kappa
 
+# panopticapi: a segment pair matches when its IoU is strictly above the threshold
+PQ_COMPARISON = ">"
+
 
 class InstanceCounts:
     """Per-category TP/FP/FN and summed IoU, plus the label confusion matrix.
@@ -141,7 +144,7 @@ def compare_instances(a, b, n_classes: int, threshold: float = 0.5) -> InstanceC
     # Categories are independent blocks of one assignment problem: zeroing
     # the cross-category IoUs and solving once gives every category's optimum.
     same = np.where(la[:, None] == lb[None, :], m, 0.0)
-    rows, cols, ious = match(same, threshold)
+    rows, cols, ious = match(same, threshold, comparison=PQ_COMPARISON)
     matched_a = np.zeros(ia.size, bool)
     matched_b = np.zeros(ib.size, bool)
     matched_a[rows] = True
@@ -151,7 +154,7 @@ def compare_instances(a, b, n_classes: int, threshold: float = 0.5) -> InstanceC
     out.fn += _unmatched(a, ia, ~matched_a, b, void, n_classes)
     out.fp += _unmatched(b, ib, ~matched_b, a, void, n_classes)
 
-    rows, cols, _ = match(m, threshold)
+    rows, cols, _ = match(m, threshold, comparison=PQ_COMPARISON)
     np.add.at(out.label_conf, (la[rows], lb[cols]), 1)
     return out
 

@@ -22,6 +22,7 @@ from .. import rle as R
 from ..errors import GeometryError
 from ..geometry import AREA_KINDS, rasterize_many
 from . import _kernels as K
+from .settings import UNLABELED  # noqa: F401  (re-exported: older imports find it here)
 
 
 @dataclass
@@ -87,8 +88,6 @@ class ImageAnnotations:
             return None
         return R.merge(sel)
 
-
-UNLABELED = ("background", "void")
 
 
 def prepare(item, category_index: dict, height: int, width: int, rule: str = "coco",

@@ -4,6 +4,10 @@ Summary tables, the annotator ranking, and overlays of the images with the
 lowest agreement: each annotator's instance outlines in its own colour on a
 neutral background (or on the photo, when ``image_root`` holds it). Images
 are embedded as base64 PNG; the page loads nothing from the network.
+
+The figures, the columns of the pair and per-category tables and further
+tables come from the metrics (:meth:`segmill.agree.metric.Metric.rows`); the
+page lays them out.
 """
 
 from __future__ import annotations
@@ -11,13 +15,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
 
 import numpy as np
 
 from .. import rle as R
+from .metric import fmt
 from .rasterize import prepare
-from .report_text import fmt
 
 # Colour-blind-friendly qualitative palette (Okabe & Ito), then extras.
 PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (204, 121, 167), (213, 94, 0),
@@ -52,84 +55,122 @@ def render(report, n_lowest: int = 6, image_root=None) -> str:
         Folder holding the images (by ``file_name``) to draw the outlines on.
     """
     d = report.to_dict(per_image=False)
+    shown = report.rows()
     names = d["annotators"]
     colours = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    esc = html.escape
-    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-           "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
-           f"<title>segmill agree: {esc(', '.join(names))}</title><style>{_CSS}</style></head><body>",
-           "<h1>Annotator agreement</h1>",
-           f"<div class='note'>{len(names)} annotators, {d['images']['compared']} images compared "
-           f"({d['images']['complete']} seen by all), {len(d['categories'])} categories; instances match at "
-           f"IoU &gt; {d['settings']['iou']:g}, boundaries within {d['settings']['boundary_tolerance']:g} px.</div>",
-           "<div class='kpi'>"]
-    for key, label in (("pq", "PQ"), ("sq", "SQ"), ("rq", "RQ"), ("mean_iou", "mean IoU"),
-                       ("kappa", "kappa"), ("boundary_f1", "boundary F1")):
-        out.append(f"<div><b>{fmt(d[key])}</b><span>{label}</span></div>")
-    mr = d["multi_rater"]
-    out.append(f"<div><b>{fmt(mr['fleiss_kappa'])}</b><span>Fleiss' kappa</span></div>")
-    out.append(f"<div><b>{fmt(mr['krippendorff_alpha'])}</b><span>Krippendorff's alpha</span></div></div>")
-
-    out.append("<h2>Annotator pairs</h2>")
-    out.append(_table(["pair", "images", "TP", "FP", "FN", "precision", "recall", "F1", "PQ", "SQ", "RQ",
-                       "label kappa", "pixel mIoU", "Dice", "accuracy", "pixel kappa", "boundary F1"],
-                      [[f"{_sw(colours[p['a']])}{esc(p['a'])} vs {_sw(colours[p['b']])}{esc(p['b'])}", p["images"],
-                        p["instance"]["tp"], p["instance"]["fp"], p["instance"]["fn"],
-                        fmt(p["instance"]["precision"]), fmt(p["instance"]["recall"]), fmt(p["instance"]["f1"]),
-                        fmt(p["instance"]["pq"]), fmt(p["instance"]["sq"]), fmt(p["instance"]["rq"]),
-                        fmt(p["instance"]["label_agreement"]["kappa"]), fmt(p["pixel"]["mean_iou"]),
-                        fmt(p["pixel"]["mean_dice"]), fmt(p["pixel"]["accuracy"]), fmt(p["pixel"]["kappa"]),
-                        fmt(p["pixel"]["boundary_f1"])] for p in d["pairs"]]))
-
-    v = d["annotator_view"]
-    out.append(f"<h2>Annotators against {esc(v['reference'])}</h2>")
-    out.append(_table(["annotator", "rank", "sensitivity", "specificity", "IoU"],
-                      [[f"{_sw(colours[a['name']])}{esc(a['name'])}", a["rank"], fmt(a["sensitivity"]),
-                        fmt(a["specificity"]), fmt(a["iou"])] for a in v["annotators"]]))
-
-    out.append("<h2>Per category</h2>")
-    for p in d["pairs"]:
-        rows = []
-        for name in d["categories"]:
-            ins = p["instance"]["per_class"].get(name, {})
-            px = p["pixel"]["per_class"].get(name, {})
-            if not ins and not px:
-                continue
-            rows.append([esc(name), ins.get("tp", 0), ins.get("fp", 0), ins.get("fn", 0), fmt(ins.get("pq")),
-                         fmt(ins.get("sq")), fmt(ins.get("rq")), fmt(px.get("iou")), fmt(px.get("dice")),
-                         fmt(px.get("boundary_f1"))])
-        out.append(f"<div class='note'>{esc(p['a'])} vs {esc(p['b'])}</div>")
-        out.append(_table(["category", "TP", "FP", "FN", "PQ", "SQ", "RQ", "IoU", "Dice", "boundary F1"], rows))
-
+    out = _head(d)
+    out += _figures(report, shown)
+    out += _pair_table(d["pairs"], shown, colours)
+    for t in (t for rows in shown for t in rows.tables):
+        out.append(f"<h2>{esc(t.title)}</h2>")
+        out.append(_table(t.header, [_cells(r, colours if t.annotator_column else None) for r in t.rows]))
+    out += _category_tables(d, shown)
     missing = d["images"]["missing"]
     if missing:
         out.append(f"<h2>Images missing from some annotators ({len(missing)})</h2>")
         out.append(_table(["image", "missing from"], [[esc(x["image"]), esc(", ".join(x["missing_from"]))]
                                                        for x in missing[:200]]))
-
-    low = report.lowest(n_lowest)
-    if low:
-        out.append(f"<h2>Lowest agreement ({len(low)} images)</h2>")
-        out.append("<div class='note'>" + " ".join(f"{_sw(colours[n])}{esc(n)}" for n in names)
-                   + " &mdash; outlines of each annotator's instances (dotted: crowd regions); "
-                   "score = mean PQ over pairs.</div>")
-        out.append("<div class='grid'>")
-        by_key = {g.key: g for g in report.pairing.groups}
-        skipped_photos = []
-        for r in low:
-            g = by_key[r["image"]]
-            png, why = _overlay_png(report, g, colours, image_root)
-            if why:
-                skipped_photos.append((g.key, why))
-            pairs = "; ".join(f"{esc(k)}: PQ {fmt(x['pq'])}, mIoU {fmt(x['mean_iou'])}" for k, x in r["pairs"].items())
-            out.append(f"<figure><img alt='{esc(g.key)}' src='data:image/png;base64,{png}'>"
-                       f"<figcaption><b>{esc(g.key)}</b> score {fmt(r['score'])}<br>{pairs}</figcaption></figure>")
-        out.append("</div>")
-        for key, why in skipped_photos:
-            out.append(f"<p class='note'>Photo of {esc(key)} not shown: {esc(why)}</p>")
+    out += _lowest(report, n_lowest, image_root, colours)
     out.append("<p class='note'>Generated by segmill agree. Self-contained: no network access needed.</p>")
     out.append("</body></html>\n")
     return "\n".join(out)
+
+
+def esc(text) -> str:
+    """``text`` escaped for HTML."""
+    return html.escape(text)
+
+
+def _cell(v) -> str:
+    """A table cell: text escaped, numbers through :func:`fmt`."""
+    return esc(v) if isinstance(v, str) else fmt(v)
+
+
+def _cells(row, colours=None) -> list[str]:
+    """Cells of a metric's table row; with ``colours`` the first cell is an annotator with its colour."""
+    if colours is None:
+        return [_cell(v) for v in row]
+    return [f"{_sw(colours[row[0]])}{esc(row[0])}"] + [_cell(v) for v in row[1:]]
+
+
+def _head(d) -> list[str]:
+    """The page head, title and the line saying what was compared."""
+    names = d["annotators"]
+    return ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            ("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
+             "style-src 'unsafe-inline'\">"),
+            f"<title>segmill agree: {esc(', '.join(names))}</title><style>{_CSS}</style></head><body>",
+            "<h1>Annotator agreement</h1>",
+            (f"<div class='note'>{len(names)} annotators, {d['images']['compared']} images compared "
+             f"({d['images']['complete']} seen by all), {len(d['categories'])} categories; instances match at "
+             f"IoU &gt; {d['settings']['iou']:g}, boundaries within {d['settings']['boundary_tolerance']:g} px."
+             "</div>")]
+
+
+def _figures(report, shown) -> list[str]:
+    """The headline numbers, then the metrics' other figures, as tiles."""
+    labels = {k: v for rows in shown for k, v in rows.headline.items()}
+    tiles = [(labels.get(k, k), v) for k, v in report.headline().items()]
+    tiles += [fig for rows in shown for fig in rows.figures]
+    # labels are element text: quotes need no escaping there ("Fleiss' kappa")
+    body = "\n".join(f"<div><b>{fmt(v)}</b><span>{html.escape(label, quote=False)}</span></div>"
+                     for label, v in tiles)
+    return [f"<div class='kpi'>\n{body}</div>"] if tiles else []
+
+
+def _pair_table(pairs, shown, colours) -> list[str]:
+    """One row per annotator pair (with its colours): images, then every metric's columns."""
+    columns = [(col, cells) for rows in shown for col, cells in rows.pair_columns]
+    rows = [[f"{_sw(colours[p['a']])}{esc(p['a'])} vs {_sw(colours[p['b']])}{esc(p['b'])}", p["images"]]
+            + [_cell(cells[i]) for _, cells in columns] for i, p in enumerate(pairs)]
+    return ["<h2>Annotator pairs</h2>", _table(["pair", "images"] + [col.label for col, _ in columns], rows)]
+
+
+def _category_tables(d, shown) -> list[str]:
+    """Per annotator pair, one row per category any metric has numbers on."""
+    parts = [rows.category_columns for rows in shown if rows.category_columns is not None]
+    if not parts:
+        return []
+    header = ["category"] + [col.label for part in parts for col in part.columns]
+    out = ["<h2>Per category</h2>"]
+    for i, p in enumerate(d["pairs"]):
+        rows = []
+        for name in d["categories"]:
+            if not any(name in part.per_pair[i] for part in parts):
+                continue
+            cells = [v for part in parts for v in part.per_pair[i].get(name, part.missing)]
+            rows.append([esc(name)] + [_cell(v) for v in cells])
+        out.append(f"<div class='note'>{esc(p['a'])} vs {esc(p['b'])}</div>")
+        out.append(_table(header, rows))
+    return out
+
+
+def _lowest(report, n_lowest: int, image_root, colours) -> list[str]:
+    """Overlays of the lowest-agreement images, with their per-pair numbers."""
+    low = report.lowest(n_lowest)
+    if not low:
+        return []
+    names = report.names
+    out = [f"<h2>Lowest agreement ({len(low)} images)</h2>",
+           "<div class='note'>" + " ".join(f"{_sw(colours[n])}{esc(n)}" for n in names)
+           + " &mdash; outlines of each annotator's instances (dotted: crowd regions); "
+           "score = mean PQ over pairs.</div>",
+           "<div class='grid'>"]
+    by_key = {g.key: g for g in report.pairing.groups}
+    skipped_photos = []
+    for r in low:
+        g = by_key[r["image"]]
+        png, why = _overlay_png(report, g, colours, image_root)
+        if why:
+            skipped_photos.append((g.key, why))
+        pairs = "; ".join(f"{esc(k)}: PQ {fmt(x.get('pq'))}, mIoU {fmt(x.get('mean_iou'))}"
+                          for k, x in r["pairs"].items())
+        out.append(f"<figure><img alt='{esc(g.key)}' src='data:image/png;base64,{png}'>"
+                   f"<figcaption><b>{esc(g.key)}</b> score {fmt(r['score'])}<br>{pairs}</figcaption></figure>")
+    out.append("</div>")
+    for key, why in skipped_photos:
+        out.append(f"<p class='note'>Photo of {esc(key)} not shown: {esc(why)}</p>")
+    return out
 
 
 def _sw(rgb) -> str:

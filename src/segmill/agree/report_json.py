@@ -43,7 +43,12 @@ Headline numbers:
 ``consensus`` (only when the CLI built one)
   {method, mode, annotators, images, output, staple: per-rater estimates}
 ``per_image`` (unless left out)
-  [{image, score, pairs: {"A vs B": {pq, tp, fp, fn, mean_iou, kappa}}}]
+  [{image, pairs: {"A vs B": {pq, tp, fp, fn, mean_iou, kappa}}, score}]
+
+A metric added through :mod:`segmill.agree.metrics` adds its headline numbers
+after ``boundary_f1``, its section of each pair after ``pixel``, and its
+top-level sections after ``lowest_images``; the keys above, and their order,
+stay as they are.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
-"""Plain-text summary tables of an :class:`~segmill.agree.AgreementReport`."""
+"""Plain-text summary tables of an :class:`~segmill.agree.AgreementReport`.
+
+The report's own parts (the images compared, missing, skipped; annotations
+left out; the lowest-agreement images) are drawn here; everything else comes
+from the metrics (:meth:`segmill.agree.metric.Metric.rows`): the headline
+numbers, lines under them, the columns of the pair table, further tables.
+"""
 
 from __future__ import annotations
 
+from .metric import fmt
 
-def fmt(v, digits: int = 3) -> str:
-    """A number for a table cell (``-`` when undefined)."""
-    if v is None:
-        return "-"
-    if isinstance(v, int):
-        return str(v)
-    return f"{v:.{digits}f}"
+__all__ = ["fmt", "render", "table"]
 
 
 def table(header, rows) -> list[str]:
@@ -25,39 +26,52 @@ def table(header, rows) -> list[str]:
     return out
 
 
+def cell(v) -> str:
+    """A table cell: text as it is, numbers through :func:`fmt`."""
+    return v if isinstance(v, str) else fmt(v)
+
+
 def render(report, n_lowest: int = 5) -> str:
     """The summary as text: headline, pairs, annotators, missing images, lowest images."""
     d = report.to_dict(per_image=False)
+    shown = report.rows()
     im = d["images"]
+    labels = {k: v for rows in shown for k, v in rows.headline.items()}
+    numbers = "  ".join(f"{labels.get(k, k)} {fmt(v)}" for k, v in report.headline().items())
     lines = [
-        f"segmill agree: {len(d['annotators'])} annotators ({', '.join(d['annotators'])}), "
-        f"{im['compared']} images compared, {im['complete']} seen by all, {len(d['categories'])} categories",
-        f"PQ {fmt(d['pq'])}  SQ {fmt(d['sq'])}  RQ {fmt(d['rq'])}  mean IoU {fmt(d['mean_iou'])}  "
-        f"kappa {fmt(d['kappa'])}  boundary F1 {fmt(d['boundary_f1'])} "
-        f"(IoU > {d['settings']['iou']:g}, boundary tolerance {d['settings']['boundary_tolerance']:g} px)",
+        (f"segmill agree: {len(d['annotators'])} annotators ({', '.join(d['annotators'])}), "
+         f"{im['compared']} images compared, {im['complete']} seen by all, {len(d['categories'])} categories"),
+        f"{numbers} (IoU > {d['settings']['iou']:g}, boundary tolerance {d['settings']['boundary_tolerance']:g} px)",
     ]
-    mr = d["multi_rater"]
-    if len(d["annotators"]) > 2:
-        lines.append(f"all annotators: Fleiss' kappa {fmt(mr['fleiss_kappa'])}, "
-                     f"Krippendorff's alpha {fmt(mr['krippendorff_alpha'])} over {mr['pixels']} pixels")
-    else:
-        lines.append(f"Krippendorff's alpha {fmt(mr['krippendorff_alpha'])}")
+    lines += [line for rows in shown for line in rows.lines]
     lines.append("")
-    rows = []
-    for p in d["pairs"]:
-        i, px = p["instance"], p["pixel"]
-        rows.append([f"{p['a']} vs {p['b']}", p["images"], i["tp"], i["fp"], i["fn"], fmt(i["f1"]),
-                     fmt(i["pq"]), fmt(i["sq"]), fmt(i["rq"]), fmt(i["label_agreement"]["kappa"]),
-                     fmt(px["mean_iou"]), fmt(px["mean_dice"]), fmt(px["accuracy"]), fmt(px["kappa"]),
-                     fmt(px["boundary_f1"])])
-    lines += table(["pair", "images", "TP", "FP", "FN", "F1", "PQ", "SQ", "RQ", "label k",
-                    "mIoU", "Dice", "acc", "kappa", "BF1"], rows)
-    lines.append("")
-    v = d["annotator_view"]
-    lines.append(f"annotators against {v['reference']} (best first):")
-    lines += table(["annotator", "rank", "sensitivity", "specificity", "IoU"],
-                   [[a["name"], a["rank"], fmt(a["sensitivity"]), fmt(a["specificity"]), fmt(a["iou"])]
-                    for a in v["annotators"]])
+    lines += _pair_table(d["pairs"], shown)
+    for t in (t for rows in shown for t in rows.tables):
+        lines.append("")
+        lines.append(t.caption)
+        lines += table(t.header, [[cell(c) for c in r] for r in t.rows])
+    lines += _image_lists(d)
+    low = report.lowest(n_lowest)
+    if low:
+        lines.append("")
+        lines.append("lowest agreement (mean PQ over pairs):")
+        for r in low:
+            lines.append(f"  {fmt(r['score'])}  {r['image']}")
+    return "\n".join(lines) + "\n"
+
+
+def _pair_table(pairs, shown) -> list[str]:
+    """One row per annotator pair: its name, its images, then every metric's compact columns."""
+    columns = [(col, cells) for rows in shown for col, cells in rows.pair_columns if col.compact]
+    header = ["pair", "images"] + [col.text_label for col, _ in columns]
+    body = [[f"{p['a']} vs {p['b']}", p["images"]] + [cell(cells[i]) for _, cells in columns]
+            for i, p in enumerate(pairs)]
+    return table(header, body)
+
+
+def _image_lists(d) -> list[str]:
+    """Images missing from some annotators, images not compared, annotations left out."""
+    im, lines = d["images"], []
     if im["missing"]:
         lines.append("")
         lines.append(f"{len(im['missing'])} image(s) missing from some annotators:")
@@ -76,10 +90,4 @@ def render(report, n_lowest: int = 5) -> str:
         lines.append(f"{un['count']} annotation(s) left out (no area or undeclared category), e.g.:")
         for x in un["items"][:5]:
             lines.append(f"  {x['image']} [{x['annotator']}]: {x['reason']}")
-    low = report.lowest(n_lowest)
-    if low:
-        lines.append("")
-        lines.append("lowest agreement (mean PQ over pairs):")
-        for r in low:
-            lines.append(f"  {fmt(r['score'])}  {r['image']}")
-    return "\n".join(lines) + "\n"
+    return lines

@@ -190,7 +190,7 @@ def compose(
     rles: list[RLE] = rasterize_many(geoms, h, w, raster) if geoms else []
     n = len(rles)
     if overlap == "zorder":
-        z = [anns[k].attributes.get("z_order", 0) or 0 for k in painted]
+        z = [_z_order(anns[k]) for k in painted]
         ids = [anns[k].id for k in painted]
         # ties: the larger annotation id on top (list position when ids are not all ints)
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
@@ -220,3 +220,11 @@ def compose(
     instance_map = np.empty((h, w), idt)
     _paint.apply_luts(owner, lut_c, lut_i, class_map, instance_map)
     return class_map, instance_map, losses
+
+
+def _z_order(ann) -> float:
+    """``attributes["z_order"]`` as a number; a missing or non-numeric value (``"top"``, NaN) counts as 0."""
+    z = ann.attributes.get("z_order", 0)
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or z != z or z in (float("inf"), float("-inf")):
+        return 0.0
+    return float(z)

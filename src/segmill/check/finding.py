@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, Union
 
@@ -75,7 +77,7 @@ class Finding:
         """
         parts = [
             self.code,
-            PurePath(self.file).name if self.file else "",
+            _base_name(self.file) if self.file else "",
             "" if self.item_id is None else str(self.item_id),
             "" if self.annotation_id is None else str(self.annotation_id),
             self.key,
@@ -107,10 +109,29 @@ class Finding:
         }
 
 
+def _base_name(file) -> str:
+    """``PurePath(file).name``, worked out once per distinct file (every finding of a file asks)."""
+    try:
+        return _cached_base_name(file)
+    except TypeError:  # unhashable: not worth caching
+        return PurePath(file).name
+
+
+@lru_cache(maxsize=256)
+def _cached_base_name(file) -> str:
+    return PurePath(file).name
+
+
 def _jsonable(value):
     """Numpy scalars and tuples to plain JSON values; non-finite floats to strings."""
-    import math
-
+    t = type(value)
+    # Plain values first: what findings hold, decided without the isinstance chain below.
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is float:
+        return value if math.isfinite(value) else str(value)
+    if t is dict:
+        return {k if type(k) is str else str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

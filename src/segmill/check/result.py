@@ -94,6 +94,12 @@ class CheckResult:
         ``data`` holds the numbers behind a finding (keys per rule, see
         ``segmill rules CODE``); ``fingerprint`` is :meth:`Finding.fingerprint`.
         """
+        out = self.head_dict()
+        out["findings"] = [f.to_dict() for f in self.findings]
+        return out
+
+    def head_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without its last key, ``findings`` (for writers that stream them)."""
         from .. import __version__
 
         counts = self.counts()
@@ -114,5 +120,4 @@ class CheckResult:
                 {"code": r.code, "name": r.name, "severity": self.severities.get(r.code, r.severity)}
                 for r in self.rules
             ],
-            "findings": [f.to_dict() for f in self.findings],
         }

@@ -2,7 +2,8 @@
 
 Each command lives in its own module here and attaches itself to :data:`main`
 with ``@main.command()``. Exit codes everywhere: 0 ok, 1 findings / losses
-under ``--strict`` / thresholds failed, 2 usage or input error.
+under ``--strict`` / thresholds failed, 2 usage or input error, 3 internal
+error (see :func:`segmill.cli._common.run_guarded`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import click
 
 from .. import __version__
 
-# Command modules, imported in this order (a module not written yet is skipped).
+# Command modules, imported in this order.
 _COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "agree_cmd", "diff_cmd", "gate_cmd")
 
 
@@ -22,14 +23,10 @@ _COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "agree_cmd"
 def main() -> None:
     """Convert, check, compare and gate segmentation datasets.
 
-    Exit codes: 0 ok, 1 findings or failed thresholds, 2 usage or input error.
+    Exit codes: 0 ok, 1 findings or failed thresholds, 2 usage or input error,
+    3 internal error (a bug; SEGMILL_DEBUG=1 shows the traceback).
     """
 
 
-for _name in _COMMANDS:
-    _mod = f"{__name__}.{_name}"
-    try:
-        importlib.import_module(_mod)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _mod:
-            raise
+for _name in _COMMANDS:  # a missing module is an ImportError: a command never vanishes silently
+    importlib.import_module(f"{__name__}.{_name}")

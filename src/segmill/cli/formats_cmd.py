@@ -25,7 +25,8 @@ def formats_command(as_json):
         out = {
             "formats": [
                 {"name": s.name, "description": s.description, "read": s.read is not None,
-                 "write": s.write is not None, "output": s.output, "options": dict(s.options)}
+                 "write": s.write is not None, "output": s.output,
+                 "options": {o.name: o.describe() for o in s.options}}
                 for s in specs
             ],
             "loss_codes": codes,
@@ -36,8 +37,9 @@ def formats_command(as_json):
     for s in specs:
         rw = "/".join(x for x, ok in (("read", s.read), ("write", s.write)) if ok)
         lines.append(f"  {s.name} [{rw}, {s.output}]: {s.description}")
-        for opt, doc in s.options.items():
-            lines.append(f"      {opt}: {doc}")
+        for o in s.options:
+            flag = o.flag if o.cli else "--skip-invalid" if o.name == "errors" else "(Python only)"
+            lines.append(f"      {o.name} ({flag}) {o.describe()}")
     lines.append("loss codes:")
     for code, text in codes.items():
         lines.append(f"  {code}  {text}")

@@ -8,17 +8,16 @@ import click
 
 from . import main
 from ._common import run_guarded
-from .convert import option_sides
+from ._format_options import FormatOptionsCommand
 
 
-@main.command()
+@main.command(cls=FormatOptionsCommand, side="reader")
 @click.argument("path", type=click.Path(exists=False, dir_okay=True))
 @click.option("--format", "-f", "fmt", metavar="F", help="Format name (see `segmill formats`); detected when omitted.")
-@click.option("--images", type=click.Path(dir_okay=False), help="coco_results: an instances file with image sizes.")
 @click.option("--skip-invalid", is_flag=True, help="Skip bad records (counted) instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @run_guarded
-def info(path, fmt, images, skip_invalid, as_json):
+def info(path, fmt, skip_invalid, as_json, **reader_options):
     """Summarize PATH: format (and why), images, annotations per category,
     geometry kinds, crowd count, image size range.
 
@@ -27,6 +26,7 @@ def info(path, fmt, images, skip_invalid, as_json):
     from .. import io
     from .._info import format_summary, summarize
     from ..formats import get_format
+    from ..formats.options import route
 
     if fmt:
         spec = get_format(fmt)
@@ -34,13 +34,9 @@ def info(path, fmt, images, skip_invalid, as_json):
     else:
         name, det = io.detect_format(path)
         spec, reason = get_format(name), det.reason
-    options = {}
-    if images is not None:
-        if "reader" not in option_sides(spec, "images"):
-            raise click.UsageError(f"--images is not an option of the {spec.name} format")
-        options["images"] = images
+    options, _ = route(spec, None, {k: v for k, v in reader_options.items() if v is not None})
     if skip_invalid:
-        if "reader" not in option_sides(spec, "errors"):
+        if spec.option("errors", "reader") is None:
             raise click.UsageError(f"the {spec.name} reader has no lenient mode for --skip-invalid")
         options["errors"] = "skip"
     ds = io.read(path, spec.name, **options)

@@ -8,7 +8,6 @@ import click
 
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
-from .convert import option_sides
 
 
 @main.command("split-instances")
@@ -52,7 +51,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
     io.check_destination(dst, dst_spec.name, force=force, sources=[src])
     read_opts = {}
     if ignore_value is not None:
-        if "reader" not in option_sides(src_spec, "ignore_value"):
+        if src_spec.option("ignore_value", "reader") is None:
             raise click.UsageError(f"the {src_spec.name} reader has no --ignore-value (its void is fixed)")
         read_opts["ignore_value"] = ignore_value
     ds = io.read(src, src_spec.name, **read_opts)
@@ -61,7 +60,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
                                           raster=raster)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    write_opts = {"raster": raster} if "writer" in option_sides(dst_spec, "raster") else {}
+    write_opts = {"raster": raster} if dst_spec.option("raster", "writer") else {}
     report = io.write(out, dst, dst_spec.name, force=force, sources=[src], **write_opts)
     report.losses[:0] = split_report.losses
     report.notes[:0] = split_report.notes

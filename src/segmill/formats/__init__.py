@@ -37,13 +37,14 @@ escape it (see :func:`segmill.paths.resolve_inside`).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import FormatDetectionError
+from .options import Option
 
-__all__ = ["Detection", "FormatSpec", "register_format", "formats", "get_format", "detect", "NO"]
+__all__ = ["Detection", "FormatSpec", "Option", "register_format", "formats", "get_format", "detect", "NO"]
 
 # Modules imported by the registry, in the order detection ties are listed.
 _MODULES = (
@@ -85,9 +86,10 @@ class FormatSpec:
         ``None`` when the format is write-only or read-only.
     output : {"file", "dir"}
         What the writer produces at its path.
-    options : dict
-        Reader/writer keyword options and their one-line docs (for ``--help``
-        and the README table).
+    options : tuple of Option
+        Every keyword the reader and the writer take, declared as data
+        (:mod:`segmill.formats.options`): the CLI flags, their routing and
+        ``segmill formats`` come from here.
     """
 
     name: str
@@ -96,7 +98,13 @@ class FormatSpec:
     read: Callable | None = None
     write: Callable | None = None
     output: str = "dir"
-    options: dict[str, str] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str, side: str) -> Option | None:
+        """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""
+        if (side == "reader" and self.read is None) or (side == "writer" and self.write is None):
+            return None
+        return next((o for o in self.options if o.name == name and o.on(side)), None)
 
 
 _REGISTRY: dict[str, FormatSpec] = {}
@@ -104,9 +112,28 @@ _loaded = False
 
 
 def register_format(spec: FormatSpec) -> None:
-    """Add a format to the registry (a module calls this at import time)."""
+    """Add a format to the registry (a module calls this at import time).
+
+    Raises
+    ------
+    ValueError
+        A malformed declaration: bad ``output``, a name registered twice,
+        options that are not :class:`~segmill.formats.options.Option`, or one
+        option declared twice for a side.
+    """
     if spec.output not in ("file", "dir"):
         raise ValueError(f"output must be 'file' or 'dir', got {spec.output!r}")
+    if spec.name in _REGISTRY:
+        raise ValueError(f"format {spec.name!r} is registered twice")
+    seen = set()
+    for opt in spec.options:
+        if not isinstance(opt, Option):
+            raise ValueError(f"format {spec.name!r}: options must be Option declarations, got {opt!r}")
+        for side in ("reader", "writer"):
+            if opt.on(side):
+                if (opt.name, side) in seen:
+                    raise ValueError(f"format {spec.name!r}: option {opt.name!r} declared twice for the {side}")
+                seen.add((opt.name, side))
     _REGISTRY[spec.name] = spec
 
 
@@ -115,14 +142,8 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for name in _MODULES:
-        modname = f"{__name__}.{name}"
-        try:
-            importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            # A format not written yet; any other missing module is a real error.
-            if exc.name != modname:
-                raise
+    for name in _MODULES:  # a missing module is an ImportError: a format never vanishes silently
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def formats() -> dict[str, FormatSpec]:
@@ -165,7 +186,7 @@ def detect(path, threshold: float = 0.5) -> tuple[FormatSpec, Detection]:
     scored.sort(key=lambda t: -t[0])
     listing = "; ".join(f"{s.name} ({d.confidence:.2f}: {d.reason})" for _, s, d in scored) or "none"
     if not scored or scored[0][0] < threshold:
-        raise FormatDetectionError(f"{p}: cannot tell the format (candidates: {listing}); pass --format")
+        raise FormatDetectionError(f"{p}: cannot tell the format (candidates: {listing}); name it with --from (convert) or --format")
     if len(scored) > 1 and scored[1][0] == scored[0][0]:
-        raise FormatDetectionError(f"{p}: several formats fit equally well ({listing}); pass --format")
+        raise FormatDetectionError(f"{p}: several formats fit equally well ({listing}); name it with --from (convert) or --format")
     return scored[0][1], scored[0][2]

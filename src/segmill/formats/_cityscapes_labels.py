@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..errors import InputError
+from ..validate import brief, string
+
 
 class Label(NamedTuple):
     name: str
@@ -63,3 +66,102 @@ LABELS: tuple[Label, ...] = (
 
 BY_ID = {lab.id: lab for lab in LABELS}
 BY_NAME = {lab.name: lab for lab in LABELS}
+
+
+# ------------------------------------------------------------ custom tables
+#: The file Datumaro reads and writes for a custom Cityscapes label table.
+LABEL_COLORS = "label_colors.txt"
+#: Most labels a custom table may list (a labelIds PNG holds values up to 255, instanceIds up to 65535).
+MAX_LABELS = 0x10000
+
+
+class Entry(NamedTuple):
+    """One label of a table: its pixel value, name, colour and whether it has instances (None: unknown)."""
+
+    value: int
+    name: str
+    color: tuple[int, int, int] | None
+    has_instances: bool | None
+
+
+def official_entries() -> list[Entry]:
+    """The official table as entries (``license plate``, id -1, is left out)."""
+    return [Entry(lab.id, lab.name, lab.color, lab.has_instances) for lab in LABELS if lab.id >= 0]
+
+
+def _line(line: str, path, rec):
+    """``(name, colour or None)`` of one ``r g b name`` (or bare ``name``) line.
+
+    A line of three or more words starting with an integer is ``r g b name``.
+    """
+    tokens = line.split()
+    if len(tokens) < 3 or not tokens[0].lstrip("+-").isdigit():
+        return line, None  # no colour: the whole line is the name
+    try:
+        rgb = tuple(int(t) for t in tokens[:3])
+    except ValueError:
+        raise InputError(f"colour {brief(' '.join(tokens[:3]))} is not three integers r g b", path, rec) from None
+    if not all(0 <= v <= 255 for v in rgb):
+        raise InputError(f"colour {brief(' '.join(tokens[:3]))} is not three values 0..255", path, rec)
+    if len(tokens) == 3:
+        raise InputError(f"colour {brief(line)} has no label name after it", path, rec)
+    return line.split(maxsplit=3)[3].strip(), rgb
+
+
+def parse_label_colors(path) -> list[Entry]:
+    """A custom label table in Datumaro's ``label_colors.txt`` form.
+
+    One label a line, ``r g b name`` (or a bare ``name``); empty lines and
+    ``#`` comments are skipped. Values follow Datumaro's rule
+    (``make_cityscapes_categories``): when no label is black (0, 0, 0), a
+    label named ``background`` is moved to value 0, or, if there is none,
+    value 0 is an implicit background that is no label; otherwise values are
+    the line order. Datumaro reads only the first word of a name; segmill
+    reads the rest of the line.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Not UTF-8 text, a colour out of range or without a name, a name
+        listed twice, no label, or more than :data:`MAX_LABELS` labels.
+    """
+    from ._voc_masks import read_text_lines
+
+    labels: list[tuple[str, tuple | None]] = []
+    seen: set = set()
+    for ln, raw in enumerate(read_text_lines(path, "label table"), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        rec = f"line {ln}"
+        name, color = _line(line, path, rec)
+        string(name, "label name", path, rec)
+        if name in seen:
+            raise InputError(f"label {brief(name)} is listed twice", path, rec)
+        seen.add(name)
+        labels.append((name, color))
+        if len(labels) > MAX_LABELS:
+            raise InputError(f"more than {MAX_LABELS} labels", path, rec)
+    if not labels:
+        raise InputError("label table lists no label", path)
+    if not any(c == (0, 0, 0) for _, c in labels):
+        names = [n for n, _ in labels]
+        if "background" in names:
+            labels.insert(0, labels.pop(names.index("background")))
+            first = 0
+        else:
+            first = 1  # value 0: Datumaro's implicit background, not listed
+    else:
+        first = 0
+    return [Entry(first + i, n, c, None) for i, (n, c) in enumerate(labels)]
+
+
+def label_colors_text(entries) -> str:
+    """The ``label_colors.txt`` text of ``entries`` (in value order): ``r g b name`` or bare names."""
+    colored = any(e.color is not None for e in entries)
+    if colored and any(e.color is None for e in entries):
+        raise ValueError("either every label has a colour or none has (Datumaro reads no mix)")
+    lines = []
+    for e in entries:
+        lines.append(f"{e.color[0]} {e.color[1]} {e.color[2]} {e.name}" if colored else e.name)
+    return "\n".join(lines) + "\n"

@@ -1,20 +1,25 @@
 """Checks behind the COCO instances reader.
 
-The ``errors=raise|skip|keep`` policy (:class:`_Errors`), value problems
-worded for the user, and the checks run in bulk once per file: the numeric
-range of packed polygon coordinates, id integrity in raise mode, and
-skip-mode removal of duplicate category and image ids.
+The ``errors=raise|skip|keep`` policy (:class:`_Errors`, a thin layer over
+:class:`segmill.validate.ErrorPolicy`), value problems worded for the user,
+and the checks run in bulk once per file: the numeric range of packed
+polygon coordinates, id integrity in raise mode, and skip-mode removal of
+duplicate category and image ids.
+
+Untrusted values appear in messages only through
+:func:`segmill.validate.brief` (bounded, one line, never recursing).
 """
 
 from __future__ import annotations
 
-import math
+import sys
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, LimitError
 from ..geometry import InvalidGeometry
+from ..limits import COUNTS_MAX, check_pixels
 from ..model import Dataset
-from ..rle._rle import MAX_PIXELS
+from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from ._coco_geom import CocoPolygons, PolygonPack, _part_problem
 
 if TYPE_CHECKING:
@@ -22,43 +27,95 @@ if TYPE_CHECKING:
 
 
 class _Errors:
-    """Applies the errors=raise|skip|keep convention and records skipped records."""
+    """The ``errors=`` policy of one file: raise, or list the skipped record (skip and keep modes).
 
-    def __init__(self, mode: str, path):
-        if mode not in ("raise", "skip", "keep"):
-            raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {mode!r}")
-        self.mode = mode
+    Parameters
+    ----------
+    mode : {"raise", "skip", "keep"} or ErrorPolicy
+        An unknown mode is a :class:`~segmill.errors.UsageError`.
+    path : path
+        The file read, named in every message.
+    """
+
+    __slots__ = ("policy", "mode", "path", "skipped")
+
+    def __init__(self, mode, path):
+        self.policy = ErrorPolicy.of(mode)
+        self.mode = self.policy.mode
         self.path = str(path)
-        self.skipped: list[dict[str, str]] = []
+        self.skipped: list[dict[str, str]] = self.policy.skipped
 
     def bad(self, record: str, reason: str) -> None:
         """Raise (raise mode) or record a skipped record (skip and keep modes)."""
-        if self.mode == "raise":
-            raise InputError(reason, self.path, record)
-        self.skipped.append({"path": self.path, "record": record, "reason": reason})
+        self.policy.drop(InputError(reason, self.path, record))
+
+    def drop(self, exc: InputError) -> None:
+        """The same for an error a validator raised (it names the file and record already)."""
+        self.policy.drop(exc)
 
 
 def _is_id(v) -> bool:
-    return (type(v) is int) or (type(v) is str)
+    """An id the fast paths take as is: an int, or a str :func:`~segmill.validate.hashable_id` accepts."""
+    t = type(v)
+    return t is int or (t is str and 0 < len(v) <= 256)
 
 
-def _size_problem(w, h) -> str | None:
-    for name, v in (("width", w), ("height", h)):
-        if v is not None and (type(v) is not int or v < 0):
-            return f"image {name} must be a non-negative integer, got {v!r}"
-    if w is not None and h is not None and w * h > MAX_PIXELS:
-        return f"image size {w}x{h} is absurd (more than 2**32 - 1 pixels)"
-    return None
+def check_id(v, what: str, path, record: str) -> None:
+    """Raise the validator's :class:`InputError` for an id :func:`_is_id` refused."""
+    hashable_id(v, what, path, record)
 
 
-def _bbox_problem(b, nonfinite: bool) -> str | None:
-    if type(b) is list and len(b) == 4:
-        x, y, w, h = b
-        tx, ty, tw, th = type(x), type(y), type(w), type(h)
-        if ((tx is float or tx is int) and (ty is float or ty is int) and (tw is float or tw is int)
-                and (th is float or th is int)) and not (nonfinite and not all(map(math.isfinite, b))):
-            return None
-    return f"bbox must be four finite numbers [x, y, w, h], got {b!r}"
+def image_record(iid) -> str:
+    """``image id 42`` for messages, whatever the id is."""
+    return f"image id {brief(iid)}"
+
+
+def check_image_size(w, h, path, record: str) -> None:
+    """Width and height of an image record: each absent or a non-negative int, together within the pixel limit.
+
+    Sizes beyond what an RLE can count (2**32 - 1 pixels) are absurd whatever
+    the limit; others over :func:`segmill.limits.max_pixels` are a
+    :class:`~segmill.errors.LimitError`.
+    """
+    if w is not None:
+        int_in(w, "image width", path, record, lo=0)
+    if h is not None:
+        int_in(h, "image height", path, record, lo=0)
+    if w is not None and h is not None:
+        if w * h > COUNTS_MAX:
+            raise LimitError(f"image size {w}x{h} is absurd (more than 2**32 - 1 pixels)", path, record)
+        check_pixels(h, w, path, record)
+
+
+def _bbox_problem(b) -> str | None:
+    """Why ``b`` is not a COCO bbox, or ``None``.
+
+    Always checks finiteness: this is the careful path, and a literal such as
+    ``1e999`` parses to infinity without the parser reporting it.
+    """
+    if type(b) is list and len(b) == 4 and finite_values(b):
+        return None
+    return f"bbox must be four finite numbers [x, y, w, h], got {brief(b)}"
+
+
+#: The largest float: an integer beyond it cannot be a coordinate, an area or a score.
+FMAX = sys.float_info.max
+
+
+def finite_values(values) -> bool:
+    """Every value is a finite float or an int within the float range (not a bool, not NaN, not inf).
+
+    As :func:`segmill.validate.finite` decides, without raising: for the
+    fast paths, where a value that fails takes the careful path.
+    """
+    for v in values:
+        t = type(v)
+        if t is float:
+            if v - v != 0:  # NaN or infinity
+                return False
+        elif t is not int or not -FMAX <= v <= FMAX:
+            return False
+    return True
 
 
 def _check_pack(pack: PolygonPack, anns: list, items: list, err: _Errors) -> None:
@@ -77,8 +134,8 @@ def _check_pack(pack: PolygonPack, anns: list, items: list, err: _Errors) -> Non
         if err.mode == "raise":
             # Raise mode skips no record, so the position in file order is the record's index.
             iid = items[pos].id
-            rec = (f"annotation id {ann.id!r} (image id {iid!r})" if ann.id is not None
-                   else f"annotations[{pos}] (image id {iid!r})")
+            rec = (f"annotation id {brief(ann.id)} (image id {brief(iid)})" if ann.id is not None
+                   else f"annotations[{pos}] (image id {brief(iid)})")
             err.bad(rec, why)
         ann.geometry = InvalidGeometry(g._src, why)
 
@@ -103,7 +160,7 @@ def _drop_duplicates(ds: Dataset, err: _Errors) -> None:
     cats = []
     for c in ds.categories:
         if c.id in seen:
-            err.bad(f"category id {c.id!r}", f"duplicate category id {c.id!r}")
+            err.bad(f"category id {brief(c.id)}", f"duplicate category id {brief(c.id)}")
             continue
         seen.add(c.id)
         cats.append(c)
@@ -112,7 +169,7 @@ def _drop_duplicates(ds: Dataset, err: _Errors) -> None:
     items = []
     for it in ds.items:
         if it.id in seen:
-            err.bad(f"image id {it.id!r}", f"duplicate image id {it.id!r} ({len(it.annotations)} annotations)")
+            err.bad(image_record(it.id), f"duplicate image id {brief(it.id)} ({len(it.annotations)} annotations)")
             continue
         seen.add(it.id)
         items.append(it)

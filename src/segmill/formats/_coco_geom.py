@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import GeometryError, RLEError
 from ..geometry import Box, Polygons
+from ..limits import COUNTS_MAX, check_pixels, max_pixels
 from ..rle import MAX_COORD, RLE, FlatBatch, from_coco, from_polygons_batch
-from ..rle._rle import MAX_PIXELS
+from ..validate import brief
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
            "rasterize_items", "is_valid_coco_source"]
@@ -140,7 +141,7 @@ class PolygonPack:
         except (TypeError, ValueError, OverflowError):  # an image without a size
             hs = np.array([v if type(v) is int else -1 for v in self.heights], np.int64)
             ws = np.array([v if type(v) is int else -1 for v in self.widths], np.int64)
-        bad = (hs < 0) | (ws < 0) | (hs * ws > MAX_PIXELS)
+        bad = (hs < 0) | (ws < 0) | (hs * ws > max_pixels())
         if bad.any():
             hs[bad] = 0
             ws[bad] = 0
@@ -252,7 +253,7 @@ def polygon_problem(seg, check_finite: bool = False) -> str | None:
         tl, th = type(lo), type(hi)
         if (tl is not float and tl is not int) or (th is not float and th is not int):
             return _part_problem(seg)
-        if lo < -MAX_COORD or hi > MAX_COORD or (check_finite and not math.isfinite(math.fsum(part))):
+        if lo < -MAX_COORD or hi > MAX_COORD or (check_finite and not _all_finite(part)):
             return _part_problem(seg, check_finite)
     return None
 
@@ -276,28 +277,73 @@ def _part_problem(seg, check_finite: bool = True) -> str | None:
     return None  # pragma: no cover - only called when something is wrong
 
 
+def _all_finite(part) -> bool:
+    """No NaN or infinity among the coordinates (ints are finite however big; ``math.fsum`` may overflow)."""
+    return all(type(v) is int or v - v == 0 for v in part)
+
+
 def parse_segmentation(seg, bbox, height, width, check_finite: bool = False):
-    """A COCO ``segmentation`` value as geometry; raises GeometryError when malformed."""
+    """A COCO ``segmentation`` value as geometry; raises GeometryError when malformed.
+
+    An RLE's ``size`` is checked (integers, the pixel limit of
+    :mod:`segmill.limits`) before its counts are decoded; ``"segmentation": []``
+    with a bbox becomes a :class:`CocoBox` only when the bbox is four finite numbers.
+    """
     if type(seg) is list:
         if not seg:
             if bbox is None:
                 return None
-            return CocoBox(*_bbox4(bbox))
+            return _coco_box(bbox)
         why = polygon_problem(seg, check_finite)
         if why:
             raise GeometryError(why)
         return CocoPolygons(seg)
     if type(seg) is dict:
+        check_rle_size(seg, height, width)
         if height is None or width is None:
             return CocoRLE.from_raw(seg)
         return CocoRLE.from_raw(seg, height, width)
     raise GeometryError(f"segmentation must be a list of polygons or an RLE object, got {type(seg).__name__}")
 
 
-def _bbox4(bbox):
+def check_rle_size(seg: dict, height=None, width=None) -> None:
+    """Refuse an RLE whose ``size`` is not two non-negative integers within the pixel limit.
+
+    Runs before :func:`segmill.rle.from_coco` decodes anything. Integral
+    floats (``6.0``) pass, as ``from_coco`` reads them; a size equal to the
+    image's was checked with the image. A missing key is left to
+    ``from_coco``, which names it.
+    """
+    size = seg.get("size")
+    if size is None or "counts" not in seg:
+        return
+    if type(size) is not list or len(size) != 2:
+        raise RLEError(f"RLE 'size' must be [height, width], got {brief(size)}")
+    dims = []
+    for v in size:
+        if type(v) is float and math.isfinite(v) and v == int(v):
+            v = int(v)
+        if type(v) is not int or v < 0:
+            raise RLEError(f"RLE 'size' must be two non-negative integers [height, width], got {brief(size)}")
+        dims.append(v)
+    h, w = dims
+    if h == height and w == width:
+        return
+    if h * w > COUNTS_MAX:
+        raise RLEError(f"RLE size [{h}, {w}] has more than 2**32 - 1 pixels")
+    check_pixels(h, w, error=RLEError, what="RLE")
+
+
+def _coco_box(bbox) -> CocoBox:
+    """The box of a ``"segmentation": []`` annotation; GeometryError unless it is four finite numbers."""
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
-        raise GeometryError(f"bbox must be [x, y, w, h], got {bbox!r}")
-    return bbox
+        raise GeometryError(f"bbox must be [x, y, w, h], got {brief(bbox)}")
+    if not all(type(v) is int or type(v) is float for v in bbox):
+        raise GeometryError(f"bbox must be four finite numbers [x, y, w, h], got {brief(bbox)}")
+    try:
+        return CocoBox(*bbox)
+    except OverflowError:  # an integer beyond the float range
+        raise GeometryError(f"bbox must be four finite numbers [x, y, w, h], got {brief(bbox)}") from None
 
 
 # ----------------------------------------------------------------- rasterize
@@ -398,7 +444,7 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
                     grp[1].append(g.source)
                 else:
                     if not sized:
-                        raise GeometryError(f"image {it.id!r} has no size; cannot rasterize")
+                        raise GeometryError(f"image {brief(it.id)} has no size; cannot rasterize")
                     row[j] = to_rle(g, h, w, rule)
         if job is not None:
             kparts = job.finish_parts()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import math
 from array import array
 from typing import Any, Iterable
 
@@ -129,8 +128,12 @@ def dumps(obj) -> bytes:
                                  option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_SERIALIZE_NUMPY)
         except (TypeError, _orjson.JSONEncodeError):
             pass  # e.g. integers beyond 64 bits: let the standard library try
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default,
-                      allow_nan=True).encode("utf-8")
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default,
+                          allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the source): escaped, it reads back the same
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True, default=_default,
+                          allow_nan=True).encode("ascii")
 
 
 def jsonable(value) -> bool:
@@ -185,7 +188,3 @@ def write_list(f, records: Iterable, chunk: int = 4096) -> None:
     if buf:
         f.write((b"" if first else b",") + dumps(buf)[1:-1])
     f.write(b"]")
-
-
-def finite_number(v) -> bool:
-    return type(v) in (int, float) and (type(v) is int or math.isfinite(v))

@@ -9,18 +9,18 @@ order of the file (``dataset.meta["coco"]``).
 
 from __future__ import annotations
 
-import math
 from array import array
 from pathlib import Path
 
 from .._progress import track
 from ..errors import GeometryError, InputError
 from ..geometry import InvalidGeometry
+from ..limits import max_pixels
 from ..model import Annotation, Category, Dataset, Item
-from ..rle._rle import MAX_PIXELS
+from ..validate import brief, string
 from . import _coco_json as J
-from ._coco_checks import (_Errors, _bbox_problem, _check_pack, _drop_duplicates, _integrity_ok, _is_id,
-                           _size_problem)
+from ._coco_checks import (FMAX, _Errors, _bbox_problem, _check_pack, _drop_duplicates, _integrity_ok, _is_id,
+                           check_id, check_image_size, finite_values, image_record)
 from ._coco_geom import CocoPolygons, PolygonPack, parse_segmentation, polygon_problem
 
 __all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
@@ -74,12 +74,13 @@ def read_categories(raw, err: _Errors) -> list[Category]:
             err.bad(rec, "a category must be an object")
             continue
         cid, name = c.get("id"), c.get("name")
-        rec = f"category id {cid!r}"
-        if not _is_id(cid):
-            err.bad(rec, "category id must be an integer or a string")
-            continue
-        if type(name) is not str:
-            err.bad(rec, f"category name must be a string, got {name!r}")
+        try:
+            if not _is_id(cid):
+                check_id(cid, "category id", err.path, rec)
+            rec = f"category id {brief(cid)}"
+            string(name, "category name", err.path, rec)
+        except InputError as exc:
+            err.drop(exc)
             continue
         sup = c.get("supercategory")
         color = c.get("color")
@@ -87,8 +88,9 @@ def read_categories(raw, err: _Errors) -> list[Category]:
         extra = {k: v for k, v in c.items() if k not in _CAT_KEYS}
         if sup is not None and type(sup) is not str:
             extra["supercategory"], sup = sup, None
-        if color is not None and not (type(color) is list and len(color) == 3 and all(type(v) is int for v in color)):
-            extra["color"], color = color, None
+        if color is not None and not (type(color) is list and len(color) == 3
+                                      and all(type(v) is int and 0 <= v <= 255 for v in color)):
+            extra["color"], color = color, None  # carried through as found
         if isthing is not None and isthing not in (0, 1):
             extra["isthing"], isthing = isthing, None
         cat = Category(cid, name, sup, None if isthing is None else bool(isthing), color, extra)
@@ -105,24 +107,25 @@ def read_images(raw, err: _Errors) -> list[Item]:
     add = out.append
     trusted = Item._trusted
     intern = _interned.setdefault
+    limit = max_pixels()
     for i, im in enumerate(raw):
         if type(im) is not dict:
             err.bad(f"images[{i}]", "an image must be an object")
             continue
         iid = im.get("id")
-        if not _is_id(iid):
-            err.bad(f"images[{i}]", f"image id must be an integer or a string, got {iid!r}")
-            continue
         fn = im.get("file_name", "")
         w, h = im.get("width"), im.get("height")
-        if not (type(w) is int and type(h) is int and w >= 0 and h >= 0 and w * h <= MAX_PIXELS):
-            why = _size_problem(w, h)  # also fine when one of them is absent
-            if why:
-                err.bad(f"image id {iid!r}", why)
+        if not (_is_id(iid) and type(w) is int and type(h) is int and w >= 0 and h >= 0 and w * h <= limit
+                and type(fn) is str and len(fn) <= 4096):
+            try:  # the validators word the problem (sizes may also be absent)
+                if not _is_id(iid):
+                    check_id(iid, "image id", err.path, f"images[{i}]")
+                rec = image_record(iid)
+                check_image_size(w, h, err.path, rec)
+                string(fn, "file_name", err.path, rec)
+            except InputError as exc:
+                err.drop(exc)
                 continue
-        if type(fn) is not str:
-            err.bad(f"image id {iid!r}", f"file_name must be a string, got {fn!r}")
-            continue
         attrs = im.get("attributes")
         extra = {k: v for k, v in im.items() if k not in _IMG_KEYS}
         if attrs is not None and type(attrs) is not dict:
@@ -181,26 +184,33 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
             aid = a.get("id")
             iid = a.get("image_id")
             cid = a.get("category_id")
-            item = by_id.get(iid)
+            try:
+                item = by_id.get(iid)
+            except TypeError:  # unhashable (a list, an object): the careful path words it
+                item = None
             ta, tc = type(aid), type(cid)
-            if (item is not None and (ta is int or ta is str or aid is None)
-                    and (tc is int or tc is str or cid is None)):
+            if (item is not None and (ta is int or aid is None or (ta is str and 0 < len(aid) <= 256))
+                    and (tc is int or cid is None or (tc is str and 0 < len(cid) <= 256))):
                 bbox = a.get("bbox")
                 area = a.get("area")
                 seg = a.get("segmentation")
                 crowd = a.get("iscrowd", 0)
                 score = a.get("score")
                 geom = None
+                # Floats must be finite (v - v == 0 fails for NaN and inf, which "1e999" parses to
+                # without the parser saying so) and ints fit a float (the model's type).
                 ok = type(crowd) is int and (crowd == 0 or crowd == 1) and (
-                    score is None or ((type(score) is float or type(score) is int) and not nonfinite)) and (
-                    area is None or ((type(area) is float or type(area) is int) and not nonfinite))
+                    score is None or (type(score) is float and score - score == 0)
+                    or (type(score) is int and -FMAX <= score <= FMAX)) and (
+                    area is None or (type(area) is float and area - area == 0)
+                    or (type(area) is int and -FMAX <= area <= FMAX))
                 if ok and bbox is not None:
                     if type(bbox) is list and len(bbox) == 4:
                         x, y, w, h = bbox
-                        tx, ty, tw, th = type(x), type(y), type(w), type(h)
-                        ok = ((tx is float or tx is int) and (ty is float or ty is int)
-                              and (tw is float or tw is int) and (th is float or th is int)
-                              and not (nonfinite and not all(map(math.isfinite, bbox))))
+                        if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
+                            ok = x - x + y - y + w - w + h - h == 0
+                        else:
+                            ok = finite_values(bbox)
                         bbox = (x, y, w, h)
                     else:
                         ok = False
@@ -285,63 +295,30 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
 def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Errors, nonfinite: bool,
                         results: bool):
     """One annotation record, checked field by field; (None, None) when it is skipped."""
-    keep = err.mode == "keep"
-    skip = err.mode == "skip"
     if type(a) is not dict:
         err.bad(f"annotations[{i}]", "an annotation must be an object")
         return None, None
     aid = a.get("id")
     iid = a.get("image_id")
     cid = a.get("category_id")
-    rec = f"annotation id {aid!r} (image id {iid!r})" if aid is not None else f"annotations[{i}] (image id {iid!r})"
-    if aid is not None and not _is_id(aid):
-        err.bad(rec, f"annotation id must be an integer or a string, got {aid!r}")
-        return None, None
-    if not _is_id(iid):
-        err.bad(rec, f"image_id must be an integer or a string, got {iid!r}")
-        return None, None
-    if cid is not None and not _is_id(cid):
-        err.bad(rec, f"category_id must be an integer or a string, got {cid!r}")
-        return None, None
-    item = by_id.get(iid)
+    rec = (f"annotation id {brief(aid)} (image id {brief(iid)})" if aid is not None
+           else f"annotations[{i}] (image id {brief(iid)})")
+    item = _careful_item(rec, aid, iid, cid, by_id, placeholders, seen_ann, cat_ids, err, results)
     if item is None:
-        if not keep:
-            err.bad(rec, f"image_id {iid!r} is not a listed image")
-            return None, None
-        err.bad(rec, f"image_id {iid!r} is not a listed image (kept under a placeholder image)")
-        item = by_id[iid] = Item(iid, "", None, None)
-        placeholders.append(item)
-    if skip:
-        if cid not in cat_ids and not (results and cid is not None):
-            err.bad(rec, f"category_id {cid!r} is not a declared category")
-            return None, None
-        if aid is not None:
-            if aid in seen_ann:
-                err.bad(rec, f"duplicate annotation id {aid!r}")
-                return None, None
-            seen_ann.add(aid)
-    bbox = a.get("bbox")
+        return None, None
+    keep = err.mode == "keep"
     odd: dict = {}  # standard keys whose values the model cannot hold: carried through as found
-    if bbox is not None:
-        why = _bbox_problem(bbox, nonfinite)
-        if why:
-            if not keep:
-                err.bad(rec, why)
-                return None, None
-            if type(bbox) is list:
-                err.bad(rec, why + " (kept)")  # the model holds it; segmill check reports it (G015)
-                bbox = tuple(bbox)
-            else:
-                # Not even a list: the model's bbox cannot hold it. Not "(kept": no rule sees extra.
-                err.bad(rec, why + "; carried through as found, the annotation has no usable bbox")
-                odd["bbox"], bbox = bbox, None
-        else:
-            bbox = tuple(bbox)
+    bbox = _careful_bbox(rec, a.get("bbox"), keep, odd, err)
+    if bbox is False:
+        return None, None
     area = a.get("area")
-    if area is not None and not J.finite_number(area):
+    if area is not None and not finite_values((area,)):
         if not keep:
-            err.bad(rec, f"area must be a finite number, got {area!r}")
+            err.bad(rec, f"area must be a finite number, got {brief(area)}")
             return None, None
+        if type(area) is not float:  # not a float-sized number: the model's area cannot hold it
+            err.bad(rec, f"area must be a finite number, got {brief(area)}; carried through as found")
+            odd["area"], area = area, None
     seg = a.get("segmentation")
     geom = None
     if seg is not None:
@@ -356,7 +333,7 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
             geom = InvalidGeometry(seg, str(exc))
     crowd = a.get("iscrowd", 0)
     if type(crowd) is not int or crowd not in (0, 1):
-        why = f"iscrowd must be 0 or 1, got {crowd!r}"
+        why = f"iscrowd must be 0 or 1, got {brief(crowd)}"
         if not keep:
             err.bad(rec, why)
             return None, None
@@ -364,8 +341,8 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
         odd["iscrowd"], crowd = crowd, bool(crowd)
         err.bad(rec, f"{why}; carried through as found, read as {'crowd' if crowd else 'not crowd'}")
     score = a.get("score")
-    if score is not None and not J.finite_number(score):
-        err.bad(rec, f"score must be a finite number, got {score!r}")
+    if score is not None and not finite_values((score,)):
+        err.bad(rec, f"score must be a finite number, got {brief(score)}")
         return None, None
     attrs = a.get("attributes")
     extra = {k: v for k, v in a.items() if k not in _ANN_KEYS or k in odd}
@@ -374,6 +351,55 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
     ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
     ann._coco_keys = keys_of(a)
     return ann, item
+
+
+def _careful_item(rec, aid, iid, cid, by_id, placeholders, seen_ann, cat_ids, err: _Errors, results: bool):
+    """The item an annotation belongs to, once its ids are checked; None when the record is skipped."""
+    for value, what, optional in ((aid, "annotation id", True), (iid, "image_id", False),
+                                  (cid, "category_id", True)):
+        if not (optional and value is None) and not _is_id(value):
+            try:
+                check_id(value, what, err.path, rec)
+            except InputError as exc:
+                err.drop(exc)
+                return None
+    item = by_id.get(iid)
+    if item is None:
+        if err.mode != "keep":
+            err.bad(rec, f"image_id {brief(iid)} is not a listed image")
+            return None
+        err.bad(rec, f"image_id {brief(iid)} is not a listed image (kept under a placeholder image)")
+        item = by_id[iid] = Item(iid, "", None, None)
+        placeholders.append(item)
+    if err.mode == "skip":
+        if cid not in cat_ids and not (results and cid is not None):
+            err.bad(rec, f"category_id {brief(cid)} is not a declared category")
+            return None
+        if aid is not None:
+            if aid in seen_ann:
+                err.bad(rec, f"duplicate annotation id {brief(aid)}")
+                return None
+            seen_ann.add(aid)
+    return item
+
+
+def _careful_bbox(rec, bbox, keep: bool, odd: dict, err: _Errors):
+    """The bbox as the model holds it (a tuple or None); False when the record is skipped."""
+    if bbox is None:
+        return None
+    why = _bbox_problem(bbox)
+    if not why:
+        return tuple(bbox)
+    if not keep:
+        err.bad(rec, why)
+        return False
+    if type(bbox) is list and all(type(v) is float or (type(v) is int and -FMAX <= v <= FMAX) for v in bbox):
+        err.bad(rec, why + " (kept)")  # the model holds it (floats, maybe NaN); segmill check reports it (G015)
+        return tuple(bbox)
+    # Not a list of numbers: the model's bbox cannot hold it. Not "(kept": no rule sees extra.
+    err.bad(rec, why + "; carried through as found, the annotation has no usable bbox")
+    odd["bbox"] = bbox
+    return None
 
 
 def build_dataset_meta(ds: Dataset, top: dict, order: CocoOrder, err: _Errors) -> None:
@@ -409,10 +435,10 @@ def read_instances(path, errors: str = "raise") -> Dataset:
             ds.meta["coco_missing_images"] = [it.id for it in placeholders]
         build_dataset_meta(ds, top, order, err)
         del top
-        if errors == "raise":
+        if err.mode == "raise":
             if not _integrity_ok(cats, cat_ids, items, order):
                 ds.validate(path)  # words the first problem exactly as it always has
-        elif errors == "skip":
+        elif err.mode == "skip":
             _drop_duplicates(ds, err)
     return ds
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._progress import track
-from ..errors import GeometryError
+from ..errors import GeometryError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
+from ..limits import check_pixels
 from ..losses import WriteReport, register_codes
 from ..model import Dataset
 from ..rle import RLE
+from ..validate import brief
 from . import _coco_json as J
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, is_valid_coco_source
 from ._coco_read import ANN_KEYS, CocoOrder
@@ -94,7 +96,7 @@ def _clean(d: dict, report: WriteReport, what: str, item_id=None, ann_id=None) -
         if J.jsonable({k: v}):
             out[k] = v
         else:
-            report.lose("L001", f"{what} {k!r} ({type(v).__name__}) cannot be written as JSON", item_id, ann_id)
+            report.lose("L001", f"{what} {brief(k)} ({type(v).__name__}) cannot be written as JSON", item_id, ann_id)
     return out
 
 
@@ -103,11 +105,19 @@ class _Opts:
 
     def __init__(self, mode, recompute, raster, polygon_mode, tolerance):
         if mode not in SEGMENTATION_MODES:
-            raise ValueError(f"segmentation must be one of {SEGMENTATION_MODES}, got {mode!r}")
+            raise UsageError(f"segmentation must be one of {SEGMENTATION_MODES}, got {brief(mode)}")
         if polygon_mode not in ("exact", "simplified"):
-            raise ValueError(f"polygon_mode must be 'exact' or 'simplified', got {polygon_mode!r}")
+            raise UsageError(f"polygon_mode must be 'exact' or 'simplified', got {brief(polygon_mode)}")
+        if raster not in ("coco", "pil"):
+            raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+        try:
+            tol = float(tolerance)
+        except (TypeError, ValueError, OverflowError):
+            tol = float("nan")
+        if not tol >= 0 or tol == float("inf"):
+            raise UsageError(f"tolerance must be a finite number of pixels >= 0, got {brief(tolerance)}")
         self.mode, self.recompute, self.raster = mode, bool(recompute), raster
-        self.polygon_mode, self.tolerance = polygon_mode, float(tolerance)
+        self.polygon_mode, self.tolerance = polygon_mode, tol
         self.trace = None
         if mode == "polygon":
             try:  # the exact mask tracer lives in segmill.bridges (issue 4)
@@ -151,6 +161,8 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
     h, w = item.height, item.width
     if g is None:
         return None, "none", None, False
+    if h is not None and w is not None and (mode != "keep" or isinstance(g, Mask)):
+        _check_raster_size(item)  # before anything is rasterized or decoded at that size
     t = type(g)
     if t is CocoPolygons or (isinstance(g, Polygons) and t is not CocoPolygons):
         native = t is CocoPolygons
@@ -197,11 +209,16 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
                 return poly.to_coco(), "polygon", poly, True
         return _rle_out(r, ann.iscrowd), "rle", r, False
     if isinstance(g, Shape):
-        report.lose("L002", f"a {g.kind!r} shape has no area; COCO instances cannot hold it", iid, aid)
+        report.lose("L002", f"a {brief(g.kind)} shape has no area; COCO instances cannot hold it", iid, aid)
         return None, None, None, False
     if isinstance(g, InvalidGeometry):  # pragma: no cover - validate() refuses these first
         raise GeometryError(g.reason)
     raise GeometryError(f"unsupported geometry {t.__name__}")  # pragma: no cover
+
+
+def _check_raster_size(item) -> None:
+    """Refuse (:class:`~segmill.errors.LimitError`) an image too big to rasterize into, before allocating."""
+    check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")
 
 
 def _derived(kind: str, geom):
@@ -315,7 +332,7 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
         if len(splits) > 1:
             for it in ds.items:
                 if it.split is not None:
-                    report.lose("L105", f"split {it.split!r} not recorded", it.id)
+                    report.lose("L105", f"split {brief(it.split)} not recorded", it.id)
         meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
         top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
         pairs = _file_order(ds)
@@ -386,7 +403,7 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
                     if J.jsonable(v):
                         w.key(k, v)
                     else:
-                        report.lose("L001", f"top-level field {k!r} cannot be written as JSON")
+                        report.lose("L001", f"top-level field {brief(k)} cannot be written as JSON")
             w.close()
     report.files = 1
     return report

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
-from xml.sax.saxutils import quoteattr, escape
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from ..errors import InputError
 from ..geometry import Box, Mask, Polygons, Shape
+from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, decode
+from ..validate import brief
 
 _VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
+#: Text the reader reads back as an integer attribute (``int()`` of ASCII digits).
+_INT_TEXT = re.compile(r"\s*[+-]?[0-9]{1,19}\s*")
+#: Characters XML 1.0 cannot hold, even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(lines: list[str], what: str, path, record=None) -> list[str]:
+    """``lines`` when XML 1.0 can hold them; else InputError (a NUL in a file name, a control character)."""
+    for line in lines:
+        bad = _NOT_XML.search(line)
+        if bad:
+            raise InputError(f"{what} holds the character {bad.group()!r}, which XML cannot hold", path, record)
+    return lines
 
 
 def _num(v: float) -> str:
@@ -47,7 +64,6 @@ def write(dataset: Dataset, path) -> WriteReport:
     """
     dataset.validate(path)
     out = Path(path)
-    out.mkdir(parents=True)
     report = WriteReport()
     cats = dataset.category_by_id()
     bad = [c.name for i, c in enumerate(dataset.categories, 1)
@@ -70,12 +86,15 @@ def write(dataset: Dataset, path) -> WriteReport:
             lines.append("          </attributes>")
         lines.append("        </label>")
     lines += ["      </labels>", "    </task>", "  </meta>"]
+    _xml_safe(lines, "a label name or attribute", path)
     ids = [i.id for i in dataset.items]
     int_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
     for n, item in enumerate(dataset.items):
-        lines.extend(_image_xml(item, n, int_ids, cats, report))
+        lines.extend(_xml_safe(_image_xml(item, n, int_ids, cats, report), "an image name or annotation",
+                               path, f"image id {brief(item.id)}"))
         report.items += 1
     lines.append("</annotations>")
+    out.mkdir(parents=True)  # only now: every refusal above leaves nothing behind
     (out / "annotations.xml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     report.files = 1
     return report
@@ -123,18 +142,19 @@ def _shape_xml(ann, item, cats, report, next_group):
         report.lose("L503", f"score {ann.score} dropped", item.id, ann.id)
     a = ann.attributes
     common = {"label": label}
-    if "occluded" in a:
+    if isinstance(a.get("occluded"), (bool, int, np.integer)):  # a flag; text goes as an <attribute> child
         common["occluded"] = "1" if a["occluded"] else "0"
     extra = getattr(ann, "_cvat", None) or {}
     if "source" in extra:
         common["source"] = str(extra["source"])
-    if "z_order" in a:
-        common["z_order"] = str(int(a["z_order"]))
-    gid = a.get("group_id")
+    if _as_int(a.get("z_order")) is not None:
+        common["z_order"] = str(_as_int(a["z_order"]))
+    gid = _as_int(a.get("group_id"))
+    written = {k for k in ("occluded", "z_order") if k in common} | ({"group_id"} if gid is not None else set())
     children = []
     for k, v in a.items():
-        if k in ("occluded", "z_order", "group_id"):
-            continue
+        if k in written or (k == "group_id" and v is None):
+            continue  # written as XML attributes; any other value goes as an <attribute> child
         void_flag = k == "void" and not label  # a label-less shape's void flag reads back as a bool
         if void_flag and isinstance(v, str) and v in _VOID_TEXT:
             report.lose("L504", f"attribute {k!r}={v!r} (text) will read back as a bool", item.id, ann.id)
@@ -165,6 +185,7 @@ def _shape_xml(ann, item, cats, report, next_group):
             report.lose("L005", "mask without a known image size", item.id, ann.id)
             return [], next_group
         else:
+            check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")  # before decoding
             full = decode(g if isinstance(g, RLE) else g.to_rle(item.height, item.width))
             ys, xs = np.nonzero(full)
             if len(ys) == 0:
@@ -185,6 +206,17 @@ def _shape_xml(ann, item, cats, report, next_group):
         head = f"    <{tag} " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
         els.append(head + (">\n" + "\n".join(children) + f"\n    </{tag}>" if children else "/>"))
     return els, next_group
+
+
+def _as_int(v):
+    """``v`` as the integer the reader reads back (int, integral float, digit string), else ``None``."""
+    number = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    integral = isinstance(v, float) and v.is_integer()
+    digits = isinstance(v, str) and _INT_TEXT.fullmatch(v) is not None
+    if not (number or integral or digits):
+        return None
+    n = int(v)
+    return n if -(2**63) <= n < 2**63 else None  # the reader's range
 
 
 def _text(v):

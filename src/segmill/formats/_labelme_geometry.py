@@ -31,7 +31,9 @@ def _circle_part(pts) -> list[float]:
     # labelme2coco's polygon for a circle: N points, arc-to-chord gap under 1 px.
     (cx, cy), (px, py) = pts.tolist()
     r = math.hypot(px - cx, py - cy)
-    n = max(int(math.pi / math.acos(1 - 1 / r)), 12) if r > 1 else 12
+    step = math.acos(1 - 1 / r) if r > 1 else 0.0
+    # the reader bounds coordinates (COORD_MAX), so step > 0 and n stays in the tens of thousands
+    n = max(int(math.pi / step), 12) if step > 0 else 12
     t = 2 * np.pi / n * np.arange(n)
     return np.stack((cx + r * np.sin(t), cy + r * np.cos(t)), axis=1).reshape(-1).tolist()
 

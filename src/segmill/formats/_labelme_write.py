@@ -5,17 +5,22 @@ from __future__ import annotations
 import base64
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GeometryError, InputError
 from ..geometry import Box, Mask, Polygons, Shape
+from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, decode
+from ..validate import brief
 from ._labelme_geometry import crop, instance_geometry
 from ._labelme_shapes import LINE_TYPES, _parse_shape
+from ..paths import output_name
+from ._yolo_write import write_text
 
 _KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
 
@@ -33,6 +38,8 @@ def _stored_shapes(ann, item, rule):
     stored = getattr(ann, "_labelme", None)
     if not stored:
         return None
+    if item.size is not None and any(s.get("shape_type") not in (None, "", "polygon") for s in stored):
+        check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")  # circles, masks are drawn
     try:
         entries = [_parse_shape(dict(s, label=""), None, "") for s in stored]
         if isinstance(ann.geometry, Shape):
@@ -65,6 +72,7 @@ def _shapes_from_geometry(g, item, report, ann):
         if item.size is None:
             report.lose("L005", "mask written without a known image size", item.id, ann.id)
             return []
+        check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")  # before decoding
         m = crop(decode(g.to_rle(item.height, item.width)) if isinstance(g, Mask) else decode(g))
         if m.array.size == 0:
             report.lose("L002", "an empty mask has no LabelMe shape", item.id, ann.id)
@@ -84,6 +92,7 @@ def write(dataset: Dataset, path, indent: int = 2) -> WriteReport:
     """
     dataset.validate(path)
     out = Path(path)
+    names = _output_names(dataset, path)  # every name is checked before anything is written
     out.mkdir(parents=True)
     report = WriteReport()
     rule = dataset.meta.get("raster_rule", "coco")
@@ -91,17 +100,48 @@ def write(dataset: Dataset, path, indent: int = 2) -> WriteReport:
     changed = _category_changes(dataset)
     if changed:
         report.lose("L402", changed)
-    for item in dataset.items:
+    for item, rel in zip(dataset.items, names):
         doc = _item_doc(item, cats, rule, report)
-        rel = Path(str(item.id).replace("\\", "/"))
-        dst = out / rel.with_name(rel.name + ".json")
-        if not dst.resolve().is_relative_to(out.resolve()):
-            raise InputError(f"item id {item.id!r} would be written outside the output folder", path)
+        dst = out.joinpath(*rel)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+        # JSON text holding lone surrogates (read from "\ud800" escapes) is written escaped, as it was read
+        write_text(dst, _dumps(doc, indent, item) + "\n", fallback=partial(_dumps, doc, indent, item, True, "\n"))
         report.files += 1
         report.items += 1
     return report
+
+
+def _output_names(dataset, path) -> list[tuple[str, ...]]:
+    """The relative path (folder parts, ``<name>.json``) of each item's file, from its id.
+
+    An id naming a place outside the output folder (``..``, an absolute
+    path), holding a NUL byte, or with a part too long for the file system
+    is refused, as are two ids that would share one file (``1`` and ``"1"``).
+    """
+    seen: dict = {}
+    names = []
+    for item in dataset.items:
+        rec = f"image id {brief(item.id)}"
+        parts = [q for q in str(item.id).replace("\\", "/").split("/") if q not in ("", ".")]
+        if not parts or ".." in parts:
+            raise InputError(f"item id {brief(item.id)} would be written outside the output folder", path, rec)
+        parts[-1] += ".json"
+        for q in parts:
+            output_name(q, "item id part", path, rec)
+        rel = tuple(parts)
+        if rel in seen:
+            raise InputError(f"item ids {brief(seen[rel])} and {brief(item.id)} would both be written to "
+                             f"{brief('/'.join(rel))}", path, rec)
+        seen[rel] = item.id
+        names.append(rel)
+    return names
+
+
+def _dumps(doc, indent, item, ascii: bool = False, end: str = "") -> str:
+    try:
+        return json.dumps(doc, indent=indent, ensure_ascii=ascii) + end
+    except (TypeError, ValueError, RecursionError) as exc:  # values another format put in attributes
+        raise InputError(f"cannot write as JSON: {exc}", None, f"image id {brief(item.id)}") from None
 
 
 def _category_changes(dataset) -> str | None:
@@ -127,7 +167,7 @@ def _category_changes(dataset) -> str | None:
 def _item_doc(item, cats, rule, report):
     meta = dict(getattr(item, "_labelme", None) or {})
     used = {}
-    taken = {a.attributes.get("group_id") for a in item.annotations}
+    taken = {_gid(a) for a in item.annotations}
     fresh = 0
     shapes = []
     for ann in item.annotations:
@@ -145,7 +185,10 @@ def _item_doc(item, cats, rule, report):
         body = _stored_shapes(ann, item, rule) or _shapes_from_geometry(ann.geometry, item, report, ann)
         if not body:
             continue
-        gid = ann.attributes.get("group_id")
+        gid = _gid(ann)
+        if gid is None and ann.attributes.get("group_id") is not None:
+            report.lose("L403", f"group_id {brief(ann.attributes['group_id'])} is not an integer or a string",
+                        item.id, ann.id)
         is_area = not isinstance(ann.geometry, Shape)
         if is_area and (len(body) > 1 or gid is not None):
             if gid is None or (cat.name, gid) in used:
@@ -175,6 +218,12 @@ def _item_doc(item, cats, rule, report):
         if k not in _KNOWN_TOP:
             doc[k] = v
     return doc
+
+
+def _gid(ann):
+    """The annotation's group_id when LabelMe can hold it (an integer or a string), else ``None``."""
+    gid = ann.attributes.get("group_id")
+    return gid if isinstance(gid, (int, str)) and not isinstance(gid, bool) else None
 
 
 def _rel_image(item):

@@ -3,9 +3,10 @@
 Small API:
 
 * :func:`voc_colormap` - the Pascal VOC palette (DESIGN.md section 5);
-* :func:`read_png` - open a PNG safely (Pillow's decompression-bomb limit
-  and any decoding failure become :class:`~segmill.errors.InputError` naming
-  the file) and return a :class:`PngImage` (array, mode, palette);
+* :func:`read_png` - open a PNG safely (through :func:`segmill.images.open_image`:
+  the pixel limit is checked before decoding, and any decoding failure is an
+  :class:`~segmill.errors.InputError` naming the file) and return a
+  :class:`PngImage` (array, mode, palette);
 * :func:`read_label_png` - a 2-D map of integer labels from a paletted, 8-bit
   or 16-bit PNG, with size and bit-depth checks;
 * :func:`write_png` - write a label map (paletted with a given palette, 8-bit
@@ -14,14 +15,13 @@ Small API:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, LimitError
 
-__all__ = ["PngImage", "voc_colormap", "read_png", "read_label_png", "write_png", "check_size", "colors_to_index"]
+__all__ = ["PngImage", "check_size", "colors_to_index", "read_label_png", "read_png", "voc_colormap", "write_png"]
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
@@ -76,61 +76,53 @@ class PngImage:
 def read_png(path) -> PngImage:
     """Open a PNG (or any image Pillow reads) without trusting it.
 
+    The image goes through :func:`segmill.images.open_image`: its declared
+    size is checked against the pixel limit (``SEGMILL_MAX_PIXELS``, else
+    Pillow's ``Image.MAX_IMAGE_PIXELS``) before anything is decoded.
+
     Raises
     ------
     segmill.errors.InputError
-        The file is missing, not an image, truncated, or larger than
-        Pillow's ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb).
+        The file is missing, a directory, not an image, truncated, has a
+        transparent alpha channel or 32-bit values beyond 16 bits;
+        :class:`~segmill.errors.LimitError` when it is larger than the pixel
+        limit (a decompression bomb).
     """
-    from PIL import Image, UnidentifiedImageError
+    from ..images import open_image
 
-    limit = Image.MAX_IMAGE_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                mode = im.mode
-                palette = None
-                if mode == "P":
-                    raw = im.getpalette() or []
-                    palette = np.asarray(raw, np.uint8).reshape(-1, 3)
-                    arr = np.asarray(im)
-                elif mode in ("RGBA", "LA", "PA"):
-                    arr = np.asarray(im)
-                    if not np.all(arr[..., -1] == 255):
-                        raise InputError(f"image has a transparent alpha channel (mode {mode}); "
-                                         "labels cannot be read from it", path)
-                    arr = arr[..., :-1]
-                    if mode == "LA":
-                        arr = arr[..., 0]
-                    mode = mode[:-1]
-                elif mode in ("I;16", "I;16B", "I;16L"):
-                    arr = np.asarray(im).astype(np.uint16)
-                elif mode == "I":
-                    arr = np.asarray(im)
-                    if arr.size and (arr.min() < 0 or arr.max() > 0xFFFF):
-                        raise InputError("32-bit image values do not fit a label map", path)
-                    arr = arr.astype(np.uint16)
-                    mode = "I;16"
-                elif mode == "1":
-                    arr = np.asarray(im).astype(np.uint8)
-                    mode = "L"
-                else:
-                    arr = np.asarray(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(
-            f"image exceeds Pillow's decompression-bomb limit of {limit} pixels ({exc}); "
-            "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted",
-            path,
-        ) from None
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except UnidentifiedImageError:
-        raise InputError("not an image Pillow can read", path) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot decode image: {exc}", path) from None
+    im = open_image(path, path)
+    with im:  # a multi-frame image keeps its file open after load()
+        try:
+            arr, mode, palette = _pixels(im, path)
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise InputError(f"cannot decode image: {exc}", path) from None
     return PngImage(np.ascontiguousarray(arr), mode, palette)
+
+
+def _pixels(im, path):
+    """``(array, mode, palette)`` of a decoded image, with the mode conventions of :class:`PngImage`."""
+    mode = im.mode
+    palette = None
+    if mode in ("P", "PA"):
+        raw = im.getpalette() or []
+        palette = np.asarray(raw[: len(raw) // 3 * 3], np.uint8).reshape(-1, 3)
+    if mode in ("RGBA", "LA", "PA"):
+        arr = np.asarray(im)
+        if not np.all(arr[..., -1] == 255):
+            raise InputError(f"image has a transparent alpha channel (mode {mode}); "
+                             "labels cannot be read from it", path)
+        arr = arr[..., 0] if mode in ("LA", "PA") else arr[..., :-1]
+        return arr, mode[:-1], palette
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im).astype(np.uint16), mode, None
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 0xFFFF):
+            raise InputError("32-bit image values do not fit a label map", path)
+        return arr.astype(np.uint16), "I;16", None
+    if mode == "1":
+        return np.asarray(im).astype(np.uint8), "L", None
+    return np.asarray(im), mode, palette
 
 
 def check_size(img: PngImage | np.ndarray, size, path, what: str = "annotation") -> None:
@@ -205,6 +197,9 @@ def write_png(path, array: np.ndarray, palette: np.ndarray | None = None, compre
     from PIL import Image
 
     arr = np.asarray(array)
+    if arr.ndim < 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        # PNG has no empty image; writers refuse such items first, this names the file if one does not
+        raise InputError(f"cannot write an empty image (shape {arr.shape})", path)
     if arr.ndim == 3:
         im = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8), "RGB")
     elif palette is not None:

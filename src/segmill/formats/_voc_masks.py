@@ -19,10 +19,20 @@ import numpy as np
 from ..errors import InputError
 from ..model import Annotation, Category
 from ..rle import encode
+from ..validate import brief
 from ._png import voc_colormap
 
-__all__ = ["ClassList", "VOC_CLASSES", "VOID_NAMES", "read_labelmap", "read_class_names", "write_labelmap",
-           "masks_to_annotations"]
+__all__ = [
+    "VOC_CLASSES",
+    "VOID_NAMES",
+    "ClassList",
+    "check_class_names",
+    "masks_to_annotations",
+    "read_class_names",
+    "read_labelmap",
+    "read_text_lines",
+    "write_labelmap",
+]
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -56,6 +66,20 @@ class ClassList:
         return cmap
 
 
+def read_text_lines(path, what: str) -> list[str]:
+    """The lines of a UTF-8 text file; a directory, an unreadable file or other bytes are an InputError."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"cannot read {what}: is a directory", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path) from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {what}: not UTF-8 text (byte {exc.start})", path) from None
+
+
 def default_classes() -> ClassList:
     cmap = voc_colormap()
     return ClassList(list(VOC_CLASSES), [tuple(int(v) for v in cmap[i]) for i in range(21)], "ignored",
@@ -66,10 +90,7 @@ def read_labelmap(path) -> ClassList:
     """Parse ``labelmap.txt``: ``name:r,g,b:parts:actions`` lines, ``#`` comments."""
     names, colors, void_name, void_color = [], [], None, None
     cmap = voc_colormap()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read label map: {exc}", path) from None
+    lines = read_text_lines(path, "label map")
     for ln, line in enumerate(lines, 1):
         s = line.strip()
         if not s or s.startswith("#"):
@@ -81,17 +102,17 @@ def read_labelmap(path) -> ClassList:
             try:
                 rgb = tuple(int(v) for v in fields[1].split(","))
             except ValueError:
-                raise InputError(f"colour {fields[1]!r} is not r,g,b", path, f"line {ln}") from None
+                raise InputError(f"colour {brief(fields[1])} is not r,g,b", path, f"line {ln}") from None
             if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-                raise InputError(f"colour {fields[1]!r} is not three values 0..255", path, f"line {ln}")
+                raise InputError(f"colour {brief(fields[1])} is not three values 0..255", path, f"line {ln}")
             color = rgb
         if name in VOID_NAMES:
             void_name, void_color = name, color or tuple(int(v) for v in cmap[255])
             continue
         if name in names:
-            raise InputError(f"class {name!r} is listed twice", path, f"line {ln}")
+            raise InputError(f"class {brief(name)} is listed twice", path, f"line {ln}")
         names.append(name)
-        colors.append(color or tuple(int(v) for v in cmap[len(names) - 1]))
+        colors.append(color or tuple(int(v) for v in cmap[(len(names) - 1) % 256]))  # the map has 256 colours
     if not names:
         raise InputError("label map lists no class", path)
     return ClassList(names, colors, void_name, void_color, "labelmap")
@@ -104,10 +125,7 @@ def read_class_names(path) -> ClassList:
     is a class like any other (labelme puts it first, so it is 0).
     """
     cmap = voc_colormap()
-    try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read class list: {exc}", path) from None
+    lines = [ln.strip() for ln in read_text_lines(path, "class list")]
     names, void = [], None
     for ln, name in enumerate(lines, 1):
         if not name:
@@ -116,7 +134,7 @@ def read_class_names(path) -> ClassList:
             void = name
             continue
         if name in names:
-            raise InputError(f"class {name!r} is listed twice", path, f"line {ln}")
+            raise InputError(f"class {brief(name)} is listed twice", path, f"line {ln}")
         names.append(name)
     if not names:
         raise InputError("class list is empty", path)
@@ -124,7 +142,34 @@ def read_class_names(path) -> ClassList:
     return ClassList(names, colors, void, tuple(int(v) for v in cmap[255]) if void else None, "labels")
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_class_names(names, what: str = "class list") -> None:
+    """Refuse names a line-based class list cannot hold as they are (they would read back as other classes).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        A name that is empty, has surrounding white space (read back
+        stripped), holds a line break or a lone surrogate (no UTF-8 for
+        it); in a ``labelmap.txt`` also one that holds a ``:`` (the field
+        separator) or starts with ``#`` (a comment).
+    """
+    for n in names:
+        bad = (not n or n != n.strip() or len(n.splitlines()) != 1 or not _utf8(n)
+               or (what == "labelmap.txt" and (":" in n or n.startswith("#"))))
+        if bad:
+            raise InputError(f"category name {brief(n)} cannot be written in a {what} (one name a line)")
+
+
 def write_labelmap(path, classes: ClassList) -> None:
+    check_class_names(list(classes.names) + ([classes.void_name] if classes.void_name else []), "labelmap.txt")
     lines = ["# label:color_rgb:parts:actions"]
     for n, c in zip(classes.names, classes.colors):
         lines.append(f"{n}:{c[0]},{c[1]},{c[2]}::")

@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, UsageError
 from ..losses import WriteReport
 from ..model import Dataset
+from ..rle import RULES
+from ..validate import brief, image_size
 from ._png import voc_colormap, write_png
-from ._voc_masks import ClassList, default_classes, read_class_names, write_labelmap
-from ._voc_xml import box_to_voc, write_xml
+from ._voc_masks import (
+    ClassList,
+    check_class_names,
+    default_classes,
+    read_class_names,
+    write_labelmap,
+)
+from ._voc_xml import box_to_voc, parse_fragment, write_xml, xml_name_ok
 
-__all__ = ["write"]
+__all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write"]
+
+#: Bytes in one file-name component (NAME_MAX of Linux, macOS and Windows file systems).
+NAME_MAX = 255
+#: The ``ImageSets`` list kinds.
+SETS = ("Main", "Segmentation", "Layout", "Action")
+
+
+def _colors(cats, report: WriteReport) -> dict:
+    """``{category id: (r, g, b)}`` of the categories whose colour a palette can hold; others are reported."""
+    out = {}
+    for c in cats:
+        if c.color is None:
+            continue
+        if len(c.color) == 3 and all(0 <= v <= 255 for v in c.color):
+            out[c.id] = tuple(c.color)
+        else:
+            report.lose("L001", f"colour {brief(c.color)} of category {brief(c.name)} is not r,g,b in 0..255: "
+                        "the VOC colour is used")
+    return out
 
 
 def _class_values(ds: Dataset, report: WriteReport):
     """``{category id: label value}`` and the ClassList written."""
     cats = ds.categories
+    rgb = _colors(cats, report)
     src: ClassList | None = ds.meta.get("voc_classes")
     if ds.meta.get("voc_class_values") and all(isinstance(c.id, int) and 0 <= c.id < 255 for c in cats):
         values = {c.id: c.id for c in cats}
@@ -26,8 +56,8 @@ def _class_values(ds: Dataset, report: WriteReport):
         colors = [tuple(int(v) for v in voc_colormap()[i]) for i in range(n)]
         for c in cats:
             names[c.id] = c.name
-            if c.color is not None:
-                colors[c.id] = tuple(c.color)
+            if c.id in rgb:
+                colors[c.id] = rgb[c.id]
     else:
         names, colors, values = [], [], {}
         cmap = voc_colormap()
@@ -52,26 +82,140 @@ def _class_values(ds: Dataset, report: WriteReport):
             names.append(c.name)
         colors = [tuple(int(x) for x in cmap[i]) for i in range(len(names))]
         for c in cats:
-            if c.id in values and c.color is not None:
-                colors[values[c.id]] = tuple(c.color)
+            if c.id in values and c.id in rgb:
+                colors[values[c.id]] = rgb[c.id]
     void_name = src.void_name if src else None
     void_color = src.void_color if src else None
     return values, ClassList(names, colors, void_name, void_color, src.source if src else "written")
 
 
-def _voc_id(item, seen):
+def _voc_id(item, seen, spaces: bool = True) -> str:
+    """A file-name stem for ``item``, unique among ``seen``.
+
+    Path separators (and, unless ``spaces``, white space: VOC's image lists
+    are split on it) become ``_``; the stem is never ``.`` or ``..``.
+    """
     orig = item.extra.get("segmill_id")  # a string id the COCO writer had to renumber
     if isinstance(item.id, str):
         base = item.id
     elif isinstance(orig, str) and orig:
         base = orig
     else:
-        base = Path(item.file_name).stem or str(item.id)
-    base = base.replace("/", "_").replace("\\", "_")
+        base = (Path(item.file_name).stem if isinstance(item.file_name, str) else "") or str(item.id)
+
+    def clean(name: str) -> str:
+        name = name.replace("/", "_").replace("\\", "_")
+        return name if spaces else "".join("_" if ch.isspace() else ch for ch in name)
+
+    base = clean(base)
     if base in ("", ".", "..") or base in seen:
-        base = f"{base}_{item.id}"
+        base = stem = clean(f"{base}_{item.id}")
+        k = 2
+        while stem in seen:  # the suffixed name may itself be taken
+            stem = f"{base}_{k}"
+            k += 1
+        base = stem
     seen.add(base)
     return base
+
+
+def file_stem(item, seen, spaces: bool = True, suffix: str = ".png") -> str:
+    """:func:`_voc_id`, refused when no file can be named by it (before anything is written).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        The name holds a NUL byte, is not valid Unicode (a lone surrogate),
+        or ``stem + suffix`` is longer than a file name can be (255 bytes).
+    """
+    stem = _voc_id(item, seen, spaces)
+    rec = f"image {brief(item.id)}"
+    if "\0" in stem:
+        raise InputError(f"file name {brief(stem)} holds a NUL byte; no file can have it", record=rec)
+    try:
+        n = len(f"{stem}{suffix}".encode())
+    except UnicodeEncodeError:
+        raise InputError(f"file name {brief(stem)} is not valid Unicode; no file can have it", record=rec) from None
+    if n > NAME_MAX:
+        raise InputError(f"file name {brief(stem + suffix)} is {n} bytes long; a file name holds at most "
+                         f"{NAME_MAX}", record=rec)
+    return stem
+
+
+def check_options(raster: str, overlap: str) -> None:
+    """Unknown ``raster`` / ``overlap`` values are usage errors (exit 2), found before any work."""
+    # imported here: the module loads the paint kernels, which only writing needs
+    from ..bridges.compose import OVERLAP_POLICIES
+
+    if raster not in RULES:
+        raise UsageError(f"raster must be one of {', '.join(RULES)}; got {brief(raster)}")
+    if overlap not in OVERLAP_POLICIES:
+        raise UsageError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}; got {brief(overlap)}")
+
+
+def painted_size(item, rec: str | None = None):
+    """``(height, width)`` of an item whose masks will be painted, within the pixel limit and not empty."""
+    return image_size(item.height, item.width, None, rec or f"image {brief(item.id)}", allow_zero=False)
+
+
+def _has_masks(item) -> bool:
+    from ..geometry import AREA_KINDS, Box
+
+    return any(isinstance(a.geometry, AREA_KINDS) and not isinstance(a.geometry, Box) for a in item.annotations)
+
+
+def _plan(dataset: Dataset) -> list:
+    """``[(item, VOC id)]``: every id and every painted size checked before anything is written."""
+    seen: set = set()
+    plan = []
+    for item in dataset.items:
+        vid = file_stem(item, seen, spaces=False)
+        if _has_masks(item) and item.height is not None and item.width is not None:
+            painted_size(item)
+        plan.append((item, vid))
+    return plan
+
+
+def _list_name_ok(name) -> bool:
+    """Whether ``name`` can name an ``ImageSets`` list file (``<name>.txt``) inside its folder."""
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        return False
+    try:
+        return len(name.encode()) <= NAME_MAX - len(".txt")
+    except UnicodeEncodeError:
+        return False
+
+
+def _split_of(item, report) -> str:
+    split = item.split or "default"
+    if _list_name_ok(split):
+        return split
+    report.lose("L001", f"split {brief(split)} cannot name an image list file: listed in 'default'", item.id)
+    return "default"
+
+
+def _sets_of(item, report) -> dict:
+    """``{kind: [split, ...]}`` of the lists the image is written in (``voc_sets`` as read, checked)."""
+    sets = item.extra.get("voc_sets")
+    if not sets:
+        return {"Main": [_split_of(item, report)]}
+    if isinstance(sets, dict) and all(k in SETS and isinstance(v, list) and all(map(_list_name_ok, v))
+                                      for k, v in sets.items()):
+        return sets
+    report.lose("L001", f"voc_sets {brief(sets)} is not {{list kind: [split, ...]}}: image listed by its split",
+                item.id)
+    return {"Main": [_split_of(item, report)]}
+
+
+def _labels_of(item, report) -> dict:
+    """``{"<class>_<split>": 1|0|-1}`` image-level labels (``voc_labels`` as read, checked)."""
+    labels = item.extra.get("voc_labels")
+    if not labels:
+        return {}
+    if isinstance(labels, dict) and all(_list_name_ok(k) and type(v) is int for k, v in labels.items()):
+        return labels
+    report.lose("L001", f"voc_labels {brief(labels)} is not {{list name: integer}}: dropped", item.id)
+    return {}
 
 
 def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder", mask_mode: str | None = None,
@@ -91,9 +235,17 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         Paletted (default) or RGB masks; defaults to what a VOC source had.
     labels : path, optional
         A class list (one name a line) fixing the label values.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Before anything is written: an image whose name cannot be a file
+        name (NUL byte, too long), or whose masks would be empty or over the
+        pixel limit; text XML cannot hold.
     """
     from ..bridges.compose import compose
 
+    check_options(raster, overlap)
     out = Path(path)
     report = WriteReport()
     if labels is not None:
@@ -106,16 +258,22 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             elif cl.void_name and c.name == cl.void_name:
                 continue
             else:
-                report.lose("L206", f"category {c.name!r} is not in the class list {labels}")
+                report.lose("L206", f"category {brief(c.name)} is not in the class list {labels}")
         classes = cl
     else:
         values, classes = _class_values(dataset, report)
     names = {c.id: c.name for c in dataset.categories}
     mode = mask_mode or dataset.meta.get("voc_mask_mode") or "P"
     if mode not in ("P", "RGB"):
-        raise ValueError(f"mask_mode must be 'P' or 'RGB', got {mode!r}")
+        raise UsageError(f"mask_mode must be 'P' or 'RGB', got {brief(mode)}")
+    want_labelmap = (classes.names[:21] != list(default_classes().names) or len(classes.names) != 21
+                     or classes.source == "labelmap")
+    if want_labelmap:
+        check_class_names(list(classes.names) + ([classes.void_name] if classes.void_name else []), "labelmap.txt")
+    plan = _plan(dataset)
     raw = dataset.meta.get("voc_palette")
-    src_palette = np.frombuffer(raw, np.uint8).reshape(-1, 3) if isinstance(raw, bytes) else None
+    ok = isinstance(raw, bytes) and raw and len(raw) % 3 == 0
+    src_palette = np.frombuffer(raw, np.uint8).reshape(-1, 3) if ok else None
     palette = src_palette if labels is None else None
     if palette is None or len(palette) < len(classes.names):
         palette = classes.color_table()
@@ -126,23 +284,21 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         (out / d).mkdir(parents=True, exist_ok=True)
     set_lists: dict[tuple[str, str], list[str]] = {}
     label_lists: dict[str, list[tuple[str, int]]] = {}
-    seen: set = set()
     if dataset.info or dataset.licenses or dataset.extra:
         report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
     from .._progress import track
 
-    for item in track(dataset.items, desc="voc"):
-        vid = _voc_id(item, seen)
+    for item, vid in track(plan, desc="voc"):
         _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report,
                     compose)
-        sets = item.extra.get("voc_sets") or {"Main": [item.split or "default"]}
+        sets = _sets_of(item, report)
         if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
             sets = dict(sets)
-            sets["Segmentation"] = [item.split or "default"]
+            sets["Segmentation"] = [_split_of(item, report)]
         for kind, splits in sets.items():
             for s in splits:
                 set_lists.setdefault((kind, s), []).append(vid)
-        for key, v in (item.extra.get("voc_labels") or {}).items():
+        for key, v in _labels_of(item, report).items():
             label_lists.setdefault(key, []).append((vid, v))
         report.items += 1
     for (kind, s), ids in set_lists.items():
@@ -154,7 +310,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         (out / "ImageSets" / "Main" / f"{key}.txt").write_text(
             "".join(f"{i} {v:2d}\n" for i, v in rows), encoding="utf-8")
         report.files += 1
-    if classes.names[:21] != list(default_classes().names) or len(classes.names) != 21 or classes.source == "labelmap":
+    if want_labelmap:
         write_labelmap(out / "labelmap.txt", classes)
         report.files += 1
     return report
@@ -168,7 +324,6 @@ def _is_box(ann):
 
 def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose):
     from ..geometry import AREA_KINDS, Box
-
     from ._voc_masks import VOID_NAMES
 
     objects = []
@@ -262,7 +417,7 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
                 write_png(out / "SegmentationClass" / f"{vid}.png", cmap, palette)
                 write_png(out / "SegmentationObject" / f"{vid}.png", imap, obj_palette)
             report.files += 2
-    xml = dict(item.extra.get("voc_xml") or {})
+    xml = _xml_of(item, report)
     doc = {
         "folder": xml.get("folder"),
         "filename": item.file_name,
@@ -272,12 +427,76 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
         "extra_xml": xml.get("extra_xml"),
         "objects": objects,
     }
-    write_xml(out / "Annotations" / f"{vid}.xml", doc)
+    write_xml(out / "Annotations" / f"{vid}.xml", doc, f"image {brief(item.id)}")
     report.files += 1
     report.annotations += len(written)  # what was dropped is reported as a loss, not counted
     dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
     if dropped:
         report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)
+
+
+def _fragments(raw, what, item, ann, report) -> list:
+    """Raw XML strings kept from a VOC source, each parsed again (defusedxml); anything else is dropped."""
+    if raw is None:
+        return []
+    if isinstance(raw, list):
+        try:
+            for text in raw:
+                parse_fragment(text)
+            return raw
+        except InputError:
+            pass
+    report.lose("L001", f"{what} {brief(raw)} is not a list of XML elements: dropped", item.id,
+                None if ann is None else ann.id)
+    return []
+
+
+def _xml_of(item, report) -> dict:
+    """The ``<annotation>`` fields kept from a VOC source (``voc_xml``), checked."""
+    xml = item.extra.get("voc_xml")
+    if not xml:
+        return {}
+    if not isinstance(xml, dict):
+        report.lose("L001", f"voc_xml {brief(xml)} is not a dict of XML fields: dropped", item.id)
+        return {}
+    out = {k: xml[k] for k in ("folder", "depth", "segmented") if isinstance(xml.get(k), (str, int, float))}
+    out["extra_xml"] = _fragments(xml.get("extra_xml"), "voc_xml.extra_xml", item, None, report)
+    return out
+
+
+def _finite4(box):
+    """``box`` as 4 finite floats, or ``None``."""
+    if not isinstance(box, (tuple, list)) or len(box) != 4:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return None
+    try:
+        vals = tuple(float(v) for v in box)
+    except OverflowError:
+        return None
+    return vals if all(map(math.isfinite, vals)) else None
+
+
+def _parts_of(ann, item, report):
+    parts = ann.extra.get("voc_parts")
+    if parts is None:
+        return None
+    if isinstance(parts, list) and all(
+            isinstance(p, dict) and (p.get("name") is None or isinstance(p.get("name"), str))
+            and (p.get("bndbox") is None or _finite4(p.get("bndbox")) is not None) for p in parts):
+        return parts
+    report.lose("L001", f"voc_parts {brief(parts)} is not a list of {{name, bndbox}}: dropped", item.id, ann.id)
+    return None
+
+
+def _actions_of(ann, item, report):
+    acts = ann.extra.get("voc_actions")
+    if acts is None:
+        return None
+    if isinstance(acts, dict) and all(xml_name_ok(k) for k in acts):
+        return acts
+    report.lose("L001", f"voc_actions {brief(acts)} is not a dict of action names: dropped", item.id, ann.id)
+    return None
 
 
 def _object(ann, item, names, report, raster):
@@ -288,9 +507,13 @@ def _object(ann, item, names, report, raster):
         if isinstance(v, (str, int, float, bool)):
             obj["attributes"][k] = v
         else:
-            report.lose("L205", f"attribute {k!r} ({type(v).__name__}) dropped", item.id, ann.id)
-    if ann.bbox is not None:
-        box = ann.bbox
+            report.lose("L205", f"attribute {brief(k)} ({type(v).__name__}) dropped", item.id, ann.id)
+    bbox = _finite4(ann.bbox) if ann.bbox is not None else None
+    if ann.bbox is not None and bbox is None:
+        report.lose("L001", f"bbox {brief(ann.bbox)} is not 4 finite numbers: the box is taken from the geometry",
+                    item.id, ann.id)
+    if bbox is not None:
+        box = bbox
     elif isinstance(ann.geometry, Box):
         box = ann.geometry.bounds
     elif item.height is not None and item.width is not None:
@@ -298,9 +521,9 @@ def _object(ann, item, names, report, raster):
     else:
         box = None
     obj["bndbox"] = box_to_voc(box) if box is not None and box[2] > 0 and box[3] > 0 else None
-    obj["parts"] = ann.extra.get("voc_parts")
-    obj["actions"] = ann.extra.get("voc_actions")
-    obj["xml"] = ann.extra.get("voc_xml")
+    obj["parts"] = _parts_of(ann, item, report)
+    obj["actions"] = _actions_of(ann, item, report)
+    obj["xml"] = _fragments(ann.extra.get("voc_xml"), "voc_xml", item, ann, report)
     dropped = [k for k in ann.extra if not k.startswith("voc_")]
     if dropped:
         report.lose("L001", f"annotation fields {sorted(dropped)} have no place in VOC", item.id, ann.id)

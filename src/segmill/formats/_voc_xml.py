@@ -7,25 +7,62 @@ Elements segmill does not know are kept as XML strings and written back.
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 
 from ..errors import InputError
+from ..validate import brief, int_in
 
-__all__ = ["parse_xml", "write_xml", "box_from_voc", "box_to_voc"]
+__all__ = ["box_from_voc", "box_to_voc", "parse_fragment", "parse_xml", "write_xml", "xml_name_ok", "xml_text_ok"]
 
 _OBJ_KNOWN = {"name", "pose", "truncated", "occluded", "difficult", "bndbox", "part", "actions", "attributes"}
 _TOP_KNOWN = {"filename", "folder", "size", "segmented", "object"}
 _FLAGS = ("truncated", "occluded", "difficult")
 
+#: Deepest element nesting read. VOC is 4 levels deep (annotation/object/part/bndbox); unknown elements
+#: are kept with ET.tostring and written with ET.indent, which both recurse once per level.
+MAX_DEPTH = 64
+#: Largest box coordinate read: far beyond any image the pixel limit allows, and small enough that
+#: box widths and areas stay finite floats.
+COORD_MAX = 2.0 ** 31
+
+# Characters XML 1.0 cannot hold (ElementTree would write them and make a file no parser reads).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def xml_text_ok(text) -> bool:
+    """Whether ``str(text)`` can be written as XML 1.0 character data."""
+    return _NOT_XML.search(str(text)) is None
+
+
+def xml_name_ok(name) -> bool:
+    """Whether ``name`` can be an element tag (plain names only: no namespace, no colon)."""
+    return isinstance(name, str) and _XML_NAME.match(name) is not None
+
 
 def _num(text, path, record, what):
+    t = str(text).strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise InputError(f"{what} is not a number: {brief(text)}", path, record) from None
+    if not math.isfinite(v):
+        raise InputError(f"{what} is not finite: {brief(text)}", path, record)
+    if abs(v) > COORD_MAX:
+        raise InputError(f"{what} is out of range (beyond +/-{COORD_MAX:.0f}): {brief(text)}", path, record)
+    return int(v) if v.is_integer() and "." not in t else v
+
+
+def _flag(text, what, path, record) -> bool:
+    """A 0/1 flag; other whole numbers count as true, as ``bool(int(float(t)))`` always read them."""
     try:
         v = float(str(text).strip())
-    except (TypeError, ValueError):
-        raise InputError(f"{what} is not a number: {text!r}", path, record) from None
+    except ValueError:
+        v = math.nan
     if not math.isfinite(v):
-        raise InputError(f"{what} is not finite: {text!r}", path, record)
-    return int(v) if v.is_integer() and "." not in str(text) else v
+        raise InputError(f"<{what}> is not 0/1: {brief(text)}", path, record)
+    return bool(int(v))
 
 
 def _bndbox(el, path, record):
@@ -40,75 +77,118 @@ def _bndbox(el, path, record):
     return vals
 
 
-def parse_xml(path) -> dict:
-    """Parse one annotation file into a dict (raises InputError on bad XML)."""
+def _size(root, path):
+    """``((height, width), depth)`` from ``<size>``; the size is ``None`` unless both are given."""
+    size = root.find("size")
+    if size is None:
+        return None, None
+    w, h = size.findtext("width"), size.findtext("height")
+    out = None
+    if w is not None and h is not None:
+        try:
+            wi, hi = int(w), int(h)
+        except ValueError:  # also for integers of more digits than Python converts
+            raise InputError(f"image size is not integer: width={brief(w)} height={brief(h)}", path) from None
+        # no pixel limit here: the size only describes the JPEG, nothing is allocated from it on reading
+        # (masks are limited when decoded, writers before they paint), and box-only data stays readable
+        out = (int_in(hi, "image height", path, "<size>", lo=0), int_in(wi, "image width", path, "<size>", lo=0))
+    return out, size.findtext("depth")
+
+
+def _too_deep(root) -> bool:
+    stack = [(root, 1)]
+    while stack:  # no recursion: the point is to refuse what would recurse too deep later
+        el, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in el)
+    return False
+
+
+def _parse(source, path, fromstring: bool = False):
+    """The root element of untrusted XML (a file or a string), every failure an :class:`InputError`."""
     from defusedxml import ElementTree as DET
     from defusedxml.common import DefusedXmlException
 
     try:
-        root = DET.parse(str(path)).getroot()
-    except DefusedXmlException as exc:
+        root = DET.fromstring(source) if fromstring else DET.parse(str(source)).getroot()
+    except DefusedXmlException as exc:  # entity expansion, external references
         raise InputError(f"unsafe XML refused ({type(exc).__name__})", path) from None
-    except ET.ParseError as exc:
+    except ET.ParseError as exc:  # its message ends with the line and column
         raise InputError(f"malformed XML: {exc}", path) from None
+    except LookupError as exc:  # an encoding Python does not know, declared in <?xml ...?>
+        raise InputError(f"malformed XML: {exc}", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not an XML file", path) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc}", path) from None
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    except (ValueError, UnicodeError) as exc:
+        raise InputError(f"malformed XML: {exc}", path) from None
+    if _too_deep(root):
+        raise InputError(f"XML elements nested deeper than {MAX_DEPTH} levels", path)
+    return root
+
+
+def parse_fragment(text: str, path=None):
+    """One element from an XML string kept from a dataset (``extra_xml``), parsed safely; InputError if bad."""
+    if not isinstance(text, str):
+        raise InputError(f"an XML fragment must be a string, got {brief(text)}", path)
+    return _parse(text, path, fromstring=True)
+
+
+def _object(o, path, rec) -> dict:
+    name = o.findtext("name")
+    if name is None or not name.strip():
+        raise InputError("object has no <name>", path, rec)
+    obj = {"name": name.strip(), "attributes": {}, "extra": {}}
+    pose = o.findtext("pose")
+    if pose is not None:
+        obj["attributes"]["pose"] = pose
+    for f in _FLAGS:
+        t = o.findtext(f)
+        if t is not None:
+            obj["attributes"][f] = _flag(t, f, path, rec)
+    obj["bndbox"] = _bndbox(o.find("bndbox"), path, rec)
+    parts = []
+    for p in o.findall("part"):
+        parts.append({"name": p.findtext("name"), "bndbox": _bndbox(p.find("bndbox"), path, rec)})
+    if parts:
+        obj["extra"]["voc_parts"] = parts
+    acts = o.find("actions")
+    if acts is not None:
+        obj["extra"]["voc_actions"] = {a.tag: _flag(a.text or "0", a.tag, path, rec) for a in acts}
+    attrs = o.find("attributes")
+    if attrs is not None:
+        for a in attrs.findall("attribute"):
+            k = a.findtext("name")
+            if k:
+                obj["attributes"][k] = _parse_value(a.findtext("value"))
+    unknown = [ET.tostring(c, encoding="unicode").strip() for c in o if c.tag not in _OBJ_KNOWN]
+    if unknown:
+        obj["extra"]["voc_xml"] = unknown
+    return obj
+
+
+def parse_xml(path) -> dict:
+    """Parse one annotation file into a dict.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Unreadable, not well-formed (the message gives the line and column),
+        refused by defusedxml (entities, external references), nested too
+        deeply, or holding a value of the wrong kind (a box coordinate that
+        is not a finite number, a size that is not a whole number, a flag
+        that is not a number).
+    """
+    root = _parse(path, path)
     if root.tag != "annotation":
-        raise InputError(f"root element is <{root.tag}>, expected <annotation>", path)
+        raise InputError(f"root element is <{brief(root.tag)}>, expected <annotation>", path)
     out: dict = {"filename": root.findtext("filename"), "folder": root.findtext("folder")}
-    size = root.find("size")
-    out["size"] = None
-    out["depth"] = None
-    if size is not None:
-        w, h = size.findtext("width"), size.findtext("height")
-        if w is not None and h is not None:
-            try:
-                wi, hi = int(w), int(h)
-            except ValueError:
-                raise InputError(f"image size is not integer: width={w!r} height={h!r}", path) from None
-            if wi < 0 or hi < 0:
-                raise InputError(f"image size is negative: {wi}x{hi}", path)
-            out["size"] = (hi, wi)
-        out["depth"] = size.findtext("depth")
+    out["size"], out["depth"] = _size(root, path)
     out["segmented"] = root.findtext("segmented")
     out["extra_xml"] = [ET.tostring(c, encoding="unicode").strip() for c in root if c.tag not in _TOP_KNOWN]
-    objs = []
-    for i, o in enumerate(root.findall("object"), 1):
-        rec = f"object {i}"
-        name = o.findtext("name")
-        if name is None or not name.strip():
-            raise InputError("object has no <name>", path, rec)
-        obj = {"name": name.strip(), "attributes": {}, "extra": {}}
-        pose = o.findtext("pose")
-        if pose is not None:
-            obj["attributes"]["pose"] = pose
-        for f in _FLAGS:
-            t = o.findtext(f)
-            if t is not None:
-                try:
-                    obj["attributes"][f] = bool(int(float(t)))
-                except ValueError:
-                    raise InputError(f"<{f}> is not 0/1: {t!r}", path, rec) from None
-        obj["bndbox"] = _bndbox(o.find("bndbox"), path, rec)
-        parts = []
-        for p in o.findall("part"):
-            parts.append({"name": p.findtext("name"), "bndbox": _bndbox(p.find("bndbox"), path, rec)})
-        if parts:
-            obj["extra"]["voc_parts"] = parts
-        acts = o.find("actions")
-        if acts is not None:
-            obj["extra"]["voc_actions"] = {a.tag: bool(int(float(a.text or 0))) for a in acts}
-        attrs = o.find("attributes")
-        if attrs is not None:
-            for a in attrs.findall("attribute"):
-                k = a.findtext("name")
-                if k:
-                    obj["attributes"][k] = _parse_value(a.findtext("value"))
-        unknown = [ET.tostring(c, encoding="unicode").strip() for c in o if c.tag not in _OBJ_KNOWN]
-        if unknown:
-            obj["extra"]["voc_xml"] = unknown
-        objs.append(obj)
-    out["objects"] = objs
+    out["objects"] = [_object(o, path, f"object {i}") for i, o in enumerate(root.findall("object"), 1)]
     return out
 
 
@@ -122,12 +202,13 @@ def _parse_value(text):
         return False
     try:
         return int(t)
-    except ValueError:
+    except ValueError:  # also for more digits than Python converts
         pass
     try:
-        return float(t)
+        v = float(t)
     except ValueError:
         return t
+    return v if math.isfinite(v) else t  # "inf"/"nan" stay text: no NaN reaches the model or a JSON writer
 
 
 def _fmt(v) -> str:
@@ -154,7 +235,10 @@ def box_to_voc(box):
 def _sub(parent, tag, text=None):
     el = ET.SubElement(parent, tag)
     if text is not None:
-        el.text = str(text)
+        text = str(text)
+        if not xml_text_ok(text):
+            raise InputError(f"<{tag}> text {brief(text)} holds a character XML cannot hold")
+        el.text = text
     return el
 
 
@@ -164,8 +248,23 @@ def _box_el(parent, b, raw=None):
         _sub(bb, k, _fmt(v))
 
 
-def write_xml(path, doc: dict) -> None:
-    """Write an annotation dict (the shape :func:`parse_xml` returns)."""
+def write_xml(path, doc: dict, record: str | None = None) -> None:
+    """Write an annotation dict (the shape :func:`parse_xml` returns).
+
+    Raw XML kept from a source (``extra_xml``, an object's ``xml``) is parsed
+    again with defusedxml; text XML cannot hold (control characters, lone
+    surrogates) raises :class:`~segmill.errors.InputError` naming ``record``
+    before anything is written.
+    """
+    try:
+        root = _document(doc)
+    except InputError as exc:
+        raise InputError(exc.message, path, record) from None
+    ET.indent(root)
+    ET.ElementTree(root).write(str(path), encoding="utf-8", xml_declaration=True)
+
+
+def _document(doc: dict):
     root = ET.Element("annotation")
     if doc.get("folder") is not None:
         _sub(root, "folder", doc["folder"])
@@ -178,7 +277,7 @@ def write_xml(path, doc: dict) -> None:
         _sub(size, "depth", doc.get("depth") or 3)
     _sub(root, "segmented", doc.get("segmented") if doc.get("segmented") is not None else 0)
     for raw in doc.get("extra_xml") or []:
-        root.append(ET.fromstring(raw))
+        root.append(parse_fragment(raw))
     for obj in doc.get("objects", []):
         o = _sub(root, "object")
         _sub(o, "name", obj["name"])
@@ -206,6 +305,5 @@ def write_xml(path, doc: dict) -> None:
                 _sub(a, "name", k)
                 _sub(a, "value", _fmt(v) if not isinstance(v, bool) else ("true" if v else "false"))
         for raw in obj.get("xml") or []:
-            o.append(ET.fromstring(raw))
-    ET.indent(root)
-    ET.ElementTree(root).write(str(path), encoding="utf-8", xml_declaration=True)
+            o.append(parse_fragment(raw))
+    return root

@@ -14,14 +14,30 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..geometry import Box, Mask, Polygons
+from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
+from ..paths import output_name, resolve_inside
 from ..rle import RLE, from_polygons
-from ..paths import resolve_inside
+from ..validate import brief
 
 DECIMALS = 6
+#: Largest class id read or written (Ultralytics' ids index a names list; anything larger is hostile);
+#: larger category ids are renumbered on writing (L306).
+MAX_CLASS = 2**31 - 1
+
+
+def write_text(path: Path, text: str, fallback=None) -> None:
+    """Write UTF-8 ``text``; text holding lone surrogates is written as ``fallback()`` (escaped), or refused."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        if fallback is None:
+            raise InputError("holds text that is not valid Unicode (a lone surrogate)", path) from None
+        data = fallback().encode("utf-8")
+    path.write_bytes(data)
 
 
 def _snap(v: float) -> int:
@@ -90,11 +106,12 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
         Split for items that have none.
     """
     if multipart not in ("largest", "lines"):
-        raise ValueError(f"multipart must be 'largest' or 'lines', got {multipart!r}")
+        raise UsageError(f"multipart must be 'largest' or 'lines', got {brief(multipart)}")
     dataset.validate(path)
     out = Path(path)
-    out.mkdir(parents=True)
     report = WriteReport()
+    plan = _plan_names(dataset, split, report)  # every output name is checked before anything is written
+    out.mkdir(parents=True)
     rule = dataset.meta.get("raster_rule", "coco")
     classes = _class_map(dataset, report)
     bad = [c.name for c in dataset.categories if c.supercategory or c.isthing is not None or c.color or c.extra]
@@ -103,21 +120,9 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
     image_roots = [Path(r) for r in (dataset.meta.get("image_root"), dataset.meta.get("source_path")) if r]
     image_roots = [r if r.is_dir() else r.parent for r in image_roots]
     splits: list[str] = []
-    used: set = set()
-    for item in dataset.items:
-        sp = _safe_split(item.split or split)
+    for item, (sp, stem, ext) in zip(dataset.items, plan):
         if sp not in splits:
             splits.append(sp)
-        stem, ext = os.path.splitext(os.path.basename(item.file_name))
-        stem = stem or str(item.id).rsplit("/", 1)[-1]
-        ext = ext or ".jpg"
-        if (sp, stem) in used:
-            n = 1
-            while (sp, f"{stem}_{n}") in used:
-                n += 1
-            report.notes.append(f"image {item.file_name!r} written as {stem}_{n}{ext}: its name was taken")
-            stem = f"{stem}_{n}"
-        used.add((sp, stem))
         (out / "images" / sp).mkdir(parents=True, exist_ok=True)
         (out / "labels" / sp).mkdir(parents=True, exist_ok=True)
         src = _find_image(item, image_roots)
@@ -128,7 +133,7 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
             else:
                 report.lose("L307", f"image {item.file_name!r} not found", item.id)
         lines = _item_lines(item, classes, rule, multipart, report)
-        (out / "labels" / sp / (stem + ".txt")).write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+        write_text(out / "labels" / sp / (stem + ".txt"), "".join(ln + "\n" for ln in lines))
         report.files += 1
         report.items += 1
     _write_yaml(out, dataset, classes, splits)
@@ -136,9 +141,34 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
     return report
 
 
+def _plan_names(dataset, split, report) -> list[tuple[str, str, str]]:
+    """``(split folder, stem, image extension)`` of every item, checked before anything is written."""
+    plan, used = [], set()
+    for item in dataset.items:
+        sp = _safe_split(item.split or split)
+        rec = f"image id {brief(item.id)}"
+        stem, ext = os.path.splitext(os.path.basename(item.file_name if isinstance(item.file_name, str) else ""))
+        stem = stem or str(item.id).rsplit("/", 1)[-1]
+        if not stem:
+            raise InputError("neither the file name nor the id gives a file name", None, rec)
+        ext = ext or ".jpg"
+        if (sp, stem) in used:
+            n = 1
+            while (sp, f"{stem}_{n}") in used:
+                n += 1
+            report.notes.append(f"image {brief(item.file_name)} written as {brief(f'{stem}_{n}{ext}')}: "
+                                "its name was taken")
+            stem = f"{stem}_{n}"
+        used.add((sp, stem))
+        output_name(stem + ext, "image file name", None, rec)
+        output_name(stem + ".txt", "label file name", None, rec)
+        plan.append((sp, stem, ext))
+    return plan
+
+
 def _safe_split(name: str) -> str:
-    """A split name usable as one folder name (never ``..`` or a path)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")
+    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
     return cleaned or "default"
 
 
@@ -150,16 +180,16 @@ def _find_image(item, roots):
     for root in roots:
         try:
             p = resolve_inside(root, item.file_name)
-        except InputError:
+            if p.is_file():
+                return p
+        except (InputError, OSError, ValueError):  # escaping, or a name the file system refuses
             continue
-        if p.is_file():
-            return p
     return None
 
 
 def _class_map(dataset, report):
     ids = [c.id for c in dataset.categories]
-    if all(isinstance(i, int) and i >= 0 for i in ids):
+    if all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_CLASS for i in ids):
         return {i: i for i in ids}
     report.lose("L306", "category ids are not non-negative integers; classes numbered 0.. in category order")
     return {c.id: n for n, c in enumerate(dataset.categories)}
@@ -178,7 +208,15 @@ def _write_yaml(out, dataset, classes, splits):
     for k, v in prior.items():
         doc.setdefault(k, v)
     doc["names"] = names
-    (out / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+    def dump(allow_unicode: bool) -> str:
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=allow_unicode)
+
+    try:
+        text = dump(True)
+    except yaml.YAMLError as exc:  # a value safe_dump cannot represent (only possible from the API)
+        raise InputError(f"data.yaml cannot be written: {str(exc).splitlines()[0]}", out / "data.yaml") from None
+    write_text(out / "data.yaml", text, fallback=lambda: dump(False))
 
 
 def _traced(g, item, ann, report):
@@ -203,6 +241,8 @@ def _item_lines(item, classes, rule, multipart, report):
     h, w = item.height, item.width
     geoms = [a.geometry for a in item.annotations]
     has_poly = any(isinstance(g, Polygons) for g in geoms)
+    if item.size is not None and (rule == "pil" or any(isinstance(g, (RLE, Mask)) for g in geoms)):
+        check_pixels(h, w, None, f"image id {brief(item.id)}")  # before tracing or drawing at that size
     lines = []
     for ann in item.annotations:
         g = ann.geometry

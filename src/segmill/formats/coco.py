@@ -33,6 +33,7 @@ from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances
 from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
+from .options import ERRORS, Option, raster
 
 __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRLE", "CocoBox",
            "LOSS_CODES", "SEGMENTATION_MODES"]
@@ -146,13 +147,17 @@ register_format(
         read=read,
         write=write,
         output="file",
-        options={
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-            "segmentation": "writer: keep (default) | polygon | rle",
-            "recompute": "writer: recompute area/bbox even for unchanged geometry (default false)",
-            "raster": "writer: coco (default) | pil, the rule used when polygons become RLE",
-            "polygon_mode": "writer: exact (default) | simplified, how masks become polygons",
-            "tolerance": "writer: simplification tolerance in pixels (polygon_mode=simplified)",
-        },
+        options=(
+            ERRORS,
+            Option("segmentation", "writer", "keep as read, or write every mask as polygons or every geometry as RLE",
+                   kind="choice", choices=("keep", "polygon", "rle"), default="keep"),
+            Option("recompute", "writer", "recompute area and bbox even for unchanged geometry", kind="bool",
+                   default=False),
+            raster("writer", "the rule used when polygons become RLE: coco (pycocotools) or pil"),
+            Option("polygon_mode", "writer", "how masks become polygons with --segmentation polygon",
+                   kind="choice", choices=("exact", "simplified"), default="exact"),
+            Option("tolerance", "writer", "simplification tolerance in pixels (--polygon-mode simplified)",
+                   kind="float", default=1.0),
+        ),
     )
 )

@@ -17,19 +17,26 @@ panoptic gives the same PNGs). Categories carry ``isthing`` and ``color``.
 from __future__ import annotations
 
 import json
+import os
+import posixpath
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from .. import jsonio
+from ..errors import InputError, UsageError
 from ..geometry import InvalidGeometry
+from ..limits import check_pixels
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
+from ..paths import confined_glob, resolve_inside
 from ..rle import encode
+from ..validate import ErrorPolicy, brief, finite, hashable_id, image_size, int_in, string
 from . import Detection, FormatSpec, NO, register_format
-from ..paths import resolve_inside
 from ._png import read_png, write_png
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
+from .options import ERRORS, Option, raster
 
 __all__ = ["read", "write", "detect", "CODES", "ids_from_rgb", "rgb_from_ids"]
 
@@ -41,6 +48,8 @@ CODES = {
 }
 register_codes(CODES)
 MAX_ID = 256**3 - 1
+_CAT_KEYS = ("id", "name", "supercategory", "isthing", "color")
+_SEG_KEYS = ("id", "category_id", "area", "bbox", "iscrowd")
 
 
 def ids_from_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -56,15 +65,23 @@ def rgb_from_ids(ids: np.ndarray) -> np.ndarray:
 
 
 def _panoptic_jsons(p: Path) -> list[Path]:
+    """The panoptic JSON files of ``p``: itself, or the ``*.json`` of its folder that have a PNG folder beside them.
+
+    Listed entries that are symlinks out of the folder are refused
+    (:func:`segmill.paths.confined_glob`).
+    """
     if p.is_file():
         return [p]
     d = p / "annotations" if (p / "annotations").is_dir() else p
-    return sorted(f for f in d.glob("*.json") if f.with_suffix("").is_dir())
+    return [f for f in confined_glob(d, "*.json") if f.with_suffix("").is_dir()]
 
 
 def detect(path) -> Detection:
     p = Path(path)
-    files = _panoptic_jsons(p) if p.exists() else []
+    try:
+        files = _panoptic_jsons(p) if p.exists() else []
+    except InputError:  # a listed file links out of the folder: not ours to read
+        return NO
     for f in files[:1]:
         try:
             with open(f, "rb") as fh:
@@ -79,16 +96,6 @@ def detect(path) -> Detection:
     return NO
 
 
-def _load_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", path) from None
-
-
 def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> Dataset:
     """Read COCO panoptic annotations (a JSON file, or a folder of ``annotations/panoptic_*.json``).
 
@@ -96,110 +103,214 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
     ----------
     png_dir : path, optional
         Folder of the segment PNGs (default: the JSON's path without ``.json``).
+        PNG names found in the JSON must resolve inside it.
     errors : {"raise", "skip", "keep"}
+        ``skip`` and ``keep`` drop a bad image (or category, or annotation
+        record) and list it in ``dataset.meta["skipped"]``; ``keep`` also
+        keeps the segments of a PNG whose size does not match its image as
+        invalid geometry (for ``segmill check``) and does not validate the dataset.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Unreadable or invalid JSON, a wrong value anywhere, a PNG that is
+        missing, outside its folder, not RGB, over the pixel limit, or whose
+        segments do not match ``segments_info``.
     """
     p = Path(path)
+    policy = ErrorPolicy.of(errors)  # an unknown mode is a UsageError before anything is read
     files = _panoptic_jsons(p)
     if not files:
         raise InputError("no panoptic JSON (with a PNG folder named like it) found", p)
     ds = Dataset()
     ds.meta["source_format"] = "coco_panoptic"
-    if errors == "skip":
-        ds.meta.setdefault("skipped", [])
-    next_id = 1
-    cat_seen: dict = {}
+    state = {"next_id": 1, "cats": {}}
     for jf in files:
-        doc = _load_json(jf)
-        if not isinstance(doc, dict):
-            raise InputError(f"top level is a {type(doc).__name__}, expected an object", jf)
-        for key in ("images", "annotations", "categories"):
-            if not isinstance(doc.get(key), list):
-                raise InputError(f"'{key}' is missing or not a list", jf)
-        split = jf.stem[len("panoptic_"):] if jf.stem.startswith("panoptic_") and len(files) > 1 else None
-        if split is None and len(files) > 1:
-            split = jf.stem
-        ds.info = doc.get("info", ds.info)
-        ds.licenses = doc.get("licenses", ds.licenses)
-        for k, v in doc.items():
-            if k not in ("info", "licenses", "images", "annotations", "categories"):
-                ds.extra[k] = v
-        for c in doc["categories"]:
-            cat = _category(c, jf)
-            if cat.id not in cat_seen:
-                cat_seen[cat.id] = cat
-                ds.categories.append(cat)
-        pngs = Path(png_dir) if png_dir is not None else jf.with_suffix("")
-        records = {}
-        for i, a in enumerate(doc["annotations"]):
-            if not isinstance(a, dict) or "image_id" not in a:
-                raise InputError("annotation record has no image_id", jf, f"annotations[{i}]")
-            records[a["image_id"]] = a
-        for im in doc["images"]:
-            try:
-                item, next_id = _item(im, records.get(im.get("id")), pngs, jf, cat_seen, next_id, errors)
-            except InputError as exc:
-                if errors == "raise":
-                    raise
-                # skip: listed and dropped; keep: listed for `segmill check` (S014)
-                ds.meta.setdefault("skipped", []).append(
-                    {"path": exc.path, "record": exc.record or f"image id {im.get('id')!r}", "reason": exc.message})
-                continue
-            item.split = split
-            ds.items.append(item)
-    if errors != "keep":
+        _read_json(jf, len(files), png_dir, ds, policy, state)
+    if policy.skipped or policy.mode == "skip":
+        ds.meta["skipped"] = policy.skipped
+    if not policy.keeping:
         ds.validate(p)
     return ds
 
 
-def _category(c, jf) -> Category:
-    if not isinstance(c, dict) or "id" not in c or "name" not in c:
-        raise InputError("category needs 'id' and 'name'", jf, f"category {c!r}")
-    extra = {k: v for k, v in c.items() if k not in ("id", "name", "supercategory", "isthing", "color")}
-    isthing = c.get("isthing")
-    return Category(c["id"], c["name"], c.get("supercategory"), None if isthing is None else bool(isthing),
-                    tuple(c["color"]) if isinstance(c.get("color"), list) and len(c["color"]) == 3 else None,
-                    extra)
+def _read_json(jf: Path, n_files: int, png_dir, ds: Dataset, policy: ErrorPolicy, state: dict) -> None:
+    """Add one panoptic JSON (a split when there are several) to ``ds``."""
+    doc, _ = jsonio.load(jf)
+    if type(doc) is not dict:
+        raise InputError(f"top level is a {type(doc).__name__}, expected an object", jf)
+    for key in ("images", "annotations", "categories"):
+        if type(doc.get(key)) is not list:
+            raise InputError(f"'{key}' is missing or not a list", jf)
+    split = jf.stem[len("panoptic_"):] if jf.stem.startswith("panoptic_") and n_files > 1 else None
+    if split is None and n_files > 1:
+        split = jf.stem
+    ds.info = doc.get("info", ds.info)
+    ds.licenses = doc.get("licenses", ds.licenses)
+    for k, v in doc.items():
+        if k not in ("info", "licenses", "images", "annotations", "categories"):
+            ds.extra[k] = v
+    cats = state["cats"]
+    for i, c in enumerate(doc["categories"]):
+        try:
+            cat = _category(c, jf, i)
+        except InputError as exc:
+            policy.drop(exc)
+            continue
+        if cat.id not in cats:
+            cats[cat.id] = cat
+            ds.categories.append(cat)
+    pngs = Path(png_dir) if png_dir is not None else jf.with_suffix("")
+    records = _records(doc["annotations"], jf, policy)
+    for i, im in enumerate(doc["images"]):
+        try:
+            item = _item(im, i, records, pngs, jf, cats, state, policy.keeping)
+        except InputError as exc:
+            if exc.record is None and not policy.raising:
+                # skip: listed and dropped; keep: listed for `segmill check` (S014)
+                exc.record = _image_where(im, i)
+            policy.drop(exc)
+            continue
+        item.split = split
+        ds.items.append(item)
 
 
-def _item(im, rec, pngs: Path, jf, cats, next_id, errors="raise"):
-    if not isinstance(im, dict) or "id" not in im:
-        raise InputError("image record has no id", jf)
-    iid = im["id"]
-    where = f"image id {iid!r}"
+def _image_where(im, i: int) -> str:
+    iid = im.get("id") if type(im) is dict else None
+    return f"images[{i}]" if iid is None else f"image id {brief(iid)}"
+
+
+def _category(c, jf, i: int) -> Category:
+    """A category record, checked; odd optional values are carried in ``extra`` as found."""
+    rec = f"categories[{i}]"
+    if type(c) is not dict or "id" not in c or "name" not in c:
+        raise InputError("category needs 'id' and 'name'", jf, rec)
+    cid = hashable_id(c["id"], "category id", jf, rec)
+    rec = f"category id {brief(cid)}"
+    name = string(c["name"], "category name", jf, rec)
+    extra = {k: v for k, v in c.items() if k not in _CAT_KEYS}
+    sup, isthing, color = c.get("supercategory"), c.get("isthing"), c.get("color")
+    if sup is not None and type(sup) is not str:
+        extra["supercategory"], sup = sup, None
+    if isthing is not None:
+        if type(isthing) in (bool, int, float) and isthing in (0, 1):
+            isthing = bool(isthing)
+        else:
+            extra["isthing"], isthing = isthing, None
+    if color is not None:
+        if type(color) is list and len(color) == 3 and all(type(v) is int and 0 <= v <= 255 for v in color):
+            color = tuple(color)
+        else:
+            extra["color"], color = color, None
+    return Category(cid, name, sup, isthing, color, extra)
+
+
+def _records(raw: list, jf, policy: ErrorPolicy) -> dict:
+    """The annotation records by image id (the last one wins, as before)."""
+    records = {}
+    for i, a in enumerate(raw):
+        rec = f"annotations[{i}]"
+        try:
+            if type(a) is not dict or "image_id" not in a:
+                raise InputError("annotation record has no image_id", jf, rec)
+            records[hashable_id(a["image_id"], "image_id", jf, rec)] = a
+        except InputError as exc:
+            policy.drop(exc)
+    return records
+
+
+def _item(im, i: int, records: dict, pngs: Path, jf, cats: dict, state: dict, keep: bool) -> Item:
+    """An image record and, when it has an annotation record, its segments from the PNG."""
+    if type(im) is not dict or "id" not in im:
+        raise InputError("image record has no id", jf, f"images[{i}]")
+    iid = hashable_id(im["id"], "image id", jf, f"images[{i}]")
+    where = f"image id {brief(iid)}"
     w, h = im.get("width"), im.get("height")
+    if w is not None and h is not None:
+        h, w = image_size(h, w, jf, where, allow_zero=False)  # every panoptic image has a PNG: never 0 pixels
+    elif w is not None or h is not None:
+        name, v = ("width", w) if w is not None else ("height", h)
+        int_in(v, f"image {name}", jf, where, lo=1)
+    fn = string(im.get("file_name", ""), "file_name", jf, where)
     extra = {k: v for k, v in im.items() if k not in ("id", "file_name", "width", "height")}
-    item = Item(iid, im.get("file_name", ""), width=w, height=h, extra=extra)
+    item = Item(iid, fn, width=w, height=h, extra=extra)
+    rec = records.get(iid)
     if rec is None:
-        return item, next_id
-    png_name = rec.get("file_name") or Path(item.file_name).with_suffix(".png").name
+        return item
+    segs = _segments(rec.get("segments_info"), jf, where)
+    png_name = rec.get("file_name") or _png_from_image_name(fn, jf, where)
+    try:
+        png = resolve_inside(pngs, png_name, jf, where)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") names no file; resolve_inside lets it out
+        raise InputError(f"PNG name {brief(png_name)} cannot name a file", jf, where) from None
     item.extra["panoptic_file_name"] = png_name
     rest = {k: v for k, v in rec.items() if k not in ("image_id", "file_name", "segments_info")}
     if rest:
         item.extra["panoptic_record"] = rest
-    png = resolve_inside(pngs, png_name, jf, where)
     img = read_png(png)
     if img.mode != "RGB" or img.array.ndim != 3:
         raise InputError(f"panoptic PNG must be RGB, got mode {img.mode}", png)
     if h is not None and w is not None and img.size != (h, w):
         msg = f"PNG is {img.size[1]}x{img.size[0]} (width x height) but the JSON says {w}x{h}"
-        if errors != "keep":
+        if not keep:
             raise InputError(msg, png)
         # keep: every segment stays, as invalid geometry the check reports (G008)
-        for s in rec.get("segments_info") or []:
-            sid = s.get("id") if isinstance(s, dict) else None
-            cid = s.get("category_id") if isinstance(s, dict) else None
+        for sid, cid, *_ in segs:
             raw = {"png": png_name, "segment_id": sid, "png_size": list(img.size)}
-            item.annotations.append(Annotation(next_id, cid, InvalidGeometry(
+            item.annotations.append(Annotation(state["next_id"], cid, InvalidGeometry(
                 raw, f"{msg}: the PNG size does not match the image size", code="G008")))
-            next_id += 1
-        return item, next_id
-    ids = ids_from_rgb(img.array)
-    segs = rec.get("segments_info") or []
-    declared = []
-    for k, s in enumerate(segs):
-        if not isinstance(s, dict) or "id" not in s or "category_id" not in s:
-            raise InputError("segment needs 'id' and 'category_id'", jf, f"{where}, segments_info[{k}]")
-        declared.append(s["id"])
+            state["next_id"] += 1
+        return item
+    _add_segments(item, ids_from_rgb(img.array), segs, png, jf, where, cats, state)
+    if h is None or w is None:
+        item.height, item.width = img.size
+    return item
+
+
+def _png_from_image_name(fn: str, jf, where: str) -> str:
+    """The PNG name an annotation record without ``file_name`` implies: the image's, with ``.png``."""
+    try:
+        return Path(fn).with_suffix(".png").name
+    except ValueError:  # "" or "/": no name to derive one from
+        raise InputError(f"the annotation record has no file_name and the image's file_name {brief(fn)} "
+                         "gives none", jf, where) from None
+
+
+def _segments(raw, jf, where: str) -> list[tuple]:
+    """``segments_info``, checked: ``(id, category_id, iscrowd, area, bbox, extra)`` per segment."""
+    if raw is None:
+        return []
+    if type(raw) is not list:
+        raise InputError(f"segments_info must be a list, got {brief(raw)}", jf, where)
+    out = []
+    for k, s in enumerate(raw):
+        rec = f"{where}, segments_info[{k}]"
+        if type(s) is not dict or "id" not in s or "category_id" not in s:
+            raise InputError("segment needs 'id' and 'category_id'", jf, rec)
+        sid = int_in(s["id"], "segment id", jf, rec, lo=1, hi=MAX_ID, integral_floats=True)
+        cid = hashable_id(s["category_id"], "category_id", jf, rec)
+        crowd = s.get("iscrowd", 0)
+        if type(crowd) not in (bool, int, float):
+            raise InputError(f"iscrowd must be a number, got {brief(crowd)}", jf, rec)
+        area = s.get("area")
+        if area is not None:
+            finite(area, "area", jf, rec)  # the stored value is kept as written
+        bbox = s.get("bbox")
+        if bbox is not None:
+            if type(bbox) is not list or len(bbox) != 4:
+                raise InputError(f"bbox must be four finite numbers [x, y, w, h], got {brief(bbox)}", jf, rec)
+            for v in bbox:
+                finite(v, "bbox value", jf, rec)
+            bbox = tuple(bbox)
+        extra = {k2: v for k2, v in s.items() if k2 not in _SEG_KEYS}
+        extra["panoptic_id"] = sid
+        out.append((sid, cid, bool(crowd), area, bbox, extra))
+    return out
+
+
+def _add_segments(item: Item, ids: np.ndarray, segs: list, png, jf, where: str, cats: dict, state: dict) -> None:
+    """One annotation per segment, after checking that the PNG and ``segments_info`` agree."""
+    declared = [s[0] for s in segs]
     present = set(np.unique(ids).tolist()) - {0}
     missing_json = sorted(present - set(declared))
     if missing_json:
@@ -209,20 +320,12 @@ def _item(im, rec, pngs: Path, jf, cats, next_id, errors="raise"):
         raise InputError(f"segments_info id(s) {missing_png[:5]} have no pixel in the PNG", png, where)
     if len(set(declared)) != len(declared):
         raise InputError("duplicate segment id in segments_info", jf, where)
-    for s in segs:
-        if s["category_id"] not in cats:
-            raise InputError(f"category_id {s['category_id']!r} is not a declared category", jf,
-                             f"{where}, segment {s['id']}")
-        extra = {k: v for k, v in s.items() if k not in ("id", "category_id", "area", "bbox", "iscrowd")}
-        extra["panoptic_id"] = s["id"]
-        bbox = tuple(s["bbox"]) if isinstance(s.get("bbox"), list) else None
-        item.annotations.append(Annotation(next_id, s["category_id"], encode(ids == s["id"]),
-                                           iscrowd=bool(s.get("iscrowd", 0)), area=s.get("area"), bbox=bbox,
-                                           extra=extra))
-        next_id += 1
-    if h is None or w is None:
-        item.height, item.width = img.size
-    return item, next_id
+    for sid, cid, crowd, area, bbox, extra in segs:
+        if cid not in cats:
+            raise InputError(f"category_id {brief(cid)} is not a declared category", jf, f"{where}, segment {sid}")
+        item.annotations.append(Annotation(state["next_id"], cid, encode(ids == sid), iscrowd=crowd, area=area,
+                                           bbox=bbox, extra=extra))
+        state["next_id"] += 1
 
 
 # ------------------------------------------------------------------- write
@@ -233,27 +336,29 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     :func:`segmill.bridges.compose.compose`); every overwritten pixel is
     reported (``L701``) and the overwritten segments' area/bbox recomputed.
     Every polygon painted is reported too (``L705``: it reads back as a mask).
-    """
-    from ..bridges.compose import compose
-    from .._progress import track
 
+    Raises
+    ------
+    segmill.errors.InputError
+        Before anything is painted: an image of zero pixels or over the pixel
+        limit (:class:`~segmill.errors.LimitError`), a PNG name or split that
+        is not a plain file name (NUL byte, absolute, escaping with ``..``),
+        or values that cannot be written as JSON.
+    """
+    from .._progress import track
+    from ..bridges.compose import OVERLAP_POLICIES, compose
+
+    if raster not in ("coco", "pil"):
+        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    if overlap not in OVERLAP_POLICIES:
+        raise UsageError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}, got {brief(overlap)}")
     out = Path(path)
     report = WriteReport()
-    cats = []
-    for c in dataset.categories:
-        d = {"id": c.id, "name": c.name}
-        if c.supercategory is not None:
-            d["supercategory"] = c.supercategory
-        # panoptic files hold 0/1; a category of unknown kind is written as a thing
-        d["isthing"] = int(c.isthing) if c.isthing is not None else 1
-        if c.color is not None:
-            d["color"] = list(c.color)
-        d.update(c.extra)
-        cats.append(d)
+    cats = [_category_record(c) for c in dataset.categories]
     known = {c.id for c in dataset.categories}
     by_split: dict = {}
     for item in dataset.items:
-        by_split.setdefault(item.split or "default", []).append(item)
+        by_split.setdefault(_split_name(item.split), []).append(item)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, items in by_split.items():
         name = f"panoptic_{split}"
@@ -263,7 +368,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         used_png: set = set()
         for item in track(items, desc=f"panoptic {split}"):
             im = {"id": item.id, "width": item.width, "height": item.height, "file_name": item.file_name}
-            im.update({k: v for k, v in item.extra.items() if not k.startswith("panoptic_")})
+            im.update({k: v for k, v in item.extra.items() if not (isinstance(k, str) and k.startswith("panoptic_"))})
             images.append(im)
             rec = _write_item(item, png_dir, used_png, known, raster, overlap, report, compose)
             if rec is not None:
@@ -276,10 +381,89 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             doc["licenses"] = dataset.licenses
         doc.update({"images": images, "annotations": records, "categories": cats})
         doc.update(dataset.extra)
-        with open(out / "annotations" / f"{name}.json", "w", encoding="utf-8") as f:
-            json.dump(doc, f)
+        _write_json(out / "annotations" / f"{name}.json", doc)
         report.files += 1
     return report
+
+
+def _category_record(c: Category) -> dict:
+    d = {"id": c.id, "name": c.name}
+    if c.supercategory is not None:
+        d["supercategory"] = c.supercategory
+    # panoptic files hold 0/1; a category of unknown kind is written as a thing
+    d["isthing"] = int(c.isthing) if c.isthing is not None else 1
+    if c.color is not None:
+        d["color"] = list(c.color)
+    d.update(c.extra)  # odd values the reader carried through, as found
+    return d
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    """``json.dump`` with values no JSON can hold (from another format's extras) refused as an InputError."""
+    try:
+        text = json.dumps(doc)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InputError(f"the dataset holds a value that cannot be written as JSON: {exc}", path) from None
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _split_name(split) -> str:
+    """The split as it names files (``panoptic_<split>.json``): refused unless a plain name."""
+    if split is None:
+        return "default"
+    s = str(split)
+    if not s or "\0" in s or "/" in s or "\\" in s or s in (".", ".."):
+        raise InputError(f"split {brief(split)} cannot name a file (panoptic_<split>.json)")
+    return s
+
+
+def _png_name(item: Item, used: set) -> str:
+    """The file name of ``item``'s PNG: its panoptic name (or its image's stem) as a plain name, unique.
+
+    Directories are dropped (PNGs are written flat), but a name that is not a
+    string, holds a NUL byte, is absolute or climbs out with ``..`` is
+    refused: it was never a PNG of this dataset.
+    """
+    where = f"image id {brief(item.id)}"
+    name = item.extra.get("panoptic_file_name") or (Path(str(item.file_name)).stem + ".png")
+    if not isinstance(name, str) or "\0" in name or not _encodable(name):
+        raise InputError(f"PNG name {brief(name)} is not a file name", None, where)
+    cleaned = name.replace("\\", "/")
+    if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
+        raise InputError(f"PNG name {brief(name)} is absolute; only plain file names are written", None, where)
+    norm = posixpath.normpath(cleaned)
+    if norm == ".." or norm.startswith("../"):
+        raise InputError(f"PNG name {brief(name)} points outside the PNG folder", None, where)
+    base = posixpath.basename(norm)
+    if base in ("", ".", ".."):
+        raise InputError(f"PNG name {brief(name)} names no file", None, where)
+    if base in used:
+        stem = posixpath.splitext(base)[0]
+        tag = re.sub(r"[^A-Za-z0-9_.-]", "_", str(item.id))[:64]  # an id may hold '/', '..', NUL
+        base, k = f"{stem}_{tag}.png", 1
+        while base in used:
+            base, k = f"{stem}_{tag}_{k}.png", k + 1
+    used.add(base)
+    return base
+
+
+def _encodable(name: str) -> bool:
+    """``name`` can be a file name on this system (a lone surrogate such as ``"\ud800"`` cannot)."""
+    try:
+        os.fsencode(name)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_canvas(item: Item) -> None:
+    """Refuse, before anything is allocated, an image no PNG can hold: zero pixels, or over the pixel limit."""
+    h, w = item.height, item.width
+    where = f"image id {brief(item.id)}"
+    if h == 0 or w == 0:
+        raise InputError(f"image size {w}x{h}: a panoptic PNG cannot have zero pixels", None, where)
+    check_pixels(h, w, None, where)
 
 
 def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose):
@@ -289,30 +473,32 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
         if item.annotations:
             report.lose("L005", "image size unknown: no panoptic PNG written", item.id)
         return None
+    _check_canvas(item)
+    png_name = _png_name(item, used_png)
     anns = item.annotations
     keep = []
     for a in anns:
         if a.score is not None:
-            report.lose("L252", f"score {a.score} dropped", item.id, a.id)
+            report.lose("L252", f"score {brief(a.score)} dropped", item.id, a.id)
         if not isinstance(a.geometry, AREA_KINDS) or isinstance(a.geometry, Box):
             report.lose("L251", f"{type(a.geometry).__name__} annotation dropped", item.id, a.id)
         elif a.category_id is None and not a.attributes.get("void"):
             report.lose("L003", "annotation without a category dropped", item.id, a.id)
         elif a.category_id is not None and a.category_id not in known:
-            report.lose("L003", f"category {a.category_id!r} is not declared; annotation dropped", item.id, a.id)
+            report.lose("L003", f"category {brief(a.category_id)} is not declared; annotation dropped", item.id, a.id)
         else:
             if a.category_id is None:
                 report.lose("L254", "void region painted as unlabeled pixels, not kept as a segment", item.id, a.id)
             keep.append(a)
     things = [a for a in keep if a.category_id is not None]
     src = [a.extra.get("panoptic_id") for a in things]
-    if all(isinstance(s, int) and 0 < s <= MAX_ID for s in src) and len(set(src)) == len(src):
+    if all(type(s) is int and 0 < s <= MAX_ID for s in src) and len(set(src)) == len(src):
         seg_ids = src
     else:
         seg_ids = list(range(1, len(things) + 1))
         for a, s in zip(things, src):
             if s is not None:
-                report.lose("L253", f"segment id {s!r} renumbered", item.id, a.id)
+                report.lose("L253", f"segment id {brief(s)} renumbered", item.id, a.id)
     sid_of = {id(a): s for a, s in zip(things, seg_ids)}
     values = [sid_of.get(id(a), 0) for a in keep]
     sub = type(item)(item.id, item.file_name, item.width, item.height, annotations=keep)
@@ -322,11 +508,6 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
     for l in losses:
         report.lose(l.code, l.message, l.item_id, l.annotation_id)
         hit.add(l.annotation_id)
-    png_name = item.extra.get("panoptic_file_name") or (Path(item.file_name).stem + ".png")
-    png_name = Path(str(png_name).replace("\\", "/")).name
-    if png_name in used_png:
-        png_name = f"{Path(png_name).stem}_{item.id}.png"
-    used_png.add(png_name)
     write_png(png_dir / png_name, rgb_from_ids(idmap))
     report.files += 1
     segs = []
@@ -340,14 +521,17 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
                "area": a.area if stored and a.area is not None else int(m.area),
                "bbox": list(a.bbox) if stored and a.bbox is not None else list(m.bbox),
                "iscrowd": int(a.iscrowd)}
-        seg.update({k: v for k, v in a.extra.items() if k not in STRUCTURAL_KEYS and not k.startswith("voc_")})
+        seg.update({k: v for k, v in a.extra.items()
+                    if k not in STRUCTURAL_KEYS and not (isinstance(k, str) and k.startswith("voc_"))})
         lost = [f for f in dropped_fields(a) if f.startswith(("attributes.", "voc_"))]
         if lost:
-            report.lose("L001", f"fields {lost} have no place in COCO panoptic", item.id, a.id)
+            report.lose("L001", f"fields {brief(lost)} have no place in COCO panoptic", item.id, a.id)
         segs.append(seg)
         report.annotations += 1
     rec = {"image_id": item.id, "file_name": png_name, "segments_info": segs}
-    rec.update(item.extra.get("panoptic_record") or {})
+    extra_rec = item.extra.get("panoptic_record")
+    if isinstance(extra_rec, dict):
+        rec.update(extra_rec)
     return rec
 
 
@@ -359,11 +543,13 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "png_dir": "reader: folder of the segment PNGs (default: the JSON path without .json)",
-            "overlap": "writer: zorder (default) or last, for overlapping instances",
-            "raster": "reader/writer: polygon rasterization rule, coco (default) or pil",
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-        },
+        options=(
+            ERRORS,
+            Option("png_dir", "reader", "folder of the segment PNGs (default: the JSON path without .json)",
+                   kind="path"),
+            Option("overlap", "writer", "which of two overlapping instances wins: zorder (z_order, then area) "
+                   "or last", kind="choice", choices=("zorder", "last"), default="zorder"),
+            raster("both"),
+        ),
     )
 )

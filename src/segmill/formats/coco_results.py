@@ -15,16 +15,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from ..geometry import Box, Mask, Polygons, Shape
+from ..errors import InputError, UsageError
+from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
+from ..limits import check_pixels, max_pixels
 from ..losses import WriteReport, register_codes
 from ..model import Category, Dataset, Item
 from ..rle import RLE
+from ..validate import brief
 from . import Detection, FormatSpec, NO, register_format
 from . import _coco_json as J
 from ._coco_geom import CocoPolygons, CocoRLE
+from ._coco_checks import _is_id
 from ._coco_read import CocoOrder, _Errors, read_annotations, read_instances
 from ._coco_write import _file_order, _ordered
+from .options import ERRORS, Option, raster
 
 __all__ = ["read", "write", "detect", "LOSS_CODES"]
 
@@ -94,7 +98,7 @@ def read(path, errors: str = "raise", images=None) -> Dataset:
             items, cats = _infer(top)
         for i, r in enumerate(top):
             if type(r) is dict and "score" not in r:
-                err.bad(f"results[{i}] (image id {r.get('image_id')!r})", "a result needs a 'score'")
+                err.bad(f"results[{i}] (image id {brief(r.get('image_id'))})", "a result needs a 'score'")
                 top[i] = None
         order = CocoOrder()
         read_annotations([r for r in top if r is not None], items, {c.id for c in cats}, err, nonfinite, order,
@@ -105,29 +109,35 @@ def read(path, errors: str = "raise", images=None) -> Dataset:
             ds.meta["images_path"] = str(images)
         if err.skipped:
             ds.meta["skipped"] = err.skipped
-        if errors == "raise":
+        if err.mode == "raise":
             ds.validate(path)
     return ds
 
 
 def _infer(records):
-    """Items and categories from the records themselves."""
+    """Items and categories from the records themselves.
+
+    An image is sized by its first record's RLE ``size`` when that is two
+    non-negative integers within the pixel limit; otherwise it has no size
+    (and the RLE's own check words the problem).
+    """
     items: dict = {}
     cats: dict = {}
+    limit = max_pixels()
     for r in records:
         if type(r) is not dict:
             continue
         iid = r.get("image_id")
-        if (type(iid) is int or type(iid) is str) and iid not in items:
+        if _is_id(iid) and iid not in items:
             h = w = None
             seg = r.get("segmentation")
             if type(seg) is dict and type(seg.get("size")) is list and len(seg["size"]) == 2:
                 h, w = seg["size"]
-                if type(h) is not int or type(w) is not int or h < 0 or w < 0:
+                if type(h) is not int or type(w) is not int or h < 0 or w < 0 or h * w > limit:
                     h = w = None
             items[iid] = Item(iid, "", w, h)
         cid = r.get("category_id")
-        if (type(cid) is int or type(cid) is str) and cid not in cats:
+        if _is_id(cid) and cid not in cats:
             cats[cid] = Category(cid, str(cid))
     return list(items.values()), sorted(cats.values(), key=lambda c: (type(c.id) is str, c.id))
 
@@ -142,6 +152,8 @@ def write(dataset: Dataset, path, raster: str = "coco") -> WriteReport:
     raster : {"coco", "pil"}
         Rule used to rasterize polygons (loss L101).
     """
+    if raster not in ("coco", "pil"):
+        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
     report = WriteReport()
     from_results = isinstance(dataset.meta.get("coco"), dict) and dataset.meta["coco"].get("results")
     if not from_results and (dataset.categories or any(it.file_name for it in dataset.items)):
@@ -185,12 +197,15 @@ def _record(ann, item, raster, from_results, report: WriteReport):
         if h is None or w is None:
             report.lose("L005", "annotation dropped: the image has no size to rasterize into", iid, aid)
             return None
+        check_pixels(h, w, None, _where(iid, aid))  # before rasterizing: a mask is decoded to h x w on the way
         if isinstance(g, Polygons):
             report.lose("L101", "polygon written as RLE", iid, aid)
         f["segmentation"] = g.to_rle(h, w, raster).to_coco(compressed=True)
     elif isinstance(g, Shape):
-        report.lose("L002", f"a {g.kind!r} shape has no area; a results file cannot hold it", iid, aid)
+        report.lose("L002", f"a {brief(g.kind)} shape has no area; a results file cannot hold it", iid, aid)
         return None
+    elif isinstance(g, InvalidGeometry):  # kept by a lenient read (errors="keep"): nothing valid to write
+        raise InputError(f"invalid geometry cannot be written: {g.reason}", None, _where(iid, aid))
     score = ann.score
     if score is None:
         report.lose("L111", "no score; written with score 1.0", iid, aid)
@@ -216,6 +231,10 @@ def _record(ann, item, raster, from_results, report: WriteReport):
     return _ordered(None, f, {}, _ORDER)
 
 
+def _where(iid, aid) -> str:
+    return f"image id {brief(iid)}, annotation id {brief(aid)}"
+
+
 register_format(
     FormatSpec(
         name="coco_results",
@@ -224,10 +243,11 @@ register_format(
         read=read,
         write=write,
         output="file",
-        options={
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-            "images": "reader: a COCO instances file giving image names/sizes and categories",
-            "raster": "writer: coco (default) | pil, the rule used when polygons become RLE",
-        },
+        options=(
+            ERRORS,
+            Option("images", "reader", "a COCO instances file giving image names, sizes and categories",
+                   kind="path"),
+            raster("writer", "the rule used when polygons become RLE: coco (pycocotools) or pil"),
+        ),
     )
 )

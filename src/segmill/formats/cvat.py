@@ -30,13 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import GeometryError, InputError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
+from ..paths import resolve_inside
+from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
-from ..paths import resolve_inside
+from .options import ERRORS, raster
 
 register_codes(
     {
@@ -74,34 +76,85 @@ def _xml_in(root: Path):
 
 
 # ------------------------------------------------------------------ reading
+#: Ids, z_order and group_id beyond 64 bits are kept as text (ids) or refused: no format stores them.
+_INT64 = (-(2**63), 2**63 - 1)
+_INT32_MAX = 2**31 - 1
+
+
+def _parse_xml(f: Path):
+    """The parsed tree; every parser refusal (DTD entities included) is one line with its position."""
+    from xml.etree.ElementTree import TreeBuilder
+
+    from defusedxml import DefusedXmlException
+    from defusedxml import ElementTree as ET
+
+    # our own parser object, so that a refusal raised from inside expat can still tell its position
+    parser = ET.DefusedXMLParser(target=TreeBuilder(), forbid_dtd=False, forbid_entities=True,
+                                 forbid_external=True)
+    try:
+        with open(f, "rb") as fh:
+            return ET.parse(fh, parser=parser)
+    except IsADirectoryError:
+        raise InputError("is a directory, not an XML file", f) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", f) from None
+    except (ET.ParseError, DefusedXmlException, LookupError, ValueError) as exc:  # LookupError: unknown encoding
+        position = getattr(exc, "position", None)
+        if position is None:
+            expat = getattr(parser, "parser", None)
+            position = (expat.CurrentLineNumber, expat.CurrentColumnNumber) if expat is not None else ("?", -1)
+        line, col = position
+        reason = str(exc).split(": line ")[0] if getattr(exc, "position", None) else _defused_reason(exc)
+        raise InputError(f"not valid XML at line {line}, column {col + 1}: {reason}", f) from None
+
+
+def _defused_reason(exc) -> str:
+    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
+    if isinstance(exc, EntitiesForbidden):
+        return f"entity declaration {brief(exc.name)} refused (entities can expand without bound)"
+    if isinstance(exc, ExternalReferenceForbidden):
+        return "external reference refused"
+    if isinstance(exc, DTDForbidden):
+        return "document type declaration refused"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     """Read a CVAT for images 1.1 XML file (or the folder holding ``annotations.xml``).
 
     Images are looked up as ``images/<subset>/<name>`` (project export) or
     ``images/<name>`` next to the XML; ``name`` may not leave that folder.
-    """
-    from defusedxml import ElementTree as ET
 
-    if errors not in ("raise", "skip", "keep"):
-        raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {errors!r}")
+    Raises
+    ------
+    segmill.errors.InputError
+        XML that is not well-formed or declares entities (line and column),
+        image sizes that are not integers within the pixel limit, shapes
+        whose coordinates or mask runs are malformed, names leaving
+        ``images/``.
+    segmill.errors.UsageError
+        An unknown ``errors`` or ``raster`` value.
+    """
+    policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    if raster not in ("coco", "pil"):
+        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
     p = Path(path)
     f = p if p.is_file() else _xml_in(p)
     if f is None:
         raise InputError("no annotations.xml (or single .xml) found", p)
     root_dir = f.parent
-    try:
-        tree = ET.parse(f)
-    except Exception as exc:  # ParseError, defusedxml's DTD/entity refusals
-        raise InputError(f"not valid XML: {exc}", f) from None
-    top = tree.getroot()
+    top = _parse_xml(f).getroot()
     if top.tag != "annotations":
-        raise InputError(f"root element is <{top.tag}>, expected <annotations>", f)
+        raise InputError(f"root element is <{_tag(top)}>, expected <annotations>", f)
     cats, cat_by_name = _categories(top)
     ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root_dir / "images")})
     version = top.findtext("version")
     if version:
         ds.meta["cvat_version"] = version.strip()
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
     if top.find("track") is not None:
         raise InputError("<track> elements: this is CVAT for video; segmill reads CVAT for images", f)
     images = top.findall("image")
@@ -109,40 +162,46 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     repeated = len(set(raw_ids)) != len(raw_ids)
     next_ann = 1
     for n, im in enumerate(images):
-        rec = f"image id {im.get('id')!r} name {im.get('name')!r}"
+        rec = f"image id {brief(im.get('id'))} name {brief(im.get('name'))}"
         try:
-            item = _item(im, n, repeated, root_dir, f, rec, check_path=errors != "keep")
+            item = _item(im, n, repeated, root_dir, f, rec, check_path=not policy.keeping)
         except InputError as exc:
-            if errors == "raise":
-                raise
-            # skip: listed and dropped; keep: listed for `segmill check` (S014)
-            ds.meta.setdefault("skipped", []).append({"path": str(f), "record": rec, "reason": exc.message})
+            policy.drop(exc)
             continue
         for k, el in enumerate(im):
-            if el.tag == "tag":
-                item.attributes.setdefault("tags", []).append(el.get("label", ""))
+            ann = _element(el, k, item, cat_by_name, f, rec, policy)
+            if ann is None:
                 continue
-            arec = f"{rec}, <{el.tag}> #{k}"
-            try:
-                if el.tag not in SHAPES:
-                    raise InputError(f"<{el.tag}> is not supported (segmill reads {', '.join(SHAPES)})", f, arec)
-                ann = _annotation(el, item, cat_by_name, f, arec)
-            except InputError as exc:
-                if errors == "raise":
-                    raise
-                if errors == "skip":
-                    skipped.append({"path": str(f), "record": arec, "reason": exc.message})
-                    continue
-                # keep the label when it is declared: only the geometry is bad
-                cat = cat_by_name.get(el.get("label"))
-                ann = Annotation(None, cat.id if cat else None, InvalidGeometry(dict(el.attrib), exc.message))
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
         ds.items.append(item)
-    if errors != "keep":
+    if not policy.keeping:
         ds.validate(f)
     return ds
+
+
+def _tag(el) -> str:
+    """An element's tag for a message (XML names hold no control characters, but may be long)."""
+    return el.tag if len(el.tag) <= 40 else el.tag[:40] + "..."
+
+
+def _element(el, k, item, cat_by_name, f, rec, policy):
+    """The annotation of one child of ``<image>``; ``None`` for a tag or a dropped shape."""
+    if el.tag == "tag":
+        item.attributes.setdefault("tags", []).append(el.get("label", ""))
+        return None
+    arec = f"{rec}, <{_tag(el)}> #{k}"
+    try:
+        if el.tag not in SHAPES:
+            raise InputError(f"<{_tag(el)}> is not supported (segmill reads {', '.join(SHAPES)})", f, arec)
+        return _annotation(el, item, cat_by_name, f, arec)
+    except InputError as exc:
+        if not policy.keep_or_drop(exc):
+            return None
+        # keep the label when it is declared: only the geometry is bad
+        cat = cat_by_name.get(el.get("label"))
+        return Annotation(None, cat.id if cat else None, InvalidGeometry(dict(el.attrib), exc.message))
 
 
 def _categories(top):
@@ -180,16 +239,25 @@ def _rgb(color):
     return None
 
 
-def _int_attr(el, key, f, rec, default=None):
+def _int_attr(el, key, f, rec, default=None, lo=None, hi=None):
+    """An integer XML attribute (optionally within ``[lo, hi]``); text is never trusted to fit."""
     v = el.get(key)
     if v is None:
         if default is None:
             raise InputError(f"missing attribute {key!r}", f, rec)
         return default
     try:
-        return int(v)
-    except ValueError:
-        raise InputError(f"{key}={v!r} is not an integer", f, rec) from None
+        value = int(v)
+    except ValueError:  # also more than 4300 digits
+        raise InputError(f"{key}={brief(v)} is not an integer", f, rec) from None
+    return int_in(value, key, f, rec, lo=lo, hi=hi)
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a NUL byte or a name too long for the file system
+        return False
 
 
 def _item(im, n, repeated, root_dir, f, rec, check_path=True):
@@ -199,17 +267,17 @@ def _item(im, n, repeated, root_dir, f, rec, check_path=True):
         raise InputError("image has no name", f, rec)
     subset = im.get("subset")
     images = root_dir / "images"
-    flat = (images / name).is_file() and not (images / subset / name).is_file() if subset else True
+    flat = _is_file(images / name) and not _is_file(images / subset / name) if subset else True
     rel = name if flat else f"{subset}/{name}"
     if check_path:
         resolve_inside(images, rel, f, rec)
-    w, h = _int_attr(im, "width", f, rec), _int_attr(im, "height", f, rec)
-    if w < 0 or h < 0 or w * h > 2**31:
-        raise InputError(f"image size {w}x{h} is not plausible", f, rec)
+    w = _int_attr(im, "width", f, rec)
+    h = _int_attr(im, "height", f, rec)
+    h, w = image_size(h, w, f, rec)
     raw_id = im.get("id")
     try:
-        iid = int(raw_id)
-    except (TypeError, ValueError):
+        iid = int_in(int(raw_id), "id", lo=_INT64[0], hi=_INT64[1])
+    except (TypeError, ValueError, InputError):  # no id, text, or beyond 64 bits: kept as found
         iid = raw_id if raw_id else n
     if repeated:
         iid = f"{subset or ''}/{raw_id}"
@@ -223,7 +291,7 @@ def _floats(text, f, rec):
     try:
         vals = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
     except ValueError:
-        raise InputError(f"points {text[:40]!r} are not numbers", f, rec) from None
+        raise InputError(f"points {brief(text)} are not numbers", f, rec) from None
     if len(vals) % 2 or not np.all(np.isfinite(vals)):
         raise InputError("points must be finite x,y pairs", f, rec)
     return np.array(vals, dtype=np.float64).reshape(-1, 2)
@@ -233,25 +301,28 @@ def decode_mask_rle(text: str, width: int, height: int, path=None, record=None) 
     """Decode CVAT's ``rle="c0, c1, ..."`` to a ``(height, width)`` bool patch (row-major runs).
 
     Raises :class:`~segmill.errors.InputError` when the counts are not
-    non-negative integers summing to ``width * height``.
+    non-negative integers summing to ``width * height`` (a run longer than
+    the box is refused before anything is allocated).
 
     Examples
     --------
     >>> decode_mask_rle("1, 2, 2, 1", 3, 2).astype(int).tolist()
     [[0, 1, 1], [0, 0, 1]]
     """
+    height, width = image_size(height, width, path, record, what="mask box")
+    area = width * height
     try:
-        counts = np.array([int(v) for v in text.split(",") if v.strip()], dtype=np.int64)
+        counts = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError("mask rle is not a comma-separated list of integers", path, record) from None
-    if np.any(counts < 0):
+    if any(c < 0 for c in counts):
         raise InputError("mask rle has a negative count", path, record)
-    total = int(counts.sum())
-    if total != width * height:
-        raise InputError(f"mask rle counts sum to {total}, but the box is {width}x{height} = {width * height}",
-                         path, record)
+    total = sum(counts)
+    if total != area:
+        raise InputError(f"mask rle counts sum to {total if total <= 2**64 else 'more than 2**64'}, "
+                         f"but the box is {width}x{height} = {area}", path, record)
     values = np.arange(len(counts)) % 2 == 1
-    return np.repeat(values, counts).reshape(height, width)
+    return np.repeat(values, np.array(counts, dtype=np.int64)).reshape(height, width)
 
 
 def _annotation(el, item, cat_by_name, f, rec):
@@ -259,33 +330,18 @@ def _annotation(el, item, cat_by_name, f, rec):
     if label is None:
         raise InputError("shape has no label attribute", f, rec)
     if label and label not in cat_by_name:
-        raise InputError(f"label {label!r} is not declared in <meta>", f, rec)
-    tag = el.tag
-    if tag == "box":
-        x0, y0, x1, y1 = (_float(el, k, f, rec) for k in ("xtl", "ytl", "xbr", "ybr"))
-        if x1 < x0 or y1 < y0:
-            raise InputError("box has xbr < xtl or ybr < ytl", f, rec)
-        geom = Box(x0, y0, x1 - x0, y1 - y0)
-    elif tag == "polygon":
-        pts = _floats(el.get("points", ""), f, rec)
-        if len(pts) < 3:
-            raise InputError(f"polygon has {len(pts)} points; at least 3 are needed", f, rec)
-        geom = Polygons([pts])
-    elif tag in ("polyline", "points"):
-        geom = Shape(tag, _floats(el.get("points", ""), f, rec))
-    else:
-        left, top = _int_attr(el, "left", f, rec), _int_attr(el, "top", f, rec)
-        w, h = _int_attr(el, "width", f, rec), _int_attr(el, "height", f, rec)
-        if w <= 0 or h <= 0 or w * h > 2**31:
-            raise InputError(f"mask box {w}x{h} is not plausible", f, rec)
-        geom = Mask(decode_mask_rle(el.get("rle", ""), w, h, f, rec), left, top)
+        raise InputError(f"label {brief(label)} is not declared in <meta>", f, rec)
+    try:
+        geom = _geometry(el, f, rec)
+    except GeometryError as exc:  # the model's last check (a box of infinite size from two huge corners)
+        raise InputError(str(exc), f, rec) from None
     attrs = {}
     if el.get("occluded") is not None:
         attrs["occluded"] = el.get("occluded") == "1"
     if el.get("z_order") is not None:
-        attrs["z_order"] = _int_attr(el, "z_order", f, rec)
+        attrs["z_order"] = _int_attr(el, "z_order", f, rec, lo=_INT64[0], hi=_INT64[1])
     if el.get("group_id") not in (None, "", "0"):
-        attrs["group_id"] = _int_attr(el, "group_id", f, rec)
+        attrs["group_id"] = _int_attr(el, "group_id", f, rec, lo=_INT64[0], hi=_INT64[1])
     for a in el.findall("attribute"):
         attrs[a.get("name", "")] = a.text or ""
     if not label and attrs.get("void") in _VOID_TEXT:  # a void region written by segmill (see the docs)
@@ -294,7 +350,7 @@ def _annotation(el, item, cat_by_name, f, rec):
              if k not in _COMMON + ("xtl", "ytl", "xbr", "ybr", "points", "rle", "left", "top", "width", "height")}
     if el.get("source") is not None:
         extra["source"] = el.get("source")
-    if tag == "box" and el.get("rotation") not in (None, "0", "0.0"):
+    if el.tag == "box" and el.get("rotation") not in (None, "0", "0.0"):
         extra["rotation"] = el.get("rotation")
     cat = cat_by_name.get(label)
     ann = Annotation(None, cat.id if cat else None, geom, attributes=attrs)
@@ -302,12 +358,34 @@ def _annotation(el, item, cat_by_name, f, rec):
     return ann
 
 
+def _geometry(el, f, rec):
+    tag = el.tag
+    if tag == "box":
+        x0, y0, x1, y1 = (_float(el, k, f, rec) for k in ("xtl", "ytl", "xbr", "ybr"))
+        if x1 < x0 or y1 < y0:
+            raise InputError("box has xbr < xtl or ybr < ytl", f, rec)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+    if tag == "polygon":
+        pts = _floats(el.get("points", ""), f, rec)
+        if len(pts) < 3:
+            raise InputError(f"polygon has {len(pts)} points; at least 3 are needed", f, rec)
+        return Polygons([pts])
+    if tag in ("polyline", "points"):
+        return Shape(tag, _floats(el.get("points", ""), f, rec))
+    # CVAT masks lie inside their image: a box beyond 2**31 cannot
+    left = _int_attr(el, "left", f, rec, lo=0, hi=_INT32_MAX)
+    top = _int_attr(el, "top", f, rec, lo=0, hi=_INT32_MAX)
+    w = _int_attr(el, "width", f, rec, lo=1, hi=_INT32_MAX)
+    h = _int_attr(el, "height", f, rec, lo=1, hi=_INT32_MAX)
+    return Mask(decode_mask_rle(el.get("rle", ""), w, h, f, rec), left, top)
+
+
 def _float(el, key, f, rec):
     v = el.get(key)
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise InputError(f"{key}={v!r} is not a number", f, rec) from None
+        raise InputError(f"{key}={brief(v)} is not a number", f, rec) from None
     if not np.isfinite(x):
         raise InputError(f"{key} is not finite", f, rec)
     return x
@@ -321,9 +399,9 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-            "raster": "reader: coco | pil (kept for writers that draw pixels)",
-        },
+        options=(
+            ERRORS,
+            raster("reader", "kept for writers that draw pixels: coco or pil"),
+        ),
     )
 )

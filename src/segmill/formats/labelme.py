@@ -28,19 +28,23 @@ writes them back verbatim as long as the geometry was not changed; non-empty
 
 from __future__ import annotations
 
-import io
-import json
+import os
 from pathlib import Path
 
-from ..errors import GeometryError, InputError
+from .. import jsonio
+from ..errors import GeometryError, InputError, LimitError, UsageError
 from ..geometry import InvalidGeometry, Shape
+from ..images import image_size
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
+from ..paths import confined_glob, resolve_inside
+from ..validate import ErrorPolicy, brief
+from ..validate import image_size as checked_size
 from . import NO, Detection, FormatSpec, register_format
 from ._labelme_geometry import instance_geometry, pil_union
-from ._labelme_shapes import AREA_TYPES, LINE_TYPES, _b64_image, _parse_shape
+from ._labelme_shapes import AREA_TYPES, LINE_TYPES, _parse_shape, b64_image_size
 from ._labelme_write import write
-from ..paths import resolve_inside
+from .options import ERRORS, Option, raster
 
 register_codes(
     {
@@ -51,9 +55,7 @@ register_codes(
     }
 )
 
-__all__ = ["detect", "read", "write", "AREA_TYPES", "LINE_TYPES", "MAX_PIXELS"]
-
-MAX_PIXELS = 2**31
+__all__ = ["detect", "read", "write", "AREA_TYPES", "LINE_TYPES"]
 
 
 # ------------------------------------------------------------------ detection
@@ -85,11 +87,17 @@ def _keep_shapes(ann, entries) -> None:
 
 # ------------------------------------------------------------------ reading
 def _read_labels(path) -> list[Category]:
-    p = Path(path)
     try:
-        names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        p = Path(path)
+    except TypeError:
+        raise UsageError(f"labels must be a path, got {brief(path)}") from None
+    try:
+        text = p.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read the label list: {exc.strerror}", p) from None
+        raise InputError(f"cannot read the label list: {exc.strerror or exc}", p) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the label list is not UTF-8 text (byte {exc.start})", p) from None
+    names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     labelme_style = names[:1] == ["__ignore__"]
     cats = []
     for i, name in enumerate(names):
@@ -108,7 +116,8 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
         A folder of ``*.json`` (searched recursively) or one ``.json`` file;
         the folder is the dataset root (images must lie inside it).
     errors : {"raise", "skip", "keep"}
-        See :mod:`segmill.formats`.
+        See :mod:`segmill.formats`; any other value is a
+        :class:`~segmill.errors.UsageError`.
     raster : {"coco", "pil"}
         How polygons become pixels later (stored in ``meta["raster_rule"]``);
         ``"pil"`` reproduces labelme's own masks and sets labelme's
@@ -118,38 +127,42 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
         (labelme's convention) ``__ignore__`` gets id 255, ``_background_`` 0
         and the others 1, 2, ...; otherwise ids are line numbers from 0.
         Without it, ids are 1, 2, ... in order of first appearance.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Invalid JSON (or nested too deeply), a shape of the wrong types, an
+        ``imagePath`` leaving the dataset folder, an image size that is not
+        a pair of integers within the pixel limit, ``imageData`` or a
+        ``mask`` that is not a PNG/JPEG within the pixel limit (checked from
+        its header, before decoding), a JSON file that is a symbolic link out
+        of the folder.
     """
-    if errors not in ("raise", "skip", "keep"):
-        raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {errors!r}")
+    policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     if raster not in ("coco", "pil"):
-        raise ValueError(f"raster must be 'coco' or 'pil', got {raster!r}")
+        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
     p = Path(path)
     root = p.parent if p.is_file() else p
-    files = [p] if p.is_file() else sorted(p.rglob("*.json"))
+    files = [p] if p.is_file() else _json_files(p)
     fixed = labels is not None
     cats = _read_labels(labels) if fixed else []
     by_name = {c.name: c for c in cats}
     ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root)})
     if fixed:
         ds.meta["labelme_labels"] = str(labels)
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
-
-    def unreadable(entry):  # a record dropped from a file whose other records are read
-        ds.meta.setdefault("skipped", []).append(entry)
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
 
     next_ann = 1
     for f in files:
         data = _load_json(f)  # a file that is not JSON at all raises in every mode
         try:
-            item, anns = _read_file(f, data, root, raster, errors, skipped, unreadable)
+            item, anns = _read_file(f, data, root, raster, policy)
         except InputError as exc:
-            if errors == "raise":
+            if policy.raising:
                 raise
             # skip: listed and dropped; keep: listed for `segmill check` (S014)
-            ds.meta.setdefault("skipped", []).append(
-                {"path": str(f), "record": exc.record or f.name, "reason": exc.message})
-            continue
-        if item is None:
+            policy.drop(InputError(exc.message, f, exc.record or f.name))
             continue
         for ann, label in anns:
             if isinstance(ann.geometry, InvalidGeometry) and label not in by_name and (fixed or not label):
@@ -161,13 +174,10 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
                 continue
             cat = by_name.get(label)
             if cat is None:
-                if fixed:
-                    msg = f"label {label!r} is not in the label list {str(labels)!r}"
-                    if errors == "raise":
-                        raise InputError(msg, f, f"shape label {label!r}")
-                    if errors == "skip":
-                        skipped.append({"path": str(f), "record": f"label {label!r}", "reason": msg})
-                        continue
+                if fixed and not policy.keeping:
+                    msg = f"label {brief(label)} is not in the label list {str(labels)!r}"
+                    policy.drop(InputError(msg, f, f"shape label {brief(label)}"))
+                    continue
                 cat = Category(len(cats) + 1, label)
                 cats.append(cat)
                 by_name[label] = cat
@@ -176,73 +186,82 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
             next_ann += 1
             item.annotations.append(ann)
         ds.items.append(item)
-    if errors != "keep":
+    if not policy.keeping:
         ds.validate(p)
     return ds
 
 
-def _load_json(f):
+def _json_files(root: Path) -> list[Path]:
+    """Every ``*.json`` below ``root``, sorted; one that is a symbolic link out of ``root`` is refused."""
     try:
-        with open(f, "rb") as fh:
-            data = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not valid JSON: {exc}", f) from None
+        return confined_glob(root, "**/*.json")
+    except RecursionError:  # pathlib walks "**" recursively: a folder tree thousands deep
+        raise LimitError("folders nested too deeply", root) from None
+
+
+def _load_json(f):
+    data, _ = jsonio.load(f)
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise InputError("not a LabelMe file: no 'shapes' list", f)
     return data
 
 
 def _image_size(data, target, f):
+    """``(height, width)``: imageHeight/imageWidth, else imageData's header, else the image file's."""
     h, w = data.get("imageHeight"), data.get("imageWidth")
-    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (h, w))
-    if ok:
-        if h * w > MAX_PIXELS:
-            raise InputError(f"image size {w}x{h} is not plausible", f, "imageHeight/imageWidth")
-        return h, w
     if h is not None or w is not None:
-        raise InputError(f"imageHeight/imageWidth must be non-negative integers, got {h!r}/{w!r}", f)
-    from PIL import Image
-
-    src = None
+        try:
+            return checked_size(h, w, f, "imageHeight/imageWidth")
+        except LimitError as exc:
+            raise LimitError(f"image size is not plausible: {exc.message}", f, exc.record) from None
     if data.get("imageData"):
-        src = io.BytesIO(_b64_image(data["imageData"], f, "imageData"))
-    elif target is not None and target.is_file():
-        src = target
-    if src is None:
-        raise InputError("no imageHeight/imageWidth, no imageData and the image is missing", f)
+        return b64_image_size(data["imageData"], f, "imageData")
+    if target is not None and _is_file(target):
+        return image_size(target, f, "imagePath")
+    raise InputError("no imageHeight/imageWidth, no imageData and the image is missing", f)
+
+
+def _is_file(p: Path) -> bool:
     try:
-        with Image.open(src) as im:
-            w, h = im.size
-    except Exception as exc:
-        raise InputError(f"cannot read the image size: {exc}", f) from None
-    return h, w
+        return p.is_file()
+    except (OSError, ValueError):  # a name too long for the file system
+        return False
 
 
-def _read_file(f, data, root, rule, errors, skipped, unreadable):
+def _image_path(f, data, root, policy):
+    """``(resolved image or None, file_name)`` from ``imagePath`` (relative to the JSON's folder)."""
     rel_json = f.relative_to(root)
     image_path = data.get("imagePath")
-    target = None
-    if image_path is not None:
-        if not isinstance(image_path, str):
-            raise InputError("imagePath must be a string", f)
-        joined = (rel_json.parent / image_path.replace("\\", "/")).as_posix()
-        try:
-            target = resolve_inside(root, joined, f, "imagePath")
-        except InputError:
-            if errors != "keep":
-                raise
-            # keep: the item stays with its unsafe name, which S012 reports
-            target, file_name = None, joined
-        else:
-            file_name = target.relative_to(Path(root).resolve()).as_posix()
-    else:
-        file_name = rel_json.with_suffix("").as_posix()
+    if image_path is None:
+        return None, rel_json.with_suffix("").as_posix()
+    if not isinstance(image_path, str):
+        raise InputError(f"imagePath must be a string, got {brief(image_path)}", f)
+    cleaned = image_path.replace("\\", "/")
+    absolute = cleaned.startswith("/") or cleaned[1:2] == ":"  # POSIX or Windows drive
+    # an absolute path is refused below as such, never silently read relative to the JSON
+    joined = image_path if absolute else (rel_json.parent / cleaned).as_posix()
+    try:
+        os.fsencode(joined)  # a lone surrogate (JSON "\ud800") names no file; paths.resolve_inside would crash
+    except UnicodeError:
+        raise InputError(f"imagePath {brief(image_path)} is not valid Unicode", f, "imagePath") from None
+    try:
+        target = resolve_inside(root, joined, f, "imagePath")
+    except InputError:
+        if not policy.keeping:
+            raise
+        # keep: the item stays with its unsafe name, which S012 reports
+        return None, joined
+    return target, target.relative_to(Path(root).resolve()).as_posix()
+
+
+def _read_file(f, data, root, rule, policy):
+    target, file_name = _image_path(f, data, root, policy)
     bad_data = None
     if data.get("imageData") is not None:
         try:
-            _b64_image(data["imageData"], f, "imageData")
+            b64_image_size(data["imageData"], f, "imageData")
         except InputError as exc:
-            if errors == "raise":
+            if policy.raising:
                 raise
             bad_data = exc  # skip / keep: drop imageData alone when the size is known without it
     try:
@@ -254,25 +273,25 @@ def _read_file(f, data, root, rule, errors, skipped, unreadable):
     top = {k: v for k, v in data.items() if k not in ("shapes", "imageHeight", "imageWidth")}
     if bad_data is not None:
         top["imageData"] = None
-        unreadable({"path": str(f), "record": "imageData",
-                    "reason": f"{bad_data.message}; imageData dropped, the shapes were read"})
-    item = Item(rel_json.with_suffix("").as_posix(), file_name, w, h)
+        policy.skipped.append({"path": str(f), "record": "imageData",
+                               "reason": f"{bad_data.message}; imageData dropped, the shapes were read"})
+    item = Item(f.relative_to(root).with_suffix("").as_posix(), file_name, w, h)
     if data.get("flags"):
         item.attributes["flags"] = data["flags"]
     object.__setattr__(item, "_labelme", top)
+    return item, _instances(f, data["shapes"], h, w, rule, policy)
 
+
+def _instances(f, shapes, h, w, rule, policy):
+    """``(annotation, label)`` pairs of one file's shapes, grouped by ``(label, group_id)``."""
     groups: dict = {}
     order = []
-    for i, shape in enumerate(data["shapes"]):
+    for i, shape in enumerate(shapes):
         rec = f"shape {i}"
         try:
             entry = _parse_shape(shape, f, rec)
         except InputError as exc:
-            if errors == "raise":
-                raise
-            if errors == "skip":
-                skipped.append({"path": str(f), "record": rec, "reason": exc.message})
-            else:  # keep: for segmill check
+            if policy.keep_or_drop(exc):  # keep: for segmill check
                 label = shape.get("label") if isinstance(shape, dict) and isinstance(shape.get("label"), str) else ""
                 order.append(("bad", i, (label, InvalidGeometry(shape, exc.message))))
             continue
@@ -297,32 +316,34 @@ def _read_file(f, data, root, rule, errors, skipped, unreadable):
             _keep_shapes(ann, [entry])
             anns.append((ann, entry["label"]))
             continue
-        members = groups[key]
-        label, gid = members[0]["label"], members[0]["group_id"]
-        triples = [(e["kind"], e["points"], e["mask"]) for e in members]
-        try:
-            geom = instance_geometry(triples, h, w, rule)
-        except GeometryError as exc:
-            rec = f"instance {label!r} group_id {gid!r}"
-            if errors == "raise":
-                raise InputError(str(exc), f, rec) from None
-            if errors == "skip":
-                skipped.append({"path": str(f), "record": rec, "reason": str(exc)})
-            else:  # keep: for segmill check
-                raw = {"shapes": [e["raw"] for e in members]}  # a dict: check classifies it by the reason
-                anns.append((Annotation(None, None, InvalidGeometry(raw, str(exc))), label))
-            continue
-        attrs = {"z_order": z}
-        if gid is not None:
-            attrs["group_id"] = gid
-        ann = Annotation(None, None, geom, attributes=attrs)
-        _keep_shapes(ann, members)
-        if rule == "pil":
-            r = pil_union(triples, h, w)
-            ann.area = float(r.area)
-            ann.bbox = tuple(float(v) for v in r.bbox)
-        anns.append((ann, label))
-    return item, anns
+        ann = _area_instance(f, groups[key], z, h, w, rule, policy)
+        if ann is not None:
+            anns.append((ann, groups[key][0]["label"]))
+    return anns
+
+
+def _area_instance(f, members, z, h, w, rule, policy):
+    """The annotation of one instance's area shapes; ``None`` when dropped (skip mode)."""
+    label, gid = members[0]["label"], members[0]["group_id"]
+    triples = [(e["kind"], e["points"], e["mask"]) for e in members]
+    try:
+        geom = instance_geometry(triples, h, w, rule)
+    except GeometryError as exc:
+        bad = InputError(str(exc), f, f"instance {brief(label)} group_id {brief(gid)}")
+        if policy.keep_or_drop(bad):  # keep: for segmill check
+            raw = {"shapes": [e["raw"] for e in members]}  # a dict: check classifies it by the reason
+            return Annotation(None, None, InvalidGeometry(raw, str(exc)))
+        return None
+    attrs = {"z_order": z}
+    if gid is not None:
+        attrs["group_id"] = gid
+    ann = Annotation(None, None, geom, attributes=attrs)
+    _keep_shapes(ann, members)
+    if rule == "pil":
+        r = pil_union(triples, h, w)
+        ann.area = float(r.area)
+        ann.bbox = tuple(float(v) for v in r.bbox)
+    return ann
 
 
 register_format(
@@ -333,12 +354,12 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-            "raster": "reader: coco (default) | pil: pil draws polygons like labelme (Pillow, boundary included)",
-            "labels": "reader: class list file; labelme's convention (__ignore__ -> 255, _background_ -> 0) "
-                      "when it starts with __ignore__",
-            "indent": "writer: JSON indentation (default 2, labelme's own)",
-        },
+        options=(
+            ERRORS,
+            raster("reader", "coco, or pil to draw polygons like labelme (Pillow, boundary included)"),
+            Option("labels", "reader", "class list file; labelme's convention (__ignore__ -> 255, "
+                   "_background_ -> 0) when it starts with __ignore__", kind="path"),
+            Option("indent", "writer", "JSON indentation (labelme's own is 2)", kind="int", default=2),
+        ),
     )
 )

@@ -11,6 +11,12 @@ Layout (read and written)::
       instances.json         optional {"<stem>": {"<instance id>": "<class name>"}}: the
                              class of each instance when there is no semantic map
 
+A folder without ``semantic/`` and ``instances/`` but with PNG label maps
+directly in it (beside ``classes.txt``) is read as a flat folder of semantic
+maps (``meta["masks_layout"] = "flat"``). A folder where no label map can be
+found where either layout puts them, but PNGs lie elsewhere, is refused with
+a message naming the expected layout: never an empty dataset.
+
 An instance's class comes from the semantic map under it (one annotation per
 class found there) or, without a semantic map, from ``instances.json``.
 Class pixels outside every instance become one annotation per class
@@ -19,7 +25,9 @@ by the PNG stem; the image is ``images/<stem>.*`` when present.
 
 The writer paints every area annotation (polygons, boxes, masks) with
 :func:`segmill.bridges.compose.compose`; a polygon or box reads back as a
-mask, so each is reported (``L705``), like overwritten pixels (``L701``).
+mask, so each is reported (``L705``), like overwritten pixels (``L701``). An
+instance map holds at most 65535 instances per image: further instances are
+left out of ``instances/`` and reported (``L207``), never wrapped.
 """
 
 from __future__ import annotations
@@ -29,21 +37,102 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..losses import WriteReport
+from .. import jsonio
+from ..errors import InputError, UsageError
+from ..losses import WriteReport, register_codes
 from ..model import Dataset, Item
-from . import Detection, FormatSpec, NO, register_format
+from ..paths import confine, confined_glob
+from ..validate import ErrorPolicy, brief, int_in, string
+from . import NO, Detection, FormatSpec, register_format
 from ._png import read_label_png, write_png
-from ._voc_masks import dropped_fields, masks_to_annotations, read_class_names
+from ._voc_masks import (
+    check_class_names,
+    dropped_fields,
+    masks_to_annotations,
+    read_class_names,
+)
+from .options import ERRORS, Option, raster
 
-__all__ = ["read", "write", "detect"]
+__all__ = ["detect", "read", "write"]
+
+register_codes({
+    "L207": "more than 65535 instances in an image: the extra ones are left out of the 16-bit instances/ map "
+            "(their pixels stay in the semantic map)",
+})
+
+#: The most instances one 16-bit instance map numbers (0 is "no instance").
+MAX_INSTANCES = 0xFFFF
+#: Where each layout puts its label maps, for messages.
+LAYOUT = ("classes.txt + semantic/<stem>.png (+ instances/<stem>.png), or classes.txt + <stem>.png label maps "
+          "directly in the folder")
 
 
 def detect(path) -> Detection:
     p = Path(path)
-    if p.is_dir() and (p / "classes.txt").is_file() and ((p / "semantic").is_dir() or (p / "instances").is_dir()):
-        return Detection(0.85, "classes.txt with semantic/ or instances/ PNG folders")
+    try:
+        if not (p.is_dir() and (p / "classes.txt").is_file()):
+            return NO
+        if (p / "semantic").is_dir() or (p / "instances").is_dir():
+            return Detection(0.85, "classes.txt with semantic/ or instances/ PNG folders")
+        if next(iter(p.glob("*.png")), None) is not None:
+            return Detection(0.6, "classes.txt beside PNG label maps (a flat mask folder)")
+    except OSError:  # a folder that cannot be listed
+        return NO
     return NO
+
+
+def _option_value(value, name: str) -> int:
+    """A label-value option (``ignore_value``, ``background``): an int 0..65535, else a UsageError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+        raise UsageError(f"{name} must be an integer 0..65535, got {brief(value)}")
+    return int(value)
+
+
+def _instance_doc(root: Path) -> dict:
+    """``instances.json`` (``{stem: {instance id: class name}}``), checked to be an object of objects."""
+    f = root / "instances.json"
+    if not f.is_file():
+        return {}
+    doc, _ = jsonio.load(confine(root, f))
+    if not isinstance(doc, dict):
+        raise InputError(f"must be an object {{image stem: {{instance id: class name}}}}, got {brief(doc)}", f)
+    return doc
+
+
+def _instance_classes(raw, stem, name_to_value, f) -> dict[int, int]:
+    """``{instance value: class value}`` of one image from its ``instances.json`` entry."""
+    if not isinstance(raw, dict):
+        raise InputError(f"must map instance ids to class names, got {brief(raw)}", f, stem)
+    classes = {}
+    for k, name in raw.items():
+        rec = f"{stem}, instance {brief(k)}"
+        try:
+            value = int(k)
+        except ValueError:  # JSON keys are strings; more digits than Python converts land here too
+            raise InputError(f"instance id {brief(k)} is not an integer", f, rec) from None
+        int_in(value, "instance id", f, rec, lo=0, hi=0xFFFF)
+        string(name, "class name", f, rec)
+        if name not in name_to_value:
+            raise InputError(f"instance {brief(k)} has class {brief(name)}, which is not in the class list",
+                             f, stem)
+        classes[value] = name_to_value[name]
+    return classes
+
+
+def _image_names(root: Path) -> dict[str, str]:
+    """``{stem: file name}`` of ``images/`` (first name in sorted order); names are not opened."""
+    d = root / "images"
+    out: dict[str, str] = {}
+    if d.is_dir():
+        try:
+            names = sorted(f.name for f in d.iterdir())
+        except OSError as exc:
+            raise InputError(f"cannot list the folder: {exc.strerror or exc}", d) from None
+        for name in names:  # the first "<stem>.*", as a glob of each stem found (no glob: stems hold any character)
+            stem, dot, _ = name.rpartition(".")
+            if dot and stem:
+                out.setdefault(stem, name)
+    return out
 
 
 def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, errors: str = "raise",
@@ -58,48 +147,86 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
         Void value in the semantic maps.
     background : int, default 0
         Label value that is not an object (still a category).
+    errors : {"raise", "skip", "keep"}
+        With ``"skip"`` an unreadable image is dropped and listed in
+        ``meta["skipped"]``; any other value is a
+        :class:`~segmill.errors.UsageError`.
+
+    A mask PNG that is a symbolic link out of the folder is refused; one
+    that is a directory is not a mask and is left out.
     """
+    policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    ignore_value = _option_value(ignore_value, "ignore_value")
+    background = _option_value(background, "background")
     root = Path(path)
-    cl = read_class_names(Path(labels) if labels else root / "classes.txt")
+    if not root.is_dir():
+        raise InputError("a mask folder is a folder", root)
+    cl_path = Path(labels) if labels else confine(root, root / "classes.txt")
+    if labels is None and not cl_path.is_file():
+        raise InputError(f"no classes.txt (one class name a line, line n = label value n - 1; or give labels=FILE); "
+                         f"a mask folder is {LAYOUT}", root)
+    cl = read_class_names(cl_path)
     if ignore_value < len(cl.names):
-        raise InputError(f"ignore value {ignore_value} collides with class {cl.names[ignore_value]!r}",
-                         labels or root / "classes.txt")
+        raise InputError(f"ignore value {ignore_value} collides with class {brief(cl.names[ignore_value])}",
+                         cl_path)
     name_to_value = {n: i for i, n in enumerate(cl.names)}
-    inst_doc = {}
-    if (root / "instances.json").is_file():
-        try:
-            inst_doc = json.loads((root / "instances.json").read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"invalid JSON: {exc}", root / "instances.json") from None
-    stems = sorted({f.stem for d in ("semantic", "instances") if (root / d).is_dir()
-                    for f in (root / d).glob("*.png")})
+    inst_doc = _instance_doc(root)
+    stems, flat = _stems(root)
+    images = _image_names(root)
     ds = Dataset(categories=cl.categories())
-    ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks"})
-    if errors == "skip":
-        ds.meta.setdefault("skipped", [])
+    ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks",
+                    "masks_layout": "flat" if flat else "semantic"})
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
     nid = 1
     modes = set()
     for stem in stems:
         try:
-            item, nid, mode = _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid)
+            item, nid, mode = _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid, flat)
         except InputError as exc:
-            if errors == "raise":
-                raise
-            # skip: listed and dropped; keep: listed for `segmill check` (S014)
-            ds.meta.setdefault("skipped", []).append(
-                {"path": exc.path, "record": exc.record, "reason": exc.message})
+            policy.drop(exc)
             continue
+        item.file_name = images.get(stem, f"{stem}.png")
         modes.add(mode)
         ds.items.append(item)
     if len(modes) == 1:
         ds.meta["masks_mode"] = modes.pop()
-    if errors != "keep":
+    if not policy.keeping:
         ds.validate(root)
     return ds
 
 
-def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid):
+def _stems(root: Path) -> tuple[list[str], bool]:
+    """The label-map stems and whether the folder is flat (PNGs beside ``classes.txt``).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        No label map where either layout puts them while PNGs lie in other
+        folders, or no label map and no ``semantic/`` / ``instances/``
+        folder at all.
+    """
+    stems = sorted({f.stem for d in ("semantic", "instances") for f in confined_glob(root, f"{d}/*.png")})
+    if stems:
+        return stems, False
+    flat = sorted(f.stem for f in confined_glob(root, "*.png"))
+    if flat:
+        return flat, True
+    elsewhere = confined_glob(root, "*.png", recursive=True)
+    if elsewhere:
+        where = sorted({f.parent.relative_to(root).as_posix() for f in elsewhere})
+        raise InputError(f"no label map in semantic/ or instances/, but {len(elsewhere)} PNG(s) in "
+                         f"{', '.join(where[:3])}{' ...' if len(where) > 3 else ''}: a mask folder is {LAYOUT}", root)
+    if not ((root / "semantic").is_dir() or (root / "instances").is_dir()):
+        raise InputError(f"no label map: a mask folder is {LAYOUT}", root)
+    return [], False  # empty semantic/ (an empty dataset written by segmill)
+
+
+def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid, flat=False):
     sem_p, ins_p = root / "semantic" / f"{stem}.png", root / "instances" / f"{stem}.png"
+    if flat:
+        sem_p = root / f"{stem}.png"
     cmap = imap = None
     size = None
     mode = None
@@ -111,19 +238,11 @@ def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid
         imap, size = img.array, img.size
     classes = None
     if cmap is None and imap is not None:
-        raw = inst_doc.get(stem, {})
-        classes = {}
-        for k, name in raw.items():
-            if name not in name_to_value:
-                raise InputError(f"instance {k} has class {name!r}, which is not in the class list",
-                                 root / "instances.json", stem)
-            classes[int(k)] = name_to_value[name]
+        classes = _instance_classes(inst_doc.get(stem, {}), stem, name_to_value, root / "instances.json")
     pairs = masks_to_annotations(cmap, imap, len(cl.names), sem_p if cmap is not None else ins_p,
                                  void_value=ignore_value, background=background, next_id=nid,
                                  instance_classes=classes)
-    image = next((f.name for f in sorted((root / "images").glob(f"{stem}.*"))), f"{stem}.png") \
-        if (root / "images").is_dir() else f"{stem}.png"
-    item = Item(stem, image, width=size[1], height=size[0], annotations=[a for a, _ in pairs])
+    item = Item(stem, f"{stem}.png", width=size[1], height=size[0], annotations=[a for a, _ in pairs])
     return item, nid + len(pairs), mode
 
 
@@ -141,11 +260,19 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
 
     Polygons and boxes are painted with the ``raster`` rule and reported
     (``L705``); ``report.annotations`` counts the annotations painted.
-    """
-    from ..bridges.compose import compose
-    from .._progress import track
-    from ._voc_write import _class_values, _voc_id
 
+    Raises
+    ------
+    segmill.errors.InputError
+        Before anything is written: an image whose name cannot be a file
+        name (NUL byte, too long) or whose size is zero or over the pixel
+        limit; a category name a class list cannot hold.
+    """
+    from .._progress import track
+    from ..bridges.compose import compose
+    from ._voc_write import _class_values, check_options, file_stem, painted_size
+
+    check_options(raster, overlap)
     out = Path(path)
     report = WriteReport()
     values, cl = _class_values(dataset, report)
@@ -153,19 +280,25 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     top = max(values.values(), default=0)
     mode = mode or dataset.meta.get("masks_mode") or ("I;16" if top > 254 else "L")
     if mode not in ("L", "P", "I;16"):
-        raise ValueError(f"mode must be 'L', 'P' or 'I;16', got {mode!r}")
+        raise UsageError(f"mode must be 'L', 'P' or 'I;16', got {brief(mode)}")
     void_value = 255 if mode != "I;16" else 65535
-    (out / "semantic").mkdir(parents=True)
     lines = list(cl.names) + ([cl.void_name] if cl.void_name else [])
+    check_class_names(lines, "classes.txt")
+    seen: set = set()
+    plan = []
+    for item in dataset.items:  # every name and size is checked before anything is written
+        stem = file_stem(item, seen)
+        if item.height is not None and item.width is not None:
+            painted_size(item)
+        plan.append((item, stem))
+    (out / "semantic").mkdir(parents=True)
     (out / "classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     want_inst = instances if instances is not None else any(
         a.category_id is not None and not a.extra.get("voc_semantic") for _, a in dataset.annotations())
     if want_inst:
         (out / "instances").mkdir()
     inst_doc = {}
-    seen: set = set()
-    for item in track(dataset.items, desc="masks"):
-        stem = _voc_id(item, seen)
+    for item, stem in track(plan, desc="masks"):
         if item.height is None or item.width is None:
             report.lose("L005", "image size unknown: no mask written", item.id)
             continue
@@ -182,6 +315,10 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
                 ivals.append(0)
             elif a.category_id is None or a.extra.get("voc_semantic") or a.category_id not in values:
                 ivals.append(0)
+            elif k >= MAX_INSTANCES:
+                ivals.append(0)  # never wrapped: 65536 would read back as instance 0 (no instance)
+                report.lose("L207", f"more than {MAX_INSTANCES} instances in the image: this one is left out of "
+                            "instances/ (its pixels stay in the semantic map)", item.id, a.id)
             else:
                 k += 1
                 ivals.append(k)
@@ -206,7 +343,8 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             write_png(out / "semantic" / f"{stem}.png", cmap.astype(np.uint16 if mode == "I;16" else np.uint8))
         report.files += 1
         if want_inst:
-            write_png(out / "instances" / f"{stem}.png", imap.astype(np.uint16) if imap.max() > 255 else imap)
+            # no cast: write_png refuses a value over 16 bits instead of wrapping it (L207 keeps them out)
+            write_png(out / "instances" / f"{stem}.png", imap)
             inst_doc[stem] = cls_of
             report.files += 1
         report.items += 1
@@ -225,15 +363,18 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "labels": "reader: class list file (default classes.txt)",
-            "ignore_value": "reader: void value of the semantic maps (default 255)",
-            "background": "reader: label value that is not an object (default 0)",
-            "mode": "writer: L (8-bit), P (paletted) or I;16 (16-bit) semantic maps",
-            "instances": "writer: also write instances/ id maps (default: when there are instances)",
-            "overlap": "writer: zorder (default) or last",
-            "raster": "reader/writer: coco (default) or pil",
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-        },
+        options=(
+            ERRORS,
+            Option("labels", "reader", "class list file (default classes.txt)", kind="path"),
+            Option("ignore_value", "reader", "void value of the semantic maps", kind="int", default=255),
+            Option("background", "reader", "label value that is not an object", kind="int", default=0),
+            Option("mode", "writer", "semantic maps as 8-bit (L), paletted (P) or 16-bit (I;16)", kind="choice",
+                   choices=("L", "P", "I;16")),
+            Option("instances", "writer", "also write instances/ id maps (default: when there are instances)",
+                   kind="bool"),
+            Option("overlap", "writer", "which of two overlapping instances wins: zorder or last", kind="choice",
+                   choices=("zorder", "last"), default="zorder"),
+            raster("both"),
+        ),
     )
 )

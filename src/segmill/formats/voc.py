@@ -30,19 +30,29 @@ annotations written (XML object or painted pixels), not the dropped ones.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import GeometryError, InputError
 from ..losses import register_codes
 from ..model import Annotation, Dataset, Item
-from . import Detection, FormatSpec, NO, register_format
-from ..paths import resolve_inside
+from ..paths import confine, confined_glob, resolve_inside
+from ..validate import ErrorPolicy, brief
+from . import NO, Detection, FormatSpec, register_format
 from ._png import colors_to_index, read_label_png, voc_colormap
-from ._voc_masks import ClassList, default_classes, masks_to_annotations, read_class_names, read_labelmap
-from ._voc_write import write
+from ._voc_masks import (
+    ClassList,
+    default_classes,
+    masks_to_annotations,
+    read_class_names,
+    read_labelmap,
+    read_text_lines,
+)
+from ._voc_write import NAME_MAX, write
 from ._voc_xml import box_from_voc, parse_xml
+from .options import ERRORS, Option, raster
 
-__all__ = ["read", "write", "detect", "CODES"]
+__all__ = ["CODES", "detect", "read", "write"]
 
 CODES = {
     "L201": "more than 255 classes: categories beyond label value 254 cannot be painted in an 8-bit VOC mask",
@@ -79,21 +89,24 @@ def _classes(root: Path, labels) -> ClassList:
         return read_class_names(Path(labels))
     lm = root / "labelmap.txt"
     if lm.is_file():
-        return read_labelmap(lm)
+        return read_labelmap(confine(root, lm))
     return default_classes()
 
 
 def _read_sets(root: Path):
-    """``{id: {"Main": [splits], ...}}`` and image-level class labels ``{id: {(cls, split): v}}``."""
+    """The image lists of ``ImageSets``.
+
+    Returns ``{id: {"Main": [splits], ...}}``, the id order, image-level
+    class labels ``{id: {"<class>_<split>": v}}`` and where each id was
+    first listed ``{id: (file, "line n")}``.
+    """
     sets: dict[str, dict[str, list[str]]] = {}
     order: list[str] = []
     labels: dict[str, dict] = {}
+    where: dict[str, tuple] = {}
     for kind in _SETS:
-        d = root / "ImageSets" / kind
-        if not d.is_dir():
-            continue
-        for f in sorted(d.glob("*.txt")):
-            for ln, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+        for f in confined_glob(root, f"ImageSets/{kind}/*.txt"):
+            for ln, line in enumerate(read_text_lines(f, "image list"), 1):
                 parts = line.split()
                 if not parts or parts[0].startswith("#"):
                     continue
@@ -101,19 +114,20 @@ def _read_sets(root: Path):
                 if iid not in sets:
                     sets[iid] = {}
                     order.append(iid)
+                    where[iid] = (f, f"line {ln}")
                 if kind == "Main" and len(parts) == 2 and "_" in f.stem:
                     cls, _, split = f.stem.rpartition("_")
                     try:
                         labels.setdefault(iid, {})[f"{cls}_{split}"] = int(parts[1])
                     except ValueError:
-                        raise InputError(f"expected '<id> <1|0|-1>', got {line!r}", f, f"line {ln}") from None
+                        raise InputError(f"expected '<id> <1|0|-1>', got {brief(line)}", f, f"line {ln}") from None
                     continue
                 if len(parts) != 1:
-                    raise InputError(f"expected one image id a line, got {line!r}", f, f"line {ln}")
+                    raise InputError(f"expected one image id a line, got {brief(line)}", f, f"line {ln}")
                 sets[iid].setdefault(kind, [])
                 if f.stem not in sets[iid][kind]:
                     sets[iid][kind].append(f.stem)
-    return sets, order, labels
+    return sets, order, labels, where
 
 
 def _read_mask(path, classes: ClassList, size, what):
@@ -137,37 +151,40 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
         Kept for the reader conventions (VOC holds no polygons).
     errors : {"raise", "skip", "keep"}
         With ``"skip"`` an unreadable image record is dropped and listed in
-        ``meta["skipped"]``.
+        ``meta["skipped"]``; any other value is a
+        :class:`~segmill.errors.UsageError`.
+
+    Files listed in the dataset folders that are symbolic links out of the
+    dataset, and image ids (from ``ImageSets``) naming files outside it,
+    are refused (:class:`~segmill.errors.InputError`).
     """
+    policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     root = Path(path)
     if not root.is_dir():
         raise InputError("a VOC dataset is a folder", root)
     classes = _classes(root, labels)
     cats = classes.categories()
     name_to_value = {n: i for i, n in enumerate(classes.names)}
-    sets, order, img_labels = _read_sets(root)
+    sets, order, img_labels, where = _read_sets(root)
     for sub in ("Annotations", "SegmentationClass", "SegmentationObject"):
-        d = root / sub
-        if d.is_dir():
-            for f in sorted(d.iterdir()):
-                if f.suffix.lower() in (".xml", ".png") and f.stem not in sets:
-                    sets[f.stem] = {}
-                    order.append(f.stem)
+        for f in confined_glob(root, f"{sub}/*"):
+            if f.suffix.lower() in (".xml", ".png") and f.stem not in sets:
+                sets[f.stem] = {}
+                order.append(f.stem)
+                where[f.stem] = (f, None)
     ds = Dataset(categories=cats)
     ds.meta.update({"voc_class_values": True, "voc_classes": classes, "source_format": "voc"})
-    if errors == "skip":
-        ds.meta.setdefault("skipped", [])
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
     next_id = 1
     palettes, modes = set(), set()
     for iid in order:
         try:
-            item, next_id, pal, mode = _read_item(root, iid, sets[iid], classes, name_to_value, next_id)
+            item, next_id, pal, mode = _read_item(root, iid, sets[iid], classes, name_to_value, next_id,
+                                                  where[iid])
         except InputError as exc:
-            if errors == "raise":
-                raise
-            # skip: listed and dropped; keep: listed for `segmill check` (S014)
-            ds.meta.setdefault("skipped", []).append(
-                {"path": exc.path, "record": exc.record, "reason": exc.message})
+            policy.drop(exc)
             continue
         if iid in img_labels:
             item.extra["voc_labels"] = img_labels[iid]
@@ -181,29 +198,47 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
         ds.meta["voc_palette"] = palettes.pop()
     if modes == {"RGB"}:
         ds.meta["voc_mask_mode"] = "RGB"
-    if errors != "keep":
+    if not policy.keeping:
         ds.validate(root)
     return ds
 
 
-def _read_item(root, iid, sets, classes, name_to_value, next_id):
-    xml_path = root / "Annotations" / f"{iid}.xml"
-    doc = None
-    if xml_path.is_file():
-        doc = parse_xml(resolve_inside(root, f"Annotations/{iid}.xml", xml_path))
+def _is_file(p: Path) -> bool:
+    """``p.is_file()``, where a name too long for the file system is simply no file."""
+    try:
+        return p.is_file()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise InputError(f"cannot look up the file: {exc.strerror or exc}", p) from None
+
+
+def _item_paths(root, iid, listed):
+    """The XML, class and object PNG paths of image ``iid``, resolved inside ``root``.
+
+    ``listed`` is ``(file, record)`` where the id was found, for messages.
+    An id no ``<id>.xml`` / ``<id>.png`` file can have is refused.
+    """
+    source, record = listed
+    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX - len(".xml") for part in iid.split("/")):
+        raise InputError(f"image id {brief(iid)} is too long to name a file", source, record)
+    return tuple(resolve_inside(root, f"{sub}/{iid}{ext}", source, record)
+                 for sub, ext in (("Annotations", ".xml"), ("SegmentationClass", ".png"),
+                                  ("SegmentationObject", ".png")))
+
+
+def _read_item(root, iid, sets, classes, name_to_value, next_id, listed):
+    xml_path, cls_path, obj_path = _item_paths(root, iid, listed)
+    doc = parse_xml(xml_path) if _is_file(xml_path) else None
     size = doc["size"] if doc else None
-    cls_path = root / "SegmentationClass" / f"{iid}.png"
-    obj_path = root / "SegmentationObject" / f"{iid}.png"
     class_map = instance_map = None
     pal = None
     mode = None
-    if cls_path.is_file():
-        class_map, mode, pal = _read_mask(resolve_inside(root, f"SegmentationClass/{iid}.png", cls_path),
-                                          classes, size, "class")
+    if _is_file(cls_path):
+        class_map, mode, pal = _read_mask(cls_path, classes, size, "class")
         size = size or class_map.shape
-    if obj_path.is_file():
-        instance_map, m2, _ = _read_mask(resolve_inside(root, f"SegmentationObject/{iid}.png", obj_path),
-                                         classes, size, "object")
+    if _is_file(obj_path):
+        instance_map, m2, _ = _read_mask(obj_path, classes, size, "object")
         size = size or instance_map.shape
         mode = mode or m2
     file_name = (doc or {}).get("filename") or _image_name(root, iid)
@@ -227,6 +262,18 @@ def _read_item(root, iid, sets, classes, name_to_value, next_id):
         pairs = masks_to_annotations(class_map, instance_map, len(classes.names), where, next_id=next_id,
                                      instance_classes=inst_classes)
         next_id += len(pairs)
+    anns, next_id = _join_objects(objects, pairs, name_to_value, xml_path, next_id)
+    item.annotations = anns
+    if doc:
+        keys = ("folder", "segmented", "depth", "extra_xml")
+        item.extra["voc_xml"] = {k: doc[k] for k in keys if doc.get(k) is not None}
+    return item, next_id, pal, mode
+
+
+def _join_objects(objects, pairs, name_to_value, xml_path, next_id):
+    """XML objects joined to the mask annotations of the same instance number and class."""
+    from ..geometry import Box
+
     by_instance: dict[int, list[Annotation]] = {}
     for ann, i in pairs:
         if i is not None:
@@ -234,11 +281,15 @@ def _read_item(root, iid, sets, classes, name_to_value, next_id):
     anns: list[Annotation] = []
     used = set()
     for i, o in enumerate(objects, 1):
-        rec = f"object {i} ({o['name']!r})"
+        rec = f"object {i} ({brief(o['name'])})"
         if o["name"] not in name_to_value:
-            raise InputError(f"object class {o['name']!r} is not in the class list", xml_path, rec)
+            raise InputError(f"object class {brief(o['name'])} is not in the class list", xml_path, rec)
         c = name_to_value[o["name"]]
-        box = box_from_voc(o["bndbox"]) if o["bndbox"] is not None else None
+        try:
+            box = box_from_voc(o["bndbox"]) if o["bndbox"] is not None else None
+            geom = Box(*box) if box is not None else None
+        except GeometryError as exc:  # xmax < xmin: a negative size
+            raise InputError(f"bndbox {brief(o['bndbox'])}: {exc}", xml_path, rec) from None
         match = [a for a in by_instance.get(i, []) if a.category_id == c]
         if match:
             ann = match[0]
@@ -247,9 +298,6 @@ def _read_item(root, iid, sets, classes, name_to_value, next_id):
             ann.extra.update(o["extra"])
             used.add(id(ann))
         else:
-            from ..geometry import Box
-
-            geom = Box(*box) if box is not None else None
             ann = Annotation(next_id, c, geom, attributes=dict(o["attributes"]), extra=dict(o["extra"]))
             next_id += 1
         ann.extra["voc_object"] = i
@@ -259,17 +307,13 @@ def _read_item(root, iid, sets, classes, name_to_value, next_id):
             if i is not None:
                 ann.extra["voc_no_xml"] = True
             anns.append(ann)
-    item.annotations = anns
-    if doc:
-        keys = ("folder", "segmented", "depth", "extra_xml")
-        item.extra["voc_xml"] = {k: doc[k] for k in keys if doc.get(k) is not None}
-    return item, next_id, pal, mode
+    return anns, next_id
 
 
 def _image_name(root, iid):
     d = root / "JPEGImages"
     for ext in (".jpg", ".jpeg", ".png", ".JPG"):
-        if (d / f"{iid}{ext}").is_file():
+        if _is_file(d / f"{iid}{ext}"):
             return f"{iid}{ext}"
     return f"{iid}.jpg"
 
@@ -282,13 +326,15 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "labels": "reader/writer: class list file (one name a line; __ignore__ = void 255, "
-                      "_background_ = 0)",
-            "raster": "reader/writer: polygon rasterization rule, coco (default) or pil",
-            "overlap": "writer: zorder (default: z_order, then smaller area, then later) or last (later wins)",
-            "mask_mode": "writer: P (paletted, default) or RGB masks",
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-        },
+        options=(
+            ERRORS,
+            Option("labels", "both", "class list file (one name a line; __ignore__ = void 255, "
+                   "_background_ = 0)", kind="path"),
+            raster("both"),
+            Option("overlap", "writer", "which of two overlapping instances wins: zorder (z_order, then smaller "
+                   "area, then later) or last", kind="choice", choices=("zorder", "last"), default="zorder"),
+            Option("mask_mode", "writer", "paletted (P, the default) or RGB masks", kind="choice",
+                   choices=("P", "RGB")),
+        ),
     )
 )

@@ -25,17 +25,23 @@ polygon by rasterizing and writes full precision when needed.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, PolygonError
+from ..errors import GeometryError, InputError, LimitError, UsageError
 from ..geometry import Box, InvalidGeometry, Polygons
+from ..images import image_size
+from ..limits import MAX_JSON_DEPTH
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
-from . import NO, Detection, FormatSpec, register_format
-from . import _yolo_write
-from ._yolo_write import DECIMALS, format_coord, write
+from ..paths import confine, confined_glob
+from ..validate import ErrorPolicy, brief, int_in
+from . import NO, Detection, FormatSpec, _yolo_write, register_format
+from ._yolo_write import DECIMALS, MAX_CLASS, format_coord, write
+from .options import ERRORS, Option, raster
 
 register_codes(
     {
@@ -86,42 +92,118 @@ def _yaml_file(root: Path):
 
 
 # ------------------------------------------------------------------ reading
-def _load_names(root: Path):
+#: Most values a data.yaml may hold: YAML aliases can make a few bytes stand for billions of nodes.
+_YAML_MAX_NODES = 100_000
+
+
+def _yaml_problem(exc) -> str:
+    """PyYAML's multi-line message as one line with its position (line and column from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        text = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+    else:  # a ReaderError (bad character or encoding) knows only its character offset
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        where = f"position {getattr(exc, 'position', '?')}"
+    context = getattr(exc, "context", None)
+    return f"invalid YAML at {where}: {text}" + (f" ({context})" if context else "")
+
+
+def _check_yaml_tree(doc, f) -> None:
+    """Refuse documents nested too deeply, self-referencing or expanding to too many values."""
+    stack, count = [(doc, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if depth > MAX_JSON_DEPTH or count > _YAML_MAX_NODES:
+            raise LimitError(f"data.yaml is nested deeper than {MAX_JSON_DEPTH} levels or holds more than "
+                             f"{_YAML_MAX_NODES:,} values (YAML aliases expand)", f)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for kv in value.items() for v in kv)
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of flow brackets (``[`` ``{``), counted without parsing.
+
+    Brackets inside quoted or block scalars count too, so this can only
+    overstate the depth; a real data.yaml is a few levels deep either way.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for ch in re.findall(r"[\[\]{}]", text):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _parse_yaml(f: Path):
     import yaml
 
+    try:
+        text = f.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", f) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is not UTF-8 text (byte {exc.start})", f) from None
+    if _flow_depth(text) > MAX_JSON_DEPTH:  # PyYAML takes quadratic time to reach its RecursionError
+        raise LimitError(f"YAML nested deeper than {MAX_JSON_DEPTH} levels", f)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(_yaml_problem(exc), f) from None
+    except RecursionError:
+        raise LimitError("YAML nested too deeply", f) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # constructors: a date 2020-99-99, a huge int
+        raise InputError(f"invalid YAML value: {exc}", f) from None
+    _check_yaml_tree(doc, f)
+    return doc
+
+
+def _class_key(key, f) -> int:
+    """A ``names`` key as Ultralytics reads it (``int(k)``), within ``[0, MAX_CLASS]``."""
+    value = key
+    if isinstance(key, str):
+        try:
+            value = int(key.strip())
+        except ValueError:
+            pass
+    try:
+        return int_in(value, "a names key", f, "names", lo=0, hi=MAX_CLASS, integral_floats=True)
+    except InputError:
+        raise InputError(f"names keys must be class ids in [0, {MAX_CLASS}], got {brief(key)}", f,
+                         "names") from None
+
+
+def _load_names(root: Path):
     f = _yaml_file(root)
     if f is None:
         return None, {}
-    try:
-        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot parse YAML: {exc}", f) from None
+    doc = _parse_yaml(confine(root, f))
     if not isinstance(doc, dict):
-        raise InputError("data.yaml must be a mapping", f)
+        raise InputError(f"data.yaml must be a mapping, got {type(doc).__name__}", f)
     names = doc.get("names")
+    if names is None:
+        return None, doc
     if isinstance(names, list):
-        names = {i: str(n) for i, n in enumerate(names)}
+        pairs = list(enumerate(names))
     elif isinstance(names, dict):
+        pairs = [(_class_key(k, f), v) for k, v in names.items()]
+    else:
+        raise InputError(f"names must be a list or a mapping, got {brief(names)}", f, "names")
+    out = {}
+    for k, v in pairs:
+        if isinstance(v, (list, tuple, dict, set)):
+            raise InputError(f"names[{k}] must be a class name, got {brief(v)}", f, "names")
+        name = str(v)  # Ultralytics' check_class_names: str(v)
         try:
-            names = {int(k): str(v) for k, v in names.items()}
-        except (TypeError, ValueError):
-            raise InputError("names keys must be integers", f, "names") from None
-    elif names is not None:
-        raise InputError("names must be a list or a mapping", f, "names")
-    return names, doc
-
-
-def _image_size(img: Path):
-    from PIL import Image
-
-    try:
-        with Image.open(img) as im:
-            w, h = im.size
-    except FileNotFoundError:
-        raise InputError("image not found (YOLO needs it for the image size)", img) from None
-    except Exception as exc:
-        raise InputError(f"cannot read the image header: {exc}", img) from None
-    return h, w
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a YAML "\ud800" escape: no output or message could hold it
+            raise InputError(f"names[{k}] {brief(name)} is not valid Unicode", f, "names") from None
+        out[k] = name
+    return out, doc
 
 
 def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
@@ -141,38 +223,45 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     segmill.errors.InputError
         A label file whose image is missing (the image gives the size),
         coordinates outside [0, 1], odd coordinate counts, bad class ids;
-        the message names the file and line.
+        the message names the file and line. Also a label file or image
+        that is a symbolic link out of the dataset root, an image over the
+        pixel limit (checked from its header), non-UTF-8 text, a
+        ``data.yaml`` that is not a mapping.
+    segmill.errors.UsageError
+        An unknown ``errors`` or ``raster`` value.
     """
-    if errors not in ("raise", "skip", "keep"):
-        raise ValueError(f"errors must be 'raise', 'skip' or 'keep', got {errors!r}")
+    policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    if raster not in ("coco", "pil"):
+        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
     p = Path(path)
     root = p.parent if p.is_file() else p
     names, doc = _load_names(root)
-    images_dir, labels_dir = root / "images", root / "labels"
-    if not labels_dir.is_dir():
+    if not (root / "labels").is_dir():
         raise InputError("no labels/ folder", root)
     ds = Dataset(meta={"raster_rule": raster, "image_root": str(root)})
     # data.yaml's other keys (path, train, val, download ...) are kept for the YOLO writer only.
     ds.meta["yolo_yaml"] = {k: v for k, v in doc.items() if k != "names"}
-    skipped = ds.meta.setdefault("skipped", []) if errors == "skip" else None
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
     seen_classes: set[int] = set()
     next_ann = 1
-    for split, stem, img, lbl in _pairs(root, images_dir, labels_dir):
+    for split, stem, img, lbl in _pairs(root):
         if img is None:
             want = f"images/{split}/{stem}.*" if split else f"images/{stem}.*"
-            msg = f"image {want} not found (YOLO needs the image for its size)"
-            if errors == "raise":
-                raise InputError(msg, lbl, lbl.relative_to(root).as_posix())
-            # skip: listed and dropped; keep: listed for `segmill check` (S014)
-            ds.meta.setdefault("skipped", []).append(
-                {"path": str(lbl), "record": lbl.relative_to(root).as_posix(), "reason": msg})
+            policy.drop(InputError(f"image {want} not found (YOLO needs the image for its size)", lbl,
+                                   lbl.relative_to(root).as_posix()))
             continue
-        h, w = _image_size(img)
+        try:
+            h, w = image_size(img, img)
+        except InputError as exc:
+            policy.drop(exc)
+            continue
         rel_img = img.relative_to(root).as_posix()
         item_id = f"{split}/{stem}" if split else stem
         item = Item(item_id, rel_img, w, h, split=split or None)
         if lbl is not None:
-            for cls, geom, _line in _read_label_file(lbl, h, w, errors, skipped):
+            for cls, geom, _line in _read_label_file(lbl, h, w, policy):
                 if cls is not None:
                     seen_classes.add(cls)
                 item.annotations.append(Annotation(next_ann, cls, geom))
@@ -180,36 +269,47 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
         ds.items.append(item)
     ids = sorted(set(names or {}) | seen_classes)
     ds.categories = [Category(i, (names or {}).get(i, str(i))) for i in ids]
-    if names is not None and not seen_classes <= set(names):
+    if names is not None and not seen_classes <= set(names) and policy.raising:
         bad = sorted(seen_classes - set(names))
-        if errors == "raise":
-            raise InputError(f"class ids {bad} are not in data.yaml names", _yaml_file(root), "names")
-    if errors != "keep":
+        more = " ..." if len(bad) > 10 else ""
+        raise InputError(f"class ids {bad[:10]}{more} are not in data.yaml names", _yaml_file(root), "names")
+    if not policy.keeping:
         ds.validate(p)
     return ds
 
 
-def _pairs(root, images_dir, labels_dir):
+def _listing(root: Path, pattern: str) -> list[Path]:
+    """Files under ``root`` matching ``pattern``; a symbolic link out of ``root`` is refused."""
+    try:
+        return confined_glob(root, pattern)
+    except RecursionError:  # pathlib walks "**" recursively: a folder tree thousands deep
+        raise LimitError("folders nested too deeply", root) from None
+
+
+def _pairs(root: Path):
     """``(split, stem, image, label)`` for every image and every label file."""
+    labels_dir, images_dir = root / "labels", root / "images"
     labels = {}
-    for lbl in sorted(labels_dir.rglob("*.txt")):
+    for lbl in _listing(root, "labels/**/*.txt"):
         rel = lbl.relative_to(labels_dir)
         labels[(rel.parent.as_posix().strip("."), rel.stem)] = lbl
     images = {}
     if images_dir.is_dir():
-        for img in sorted(images_dir.rglob("*")):
-            if img.suffix.lower() in IMAGE_EXTS and img.is_file():
+        for img in _listing(root, "images/**/*"):
+            if img.suffix.lower() in IMAGE_EXTS:
                 rel = img.relative_to(images_dir)
                 images.setdefault((rel.parent.as_posix().strip("."), rel.stem), img)
     for key in sorted(set(labels) | set(images)):
         yield key[0], key[1], images.get(key), labels.get(key)
 
 
-def _read_label_file(lbl: Path, h: int, w: int, errors, skipped):
+def _read_label_file(lbl: Path, h: int, w: int, policy: ErrorPolicy):
     try:
-        text = lbl.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", lbl) from None
+        text = lbl.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", lbl) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is not UTF-8 text (byte {exc.start})", lbl) from None
     rows = [(n, ln.split()) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
     is_seg = any(len(vals) > 6 for _, vals in rows)
     for n, vals in rows:
@@ -217,28 +317,37 @@ def _read_label_file(lbl: Path, h: int, w: int, errors, skipped):
         try:
             cls, geom = _parse_line(vals, is_seg, h, w, lbl, rec)
         except InputError as exc:
-            if errors == "raise":
-                raise
-            if errors == "skip":
-                skipped.append({"path": str(lbl), "record": rec, "reason": exc.message})
-                continue
-            cls = int(vals[0]) if vals[0].isdigit() else None
-            yield cls, InvalidGeometry(" ".join(vals), exc.message), n
+            if policy.keep_or_drop(exc):  # keep: for segmill check
+                yield _class_or_none(vals[0]), InvalidGeometry(" ".join(vals), exc.message), n
             continue
         yield cls, geom, n
 
 
-def _parse_line(vals, is_seg, h, w, lbl, rec):
+def _class_id(token: str, lbl, rec) -> int:
+    """The class of a label line: an integer (``3`` or ``3.0``, as Ultralytics' float parse) in range."""
     try:
-        cls_f = float(vals[0])
+        value = float(token)
     except ValueError:
-        raise InputError(f"class {vals[0]!r} is not a number", lbl, rec) from None
-    if cls_f < 0 or cls_f != int(cls_f):
-        raise InputError(f"class {vals[0]!r} is not a non-negative integer", lbl, rec)
+        raise InputError(f"class {brief(token)} is not a number", lbl, rec) from None
+    if not (math.isfinite(value) and value == int(value) and 0 <= value <= MAX_CLASS):
+        raise InputError(f"class {brief(token)} is not a non-negative integer (at most {MAX_CLASS})", lbl, rec)
+    return int(value)
+
+
+def _class_or_none(token: str):
+    try:
+        return _class_id(token, None, None)
+    except InputError:
+        return None
+
+
+def _parse_line(vals, is_seg, h, w, lbl, rec):
+    cls = _class_id(vals[0], lbl, rec)
     try:
         coords = np.array([float(v) for v in vals[1:]], dtype=np.float64)
     except ValueError:
-        raise InputError("a coordinate is not a number", lbl, rec) from None
+        bad = next(v for v in vals[1:] if not _is_float(v))
+        raise InputError(f"coordinate {brief(bad)} is not a number", lbl, rec) from None
     if not np.all(np.isfinite(coords)):
         raise InputError("a coordinate is NaN or infinite", lbl, rec)
     if np.any(coords < 0) or np.any(coords > 1):
@@ -248,7 +357,7 @@ def _parse_line(vals, is_seg, h, w, lbl, rec):
         if len(coords) != 4:
             raise InputError(f"a box line needs 'class cx cy w h', got {len(vals)} values", lbl, rec)
         cx, cy, bw, bh = coords
-        return int(cls_f), Box((cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h)
+        return cls, Box((cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h)
     if len(coords) % 2:
         raise InputError(f"odd number of coordinates ({len(coords)})", lbl, rec)
     if len(coords) < 6:
@@ -260,9 +369,17 @@ def _parse_line(vals, is_seg, h, w, lbl, rec):
         )
     pts = coords.reshape(-1, 2) * np.array([w, h], dtype=np.float64)
     try:
-        return int(cls_f), Polygons([pts])
-    except PolygonError as exc:
+        return cls, Polygons([pts])
+    except GeometryError as exc:
         raise InputError(str(exc), lbl, rec) from None
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 register_format(
@@ -273,12 +390,14 @@ register_format(
         read=read,
         write=write,
         output="dir",
-        options={
-            "errors": "reader: raise | skip | keep (see segmill.formats)",
-            "raster": "reader: coco | pil (kept for writers that draw pixels)",
-            "multipart": "writer: largest (default, L303) | lines (one line per part, L304)",
-            "copy_images": "writer: copy images into images/<split>/ (default true; YOLO needs them for sizes)",
-            "split": "writer: split for items without one (default train)",
-        },
+        options=(
+            ERRORS,
+            raster("reader", "kept for writers that draw pixels: coco or pil"),
+            Option("multipart", "writer", "multi-part objects: keep the largest part (L303) or write one line "
+                   "per part (L304)", kind="choice", choices=("largest", "lines"), default="largest"),
+            Option("copy_images", "writer", "copy images into images/<split>/ (YOLO needs them for sizes)",
+                   kind="bool", default=True),
+            Option("split", "writer", "split for items without one", default="train"),
+        ),
     )
 )

@@ -3,11 +3,14 @@
 Images
     Paired by file name when the name is non-empty and unique on both sides;
     images left over on both sides are then paired by id (a renamed file).
-    Everything else is added (head only) or removed (base only).
+    Everything else is added (head only) or removed (base only). The pairing
+    is segmill's one image pairer, :func:`segmill.agree.align.align`.
 Annotations (inside a pair of images)
     ``"id"``: paired by annotation id; ``"iou"``: one-to-one optimal
-    assignment on mask IoU (``scipy.optimize.linear_sum_assignment``), a pair
-    needing IoU >= ``match_iou``, ties broken toward the same class;
+    assignment on mask IoU (segmill's one instance matcher,
+    :func:`segmill.agree.matching.match`, with ``comparison=">="`` and
+    ``objective="total_iou"``), a pair needing IoU >= ``match_iou``, ties
+    broken toward the same class;
     geometries without pixels (points, lines, invalid) are paired only when
     exactly equal. ``"auto"`` (default) uses ids when they are stable: every
     annotation has a unique id on both sides, some ids occur in both versions,
@@ -19,44 +22,33 @@ Annotations (inside a pair of images)
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
+from ..agree.align import KeyRule, align
+from ..agree.matching import match
 from ..geometry import AREA_KINDS, Polygons, rasterize_many
 from ..model import Annotation, Dataset, Item
 from ..rle import RLE
 from ..rle import iou as rle_iou
 
 STABLE_ID_SHARE = 0.9
+# COCOeval-style inclusive threshold: an annotation pair needs IoU >= match_iou (and > 0)
+DIFF_COMPARISON = ">="
+
+
+# Images: by file name when non-empty and unique on both sides, then what is
+# left on both sides by id (a renamed file); see segmill.agree.align.
+_BY_NAME = KeyRule(key=lambda item: item.file_name, when=lambda item: bool(item.file_name), duplicates="skip")
+_BY_ID = KeyRule(key=lambda item: item.id, duplicates="first")
 
 
 def match_images(base: Dataset, head: Dataset) -> list[tuple[Item | None, Item | None]]:
-    """``(base_item, head_item)`` pairs; one side is ``None`` for added/removed images."""
-    bn = Counter(i.file_name for i in base.items)
-    hn = Counter(i.file_name for i in head.items)
-    b_by_name = {i.file_name: i for i in base.items if i.file_name and bn[i.file_name] == 1}
-    pairs: dict[int, Item] = {}  # id(head item) -> base item
-    used_b: set[int] = set()
-    for h in head.items:
-        if h.file_name and hn[h.file_name] == 1:
-            b = b_by_name.get(h.file_name)
-            if b is not None:
-                pairs[id(h)] = b
-                used_b.add(id(b))
-    left_b = {}
-    for b in base.items:
-        if id(b) not in used_b:
-            left_b.setdefault(b.id, b)
-    for h in head.items:
-        if id(h) not in pairs:
-            b = left_b.pop(h.id, None)
-            if b is not None:
-                pairs[id(h)] = b
-                used_b.add(id(b))
-    out: list[tuple[Item | None, Item | None]] = [(pairs.get(id(h)), h) for h in head.items]
-    out.extend((b, None) for b in base.items if id(b) not in used_b)
-    return out
+    """``(base_item, head_item)`` pairs; one side is ``None`` for added/removed images.
+
+    In head order, then the images only ``base`` has, in base order.
+    """
+    rows = align([head.items, base.items], [_BY_NAME, _BY_ID])
+    return [(row.items[1], row.items[0]) for row in rows]
 
 
 def ids_are_stable(pairs, base: Dataset, head: Dataset, min_iou: float = 0.5) -> bool:
@@ -163,19 +155,16 @@ def match_by_iou(b_anns, h_anns, b_item: Item, h_item: Item, same_class, thresho
     hi = [i for i, a in enumerate(h_anns) if _rasterizable(a, h_item)]
     done_b, done_h = set(), set()
     if bi and hi and b_item.size == h_item.size:
-        from scipy.optimize import linear_sum_assignment
-
         h, w = h_item.size
         br = rasterize_many([b_anns[i].geometry for i in bi], h, w)
         hr = rasterize_many([h_anns[i].geometry for i in hi], h, w)
         m = rle_iou(br, hr)
         bonus = np.array([[1e-9 if same_class(b_anns[i], h_anns[j]) else 0.0 for j in hi] for i in bi])
-        rows, cols = linear_sum_assignment(-(m + bonus))
-        for r, c in zip(rows, cols):
-            if m[r, c] >= threshold and m[r, c] > 0:
-                pairs.append((b_anns[bi[r]], h_anns[hi[c]], float(m[r, c])))
-                done_b.add(bi[r])
-                done_h.add(hi[c])
+        rows, cols, ious = match(m, threshold, comparison=DIFF_COMPARISON, objective="total_iou", tie_break=bonus)
+        for r, c, v in zip(rows, cols, ious):
+            pairs.append((b_anns[bi[r]], h_anns[hi[c]], float(v)))
+            done_b.add(bi[r])
+            done_h.add(hi[c])
     # What IoU cannot pair (no pixels, or the image was resized): exact equality only.
     for i, a in enumerate(b_anns):
         if i in done_b:

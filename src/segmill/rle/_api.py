@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import RLEError
+from ..validate import brief
 from . import _codec as C
 from . import _iou as I
 from . import _kernels as K
-from ._rle import RLE, check_size, string_to_counts
+from ._rle import RLE, _dim, check_size, flag, short, string_to_counts
 
 _BITSET_BUDGET = 64 << 20  # bytes of bitsets iou may build
 
@@ -37,9 +38,11 @@ def encode(mask) -> RLE:
     >>> encode(m).to_coco(compressed=False)
     {'size': [3, 4], 'counts': [7, 2, 3]}
     """
-    arr = np.asarray(mask)
+    arr = mask if type(mask) is np.ndarray else _as_mask(mask)
     if arr.ndim != 2:
-        raise RLEError(f"encode expects a 2-D mask, got shape {arr.shape}")
+        raise RLEError(f"encode expects a 2-D mask, got shape {brief(arr.shape)}")
+    if arr.dtype.kind not in _MASK_KINDS:
+        raise RLEError(f"encode expects a numeric or bool mask, got dtype {brief(str(arr.dtype))}")
     h, w = check_size(arr.shape[0], arr.shape[1], "mask")
     if arr.dtype != np.uint8:
         arr = arr.view(np.uint8) if arr.dtype == np.bool_ else (arr != 0).view(np.uint8)
@@ -55,9 +58,31 @@ def encode(mask) -> RLE:
     return RLE._trusted(counts, h, w)
 
 
+_MASK_KINDS = "biufc"  # bool, integers, floats, complex: nonzero is foreground
+
+
+def _as_mask(mask) -> np.ndarray:
+    try:
+        return np.asarray(mask)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise RLEError(f"encode expects a 2-D array, got {brief(mask)}: {short(exc)}") from None
+
+
 def encode_batch(masks) -> list[RLE]:
     """Encode a sequence of 2-D masks (or a ``(n, height, width)`` array)."""
-    return [encode(m) for m in masks]
+    return [encode(m) for m in _items(masks, "encode_batch", "masks")]
+
+
+def _items(values, verb: str, what: str):
+    """``values`` as something to iterate over, or an RLEError naming the verb."""
+    if isinstance(values, (list, tuple)):
+        return values
+    if isinstance(values, np.ndarray) and values.ndim == 0:
+        raise RLEError(f"{verb} expects a sequence of {what}, got a 0-d array")
+    try:
+        return iter(values)
+    except TypeError:
+        raise RLEError(f"{verb} expects a sequence of {what}, got {type(values).__name__}") from None
 
 
 # --------------------------------------------------------------------- decode
@@ -75,7 +100,7 @@ def decode(rle: RLE) -> np.ndarray:
 
 def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
     """Decode RLEs of one size to a ``(n, height, width)`` bool array."""
-    rles = [_as_rle(r) for r in rles]
+    rles = [_as_rle(r) for r in _items(rles, "decode_batch", "RLEs")]
     if not rles:
         return np.zeros((0, 0, 0), bool)
     h, w = _common_size(rles, "decode_batch")
@@ -109,10 +134,12 @@ def from_coco(obj: dict[str, Any], height: int | None = None, width: int | None 
         raise RLEError(f"RLE is missing {' and '.join(repr(k) for k in missing)}")
     size = obj["size"]
     if not isinstance(size, (list, tuple)) or len(size) != 2:
-        raise RLEError(f"RLE 'size' must be [height, width], got {size!r}")
+        raise RLEError(f"RLE 'size' must be [height, width], got {brief(size)}")
     h, w = check_size(size[0], size[1])
-    if height is not None and width is not None and (h, w) != (int(height), int(width)):
-        raise RLEError(f"RLE size [{h}, {w}] does not match the image size [{height}, {width}]")
+    if height is not None and width is not None and (h, w) != (
+        _dim(height, "image", height, width), _dim(width, "image", height, width)
+    ):
+        raise RLEError(f"RLE size [{h}, {w}] does not match the image size [{brief(height)}, {brief(width)}]")
     counts = obj["counts"]
     if isinstance(counts, (str, bytes)):
         try:
@@ -138,6 +165,13 @@ def _as_rle(r) -> RLE:
     raise RLEError(f"expected an RLE (or a COCO RLE dict), got {type(r).__name__}")
 
 
+def _as_rles(rles, verb: str) -> list[RLE]:
+    """A sequence of RLEs (or of COCO RLE dicts) as a list of RLEs; a single one is a list of one."""
+    if isinstance(rles, (RLE, dict)):
+        return [_as_rle(rles)]
+    return [_as_rle(r) for r in _items(rles, verb, "RLEs")]
+
+
 def _pack(rles: Sequence[RLE]):
     if len(rles) == 1:
         c = rles[0].counts
@@ -161,7 +195,7 @@ def area(rles):
     """Foreground pixel count of one RLE (int) or of each of a sequence (uint64 array)."""
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).area
-    rles = [_as_rle(r) for r in rles]
+    rles = _as_rles(rles, "area")
     counts, off = _pack(rles)
     return K.area_batch(counts, off)
 
@@ -174,7 +208,7 @@ def bbox(rles):
     """
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).bbox
-    rles = [_as_rle(r) for r in rles]
+    rles = _as_rles(rles, "bbox")
     counts, off = _pack(rles)
     hs = np.array([r.height for r in rles], np.int64)
     ws = np.array([r.width for r in rles], np.int64)
@@ -183,7 +217,8 @@ def bbox(rles):
 
 def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:
     """Union (or intersection) of RLEs of one size, as pycocotools' ``merge``."""
-    rles = [_as_rle(r) for r in rles]
+    intersect = flag(intersect, "merge: intersect")
+    rles = _as_rles(rles, "merge")
     if not rles:
         raise RLEError("merge needs at least one RLE")
     h, w = _common_size(rles, "merge")
@@ -192,7 +227,7 @@ def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:
     if h * w == 0:
         return RLE._trusted(np.zeros(1, np.uint32), h, w)
     counts, off = _pack(rles)
-    return RLE._trusted(K.merge_batch(counts, off, bool(intersect)), h, w)
+    return RLE._trusted(K.merge_batch(counts, off, intersect), h, w)
 
 
 def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
@@ -208,12 +243,12 @@ def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
     iscrowd : sequence of bool, optional
         One flag per ground truth (default all False).
     """
-    dt = [_as_rle(dt)] if isinstance(dt, (RLE, dict)) else [_as_rle(r) for r in dt]
-    gt = [_as_rle(gt)] if isinstance(gt, (RLE, dict)) else [_as_rle(r) for r in gt]
+    dt = _as_rles(dt, "iou")
+    gt = _as_rles(gt, "iou")
     if iscrowd is None:
         crowd = np.zeros(len(gt), np.uint8)
     else:
-        crowd = np.asarray(iscrowd, dtype=bool).astype(np.uint8).reshape(-1)
+        crowd = _crowd_flags(iscrowd)
         if crowd.shape[0] != len(gt):
             raise RLEError(f"iscrowd has {crowd.shape[0]} flags for {len(gt)} ground truths")
     if not dt or not gt:
@@ -224,3 +259,11 @@ def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
     # Many short runs (noisy masks): popcount over bitsets beats walking runs;
     # the kernel picks per call, within a memory budget.
     return I.iou_all(dc, doff, gc, goff, h, w, crowd, _BITSET_BUDGET)
+
+
+def _crowd_flags(iscrowd) -> np.ndarray:
+    """``iscrowd`` as one uint8 flag per ground truth (nonzero is crowd)."""
+    try:
+        return np.asarray(iscrowd, dtype=bool).astype(np.uint8).reshape(-1)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        raise RLEError(f"iscrowd must be a sequence of flags, got {brief(iscrowd)}") from None

@@ -6,15 +6,17 @@ bit with pycocotools; the ``pil`` rule draws with Pillow.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 
 import numpy as np
 
-from ..errors import PolygonError
+from ..errors import PolygonError, RLEError, UsageError
+from ..validate import brief
 from . import _raster as R
 from ._api import encode
-from ._rle import RLE, check_size
+from ._rle import RLE, _pixel_limit, check_size
 
 RULES = ("coco", "pil")
 # |5x + 0.5| must stay well inside int32 so that edge deltas cannot overflow,
@@ -40,14 +42,14 @@ def _as_parts(polygons) -> list[np.ndarray]:
     for i, part in enumerate(polygons):
         try:
             arr = np.asarray(part, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise PolygonError(f"polygon part {i} is not a list of numbers") from None
         if arr.ndim == 1:
             if arr.shape[0] % 2:
                 raise PolygonError(f"polygon part {i} has an odd number of coordinates ({arr.shape[0]})")
             arr = arr.reshape(-1, 2)
         elif arr.ndim != 2 or arr.shape[1] != 2:
-            raise PolygonError(f"polygon part {i} must be flat [x1, y1, ...] or (N, 2), got shape {arr.shape}")
+            raise PolygonError(f"polygon part {i} must be flat [x1, y1, ...] or (N, 2), got shape {brief(arr.shape)}")
         if arr.shape[0] < 3:
             raise PolygonError(f"polygon part {i} has {arr.shape[0]} points; at least 3 are needed")
         if not np.all(np.isfinite(arr)):
@@ -78,7 +80,14 @@ def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
     ------
     segmill.errors.PolygonError
         No parts, a part with fewer than 3 points or an odd number of
-        coordinates, NaN/inf, or coordinates beyond +/-2e8.
+        coordinates, NaN/inf, coordinates beyond +/-2e8, or (rule "coco")
+        edges so long that tracing them, as pycocotools does on its 5x grid,
+        would take more steps than the pixel limit
+        (:func:`segmill.limits.max_pixels`): refused before allocating.
+    segmill.errors.RLEError
+        A size that is not two non-negative integers within the pixel limit.
+    segmill.errors.UsageError
+        An unknown ``rule``.
 
     Examples
     --------
@@ -86,15 +95,20 @@ def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
     81
     """
     h, w = check_size(height, width, "polygon image")
-    if rule == "coco":
+    if type(rule) is str and rule == "coco":
         fast = _raster_fast([polygons], (h,), (w,))
         if fast is None:
             fast = _raster_batch([_as_parts(polygons)], [h], [w])
+            if fast is None:  # pragma: no cover - _as_parts checks what the kernel does
+                raise PolygonError("polygon refused by the rasterizer")
         return RLE._trusted(fast[0], h, w)
-    parts = _as_parts(polygons)
-    if rule == "pil":
-        return _pil_polygons(parts, h, w)
-    raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+    _check_rule(rule)
+    return _pil_polygons(_as_parts(polygons), h, w)
+
+
+def _check_rule(rule) -> None:
+    if type(rule) is not str or rule not in RULES:
+        raise UsageError(f"unknown rasterization rule {brief(rule)}; choose one of {RULES}")
 
 
 def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> list[RLE]:
@@ -107,17 +121,11 @@ def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> lis
     heights, widths : int or sequence of int
         Image size per annotation (or one for all).
     """
+    if type(annotations) is not list:
+        annotations = _listed(annotations, "annotations")
     n = len(annotations)
-    hs = [heights] * n if np.isscalar(heights) else list(heights)
-    ws = [widths] * n if np.isscalar(widths) else list(widths)
-    if len(hs) != n or len(ws) != n:
-        raise ValueError(f"{n} annotations but {len(hs)} heights and {len(ws)} widths")
-    if len(set(hs)) == 1 and len(set(ws)) == 1:
-        sizes = [check_size(hs[0], ws[0], "polygon image")] * n if n else []
-    else:
-        sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
-    if rule not in RULES:
-        raise ValueError(f"unknown rasterization rule {rule!r}; choose one of {RULES}")
+    hs, ws, sizes = _batch_sizes(heights, widths, n)
+    _check_rule(rule)
     if rule == "pil":
         return [_pil_polygons(_as_parts(a), h, w) for a, (h, w) in zip(annotations, sizes)]
     if n and len(set(sizes)) == 1:
@@ -133,10 +141,40 @@ def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> lis
                 parts.append(_as_parts(a))
             except PolygonError as exc:
                 raise PolygonError(f"annotation {i}: {exc}") from None
-        counts, off = _raster_batch(parts, hcol, wcol)
+        out = _raster_batch(parts, hcol, wcol)
+        if out is None:  # pragma: no cover - _as_parts checks what the kernel does
+            raise PolygonError("polygons refused by the rasterizer")
+        counts, off = out
     else:
         counts, off = fast
     return _wrap_batch(counts, off, sizes)
+
+
+def _listed(values, what: str) -> list:
+    """``values`` (any iterable but a string or a mapping) as a list, or a PolygonError."""
+    if isinstance(values, (str, bytes, dict)) or (isinstance(values, np.ndarray) and values.ndim == 0):
+        raise PolygonError(f"{what} must be a sequence, got {type(values).__name__}")
+    try:
+        return list(values)
+    except TypeError:
+        raise PolygonError(f"{what} must be a sequence, got {type(values).__name__}") from None
+
+
+def _batch_sizes(heights, widths, n: int):
+    """``(heights, widths, sizes)`` of a batch of n: one size for all or one per annotation, checked."""
+    hs = [heights] * n if np.isscalar(heights) else _listed(heights, "heights")
+    ws = [widths] * n if np.isscalar(widths) else _listed(widths, "widths")
+    if len(hs) != n or len(ws) != n:
+        raise PolygonError(f"{n} annotations but {len(hs)} heights and {len(ws)} widths")
+    if not n:
+        return hs, ws, []
+    try:
+        uniform = len(set(hs)) == 1 and len(set(ws)) == 1
+    except TypeError:  # an unhashable value: check_size words it below
+        uniform = False
+    if uniform:
+        return hs, ws, [check_size(hs[0], ws[0], "polygon image")] * n
+    return hs, ws, [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
 
 
 def _wrap_batch(counts: np.ndarray, off: np.ndarray, sizes) -> list[RLE]:
@@ -166,13 +204,24 @@ def _work() -> np.ndarray:
 
 def _raster_batch(parts_per_ann, hs, ws):
     """``(counts, offsets)`` of validated ``(k, 2)`` parts, or None when the
-    kernel refuses a value (it checks every one again)."""
+    kernel refuses a value (it checks every one again).
+
+    Raises :class:`~segmill.errors.PolygonError` for an annotation whose
+    tracing would take more work than the pixel limit allows.
+    """
     arrays = [a for parts in parts_per_ann for a in parts]
     flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
     lens = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
     nparts = np.fromiter((len(p) for p in parts_per_ann), np.int64, len(parts_per_ann))
-    return _run_flat(np.ascontiguousarray(flat, np.float64), lens, nparts,
-                     np.asarray(hs, np.int64), np.asarray(ws, np.int64))
+    counts, off, status, index, amount = _kernel(
+        np.ascontiguousarray(flat, np.float64), lens, nparts, np.asarray(hs, np.int64), np.asarray(ws, np.int64))
+    if status == 5:
+        where = f"annotation {index}: " if len(parts_per_ann) > 1 else ""
+        raise PolygonError(
+            f"{where}polygon too long to rasterize: tracing its edges takes {amount:,} steps, more than "
+            f"the pixel limit of {_pixel_limit():,} (SEGMILL_MAX_PIXELS); its coordinates lie far outside the image"
+        )
+    return None if status else (counts, off)
 
 
 def _raster_fast(annotations, hs, ws):
@@ -196,12 +245,12 @@ def _raster_fast(annotations, hs, ws):
         nparts.append(len(ann))
     try:
         arr = np.array(flat, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         return None
     if arr.ndim != 1:
         return None
-    return FlatBatch(arr, np.array(lens, np.int64), np.array(nparts, np.int64),
-                     np.asarray(hs, np.int64), np.asarray(ws, np.int64)).finish()
+    return FlatBatch._start(arr, np.array(lens, np.int64), np.array(nparts, np.int64),
+                            np.asarray(hs, np.int64), np.asarray(ws, np.int64)).finish()
 
 
 class FlatBatch:
@@ -228,15 +277,45 @@ class FlatBatch:
     """
 
     def __init__(self, coords, part_len, nparts, heights, widths, worker_share: float = 0.5):
+        coords = _vector(coords, np.float64, "coords", keep_readonly=True)
+        part_len = _vector(part_len, np.int64, "part_len")
+        nparts = _vector(nparts, np.int64, "nparts")
+        heights = _vector(heights, np.int64, "heights")
+        widths = _vector(widths, np.int64, "widths")
+        try:
+            share = float(worker_share)
+        except (TypeError, ValueError, OverflowError):
+            share = math.nan
+        if not 0.0 <= share <= 1.0:
+            raise PolygonError(f"FlatBatch: worker_share must be a number in [0, 1], got {brief(worker_share)}")
+        problem = R._batch_problem(coords, part_len, nparts, heights, widths, _pixel_limit())
+        if problem == 6:
+            raise PolygonError("FlatBatch: part_len must add up to the coordinates, nparts to the parts, and "
+                               "heights/widths must hold one size for all or one per annotation")
+        if problem:
+            raise RLEError("FlatBatch: a height or width is negative, or a size is over the pixel limit "
+                           f"of {_pixel_limit():,}")
+        self._begin(coords, part_len, nparts, heights, widths, share)
+
+    @classmethod
+    def _start(cls, coords, part_len, nparts, heights, widths, worker_share: float = 0.5) -> FlatBatch:
+        # For this module's callers, whose arrays are built right: no checks.
+        self = object.__new__(cls)
+        self._begin(coords, part_len, nparts, heights, widths, worker_share)
+        return self
+
+    def _begin(self, coords, part_len, nparts, heights, widths, worker_share: float) -> None:
         self.future = None
         n = nparts.shape[0]
+        self.sizes = (heights, widths, n)
         self.mine = (coords, part_len, nparts, heights, widths)
         threads = _threads()
         if threads < 2 or coords.size < _PARALLEL_MIN_COORDS or n < 2:
             return
         # Split at an annotation boundary: the caller's thread takes the
-        # first part, the worker the rest.
-        ann_end = np.cumsum(part_len)[np.cumsum(nparts) - 1]
+        # first part, the worker the rest. (The leading 0 keeps annotations
+        # without parts in place.)
+        ann_end = np.concatenate(([0], np.cumsum(part_len)))[np.cumsum(nparts)]
         cut = min(max(int(np.searchsorted(ann_end, coords.size * (1.0 - worker_share))), 1), n - 1)
         p_cut = int(nparts[:cut].sum())
         c_cut = int(ann_end[cut - 1])
@@ -276,9 +355,28 @@ class FlatBatch:
         return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + c1.shape[0]])
 
     def rles(self, sizes) -> list[RLE] | None:
-        """One :class:`RLE` per annotation; ``sizes`` are their ``(height, width)``."""
+        """One :class:`RLE` per annotation; ``sizes`` are their ``(height, width)``.
+
+        They must be the batch's own sizes (an RLE's counts sum to its
+        size): anything else raises :class:`~segmill.errors.PolygonError`.
+        """
+        pairs = self._same_sizes(sizes)
         out = self.finish()
-        return None if out is None else _wrap_batch(out[0], out[1], sizes)
+        return None if out is None else _wrap_batch(out[0], out[1], pairs)
+
+    def _same_sizes(self, sizes) -> list:
+        heights, widths, n = self.sizes
+        try:
+            arr = np.asarray(sizes, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            arr = None
+        if arr is None or arr.shape != (n, 2) or not (
+            np.array_equal(np.broadcast_to(heights, (n,)), arr[:, 0])
+            and np.array_equal(np.broadcast_to(widths, (n,)), arr[:, 1])
+        ):
+            raise PolygonError(f"FlatBatch.rles: sizes must be the batch's {n} (height, width) pairs, "
+                               f"got {brief(sizes)}")
+        return [tuple(pair) for pair in arr.tolist()]
 
 
 def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
@@ -289,14 +387,18 @@ def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
     ``k >= 3`` finite points. Skips the per-part Python validation of
     :func:`from_polygons_batch` (the kernel still checks every value).
     """
+    parts_per_ann = _listed(parts_per_ann, "annotations")
     n = len(parts_per_ann)
-    hs = [heights] * n if np.isscalar(heights) else list(heights)
-    ws = [widths] * n if np.isscalar(widths) else list(widths)
-    sizes = [check_size(h, w, "polygon image") for h, w in zip(hs, ws)]
+    hs, ws, sizes = _batch_sizes(heights, widths, n)
     uniform = n > 0 and len(set(sizes)) == 1
     hcol = [sizes[0][0]] if uniform else [s[0] for s in sizes]
     wcol = [sizes[0][1]] if uniform else [s[1] for s in sizes]
-    out = _raster_batch(parts_per_ann, hcol, wcol)
+    try:
+        out = _raster_batch(parts_per_ann, hcol, wcol)
+    except (AttributeError, TypeError, ValueError) as exc:  # not arrays after all (a PolygonError is one too)
+        if isinstance(exc, PolygonError):
+            raise
+        out = None
     if out is None:  # not what the caller promised: take the careful path
         return from_polygons_batch([list(p) for p in parts_per_ann], hs, ws)
     return _wrap_batch(out[0], out[1], sizes)
@@ -331,14 +433,43 @@ def _pool(threads: int):
     return _executor
 
 
-def _run_flat(arr, lens_a, nparts_a, hs_a, ws_a):
+def _kernel(arr, lens_a, nparts_a, hs_a, ws_a):
+    """``polygons_flat`` with this thread's scratch: ``(counts, offsets, status, index, amount)``."""
     work = _work()
-    counts, off, most, status, _ = R.polygons_flat(arr, lens_a, nparts_a, hs_a, ws_a, work, MAX_COORD)
+    counts, off, most, status, index = R.polygons_flat(arr, lens_a, nparts_a, hs_a, ws_a, work, MAX_COORD,
+                                                       _pixel_limit())
     if status:
-        return None
+        return counts, off, status, index, most
     if most > work.shape[0]:
         _scratch.work = np.empty(min(most, 1 << 23), np.int64)
-    return counts, off
+    return counts, off, 0, -1, 0
+
+
+def _run_flat(arr, lens_a, nparts_a, hs_a, ws_a):
+    """``(counts, offsets)``, or None when the kernel refuses a value."""
+    counts, off, status, _, _ = _kernel(arr, lens_a, nparts_a, hs_a, ws_a)
+    return None if status else (counts, off)
+
+
+def _vector(a, dtype, what: str, keep_readonly: bool = False) -> np.ndarray:
+    """A FlatBatch argument as a C-contiguous 1-D array of ``dtype``, or a PolygonError.
+
+    Read-only arrays are copied (a new array type would make numba compile
+    the kernel again), except ``coords``, which readers pass read-only.
+    """
+    if type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous and (
+        keep_readonly or a.flags.writeable
+    ):
+        return a
+    kinds = "iuf" if dtype == np.float64 else "iu"
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in kinds:
+        shape = f"shape {a.shape}, dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise PolygonError(f"FlatBatch: {what} must be a 1-D numpy array of {np.dtype(dtype).name}, got "
+                           f"{brief(shape)}")
+    out = np.ascontiguousarray(a, dtype=dtype)
+    if not out.flags.writeable and not keep_readonly:
+        out = out.copy()
+    return out
 
 
 def _pil_polygons(parts, h, w) -> RLE:
@@ -355,9 +486,11 @@ def _pil_polygons(parts, h, w) -> RLE:
 
 def from_bbox(bbox, height: int, width: int) -> RLE:
     """Rasterize an ``[x, y, w, h]`` box as pycocotools' ``frBbox`` does."""
+    if isinstance(bbox, (str, bytes, dict)):
+        raise PolygonError(f"a bbox must be four numbers [x, y, w, h], got {brief(bbox)}")
     try:
         x, y, bw, bh = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise PolygonError(f"a bbox must be four numbers [x, y, w, h], got {bbox!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise PolygonError(f"a bbox must be four numbers [x, y, w, h], got {brief(bbox)}") from None
     xe, ye = x + bw, y + bh
     return from_polygons([[x, y, x, ye, xe, ye, xe, y]], height, width)

@@ -271,22 +271,34 @@ def _toggles_to_counts(cr, k, h, w, a, order, dst):
 
 
 @njit(cache=True, nogil=True)
-def _ring_bound(X, Y, lo, hi):
-    # Upper bound on the toggles of the ring X[lo:hi] (+1 for the total).
+def _ring_cost(X, Y, lo, hi, w):
+    """``(bound, steps)`` of the ring X[lo:hi], Y[lo:hi] in an image ``w`` wide.
+
+    bound: an upper bound on its toggles (+1 for the total). An edge crosses
+    at most one pixel column per 5 grid units and at most every column of
+    the image once, plus one junction pair: ``min(dx // 5, w) + 3`` covers
+    it, so a far-away vertex costs no more than the image is wide.
+    steps: the points pycocotools' DDA would trace (``max(dx, dy)`` per
+    edge), the measure of work the caller limits.
+    """
     bound = 1
+    steps = 0
     for j in range(lo, hi):
         j1 = j + 1 if j + 1 < hi else lo
-        bound += abs(X[j1] - X[j]) // 5 + 3
-    return bound
+        dx = abs(X[j1] - X[j])
+        dy = abs(Y[j1] - Y[j])
+        bound += min(dx // 5, w) + 3
+        steps += max(dx, dy)
+    return bound, steps
 
 
 @njit(cache=True, nogil=True)
-def _ring_counts(X, Y, lo, hi, h, w, work, dst):
+def _ring_counts(X, Y, lo, hi, h, w, work, dst, bound):
     """Runs of the ring X[lo:hi], Y[lo:hi] (vertices on the 5x grid) into dst.
 
-    work: int64 scratch of at least 4 * bound + 2. Returns the number of runs.
+    bound: the ring's toggle bound from :func:`_ring_cost`; work: int64
+    scratch of at least 4 * bound + 2. Returns the number of runs.
     """
-    bound = _ring_bound(X, Y, lo, hi)
     out = work[: 2 * bound].reshape(2, bound)
     pos = work[2 * bound : 3 * bound + 1]
     order = work[3 * bound + 1 : 4 * bound + 2]
@@ -318,7 +330,37 @@ def _ring_counts(X, Y, lo, hi, h, w, work, dst):
 
 
 @njit(cache=True, nogil=True)
-def polygons_batch(xy, part_off, ann_off, h, w, work):
+def _costs(X, Y, part_off, ann_off, h, w, limit):
+    """Per-part toggle bounds, the output capacity and the largest scratch wanted.
+
+    Returns (bounds, cap, most, bad, work): bad is the first annotation
+    whose tracing work (DDA steps plus toggle bounds) exceeds limit, or -1;
+    work is then its amount. Nothing proportional to the work is allocated.
+    """
+    n_ann = ann_off.shape[0] - 1
+    bounds = np.empty(part_off.shape[0] - 1, dtype=np.int64)
+    cap = np.int64(1)
+    most = np.int64(0)
+    for i in range(n_ann):
+        hi = h[i if h.shape[0] > 1 else 0]
+        wi = w[i if w.shape[0] > 1 else 0]
+        total = np.int64(0)
+        work = np.int64(0)
+        for p in range(ann_off[i], ann_off[i + 1]):
+            b, steps = _ring_cost(X, Y, part_off[p], part_off[p + 1], wi)
+            bounds[p] = b
+            total += b
+            work += b + steps
+            most = max(most, 4 * b + 2)
+        if work > limit:
+            return bounds, cap, most, i, work
+        # Canonical runs of an h*w mask number at most h*w + 1, whatever the toggles.
+        cap += min(total, hi * wi + 1) + 1
+    return bounds, cap, most, -1, np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def polygons_batch(xy, part_off, ann_off, h, w, work, limit):
     """Rasterize many annotations, each the union of its parts.
 
     xy: (N, 2) float64 vertices of every part; part_off: start of each part in
@@ -326,11 +368,12 @@ def polygons_batch(xy, part_off, ann_off, h, w, work):
     h, w: per-annotation int64 arrays (or of length 1 for all); work: int64
     scratch reused across calls to spare the allocator (fresh multi-megabyte
     buffers cost more in page faults than the rasterization); a local one is
-    made when it is too small. Returns (counts, offsets, the scratch size the
-    largest part wanted).
+    made when it is too small. limit: the most tracing work (see
+    :func:`_costs`) one annotation may take. Returns (counts, offsets, the
+    scratch size the largest part wanted, the first annotation over the
+    limit or -1, its work).
     """
     n_ann = ann_off.shape[0] - 1
-    n_parts = part_off.shape[0] - 1
     N = xy.shape[0]
     # pycocotools' (int)(5 * x + 0.5): the vertices on the 5x grid.
     X = np.empty(N, dtype=np.int64)
@@ -338,13 +381,9 @@ def polygons_batch(xy, part_off, ann_off, h, w, work):
     for j in range(N):
         X[j] = _trunc(5.0 * xy[j, 0] + 0.5)
         Y[j] = _trunc(5.0 * xy[j, 1] + 0.5)
-    bounds = np.empty(n_parts, dtype=np.int64)
-    cap = n_ann + 1
-    most = 0
-    for p in range(n_parts):
-        bounds[p] = _ring_bound(X, Y, part_off[p], part_off[p + 1])
-        cap += bounds[p]
-        most = max(most, 4 * bounds[p] + 2)
+    bounds, cap, most, bad, amount = _costs(X, Y, part_off, ann_off, h, w, limit)
+    if bad >= 0:  # refused before any allocation that grows with the work
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64), most, bad, amount
     if work.shape[0] < most:
         work = np.empty(most, dtype=np.int64)
     counts = np.empty(cap, dtype=np.uint32)
@@ -363,30 +402,76 @@ def polygons_batch(xy, part_off, ann_off, h, w, work):
             counts[pos] = hi * wi
             pos += 1
         elif p1 == p0 + 1:
-            pos += _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, counts[pos:])
+            pos += _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, counts[pos:], bounds[p0])
         else:
             tmp = np.empty(bounds[p0], dtype=np.uint32)
-            m = _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, tmp)
+            m = _ring_counts(X, Y, part_off[p0], part_off[p0 + 1], hi, wi, work, tmp, bounds[p0])
             acc = tmp[:m]
             for p in range(p0 + 1, p1):
                 tmp = np.empty(bounds[p], dtype=np.uint32)
-                m = _ring_counts(X, Y, part_off[p], part_off[p + 1], hi, wi, work, tmp)
+                m = _ring_counts(X, Y, part_off[p], part_off[p + 1], hi, wi, work, tmp, bounds[p])
                 acc = merge2(acc, tmp[:m], False)
             counts[pos : pos + acc.shape[0]] = acc
             pos += acc.shape[0]
     offsets[n_ann] = pos
-    return counts[:pos], offsets, most
+    return counts[:pos], offsets, most, -1, np.int64(0)
 
 
 @njit(cache=True, nogil=True)
-def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord):
+def _batch_problem(flat, part_len, ann_nparts, h, w, limit):
+    """0 when the batch's arrays fit together and its sizes are sane, else a status.
+
+    6: part lengths or part counts negative or not adding up, or size arrays
+    neither of length 1 nor one per annotation; 7: a negative size or one
+    over the pixel limit. (The Python callers build consistent arrays; this
+    keeps a careless one from reading out of bounds.)
+    """
+    # Sums stop at the first excess, so huge values cannot wrap around to a match.
+    total = np.int64(0)
+    for p in range(part_len.shape[0]):
+        if part_len[p] < 0 or part_len[p] > flat.shape[0] - total:
+            return 6
+        total += part_len[p]
+    if total != flat.shape[0]:
+        return 6
+    parts = np.int64(0)
+    for i in range(ann_nparts.shape[0]):
+        if ann_nparts[i] < 0 or ann_nparts[i] > part_len.shape[0] - parts:
+            return 6
+        parts += ann_nparts[i]
+    if parts != part_len.shape[0]:
+        return 6
+    n_ann = ann_nparts.shape[0]
+    if n_ann == 0:
+        return 0
+    nh = h.shape[0]
+    nw = w.shape[0]
+    if (nh != 1 and nh != n_ann) or (nw != 1 and nw != n_ann):
+        return 6
+    for k in range(max(nh, nw)):
+        hk = h[min(k, h.shape[0] - 1)]
+        wk = w[min(k, w.shape[0] - 1)]
+        if hk < 0 or wk < 0 or hk > limit or wk > limit or (wk and hk > limit // wk):
+            return 7
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord, limit):
     """polygons_batch on COCO-style input, validated in the same call.
 
     flat: every coordinate of every part, concatenated; part_len: coordinates
-    per part; ann_nparts: parts per annotation. Returns (counts, offsets, most,
-    status, index): status 0 ok, 1 odd coordinate count, 2 fewer than 3
-    points, 3 NaN/inf, 4 |coordinate| > max_coord; index is the bad part.
+    per part; ann_nparts: parts per annotation; limit: the pixel limit, for
+    the image sizes and for each annotation's tracing work. Returns (counts,
+    offsets, most, status, index): status 0 ok, 1 odd coordinate count, 2
+    fewer than 3 points, 3 NaN/inf, 4 |coordinate| > max_coord (index: the
+    bad part); 5 tracing work over the limit (index: the annotation, most:
+    its work); 6 arrays that do not fit together, 7 a size negative or over
+    the limit (index -1).
     """
+    problem = _batch_problem(flat, part_len, ann_nparts, h, w, limit)
+    if problem:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64), 0, problem, -1
     n_parts = part_len.shape[0]
     part_off = np.zeros(n_parts + 1, dtype=np.int64)
     start = 0
@@ -414,5 +499,7 @@ def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord):
     for i in range(ann_nparts.shape[0]):
         ann_off[i + 1] = ann_off[i] + ann_nparts[i]
     xy = flat.reshape(-1, 2)
-    counts, offsets, most = polygons_batch(xy, part_off, ann_off, h, w, work)
+    counts, offsets, most, bad, amount = polygons_batch(xy, part_off, ann_off, h, w, work, limit)
+    if bad >= 0:
+        return counts, offsets, amount, 5, bad
     return counts, offsets, most, 0, -1

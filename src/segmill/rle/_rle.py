@@ -2,31 +2,101 @@
 
 from __future__ import annotations
 
+import math
+import operator
+import os
+import sys
 from typing import Any
 
 import numpy as np
 
-from ..errors import RLEError
+from .. import limits
+from ..errors import RLEError, one_line
+from ..limits import COUNTS_MAX
+from ..validate import brief
 from . import _codec as C
 from . import _kernels as K
 
-MAX_PIXELS = 0xFFFFFFFF  # counts are uint32, as in pycocotools
+# os.environ.get of a missing key costs microseconds (it raises and catches
+# KeyError); the raw dict behind os.environ answers in a probe. Used only to
+# notice a change, see _pixel_limit.
+_ENV = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey("SEGMILL_MAX_PIXELS") if _ENV is not None else None
+_UNSET = object()  # no such variable / Pillow not loaded
+_limit_seen: list = [object(), object(), 0]  # SEGMILL_MAX_PIXELS, Pillow's limit, the limit they gave
+
+
+def _pixel_limit() -> int:
+    """:func:`segmill.limits.max_pixels`, recomputed only when one of its inputs changed.
+
+    Every RLE built from untrusted values checks its size, so the check must
+    cost next to nothing: the environment variable and Pillow's
+    ``MAX_IMAGE_PIXELS`` are compared with the values last seen, and the
+    limit is asked from :mod:`segmill.limits` again only when they differ.
+    """
+    if _ENV is None:  # pragma: no cover - not CPython's os.environ
+        return limits.max_pixels()
+    env = _ENV.get(_ENV_KEY, _UNSET)
+    image = sys.modules.get("PIL.Image")
+    pil = _UNSET if image is None else getattr(image, "MAX_IMAGE_PIXELS", _UNSET)
+    seen = _limit_seen
+    if env is not seen[0] or pil is not seen[1]:
+        seen[2] = limits.max_pixels()  # raises LimitError on a malformed variable, every time
+        seen[0] = env
+        seen[1] = pil
+    return seen[2]
+
+
+def _dim(value, what: str, height, width) -> int:
+    """One side of a size as a Python int: an integer, or a float with an integral value."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+        if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+            return int(value)
+    raise RLEError(f"{what}: size must be two integers, got {brief(height)}, {brief(width)}")
 
 
 def check_size(height, width, what: str = "RLE") -> tuple[int, int]:
-    """Validate an image size; return it as two Python ints."""
-    try:
-        h = int(height)
-        w = int(width)
-    except (TypeError, ValueError):
-        raise RLEError(f"{what}: size must be two integers, got {height!r}, {width!r}") from None
-    if h != height or w != width or isinstance(height, bool) or isinstance(width, bool):
-        raise RLEError(f"{what}: size must be two integers, got {height!r}, {width!r}")
+    """Validate an image size; return it as two Python ints.
+
+    Raises :class:`~segmill.errors.RLEError` for anything but two
+    non-negative integers (integral floats pass) whose product is within the
+    pixel limit (:func:`segmill.limits.max_pixels`; counts are ``uint32``, so
+    never more than ``2**32 - 1`` either).
+    """
+    if type(height) is int and type(width) is int:
+        h, w = height, width
+    else:
+        h = _dim(height, what, height, width)
+        w = _dim(width, what, height, width)
     if h < 0 or w < 0:
-        raise RLEError(f"{what}: size must not be negative, got height={h}, width={w}")
-    if h * w > MAX_PIXELS:
-        raise RLEError(f"{what}: {h}x{w} has more than 2**32 - 1 pixels")
+        raise RLEError(f"{what}: size must not be negative, got height={brief(h)}, width={brief(w)}")
+    if h > COUNTS_MAX or w > COUNTS_MAX or h * w > COUNTS_MAX:
+        raise RLEError(f"{what}: {brief(h)}x{brief(w)} has more than 2**32 - 1 pixels")
+    limit = _pixel_limit()
+    if h * w > limit or h > limit or w > limit:
+        raise RLEError(f"{what}: size {h}x{w} ({h * w:,} pixels) is over the pixel limit of {limit:,}; "
+                       "set SEGMILL_MAX_PIXELS to raise it if the data is trusted")
     return h, w
+
+
+def short(exc) -> str:
+    """A third-party error message on one line, at most 100 characters."""
+    text = one_line(exc)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def flag(value, what: str) -> bool:
+    """``bool(value)``, or an :class:`~segmill.errors.RLEError` when it has no truth value (an array)."""
+    if value is True or value is False:
+        return value
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - numpy's ValueError, or anything a __bool__ raises
+        raise RLEError(f"{what} must be true or false, got {brief(value)}") from None
 
 
 class RLE:
@@ -128,7 +198,7 @@ class RLE:
             A ``str`` of COCO's compressed counts (write it through a JSON
             encoder: it may contain a backslash); otherwise a list of ints.
         """
-        if compressed:
+        if flag(compressed, "to_coco: compressed"):
             counts: Any = C.to_string(self._counts).tobytes().decode("ascii")
         else:
             counts = self._counts.tolist()
@@ -165,22 +235,23 @@ def _as_counts(counts) -> np.ndarray:
     else:
         try:
             arr = np.asarray(counts)
-        except (TypeError, ValueError) as exc:
-            raise RLEError(f"RLE counts are not a list of integers: {exc}") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            raise RLEError(f"RLE counts are not a list of integers: {short(exc)}") from None
     if arr.ndim != 1:
-        raise RLEError(f"RLE counts must be one-dimensional, got shape {arr.shape}")
+        raise RLEError(f"RLE counts must be one-dimensional, got shape {brief(arr.shape)}")
     if arr.size == 0:
         return np.zeros(0, np.uint32)
-    if arr.dtype.kind == "f":
+    kind = arr.dtype.kind
+    if kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.floor(arr)):
             raise RLEError("RLE counts must be whole numbers")
-    elif arr.dtype.kind not in "iub":
-        raise RLEError(f"RLE counts must be integers, got dtype {arr.dtype}")
-    if arr.dtype.kind in "if" and (arr < 0).any():
+    elif kind not in "iub":
+        raise RLEError(f"RLE counts must be integers, got dtype {brief(str(arr.dtype))}")
+    if kind in "if" and (arr < 0).any():
         i = int(np.argmax(arr < 0))
-        raise RLEError(f"RLE counts must not be negative (counts[{i}] = {arr[i]})")
+        raise RLEError(f"RLE counts must not be negative (counts[{i}] = {brief(arr[i].item())})")
     if arr.dtype != np.uint32:
-        if arr.max() > 0xFFFFFFFF:
+        if kind != "b" and arr.max() > COUNTS_MAX:
             raise RLEError("RLE count larger than 2**32 - 1")
         arr = arr.astype(np.uint32)
     return np.ascontiguousarray(arr)

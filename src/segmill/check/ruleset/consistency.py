@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from itertools import compress
+from operator import attrgetter
 
 import numpy as np
 
@@ -178,9 +180,11 @@ def palette_mismatch(ctx):
       Good: the class mask says ``dog`` under instance 2.
       """)
 def instance_class_disagreement(ctx, min_pixels):
-    things = _thing_classes(ctx)
-    for it in ctx.dataset.items:
-        yield from _voc_disagreement(ctx, it, min_pixels, things)
+    voc = _voc_items(ctx)
+    things = _thing_classes(ctx, voc)
+    for p, it in enumerate(ctx.dataset.items):
+        if p in voc:
+            yield from _voc_disagreement(ctx, it, min_pixels, things)
         cmap = it.attributes.get("class_map")
         if cmap is None or ctx.size(it) is None:
             continue
@@ -203,10 +207,22 @@ def _pixels_of(a):
     return int(g.area) if isinstance(g, RLE) else 0
 
 
-def _thing_classes(ctx) -> set:
+def _voc_items(ctx) -> dict:
+    """Item position -> its annotations that carry a VOC instance number (only items having any)."""
+    t = ctx.table()
+    out: dict = {}
+    # Most annotations have no extra fields at all: only those that do are looked into.
+    for r in compress(range(len(t.anns)), map(attrgetter("extra"), t.anns)):
+        a = t.anns[r]
+        if a.extra.get("voc_instance") is not None:
+            out.setdefault(int(t.item_of[r]), []).append(a)
+    return out
+
+
+def _thing_classes(ctx, voc: dict) -> set:
     """Classes that have instances somewhere in the dataset (and are not declared stuff)."""
     stuff = {c.id for c in ctx.dataset.categories if c.isthing is False}
-    return {a.category_id for _, a in ctx.dataset.annotations() if a.extra.get("voc_instance") is not None} - stuff
+    return {a.category_id for anns in voc.values() for a in anns} - stuff
 
 
 def _voc_disagreement(ctx, it, min_pixels, things):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ...geometry import Box, InvalidGeometry, Mask, Polygons
-from ...rle import RLE
+from ...geometry import Box, Polygons
 from .._kernels import maybe_not_simple
+from .._tables import KIND_BOX, KIND_INVALID, KIND_MASK, KIND_NONE, KIND_POLY, KIND_RLE
 from ..registry import Hit, rule
 from ._invalid import classify
+from ._stored import stored
 
 
 def _invalid(ctx):
@@ -19,12 +18,19 @@ def _invalid(ctx):
     if got is not None:
         return got
     got = {}
-    for it, a in ctx.dataset.annotations():
-        if isinstance(a.geometry, InvalidGeometry):
-            for code, key, msg, data in classify(a.geometry, ctx.size(it)):
-                got.setdefault(code, []).append(Hit(msg, it.id, a.id, data, key=key, file=ctx.file_of(it)))
+    t = ctx.table()
+    for r in t.rows(KIND_INVALID).tolist():
+        it, a = t.item(r), t.anns[r]
+        for code, key, msg, data in classify(a.geometry, ctx.size(it)):
+            got.setdefault(code, []).append(Hit(msg, it.id, a.id, data, key=key, file=ctx.file_of(it)))
     ctx.cache["invalid"] = got
     return got
+
+
+def _in_sized(ctx, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``rows`` whose image has a usable size."""
+    t = ctx.table()
+    return rows[t.sizes[0][t.item_of[rows]]]
 
 
 def _invalid_rule(code, name, summary, doc, severity="error"):
@@ -82,9 +88,10 @@ _invalid_rule("G010", "malformed-geometry", "A geometry cannot be parsed at all.
       """)
 def empty_geometry(ctx):
     yield from _invalid(ctx).get("G004", ())
-    for it, a in ctx.dataset.annotations():
-        if a.geometry is None:
-            yield Hit("annotation has no geometry", it.id, a.id, {}, file=ctx.file_of(it))
+    t = ctx.table()
+    for r in t.rows(KIND_NONE).tolist():
+        it = t.item(r)
+        yield Hit("annotation has no geometry", it.id, t.anns[r].id, {}, file=ctx.file_of(it))
 
 
 @rule("G005", "zero-area", severity="error",
@@ -98,21 +105,23 @@ def empty_geometry(ctx):
       Bad: ``[[10, 10, 20, 10, 30, 10]]`` (a line). Good: ``[[10, 10, 20, 10, 20, 20]]``.
       """)
 def zero_area(ctx):
-    for it in ctx.dataset.items:
-        pix = ctx.pixels(it) if ctx.size(it) else [None] * len(it.annotations)
-        for a, r in zip(it.annotations, pix):
-            g = a.geometry
-            if r is not None:
-                c = r.counts
-                if c.shape[0] > 1 and c[1] > 0:
-                    continue  # a first foreground run: pixels are covered (skips summing the runs)
-                if r.area == 0:
-                    data = {"pixels": 0}
-                    if isinstance(g, (Polygons, Box)):
-                        data["shoelace_area"] = g.area
-                    yield Hit("geometry covers no pixel", it.id, a.id, data, file=ctx.file_of(it))
-            elif isinstance(g, (Polygons, Box)) and ctx.size(it) is None and g.area == 0:
-                yield Hit("geometry has zero area", it.id, a.id, {"shoelace_area": 0.0}, file=ctx.file_of(it))
+    t = ctx.table()
+    pix = ctx.pixel_table()
+    has = np.flatnonzero(pix.row >= 0)
+    empty = has[pix.area[pix.row[has]] == 0]
+    # Without an image size the shoelace area decides (polygons and boxes only).
+    shapes = np.flatnonzero((t.kind == KIND_POLY) | (t.kind == KIND_BOX))
+    unsized = shapes[~t.sizes[0][t.item_of[shapes]]]
+    for r in np.union1d(empty, unsized).tolist():
+        it, a = t.item(r), t.anns[r]
+        g = a.geometry
+        if pix.row[r] >= 0:
+            data = {"pixels": 0}
+            if isinstance(g, (Polygons, Box)):
+                data["shoelace_area"] = g.area
+            yield Hit("geometry covers no pixel", it.id, a.id, data, file=ctx.file_of(it))
+        elif g.area == 0:
+            yield Hit("geometry has zero area", it.id, a.id, {"shoelace_area": 0.0}, file=ctx.file_of(it))
 
 
 @rule("G006", "self-intersection", severity="warning",
@@ -158,7 +167,7 @@ def self_intersection(ctx, abs_area_difference, rel_area_difference):
     for n in np.flatnonzero((diff > abs_area_difference) & (diff > rel_area_difference * fixed)):
         k = owner_of_part[bad[n]]
         part = int(bad[n] - t.gstart[k])
-        it, a = t.owners[k]
+        it, a = t.owner(k)
         reason = shapely.is_valid_reason(polys[n])
         yield Hit(f"polygon part {part} crosses itself ({reason}); shoelace area {shoelace[n]:.6g}, "
                   f"enclosed area {fixed[n]:.6g}", it.id, a.id,
@@ -182,31 +191,29 @@ def self_intersection(ctx, abs_area_difference, rel_area_difference):
 def vertex_outside_image(ctx, tolerance):
     yield from _invalid(ctx).get("G007", ())  # refused by the reader (YOLO: outside [0, 1])
     t = ctx.polygons()
-    for it in ctx.dataset.items:
-        size = ctx.size(it)
-        if size is None:
-            continue
-        h, w = size
-        for a in it.annotations:
-            g = a.geometry
-            if isinstance(g, Polygons):
-                k = t.index.get(id(g))
-                if k is not None:
-                    x, y, bw, bh = t.bounds[k]
-                    if x >= -tolerance and y >= -tolerance and x + bw <= w + tolerance and y + bh <= h + tolerance:
-                        continue  # the extent is inside: so is every vertex
-                pts = np.concatenate(g.parts)
-            elif isinstance(g, Box):
-                pts = np.array([[g.x, g.y], [g.x + g.w, g.y + g.h]])
-            else:
-                continue
-            over = np.maximum.reduce([-pts[:, 0], -pts[:, 1], pts[:, 0] - w, pts[:, 1] - h])
-            bad = over > tolerance
-            if bad.any():
-                yield Hit(f"{int(bad.sum())} vertices lie outside the {w}x{h} image "
-                          f"(up to {float(over.max()):.3g} px)", it.id, a.id,
-                          {"vertices": int(bad.sum()), "max_distance": float(over.max()), "tolerance": tolerance},
-                          file=ctx.file_of(it))
+    at = ctx.table()
+    _, ih, iw = at.sizes
+    # Polygons whose vertex extent is inside their image are done (so is every vertex).
+    polys = _in_sized(ctx, t.rows)
+    k = np.searchsorted(t.rows, polys)
+    x, y, bw, bh = t.bounds[k].T
+    w, h = iw[at.item_of[polys]], ih[at.item_of[polys]]
+    inside = (x >= -tolerance) & (y >= -tolerance) & (x + bw <= w + tolerance) & (y + bh <= h + tolerance)
+    for r in np.union1d(polys[~inside], _in_sized(ctx, at.rows(KIND_BOX))).tolist():
+        it, a = at.item(r), at.anns[r]
+        g = a.geometry
+        h, w = ctx.size(it)
+        if isinstance(g, Polygons):
+            pts = np.concatenate(g.parts)
+        else:
+            pts = np.array([[g.x, g.y], [g.x + g.w, g.y + g.h]])
+        over = np.maximum.reduce([-pts[:, 0], -pts[:, 1], pts[:, 0] - w, pts[:, 1] - h])
+        bad = over > tolerance
+        if bad.any():
+            yield Hit(f"{int(bad.sum())} vertices lie outside the {w}x{h} image "
+                      f"(up to {float(over.max()):.3g} px)", it.id, a.id,
+                      {"vertices": int(bad.sum()), "max_distance": float(over.max()), "tolerance": tolerance},
+                      file=ctx.file_of(it))
 
 
 @rule("G008", "rle-size-mismatch", severity="error",
@@ -221,92 +228,50 @@ def vertex_outside_image(ctx, tolerance):
 def rle_size_mismatch(ctx):
     yield from _invalid(ctx).get("G008", ())
     # A well-formed RLE of the wrong size, kept as an RLE by the reader.
-    for it, a in ctx.dataset.annotations():
+    t = ctx.table()
+    for r in _in_sized(ctx, t.rows(KIND_RLE)).tolist():
+        it, a = t.item(r), t.anns[r]
         g = a.geometry
         size = ctx.size(it)
-        if isinstance(g, RLE) and size is not None and g.shape != size:
+        if g.shape != size:
             yield Hit(f"RLE size [{g.height}, {g.width}] does not match the image size [{size[0]}, {size[1]}]",
                       it.id, a.id, {"rle_size": list(g.shape), "image_size": list(size)}, file=ctx.file_of(it))
 
 
-def _expected(ctx, it, a, pix):
-    """COCO's expected (area, bbox) for a geometry (DESIGN.md section 4), or None."""
-    g = a.geometry
-    if isinstance(g, Polygons):
-        area, bounds, _ = ctx.polygon_stats(g)
+def _expected(ctx, r: int):
+    """COCO's expected (area, bbox) for the geometry of annotation row ``r`` (DESIGN.md section 4), or None."""
+    t = ctx.table()
+    kind = t.kind[r]
+    g = t.geoms[r]
+    if kind == KIND_POLY:
+        area, bounds, _ = ctx.polygon_row_stats(int(np.searchsorted(ctx.polygons().rows, r)))
         return area, bounds
-    if isinstance(g, Box):
+    if kind == KIND_BOX:
         return g.area, g.bounds
-    if isinstance(g, RLE):
-        if ctx.size(it) is not None and g.shape != ctx.size(it):
+    if kind == KIND_RLE:
+        size = ctx.size(t.item(r))
+        if size is not None and g.shape != size:
             return None
         return float(g.area), g.bbox
-    if isinstance(g, Mask) and pix is not None:
-        return float(pix.area), pix.bbox
+    if kind == KIND_MASK:
+        pix = ctx.pixel_table()
+        if pix.row[r] >= 0:
+            got = pix.rle(int(pix.row[r]))
+            return float(got.area), got.bbox
     return None
 
 
-def _finite(v) -> bool:
-    t = type(v)
-    if t is float or t is int:  # the common case, without the isinstance chain
-        return math.isfinite(v)
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _check_stored(a):
-    b = a.bbox
-    bbox_ok = b is not None and len(b) == 4 and all(_finite(v) for v in b) and b[2] >= 0 and b[3] >= 0
-    area_ok = a.area is not None and _finite(a.area) and a.area >= 0
-    return bbox_ok, area_ok
-
-
-def _stored_ok(a, ctx=None):
-    """Whether the stored bbox and area are well-formed (``[x, y, w >= 0, h >= 0]``, area >= 0).
-
-    With ``ctx``, the answers for every annotation of the dataset are worked
-    out once and shared by the rules that ask (G011, G012, G015, G016).
-    """
-    if ctx is None:
-        return _check_stored(a)
-    table = ctx.cache.get("stored_ok")
-    if table is None:
-        table = ctx.cache["stored_ok"] = {id(x): _check_stored(x) for _, x in ctx.dataset.annotations()}
-    got = table.get(id(a))
-    return got if got is not None else _check_stored(a)
-
-
-def _stored_table(ctx):
-    """Polygon annotations' stored bbox and area as float arrays (NaN where malformed), cached.
-
-    Rows follow :meth:`Context.polygons` (``t.owners``).
-    """
-    got = ctx.cache.get("stored_table")
-    if got is not None:
-        return got
-    t = ctx.polygons()
-    nan4 = [math.nan] * 4
-    boxes, areas = [], []
-    for _, a in t.owners:
-        bok, aok = _stored_ok(a, ctx)
-        boxes.append(a.bbox if bok and a.bbox is not None else nan4)
-        areas.append(a.area if aok else math.nan)
-    n = len(t.owners)
-    box = np.array(boxes, dtype=np.float64).reshape(n, 4)
-    area = np.array(areas, dtype=np.float64).reshape(n)
-    ctx.cache["stored_table"] = got = (box, area)
-    return got
-
-
-def _quiet_polygons(ctx, quiet):
-    """``id(annotation)`` of the polygon annotations whose rows of ``quiet`` are true."""
-    t = ctx.polygons()
-    return {id(t.owners[k][1]) for k in np.flatnonzero(quiet)}
-
-
-def _pixels_if_mask(ctx, it):
-    if any(isinstance(a.geometry, Mask) for a in it.annotations):
-        return ctx.pixels(it)
-    return [None] * len(it.annotations)
+def _suspects(ctx, quiet_polygons: np.ndarray, ok: np.ndarray):
+    """``(item, annotation, expected)`` for the rows with a well-formed stored value (``ok``) that the
+    bulk polygon test (``quiet_polygons``, one per polygon) could not clear (G011, G012)."""
+    t = ctx.table()
+    ok = ok.copy()
+    ok[ctx.polygons().rows[quiet_polygons]] = False
+    ok &= (t.kind == KIND_POLY) | (t.kind == KIND_BOX) | (t.kind == KIND_RLE) | (t.kind == KIND_MASK)
+    for r in np.flatnonzero(ok).tolist():
+        exp = _expected(ctx, r)
+        if exp is not None:
+            yield t.item(r), t.anns[r], exp
 
 
 @rule("G011", "bbox-mismatch", severity="warning",
@@ -324,32 +289,17 @@ def _pixels_if_mask(ctx, it):
 def bbox_mismatch(ctx, tolerance):
     # Polygons in bulk: rows whose stored bbox is within tolerance of the
     # vertex extent are skipped; every other annotation takes the full path.
-    box, _ = _stored_table(ctx)
+    st = stored(ctx)
+    t = ctx.polygons()
     with np.errstate(invalid="ignore"):
-        quiet = _quiet_polygons(ctx, np.abs(box - ctx.polygons().bounds).max(axis=1) <= tolerance)
-    for it, a, exp in _suspects(ctx, quiet, 0):
+        quiet = np.abs(st.box[t.rows] - t.bounds).max(axis=1, initial=-np.inf) <= tolerance
+    for it, a, exp in _suspects(ctx, quiet, st.box_ok):
         diff = max(abs(float(s) - float(e)) for s, e in zip(a.bbox, exp[1]))
         if diff > tolerance:
             yield Hit(f"stored bbox {list(a.bbox)} differs from the geometry's "
                       f"{[round(v, 3) for v in exp[1]]} by {diff:.3g} px", it.id, a.id,
                       {"stored": list(a.bbox), "expected": list(exp[1]), "max_difference": diff,
                        "tolerance": tolerance}, file=ctx.file_of(it))
-
-
-def _suspects(ctx, quiet, which):
-    """``(item, annotation, expected)`` for the stored bboxes (``which`` 0) or
-    areas (1) that the bulk polygon test could not clear (G011, G012)."""
-    for it in ctx.dataset.items:
-        pix = _pixels_if_mask(ctx, it)
-        for a, r in zip(it.annotations, pix):
-            if id(a) in quiet and isinstance(a.geometry, Polygons):
-                continue
-            stored = a.bbox if which == 0 else a.area
-            if stored is None or not _stored_ok(a, ctx)[which]:
-                continue
-            exp = _expected(ctx, it, a, r)
-            if exp is not None:
-                yield it, a, exp
 
 
 @rule("G012", "area-mismatch", severity="warning",
@@ -367,11 +317,12 @@ def _suspects(ctx, quiet, which):
       """)
 def area_mismatch(ctx, rel_tolerance, abs_tolerance):
     # Polygons in bulk, as in G011: only rows outside the tolerance take the full path.
-    _, stored = _stored_table(ctx)
-    exp = ctx.polygons().area
+    st = stored(ctx)
+    t = ctx.polygons()
+    exp = t.area
     with np.errstate(invalid="ignore"):
-        quiet = _quiet_polygons(ctx, np.abs(stored - exp) <= np.maximum(abs_tolerance, rel_tolerance * exp))
-    for it, a, exp in _suspects(ctx, quiet, 1):
+        quiet = np.abs(st.area[t.rows] - exp) <= np.maximum(abs_tolerance, rel_tolerance * exp)
+    for it, a, exp in _suspects(ctx, quiet, st.area_ok):
         diff = abs(float(a.area) - exp[0])
         allowed = max(abs_tolerance, rel_tolerance * exp[0])
         if diff > allowed:
@@ -394,38 +345,50 @@ def area_mismatch(ctx, rel_tolerance, abs_tolerance):
       Good: the car polygon alone.
       """)
 def tiny_fragment(ctx, min_area):
-    ndimage = None  # scipy is imported only when a mask needs labelling (its import costs ~0.2 s)
-    for it in ctx.dataset.items:
-        for k, a in enumerate(it.annotations):
-            g = a.geometry
-            if a.iscrowd or a.attributes.get("void"):
-                continue
-            if isinstance(g, Polygons):
-                part_areas = ctx.polygon_stats(g)[2]  # one per part, from the shared table
-                if len(part_areas) < 2:
-                    continue
-                for part, ar in enumerate(part_areas):
-                    ar = float(ar)
-                    if ar < min_area:
-                        yield Hit(f"polygon part {part} has area {ar:.3g} px (< {min_area:g})", it.id, a.id,
-                                  {"part": part, "area": ar, "min_area": min_area}, key=f"part {part}",
-                                  file=ctx.file_of(it))
-            elif isinstance(g, (RLE, Mask)) and ctx.size(it) is not None:
-                r = ctx.pixels(it)[k]
-                if r is None or r.is_empty() or len(r.counts) < 4:
-                    continue
-                x, y, bw, bh = (int(v) for v in r.bbox)
-                m = r.decode()[y:y + bh, x:x + bw]
-                if ndimage is None:
-                    from scipy import ndimage
-                lab, n = ndimage.label(m, structure=np.ones((3, 3), bool))
-                if n < 2:
-                    continue
-                sizes = np.bincount(lab.ravel())[1:]
-                for comp in np.flatnonzero(sizes < min_area):
-                    yield Hit(f"mask fragment of {int(sizes[comp])} px (< {min_area:g}) beside {n - 1} other part(s)",
-                              it.id, a.id, {"pixels": int(sizes[comp]), "min_area": min_area},
-                              key=f"component {int(comp)}", file=ctx.file_of(it))
+    at = ctx.table()
+    t = ctx.polygons()
+    objects = at.area_flags  # crowd regions and void are fragmented by nature
+    # Polygons with several parts, one of them under min_area (decided on the part areas in bulk).
+    small = np.zeros(len(t.rows), bool)
+    if len(t.rows):
+        small = np.logical_or.reduceat(t.part_area < min_area, t.gstart) & (t.gcount >= 2)
+    polys = t.rows[small & objects[t.rows]]
+    masks = np.flatnonzero(((at.kind == KIND_RLE) | (at.kind == KIND_MASK)) & objects)
+    for r in np.union1d(polys, _in_sized(ctx, masks)).tolist():
+        it, a = at.item(r), at.anns[r]
+        if at.kind[r] == KIND_POLY:
+            yield from _tiny_parts(ctx, it, a, ctx.polygon_row_stats(int(np.searchsorted(t.rows, r)))[2], min_area)
+        else:
+            yield from _tiny_components(ctx, it, a, r, min_area)
+
+
+def _tiny_parts(ctx, it, a, part_areas, min_area):
+    for part, ar in enumerate(part_areas):
+        ar = float(ar)
+        if ar < min_area:
+            yield Hit(f"polygon part {part} has area {ar:.3g} px (< {min_area:g})", it.id, a.id,
+                      {"part": part, "area": ar, "min_area": min_area}, key=f"part {part}", file=ctx.file_of(it))
+
+
+def _tiny_components(ctx, it, a, r, min_area):
+    pix = ctx.pixel_table()
+    if pix.row[r] < 0:
+        return
+    rle = pix.rle(int(pix.row[r]))
+    if rle.is_empty() or len(rle.counts) < 4:
+        return
+    x, y, bw, bh = (int(v) for v in rle.bbox)
+    m = rle.decode()[y:y + bh, x:x + bw]
+    from scipy import ndimage  # imported only when a mask needs labelling (its import costs ~0.2 s)
+
+    lab, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+    if n < 2:
+        return
+    sizes = np.bincount(lab.ravel())[1:]
+    for comp in np.flatnonzero(sizes < min_area):
+        yield Hit(f"mask fragment of {int(sizes[comp])} px (< {min_area:g}) beside {n - 1} other part(s)",
+                  it.id, a.id, {"pixels": int(sizes[comp]), "min_area": min_area},
+                  key=f"component {int(comp)}", file=ctx.file_of(it))
 
 
 @rule("G014", "crowd-polygon", severity="warning",
@@ -438,9 +401,10 @@ def tiny_fragment(ctx, min_area):
       Good: ``"iscrowd": 0`` for a polygon, or an RLE for a crowd.
       """)
 def crowd_polygon(ctx):
-    for it, a in ctx.dataset.annotations():
-        if a.iscrowd and isinstance(a.geometry, Polygons):
-            yield Hit("crowd annotation stored as a polygon", it.id, a.id, {}, file=ctx.file_of(it))
+    t = ctx.table()
+    for r in np.flatnonzero((t.kind == KIND_POLY) & t.crowd).tolist():
+        it = t.item(r)
+        yield Hit("crowd annotation stored as a polygon", it.id, t.anns[r].id, {}, file=ctx.file_of(it))
 
 
 @rule("G015", "invalid-stored-bbox", severity="error",
@@ -452,10 +416,12 @@ def crowd_polygon(ctx):
       Bad: ``"bbox": [10, 10, -5, 20]``. Good: ``"bbox": [5, 10, 5, 20]``.
       """)
 def invalid_stored_bbox(ctx):
-    for it, a in ctx.dataset.annotations():
-        if a.bbox is not None and not _stored_ok(a, ctx)[0]:
-            yield Hit(f"stored bbox {list(a.bbox)!r} is not [x, y, w, h] with finite values and w, h >= 0",
-                      it.id, a.id, {"stored": [str(v) for v in a.bbox]}, file=ctx.file_of(it))
+    st = stored(ctx)
+    t = ctx.table()
+    for r in np.flatnonzero(~st.box_none & ~st.box_ok).tolist():
+        it, a = t.item(r), t.anns[r]
+        yield Hit(f"stored bbox {list(a.bbox)!r} is not [x, y, w, h] with finite values and w, h >= 0",
+                  it.id, a.id, {"stored": [str(v) for v in a.bbox]}, file=ctx.file_of(it))
 
 
 @rule("G016", "invalid-stored-area", severity="error",
@@ -466,7 +432,9 @@ def invalid_stored_bbox(ctx):
       Bad: ``"area": -12.5``. Good: ``"area": 12.5``.
       """)
 def invalid_stored_area(ctx):
-    for it, a in ctx.dataset.annotations():
-        if a.area is not None and not _stored_ok(a, ctx)[1]:
-            yield Hit(f"stored area {a.area!r} is not a non-negative number", it.id, a.id,
-                      {"stored": str(a.area)}, file=ctx.file_of(it))
+    st = stored(ctx)
+    t = ctx.table()
+    for r in np.flatnonzero(~st.area_none & ~st.area_ok).tolist():
+        it, a = t.item(r), t.anns[r]
+        yield Hit(f"stored area {a.area!r} is not a non-negative number", it.id, a.id,
+                  {"stored": str(a.area)}, file=ctx.file_of(it))

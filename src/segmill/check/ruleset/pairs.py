@@ -1,24 +1,43 @@
 """Consistency rules on pairs of annotations of one image (C001-C003).
 
-Pairs come from :meth:`segmill.check.context.Context.pairs`: boxes are swept
-first, pixels are intersected only for overlapping boxes.
+Pairs come from :meth:`segmill.check.context.Context.pair_table`: boxes are
+swept first, pixels are intersected only for overlapping boxes. Each rule
+selects its pairs with a numpy mask over the table; only the selected ones
+become Python values.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..registry import Hit, rule
 
 
-def _pairs(ctx):
-    for it in ctx.dataset.items:
-        if ctx.size(it) is None:
-            continue
-        for p in ctx.pairs(it):
-            yield it, it.annotations[p.i], it.annotations[p.j], p
+def _spans(ctx, selected: np.ndarray):
+    """``(item, file, ks)`` per item with selected pairs, in dataset order: ``ks`` are the pair indices."""
+    sel = np.flatnonzero(selected)
+    if not sel.size:
+        return
+    for it, s, e in ctx.pair_spans():
+        ks = sel[np.searchsorted(sel, s):np.searchsorted(sel, e)]
+        if ks.size:
+            yield it, ctx.file_of(it), ks
 
 
-def _data(p, a, b, **extra):
-    return {"other_annotation_id": a.id, "iou": p.iou, "overlap": p.overlap, "intersection": p.inter, **extra}
+def _formatted(values: np.ndarray, spec: str) -> list[str]:
+    """``format(v, spec)`` of each value (as a Python float), each distinct value formatted once.
+
+    Pairs of similar small objects share a few IoU and overlap values; a
+    million formatted floats cost more than the rest of a finding.
+    """
+    uniq, inverse = np.unique(values, return_inverse=True)
+    text = [format(v, spec) for v in uniq.tolist()]
+    return [text[k] for k in inverse.reshape(-1).tolist()]
+
+
+def _rows(pt, ks):
+    """The selected pairs' values as Python lists: i, j, inter, iou, overlap."""
+    return pt.i[ks].tolist(), pt.j[ks].tolist(), pt.inter[ks].tolist(), pt.iou[ks].tolist(), pt.overlap[ks].tolist()
 
 
 @rule("C001", "overlapping-instances", severity="info",
@@ -38,11 +57,15 @@ def _data(p, a, b, **extra):
       Good: the person's outline stops where the bicycle is visible.
       """)
 def overlapping_instances(ctx, min_overlap, duplicate_iou):
-    for it, a, b, p in _pairs(ctx):
-        if p.overlap >= min_overlap and p.iou < duplicate_iou:
-            yield Hit(f"overlaps annotation {a.id} by {p.overlap:.0%} of the smaller one (IoU {p.iou:.2f})",
-                      it.id, b.id, _data(p, a, b, min_overlap=min_overlap), key=f"with {a.id}",
-                      file=ctx.file_of(it))
+    pt = ctx.pair_table()
+    for it, file, ks in _spans(ctx, (pt.overlap >= min_overlap) & (pt.iou < duplicate_iou)):
+        anns, iid = it.annotations, it.id
+        for i, j, n, v, o, so, sv in zip(*_rows(pt, ks), _formatted(pt.overlap[ks], ".0%"),
+                                         _formatted(pt.iou[ks], ".2f")):
+            aid = anns[i].id
+            yield Hit(f"overlaps annotation {aid} by {so} of the smaller one (IoU {sv})", iid, anns[j].id,
+                      {"other_annotation_id": aid, "iou": v, "overlap": o, "intersection": n,
+                       "min_overlap": min_overlap}, f"with {aid}", file)
 
 
 @rule("C002", "duplicate-annotation", severity="error",
@@ -57,10 +80,15 @@ def overlapping_instances(ctx, min_overlap, duplicate_iou):
       Good: one ``car`` polygon.
       """)
 def duplicate_annotation(ctx, min_iou):
-    for it, a, b, p in _pairs(ctx):
-        if p.iou >= min_iou and a.category_id == b.category_id:
-            yield Hit(f"duplicates annotation {a.id} (same class, IoU {p.iou:.3f})", it.id, b.id,
-                      _data(p, a, b, min_iou=min_iou), key=f"with {a.id}", file=ctx.file_of(it))
+    pt = ctx.pair_table()
+    for it, file, ks in _spans(ctx, pt.iou >= min_iou):
+        anns = it.annotations
+        for i, j, n, v, o in zip(*_rows(pt, ks)):
+            a, b = anns[i], anns[j]
+            if a.category_id == b.category_id:
+                yield Hit(f"duplicates annotation {a.id} (same class, IoU {v:.3f})", it.id, b.id,
+                          {"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
+                           "min_iou": min_iou}, f"with {a.id}", file)
 
 
 @rule("C003", "class-conflict", severity="error",
@@ -76,9 +104,14 @@ def duplicate_annotation(ctx, min_iou):
       Good: one of them, with the right class.
       """)
 def class_conflict(ctx, min_iou):
-    for it, a, b, p in _pairs(ctx):
-        if p.iou >= min_iou and a.category_id != b.category_id:
-            yield Hit(f"same object as annotation {a.id} under another class "
-                      f"({b.category_id!r} vs {a.category_id!r}, IoU {p.iou:.3f})", it.id, b.id,
-                      _data(p, a, b, min_iou=min_iou, category_ids=[a.category_id, b.category_id]),
-                      key=f"with {a.id}", file=ctx.file_of(it))
+    pt = ctx.pair_table()
+    for it, file, ks in _spans(ctx, pt.iou >= min_iou):
+        anns = it.annotations
+        for i, j, n, v, o in zip(*_rows(pt, ks)):
+            a, b = anns[i], anns[j]
+            if a.category_id != b.category_id:
+                yield Hit(f"same object as annotation {a.id} under another class "
+                          f"({b.category_id!r} vs {a.category_id!r}, IoU {v:.3f})", it.id, b.id,
+                          {"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
+                           "min_iou": min_iou, "category_ids": [a.category_id, b.category_id]},
+                          f"with {a.id}", file)

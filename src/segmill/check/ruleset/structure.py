@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import attrgetter
 
 from ...errors import InputError
 from ..registry import Hit, rule
@@ -10,6 +11,9 @@ from ..registry import Hit, rule
 
 def _repeats(values):
     """Yield ``(index, first_index, occurrence)`` for every repeat of a value."""
+    values = list(values)
+    if len(set(values)) == len(values):
+        return  # all distinct (the common case, decided in C)
     first: dict = {}
     seen: dict = defaultdict(int)
     for i, v in enumerate(values):
@@ -51,11 +55,11 @@ def duplicate_image_id(ctx):
       Good: ids 17 and 18.
       """)
 def duplicate_annotation_id(ctx):
-    pairs = list(ctx.dataset.annotations())
-    for i, first, n in _repeats([a.id for _, a in pairs]):
-        it, a = pairs[i]
-        yield Hit(f"annotation id {a.id!r} is used again (first in image {pairs[first][0].id!r})",
-                  it.id, a.id, {"first_item_id": pairs[first][0].id}, key=f"#{n}", file=ctx.file_of(it))
+    t = ctx.table()
+    for i, first, n in _repeats(list(map(attrgetter("id"), t.anns))):
+        it, a = t.item(i), t.anns[i]
+        yield Hit(f"annotation id {a.id!r} is used again (first in image {t.item(first).id!r})",
+                  it.id, a.id, {"first_item_id": t.item(first).id}, key=f"#{n}", file=ctx.file_of(it))
 
 
 @rule("S003", "duplicate-category-id", severity="error",
@@ -76,6 +80,14 @@ def duplicate_category_id(ctx):
                   key=f"category {c.id}#{n}")
 
 
+def _used_categories(ctx) -> set:
+    """Every annotation's ``category_id`` (cached: S004 and S010 share it)."""
+    got = ctx.cache.get("used_categories")
+    if got is None:
+        got = ctx.cache["used_categories"] = set(map(attrgetter("category_id"), ctx.table().anns))
+    return got
+
+
 @rule("S004", "unknown-category", severity="error",
       summary="An annotation points at a category that is not declared.",
       doc="""
@@ -89,6 +101,9 @@ def duplicate_category_id(ctx):
       """)
 def unknown_category(ctx):
     declared = {c.id for c in ctx.dataset.categories}
+    used = _used_categories(ctx)
+    if None not in used and used <= declared:
+        return  # every annotation names a declared category
     for it, a in ctx.dataset.annotations():
         if a.attributes.get("void"):
             continue  # a void / ignore region (VOC 255) has no class on purpose
@@ -264,7 +279,7 @@ def blank_category_name(ctx):
       Good: drop ``dog``, or annotate it.
       """)
 def unused_category(ctx):
-    used = {a.category_id for _, a in ctx.dataset.annotations()}
+    used = _used_categories(ctx)
     for c in ctx.dataset.categories:
         if c.id not in used:
             yield Hit(f"category {c.name!r} (id {c.id!r}) has no annotation",

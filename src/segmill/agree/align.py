@@ -1,0 +1,135 @@
+"""The one image pairer: line up the same images across several lists of items.
+
+Used by :mod:`segmill.agree.pairing` (N annotators, one key, a duplicate key
+is an error) and by :mod:`segmill.gate._match` (two versions: file name when
+unique, then id). Each caller states its rules as :class:`KeyRule` values;
+this module holds the one algorithm:
+
+1. The rules are tried in order. A rule keys the items no earlier rule
+   placed (those its ``when`` accepts); items of different lists with equal
+   keys form a row, one item per list.
+2. Within one list, a key seen twice is handled by the rule's
+   ``duplicates``: ``"first"`` (the first item keeps the key, the others
+   wait for the next rule), ``"skip"`` (no item of that list is keyed by it)
+   or a callable, called with ``(list index, key)``, that raises.
+3. An item no rule placed is a row of its own (the image only one list has).
+4. Rows come in order of first appearance: the items of list 0 in order,
+   then those of list 1, and so on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+
+DUPLICATE_POLICIES = ("first", "skip")
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    """One way of telling that two items are the same image.
+
+    Attributes
+    ----------
+    key : callable
+        ``key(item) -> hashable``.
+    when : callable, optional
+        ``when(item) -> bool``: whether this rule keys the item at all.
+    duplicates : {"first", "skip"} or callable
+        What a key repeated within one list means (see the module doc).
+    """
+
+    key: Callable[[Any], Hashable]
+    when: Callable[[Any], bool] | None = None
+    duplicates: str | Callable[[int, Hashable], None] = "first"
+
+    def __post_init__(self):
+        if not callable(self.duplicates) and self.duplicates not in DUPLICATE_POLICIES:
+            raise UsageError(f"duplicates must be one of {DUPLICATE_POLICIES} or a callable, got {self.duplicates!r}")
+
+
+@dataclass
+class Row:
+    """One image across the lists: ``items[i]`` from list ``i`` (``None`` where absent).
+
+    ``key`` is the key the row was formed on; for an item no rule paired, its
+    key under the first rule that keyed it (``None`` when none did).
+    """
+
+    key: Hashable | None
+    items: list
+
+
+def align(lists, rules) -> list[Row]:
+    """Line up the items of ``lists`` by ``rules`` (see the module doc).
+
+    Parameters
+    ----------
+    lists : sequence of sequence
+        The items of each list (e.g. each annotator's ``Dataset.items``).
+    rules : sequence of KeyRule
+
+    Returns
+    -------
+    list of Row
+
+    Examples
+    --------
+    >>> by_name = KeyRule(key=lambda s: s.lower())
+    >>> [(r.key, r.items) for r in align([["a", "B"], ["b", "c"]], [by_name])]
+    [('a', ['a', None]), ('b', ['B', 'b']), ('c', [None, 'c'])]
+    """
+    lists = [list(items) for items in lists]
+    row_of = [[None] * len(items) for items in lists]  # row index of each item, once placed
+    first_key: dict[tuple[int, int], Hashable] = {}
+    rows: list[Row] = []
+    for rule in rules:
+        slots: dict[Hashable, list] = {}  # key -> item index per list, in order of first appearance
+        for li, items in enumerate(lists):
+            for j, k in _keyed(items, row_of[li], rule, li):
+                first_key.setdefault((li, j), k)
+                slots.setdefault(k, [None] * len(lists))[li] = j
+        for k, slot in slots.items():
+            if sum(j is not None for j in slot) < 2:
+                continue  # nothing to pair with under this rule: a later rule may
+            for li, j in enumerate(slot):
+                if j is not None:
+                    row_of[li][j] = len(rows)
+            rows.append(Row(k, [None if j is None else lists[li][j] for li, j in enumerate(slot)]))
+    for li, items in enumerate(lists):
+        for j, item in enumerate(items):
+            if row_of[li][j] is None:
+                row_of[li][j] = len(rows)
+                alone = [None] * len(lists)
+                alone[li] = item
+                rows.append(Row(first_key.get((li, j)), alone))
+    order: list[int] = []
+    seen: set[int] = set()
+    for placed in row_of:
+        for r in placed:
+            if r not in seen:
+                seen.add(r)
+                order.append(r)
+    return [rows[r] for r in order]
+
+
+def _keyed(items, placed, rule: KeyRule, li: int) -> list[tuple[int, Hashable]]:
+    """``(item index, key)`` of the items of one list that ``rule`` keys, duplicates resolved."""
+    cand = [(j, rule.key(it)) for j, it in enumerate(items)
+            if placed[j] is None and (rule.when is None or rule.when(it))]
+    if not callable(rule.duplicates) and rule.duplicates == "skip":
+        n = Counter(k for _, k in cand)
+        return [(j, k) for j, k in cand if n[k] == 1]
+    out, seen = [], set()
+    for j, k in cand:
+        if k in seen:
+            if callable(rule.duplicates):
+                rule.duplicates(li, k)
+            continue
+        seen.add(k)
+        out.append((j, k))
+    return out

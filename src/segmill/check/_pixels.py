@@ -1,0 +1,259 @@
+"""Pixels of every annotation and the intersecting pairs, packed (no Python object per annotation).
+
+:func:`pixel_table` rasterizes every polygon of every sized image in one
+kernel call straight from the :class:`~segmill.check._tables.PolygonTable`
+coordinates, and keeps the result as one counts array with offsets; other
+geometries (RLEs, boxes, masks) are looked at one by one, as they always were.
+:func:`pair_table` intersects the masks whose boxes overlap and keeps every
+pair's numbers as arrays, so rules select pairs with numpy masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import GeometryError
+from ..geometry import rasterize_many
+from ..rle import RLE, FlatBatch
+from ..rle import _kernels as rle_kernels
+from ..rle._rle import check_size
+from ._kernels import intersecting_pairs
+from ._tables import KIND_BOX, KIND_MASK, KIND_POLY, KIND_RLE, AnnotationTable, PolygonTable
+
+__all__ = ["PixelTable", "PairTable", "pixel_table", "pair_table"]
+
+
+@dataclass
+class PixelTable:
+    """Run-length counts of every annotation that has pixels.
+
+    ``row[r]`` is the pixel index of annotation row ``r`` (-1: no pixels to
+    give); pixel index ``i`` has runs ``counts[offsets[i] : offsets[i + 1]]``
+    in an image of ``heights[i] x widths[i]``. ``objects`` maps the pixel
+    indices that came from an RLE object (an RLE geometry, a rasterized box
+    or mask) to that object, so :meth:`rle` hands back the very object.
+    """
+
+    row: np.ndarray
+    counts: np.ndarray
+    offsets: np.ndarray
+    heights: np.ndarray
+    widths: np.ndarray
+    objects: dict
+    _area: np.ndarray | None = None
+
+    def rle(self, i: int) -> RLE:
+        """Pixel index ``i`` as an :class:`RLE` (a view of the packed counts, or the original object)."""
+        got = self.objects.get(i)
+        if got is not None:
+            return got
+        r = object.__new__(RLE)
+        r._counts = self.counts[self.offsets[i] : self.offsets[i + 1]]
+        r._h = int(self.heights[i])
+        r._w = int(self.widths[i])
+        return r
+
+    @property
+    def area(self) -> np.ndarray:
+        """Foreground pixels of each pixel index (uint64)."""
+        if self._area is None:
+            self._area = rle_kernels.area_batch(self.counts, self.offsets)
+        return self._area
+
+    def runs(self) -> np.ndarray:
+        """Number of runs of each pixel index (1 or 0: an empty mask)."""
+        return np.diff(self.offsets)
+
+
+def _select_polygons(ptab: PolygonTable, keep: np.ndarray):
+    """``(coords, part_len, nparts)`` of the polygons where ``keep`` is true, for :class:`FlatBatch`."""
+    if keep.all():
+        return ptab.xy.reshape(-1), ptab.plen * 2, ptab.gcount
+    ks = np.flatnonzero(keep)
+    parts = _ranges(ptab.gstart[ks], ptab.gcount[ks])
+    verts = _ranges(ptab.pstart[parts], ptab.plen[parts])
+    return ptab.xy[verts].reshape(-1), ptab.plen[parts] * 2, ptab.gcount[ks]
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each start and length."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lens)
+    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
+
+
+def _rasterize_polygons(table: AnnotationTable, ptab: PolygonTable):
+    """Kernel output for the polygons of sized images: ``(polygon indices, counts, offsets, hs, ws)``, or None.
+
+    One call for every image size together. None when the kernel refuses a
+    value (then the caller rasterizes image by image, which isolates it).
+    """
+    sized, ih, iw = table.sizes
+    item = table.item_of[ptab.rows]
+    keep = sized[item]
+    hs, ws = ih[item], iw[item]
+    # Each image size checked once (as the per-size batches always did); polygons of
+    # a size it refuses are left to the image-by-image path, where they get None.
+    used = {(h, w) for h, w in zip(ih[sized].tolist(), iw[sized].tolist())}
+    good_sizes = set()
+    for h, w in used:
+        try:
+            check_size(h, w, "polygon image")
+        except GeometryError:
+            continue
+        good_sizes.add((h, w))
+    if len(good_sizes) < len(used):
+        ok_item = sized & np.array([(h, w) in good_sizes for h, w in zip(ih.tolist(), iw.tolist())], bool)
+        keep = ok_item[item]
+    ks = np.flatnonzero(keep)
+    if ks.size == 0:
+        return ks, np.zeros(0, np.uint32), np.zeros(1, np.int64), hs[ks], ws[ks]
+    coords, part_len, nparts = _select_polygons(ptab, keep)
+    one = len(good_sizes) == 1
+    kh = hs[ks[:1]] if one else hs[ks]
+    kw = ws[ks[:1]] if one else ws[ks]
+    out = FlatBatch(np.ascontiguousarray(coords), part_len, nparts, kh, kw).finish()
+    if out is None:
+        return None
+    counts, offsets = out
+    return ks, counts, offsets, hs[ks], ws[ks]
+
+
+def pixel_table(table: AnnotationTable, ptab: PolygonTable) -> PixelTable:
+    """Pixels of every annotation row of a sized image (see :class:`PixelTable`).
+
+    Polygons go through one kernel call; RLEs of the image's size are taken
+    as they are; boxes, masks and any polygon the kernel refused are
+    rasterized image by image with :func:`segmill.geometry.rasterize_many`,
+    each failing geometry alone giving no pixels (as before).
+    """
+    n = len(table)
+    row = np.full(n, -1, np.int64)
+    res = _rasterize_polygons(table, ptab)
+    if res is None:
+        counts, offsets = np.zeros(0, np.uint32), np.zeros(1, np.int64)
+        hs = ws = np.zeros(0, np.int64)
+    else:
+        ks, counts, offsets, hs, ws = res
+        row[ptab.rows[ks]] = np.arange(ks.size)
+    sized, ih, iw = table.sizes
+    kind = table.kind
+    todo = ((kind == KIND_RLE) | (kind == KIND_MASK) | (kind == KIND_BOX) | ((kind == KIND_POLY) & (row < 0)))
+    todo = np.flatnonzero(todo & sized[table.item_of])
+    if todo.size == 0:
+        return PixelTable(row, counts, offsets, hs, ws, {})
+    objects: dict = {}
+    extra: list = []
+    nxt = offsets.shape[0] - 1
+    items_of = table.item_of[todo]
+    for p in np.unique(items_of).tolist():
+        rows = todo[items_of == p].tolist()
+        h, w = int(ih[p]), int(iw[p])
+        for r, rle in zip(rows, _item_pixels([table.geoms[r] for r in rows], h, w)):
+            if rle is not None:
+                row[r] = nxt
+                objects[nxt] = rle
+                extra.append(rle)
+                nxt += 1
+    if extra:
+        lens = np.fromiter((x.counts.shape[0] for x in extra), np.int64, len(extra))
+        offsets = np.concatenate([offsets, offsets[-1] + np.cumsum(lens)])
+        counts = np.concatenate([counts] + [x.counts for x in extra]).astype(np.uint32, copy=False)
+        hs = np.concatenate([hs, np.fromiter((x.height for x in extra), np.int64, len(extra))])
+        ws = np.concatenate([ws, np.fromiter((x.width for x in extra), np.int64, len(extra))])
+    return PixelTable(row, counts, offsets, hs, ws, objects)
+
+
+def _item_pixels(geoms, h: int, w: int) -> list:
+    """Pixels of one image's RLEs, boxes, masks (and refused polygons); None where there are none."""
+    out: list = [None] * len(geoms)
+    idx, todo = [], []
+    for k, g in enumerate(geoms):
+        if isinstance(g, RLE):
+            if g.shape == (h, w):
+                out[k] = g
+        else:
+            idx.append(k)
+            todo.append(g)
+    if todo:
+        try:
+            rles = rasterize_many(todo, h, w)
+        except GeometryError:
+            rles = []
+            for g in todo:
+                try:
+                    rles.append(rasterize_many([g], h, w)[0])
+                except GeometryError:
+                    rles.append(None)
+        for k, r in zip(idx, rles):
+            out[k] = r
+    return out
+
+
+@dataclass
+class PairTable:
+    """Intersecting pairs of non-crowd, non-void annotations of one image, as arrays.
+
+    Pairs are sorted by (item, i, j); ``item`` is the position in the
+    annotation table's items (the first listing of the Item object), ``i <
+    j`` index that item's annotations, ``inter`` is the number of shared
+    pixels, ``iou`` the intersection over union and ``overlap`` the
+    intersection over the smaller annotation's pixel area.
+    """
+
+    item: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    inter: np.ndarray
+    iou: np.ndarray
+    overlap: np.ndarray
+    tested: int
+
+    def span(self, pos: int) -> tuple[int, int]:
+        """Pairs ``s .. e`` of the item at position ``pos``."""
+        s, e = np.searchsorted(self.item, [pos, pos + 1])
+        return int(s), int(e)
+
+
+def pair_table(table: AnnotationTable, pix: PixelTable) -> PairTable:
+    """Every intersecting pair of every sized image, pruned by bounding box (see :func:`intersecting_pairs`)."""
+    sized = table.sizes[0]
+    item_of = table.item_of
+    prow = pix.row
+    m = (prow >= 0) & (sized & table.first)[item_of]
+    idx = np.flatnonzero(m)
+    idx = idx[table.area_flags[idx]]
+    runs = pix.runs()
+    idx = idx[runs[prow[idx]] > 1]  # an empty mask shares nothing
+    z = np.zeros(0, np.int64)
+    if idx.size < 2:
+        return PairTable(z, z, z, z, np.zeros(0), np.zeros(0), 0)
+    pi = prow[idx]
+    if pi.size == runs.size and np.array_equal(pi, np.arange(pi.size)):
+        counts, offsets = pix.counts, pix.offsets
+    else:
+        counts = pix.counts[_ranges(pix.offsets[pi], runs[pi])]
+        offsets = np.zeros(pi.size + 1, np.int64)
+        np.cumsum(runs[pi], out=offsets[1:])
+    hs, ws = pix.heights[pi], pix.widths[pi]
+    owner = item_of[idx]
+    gstart = np.r_[np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]), owner.size].astype(np.int64)
+    bb = rle_kernels.bbox_batch(counts, offsets, hs, ws)
+    areas = rle_kernels.area_batch(counts, offsets).astype(np.float64)
+    lo, hi, inter, union, tested = intersecting_pairs(counts, offsets, bb, gstart)
+    order = np.lexsort((hi, lo))  # masks are numbered item by item: this is (item, i, j) order
+    lo, hi = lo[order], hi[order]
+    iou = inter[order] / union[order]
+    # The arithmetic pairs have always had: the intersection from the IoU, rounded half to even.
+    ar, br = areas[lo], areas[hi]
+    n = np.rint(iou * (ar + br) / (1.0 + iou)).astype(np.int64)
+    small = np.minimum(ar, br)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overlap = np.where(small != 0, n / np.where(small != 0, small, 1.0), 0.0)
+    item = owner[lo]
+    start = table.start[item]
+    return PairTable(item, idx[lo] - start, idx[hi] - start, n, iou, overlap, int(tested))

@@ -1,0 +1,63 @@
+"""Command-line flags generated from the formats' declared options.
+
+The registry is loaded only when a command that needs the flags parses its
+arguments or prints its help: ``segmill --help`` and the other commands do not
+pay for importing every format (and numba).
+"""
+
+from __future__ import annotations
+
+import click
+
+_KIND_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _param(name: str, decls: list) -> click.Option:
+    """One click option for the option ``name`` declared by ``decls`` = ``[(format, Option), ...]``."""
+    first = decls[0][1]
+    where = ", ".join(f"{fmt} {'reader/writer' if o.side == 'both' else o.side}" for fmt, o in decls)
+    helps = [o.help for _, o in decls]
+    help_text = f"{max(helps, key=helps.count)} [{where}]"  # the wording most formats share
+    if first.kind == "bool":
+        return click.Option([f"{first.flag}/--no-{first.flag[2:]}", name], default=None, help=help_text)
+    if first.kind == "choice":
+        choices = []
+        for _, o in decls:
+            choices.extend(c for c in o.choices if c not in choices)
+        kind = click.Choice(choices)
+    elif first.kind == "path":
+        kind = click.Path()
+    else:
+        kind = _KIND_TYPES[first.kind]
+    return click.Option([first.flag, name], type=kind, default=None, help=help_text)
+
+
+class FormatOptionsCommand(click.Command):
+    """A click command whose format flags come from the registry, on first use.
+
+    Parameters
+    ----------
+    side : {"reader", "writer", "both"}
+        Which formats' options become flags: reader options only (``info``)
+        or both sides (``convert``).
+    """
+
+    def __init__(self, *args, side: str = "both", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._side = side
+        self._generated = None
+
+    def get_params(self, ctx):
+        if self._generated is None:
+            from ..formats import formats
+            from ..formats.options import merged
+
+            specs = formats().values()
+            decls = merged(specs)
+            if self._side != "both":
+                decls = {n: [(f, o) for f, o in d if o.on(self._side)] for n, d in decls.items()}
+                decls = {n: d for n, d in decls.items() if d}
+            taken = {p.name for p in self.params}
+            self._generated = [_param(n, d) for n, d in sorted(decls.items()) if n not in taken]
+        base = super().get_params(ctx)
+        return base[:-1] + self._generated + base[-1:]  # --help stays last

@@ -1,0 +1,287 @@
+"""Structured fuzzing of the COCO instances reader and writer.
+
+Each example takes a seed (``fixtures/coco/annotations.json`` or a COCO file
+of the shared corpus, ``../shared/corpus/datumaro/coco_dataset``) and mutates
+it: a value anywhere swapped for a hostile one (a list, an object, a string,
+null, a boolean, NaN, infinity, -1, 1e308, 2**70, deep nesting, literals no
+Python value dumps to such as ``1e999``, a 400-digit integer or a lone
+surrogate), huge or negative sizes, keys deleted, records duplicated, then
+bytes flipped or the text truncated. The property (``tests/fuzz/conftest.py``):
+the reader returns a dataset or refuses with a one-line SegmillError, in
+every ``errors`` mode, and a dataset it returns is written back as COCO or
+refused just as cleanly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import segmill
+from segmill.errors import InputError, LimitError, UsageError
+from segmill.formats import _coco_read
+from segmill.geometry import InvalidGeometry
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "fixtures" / "coco" / "annotations.json"
+CORPUS = ROOT.parent / "shared" / "corpus" / "datumaro" / "coco_dataset"
+CASES = Path(__file__).resolve().parent / "corpus" / "coco"
+MODES = ["raise", "skip", "keep"]
+
+HOSTILE = [
+    [], {}, "x", "", None, True, False, math.nan, math.inf, -math.inf, -1, 0, 1.5, 1e308, 2**70, -(2**70),
+    [42], [1, 2, 3], [None, None, None, None], {"id": 1}, {"size": [2, 2], "counts": [4]}, "a\x00b", "../../x",
+    [[0, 0, 4, 0, 4, 4]], [[0, 0, 4]], [["0", 0, 4, 0, 4, 4]],
+]
+#: Sizes for width/height/RLE size: zero, negative, beyond int32/uint32, beyond the pixel limit.
+SIZES = [0, -1, 1, 10**5, 2**31, 2**32, 10**12, 2**64, 9_000, 89_478_486]
+#: JSON text spliced in where no Python value dumps to it.
+LITERALS = [
+    "[" * 3000 + "]" * 3000, '{"a":' * 3000 + "1" + "}" * 3000, "[" * 60 + "1" + "]" * 60,
+    "1e999", "-1e999", "1" + "0" * 400, '"\\ud800"', "NaN", "Infinity",
+    '{"size": [Infinity, 8], "counts": "0"}', '{"size": [100000, 100000], "counts": [10000000000]}',
+    "[NaN, Infinity, -Infinity, 0, 0, 0]",
+]
+
+
+def _corpus_seeds() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(p for p in CORPUS.glob("*/**/*.json") if "panoptic" not in p.name)
+
+
+SEEDS = [FIXTURE] + _corpus_seeds()
+
+
+def _paths(doc, prefix=()):
+    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
+    out = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for k, v in items:
+        out.append(prefix + (k,))
+        if len(out) < 500:
+            out.extend(_paths(v, prefix + (k,)))
+    return out
+
+
+def _apply(doc, op: str, path: tuple, pick: int, spliced: dict) -> None:
+    """One mutation at ``path``; ``pick`` chooses the value."""
+    *parents, last = path
+    node = doc
+    for k in parents:
+        node = node[k]
+    if op == "delete":
+        del node[last]
+    elif op == "duplicate":  # the record (or the value) twice
+        if isinstance(node, list):
+            node.append(copy.deepcopy(node[last]))
+        else:
+            node[last] = [node[last], copy.deepcopy(node[last])]
+    elif op == "size":
+        node[last] = SIZES[pick % len(SIZES)]
+    elif op == "literal":  # json.dumps cannot produce these: spliced in as text
+        marker = f"__LITERAL{len(spliced)}__"
+        spliced[json.dumps(marker)] = LITERALS[pick % len(LITERALS)]
+        node[last] = marker
+    else:
+        node[last] = copy.deepcopy(HOSTILE[pick % len(HOSTILE)])
+
+
+def mutate(doc, ops, edit) -> bytes:
+    """``doc`` with ``ops`` applied, as JSON bytes, then one byte edit."""
+    doc = copy.deepcopy(doc)
+    spliced: dict = {}
+    for op, where, pick in ops:
+        paths = _paths(doc)
+        if not paths:
+            break
+        try:
+            _apply(doc, op, paths[where % len(paths)], pick, spliced)
+        except (KeyError, IndexError, TypeError):
+            continue
+    text = json.dumps(doc)
+    for marker, literal in spliced.items():
+        text = text.replace(marker, literal)
+    data = text.encode("utf-8")
+    kind, pos, byte = edit
+    if kind == "flip" and data:
+        i = pos % len(data)
+        data = data[:i] + bytes([byte]) + data[i + 1:]
+    elif kind == "truncate":
+        data = data[: pos % (len(data) + 1)]
+    return data
+
+
+mutation = st.tuples(st.sampled_from(["replace", "replace", "replace", "literal", "size", "delete", "duplicate"]),
+                     st.integers(0, 10**6), st.integers(0, 10**3))
+byte_edit = st.tuples(st.sampled_from(["none", "none", "none", "flip", "truncate"]), st.integers(0, 10**7),
+                      st.integers(0, 255))
+_DOCS: dict = {}
+
+
+def _doc(seed: Path):
+    if seed not in _DOCS:
+        _DOCS[seed] = json.loads(seed.read_text(encoding="utf-8"))
+    return _DOCS[seed]
+
+
+def round_trip(data: bytes, mode: str, reads_or_refuses, writes_or_refuses, fmt: str = "coco", **read_opts):
+    """Read ``data`` as ``fmt`` in a fresh folder; write what is read back as ``fmt``. Returns the dataset."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        src.mkdir()
+        path = src / "annotations.json"
+        path.write_bytes(data)
+        ds = reads_or_refuses(path, fmt, errors=mode, **read_opts)
+        if ds is not None:
+            out = Path(tmp) / "out"
+            out.mkdir()
+            writes_or_refuses(ds, out / "written.json", fmt)
+        return ds
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _small_pixel_limit():
+    """Keep what a writer may rasterize small: sizes above 2 Mpx are refused instead of allocated."""
+    with mock.patch.dict(os.environ, {"SEGMILL_MAX_PIXELS": "2000000"}):
+        yield
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(mutation, min_size=1, max_size=3), edit=byte_edit, mode=st.sampled_from(MODES))
+def test_mutated_fixture_is_read_or_refused_and_written_back_or_refused(reads_or_refuses, writes_or_refuses,
+                                                                          ops, edit, mode):
+    round_trip(mutate(_doc(FIXTURE), ops, edit), mode, reads_or_refuses, writes_or_refuses)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(len(SEEDS) == 1, reason=f"external corpus not found at {CORPUS}")
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(SEEDS[1:] or [FIXTURE]), ops=st.lists(mutation, min_size=1, max_size=3),
+       edit=byte_edit, mode=st.sampled_from(MODES))
+def test_mutated_corpus_files_are_read_or_refused_and_written_back_or_refused(reads_or_refuses,
+                                                                               writes_or_refuses, seed, ops, edit,
+                                                                               mode):
+    round_trip(mutate(_doc(seed), ops, edit), mode, reads_or_refuses, writes_or_refuses)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(mutation, min_size=1, max_size=3), mode=st.sampled_from(MODES))
+def test_the_compact_parse_of_big_files_is_just_as_safe(reads_or_refuses, writes_or_refuses, ops, mode):
+    # Files of 64 MB and more are parsed with polygons compacted to array('d'): another path.
+    with mock.patch.object(_coco_read, "COMPACT_BYTES", 0):
+        round_trip(mutate(_doc(FIXTURE), ops, ("none", 0, 0)), mode, reads_or_refuses, writes_or_refuses)
+
+
+# ------------------------------------------------------------- known crashers
+def test_the_unmutated_fixture_reads_and_writes_back(reads_or_refuses, writes_or_refuses):
+    ds = round_trip(FIXTURE.read_bytes(), "raise", reads_or_refuses, writes_or_refuses)
+    assert ds is not None and ds.num_annotations == 5
+
+
+@pytest.mark.parametrize("case", sorted(CASES.iterdir()) if CASES.is_dir() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("mode", MODES)
+def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, case, mode):
+    ds = round_trip(case.read_bytes(), mode, reads_or_refuses, writes_or_refuses)
+    if mode == "raise":
+        assert (ds is not None) == case.name.startswith("ok_"), "the CLI replay expects this outcome"
+
+
+def test_an_unknown_errors_mode_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="bogus"):
+        segmill.read(FIXTURE, "coco", errors="bogus")
+
+
+def _one_image(tmp_path, **image):
+    doc = {"images": [dict({"id": 1, "file_name": "a.png"}, **image)], "annotations": [],
+           "categories": [{"id": 1, "name": "a"}]}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    return p
+
+
+def test_image_sizes_over_the_pixel_limit_are_refused_before_anything_else(tmp_path):
+    with mock.patch.dict(os.environ, {"SEGMILL_MAX_PIXELS": "100"}):
+        with pytest.raises(LimitError, match="pixel limit"):
+            segmill.read(_one_image(tmp_path, width=11, height=10), "coco")
+        assert segmill.read(_one_image(tmp_path, width=10, height=10), "coco").items[0].size == (10, 10)
+        ds = segmill.read(_one_image(tmp_path, width=11, height=10), "coco", errors="skip")
+        assert ds.items == [] and "pixel limit" in ds.meta["skipped"][0]["reason"]
+
+
+def test_an_rle_over_the_pixel_limit_is_not_decoded_even_in_keep_mode(tmp_path):
+    doc = {"images": [{"id": 1, "file_name": "a.png"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                            "segmentation": {"size": [60_000, 100_000], "counts": [6_000_000_000]}}],
+           "categories": [{"id": 1, "name": "a"}]}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="annotation id 1.*2\\*\\*32"):
+        segmill.read(p, "coco")
+    ds = segmill.read(p, "coco", errors="keep")
+    (ann,) = ds.items[0].annotations
+    assert isinstance(ann.geometry, InvalidGeometry)
+    with pytest.raises(InputError):
+        segmill.write(ds, tmp_path / "out.json", "coco")
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_kept_box_only_annotation_with_a_null_bbox_has_no_geometry(tmp_path):
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [],
+                            "bbox": [None, 0, 1, 1]}],
+           "categories": [{"id": 1, "name": "a"}]}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    ds = segmill.read(p, "coco", errors="keep")
+    (ann,) = ds.items[0].annotations
+    assert ann.bbox is None and ann.extra["bbox"] == [None, 0, 1, 1] and ann.geometry is None
+
+
+def test_the_writer_refuses_to_rasterize_an_image_over_the_pixel_limit(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    ds = Dataset([Category(1, "a")], [Item(1, "a.png", 10_000, 10_000,
+                                           [Annotation(1, 1, Polygons([[0, 0, 4, 0, 4, 4]]))])])
+    with pytest.raises(LimitError, match="image id 1"):
+        segmill.write(ds, tmp_path / "out.json", "coco", segmentation="rle")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lone_surrogate_is_written_back_escaped(tmp_path):
+    p = _one_image(tmp_path)
+    p.write_text(p.read_text().replace('"a.png"', '"\\ud800.png"'))
+    ds = segmill.read(p, "coco")
+    segmill.write(ds, tmp_path / "out.json", "coco")
+    assert segmill.read(tmp_path / "out.json", "coco").items[0].file_name == "\ud800.png"
+
+
+@pytest.mark.parametrize("field, literal", [("bbox", "[1e999, 0.5, 1.5, 1.5]"), ("area", "1e999"),
+                                            ("score", "-1e999"), ("area", "1" + "0" * 400)])
+def test_numbers_beyond_the_float_range_never_reach_the_model(tmp_path, field, literal):
+    # The parser turns 1e999 into infinity without a NaN/Infinity literal to flag it.
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 2, 0, 2, 2]],
+                            "bbox": [0.0, 0.0, 2.0, 2.0], "area": 2.0, "iscrowd": 0, field: "@"}],
+           "categories": [{"id": 1, "name": "a"}]}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc).replace('"@"', literal))
+    with pytest.raises(InputError, match=f"annotation id 1 .*{field} must be"):
+        segmill.read(p, "coco")
+    # keep mode holds what a float can (infinity included, for segmill check to report) and carries the rest
+    # (a record with a bad score is dropped even then)
+    anns = segmill.read(p, "coco", errors="keep").items[0].annotations
+    assert len(anns) == (field != "score")
+    for ann in anns:
+        assert all(type(v) is float or -1e308 < v < 1e308 for v in (*(ann.bbox or ()), ann.area or 0))

@@ -1,0 +1,231 @@
+"""Structured fuzzing of the COCO results (detections) reader and writer.
+
+Seeds: ``fixtures/coco/results.json`` (read alone, or with its instances file
+as ``images=``), and results made from the annotations of the shared
+corpus's COCO files (``../shared/corpus/datumaro/coco_dataset``, each record
+given a score). Each example mutates a seed: a value anywhere swapped for a
+hostile one (wrong types, NaN, infinity, huge and negative numbers, deep
+nesting, ``1e999``, a 400-digit integer, a lone surrogate), sizes made huge,
+keys deleted, records duplicated, bytes flipped, the text truncated. The
+property (``tests/fuzz/conftest.py``): the reader returns a dataset or
+refuses with a one-line SegmillError in every ``errors`` mode, and what it
+returns is written back as a results file or refused just as cleanly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import segmill
+from segmill.errors import InputError, LimitError, UsageError
+from segmill.geometry import InvalidGeometry
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "fixtures" / "coco" / "results.json"
+IMAGES = ROOT / "fixtures" / "coco" / "annotations.json"
+CORPUS = ROOT.parent / "shared" / "corpus" / "datumaro" / "coco_dataset"
+CASES = Path(__file__).resolve().parent / "corpus" / "coco_results"
+MODES = ["raise", "skip", "keep"]
+
+HOSTILE = [
+    [], {}, "x", "", None, True, False, math.nan, math.inf, -math.inf, -1, 0, 1.5, 1e308, 2**70, -(2**70),
+    [42], [1, 2, 3], [None, None, None, None], {"id": 1}, {"size": [2, 2], "counts": [4]}, "a\x00b",
+    [[0, 0, 4, 0, 4, 4]], [[0, 0, 4]], {"size": [4, 5], "counts": "~~~"}, {"counts": "0"},
+]
+SIZES = [0, -1, 1, 10**5, 2**31, 2**32, 10**12, 2**64, 9_000, 89_478_486]
+LITERALS = [
+    "[" * 3000 + "]" * 3000, '{"a":' * 3000 + "1" + "}" * 3000, "[" * 60 + "1" + "]" * 60,
+    "1e999", "-1e999", "1" + "0" * 400, '"\\ud800"', "NaN", "Infinity",
+    '{"size": [Infinity, 8], "counts": "0"}', '{"size": [80000, 75000], "counts": [6000000000]}',
+]
+
+
+def _corpus_seeds() -> list[list]:
+    """The annotations of each corpus COCO file as detections (a score added)."""
+    if not CORPUS.is_dir():
+        return []
+    seeds = []
+    for p in sorted(CORPUS.glob("*/**/*.json")):
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        anns = doc.get("annotations") if isinstance(doc, dict) else None
+        if anns and "panoptic" not in p.name and all("segmentation" in a for a in anns):
+            seeds.append([dict(a, score=0.5) for a in anns])
+    return seeds
+
+
+SEEDS = [json.loads(FIXTURE.read_text(encoding="utf-8"))] + _corpus_seeds()
+
+
+def _paths(doc, prefix=()):
+    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
+    out = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for k, v in items:
+        out.append(prefix + (k,))
+        if len(out) < 500:
+            out.extend(_paths(v, prefix + (k,)))
+    return out
+
+
+def _apply(doc, op: str, path: tuple, pick: int, spliced: dict) -> None:
+    *parents, last = path
+    node = doc
+    for k in parents:
+        node = node[k]
+    if op == "delete":
+        del node[last]
+    elif op == "duplicate":
+        if isinstance(node, list):
+            node.append(copy.deepcopy(node[last]))
+        else:
+            node[last] = [node[last], copy.deepcopy(node[last])]
+    elif op == "size":
+        node[last] = SIZES[pick % len(SIZES)]
+    elif op == "literal":  # json.dumps cannot produce these: spliced in as text
+        marker = f"__LITERAL{len(spliced)}__"
+        spliced[json.dumps(marker)] = LITERALS[pick % len(LITERALS)]
+        node[last] = marker
+    else:
+        node[last] = copy.deepcopy(HOSTILE[pick % len(HOSTILE)])
+
+
+def mutate(doc, ops, edit) -> bytes:
+    doc = copy.deepcopy(doc)
+    spliced: dict = {}
+    for op, where, pick in ops:
+        paths = _paths(doc)
+        if not paths:
+            break
+        try:
+            _apply(doc, op, paths[where % len(paths)], pick, spliced)
+        except (KeyError, IndexError, TypeError):
+            continue
+    text = json.dumps(doc)
+    for marker, literal in spliced.items():
+        text = text.replace(marker, literal)
+    data = text.encode("utf-8")
+    kind, pos, byte = edit
+    if kind == "flip" and data:
+        i = pos % len(data)
+        data = data[:i] + bytes([byte]) + data[i + 1:]
+    elif kind == "truncate":
+        data = data[: pos % (len(data) + 1)]
+    return data
+
+
+mutation = st.tuples(st.sampled_from(["replace", "replace", "replace", "literal", "size", "delete", "duplicate"]),
+                     st.integers(0, 10**6), st.integers(0, 10**3))
+byte_edit = st.tuples(st.sampled_from(["none", "none", "none", "flip", "truncate"]), st.integers(0, 10**7),
+                      st.integers(0, 255))
+
+
+def round_trip(data: bytes, mode: str, reads_or_refuses, writes_or_refuses, **read_opts):
+    """Read ``data`` as coco_results in a fresh folder; write what is read back. Returns the dataset."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        src.mkdir()
+        path = src / "results.json"
+        path.write_bytes(data)
+        ds = reads_or_refuses(path, "coco_results", errors=mode, **read_opts)
+        if ds is not None:
+            out = Path(tmp) / "out"
+            out.mkdir()
+            writes_or_refuses(ds, out / "written.json", "coco_results")
+        return ds
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _small_pixel_limit():
+    """Keep what a writer may rasterize small: sizes above 2 Mpx are refused instead of allocated."""
+    with mock.patch.dict(os.environ, {"SEGMILL_MAX_PIXELS": "2000000"}):
+        yield
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(mutation, min_size=1, max_size=3), edit=byte_edit, mode=st.sampled_from(MODES),
+       with_images=st.booleans())
+def test_mutated_fixture_is_read_or_refused_and_written_back_or_refused(reads_or_refuses, writes_or_refuses,
+                                                                          ops, edit, mode, with_images):
+    opts = {"images": IMAGES} if with_images else {}
+    round_trip(mutate(SEEDS[0], ops, edit), mode, reads_or_refuses, writes_or_refuses, **opts)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(len(SEEDS) == 1, reason=f"external corpus not found at {CORPUS}")
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(1, max(len(SEEDS) - 1, 1)), ops=st.lists(mutation, min_size=1, max_size=3),
+       edit=byte_edit, mode=st.sampled_from(MODES))
+def test_mutated_corpus_detections_are_read_or_refused_and_written_back_or_refused(reads_or_refuses,
+                                                                                    writes_or_refuses, seed, ops,
+                                                                                    edit, mode):
+    round_trip(mutate(SEEDS[seed], ops, edit), mode, reads_or_refuses, writes_or_refuses)
+
+
+# ------------------------------------------------------------- known crashers
+def test_the_unmutated_fixture_reads_and_writes_back(reads_or_refuses, writes_or_refuses):
+    ds = round_trip(FIXTURE.read_bytes(), "raise", reads_or_refuses, writes_or_refuses)
+    assert ds is not None and ds.num_annotations == 2
+
+
+@pytest.mark.parametrize("case", sorted(CASES.iterdir()) if CASES.is_dir() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("mode", MODES)
+def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, case, mode):
+    ds = round_trip(case.read_bytes(), mode, reads_or_refuses, writes_or_refuses)
+    if mode == "raise":
+        assert (ds is not None) == case.name.startswith("ok_"), "the CLI replay expects this outcome"
+
+
+def test_an_unknown_errors_mode_is_a_usage_error():
+    with pytest.raises(UsageError, match="bogus"):
+        segmill.read(FIXTURE, "coco_results", errors="bogus")
+
+
+def _results(tmp_path, records) -> Path:
+    p = tmp_path / "results.json"
+    p.write_text(json.dumps(records))
+    return p
+
+
+def test_an_image_is_not_sized_from_an_rle_over_the_pixel_limit(tmp_path):
+    rle = {"size": [80_000, 75_000], "counts": [6_000_000_000]}  # 6e9 pixels
+    p = _results(tmp_path, [{"image_id": 1, "category_id": 1, "segmentation": rle, "score": 0.5}])
+    with pytest.raises(InputError, match="2\\*\\*32"):
+        segmill.read(p, "coco_results")
+    ds = segmill.read(p, "coco_results", errors="keep")
+    (item,) = ds.items
+    assert item.size is None and isinstance(item.annotations[0].geometry, InvalidGeometry)
+    # Nothing valid to write; and nothing is allocated at the RLE's size.
+    for fmt in ("coco_results", "coco"):
+        with pytest.raises(InputError):
+            segmill.write(ds, tmp_path / f"out_{fmt}", fmt)
+        assert not (tmp_path / f"out_{fmt}").exists()
+    report = segmill.write(ds, tmp_path / "out_panoptic", "coco_panoptic")
+    assert [loss.code for loss in report.losses] == ["L005"]  # no size: no PNG painted
+
+
+def test_an_rle_within_2_to_the_32_but_over_the_limit_is_refused(tmp_path):
+    rle = {"size": [2_000, 2_000], "counts": [4_000_000]}  # 4 Mpx, over the 2 Mpx limit of this module
+    p = _results(tmp_path, [{"image_id": 1, "category_id": 1, "segmentation": rle, "score": 0.5}])
+    with pytest.raises(InputError, match="pixel limit"):
+        segmill.read(p, "coco_results")
+
+
+def test_the_writer_refuses_to_rasterize_over_the_pixel_limit(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Dataset, Item
+
+    ds = Dataset([], [Item(1, "", 10_000, 10_000, [Annotation(1, 1, Polygons([[0, 0, 4, 0, 4, 4]]), score=1.0)])])
+    with pytest.raises(LimitError, match="image id 1"):
+        segmill.write(ds, tmp_path / "out.json", "coco_results")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,270 @@
+"""Structured fuzzing of the LabelMe reader and writer.
+
+Each example copies a seed (a bundled fixture or a file of the shared
+corpus) into a fresh folder and mutates it: JSON values swapped for hostile
+ones at any path (wrong types, NaN/inf, huge numbers, deep nesting, paths
+leaving the folder, base64 that is no image or declares a huge one), keys
+deleted, bytes flipped, the text truncated, the file given an odd name.
+The property (``tests/fuzz/conftest.py``): the reader returns a dataset or
+refuses with a one-line SegmillError, in every ``errors`` mode, and a
+dataset it returns is written back as LabelMe or refused just as cleanly.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus" / "labelme" / "instance_segmentation" / "data_annotated"
+#: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
+EXAMPLES = int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "150"))
+
+
+def _png(width: int, height: int, body: bytes | None = None) -> bytes:
+    """A grey PNG; ``body`` replaces the pixel data (one short row makes a header-only bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = body if body is not None else b"".join(b"\0" + b"\1" * width for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _deep(depth: int, leaf=0):
+    out = leaf
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
+HOSTILE = [
+    None, True, False, 0, -1, 1.5, -0.0, 2**31, 2**64, -(2**63) - 1, 10**30, 10**400,
+    float("nan"), float("inf"), float("-inf"), 1e308, 5e-324,
+    "", "x", "polygon", "circle", "mask", "rectangle", "point", "points", "line", "linestrip",
+    "../../x.png", "/etc/passwd", "C:\\x.png", "a\x00b", "\ud800", "we\nird", "é" * 300, "img1.png",
+    [], {}, [[]], [1], [1, 2], [[1, 2]], [[0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]],
+    [[1e308, 1e308], [-1e308, -1e308]], [[10**30, 0], [0, 0], [1, 1]], [["1", "2"], ["3", "4"]],
+    [[0, 0], [5, 0], [5, 5]], [[0, 0, 0]], {"a": 1}, [None, None], [[True, False], [1, 1]],
+    _b64(_png(2, 2)), _b64(_png(100_000, 100_000, b"\0")), _b64(_png(3, 3)[:40]),
+    _b64(b"\x89PNG\r\n\x1a\n" + b"junk" * 10), _b64(b"GIF89a...."), "not base64 at all !!", "QUJD",
+    _deep(3), _deep(80), {"shapes": []},
+]
+
+NAMES = ["x.json", "we\nird.json", "ü.json", "a" * 240 + ".json", os.fsdecode(b"\xff\xfe.json"), ".json",
+         "sub/inner.json"]
+
+
+def _seeds() -> list[tuple[Path, list[Path]]]:
+    """``(json file, files beside it to copy)`` for every seed."""
+    fx = ROOT / "fixtures" / "labelme"
+    seeds = [(fx / "basic" / "img1.json", [fx / "basic" / "img1.png"]), (fx / "embedded" / "emb.json", []),
+             (fx / "bad_base64" / "gif.json", []), (fx / "escape" / "evil.json", [])]
+    if CORPUS.is_dir():
+        for j in sorted(CORPUS.glob("*.json")):
+            seeds.append((j, [j.with_suffix(".jpg")]))
+    return seeds
+
+
+SEEDS = _seeds()
+
+
+def _paths(doc, prefix=()):
+    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
+    out = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for k, v in items:
+        out.append(prefix + (k,))
+        if len(out) < 400:  # seeds with thousands of points: mutate near the top more often
+            out.extend(_paths(v, prefix + (k,)))
+    return out
+
+
+def _get(doc, path):
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
+def _apply(doc, op, path, value, spliced):
+    *parents, last = path
+    node = doc
+    for k in parents:
+        node = node[k]
+    if op == "delete":
+        del node[last]
+    elif op == "copy":  # another value of the same document: a type swap between real fields
+        node[last] = copy.deepcopy(value)
+    elif op == "wrap" and value > 500:  # json.dumps recurses: splice very deep nesting in as text
+        marker = f"__DEEP{len(spliced)}__"
+        spliced[json.dumps(marker)] = "[" * value + json.dumps(node[last]) + "]" * value
+        node[last] = marker
+    elif op == "wrap":
+        node[last] = _deep(value, node[last])
+    else:
+        node[last] = value
+
+
+mutation = st.tuples(st.sampled_from(["replace"] * 4 + ["delete", "wrap", "copy", "copy"]), st.integers(0, 10**6),
+                     st.sampled_from(HOSTILE), st.sampled_from([1, 2, 2, 70, 3000]))
+byte_edit = st.tuples(st.sampled_from(["flip", "truncate"] + ["none"] * 6), st.integers(0, 10**6),
+                      st.integers(0, 255))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _small_pixel_limit():
+    """Keep drawn masks small: a mutated image size is refused above 2 Mpx instead of allocated."""
+    old = os.environ.get("SEGMILL_MAX_PIXELS")
+    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
+    yield
+    if old is None:
+        os.environ.pop("SEGMILL_MAX_PIXELS", None)
+    else:
+        os.environ["SEGMILL_MAX_PIXELS"] = old
+
+
+def _mutated(seed: Path, ops, edit) -> bytes:
+    doc = json.loads(seed.read_text(encoding="utf-8"))
+    spliced: dict = {}
+    for op, where, value, depth in ops:
+        paths = _paths(doc)
+        if not paths:
+            break
+        path = paths[where % len(paths)]
+        if op == "copy":
+            value = _get(doc, paths[(where * 7919 + depth) % len(paths)])
+        try:
+            _apply(doc, op, path, depth if op == "wrap" else copy.deepcopy(value), spliced)
+        except (KeyError, IndexError, TypeError):
+            continue
+    text = json.dumps(doc)
+    for marker, deep in spliced.items():
+        text = text.replace(marker, deep)
+    data = text.encode("utf-8")
+    kind, pos, byte = edit
+    if kind == "flip" and data:
+        i = pos % len(data)
+        data = data[:i] + bytes([byte]) + data[i + 1 :]
+    elif kind == "truncate":
+        data = data[: pos % (len(data) + 1)]
+    return data
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=byte_edit,
+       name=st.sampled_from(NAMES), mode=st.sampled_from(["raise", "skip", "keep"]),
+       raster=st.sampled_from(["coco", "pil"]), whole_folder=st.booleans())
+def test_mutated_labelme_is_read_or_refused_and_written_back_or_refused(
+        reads_or_refuses, writes_or_refuses, seed, ops, edit, name, mode, raster, whole_folder):
+    json_file, beside = seed
+    data = _mutated(json_file, ops, edit)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        src.mkdir()
+        for f in beside:
+            shutil.copyfile(f, src / f.name)
+        target = src / name
+        target.parent.mkdir(exist_ok=True)
+        try:
+            target.write_bytes(data)
+        except OSError:  # a name this file system refuses: the plain name still fuzzes the content
+            target = src / "x.json"
+            target.write_bytes(data)
+        ds = reads_or_refuses(src if whole_folder else target, "labelme", errors=mode, raster=raster)
+        if ds is not None and mode != "keep":
+            writes_or_refuses(ds, Path(tmp) / "out", "labelme")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(70, 5000), where=st.sampled_from(["top", "shapes", "points", "flags"]))
+def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
+    doc = {"shapes": [{"label": "a", "points": [[0, 0], [1, 0], [1, 1]], "flags": {}}], "imagePath": None,
+           "imageHeight": 4, "imageWidth": 4}
+    marker = "__DEEP__"  # json.dumps recurses: the deep part is spliced in as text
+    if where == "top":
+        doc["extra"] = marker
+    elif where == "shapes":
+        doc["shapes"].append(marker)
+    elif where == "points":
+        doc["shapes"][0]["points"].append(marker)
+    else:
+        doc["shapes"][0]["flags"] = {"x": marker}
+    text = json.dumps(doc).replace(json.dumps(marker), "[" * depth + "0" + "]" * depth)
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "deep.json"
+        f.write_text(text)
+        assert reads_or_refuses(f, "labelme") is None
+
+
+def _one_item_dataset(item_id, height=8, width=10, geometry=None, attributes=None):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    g = geometry if geometry is not None else Polygons([[[1, 1], [5, 1], [5, 5]]])
+    ann = Annotation(1, 1, g, attributes=attributes or {})
+    return Dataset([Category(1, "cat")], [Item(item_id, "a.png", width, height, [ann])])
+
+
+@pytest.mark.parametrize("item_id", ["", "..", "a/../..", "/", "x" * 300, "a\x00b", "\ud800"],
+                         ids=["empty", "dotdot", "escape", "slash", "too_long", "nul", "surrogate"])
+def test_writer_refuses_item_ids_it_cannot_name_a_file_after(writes_or_refuses, tmp_path, item_id):
+    assert writes_or_refuses(_one_item_dataset(item_id), tmp_path / "out", "labelme") is None
+    assert not (tmp_path / "out").exists()
+
+
+def test_writer_refuses_two_ids_sharing_one_file(tmp_path):
+    import segmill
+    from segmill.errors import InputError
+
+    ds = _one_item_dataset(1)
+    ds.items.append(_one_item_dataset("1").items[0])
+    ds.items[1].annotations[0].id = 2
+    with pytest.raises(InputError, match="would both be written"):
+        segmill.write(ds, tmp_path / "out", "labelme")
+
+
+def test_writer_handles_zero_size_images_and_odd_attributes(reads_or_refuses, writes_or_refuses, tmp_path):
+    import numpy as np
+
+    from segmill.geometry import Mask
+
+    ds = _one_item_dataset("a", 0, 0, Mask(np.ones((2, 2), bool), 0, 0))
+    assert writes_or_refuses(ds, tmp_path / "zero", "labelme") is not None
+    odd = _one_item_dataset("b", attributes={"group_id": [1], "flags": {"\ud800": "x"}})
+    assert writes_or_refuses(odd, tmp_path / "odd", "labelme") is not None
+    back = reads_or_refuses(tmp_path / "odd" / "b.json", "labelme")
+    assert back is not None and back.items[0].annotations[0].attributes["flags"] == {"\ud800": "x"}
+    unwritable = _one_item_dataset("c", attributes={"flags": {1, 2}})
+    assert writes_or_refuses(unwritable, tmp_path / "set", "labelme") is None
+
+
+def test_label_list_that_is_not_utf8_is_an_input_error(reads_or_refuses, tmp_path):
+    import segmill
+    from segmill.errors import InputError, UsageError
+
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(b"__ignore__\ncaf\xe9\n")
+    src = ROOT / "fixtures" / "labelme" / "basic"
+    with pytest.raises(InputError, match="not UTF-8"):
+        segmill.read(src, "labelme", labels=labels)
+    with pytest.raises(UsageError):
+        segmill.read(src, "labelme", errors="bogus")
+    with pytest.raises(UsageError):
+        segmill.read(src, "labelme", raster="bogus")
