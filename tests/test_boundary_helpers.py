@@ -99,3 +99,9 @@ def test_output_names_that_cannot_be_one_file_are_refused(name):
 
 def test_output_name_accepts_ordinary_names():
     assert output_name("img 01.v2", "item id", suffix=".json") == "img 01.v2"
+
+
+def test_a_float_beyond_the_double_range_is_flagged_like_infinity():
+    value, nonfinite = parse(b"[1e999, 1.5]")
+    assert value == [math.inf, 1.5] and nonfinite
+    assert parse(b"[1.5]") == ([1.5], False)

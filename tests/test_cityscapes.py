@@ -166,6 +166,8 @@ def test_folders_without_the_split_or_city_level_read_the_same_annotations(basic
     ds = segmill.read(tmp_path / given, "cityscapes")
     assert [(i.id, i.split) for i in ds.items] == [(item_id, split)]
     assert ds.meta["cityscapes_layout"] == layout
+    assert ds.meta["read_notes"][0].startswith("label table: the official Cityscapes labels")
+    assert (layout in ds.meta["read_notes"][-1]) == (layout != "split/city")
     assert _pixels(ds) == _pixels(segmill.read(basic, "cityscapes"))
     assert segmill.detect_format(tmp_path / given)[0] == "cityscapes"
 
@@ -231,6 +233,7 @@ def test_label_colors_txt_gives_the_classes_and_is_named_in_meta(tmp_path):
     # Datumaro's export: no black label, so value 0 is an implicit background and the labels are 1, 2
     ds = _custom(tmp_path, "255 0 0 cat\n0 255 0 dog\n", [0, 1, 2, 2001, 2002])
     assert ds.meta["label_table"] == "label_colors.txt"
+    assert ds.meta["read_notes"] == ["label table: label_colors.txt (2 custom labels, values 1..2)"]
     assert [(c.id, c.name, c.color) for c in ds.categories] == [(1, "cat", (255, 0, 0)), (2, "dog", (0, 255, 0))]
     got = [(a.category_id, a.iscrowd, a.to_rle(1, 5).area) for a in ds.items[0].annotations]
     assert got == [(1, False, 1), (2, False, 1), (2, False, 1), (2, False, 1)]

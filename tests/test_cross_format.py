@@ -39,10 +39,10 @@ SOURCES = {
     "cityscapes": "cityscapes/basic",
 }
 TARGETS = ("labelme", "yolo", "cvat", "cityscapes")
-MOVES_PIXELS = {"L302", "L303", "L602", "L601", "L604"}
-CHANGES_COUNT = {"L501", "L303", "L304", "L302", "L601", "L602", "L604"}
-DROPS_CROWD = {"L302", "L401", "L502"}
-CHANGES_CATEGORIES = {"L306", "L309", "L402", "L505", "L601", "L606"}
+MOVES_PIXELS = {"L302", "L303", "L310", "L602", "L601", "L604", "L610"}
+CHANGES_COUNT = {"L501", "L303", "L304", "L302", "L601", "L602", "L604", "L207", "L609", "L610"}
+DROPS_CROWD = {"L302", "L401", "L502", "L608"}
+CHANGES_CATEGORIES = {"L306", "L309", "L402", "L505", "L601", "L606", "L607"}
 
 
 def _chain(src_fmt, dst_fmt, fixtures_dir, tmp_path):

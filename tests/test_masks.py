@@ -110,7 +110,7 @@ def test_a_flat_folder_of_label_maps_is_read_as_semantic_maps(tmp_path):
     root = _flat_folder(tmp_path / "flat")
     assert segmill.detect_format(root)[0] == "masks"
     ds = segmill.read(root, "masks")
-    assert ds.meta["masks_layout"] == "flat"
+    assert ds.meta["masks_layout"] == "flat" and "no semantic/ folder" in ds.meta["read_notes"][0]
     got = {i.id: sorted((a.category_id, a.geometry.area) for a in i.annotations) for i in ds.items}
     assert got == {"a": [(1, 2), (2, 2)], "b": [(1, 1), (2, 1)]}
 

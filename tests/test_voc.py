@@ -280,3 +280,50 @@ def test_skip_mode_lists_the_bad_image_and_keeps_the_rest(voc_copy):
     assert sorted(i.id for i in ds.items) == ["2007_000032", "2007_000039"]
     (skip,) = ds.meta["skipped"]
     assert skip["path"].endswith("2007_000033.png") and "5x5" in skip["reason"]
+
+
+# ------------------------------------------------- <polygon> elements (Roboflow / supervision extension)
+def _xml_polygons(xml_path):
+    import xml.etree.ElementTree as ET
+
+    out = []
+    for obj in ET.parse(xml_path).getroot().iter("object"):
+        polys = []
+        for pe in obj.findall("polygon"):
+            vals = [int(c.text) for c in pe]
+            polys.append(list(zip(vals[0::2], vals[1::2])))
+        out.append(polys)
+    return out
+
+
+def test_xml_polygons_are_1_based_pixel_centre_outlines_with_seamed_holes(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    square = Annotation(1, 1, Polygons([[1, 1, 4, 1, 4, 3, 1, 3]]))  # pixels x 1..3, y 1..2
+    # pixels x 4..11, y 0..7 around a hole x 6..9, y 2..5 (a seam along y = 2)
+    ring = Annotation(2, 2, Polygons([[4, 0, 12, 0, 12, 8, 4, 8, 4, 2, 6, 2, 6, 6, 10, 6, 10, 2, 6, 2, 4, 2]]))
+    ds = Dataset([Category(1, "a"), Category(2, "b")], [Item("x", "x.jpg", 13, 9, [square, ring])])
+    segmill.write(ds, tmp_path / "o", "voc", xml_polygons=True)
+    polys = _xml_polygons(tmp_path / "o" / "Annotations" / "x.xml")
+    # pixel (r, c) is the point (c + 1, r + 1): the square's corner pixels
+    assert polys[0] == [[(2, 2), (4, 2), (4, 3), (2, 3)]]
+    # one outline: the outer pixels' centres, a seam from (7, 1) down to (7, 2), the hole's neighbours' centres
+    assert len(polys[1]) == 1
+    assert {(5, 1), (12, 1), (12, 8), (5, 8), (7, 1), (7, 2), (6, 2), (11, 2), (11, 7), (6, 7)} <= set(polys[1][0])
+    plain = segmill.write(ds, tmp_path / "p", "voc")
+    assert plain.summary() == {"L705": 2} and _xml_polygons(tmp_path / "p" / "Annotations" / "x.xml") == [[], []]
+
+
+def test_xml_polygons_kept_from_a_source_are_replaced_not_doubled(tmp_path):
+    from segmill.rle import encode
+
+    m = np.zeros((4, 5), bool)
+    m[1:3, 1:4] = True
+    ann = Annotation(1, 1, encode(m), extra={"voc_xml": ["<polygon><x1>9</x1><y1>9</y1></polygon>", "<note>k</note>"]})
+    ds = Dataset([Category(0, "background"), Category(1, "a")], [Item("x", "x.jpg", 5, 4, [ann])])
+    segmill.write(ds, tmp_path / "o", "voc", xml_polygons=True)
+    assert _xml_polygons(tmp_path / "o" / "Annotations" / "x.xml") == [[[(2, 2), (4, 2), (4, 3), (2, 3)]]]
+    assert "<note>k</note>" in (tmp_path / "o" / "Annotations" / "x.xml").read_text()
+    segmill.write(ds, tmp_path / "p", "voc")  # without the option the source's element is written back as read
+    assert _xml_polygons(tmp_path / "p" / "Annotations" / "x.xml") == [[[(9, 9)]]]

@@ -217,3 +217,166 @@ def test_writer_never_copies_files_outside_the_image_root_nor_writes_outside_the
     assert "L307" in report.summary()
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {"secret.png", "o/data.yaml", "o/labels/evil/secret.txt"}
+
+
+def _write_read(ds, out, **opts):
+    """Write ``ds`` as YOLO (no images), give every item a blank image, read it back."""
+    from PIL import Image
+
+    report = segmill.write(ds, out, "yolo", copy_images=False, **opts)
+    for item in ds.items:
+        folder = out / "images" / (item.split or opts.get("split", "train"))
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (item.width, item.height)).save(folder / item.file_name)
+    return report, segmill.read(out, "yolo")
+
+
+def test_sparse_category_ids_become_classes_0_to_n_and_read_back_as_the_source_ids(tmp_path):
+    import yaml
+
+    poly = Polygons([[0, 0, 4, 0, 4, 4]])
+    ds = Dataset([Category(7, "dog"), Category(3, "cat")],
+                 [Item(1, "a.png", 10, 8, [Annotation(1, 7, poly), Annotation(2, 3, poly)], split="train")])
+    report, back = _write_read(ds, tmp_path / "o")
+    doc = yaml.safe_load((tmp_path / "o" / "data.yaml").read_text())
+    assert doc["names"] == ["cat", "dog"] and doc["segmill_category_ids"] == [3, 7]
+    classes = [ln.split()[0] for ln in (tmp_path / "o" / "labels" / "train" / "a.txt").read_text().splitlines()]
+    assert classes == ["1", "0"] and not report.summary()
+    assert [(c.id, c.name) for c in back.categories] == [(3, "cat"), (7, "dog")]
+    assert [a.category_id for a in back.items[0].annotations] == [7, 3]
+
+
+def test_string_category_ids_are_kept_through_data_yaml(tmp_path):
+    ds = Dataset([Category("b", "dog"), Category("a", "cat")],
+                 [Item(1, "a.png", 10, 8, [Annotation(1, "b", Polygons([[0, 0, 4, 0, 4, 4]]))], split="train")])
+    report, back = _write_read(ds, tmp_path / "o")
+    assert not report.summary()
+    assert [(c.id, c.name) for c in back.categories] == [("a", "cat"), ("b", "dog")]
+    assert back.items[0].annotations[0].category_id == "b"
+
+
+def test_inconsistent_segmill_ids_key_is_refused(tmp_path):
+    poly = Polygons([[0, 0, 4, 0, 4, 4]])
+    ds = Dataset([Category(3, "cat"), Category(7, "dog")],
+                 [Item(1, "a.png", 10, 8, [Annotation(1, 7, poly)], split="train")])
+    _write_read(ds, tmp_path / "o")
+    y = tmp_path / "o" / "data.yaml"
+    y.write_text(y.read_text().replace("- 7\n", ""))
+    with pytest.raises(InputError) as exc:
+        segmill.read(tmp_path / "o", "yolo")
+    assert "segmill_category_ids" in exc.value.message
+
+
+def test_vertex_outside_the_image_is_clipped_and_reported(tmp_path):
+    # 0.385 px beyond the right edge of a 10-wide image used to be written as 1.0385 (refused on re-read)
+    poly = Polygons([[1, 1, 10.385, 1, 10.385, 6, 1, 6]])
+    report, back = _write_read(_one_item([Annotation(1, 0, poly)]), tmp_path / "o")
+    assert report.summary() == {"L310": 1}
+    pts = back.items[0].annotations[0].geometry.parts[0]
+    assert pts[:, 0].max() == 10.0
+
+
+def test_box_outside_the_image_is_cut_and_reported(tmp_path):
+    report, back = _write_read(_one_item([Annotation(1, 0, Box(-2, 1, 6, 3))]), tmp_path / "o")
+    assert report.summary() == {"L310": 1}
+    assert back.items[0].annotations[0].geometry == Box(0.0, 1.0, 4.0, 3.0)
+
+
+@pytest.mark.parametrize("v,w", [(26.7, 427), (1.7, 6), (29.9, 300), (4.7, 5), (0.0999999, 1000)])
+def test_written_coordinate_reads_back_on_the_source_grid_point(v, w):
+    text = yolo.format_coord(v / w, w, v)
+    assert yolo._snap(float(text) * w) == yolo._snap(v) and 0.0 <= float(text) <= 1.0
+
+
+_SIDE = st.integers(1, 2000)
+
+
+@st.composite
+def _polygon_case(draw):
+    w, h = draw(_SIDE), draw(_SIDE)
+    # a mix of arbitrary values and values exactly on pycocotools' snapping boundaries (k / 5 - 0.1)
+    def coord(side):
+        return draw(st.one_of(st.floats(0, side), st.integers(1, 5 * side).map(lambda k: k / 5 - 0.1),
+                              st.integers(0, 10 * side).map(lambda k: k / 10)))
+    n = draw(st.integers(3, 8))
+    pts = [(coord(w), coord(h)) for _ in range(n)]
+    return w, h, np.array(pts, dtype=np.float64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_polygon_case())
+def test_coco_to_yolo_to_coco_gives_identical_pycocotools_masks(tmp_path_factory, case):
+    from pycocotools import mask as cmask
+
+    w, h, part = case
+    src = Dataset([Category(1, "a")], [Item(1, "a.png", w, h, [Annotation(1, 1, Polygons([part]))])])
+    out = tmp_path_factory.mktemp("y")
+    report = segmill.write(src, out / "o", "yolo", copy_images=False)
+    assert not report.summary()
+    line = (out / "o" / "labels" / "train" / "a.txt").read_text().split()
+    back = np.array([float(t) for t in line[1:]]).reshape(-1, 2) * np.array([w, h], dtype=np.float64)
+
+    def mask(p):
+        return cmask.decode(cmask.merge(cmask.frPyObjects([p.reshape(-1).tolist()], h, w)))
+
+    assert np.array_equal(mask(back), mask(part))
+
+
+def _coco_tree(tmp_path, layout, split_file="instances_val2017.json"):
+    """A COCO file in ``annotations/`` with its image placed by ``layout`` (relative folder)."""
+    from PIL import Image
+
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / layout).mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (10, 8)).save(tmp_path / layout / "a.jpg")
+    ds = Dataset([Category(3, "cat")], [Item(1, "a.jpg", 10, 8, [Annotation(1, 3, Polygons([[0, 0, 4, 0, 4, 4]]))])])
+    segmill.write(ds, tmp_path / "annotations" / split_file, "coco")
+    return segmill.read(tmp_path / "annotations" / split_file, "coco")
+
+
+@pytest.mark.parametrize("layout", ["images", "val2017", "images/val", "annotations"])
+def test_images_are_found_in_the_usual_coco_layouts_and_the_split_comes_from_the_file_name(tmp_path, layout):
+    ds = _coco_tree(tmp_path, layout)
+    report = segmill.write(ds, tmp_path / "y", "yolo")
+    assert "L307" not in report.summary()
+    assert (tmp_path / "y" / "images" / "val" / "a.jpg").is_file()
+    assert (tmp_path / "y" / "labels" / "val" / "a.txt").is_file()
+    back = segmill.read(tmp_path / "y", "yolo")
+    assert [c.id for c in back.categories] == [3] and back.items[0].split == "val"
+
+
+def test_image_root_split_and_link_options(tmp_path):
+    ds = _coco_tree(tmp_path, "elsewhere/pics", "instances.json")
+    report = segmill.write(ds, tmp_path / "y0", "yolo")
+    assert "L307" in report.summary()  # not in any usual place
+    report = segmill.write(ds, tmp_path / "y", "yolo", image_root=tmp_path / "elsewhere" / "pics", split="test",
+                           link_images=True)
+    assert not report.summary()
+    img = tmp_path / "y" / "images" / "test" / "a.jpg"
+    assert img.is_file() and (img.stat().st_nlink == 2 or any("copied" in n for n in report.notes))
+
+
+def test_convert_cli_takes_image_root_and_split(tmp_path):
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    _coco_tree(tmp_path, "elsewhere", "instances.json")
+    res = CliRunner().invoke(main, ["convert", str(tmp_path / "annotations" / "instances.json"), str(tmp_path / "y"),
+                                    "--from", "coco", "--to", "yolo", "--image-root", str(tmp_path / "elsewhere"),
+                                    "--split", "val", "-q"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "y" / "images" / "val" / "a.jpg").is_file()
+
+
+def test_data_yaml_has_train_and_val_and_no_working_directory_path(tmp_path):
+    import yaml
+
+    ds = _one_item([Annotation(1, 0, Polygons([[0, 0, 4, 0, 4, 4]]))])
+    ds.meta["yolo_yaml"] = {"path": "../datasets/old", "nc": 9, "download": "https://example.org/x.zip"}
+    report = segmill.write(ds, tmp_path / "o", "yolo", copy_images=False)
+    doc = yaml.safe_load((tmp_path / "o" / "data.yaml").read_text())
+    # Ultralytics resolves a relative "path" against the working directory and requires train and val
+    assert "path" not in doc and "nc" not in doc and doc["download"] == "https://example.org/x.zip"
+    assert doc["train"] == doc["val"] == "images/train"
+    assert any("'val' points at images/train" in n for n in report.notes)

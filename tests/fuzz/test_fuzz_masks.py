@@ -92,8 +92,7 @@ def test_the_unmutated_seed_reads_and_writes_back(variant, tmp_path, reads_or_re
 @settings(FUZZ, max_examples=_LONG or 50)
 @given(data=st.data())
 def test_datasets_from_other_formats_write_or_refuse(data, writes_or_refuses):
-    # z_order text is left out: segmill.bridges.compose sorts by it (its own hardening, not this writer's)
-    ds = mut.hostile_dataset(data, z_order_text=False)
+    ds = mut.hostile_dataset(data)
     with tempfile.TemporaryDirectory() as tmp:
         writes_or_refuses(ds, Path(tmp) / "out", "masks")
 

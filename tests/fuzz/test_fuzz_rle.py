@@ -310,3 +310,19 @@ def test_sizes_go_through_the_pixel_limit(monkeypatch):
     monkeypatch.setenv("SEGMILL_MAX_PIXELS", "many")
     with pytest.raises(SegmillError, match="SEGMILL_MAX_PIXELS"):
         rle.RLE([110], 11, 10)
+
+
+def test_public_flat_batch_split_over_threads_with_one_width_for_all(monkeypatch):
+    from segmill.rle import _polygons
+
+    rng = np.random.default_rng(12)
+    anns = [[rng.uniform(-3, 40, 2 * int(rng.integers(3, 20))).tolist()] for _ in range(12_000)]
+    coords = np.array([v for a in anns for v in a[0]])
+    part_len = np.array([len(a[0]) for a in anns])
+    nparts = np.ones(len(anns), np.int64)
+    hs = rng.integers(5, 40, len(anns))
+    assert coords.size >= _polygons._PARALLEL_MIN_COORDS
+    sizes = [(int(h), 37) for h in hs]
+    monkeypatch.setattr(_polygons, "_threads", lambda: 2)
+    threaded = rle.FlatBatch(coords, part_len, nparts, hs, np.array([37])).rles(sizes)
+    assert threaded == rle.from_polygons_batch(anns, hs.tolist(), 37)

@@ -22,7 +22,6 @@ do not overlap.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .. import rle as R
 from ..errors import UsageError
@@ -136,6 +135,10 @@ def match(iou: np.ndarray, threshold: float = 0.5, *, comparison: str = ">", obj
     cand = meets(iou, threshold, comparison)
     if not cand.any():
         return empty
+    # imported here: scipy.optimize takes about a second to import, and
+    # `segmill diff` with stable ids never matches on IoU
+    from scipy.optimize import linear_sum_assignment
+
     if objective == "total_iou":
         weight = iou if tie_break is None else iou + tie_break
         rows, cols = linear_sum_assignment(-weight)
@@ -147,6 +150,8 @@ def match(iou: np.ndarray, threshold: float = 0.5, *, comparison: str = ">", obj
 
 def _most_matches(iou: np.ndarray, cand: np.ndarray, tie_break=None):
     """The ``"matches"`` objective: most candidate pairs, then highest total IoU."""
+    from scipy.optimize import linear_sum_assignment
+
     r_any = np.nonzero(cand.any(axis=1))[0]
     c_any = np.nonzero(cand.any(axis=0))[0]
     sub_iou = iou[np.ix_(r_any, c_any)]

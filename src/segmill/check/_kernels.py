@@ -7,7 +7,7 @@ from numba import njit
 
 from ..rle._iou import _inter_union
 
-__all__ = ["maybe_not_simple", "intersecting_pairs"]
+__all__ = ["maybe_not_simple", "intersecting_pairs", "gather_runs"]
 
 # Orientation values closer to zero than this fraction of their magnitude are
 # treated as "maybe zero": the exact sign is left to shapely (GEOS, robust).
@@ -101,6 +101,28 @@ def maybe_not_simple(xy, pstart, plen):
                     break
         out[p] = flagged
     return out
+
+
+@njit(cache=True)
+def gather_runs(counts, offsets, rows):
+    """The runs of masks ``rows`` packed one after another, without an index array per run.
+
+    Mask ``i`` has runs ``counts[offsets[i] : offsets[i + 1]]``. Returns
+    ``(out, out_offsets)``: mask ``rows[k]``'s runs are
+    ``out[out_offsets[k] : out_offsets[k + 1]]``.
+    """
+    n = rows.shape[0]
+    off = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        r = rows[k]
+        off[k + 1] = off[k] + offsets[r + 1] - offsets[r]
+    out = np.empty(off[n], counts.dtype)
+    for k in range(n):
+        r = rows[k]
+        s = offsets[r]
+        for q in range(off[k + 1] - off[k]):
+            out[off[k] + q] = counts[s + q]
+    return out, off
 
 
 @njit(cache=True)

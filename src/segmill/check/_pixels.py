@@ -19,7 +19,7 @@ from ..geometry import rasterize_many
 from ..rle import RLE, FlatBatch
 from ..rle import _kernels as rle_kernels
 from ..rle._rle import check_size
-from ._kernels import intersecting_pairs
+from ._kernels import gather_runs, intersecting_pairs
 from ._tables import KIND_BOX, KIND_MASK, KIND_POLY, KIND_RLE, AnnotationTable, PolygonTable
 
 __all__ = ["PixelTable", "PairTable", "pixel_table", "pair_table"]
@@ -50,7 +50,9 @@ class PixelTable:
         if got is not None:
             return got
         r = object.__new__(RLE)
-        r._counts = self.counts[self.offsets[i] : self.offsets[i + 1]]
+        counts = self.counts[self.offsets[i] : self.offsets[i + 1]]
+        counts.flags.writeable = False  # an RLE is immutable (the table itself feeds kernels)
+        r._counts = counts
         r._h = int(self.heights[i])
         r._w = int(self.widths[i])
         return r
@@ -92,23 +94,28 @@ def _rasterize_polygons(table: AnnotationTable, ptab: PolygonTable):
     One call for every image size together. None when the kernel refuses a
     value (then the caller rasterizes image by image, which isolates it).
     """
-    sized, ih, iw = table.sizes
-    item = table.item_of[ptab.rows]
-    keep = sized[item]
-    hs, ws = ih[item], iw[item]
+    raw = table.raw_sizes
     # Each image size checked once (as the per-size batches always did); polygons of
     # a size it refuses are left to the image-by-image path, where they get None.
-    used = {(h, w) for h, w in zip(ih[sized].tolist(), iw[sized].tolist())}
-    good_sizes = set()
-    for h, w in used:
+    checked: dict = {}
+    for s in set(raw) - {None}:
         try:
-            check_size(h, w, "polygon image")
+            checked[s] = check_size(s[0], s[1], "polygon image")
         except GeometryError:
-            continue
-        good_sizes.add((h, w))
-    if len(good_sizes) < len(used):
-        ok_item = sized & np.array([(h, w) in good_sizes for h, w in zip(ih.tolist(), iw.tolist())], bool)
-        keep = ok_item[item]
+            pass
+    n = len(raw)
+    ok_item = np.zeros(n, bool)
+    ih = np.zeros(n, np.int64)
+    iw = np.zeros(n, np.int64)
+    for p, s in enumerate(raw):
+        got = checked.get(s) if s is not None else None
+        if got is not None:
+            ok_item[p] = True
+            ih[p], iw[p] = got
+    item = table.item_of[ptab.rows]
+    keep = ok_item[item]
+    hs, ws = ih[item], iw[item]
+    good_sizes = set(checked.values())
     ks = np.flatnonzero(keep)
     if ks.size == 0:
         return ks, np.zeros(0, np.uint32), np.zeros(1, np.int64), hs[ks], ws[ks]
@@ -120,7 +127,9 @@ def _rasterize_polygons(table: AnnotationTable, ptab: PolygonTable):
     if out is None:
         return None
     counts, offsets = out
-    return ks, counts, offsets, hs[ks], ws[ks]
+    # A writable copy: the kernels downstream then see the array types they always have (one
+    # compiled signature each), and the kernel's read-only result is dropped at once.
+    return ks, np.array(counts), offsets, hs[ks], ws[ks]
 
 
 def pixel_table(table: AnnotationTable, ptab: PolygonTable) -> PixelTable:
@@ -140,7 +149,8 @@ def pixel_table(table: AnnotationTable, ptab: PolygonTable) -> PixelTable:
     else:
         ks, counts, offsets, hs, ws = res
         row[ptab.rows[ks]] = np.arange(ks.size)
-    sized, ih, iw = table.sizes
+    sized = table.sizes[0]
+    raw = table.raw_sizes
     kind = table.kind
     todo = ((kind == KIND_RLE) | (kind == KIND_MASK) | (kind == KIND_BOX) | ((kind == KIND_POLY) & (row < 0)))
     todo = np.flatnonzero(todo & sized[table.item_of])
@@ -150,9 +160,9 @@ def pixel_table(table: AnnotationTable, ptab: PolygonTable) -> PixelTable:
     extra: list = []
     nxt = offsets.shape[0] - 1
     items_of = table.item_of[todo]
-    for p in np.unique(items_of).tolist():
-        rows = todo[items_of == p].tolist()
-        h, w = int(ih[p]), int(iw[p])
+    for group in np.split(todo, np.flatnonzero(np.diff(items_of)) + 1):  # rows of one item at a time
+        rows = group.tolist()
+        h, w = raw[int(table.item_of[rows[0]])]
         for r, rle in zip(rows, _item_pixels([table.geoms[r] for r in rows], h, w)):
             if rle is not None:
                 row[r] = nxt
@@ -236,9 +246,7 @@ def pair_table(table: AnnotationTable, pix: PixelTable) -> PairTable:
     if pi.size == runs.size and np.array_equal(pi, np.arange(pi.size)):
         counts, offsets = pix.counts, pix.offsets
     else:
-        counts = pix.counts[_ranges(pix.offsets[pi], runs[pi])]
-        offsets = np.zeros(pi.size + 1, np.int64)
-        np.cumsum(runs[pi], out=offsets[1:])
+        counts, offsets = gather_runs(pix.counts, pix.offsets, pi)
     hs, ws = pix.heights[pi], pix.widths[pi]
     owner = item_of[idx]
     gstart = np.r_[np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]), owner.size].astype(np.int64)

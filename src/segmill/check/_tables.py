@@ -100,20 +100,30 @@ class AnnotationTable:
 
     @property
     def sizes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per item: ``(sized, height, width)``; sized as :meth:`Context.size` says (both known and positive)."""
+        """Per item: ``(sized, height, width)``; sized as :meth:`Context.size` says (both known and
+        positive); the sizes as float64 (0 where unsized), for comparisons with coordinates."""
         if self._sizes is None:
             n = len(self.items)
             sized = np.zeros(n, bool)
-            hs = np.zeros(n, np.int64)
-            ws = np.zeros(n, np.int64)
+            hs = np.zeros(n)
+            ws = np.zeros(n)
+            raw: list = [None] * n
             for p, it in enumerate(self.items):
                 s = it.size
                 if s is not None and s[0] > 0 and s[1] > 0:
                     sized[p] = True
                     hs[p] = s[0]
                     ws[p] = s[1]
+                    raw[p] = s
             self._sizes = (sized, hs, ws)
+            self._raw_sizes = raw
         return self._sizes
+
+    @property
+    def raw_sizes(self) -> list:
+        """Per item: ``(height, width)`` as the item gives them, or None where unsized."""
+        self.sizes
+        return self._raw_sizes
 
     @property
     def first(self) -> np.ndarray:
@@ -239,12 +249,12 @@ def _flat_coords(flat: list, total: int) -> np.ndarray:
     if kinds <= {list}:
         return np.fromiter(chain.from_iterable(flat), np.float64, total)
     if kinds <= {array} and set(map(attrgetter("typecode"), flat)) <= {"d"}:
-        return np.frombuffer(b"".join(flat), np.float64).copy()  # writable, like every table array
+        # Joined into a bytearray: writable, like every table array (one numba signature), and no copy.
+        return np.frombuffer(bytearray().join(flat), np.float64)
     # Buffers joined as bytes: array('d') parts as they are (8 bytes a coordinate), the rest converted.
     bufs = [p if type(p) is array and p.typecode == "d" else
             (array("d", p) if type(p) is list else np.ascontiguousarray(p, np.float64).reshape(-1)) for p in flat]
-    out = np.frombuffer(b"".join(bufs), np.float64)
-    return out.copy()  # writable, like every other table array (one numba signature)
+    return np.frombuffer(bytearray().join(bufs), np.float64)
 
 
 def polygon_table_of(table: AnnotationTable) -> PolygonTable:
@@ -270,7 +280,13 @@ def polygon_table_of(table: AnnotationTable) -> PolygonTable:
     nxt = np.arange(1, xy.shape[0] + 1)
     nxt[pstart + plen - 1] = pstart  # each ring closes on its first vertex
     x, y = xy[:, 0], xy[:, 1]
-    cross = x * y[nxt] - x[nxt] * y
+    # x * y[nxt] - x[nxt] * y, with one temporary at a time (the same products, the same difference)
+    cross = y[nxt]
+    cross *= x
+    other = x[nxt]
+    other *= y
+    cross -= other
+    del other, nxt
     part_area = 0.5 * np.abs(np.add.reduceat(cross, pstart))
     area = np.add.reduceat(part_area, gstart)
     vstart = pstart[gstart]

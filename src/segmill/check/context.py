@@ -130,22 +130,15 @@ class Context:
         t = self.table()
         if not pt.item.size:
             return []
-        have = np.unique(pt.item)
-        positions = have.tolist()
-        first = t.first
-        if not first.all():  # later listings of an Item object share the first one's pairs
-            pos_of = {}
-            for p in np.flatnonzero(first).tolist():
-                pos_of.setdefault(id(t.items[p]), p)
-            has = set(positions)
-            positions = sorted(positions + [p for p in np.flatnonzero(~first).tolist()
-                                            if pos_of[id(t.items[p])] in has])
+        has = set(np.unique(pt.item).tolist())
+        if t.first.all():
+            return [(t.items[p], *pt.span(p)) for p in sorted(has)]
+        first_pos: dict = {}
         out = []
-        for p in positions:
-            it = t.items[p]
-            q = p if first[p] else pos_of[id(it)]
-            s, e = pt.span(q)
-            out.append((it, s, e))
+        for p, it in enumerate(t.items):  # later listings of an Item object share the first one's pairs
+            q = first_pos.setdefault(id(it), p)
+            if q in has:
+                out.append((it, *pt.span(q)))
         return out
 
     # ------------------------------------------------------ polygon numbers

@@ -49,9 +49,15 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
             raise click.UsageError(f"the {src_spec.name} reader has no lenient mode for --skip-invalid")
         read_opts["errors"] = "skip"
     skipped: list = []
+    read_notes: list = []
+
+    def on_read(ds):
+        skipped.extend(ds.meta.get("skipped", []))
+        read_notes.extend(ds.meta.get("read_notes", []))
+
     report = io.convert(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
-                        read_options=read_opts, write_options=write_opts,
-                        on_read=lambda ds: skipped.extend(ds.meta.get("skipped", [])))
+                        read_options=read_opts, write_options=write_opts, on_read=on_read)
+    report.notes[:0] = read_notes
     if as_json:
         out = report.to_dict()
         out["source"] = {"path": str(src), "format": src_spec.name}

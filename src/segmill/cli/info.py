@@ -44,8 +44,11 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
     if as_json:
         out = {"path": str(path), "format": spec.name, "reason": reason, **s}
         out["skipped_records"] = ds.meta.get("skipped", [])
+        out["read_notes"] = ds.meta.get("read_notes", [])
         click.echo(json.dumps(out, indent=2, default=str))
     else:
         click.echo(format_summary(s, [f"path: {path}", f"format: {spec.name} ({reason})"]))
         for rec in ds.meta.get("skipped", []):
             click.echo(f"skipped: {rec['path']}: {rec['record']}: {rec['reason']}", err=True)
+        for note in ds.meta.get("read_notes", []):
+            click.echo(f"note: {note}", err=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError, LimitError
+from ..errors import InputError
 
 __all__ = ["PngImage", "check_size", "colors_to_index", "read_label_png", "read_png", "voc_colormap", "write_png"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +220,7 @@ def _labels_of(item, report) -> dict:
 
 
 def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder", mask_mode: str | None = None,
-          labels=None) -> WriteReport:
+          labels=None, xml_polygons: bool = False) -> WriteReport:
     """Write a Pascal VOC folder.
 
     Parameters
@@ -235,6 +236,13 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
         Paletted (default) or RGB masks; defaults to what a VOC source had.
     labels : path, optional
         A class list (one name a line) fixing the label values.
+    xml_polygons : bool, default False
+        Also write each object's painted pixels as ``<polygon>`` elements
+        (Roboflow's VOC extension, which supervision reads): 1-based
+        pixel-centre outlines, one per connected part, holes joined by
+        zero-width seams, so that filling them (``cv2.fillPoly``) gives
+        exactly the ``SegmentationObject`` pixels. Polygons kept from a
+        source's XML are replaced.
 
     Raises
     ------
@@ -290,7 +298,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
 
     for item, vid in track(plan, desc="voc"):
         _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report,
-                    compose)
+                    compose, xml_polygons)
         sets = _sets_of(item, report)
         if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
             sets = dict(sets)
@@ -322,11 +330,13 @@ def _is_box(ann):
     return isinstance(ann.geometry, Box)
 
 
-def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose):
+def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose,
+                xml_polygons=False):
     from ..geometry import AREA_KINDS, Box
     from ._voc_masks import VOID_NAMES
 
     objects = []
+    obj_pos = []  # position of each XML object's annotation
     inst_values = []
     obj_no = 0  # object number = instance value, as VOC numbers them
     no_area: set = set()  # annotations dropped with L002 (compose need not report them again)
@@ -365,6 +375,7 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             continue
         if not ann.extra.get("voc_no_xml"):
             objects.append(_object(ann, item, names, report, raster))
+            obj_pos.append(pos)
             written.add(pos)
             obj_no += 1
         if has_pixels:
@@ -409,6 +420,8 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
                            and not isinstance(a.geometry, Box) and a.id not in unpainted)
             for d in ("SegmentationClass", "SegmentationObject"):
                 (out / d).mkdir(exist_ok=True)
+            if xml_polygons:
+                _add_polygons(objects, obj_pos, inst_values, item, values, cmap, imap)
             if mode == "RGB":
                 table = classes.color_table()
                 write_png(out / "SegmentationClass" / f"{vid}.png", table[cmap])
@@ -433,6 +446,26 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
     dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
     if dropped:
         report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)
+
+
+def _add_polygons(objects, obj_pos, inst_values, item, values, cmap, imap) -> None:
+    """Each object's painted pixels (instance value and class) as ``<polygon>`` outlines, 1-based."""
+    from ._voc_xml import centre_polygons
+
+    for obj, pos in zip(objects, obj_pos):
+        obj["xml"] = [x for x in obj["xml"] if not re.match(r"\s*<polygon[\s/>]", x)]  # replaced, not doubled
+        v = inst_values[pos]
+        cat = item.annotations[pos].category_id
+        if v <= 0 or cat not in values:
+            continue
+        m = (imap == v) & (cmap == values[cat])
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        if not len(rows):
+            continue
+        r0, c0 = int(rows[0]), int(cols[0])
+        crop = m[r0:int(rows[-1]) + 1, c0:int(cols[-1]) + 1]
+        # centre (c + 0.5, r + 0.5) of pixel (r, c) is 1-based index c + 1: whole numbers
+        obj["polygons"] = [[(int(x + 0.5) + c0, int(y + 0.5) + r0) for x, y in poly] for poly in centre_polygons(crop)]
 
 
 def _fragments(raw, what, item, ann, report) -> list:

@@ -10,10 +10,13 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
+
 from ..errors import InputError
 from ..validate import brief, int_in
 
-__all__ = ["box_from_voc", "box_to_voc", "parse_fragment", "parse_xml", "write_xml", "xml_name_ok", "xml_text_ok"]
+__all__ = ["box_from_voc", "box_to_voc", "centre_polygons", "parse_fragment", "parse_xml", "write_xml", "xml_name_ok",
+           "xml_text_ok"]
 
 _OBJ_KNOWN = {"name", "pose", "truncated", "occluded", "difficult", "bndbox", "part", "actions", "attributes"}
 _TOP_KNOWN = {"filename", "folder", "size", "segmented", "object"}
@@ -289,6 +292,11 @@ def _document(doc: dict):
                 _sub(o, f, _fmt(bool(attrs.pop(f))))
         if obj.get("bndbox") is not None:
             _box_el(o, obj["bndbox"])
+        for poly in obj.get("polygons") or []:
+            pe = _sub(o, "polygon")
+            for i, (x, y) in enumerate(poly, 1):
+                _sub(pe, f"x{i}", _fmt(x))
+                _sub(pe, f"y{i}", _fmt(y))
         for p in obj.get("parts") or []:
             pe = _sub(o, "part")
             _sub(pe, "name", p.get("name") or "")
@@ -307,3 +315,121 @@ def _document(doc: dict):
         for raw in obj.get("xml") or []:
             o.append(parse_fragment(raw))
     return root
+
+
+# ------------------------------------------------------------ <polygon> (Roboflow / supervision extension)
+# supervision reads an object's <polygon> elements (x1, y1, x2, y2, ...: 1-based pixel indices), subtracts 1,
+# rounds and fills each with cv2.fillPoly, which paints the pixels whose centres lie inside or on the outline;
+# the object's mask is the union of its polygons. Outlines through the centres of a region's boundary pixels
+# therefore give back exactly its pixels: each corner ring of segmill's tracer (foreground on its right) is
+# moved half a pixel towards the foreground, and every hole is joined to the ring above it by a zero-width
+# seam running up through foreground pixels (fillPoly draws the seam on pixels that are foreground anyway).
+
+def _unit(dx, dy) -> tuple[int, int]:
+    return (dx > 0) - (dx < 0), (dy > 0) - (dy < 0)
+
+
+def _inset_ring(ring, mask) -> list[tuple[float, float]]:
+    """Pixel-centre outline of one corner ring: each turn moved half a pixel towards the foreground.
+
+    A concave turn whose diagonal pixel is background is a pinch (two pixels touching at a corner
+    only): there the outline runs diagonally from one pixel's centre to the other's.
+    """
+    h, w = mask.shape
+    pts = [(int(x), int(y)) for x, y in ring]
+    n = len(pts)
+    out = []
+    for i in range(n):
+        vx, vy = pts[i]
+        din = _unit(vx - pts[i - 1][0], vy - pts[i - 1][1])
+        dout = _unit(pts[(i + 1) % n][0] - vx, pts[(i + 1) % n][1] - vy)
+        if din == dout or din == (0, 0) or dout == (0, 0):
+            continue  # not a turn
+        nin, nout = (-din[1], din[0]), (-dout[1], dout[0])  # the foreground side (y points down)
+        mx, my = vx + 0.5 * (nin[0] + nout[0]), vy + 0.5 * (nin[1] + nout[1])
+        cx, cy = math.floor(mx), math.floor(my)
+        if 0 <= cx < w and 0 <= cy < h and mask[cy, cx]:
+            out.append((mx, my))
+        else:
+            out.append((vx + 0.5 * (nin[0] - din[0]), vy + 0.5 * (nin[1] - din[1])))
+            out.append((vx + 0.5 * (nout[0] + dout[0]), vy + 0.5 * (nout[1] + dout[1])))
+    return out
+
+
+def _edge_at(pts, p) -> int:
+    """Index ``j`` of the first outline edge ``pts[j] -> pts[j + 1]`` through point ``p``."""
+    n = len(pts)
+    for j in range(n):
+        (ax, ay), (bx, by) = pts[j], pts[(j + 1) % n]
+        if (ay == by == p[1] and min(ax, bx) <= p[0] <= max(ax, bx)) or (
+                ax == bx == p[0] and min(ay, by) <= p[1] <= max(ay, by)):
+            return j
+    raise ValueError(f"no outline edge through {p}")  # the tracer's rings guarantee one
+
+
+def _hole_anchors(rings, is_hole, mask) -> dict:
+    """``{hole: (ring above it, seam end on that ring, seam end on the hole)}`` in pixel-centre coordinates."""
+    top = {}  # (row, column) of a pixel with background above -> the ring holding that edge
+    for k, r in enumerate(rings):
+        for (ax, ay), (bx, by) in zip(r.tolist(), np.roll(r, -1, axis=0).tolist()):
+            if ay == by and bx > ax:
+                for x in range(ax, bx):
+                    top[(ay, x)] = k
+    out = {}
+    for k in np.flatnonzero(is_hole).tolist():
+        r = rings[k]
+        hx, hy = (int(v) for v in r[np.lexsort((r[:, 0], r[:, 1]))[0]])  # top-left corner of the hole
+        y = hy - 1
+        while y > 0 and mask[y - 1, hx]:
+            y -= 1
+        out[k] = (top[(y, hx)], (hx + 0.5, y + 0.5), (hx + 0.5, hy - 0.5))
+    return out
+
+
+def centre_polygons(mask) -> list[list[tuple[float, float]]]:
+    """Outlines through pixel centres whose ``cv2.fillPoly`` is exactly ``mask`` (one per component).
+
+    Parameters
+    ----------
+    mask : (h, w) array_like of bool
+        Not empty.
+
+    Returns
+    -------
+    list of list of (x, y)
+        Half-integer pixel-centre coordinates (pixel ``(r, c)`` has centre
+        ``(c + 0.5, r + 0.5)``), one outline per 8-connected component, holes
+        spliced in by zero-width seams.
+    """
+    from ..bridges.trace import trace_rings
+
+    mask = np.asarray(mask, bool)
+    rings, is_hole = trace_rings(mask, 8)
+    outlines = [_inset_ring(r, mask) for r in rings]
+    anchors = _hole_anchors(rings, is_hole, mask)
+    children: dict = {}
+    for k, (parent, _, _) in anchors.items():
+        children.setdefault(parent, []).append(k)
+    built: dict = {}
+
+    def splice(k):
+        pts = outlines[k]
+        ins: dict = {}
+        for c in children.get(k, ()):
+            _, p, hp = anchors[c]
+            j = _edge_at(pts, p)
+            hole = built[c]
+            jh = _edge_at(hole, hp)
+            seam = [p, hp, *hole[jh + 1:], *hole[: jh + 1], hp, p]
+            ins.setdefault(j, []).append((abs(p[0] - pts[j][0]) + abs(p[1] - pts[j][1]), seam))
+        out = []
+        for j, pt in enumerate(pts):
+            out.append(pt)
+            for _, seam in sorted(ins.get(j, ()), key=lambda t: t[0]):
+                out.extend(seam)
+        return out
+
+    # a hole hangs from a ring above it, so the lowest holes are complete first
+    for k in sorted(anchors, key=lambda k: -int(rings[k][:, 1].min())):
+        built[k] = splice(k)
+    return [splice(k) for k in range(len(rings)) if not is_hole[k]]

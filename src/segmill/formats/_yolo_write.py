@@ -45,8 +45,14 @@ def _snap(v: float) -> int:
     return int(5.0 * v + 0.5)
 
 
-def format_coord(frac: float, scale: int) -> str:
-    """Shortest decimal (6 places or more) that keeps the COCO grid point of ``frac * scale``.
+def format_coord(frac: float, scale: int, source: float | None = None) -> str:
+    """Shortest decimal (6 places or more) that the reader maps to the COCO grid point of ``source``.
+
+    The check is made on exactly what the YOLO reader computes,
+    ``float(text) * scale``, against the 1/5-pixel point of the source vertex
+    ``source`` (default ``frac * scale``). When no decimal string does (a
+    vertex exactly on a grid boundary whose quotient does not multiply back),
+    the nearest float fraction that does is written in full.
 
     Examples
     --------
@@ -54,19 +60,42 @@ def format_coord(frac: float, scale: int) -> str:
     '0.125'
     >>> format_coord(0.0999999 / 1000, 1000)  # "0.000100" would snap to another 1/5-pixel point
     '0.0000999999'
+    >>> format_coord(1.7 / 6, 6, 1.7)  # 1.7 lies on a grid boundary: "0.283333" reads back as 1.699998
+    '0.2833333333333333'
     """
-    target = _snap(frac * scale)
+    target = _snap(frac * scale if source is None else source)
     for d in range(DECIMALS, 18):
         s = f"{frac:.{d}f}"
         if _snap(float(s) * scale) == target:
             return _trim(s)
-    return repr(frac)
+    return repr(_nudge(frac, scale, target))
+
+
+def _nudge(frac: float, scale: int, target: int) -> float:
+    """The float nearest ``frac`` (within [0, 1], a few ulps away) with ``_snap(f * scale) == target``."""
+    f = float(frac)
+    for _ in range(256):
+        got = _snap(f * scale)
+        if got == target:
+            return f
+        f = float(np.nextafter(f, 2.0 if got < target else -1.0))
+        f = min(max(f, 0.0), 1.0)
+    return float(frac)  # pragma: no cover - the gap is a few ulps; kept finite and in range regardless
+
+
+def _clip(part: np.ndarray, h: int, w: int) -> tuple[np.ndarray, bool]:
+    """Vertices clipped into the image ``[0, w] x [0, h]``, and whether any moved."""
+    clipped = np.clip(part, 0.0, np.array([w, h], dtype=np.float64))
+    return clipped, bool(np.any(clipped != part))
 
 
 def _polygon_line(part: np.ndarray, h: int, w: int, rule: str) -> str:
-    fr = part / np.array([w, h], dtype=np.float64)
+    """One polygon as normalized text; ``part`` must lie inside the image (see :func:`_clip`)."""
+    part = np.asarray(part, dtype=np.float64)
+    fr = np.clip(part / np.array([w, h], dtype=np.float64), 0.0, 1.0)
     scales = (w, h)
-    text = [format_coord(float(v), scales[i % 2]) for i, v in enumerate(fr.reshape(-1))]
+    text = [format_coord(float(v), scales[i % 2], float(src))
+            for i, (v, src) in enumerate(zip(fr.reshape(-1), part.reshape(-1)))]
     if rule == "pil":
         back = np.array([float(t) for t in text]).reshape(-1, 2) * np.array([w, h], dtype=np.float64)
         if from_polygons([back], h, w, "pil") != from_polygons([part], h, w, "pil"):
@@ -80,9 +109,17 @@ def _box_line(g: Box, h, w) -> str:
     cx, cy, bw, bh = (float(s) for s in short)
     back = Box((cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h)
     corners = lambda b: [_snap(v) for v in (b.x, b.y, b.x + b.w, b.y + b.h)]  # noqa: E731
-    if corners(back) != corners(g):
-        short = [repr(float(v)) for v in vals]
+    if corners(back) != corners(g) or not all(0.0 <= float(v) <= 1.0 for v in short):
+        short = [repr(min(max(float(v), 0.0), 1.0)) for v in vals]
     return " ".join(short)
+
+
+def _clip_box(g: Box, h: int, w: int) -> tuple[Box, bool]:
+    """A box cut to the image, and whether it was cut."""
+    x0, y0 = min(max(g.x, 0.0), w), min(max(g.y, 0.0), h)
+    x1, y1 = min(max(g.x + g.w, 0.0), w), min(max(g.y + g.h, 0.0), h)
+    cut = Box(x0, y0, x1 - x0, y1 - y0)
+    return cut, (x0, y0, x1, y1) != (g.x, g.y, g.x + g.w, g.y + g.h)
 
 
 def _trim(s: str) -> str:
@@ -90,8 +127,12 @@ def _trim(s: str) -> str:
 
 
 def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool = True,
-          split: str = "train") -> WriteReport:
+          split: str | None = None, image_root=None, link_images: bool = False) -> WriteReport:
     """Write the Ultralytics layout under the folder ``path``.
+
+    Class indices are ``0..n-1`` in category id order (Ultralytics and
+    supervision require indices below the number of names); the source
+    category ids are kept in data.yaml under :data:`IDS_KEY` for segmill.
 
     Parameters
     ----------
@@ -99,11 +140,21 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
         A polygon with several parts: keep the largest part (L303), or write
         one line per part (L304; they read back as separate objects).
     copy_images : bool, default True
-        Copy each image (looked up under ``meta["image_root"]``, else next to
-        ``meta["source_path"]``) into ``images/<split>/``; YOLO cannot be read
-        back without its images (a missing one is loss L307).
-    split : str
-        Split for items that have none.
+        Copy each image into ``images/<split>/``; YOLO cannot be read back
+        without its images (a missing one is loss L307).
+    split : str, optional
+        The split of a single-split source (all items, whatever their own
+        split); in a source with several splits, the split of items that have
+        none. Default: the item's split, else the split named by a COCO file
+        (``instances_val2017.json``: ``val``), else ``train``.
+    image_root : path, optional
+        Where the source images are. Default: ``meta["image_root"]``, and
+        the usual layouts around the annotation file (its folder and the one
+        above, with ``images/``, ``images/<split>/``, ``<split>2017/``,
+        ``<split>/``, ``JPEGImages/``).
+    link_images : bool, default False
+        Hard-link images instead of copying them (a copy when the file system
+        cannot link, noted in the report).
     """
     if multipart not in ("largest", "lines"):
         raise UsageError(f"multipart must be 'largest' or 'lines', got {brief(multipart)}")
@@ -117,35 +168,61 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
     bad = [c.name for c in dataset.categories if c.supercategory or c.isthing is not None or c.color or c.extra]
     if bad:
         report.lose("L309", f"categories {bad[:5]}{' ...' if len(bad) > 5 else ''}: only names are kept")
-    image_roots = [Path(r) for r in (dataset.meta.get("image_root"), dataset.meta.get("source_path")) if r]
-    image_roots = [r if r.is_dir() else r.parent for r in image_roots]
     splits: list[str] = []
     for item, (sp, stem, ext) in zip(dataset.items, plan):
         if sp not in splits:
             splits.append(sp)
         (out / "images" / sp).mkdir(parents=True, exist_ok=True)
         (out / "labels" / sp).mkdir(parents=True, exist_ok=True)
-        src = _find_image(item, image_roots)
         if copy_images:
+            src = _find_image(item, _image_roots(dataset, image_root, item.split or sp))
             if src is not None:
-                shutil.copyfile(src, out / "images" / sp / (stem + ext))
-                report.files += 1
+                _place_image(src, out / "images" / sp / (stem + ext), link_images, report)
             else:
                 report.lose("L307", f"image {item.file_name!r} not found", item.id)
         lines = _item_lines(item, classes, rule, multipart, report)
         write_text(out / "labels" / sp / (stem + ".txt"), "".join(ln + "\n" for ln in lines))
         report.files += 1
         report.items += 1
-    _write_yaml(out, dataset, classes, splits)
+    _write_yaml(out, dataset, classes, splits, report)
     report.files += 1
     return report
+
+
+def _place_image(src: Path, dst: Path, link: bool, report) -> None:
+    """Copy ``src`` to ``dst``, or hard-link it (copying when the file system refuses the link)."""
+    if link:
+        try:
+            os.link(src, dst)
+            report.files += 1
+            return
+        except OSError as exc:
+            report.notes.append(f"image {src.name!r} copied: cannot hard-link ({exc.strerror or exc})")
+    shutil.copyfile(src, dst)
+    report.files += 1
+
+
+_SPLIT_NAMES = ("train", "val", "test", "valid", "validation", "minival", "trainval", "dev")
+
+
+def source_split(dataset) -> str | None:
+    """The split a COCO-style file name gives (``instances_val2017.json`` -> ``val``), or None."""
+    src = dataset.meta.get("source_path")
+    if not isinstance(src, str) or not src:
+        return None
+    stem = Path(src).stem.lower()
+    stem = re.sub(r"^(instances|panoptic|person_keypoints|captions|annotations?)_", "", stem)
+    stem = re.sub(r"(19|20)\d\d$", "", stem)
+    return stem if stem in _SPLIT_NAMES else None
 
 
 def _plan_names(dataset, split, report) -> list[tuple[str, str, str]]:
     """``(split folder, stem, image extension)`` of every item, checked before anything is written."""
     plan, used = [], set()
+    single = len({i.split for i in dataset.items if i.split}) <= 1
+    fallback = split or source_split(dataset) or "train"
     for item in dataset.items:
-        sp = _safe_split(item.split or split)
+        sp = _safe_split(split if split and single else (item.split or fallback))
         rec = f"image id {brief(item.id)}"
         stem, ext = os.path.splitext(os.path.basename(item.file_name if isinstance(item.file_name, str) else ""))
         stem = stem or str(item.id).rsplit("/", 1)[-1]
@@ -172,42 +249,101 @@ def _safe_split(name: str) -> str:
     return cleaned or "default"
 
 
+def _image_roots(dataset, image_root, split) -> list[Path]:
+    """Folders that may hold the images of ``split``, most specific first (existing ones only).
+
+    ``image_root`` alone when given; otherwise ``meta["image_root"]`` and the
+    usual COCO / VOC / LabelMe layouts around ``meta["source_path"]``.
+    """
+    if image_root is not None:
+        return [Path(image_root)]
+    bases = []
+    if dataset.meta.get("image_root"):
+        bases.append(Path(dataset.meta["image_root"]))
+    if dataset.meta.get("source_path"):
+        src = Path(dataset.meta["source_path"])
+        folder = src if src.is_dir() else src.parent
+        bases += [folder, folder.parent]
+    sp = _safe_split(split) if split else None
+    roots: list[Path] = []
+    for base in bases:
+        cands = [base, base / "images"]
+        if sp:
+            cands += [base / "images" / sp, base / f"{sp}2017", base / sp]
+        cands.append(base / "JPEGImages")
+        roots += [c for c in cands if c not in roots and c.is_dir()]
+    return roots
+
+
 def _find_image(item, roots):
-    """The image file of an item: under the reader's image root, else beside the source file.
+    """The image file of an item: its name under each root in turn, then its base name.
 
     A file name that leaves its root (``../../etc/passwd``) is never followed.
     """
-    for root in roots:
-        try:
-            p = resolve_inside(root, item.file_name)
-            if p.is_file():
-                return p
-        except (InputError, OSError, ValueError):  # escaping, or a name the file system refuses
-            continue
+    names = [item.file_name] if isinstance(item.file_name, str) else []
+    base = os.path.basename(names[0].replace("\\", "/")) if names else ""
+    if base and base != names[0]:
+        names.append(base)
+    for name in names:  # the full name under every root before the base name under any
+        for root in roots:
+            try:
+                p = resolve_inside(root, name)
+                if p.is_file():
+                    return p
+            except (InputError, OSError, ValueError):  # escaping, or a name the file system refuses
+                continue
     return None
 
 
+#: data.yaml key holding the source category id of every class (segmill reads it back; other tools ignore it).
+IDS_KEY = "segmill_category_ids"
+
+
+def _id_order(cid):
+    # ints before strings, each in natural order (category ids are ints or strings)
+    return (isinstance(cid, str), cid)
+
+
 def _class_map(dataset, report):
-    ids = [c.id for c in dataset.categories]
-    if all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_CLASS for i in ids):
-        return {i: i for i in ids}
-    report.lose("L306", "category ids are not non-negative integers; classes numbered 0.. in category order")
-    return {c.id: n for n, c in enumerate(dataset.categories)}
+    """Class index ``0..n-1`` of every category id, in category id order.
+
+    Ultralytics and supervision require class indices below the number of
+    names, so sparse COCO ids (1, 2 ... or 3, 7) are renumbered; the source
+    ids are written to data.yaml (:data:`IDS_KEY`) so segmill's reader
+    restores them. Ids that YAML cannot keep exactly are reported (L306).
+    """
+    ids = sorted((c.id for c in dataset.categories), key=_id_order)
+    classes = {cid: n for n, cid in enumerate(ids)}
+    if any(classes[i] != i for i in ids):
+        if all(isinstance(i, (int, str)) and not isinstance(i, bool) for i in ids):
+            report.notes.append(f"classes numbered 0..{len(ids) - 1} in category id order; the category ids are "
+                                f"kept in data.yaml {IDS_KEY!r}")
+        else:
+            report.lose("L306", "category ids are not integers or strings; classes numbered 0.. in id order")
+    return classes
 
 
-def _write_yaml(out, dataset, classes, splits):
+def _write_yaml(out, dataset, classes, splits, report):
     import yaml
 
     names_by_cls = {classes[c.id]: c.name for c in dataset.categories}
-    keys = sorted(names_by_cls)
-    names = [names_by_cls[k] for k in keys] if keys == list(range(len(keys))) else {k: names_by_cls[k] for k in keys}
-    doc = {"path": "."}
-    for sp in splits:
-        doc[sp] = f"images/{sp}"
+    names = [names_by_cls[k] for k in range(len(names_by_cls))]  # classes are 0..n-1: a list, as Ultralytics reads
+    # No "path": Ultralytics resolves a relative one (even ".") against the working directory, while
+    # without it the folder of data.yaml is the root.
+    doc = {sp: f"images/{sp}" for sp in splits}
+    for key in ("train", "val"):  # both required by Ultralytics' check_det_dataset
+        if key not in doc and splits:
+            doc[key] = f"images/{splits[0]}"
+            report.notes.append(f"data.yaml {key!r} points at images/{splits[0]}: Ultralytics requires "
+                                "both 'train' and 'val'")
     prior = dataset.meta.get("yolo_yaml") if isinstance(dataset.meta.get("yolo_yaml"), dict) else {}
-    for k, v in prior.items():
-        doc.setdefault(k, v)
+    for k, v in prior.items():  # the source's other keys (download, channels ...); not its layout or counts
+        if k not in (IDS_KEY, "path", "nc", "train", "val", "test", "minival"):
+            doc.setdefault(k, v)
     doc["names"] = names
+    by_cls = sorted(classes, key=classes.get)
+    if any(classes[i] != i for i in by_cls) and all(isinstance(i, (int, str)) for i in by_cls):
+        doc[IDS_KEY] = by_cls
 
     def dump(allow_unicode: bool) -> str:
         return yaml.safe_dump(doc, sort_keys=False, allow_unicode=allow_unicode)
@@ -268,6 +404,9 @@ def _item_lines(item, classes, rule, multipart, report):
                         item.id, ann.id)
         cls = classes[ann.category_id]
         if isinstance(g, Box):
+            g, cut = _clip_box(g, h, w)
+            if cut:
+                report.lose("L310", "box outside the image cut to it", item.id, ann.id)
             if has_poly:
                 report.lose("L305", "box written as a polygon", item.id, ann.id)
                 lines.append(f"{cls} " + _polygon_line(g.to_polygons().parts[0], h, w, rule))
@@ -284,7 +423,10 @@ def _item_lines(item, classes, rule, multipart, report):
                 parts = [parts[keep]]
             else:
                 report.lose("L304", f"{len(parts)} parts written as {len(parts)} lines", item.id, ann.id)
-        for part in parts:
+        clipped = [_clip(np.asarray(p, dtype=np.float64), h, w) for p in parts]
+        if any(moved for _, moved in clipped):
+            report.lose("L310", "vertices outside the image moved onto its border", item.id, ann.id)
+        for part, _ in clipped:
             lines.append(f"{cls} " + _polygon_line(part, h, w, rule))
         report.annotations += 1
     return lines

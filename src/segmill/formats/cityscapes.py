@@ -42,6 +42,7 @@ train-id mapping).
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -92,14 +93,21 @@ TABLES = ("auto", "official", "custom")
 SOURCES = ("auto", "instanceIds", "labelIds", "polygons")
 
 
+#: Entries of one folder the detector looks at (a folder of 100k images is not listed to its end).
+_DETECT_ENTRIES = 20_000
+
+
 def _find_gtfine(folder: Path, depth: int):
     """A readable ``*_gtFine_*`` file at most ``depth`` folders below ``folder`` (a few per level), or None."""
     subs = []
-    for f in folder.iterdir():
-        if _NAME.match(f.name) and f.is_file():
-            return f
-        if len(subs) < 16 and f.is_dir():
-            subs.append(f)
+    with os.scandir(folder) as it:
+        for n, e in enumerate(it):
+            if n >= _DETECT_ENTRIES:
+                break
+            if _NAME.match(e.name) and e.is_file():
+                return Path(e.path)
+            if len(subs) < 16 and e.is_dir():  # scandir's type: no stat per entry
+                subs.append(Path(e.path))
     if depth > 0:
         for sub in sorted(subs)[:5]:
             hit = _find_gtfine(sub, depth - 1)
@@ -143,6 +151,12 @@ class _Table(NamedTuple):
 
     name: str
     entries: list
+    by_value: dict
+    by_name: dict
+
+    @classmethod
+    def of(cls, name: str, entries) -> _Table:
+        return cls(name, entries, {e.value: e for e in entries}, {e.name: e for e in entries})
 
     @property
     def official(self) -> bool:
@@ -159,13 +173,13 @@ def _table(root: Path, labels, label_table: str) -> _Table:
     if labels is not None:
         if label_table == "official":
             raise UsageError("labels (a custom label table) and label_table='official' contradict each other")
-        return _Table(str(labels), parse_label_colors(Path(labels)))
+        return _Table.of(str(labels), parse_label_colors(Path(labels)))
     f = root / LABEL_COLORS
     if label_table != "official" and f.is_file():
-        return _Table(LABEL_COLORS, parse_label_colors(confine(root, f)))
+        return _Table.of(LABEL_COLORS, parse_label_colors(confine(root, f)))
     if label_table == "custom":
         raise InputError(f"no {LABEL_COLORS} in the dataset root (label_table='custom'); give labels=FILE", root)
-    return _Table("official", official_entries())
+    return _Table.of("official", official_entries())
 
 
 # ------------------------------------------------------------------ reading
@@ -227,7 +241,8 @@ def _scan(gt: Path, split_hint) -> dict:
 
 def _nothing_readable(gt: Path, p: Path):
     """The error for a folder with files but no readable annotation file (None when it is truly empty)."""
-    files = [f for f in confined_glob(gt, "*", recursive=True)]
+    # hidden files (.keep, .DS_Store) are not data
+    files = [f for f in confined_glob(gt, "*", recursive=True) if not f.name.startswith(".")]
     if not files and gt.name == "gtFine":
         return None  # an empty gtFine folder: an empty dataset (what the writer makes of one)
     if not files:
@@ -237,6 +252,13 @@ def _nothing_readable(gt: Path, p: Path):
     return InputError(f"{len(files)} file(s) (e.g. {some}) but no *_gtFine_labelIds.png, *_gtFine_instanceIds.png "
                       "or *_gtFine_polygons.json among them (expected gtFine/<split>/<city>/"
                       "<base>_gtFine_labelIds.png; labelTrainIds and color PNGs are not read)", gt)
+
+
+def _table_note(table: _Table) -> str:
+    if table.official:
+        return "label table: the official Cityscapes labels (ids 0..33)"
+    return f"label table: {table.name} ({len(table.entries)} custom labels, values {table.entries[0].value}.." \
+           f"{table.entries[-1].value})"
 
 
 def _layout(places) -> str:
@@ -273,7 +295,8 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
     An unknown option value is a :class:`~segmill.errors.UsageError`. A
     ``*_gtFine_*`` file that is a symbolic link out of the scanned folder
     is refused; one that is a directory is left out. ``meta["label_table"]``
-    names the table used, ``meta["cityscapes_layout"]`` the layout found.
+    names the table used, ``meta["cityscapes_layout"]`` the layout found, and
+    ``meta["read_notes"]`` says both in words (for the command line).
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
     if raster not in RULES:
@@ -292,9 +315,13 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
         err = _nothing_readable(gt, p)
         if err is not None:
             raise err
-    meta = {"raster_rule": raster, "image_root": str(root), "label_table": table.name}
+    meta = {"raster_rule": raster, "image_root": str(root), "label_table": table.name,
+            "read_notes": [_table_note(table)]}
     if found:
         meta["cityscapes_layout"] = _layout(found)
+        if meta["cityscapes_layout"] != "split/city":
+            meta["read_notes"].append(f"Cityscapes layout without the usual gtFine/<split>/<city>/ levels: "
+                                      f"{meta['cityscapes_layout']}")
     ds = Dataset(categories=table.categories(), meta=meta)
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
@@ -331,7 +358,6 @@ def _image_path(place: _Place, prefix) -> str:
 
 def _read_item(place, prefix, kind, f, table, policy):
     item = Item("/".join((*place.dirs, place.base)), _image_path(place, prefix), split=place.split)
-    by_value = {e.value: e for e in table.entries}
     if kind == "polygons":
         return _read_polygons(item, f, policy, table)
     arr = _load_png(f)
@@ -343,7 +369,7 @@ def _read_item(place, prefix, kind, f, table, policy):
             continue
         instance = kind == "instanceIds" and v >= 1000
         cls = v // 1000 if instance else v
-        entry = by_value.get(cls)
+        entry = table.by_value.get(cls)
         if entry is None and not policy.keeping:
             what = "a Cityscapes label id" if table.official else f"a label value of {table.name}"
             raise InputError(f"pixel value {v} is not {what} (class {cls})", f)
@@ -404,7 +430,7 @@ def _read_polygons(item, f, policy, table):
     # polygons are painted at this size: the pixel limit applies, and an empty image has no pixel to paint
     item.height, item.width = image_size(h, w, f, None, allow_zero=False)
     objects = doc["objects"]
-    by_name = {e.name: e for e in table.entries}
+    by_name = table.by_name
     if not isinstance(objects, list):
         raise InputError(f"objects must be a list, got {brief(objects)}", f)
     for n, obj in enumerate(objects):
@@ -473,6 +499,8 @@ class _Slot(NamedTuple):
 
 def _custom_wanted(dataset: Dataset, label_table: str) -> bool:
     """Whether to write a custom table: asked for, read from one, or a category the official table lacks."""
+    if not dataset.categories:
+        return False  # no label to list: label_colors.txt cannot be empty
     if label_table != "auto":
         return label_table == "custom"
     read_with = dataset.meta.get("label_table")
@@ -502,9 +530,8 @@ def _label_name_ok(name: str, colored: bool) -> bool:
     except UnicodeEncodeError:
         return False
     tokens = name.split()
-    if not colored and len(tokens) >= 3 and tokens[0].lstrip("+-").isdigit():
-        return False  # it would read back as a colour and a name
-    return True
+    # a bare name of three or more words starting with a number would read back as a colour and a name
+    return colored or len(tokens) < 3 or not tokens[0].lstrip("+-").isdigit()
 
 
 def _custom_slots(dataset: Dataset, report: WriteReport):

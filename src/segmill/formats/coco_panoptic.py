@@ -17,7 +17,6 @@ panoptic gives the same PNGs). Categories carry ``isthing`` and ``color``.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import re
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..geometry import InvalidGeometry
 from ..limits import check_pixels
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
-from ..paths import confined_glob, resolve_inside
+from ..paths import confined_glob, output_name, resolve_inside
 from ..rle import encode
 from ..validate import ErrorPolicy, brief, finite, hashable_id, image_size, int_in, string
 from . import Detection, FormatSpec, NO, register_format
@@ -239,10 +238,7 @@ def _item(im, i: int, records: dict, pngs: Path, jf, cats: dict, state: dict, ke
         return item
     segs = _segments(rec.get("segments_info"), jf, where)
     png_name = rec.get("file_name") or _png_from_image_name(fn, jf, where)
-    try:
-        png = resolve_inside(pngs, png_name, jf, where)
-    except UnicodeEncodeError:  # a lone surrogate ("\ud800") names no file; resolve_inside lets it out
-        raise InputError(f"PNG name {brief(png_name)} cannot name a file", jf, where) from None
+    png = resolve_inside(pngs, png_name, jf, where)
     item.extra["panoptic_file_name"] = png_name
     rest = {k: v for k, v in rec.items() if k not in ("image_id", "file_name", "segments_info")}
     if rest:
@@ -409,25 +405,24 @@ def _write_json(path: Path, doc: dict) -> None:
 
 
 def _split_name(split) -> str:
-    """The split as it names files (``panoptic_<split>.json``): refused unless a plain name."""
+    """The split as it names files (``panoptic_<split>.json`` and its folder): refused unless a plain name."""
     if split is None:
         return "default"
-    s = str(split)
-    if not s or "\0" in s or "/" in s or "\\" in s or s in (".", ".."):
-        raise InputError(f"split {brief(split)} cannot name a file (panoptic_<split>.json)")
-    return s
+    output_name(f"panoptic_{split}", "split", None, f"split {brief(split)}", suffix=".json")
+    return str(split)
 
 
 def _png_name(item: Item, used: set) -> str:
     """The file name of ``item``'s PNG: its panoptic name (or its image's stem) as a plain name, unique.
 
     Directories are dropped (PNGs are written flat), but a name that is not a
-    string, holds a NUL byte, is absolute or climbs out with ``..`` is
-    refused: it was never a PNG of this dataset.
+    string, is absolute or climbs out with ``..`` is refused: it was never a
+    PNG of this dataset. The rest is :func:`segmill.paths.output_name`'s to
+    refuse (NUL byte, ``.``, a lone surrogate, more than 255 bytes).
     """
     where = f"image id {brief(item.id)}"
     name = item.extra.get("panoptic_file_name") or (Path(str(item.file_name)).stem + ".png")
-    if not isinstance(name, str) or "\0" in name or not _encodable(name):
+    if not isinstance(name, str):
         raise InputError(f"PNG name {brief(name)} is not a file name", None, where)
     cleaned = name.replace("\\", "/")
     if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
@@ -435,26 +430,15 @@ def _png_name(item: Item, used: set) -> str:
     norm = posixpath.normpath(cleaned)
     if norm == ".." or norm.startswith("../"):
         raise InputError(f"PNG name {brief(name)} points outside the PNG folder", None, where)
-    base = posixpath.basename(norm)
-    if base in ("", ".", ".."):
-        raise InputError(f"PNG name {brief(name)} names no file", None, where)
+    base = output_name(posixpath.basename(norm), "PNG name", None, where)
     if base in used:
-        stem = posixpath.splitext(base)[0]
+        stem = posixpath.splitext(base)[0][:120]
         tag = re.sub(r"[^A-Za-z0-9_.-]", "_", str(item.id))[:64]  # an id may hold '/', '..', NUL
         base, k = f"{stem}_{tag}.png", 1
         while base in used:
             base, k = f"{stem}_{tag}_{k}.png", k + 1
     used.add(base)
     return base
-
-
-def _encodable(name: str) -> bool:
-    """``name`` can be a file name on this system (a lone surrogate such as ``"\ud800"`` cannot)."""
-    try:
-        os.fsencode(name)
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_canvas(item: Item) -> None:

@@ -176,6 +176,9 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
     ds = Dataset(categories=cl.categories())
     ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks",
                     "masks_layout": "flat" if flat else "semantic"})
+    if flat:
+        ds.meta["read_notes"] = [("label maps read from the folder itself (no semantic/ folder): each PNG is a "
+                                  "semantic map, classes from classes.txt")]
     if not policy.raising:
         # skip: listed and dropped; keep: listed for `segmill check` (S014)
         policy.skipped = ds.meta.setdefault("skipped", [])
@@ -311,9 +314,8 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
 
         for a in item.annotations:
             # points/lines are reported by compose (L703); polygons and boxes are painted (L705)
-            if not isinstance(a.geometry, AREA_KINDS):
-                ivals.append(0)
-            elif a.category_id is None or a.extra.get("voc_semantic") or a.category_id not in values:
+            if (not isinstance(a.geometry, AREA_KINDS) or a.category_id is None or a.extra.get("voc_semantic")
+                    or a.category_id not in values):
                 ivals.append(0)
             elif k >= MAX_INSTANCES:
                 ivals.append(0)  # never wrapped: 65536 would read back as instance 0 (no instance)

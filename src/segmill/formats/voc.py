@@ -335,6 +335,9 @@ register_format(
                    "area, then later) or last", kind="choice", choices=("zorder", "last"), default="zorder"),
             Option("mask_mode", "writer", "paletted (P, the default) or RGB masks", kind="choice",
                    choices=("P", "RGB")),
+            Option("xml_polygons", "writer", "also write each object's pixels as <polygon> elements (the Roboflow "
+                   "extension supervision reads; outlines through pixel centres that fill back to the same pixels)",
+                   kind="bool", default=False),
         ),
     )
 )

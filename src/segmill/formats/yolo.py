@@ -17,10 +17,19 @@ each image's size: it is read from the image header (Pillow, no decoding).
 
 Precision of written coordinates: 6 decimals, the Ultralytics habit, raised
 per value (up to 17 significant digits) whenever 6 decimals would move the
-vertex to another point of pycocotools' 1/5-pixel grid. Under the ``coco``
-rule the mask depends only on those grid points, so the re-read polygon
-rasterizes to exactly the same mask; under ``pil`` the writer checks each
-polygon by rasterizing and writes full precision when needed.
+vertex to another point of pycocotools' 1/5-pixel grid. The check is made on
+exactly what this reader computes (``float(text) * width``) against the grid
+point of the source vertex; a vertex on a grid boundary whose quotient does
+not multiply back is written as the nearest float that does. Under the
+``coco`` rule the mask depends only on those grid points, so the re-read
+polygon rasterizes to exactly the same mask; under ``pil`` the writer checks
+each polygon by rasterizing and writes full precision when needed. Vertices
+outside the image are clipped to its border (L310).
+
+Classes: Ultralytics and supervision require class indices ``0..len(names)-1``,
+so the writer numbers classes in category id order and keeps the source ids
+in data.yaml under ``segmill_category_ids`` (other tools ignore the key); this
+reader gives them back. Without the key, the classes are the category ids.
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ from ..limits import MAX_JSON_DEPTH
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
-from ..validate import ErrorPolicy, brief, int_in
+from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
-from ._yolo_write import DECIMALS, MAX_CLASS, format_coord, write
+from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write
 from .options import ERRORS, Option, raster
 
 register_codes(
@@ -54,6 +63,7 @@ register_codes(
         "L307": "image not copied: it was not found, so the YOLO dataset cannot be read back without it",
         "L308": "mask holes written as zero-width bridge cuts inside the outer ring (YOLO has no holes)",
         "L309": "category supercategory / isthing / colour dropped (data.yaml holds names only)",
+        "L310": "coordinates outside the image clipped to its border (YOLO coordinates lie in [0, 1])",
     }
 )
 
@@ -239,8 +249,8 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     if not (root / "labels").is_dir():
         raise InputError("no labels/ folder", root)
     ds = Dataset(meta={"raster_rule": raster, "image_root": str(root)})
-    # data.yaml's other keys (path, train, val, download ...) are kept for the YOLO writer only.
-    ds.meta["yolo_yaml"] = {k: v for k, v in doc.items() if k != "names"}
+    # data.yaml's other keys are kept for the YOLO writer, which reuses those not about layout (download ...).
+    ds.meta["yolo_yaml"] = {k: v for k, v in doc.items() if k not in ("names", IDS_KEY)}
     if not policy.raising:
         # skip: listed and dropped; keep: listed for `segmill check` (S014)
         policy.skipped = ds.meta.setdefault("skipped", [])
@@ -273,9 +283,45 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
         bad = sorted(seen_classes - set(names))
         more = " ..." if len(bad) > 10 else ""
         raise InputError(f"class ids {bad[:10]}{more} are not in data.yaml names", _yaml_file(root), "names")
+    _restore_ids(ds, _source_ids(doc, names, _yaml_file(root)))
     if not policy.keeping:
         ds.validate(p)
     return ds
+
+
+def _source_ids(doc, names, f):
+    """``{class: category id}`` from segmill's own data.yaml key (:data:`IDS_KEY`), or None when absent.
+
+    The key lists the source category id of classes ``0..n-1``; it must match
+    ``names`` (same length, unique integer or string ids), else the file was
+    edited inconsistently and is refused rather than misread.
+    """
+    ids = doc.get(IDS_KEY)
+    if ids is None or names is None:
+        return None
+    if not isinstance(ids, list) or len(ids) != len(names) or sorted(names) != list(range(len(names))):
+        raise InputError(f"{IDS_KEY} must list one category id per class of names (classes 0..{len(names) - 1}), "
+                         f"got {brief(ids)}", f, IDS_KEY)
+    out = {n: hashable_id(v, f"{IDS_KEY}[{n}]", f, IDS_KEY) for n, v in enumerate(ids)}
+    if len(set(out.values())) != len(out):
+        raise InputError(f"{IDS_KEY} repeats a category id: {brief(ids)}", f, IDS_KEY)
+    return out
+
+
+def _restore_ids(ds: Dataset, ids) -> None:
+    """Give categories and annotations their source category ids (segmill's data.yaml key)."""
+    if not ids:
+        return
+    clash = {c.id for c in ds.categories if c.id not in ids} & set(ids.values())
+    if clash:  # only in skip/keep modes: a label class outside names equals a restored id
+        raise InputError(f"class ids {sorted(clash, key=str)[:10]} are not in names but equal ids of {IDS_KEY}",
+                         ds.meta.get("image_root"), IDS_KEY)
+    for c in ds.categories:
+        c.id = ids.get(c.id, c.id)
+    for item in ds.items:
+        for a in item.annotations:
+            if a.category_id in ids:
+                a.category_id = ids[a.category_id]
 
 
 def _listing(root: Path, pattern: str) -> list[Path]:
@@ -397,7 +443,12 @@ register_format(
                    "per part (L304)", kind="choice", choices=("largest", "lines"), default="largest"),
             Option("copy_images", "writer", "copy images into images/<split>/ (YOLO needs them for sizes)",
                    kind="bool", default=True),
-            Option("split", "writer", "split for items without one", default="train"),
+            Option("split", "writer", "split of a single-split source, else of items without one (default: the "
+                   "item's split, the COCO file's split name, else train)"),
+            Option("image_root", "writer", "where the source images are (default: meta image_root and the usual "
+                   "layouts beside the annotations: images/, <split>2017/, JPEGImages/)", kind="path"),
+            Option("link_images", "writer", "hard-link images into images/<split>/ instead of copying them",
+                   kind="bool", default=False),
         ),
     )
 )

@@ -8,7 +8,13 @@ differences a pycocotools user should know:
 * masks may be in any memory order, and nonzero means foreground;
 * malformed input (counts that do not sum to ``h * w``, bad strings, polygons
   with fewer than 3 points, NaN) raises :class:`segmill.errors.RLEError` or
-  :class:`segmill.errors.PolygonError` instead of returning garbage;
+  :class:`segmill.errors.PolygonError` instead of returning garbage, and so
+  does an argument of the wrong type: no verb lets a ``TypeError``,
+  ``ValueError`` or ``OverflowError`` escape (both classes are
+  ``ValueError`` subclasses, so callers catching that keep working);
+* sizes are held to the pixel limit of :mod:`segmill.limits`
+  (``SEGMILL_MAX_PIXELS``), and a polygon whose edges would take more
+  tracing steps than that limit is refused before anything is allocated;
 * counts are kept canonical (no empty interior runs), so equal masks compare
   equal.
 """

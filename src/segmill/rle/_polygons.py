@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from ..errors import PolygonError, RLEError, UsageError
+from ..errors import PolygonError, RLEError, SegmillError, UsageError
 from ..validate import brief
 from . import _raster as R
 from ._api import encode
@@ -124,7 +124,7 @@ def from_polygons_batch(annotations, heights, widths, rule: str = "coco") -> lis
     if type(annotations) is not list:
         annotations = _listed(annotations, "annotations")
     n = len(annotations)
-    hs, ws, sizes = _batch_sizes(heights, widths, n)
+    sizes = _batch_sizes(heights, widths, n)[2]
     _check_rule(rule)
     if rule == "pil":
         return [_pil_polygons(_as_parts(a), h, w) for a, (h, w) in zip(annotations, sizes)]
@@ -262,6 +262,14 @@ class FlatBatch:
     annotation, and ``heights`` / ``widths`` the image size of each
     annotation (or arrays of length 1 for all). The kernel checks every value.
 
+    Arguments that are not 1-D numeric arrays, or that do not fit together
+    (part lengths not adding up to the coordinates, ...), raise
+    :class:`~segmill.errors.PolygonError`; a negative size or one over the
+    pixel limit raises :class:`~segmill.errors.RLEError`. A bad coordinate
+    (or a polygon whose tracing would take more work than the pixel limit
+    allows) makes :meth:`finish` return None: the caller then takes the
+    careful path of :func:`from_polygons_batch`, which words the error.
+
     A large batch (at least 200,000 coordinates, two or more threads, see
     ``SEGMILL_THREADS``) runs in two parts side by side, because the kernel
     releases the GIL. ``worker_share`` of the coordinates goes to a worker
@@ -307,10 +315,12 @@ class FlatBatch:
     def _begin(self, coords, part_len, nparts, heights, widths, worker_share: float) -> None:
         self.future = None
         n = nparts.shape[0]
-        self.sizes = (heights, widths, n)
+        self._sizes = (heights, widths, n)
         self.mine = (coords, part_len, nparts, heights, widths)
-        threads = _threads()
-        if threads < 2 or coords.size < _PARALLEL_MIN_COORDS or n < 2:
+        if coords.size < _PARALLEL_MIN_COORDS or n < 2:
+            return
+        threads = _threads()  # after the size test: reading the environment costs microseconds
+        if threads < 2:
             return
         # Split at an annotation boundary: the caller's thread takes the
         # first part, the worker the rest. (The leading 0 keeps annotations
@@ -319,13 +329,13 @@ class FlatBatch:
         cut = min(max(int(np.searchsorted(ann_end, coords.size * (1.0 - worker_share))), 1), n - 1)
         p_cut = int(nparts[:cut].sum())
         c_cut = int(ann_end[cut - 1])
-        per = heights.shape[0] > 1
+        h_per, w_per = heights.shape[0] > 1, widths.shape[0] > 1
         self.future = _pool(threads).submit(
             _run_flat, coords[c_cut:], part_len[p_cut:], nparts[cut:],
-            heights[cut:] if per else heights, widths[cut:] if per else widths,
+            heights[cut:] if h_per else heights, widths[cut:] if w_per else widths,
         )
         self.mine = (coords[:c_cut], part_len[:p_cut], nparts[:cut],
-                     heights[:cut] if per else heights, widths[:cut] if per else widths)
+                     heights[:cut] if h_per else heights, widths[:cut] if w_per else widths)
 
     def finish_parts(self):
         """``[(counts, offsets, first annotation), ...]`` per part run (read-only counts).
@@ -365,7 +375,7 @@ class FlatBatch:
         return None if out is None else _wrap_batch(out[0], out[1], pairs)
 
     def _same_sizes(self, sizes) -> list:
-        heights, widths, n = self.sizes
+        heights, widths, n = self._sizes
         try:
             arr = np.asarray(sizes, dtype=np.int64)
         except (TypeError, ValueError, OverflowError, RecursionError):
@@ -395,12 +405,12 @@ def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
     wcol = [sizes[0][1]] if uniform else [s[1] for s in sizes]
     try:
         out = _raster_batch(parts_per_ann, hcol, wcol)
-    except (AttributeError, TypeError, ValueError) as exc:  # not arrays after all (a PolygonError is one too)
-        if isinstance(exc, PolygonError):
-            raise
+    except SegmillError:
+        raise
+    except (AttributeError, TypeError, ValueError):  # not arrays after all
         out = None
     if out is None:  # not what the caller promised: take the careful path
-        return from_polygons_batch([list(p) for p in parts_per_ann], hs, ws)
+        return from_polygons_batch([_listed(p, "polygon parts") for p in parts_per_ann], hs, ws)
     return _wrap_batch(out[0], out[1], sizes)
 
 

@@ -87,6 +87,9 @@ def _key_text(k) -> str:
     return got
 
 
+_NONFINITE = frozenset(("nan", "inf", "-inf"))  # float.__repr__ of the values json refuses here
+
+
 def _text(o, indent: str) -> str:
     """The JSON text of ``o`` at nesting ``indent`` (json's ``indent=2`` layout)."""
     t = type(o)
@@ -106,13 +109,39 @@ def _text(o, indent: str) -> str:
         raise _Unusual  # deeper than any result; maybe a cycle: json words it
     inner = indent + "  "
     if isinstance(o, dict):
-        if not o:
-            return "{}"
-        items = [_key_text(k) + _text(v, inner) for k, v in o.items()]
-        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
+        return _dict_text(o, indent, inner) if o else "{}"
     if not o:
         return "[]"
     return "[\n" + inner + (",\n" + inner).join([_text(v, inner) for v in o]) + "\n" + indent + "]"
+
+
+def _dict_text(o: dict, indent: str, inner: str) -> str:
+    """A non-empty dict: plain keys and values written inline (no call per value), the rest by :func:`_text`."""
+    keys = _KEY_TEXT
+    enc = encode_basestring
+    irepr = int.__repr__
+    frepr = float.__repr__
+    items = []
+    add = items.append
+    for k, v in o.items():
+        kt = keys.get(k) if type(k) is str else None
+        if kt is None:
+            kt = _key_text(k)
+        t = type(v)
+        if t is str:
+            add(kt + enc(v))
+        elif t is int:
+            add(kt + irepr(v))
+        elif t is float:
+            vt = frepr(v)
+            if vt in _NONFINITE:
+                raise _Unusual
+            add(kt + vt)
+        elif v is None:
+            add(kt + "null")
+        else:
+            add(kt + _text(v, inner))
+    return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
 
 
 def _dumps(result) -> str:
