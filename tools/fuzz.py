@@ -1645,28 +1645,44 @@ class Campaign:
         self.start = time.monotonic()
         self.last_note = self.start
         self.stopping = False
+        self.tasks_out = {t: 0 for t in targets}
+        self.tasks_done = {t: 0 for t in targets}
         self._gen = self._tasks()
 
     # ------------------------------------------------------------ tasks
     def _tasks(self):
+        """Tasks of the targets in turn, the one that has had the least worker time first.
+
+        Which inputs a target gets depends only on its own count, so the order
+        changes nothing but how ``--seconds`` is shared out.
+        """
         n = self.opts.inputs_per_format
         done = {t: 0 for t in self.targets}
         active = list(self.targets)
         while active:
-            for t in list(active):
-                count = RLE_BATCH if t.startswith("rle.") else 1
-                if n is not None:
-                    count = min(count, n - done[t])
-                if count <= 0:
-                    active.remove(t)
-                    continue
-                yield {"op": "run", "target": t, "first": done[t], "count": count}
-                done[t] += count
+            t = min(active, key=lambda t: (self._spent(t), self.targets.index(t)))
+            count = RLE_BATCH if t.startswith("rle.") else 1
+            if n is not None:
+                count = min(count, n - done[t])
+            if count <= 0:
+                active.remove(t)
+                continue
+            self.tasks_out[t] += 1
+            yield {"op": "run", "target": t, "first": done[t], "count": count}
+            done[t] += count
+
+    def _spent(self, t: str) -> float:
+        """Worker seconds a target has had, tasks still running counted at its mean so far."""
+        st = self.stats[t]
+        finished = self.tasks_done[t]
+        mean = st.seconds / finished if finished else 0.01
+        return st.seconds + (self.tasks_out[t] - finished) * mean
 
     def next_task(self) -> dict | None:
         self.note()
         if self.retry:
             task = self.retry.pop(0)
+            self.tasks_out[task["target"]] += 1
         elif self.stopping or (self.opts.seconds and time.monotonic() - self.start > self.opts.seconds):
             return None
         else:
@@ -1683,6 +1699,7 @@ class Campaign:
 
     # ------------------------------------------------------------ answers
     def on_answer(self, task: dict, msg: dict) -> None:
+        self.tasks_done[task["target"]] += 1
         st = self.stats[task["target"]]
         st.seconds += msg["seconds"]
         for k, v in msg["stats"].items():
@@ -1706,6 +1723,7 @@ class Campaign:
             f.update({k: v for k, v in c.items() if k != "count"})
 
     def on_lost(self, task: dict, why: str, dump: str) -> None:
+        self.tasks_done[task["target"]] += 1
         if task["count"] > 1:  # which call of the batch hung is unknown: run them one by one
             self.retry += [dict(task, first=i, count=1) for i in range(task["first"], task["first"] + task["count"])]
             return

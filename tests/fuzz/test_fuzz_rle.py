@@ -260,6 +260,16 @@ def test_flat_batch(coords, part_len, nparts, hs, ws, share, sizes):
     lambda: rle.FlatBatch(np.zeros(6), np.array([6]), np.array([1]), np.array([5, 5]), np.array([5])),
     lambda: rle.FlatBatch(np.zeros(6), np.array([6]), np.array([1]), np.array([2**40]), np.array([5])),
     lambda: rle.FlatBatch(np.zeros(6), np.array([6]), np.array([1]), np.array([5]), np.array([5])).rles([(5, 6)]),
+    lambda: rle.FlatBatch(np.zeros(6), np.zeros(0, np.int64), np.array([-2, 4, 3, 11]), np.array([5, 1, 10, 5]),
+                          np.array([11])),  # read out of bounds in the kernel: a segmentation fault
+    lambda: rle.FlatBatch(range(4), np.array([0, -1, 4, 1]), np.array([5, 4, 0, 9]), np.array([7]), np.array([8])),
+    lambda: rle.from_coco({"size": np.array([[13], [40], [6]], np.uint8), "counts": "0"}),  # a multi-line repr
+    lambda: rle.from_coco({"size": DEEP, "counts": "0"}),  # repr of a 3000-deep list: RecursionError
+    lambda: rle.from_coco({"size": [DEEP, 1], "counts": "0"}),
+    lambda: rle.encode(np.zeros((2, 3), [("a", "<i4")])),
+    lambda: rle.encode_batch(np.array(3)),
+    lambda: rle.from_bbox(DEEP, 3, 3),
+    lambda: rle.from_bbox([28.7, 20, -2e8, 13.8], 2, 9),  # MemoryError before the tracing-work limit
 ])
 def test_known_crashes_now_raise_segmill_errors(call):
     with pytest.raises(SegmillError) as info:
