@@ -13,7 +13,7 @@ exactly, without copying them:
 * ~1 % crowd annotations as *uncompressed* RLEs, with ids from
   900100000000 as in COCO;
 * the 80 sparse category ids of COCO (1..90 with gaps);
-* stored ``area``/``bbox`` following DESIGN.md section 4 (shoelace sum and
+* stored ``area``/``bbox`` following docs/internals.md, "COCO area and bbox" (shoelace sum and
   vertex extent for polygons; pixel count and ``toBbox`` for RLE);
 * unknown fields on the top level, images, annotations and categories, which
   a lossless reader must carry through.

@@ -3,7 +3,7 @@
 Records read from COCO are written back with their keys in the order found
 and their values as found; geometry is converted only when the target
 representation asks for it, and then ``area``/``bbox`` are recomputed by the
-convention of DESIGN.md section 4. Everything the target cannot hold is a
+convention of docs/internals.md, "COCO area and bbox". Everything the target cannot hold is a
 loss with a code (see :data:`LOSS_CODES`).
 """
 
@@ -222,7 +222,7 @@ def _check_raster_size(item) -> None:
 
 
 def _derived(kind: str, geom):
-    """(area, bbox) of a written geometry (DESIGN.md section 4)."""
+    """(area, bbox) of a written geometry (docs/internals.md, "COCO area and bbox")."""
     if kind == "polygon":
         x, y, w, h = geom.bounds
         return geom.area, [x, y, w, h]

@@ -2,7 +2,7 @@
 
 Small API:
 
-* :func:`voc_colormap` - the Pascal VOC palette (DESIGN.md section 5);
+* :func:`voc_colormap` - the Pascal VOC palette (docs/internals.md, "VOC colour map");
 * :func:`read_png` - open a PNG safely (through :func:`segmill.images.open_image`:
   the pixel limit is checked before decoding, and any decoding failure is an
   :class:`~segmill.errors.InputError` naming the file) and return a

@@ -8,7 +8,7 @@ to ``f``. Polygons stay lists until something needs pixels.
 
 Writing converts geometry only when asked (``segmentation="polygon"`` or
 ``"rle"``) or when it comes from another format, recomputing ``area`` and
-``bbox`` then by DESIGN.md section 4 (polygon: shoelace sum and vertex
+``bbox`` then by docs/internals.md, "COCO area and bbox" (polygon: shoelace sum and vertex
 extent; RLE: pixel count and ``toBbox``). Loss codes L101-L105 (see
 ``segmill formats``).
 
