@@ -24,8 +24,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency; the standard l
 
 __all__ = ["load", "parse"]
 
-_INF = float("inf")
-
 #: Documents smaller than this are scanned for depth in Python (no kernel start-up).
 _SMALL = 64 * 1024
 
@@ -82,8 +80,10 @@ def parse(data: bytes, path=None, *, object_hook: Callable | None = None) -> tup
     -------
     value : object
     nonfinite : bool
-        ``True`` when the document holds ``NaN``/``Infinity`` literals, so the
-        caller's validators must see every number.
+        ``True`` when the document holds ``NaN``/``Infinity`` literals. A
+        number beyond the double range (``1e999``) parses to infinity without
+        setting it (a per-number hook would cost seconds on big files), so
+        validators check finiteness themselves (``segmill.validate.finite``).
 
     Raises
     ------
@@ -103,18 +103,12 @@ def parse(data: bytes, path=None, *, object_hook: Callable | None = None) -> tup
         seen.append(name)
         return float(name)
 
-    def number(text):  # 1e999 parses to inf without being a NaN/Infinity literal: flag it the same way
-        value = float(text)
-        if value in (_INF, -_INF):
-            seen.append(text)
-        return value
-
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"the file is not UTF-8 text (byte {exc.start})", path) from None
     try:
-        value = json.loads(text, parse_constant=constant, parse_float=number, object_hook=object_hook)
+        value = json.loads(text, parse_constant=constant, object_hook=object_hook)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
