@@ -14,7 +14,7 @@ refused just as cleanly.
 
 from __future__ import annotations
 
-import copy
+import importlib.util
 import json
 import math
 import os
@@ -30,6 +30,11 @@ import segmill
 from segmill.errors import InputError, LimitError, UsageError
 from segmill.formats import _coco_read
 from segmill.geometry import InvalidGeometry
+
+_spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
+jm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jm)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "coco" / "annotations.json"
@@ -62,69 +67,13 @@ def _corpus_seeds() -> list[Path]:
 SEEDS = [FIXTURE] + _corpus_seeds()
 
 
-def _paths(doc, prefix=()):
-    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
-    out = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
-    for k, v in items:
-        out.append(prefix + (k,))
-        if len(out) < 500:
-            out.extend(_paths(v, prefix + (k,)))
-    return out
-
-
-def _apply(doc, op: str, path: tuple, pick: int, spliced: dict) -> None:
-    """One mutation at ``path``; ``pick`` chooses the value."""
-    *parents, last = path
-    node = doc
-    for k in parents:
-        node = node[k]
-    if op == "delete":
-        del node[last]
-    elif op == "duplicate":  # the record (or the value) twice
-        if isinstance(node, list):
-            node.append(copy.deepcopy(node[last]))
-        else:
-            node[last] = [node[last], copy.deepcopy(node[last])]
-    elif op == "size":
-        node[last] = SIZES[pick % len(SIZES)]
-    elif op == "literal":  # json.dumps cannot produce these: spliced in as text
-        marker = f"__LITERAL{len(spliced)}__"
-        spliced[json.dumps(marker)] = LITERALS[pick % len(LITERALS)]
-        node[last] = marker
-    else:
-        node[last] = copy.deepcopy(HOSTILE[pick % len(HOSTILE)])
-
-
 def mutate(doc, ops, edit) -> bytes:
     """``doc`` with ``ops`` applied, as JSON bytes, then one byte edit."""
-    doc = copy.deepcopy(doc)
-    spliced: dict = {}
-    for op, where, pick in ops:
-        paths = _paths(doc)
-        if not paths:
-            break
-        try:
-            _apply(doc, op, paths[where % len(paths)], pick, spliced)
-        except (KeyError, IndexError, TypeError):
-            continue
-    text = json.dumps(doc)
-    for marker, literal in spliced.items():
-        text = text.replace(marker, literal)
-    data = text.encode("utf-8")
-    kind, pos, byte = edit
-    if kind == "flip" and data:
-        i = pos % len(data)
-        data = data[:i] + bytes([byte]) + data[i + 1:]
-    elif kind == "truncate":
-        data = data[: pos % (len(data) + 1)]
-    return data
+    return jm.mutate(doc, ops, edit, hostile=HOSTILE, sizes=SIZES, literals=LITERALS)
 
 
-mutation = st.tuples(st.sampled_from(["replace", "replace", "replace", "literal", "size", "delete", "duplicate"]),
-                     st.integers(0, 10**6), st.integers(0, 10**3))
-byte_edit = st.tuples(st.sampled_from(["none", "none", "none", "flip", "truncate"]), st.integers(0, 10**7),
-                      st.integers(0, 255))
+mutation = jm.mutation
+byte_edit = jm.byte_edits(3)
 _DOCS: dict = {}
 
 

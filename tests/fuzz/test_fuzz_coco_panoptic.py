@@ -16,7 +16,7 @@ back as panoptic or refused just as cleanly.
 
 from __future__ import annotations
 
-import copy
+import importlib.util
 import io
 import json
 import math
@@ -38,6 +38,11 @@ import segmill
 from segmill.errors import InputError, LimitError, UsageError
 from segmill.geometry import Polygons
 from segmill.model import Annotation, Category, Dataset, Item
+
+_spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
+jm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jm)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "panoptic"
@@ -65,61 +70,9 @@ def _seeds() -> list[Path]:
 SEEDS = _seeds()
 
 
-def _paths(doc, prefix=()):
-    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
-    out = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
-    for k, v in items:
-        out.append(prefix + (k,))
-        if len(out) < 500:
-            out.extend(_paths(v, prefix + (k,)))
-    return out
-
-
-def _apply(doc, op: str, path: tuple, pick: int, spliced: dict) -> None:
-    *parents, last = path
-    node = doc
-    for k in parents:
-        node = node[k]
-    if op == "delete":
-        del node[last]
-    elif op == "duplicate":
-        if isinstance(node, list):
-            node.append(copy.deepcopy(node[last]))
-        else:
-            node[last] = [node[last], copy.deepcopy(node[last])]
-    elif op == "size":
-        node[last] = SIZES[pick % len(SIZES)]
-    elif op == "literal":  # json.dumps cannot produce these: spliced in as text
-        marker = f"__LITERAL{len(spliced)}__"
-        spliced[json.dumps(marker)] = LITERALS[pick % len(LITERALS)]
-        node[last] = marker
-    else:
-        node[last] = copy.deepcopy(HOSTILE[pick % len(HOSTILE)])
-
-
 def mutate_json(path: Path, ops, edit) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    spliced: dict = {}
-    for op, where, pick in ops:
-        paths = _paths(doc)
-        if not paths:
-            break
-        try:
-            _apply(doc, op, paths[where % len(paths)], pick, spliced)
-        except (KeyError, IndexError, TypeError):
-            continue
-    text = json.dumps(doc)
-    for marker, literal in spliced.items():
-        text = text.replace(marker, literal)
-    data = text.encode("utf-8")
-    kind, pos, byte = edit
-    if kind == "flip" and data:
-        i = pos % len(data)
-        data = data[:i] + bytes([byte]) + data[i + 1:]
-    elif kind == "truncate":
-        data = data[: pos % (len(data) + 1)]
-    path.write_bytes(data)
+    path.write_bytes(jm.mutate(doc, ops, edit, hostile=HOSTILE, sizes=SIZES, literals=LITERALS))
 
 
 def _png_bytes(array: np.ndarray) -> bytes:
@@ -184,10 +137,8 @@ def round_trip_folder(root: Path, mode: str, reads_or_refuses, writes_or_refuses
     return ds
 
 
-mutation = st.tuples(st.sampled_from(["replace", "replace", "replace", "literal", "size", "delete", "duplicate"]),
-                     st.integers(0, 10**6), st.integers(0, 10**3))
-byte_edit = st.tuples(st.sampled_from(["none", "none", "none", "none", "flip", "truncate"]), st.integers(0, 10**7),
-                      st.integers(0, 255))
+mutation = jm.mutation
+byte_edit = jm.byte_edits(4)
 png_edit = st.tuples(st.sampled_from(PNG_EDITS), st.integers(0, 10**6), st.integers(0, 255))
 
 
