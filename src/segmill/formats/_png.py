@@ -35,6 +35,10 @@ def voc_colormap(n: int = 256) -> np.ndarray:
     >>> voc_colormap()[[0, 1, 2, 255]].tolist()
     [[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]]
     """
+    return _VOC_COLORMAP[:n].copy() if n <= 256 else _voc_colormap(n)
+
+
+def _voc_colormap(n: int) -> np.ndarray:
     cmap = np.zeros((n, 3), np.uint8)
     for i in range(n):
         c, r, g, b = i, 0, 0, 0
@@ -45,6 +49,9 @@ def voc_colormap(n: int = 256) -> np.ndarray:
             c >>= 3
         cmap[i] = (r, g, b)
     return cmap
+
+
+_VOC_COLORMAP = _voc_colormap(256)
 
 
 @dataclass

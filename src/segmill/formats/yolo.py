@@ -161,7 +161,7 @@ def _parse_yaml(f: Path):
     if _flow_depth(text) > MAX_JSON_DEPTH:  # PyYAML takes quadratic time to reach its RecursionError
         raise LimitError(f"YAML nested deeper than {MAX_JSON_DEPTH} levels", f)
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     except yaml.YAMLError as exc:
         raise InputError(_yaml_problem(exc), f) from None
     except RecursionError:
