@@ -21,6 +21,7 @@ convert`` prints each code with its description and count.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,16 @@ _CODES: dict[str, str] = {
 }
 
 
+_OWNERS: dict[str, str] = dict.fromkeys(_CODES, __name__)
+
+
 def register_codes(codes: dict[str, str]) -> None:
-    """Declare loss codes (``{"L301": "holes dropped", ...}``); a code may not change meaning."""
+    """Declare loss codes (``{"L301": "holes dropped", ...}``); a code may not change meaning.
+
+    The calling module is recorded as the codes' owner (:func:`owners`), which
+    is how the generated docs list each format's codes.
+    """
+    owner = sys._getframe(1).f_globals.get("__name__", "?")
     for code, text in codes.items():
         if len(code) != 4 or code[0] != "L" or not code[1:].isdigit():
             raise ValueError(f"loss code {code!r} is not 'L' + 3 digits")
@@ -43,6 +52,13 @@ def register_codes(codes: dict[str, str]) -> None:
         if old is not None and old != text:
             raise ValueError(f"loss code {code} already means {old!r}")
         _CODES[code] = text
+        _OWNERS.setdefault(code, owner)
+
+
+def owners() -> dict[str, str]:
+    """Every declared loss code with the module that declared it (after :func:`all_codes`)."""
+    all_codes()
+    return dict(sorted(_OWNERS.items()))
 
 
 def describe(code: str) -> str:

@@ -20,6 +20,7 @@ kept in :attr:`Config.tables` untouched.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["Config", "load_config", "parse_config", "CONFIG_FILES"]
+__all__ = ["Config", "load_config", "parse_config", "coerce_setting", "code_list", "CONFIG_FILES"]
 
 #: Looked for in each folder, in this order, from the start folder upwards.
 CONFIG_FILES = ("segmill.toml", "pyproject.toml")
@@ -103,14 +104,6 @@ def _check_severity(value, what, path):
         raise InputError(f"{what} must be one of {', '.join(SEVERITIES)}, got {value!r}", path)
 
 
-def _str_list(value, what, path) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{what} must be a list of rule codes, got {value!r}", path)
-    return [v.strip().upper() for v in value]
-
-
 def parse_config(table: dict, path=None) -> Config:
     """Build a :class:`Config` from the ``[tool.segmill]`` table.
 
@@ -133,11 +126,11 @@ def parse_config(table: dict, path=None) -> Config:
     for raw_key, value in table.items():
         key = _norm(raw_key)
         if key == "select":
-            select = _str_list(value, "select", path)
+            select = code_list(value, "select", path)
         elif key == "extend_select":
-            extend = _str_list(value, "extend-select", path)
+            extend = code_list(value, "extend-select", path)
         elif key == "ignore":
-            ignore = _str_list(value, "ignore", path)
+            ignore = code_list(value, "ignore", path)
         elif key == "fail_on":
             _check_severity(value, "fail-on", path)
             fail_on = value
@@ -180,21 +173,62 @@ def _parse_rule(code, opts, known, severity, options, path):
         if key not in rule.options:
             names = ", ".join(k.replace("_", "-") for k in rule.options) or "none"
             raise InputError(f"[rules.{code}]: unknown threshold {raw_key!r} (known: severity, {names})", path)
-        options.setdefault(c, {})[key] = _coerce(value, rule.options[key], f"[rules.{code}] {raw_key}", path)
+        options.setdefault(c, {})[key] = coerce_setting(value, rule.options[key], f"[rules.{code}] {raw_key}", path)
 
 
-def _coerce(value, default, what, path):
+def coerce_setting(value, default, what, path, *, minimum=None, integer: bool = False):
+    """A configuration value checked against the type of its ``default``.
+
+    The one coercion of every settings table (``[tool.segmill.rules.X]``
+    thresholds, ``[tool.segmill.gate]``): booleans stay booleans, numbers are
+    numbers (not booleans) of the default's type, strings are strings.
+
+    Parameters
+    ----------
+    value : object
+        The value read from the TOML file.
+    default : bool, int, float, str or None
+        The setting's default; its type is the type expected.
+    what : str
+        How the message names the setting.
+    path : path-like or None
+        The configuration file, for the message.
+    minimum : float, optional
+        The smallest value allowed.
+    integer : bool
+        Whether only integral numbers are allowed (otherwise an integral
+        default still takes a fractional value, as a threshold may).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        A value of the wrong type or out of range, naming the file and setting.
+    """
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise InputError(f"{what} must be true or false, got {value!r}", path)
         return value
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{what} must be a number, got {value!r}", path)
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise InputError(f"{what} must be {kind}, got {value!r}", path)
+        if integer and not float(value).is_integer():
+            raise InputError(f"{what} must be {kind}, got {value!r}", path)
+        if minimum is not None and value < minimum:
+            raise InputError(f"{what} must be at least {minimum}, got {value!r}", path)
         return type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
-    if isinstance(default, str) and not isinstance(value, str):
+    if (default is None or isinstance(default, str)) and not isinstance(value, str):
         raise InputError(f"{what} must be a string, got {value!r}", path)
     return value
+
+
+def code_list(value, what, path) -> list[str]:
+    """Rule codes from a TOML list of strings or one comma-separated string, upper-cased."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{what} must be a list of rule codes, got {value!r}", path)
+    return [v.strip().upper() for v in value if v.strip()]
 
 
 def _read_toml(path: Path) -> dict:

@@ -1,18 +1,33 @@
-"""The rule catalogue: every rule registers itself here with its code and doc."""
+"""The rule catalogue: every check and gate rule registers itself here with its code and doc.
+
+Check rules (codes ``S``/``G``/``C`` and three digits) are functions the check
+engine runs; gate rules (``GATE`` and three digits, declared in
+:mod:`segmill.gate.rules`) are evaluated by :func:`segmill.gate.gate` and carry
+no function. Both share one severity order (:data:`segmill.check.finding.SEVERITIES`),
+one way to be selected, re-graded and documented, and the docs tables are
+generated from this catalogue (``tools/gen_docs.py``).
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass, field
+import textwrap
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from ..errors import SegmillError
 from .finding import SEVERITIES
 
-__all__ = ["Rule", "Hit", "rule", "all_rules", "get_rule", "select_rules", "FAMILIES"]
+__all__ = ["Rule", "Hit", "rule", "register", "all_rules", "get_rule", "select_rules", "FAMILIES", "KINDS"]
 
-FAMILIES = {"S": "structure", "G": "geometry", "C": "consistency"}
-_CODE = re.compile(r"^[SGC]\d{3}$")
+FAMILIES = {"S": "structure", "G": "geometry", "C": "consistency", "GATE": "gate"}
+#: Which rules :func:`all_rules` returns: the check engine's, the gate's, or both.
+KINDS = ("check", "gate", "all")
+_CODE = re.compile(r"^(?:[SGC]\d{3}|GATE\d{3})$")
+#: Modules whose import registers rules (a subpackage named "rules" would shadow
+#: the public function segmill.check.rules(), hence "ruleset").
+_RULE_MODULES = ("segmill.check.ruleset", "segmill.gate.rules")
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,17 @@ class Rule:
 
     @property
     def family(self) -> str:
-        """``"structure"``, ``"geometry"`` or ``"consistency"``."""
-        return FAMILIES[self.code[0]]
+        """``"structure"``, ``"geometry"``, ``"consistency"`` or ``"gate"``."""
+        return FAMILIES["GATE" if self.is_gate else self.code[0]]
+
+    @property
+    def is_gate(self) -> bool:
+        """Whether this is a gate rule (evaluated by ``segmill gate``, not by the check engine)."""
+        return self.code.startswith("GATE")
+
+    def anchor(self) -> str:
+        """The heading anchor of this rule in the generated docs (``g005-self-intersection``)."""
+        return f"{self.code.lower()}-{self.name}"
 
     def to_dict(self) -> dict[str, Any]:
         """The catalogue entry as JSON-ready data (``segmill rules --json``)."""
@@ -91,40 +115,53 @@ def rule(code: str, name: str, *, severity: str, summary: str, doc: str, default
 
     The function is called as ``func(ctx, **options)`` and yields :class:`Hit`.
     """
-    if not _CODE.match(code):
-        raise ValueError(f"rule code {code!r} must be S, G or C and 3 digits")
-    if severity not in SEVERITIES:
-        raise ValueError(f"rule {code}: unknown severity {severity!r}")
-
     def deco(func):
-        if code in _RULES:
-            raise ValueError(f"rule code {code} registered twice")
-        import textwrap
-
-        _RULES[code] = Rule(code, name, severity, default, summary, textwrap.dedent(doc).strip(),
-                            dict(options or {}), dict(option_docs or {}), func)
+        register(Rule(code, name, severity, default, summary, doc, dict(options or {}), dict(option_docs or {}),
+                      func))
         return func
 
     return deco
 
 
+def register(entry: Rule) -> Rule:
+    """Add ``entry`` to the catalogue (its doc dedented); the entry as stored.
+
+    Raises
+    ------
+    ValueError
+        A malformed code, an unknown severity, a code registered twice, or a
+        check rule without a function (a bug in a rule module, found at import).
+    """
+    if not _CODE.match(entry.code):
+        raise ValueError(f"rule code {entry.code!r} must be S, G or C and 3 digits, or GATE and 3 digits")
+    if entry.severity not in SEVERITIES:
+        raise ValueError(f"rule {entry.code}: unknown severity {entry.severity!r}")
+    if entry.code in _RULES:
+        raise ValueError(f"rule code {entry.code} registered twice")
+    if (entry.func is None) != entry.is_gate:
+        raise ValueError(f"rule {entry.code}: check rules have a function, gate rules none")
+    stored = replace(entry, doc=textwrap.dedent(entry.doc).strip())
+    _RULES[entry.code] = stored
+    return stored
+
+
 def _load() -> None:
-    import importlib
-
-    # A subpackage named "rules" would shadow the public function segmill.check.rules().
-    importlib.import_module(f"{__package__}.ruleset")
+    for module in _RULE_MODULES:
+        importlib.import_module(module)
 
 
-def all_rules() -> list[Rule]:
-    """Every rule, sorted by code."""
+def all_rules(kind: str = "check") -> list[Rule]:
+    """The rules of ``kind`` (``"check"``, ``"gate"`` or ``"all"``), sorted by code."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     _load()
-    return [_RULES[c] for c in sorted(_RULES)]
+    return [_RULES[c] for c in sorted(_RULES) if kind == "all" or _RULES[c].is_gate == (kind == "gate")]
 
 
 def get_rule(code: str) -> Rule:
     """The rule with ``code`` (or kebab-case ``name``); :class:`SegmillError` if none."""
     _load()
-    code_u = code.strip().upper()
+    code_u = str(code).strip().upper()
     if code_u in _RULES:
         return _RULES[code_u]
     for r in _RULES.values():
@@ -137,20 +174,19 @@ def _matches(code: str, selector: str) -> bool:
     return selector == "ALL" or code.startswith(selector)
 
 
-def _check_selectors(selectors: Iterable[str], what: str) -> list[str]:
-    _load()
+def _check_selectors(selectors: Iterable[str], what: str, rules: list[Rule]) -> list[str]:
     out = []
     for s in selectors:
         s = s.strip().upper()
         if not s:
             continue
-        if s != "ALL" and not any(c.startswith(s) for c in _RULES):
+        if s != "ALL" and not any(r.code.startswith(s) for r in rules):
             raise SegmillError(f"{what}: {s!r} matches no rule code; `segmill rules` lists them")
         out.append(s)
     return out
 
 
-def select_rules(select=None, ignore=None, extend_select=None) -> list[Rule]:
+def select_rules(select=None, ignore=None, extend_select=None, kind: str = "check") -> list[Rule]:
     """The rules to run, as ruff selects them.
 
     Parameters
@@ -162,20 +198,22 @@ def select_rules(select=None, ignore=None, extend_select=None) -> list[Rule]:
         Codes or prefixes removed after selection.
     extend_select : list of str, optional
         Codes or prefixes added to the selection (default or explicit).
+    kind : {"check", "gate"}
+        Which rules to select among.
 
     Raises
     ------
     segmill.errors.SegmillError
         A selector that matches no rule (a typo must not silently check nothing).
     """
-    rules = all_rules()
+    rules = all_rules(kind)
     if select is None:
         chosen = {r.code for r in rules if r.default}
     else:
-        sel = _check_selectors(select, "select")
+        sel = _check_selectors(select, "select", rules)
         chosen = {r.code for r in rules if any(_matches(r.code, s) for s in sel)}
-    for s in _check_selectors(extend_select or (), "extend-select"):
+    for s in _check_selectors(extend_select or (), "extend-select", rules):
         chosen |= {r.code for r in rules if _matches(r.code, s)}
-    for s in _check_selectors(ignore or (), "ignore"):
+    for s in _check_selectors(ignore or (), "ignore", rules):
         chosen -= {r.code for r in rules if _matches(r.code, s)}
     return [r for r in rules if r.code in chosen]

@@ -26,7 +26,7 @@ from .categories import CategoryChange, CategoryDiff
 from .diff import AnnotationChange, DatasetDiff, ImageChange, diff
 from .evaluate import GateResult, gate, new_findings
 from .gitrev import checkout_path
-from .policy import RULES, GateConfig, GateRule, load_configs, load_gate_config
+from .policy import RULES, GateConfig, load_configs, load_gate_config
 from .render import DIFF_FORMATS, GATE_FORMATS, render_diff, render_gate
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "CategoryDiff",
     "GateResult",
     "GateConfig",
-    "GateRule",
     "RULES",
     "load_gate_config",
     "load_configs",

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Callable, Sequence
 
+from ..check.finding import severity_rank
 from ..errors import InputError
 from ..model import Dataset, Item
 from .baseline import Baseline
 from .diff import DatasetDiff, diff
-from .policy import RULES, GateConfig, severity_rank
+from .policy import RULES, GateConfig
 
 SCHEMA = "segmill.gate/1"
 

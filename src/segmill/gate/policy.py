@@ -38,92 +38,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..check.config import code_list, coerce_setting
+from ..check.finding import SEVERITIES
 from ..errors import InputError
+from .rules import RULES
 
-SEVERITIES = ("info", "warning", "error")
 DEFAULT_DOCS_URL = "docs/ci.md"
-
-
-def severity_rank(s: str) -> int:
-    """0 info, 1 warning, 2 error."""
-    return SEVERITIES.index(s)
-
-
-@dataclass(frozen=True)
-class GateRule:
-    """A gate rule: code, name, default severity and documentation."""
-
-    code: str
-    name: str
-    severity: str
-    summary: str
-    doc: str
-
-    @property
-    def family(self) -> str:
-        """Always ``"gate"`` (check rules are structure / geometry / consistency)."""
-        return "gate"
-
-    @property
-    def options(self) -> dict:
-        """Gate thresholds live in :class:`GateConfig`, not per rule."""
-        return {}
-
-    def anchor(self) -> str:
-        """The heading anchor of this rule in ``docs/ci.md``."""
-        return f"{self.code.lower()}-{self.name}"
-
-
-RULES: dict[str, GateRule] = {
-    r.code: r
-    for r in (
-        GateRule("GATE001", "new-check-findings", "error",
-                 "the head has check findings the base did not have",
-                 "Runs `segmill check` on both versions and compares the findings by fingerprint. "
-                 "A head finding is new when the base had no finding with the same fingerprint "
-                 "(counted with multiplicity) and the baseline does not accept it. Each new finding "
-                 "is reported with its check severity; those at or above the fail level fail the gate."),
-        GateRule("GATE002", "category-id-reused", "error",
-                 "a category id now names a different class",
-                 "Data keyed by category id (trained models, label maps) would silently mean "
-                 "something else. Bad: id 3 was `cat`, now `dog` while `cat` moved to id 7. "
-                 "Good: keep ids, add new classes under new ids."),
-        GateRule("GATE003", "category-removed-in-use", "error",
-                 "a category was removed while annotations still use it",
-                 "The head's annotations point at a category id the head no longer declares. "
-                 "Relabel or delete those annotations in the same change."),
-        GateRule("GATE004", "category-renumbered", "error",
-                 "a category kept its name but changed id",
-                 "Renumbering breaks consumers keyed by id. Ignore this rule when the change is "
-                 "intended (`ignore = [\"GATE004\"]`)."),
-        GateRule("GATE005", "category-renamed", "warning",
-                 "a category kept its id but changed name",
-                 "Reported so reviewers see it; consumers keyed by name must follow the rename."),
-        GateRule("GATE006", "category-set-changed", "info",
-                 "categories were added, removed (unused) or merged",
-                 "Informational: the class list changed without breaking id references."),
-        GateRule("GATE010", "class-count-drift", "error",
-                 "a class's annotation count changed more than `max-count-change` %",
-                 "Compared per class name for classes with at least `min-class-count` "
-                 "annotations in the base. A class that vanished counts as -100 %."),
-        GateRule("GATE011", "class-area-drift", "error",
-                 "a class's mean area changed more than `max-area-change` %",
-                 "Areas are computed from the geometry (COCO convention), for classes with at "
-                 "least `min-class-count` annotations in the base."),
-        GateRule("GATE012", "images-emptied", "error",
-                 "images lost all their annotations",
-                 "An image present in both versions had annotations and has none now (more than "
-                 "`max-emptied-images` of them). Often a failed export or a bad merge."),
-        GateRule("GATE013", "retained-annotations-modified", "error",
-                 "too many existing annotations were modified",
-                 "Of the base annotations on images present in both versions, the share removed, "
-                 "relabelled or reshaped to different pixels exceeds `max-modified-share` %."),
-        GateRule("GATE020", "annotator-agreement-low", "error",
-                 "annotators agree less than `min-agreement-pq` on shared images",
-                 "For a merge of several annotators' work: panoptic quality between them "
-                 "(`segmill agree`) on the images more than one of them labelled."),
-    )
-}
 
 
 @dataclass
@@ -183,41 +103,26 @@ class GateConfig:
             if key not in known:
                 raise InputError(f"unknown gate setting {raw_key!r}; known: "
                                  f"{', '.join(k.replace('_', '-') for k in known)}", source, "[tool.segmill.gate]")
-            kwargs[key] = _coerce(key, value, source)
+            kwargs[key] = _coerce(key, value, known[key].default, source)
         return cls(**kwargs, source=source)
 
 
-_FLOATS = {"max_count_change", "max_area_change", "max_modified_share", "min_agreement_pq", "agreement_iou",
-           "match_iou"}
-_INTS = {"min_class_count", "max_emptied_images"}
+_NON_NEGATIVE_INTS = {"min_class_count", "max_emptied_images"}
 
 
-def _coerce(key: str, value, source):
-    def bad(what):
-        return InputError(f"gate setting {key.replace('_', '-')!r} must be {what}, got {value!r}", source,
-                          "[tool.segmill.gate]")
-
-    if key in _FLOATS:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise bad("a non-negative number")
-        return float(value)
-    if key in _INTS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise bad("a non-negative integer")
-        return value
+def _coerce(key: str, value, default, source):
+    """One ``[tool.segmill.gate]`` value, through the shared settings coercion."""
+    what = f"gate setting {key.replace('_', '-')!r}"
     if key in ("select", "ignore"):
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad("a list of rule codes")
-        return tuple(v.upper() for v in value)
+        return tuple(code_list(value, what, source))
     if key == "severity":
         if not isinstance(value, dict):
-            raise bad("a table of code = severity")
+            raise InputError(f"{what} must be a table of code = severity, got {value!r}", source,
+                             "[tool.segmill.gate]")
         return {str(k).upper(): v for k, v in value.items()}
-    if not isinstance(value, str):
-        raise bad("a string")
-    return value
+    if isinstance(default, (int, float)):
+        return coerce_setting(value, default, what, source, minimum=0, integer=key in _NON_NEGATIVE_INTS)
+    return coerce_setting(value, default, what, source)
 
 
 def load_configs(file=None, start_dir=None):

@@ -1,0 +1,142 @@
+"""Regenerate the docs tables that come from segmill's registries.
+
+The rule tables of ``docs/check.md`` and ``docs/ci.md``, the loss-code tables
+of ``docs/formats.md`` and the format table of ``README.md`` are written from
+the rule catalogue (:mod:`segmill.check.registry`), the loss-code catalogue
+(:mod:`segmill.losses`) and the format registry (:mod:`segmill.formats`), so
+they cannot drift from the code. A generated block sits between two markers::
+
+    <!-- generated: NAME [ARG] (tools/gen_docs.py; do not edit) -->
+    ...
+    <!-- end generated -->
+
+Usage::
+
+    python tools/gen_docs.py            # rewrite the blocks in place
+    python tools/gen_docs.py --check    # exit 1 and name the stale files (a test runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = ("README.md", "docs/check.md", "docs/ci.md", "docs/formats.md")
+_BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+)(?: (?P<arg>\S+))? \(tools/gen_docs\.py; do not edit\) -->\n)"
+                    r"(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def check_rules(_arg=None) -> str:
+    """The check rule table: code, name, severity, summary."""
+    from segmill.check.registry import all_rules
+
+    rows = ["| code | name | severity | what it finds |", "| --- | --- | --- | --- |"]
+    for r in all_rules("check"):
+        sev = r.severity if r.default else f"{r.severity}, off by default"
+        rows.append(f"| {r.code} | {r.name} | {sev} | {_cell(r.summary)} |")
+    return "\n".join(rows) + "\n"
+
+
+def gate_rules(_arg=None) -> str:
+    """One section per gate rule: heading, default severity, summary, doc."""
+    from segmill.check.registry import all_rules
+
+    parts = []
+    for r in all_rules("gate"):
+        summary = r.summary[:1].upper() + r.summary[1:]
+        parts.append(f"### {r.code} {r.name}\n\nDefault severity: **{r.severity}**. {summary}.\n\n{r.doc}\n")
+    return "\n".join(parts)
+
+
+def loss_codes(prefix=None) -> str:
+    """The loss codes (those starting with ``prefix`` when given): code and meaning."""
+    from segmill.losses import all_codes
+
+    rows = ["| code | meaning |", "| --- | --- |"]
+    rows += [f"| {c} | {_cell(t)} |" for c, t in all_codes().items() if not prefix or c.startswith(prefix)]
+    return "\n".join(rows) + "\n"
+
+
+def _format_codes(names: list[str]) -> dict[str, list[str]]:
+    """Each format's own loss codes: those declared by ``formats/<name>.py`` or ``formats/_<name>_*.py``."""
+    from segmill.losses import owners
+
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for code, module in owners().items():
+        base = module.rsplit(".", 1)[-1].lstrip("_")
+        for n in names:
+            rest = base[len(n) + 1:] if base.startswith(n + "_") else None
+            if base == n or (rest is not None and rest not in names and f"{n}_{rest}" not in names):
+                out[n].append(code)
+    return out
+
+
+def formats_table(_arg=None) -> str:
+    """The format registry: name, read, write, what it writes, its own loss codes, description."""
+    from segmill.formats import formats, get_format
+
+    names = list(formats())
+    codes = _format_codes(names)
+    rows = ["| format | read | write | writes | its loss codes | what |", "| --- | --- | --- | --- | --- | --- |"]
+    for name in names:
+        spec = get_format(name)
+        rows.append(f"| `{name}` | {'yes' if spec.read else 'no'} | {'yes' if spec.write else 'no'} | "
+                    f"{'a file' if spec.output == 'file' else 'a folder'} | {', '.join(codes[name]) or '-'} | "
+                    f"{_cell(spec.description)} |")
+    return "\n".join(rows) + "\n"
+
+
+GENERATORS = {"check-rules": check_rules, "gate-rules": gate_rules, "loss-codes": loss_codes,
+              "formats": formats_table}
+
+
+def render(text: str, where: str) -> str:
+    """``text`` with every generated block rewritten."""
+
+    def one(m: re.Match) -> str:
+        gen = GENERATORS.get(m.group("name"))
+        if gen is None:
+            raise SystemExit(f"{where}: unknown generated block {m.group('name')!r}")
+        return m.group(1) + gen(m.group("arg")) + m.group(5)
+
+    return _BLOCK.sub(one, text)
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    """The files whose generated blocks differ from what the registries give now."""
+    out = []
+    for rel in FILES:
+        text = (root / rel).read_text(encoding="utf-8")
+        if render(text, rel) != text:
+            out.append(rel)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
+    opts = ap.parse_args(argv)
+    if opts.check:
+        bad = stale()
+        for rel in bad:
+            print(f"{rel}: generated tables are stale; run python tools/gen_docs.py", file=sys.stderr)
+        return 1 if bad else 0
+    for rel in FILES:
+        path = ROOT / rel
+        text = path.read_text(encoding="utf-8")
+        new = render(text, rel)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"rewrote {rel}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
