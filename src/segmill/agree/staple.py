@@ -201,12 +201,6 @@ class PatternHistogram:
         for row, c in zip(map(tuple, pats.tolist()), cnt.tolist()):
             self._counts[row] = self._counts.get(row, 0) + c
 
-    def add_count(self, pattern, count: int) -> None:
-        """Add ``count`` pixels of one pattern (e.g. all-background pixels not decoded)."""
-        if count:
-            key = tuple(int(v) for v in pattern)
-            self._counts[key] = self._counts.get(key, 0) + int(count)
-
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._counts:
             return np.zeros((0, self.m), np.int64), np.zeros(0, np.int64)

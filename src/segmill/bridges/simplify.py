@@ -15,14 +15,13 @@ import numpy as np
 from ..errors import GeometryError
 from ..geometry import Polygons
 from ..rle import encode, from_polygons, iou
+from ._rings import ring_tree
 
 __all__ = ["simplify_mask", "bridge_polygon"]
 
 
 def _rings_by_component(mask: np.ndarray, connectivity: int):
-    from .trace import _trace_tree
-
-    xs, ys, off, rmin, hole, parent, _ = _trace_tree(mask, connectivity)
+    xs, ys, off, rmin, hole, parent, _ = ring_tree(mask, connectivity)
     root = np.arange(len(hole))
     for _ in range(len(hole)):
         nxt = np.where(parent[root] >= 0, parent[root], root)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, Union
 
-__all__ = ["Finding", "SEVERITIES", "severity_rank"]
+__all__ = ["Finding", "SEVERITIES", "jsonable", "severity_rank"]
 
 Id = Union[int, str, None]
 
@@ -104,7 +104,7 @@ class Finding:
             "item_id": self.item_id,
             "annotation_id": self.annotation_id,
             "key": self.key,
-            "data": _jsonable(self.data),
+            "data": jsonable(self.data),
             "fingerprint": self.fingerprint(),
         }
 
@@ -122,7 +122,7 @@ def _cached_base_name(file) -> str:
     return PurePath(file).name
 
 
-def _jsonable(value):
+def jsonable(value):
     """Numpy scalars and tuples to plain JSON values; non-finite floats to strings."""
     t = type(value)
     # Plain values first: what findings hold, decided without the isinstance chain below.
@@ -131,11 +131,11 @@ def _jsonable(value):
     if t is float:
         return value if math.isfinite(value) else str(value)
     if t is dict:
-        return {k if type(k) is str else str(k): _jsonable(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         try:
             value = value.item()

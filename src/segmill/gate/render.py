@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..check.finding import jsonable
 from .diff import DatasetDiff
 from .evaluate import GateResult
 
@@ -22,9 +23,7 @@ def render_diff(d: DatasetDiff, output_format: str = "text", limit: int = 20) ->
 
         return render_diff_markdown(d, limit)
     if output_format == "json":
-        from ..check.finding import _jsonable
-
-        return json.dumps(_jsonable(d.to_dict()), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(jsonable(d.to_dict()), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown diff output format {output_format!r}; choose one of {', '.join(DIFF_FORMATS)}")
 
 

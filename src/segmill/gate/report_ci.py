@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 
+from ..check.finding import jsonable
 from .evaluate import GateResult
 from .policy import RULES
 
@@ -41,15 +42,9 @@ class _AsCheckResult:
         return self._res.by_rule()
 
 
-def _jsonable(value):
-    from ..check.finding import _jsonable as conv
-
-    return conv(value)
-
-
 def render_json(res: GateResult) -> str:
     """The result as indented JSON."""
-    return json.dumps(_jsonable(res.to_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(jsonable(res.to_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_junit(res: GateResult) -> str:

@@ -22,7 +22,7 @@ def _uri(path: str) -> str:
 def to_sarif(result) -> dict:
     """The SARIF log as a dict (see :func:`render_sarif`)."""
     from ... import __version__
-    from ..finding import _jsonable
+    from ..finding import jsonable
 
     index = {r.code: i for i, r in enumerate(result.rules)}
     rules = [
@@ -33,7 +33,7 @@ def to_sarif(result) -> dict:
             "fullDescription": {"text": r.doc},
             "help": {"text": r.doc},
             "defaultConfiguration": {"level": _LEVEL[result.severities.get(r.code, r.severity)]},
-            "properties": {"family": r.family, "options": _jsonable(r.options)},
+            "properties": {"family": r.family, "options": jsonable(r.options)},
         }
         for r in result.rules
     ]
@@ -45,7 +45,7 @@ def to_sarif(result) -> dict:
             "message": {"text": f.message},
             "partialFingerprints": {"segmillFinding/v1": f.fingerprint()},
             "properties": {"item_id": f.item_id, "annotation_id": f.annotation_id, "key": f.key,
-                           "data": _jsonable(f.data)},
+                           "data": jsonable(f.data)},
         }
         if f.code in index:
             res["ruleIndex"] = index[f.code]

@@ -96,22 +96,6 @@ def category_id_conflict(ctx):
                           key=f"category {cid}", file=other_ctx.file)
 
 
-def voc_color(index: int) -> tuple[int, int, int]:
-    """The VOC colour map entry of a class index (DESIGN.md section 5).
-
-    >>> voc_color(1), voc_color(2), voc_color(255)
-    ((128, 0, 0), (0, 128, 0), (224, 224, 192))
-    """
-    r = g = b = 0
-    c = index
-    for j in range(8):
-        r |= ((c >> 0) & 1) << (7 - j)
-        g |= ((c >> 1) & 1) << (7 - j)
-        b |= ((c >> 2) & 1) << (7 - j)
-        c >>= 3
-    return (r, g, b)
-
-
 @rule("C006", "palette-mismatch", severity="warning",
       summary="Class colours disagree with the palette, or two classes share a colour.",
       doc="""
