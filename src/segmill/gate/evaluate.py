@@ -236,45 +236,74 @@ def gate(base: Dataset, head: Dataset, *, config: GateConfig | None = None, base
     level = fail_on or cfg.fail_on
     if level not in ("error", "warning", "info"):
         raise InputError(f"fail-on must be error, warning or info, got {level!r}")
-    Finding = _finding_type()
     d = diff(base, head, match=cfg.match, match_iou=cfg.match_iou, base_label=base_label, head_label=head_label)
-    found: list = []
-
-    def add(code, message, *, item_id=None, annotation_id=None, key="", data=None, severity=None, file=None):
-        if cfg.enabled(code):
-            where = file if file is not None else (str(head_path) if head_path is not None else None)
-            found.append(Finding(code, cfg.severity_of(code, severity), message, where, item_id, annotation_id,
-                                 data or {}, key))
-
+    out = _Findings(cfg, str(head_path) if head_path is not None else None)
     counts = {"base": 0, "head": 0, "new": 0, "accepted": 0}
     head_check: list = []
     if cfg.enabled("GATE001"):
-        if checker is None:
-            from ..check import check as checker
-        bres = checker(base, config=check_config, path=base_path)
-        hres = checker(head, config=check_config, path=head_path)
-        head_check = list(hres.findings)
-        fresh = new_findings(_relocate(bres.findings, base_path, head_path), hres.findings)
-        counts.update(base=len(bres.findings), head=len(hres.findings), new=len(fresh))
-        for f in fresh:
-            add("GATE001", f"new {f.code} ({f.severity}): {f.message}", item_id=f.item_id,
+        head_check = _new_check_findings(out, base, head, counts, checker, check_config, (base_path, head_path))
+    _category_rules(out, d)
+    _drift_rules(out, d, cfg)
+    _image_rules(out, d, cfg)
+    agreement = None
+    if cfg.enabled("GATE020"):
+        agreement = _agreement_rule(out, head, cfg, annotators, annotator_names)
+    found = sorted(out.found, key=lambda f: (f.code, -severity_rank(f.severity)))
+    res = GateResult(d, found, cfg, level, counts, [], agreement, head_check)
+    return res.with_baseline(baseline) if baseline is not None else res
+
+
+class _Findings:
+    """Collects gate findings of the enabled rules, with their configured severities."""
+
+    def __init__(self, cfg: GateConfig, head_file: str | None):
+        self.cfg, self.head_file = cfg, head_file
+        self.finding = _finding_type()
+        self.found: list = []
+
+    def add(self, code, message, *, item_id=None, annotation_id=None, key="", data=None, severity=None,
+            file=None) -> None:
+        if self.cfg.enabled(code):
+            where = file if file is not None else self.head_file
+            self.found.append(self.finding(code, self.cfg.severity_of(code, severity), message, where, item_id,
+                                           annotation_id, data or {}, key))
+
+
+def _new_check_findings(out: _Findings, base, head, counts: dict, checker, check_config, paths) -> list:
+    """GATE001: check both versions, report the head's new findings; the head's check findings."""
+    if checker is None:
+        from ..check import check as checker  # segmill.check imports this package's siblings: load when used
+    base_path, head_path = paths
+    bres = checker(base, config=check_config, path=base_path)
+    hres = checker(head, config=check_config, path=head_path)
+    fresh = new_findings(_relocate(bres.findings, base_path, head_path), hres.findings)
+    counts.update(base=len(bres.findings), head=len(hres.findings), new=len(fresh))
+    for f in fresh:
+        out.add("GATE001", f"new {f.code} ({f.severity}): {f.message}", item_id=f.item_id,
                 annotation_id=f.annotation_id, key=f.fingerprint(), severity=f.severity, file=f.file,
                 data={"check_code": f.code, "check_fingerprint": f.fingerprint(), "location": f.location()})
+    return list(hres.findings)
 
+
+def _category_rules(out: _Findings, d: DatasetDiff) -> None:
+    """GATE002-GATE006: what happened to the category list."""
     for ch in d.categories.changes:
         ref = ch.base or ch.head
         if ch.kind == "id_reused":
-            add("GATE002", f"category {ch.describe()}", key=f"id:{ch.base['id']}", data=ch.to_dict())
+            code, key = "GATE002", f"id:{ch.base['id']}"
         elif ch.kind in ("removed", "merged") and ch.still_used:
-            add("GATE003", f"category {ch.describe()}", key=f"id:{ch.base['id']}", data=ch.to_dict())
+            code, key = "GATE003", f"id:{ch.base['id']}"
         elif ch.kind == "renumbered":
-            add("GATE004", f"category {ch.describe()}", key=f"name:{ch.base['name']}", data=ch.to_dict())
+            code, key = "GATE004", f"name:{ch.base['name']}"
         elif ch.kind == "renamed":
-            add("GATE005", f"category {ch.describe()}", key=f"id:{ch.base['id']}", data=ch.to_dict())
+            code, key = "GATE005", f"id:{ch.base['id']}"
         else:
-            add("GATE006", f"category {ch.describe()}", key=f"{ch.kind}:{ref['id']}:{ref['name']}",
-                data=ch.to_dict())
+            code, key = "GATE006", f"{ch.kind}:{ref['id']}:{ref['name']}"
+        out.add(code, f"category {ch.describe()}", key=key, data=ch.to_dict())
 
+
+def _drift_rules(out: _Findings, d: DatasetDiff, cfg: GateConfig) -> None:
+    """GATE010/GATE011: per-class count and mean-area drift."""
     drift = d.class_drift()
     for name, side in d.classes.items():
         b = side["base"]
@@ -283,47 +312,49 @@ def gate(base: Dataset, head: Dataset, *, config: GateConfig | None = None, base
         h = side["head"]
         dc, da = drift[name]["count"], drift[name]["mean_area"]
         if dc is not None and abs(dc) > cfg.max_count_change:
-            add("GATE010", f"class {name!r}: {b.count} -> {h.count if h else 0} annotations ({dc:+.1f} %, "
-                f"limit ±{cfg.max_count_change:g} %)", key=f"class:{name}",
-                data={"class": name, "base": b.count, "head": h.count if h else 0, "change_pct": dc,
-                      "limit_pct": cfg.max_count_change})
+            out.add("GATE010", f"class {name!r}: {b.count} -> {h.count if h else 0} annotations ({dc:+.1f} %, "
+                    f"limit ±{cfg.max_count_change:g} %)", key=f"class:{name}",
+                    data={"class": name, "base": b.count, "head": h.count if h else 0, "change_pct": dc,
+                          "limit_pct": cfg.max_count_change})
         if da is not None and abs(da) > cfg.max_area_change:
-            add("GATE011", f"class {name!r}: mean area {b.mean_area:.1f} -> {h.mean_area:.1f} px ({da:+.1f} %, "
-                f"limit ±{cfg.max_area_change:g} %)", key=f"class:{name}",
-                data={"class": name, "base": b.mean_area, "head": h.mean_area, "change_pct": da,
-                      "limit_pct": cfg.max_area_change})
+            out.add("GATE011", f"class {name!r}: mean area {b.mean_area:.1f} -> {h.mean_area:.1f} px "
+                    f"({da:+.1f} %, limit ±{cfg.max_area_change:g} %)", key=f"class:{name}",
+                    data={"class": name, "base": b.mean_area, "head": h.mean_area, "change_pct": da,
+                          "limit_pct": cfg.max_area_change})
 
+
+def _image_rules(out: _Findings, d: DatasetDiff, cfg: GateConfig) -> None:
+    """GATE012/GATE013: emptied images and modified retained annotations."""
     if len(d.emptied_images) > cfg.max_emptied_images:
         ids = {c.image: c.head_id for c in d.image_changes if c.status == "modified"}
         for img in d.emptied_images:
-            add("GATE012", f"image {img!r} lost all its annotations ({len(d.emptied_images)} such image(s), "
-                f"limit {cfg.max_emptied_images})", item_id=ids.get(img), key=f"image:{img}",
-                data={"image": img, "emptied": len(d.emptied_images), "limit": cfg.max_emptied_images})
-
+            out.add("GATE012", f"image {img!r} lost all its annotations ({len(d.emptied_images)} such image(s), "
+                    f"limit {cfg.max_emptied_images})", item_id=ids.get(img), key=f"image:{img}",
+                    data={"image": img, "emptied": len(d.emptied_images), "limit": cfg.max_emptied_images})
     share = d.modified_share
     if share > cfg.max_modified_share:
-        add("GATE013", f"{d.retained['modified']} of {d.retained['annotations']} annotations on images present "
-            f"in both versions were removed, relabelled or reshaped ({share:.1f} %, limit "
-            f"{cfg.max_modified_share:g} %)", key="retained",
-            data={"modified": d.retained["modified"], "annotations": d.retained["annotations"],
-                  "share_pct": share, "limit_pct": cfg.max_modified_share})
+        out.add("GATE013", f"{d.retained['modified']} of {d.retained['annotations']} annotations on images "
+                f"present in both versions were removed, relabelled or reshaped ({share:.1f} %, limit "
+                f"{cfg.max_modified_share:g} %)", key="retained",
+                data={"modified": d.retained["modified"], "annotations": d.retained["annotations"],
+                      "share_pct": share, "limit_pct": cfg.max_modified_share})
 
-    agreement = None
-    if cfg.enabled("GATE020"):
-        sets, names = None, None
-        if annotators:
-            sets = list(annotators)
-            names = list(annotator_names or [f"annotator{i + 1}" for i in range(len(sets))])
-        elif cfg.annotator_key:
-            sets, names = split_by_annotator(head, cfg.annotator_key)
-        if sets is not None and len(sets) >= 2 and all(s.items for s in sets):
-            agreement = _agreement(sets, names, cfg.agreement_iou)
-            # NaN (nothing to compare) is recorded in the report but cannot fail the rule.
-            if agreement["pq"] < cfg.min_agreement_pq:
-                add("GATE020", f"annotators {', '.join(names)} agree with PQ {agreement['pq']:.3f} on shared "
-                    f"images (minimum {cfg.min_agreement_pq:g})", key="agreement",
-                    data=dict(agreement, minimum=cfg.min_agreement_pq))
 
-    found.sort(key=lambda f: (f.code, -severity_rank(f.severity)))
-    res = GateResult(d, found, cfg, level, counts, [], agreement, head_check)
-    return res.with_baseline(baseline) if baseline is not None else res
+def _agreement_rule(out: _Findings, head: Dataset, cfg: GateConfig, annotators, annotator_names) -> dict | None:
+    """GATE020: agreement between annotators on shared images; the agreement summary or ``None``."""
+    if annotators:
+        sets = list(annotators)
+        names = list(annotator_names or [f"annotator{i + 1}" for i in range(len(sets))])
+    elif cfg.annotator_key:
+        sets, names = split_by_annotator(head, cfg.annotator_key)
+    else:
+        return None
+    if len(sets) < 2 or not all(s.items for s in sets):
+        return None
+    agreement = _agreement(sets, names, cfg.agreement_iou)
+    # NaN (nothing to compare) is recorded in the report but cannot fail the rule.
+    if agreement["pq"] < cfg.min_agreement_pq:
+        out.add("GATE020", f"annotators {', '.join(names)} agree with PQ {agreement['pq']:.3f} on shared "
+                f"images (minimum {cfg.min_agreement_pq:g})", key="agreement",
+                data=dict(agreement, minimum=cfg.min_agreement_pq))
+    return agreement
