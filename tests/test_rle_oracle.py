@@ -165,9 +165,13 @@ def coco_poly(parts, h, w) -> np.ndarray:
     return coco_counts(M.merge(M.frPyObjects(parts, h, w)))
 
 
-@settings(max_examples=1500, deadline=None)
+@SETTINGS
 @given(polygon_annotations())
 def test_polygons_equal_pycocotools(case):
+    """Multi-part, duplicate and collinear vertices, shrunk to a minimal case on failure.
+
+    Volume is the fixed-seed sweep's job (test_sweep_100k_random_polygons_equal_pycocotools).
+    """
     parts, h, w = case
     got = rle.from_polygons(parts, h, w)
     np.testing.assert_array_equal(got.counts, coco_poly(parts, h, w))
