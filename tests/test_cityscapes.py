@@ -343,3 +343,13 @@ def test_convert_prints_the_label_table_used(tmp_path):
     res = CliRunner().invoke(main, ["convert", str(tmp_path / "src.json"), str(tmp_path / "o2"), "--to", "cityscapes",
                                     "--label-table", "official"])
     assert res.exit_code == 0 and "note: label table: the official Cityscapes labels" in res.output
+
+
+def test_the_output_of_a_dataset_without_images_is_detected_and_keeps_its_labels(tmp_path):
+    segmill.write(Dataset(categories=[Category(1, "cat")]), tmp_path / "o", "cityscapes")
+    assert not any((tmp_path / "o" / "gtFine").iterdir())
+    d = cityscapes.detect(tmp_path / "o")
+    assert 0 < d.confidence < 0.8 and "empty gtFine" in d.reason
+    assert [c.name for c in segmill.read(tmp_path / "o", "cityscapes").categories] == ["cat"]
+    (tmp_path / "other" / "gtFine" / "x").mkdir(parents=True)  # a gtFine/ with anything in it is not this case
+    assert cityscapes.detect(tmp_path / "other").confidence == 0

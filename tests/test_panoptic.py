@@ -94,6 +94,23 @@ def test_overlapping_instances_written_as_panoptic_report_the_overlap(tmp_path):
     assert [s["area"] for s in doc["annotations"][0]["segments_info"]] == [12, 16]
 
 
+def test_an_annotation_without_pixels_is_reported_as_empty_not_as_hidden(tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    sliver = Polygons([[1.0, 1.0, 1.2, 1.0, 1.1, 1.2]])  # covers no pixel centre: no pixels under either rule
+    assert sliver.to_rle(6, 6).area == 0
+    whole = Polygons([[0, 0, 6, 0, 6, 6, 0, 6]])
+    ds = Dataset(categories=[Category(1, "a", isthing=True)],
+                 items=[Item(1, "x.jpg", width=6, height=6, annotations=[Annotation(1, 1, sliver),
+                                                                          Annotation(2, 1, whole)])])
+    report = segmill.write(ds, tmp_path / "o", "coco_panoptic")
+    dropped = [(l.code, l.annotation_id) for l in report.losses if l.code != "L705"]
+    assert dropped == [("L255", 1)]
+    doc = json.loads((tmp_path / "o" / "annotations" / "panoptic_default.json").read_text())
+    assert [s["area"] for s in doc["annotations"][0]["segments_info"]] == [36]
+
+
 def test_segment_in_png_missing_from_json_is_an_input_error(pan_copy):
     f = pan_copy / "annotations" / "panoptic_val" / "000000000285.png"
     ids = ids_from_rgb(np.asarray(Image.open(f)))
@@ -129,3 +146,14 @@ def test_truncated_json_is_an_input_error_with_line_and_column(pan_copy):
     jf.write_text(jf.read_text()[:200])
     with pytest.raises(InputError, match=r"panoptic_val.json: invalid JSON.*line \d+, column \d+"):
         segmill.read(pan_copy, format="coco_panoptic")
+
+
+def test_a_dataset_without_images_is_written_as_a_json_holding_its_categories(tmp_path):
+    from segmill.model import Category, Dataset
+
+    ds = Dataset(categories=[Category(1, "cat", isthing=True), Category(2, "sky", isthing=False)])
+    report = segmill.write(ds, tmp_path / "o", "coco_panoptic")
+    assert report.lossless and report.files == 1
+    doc = json.loads((tmp_path / "o" / "annotations" / "panoptic_default.json").read_text())
+    assert doc["images"] == doc["annotations"] == [] and [c["name"] for c in doc["categories"]] == ["cat", "sky"]
+    assert segmill.read(tmp_path / "o", "coco_panoptic").categories == ds.categories

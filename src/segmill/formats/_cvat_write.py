@@ -16,6 +16,8 @@ from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, decode
 from ..validate import brief
+from ._cvat_groups import GroupIds, stored_parts
+from ._voc_masks import STRUCTURAL_KEYS
 
 _VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
 #: Text the reader reads back as an integer attribute (``int()`` of ASCII digits).
@@ -119,10 +121,12 @@ def _image_xml(item, n, int_ids, cats, report):
         if k != "id":
             attrs.setdefault(k, str(v))
     out = ["  <image " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + ">"]
-    next_group = 1 + max([a.attributes.get("group_id", 0) for a in item.annotations
-                          if isinstance(a.attributes.get("group_id", 0), int)] + [0])
+    lost = sorted(map(str, item.extra)) + sorted(f"attributes.{k}" for k in map(str, item.attributes) if k != "tags")
+    if lost:
+        report.lose("L001", f"image fields {brief(lost)} have no place in CVAT XML", item.id)
+    groups = GroupIds([_as_int(a.attributes.get("group_id")) for a in item.annotations])
     for ann in item.annotations:
-        els, next_group = _shape_xml(ann, item, cats, report, next_group)
+        els = _object_xml(ann, item, cats, report, groups)
         out.extend(els)
         if els:
             report.annotations += 1
@@ -132,14 +136,33 @@ def _image_xml(item, n, int_ids, cats, report):
     return out
 
 
-def _shape_xml(ann, item, cats, report, next_group):
-    g = ann.geometry
+def _object_xml(ann, item, cats, report, groups):
+    """The elements of one annotation: one shape, or one per part sharing a ``group_id``."""
     cat = cats.get(ann.category_id)
     label = cat.name if cat else ""
     if ann.iscrowd:
         report.lose("L502", "crowd flag dropped", item.id, ann.id)
     if ann.score is not None:
         report.lose("L503", f"score {ann.score} dropped", item.id, ann.id)
+    lost = sorted(map(str, (k for k in ann.extra if k not in STRUCTURAL_KEYS)))
+    if lost:
+        report.lose("L001", f"fields {brief(lost)} have no place in CVAT XML", item.id, ann.id)
+    parts = stored_parts(ann)
+    g = ann.geometry
+    n = len(parts) if parts else len(g.parts) if isinstance(g, Polygons) else 1
+    gid = groups.assign(label, _as_int(ann.attributes.get("group_id")), g, n, report, item.id, ann.id)
+    els = []
+    for piece in parts or [ann]:
+        els += _shape_xml(piece, label, item, report, gid, ann.id)
+    return els
+
+
+def _shape_xml(ann, label, item, report, gid, ann_id):
+    """The elements of one annotation or part (several for a multi-part polygon), all with ``gid``.
+
+    Losses are reported under ``ann_id``, the id of the annotation a part belongs to.
+    """
+    g = ann.geometry
     a = ann.attributes
     common = {"label": label}
     if isinstance(a.get("occluded"), (bool, int, np.integer)):  # a flag; text goes as an <attribute> child
@@ -149,7 +172,6 @@ def _shape_xml(ann, item, cats, report, next_group):
         common["source"] = str(extra["source"])
     if _as_int(a.get("z_order")) is not None:
         common["z_order"] = str(_as_int(a["z_order"]))
-    gid = _as_int(a.get("group_id"))
     written = {k for k in ("occluded", "z_order") if k in common} | ({"group_id"} if gid is not None else set())
     children = []
     for k, v in a.items():
@@ -157,47 +179,45 @@ def _shape_xml(ann, item, cats, report, next_group):
             continue  # written as XML attributes; any other value goes as an <attribute> child
         void_flag = k == "void" and not label  # a label-less shape's void flag reads back as a bool
         if void_flag and isinstance(v, str) and v in _VOID_TEXT:
-            report.lose("L504", f"attribute {k!r}={v!r} (text) will read back as a bool", item.id, ann.id)
+            report.lose("L504", f"attribute {k!r}={v!r} (text) will read back as a bool", item.id, ann_id)
         elif not isinstance(v, str) and not (void_flag and isinstance(v, bool)):
-            report.lose("L504", f"attribute {k!r}={v!r} written as text", item.id, ann.id)
+            report.lose("L504", f"attribute {k!r}={v!r} written as text", item.id, ann_id)
         children.append(f"      <attribute name={quoteattr(str(k))}>{escape(_text(v))}</attribute>")
     shapes = []
     if isinstance(g, Box):
         shapes.append(("box", {"xtl": _num(g.x), "ytl": _num(g.y), "xbr": _num(g.x + g.w), "ybr": _num(g.y + g.h),
                                **({"rotation": extra["rotation"]} if "rotation" in extra else {})}))
     elif isinstance(g, Polygons):
-        if len(g.parts) > 1:
-            report.lose("L501", f"{len(g.parts)} parts written as separate polygons", item.id, ann.id)
-            if gid is None:
-                gid, next_group = next_group, next_group + 1
         for p in g.parts:
             shapes.append(("polygon", {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in p)}))
     elif isinstance(g, Shape):
         tag = {"line": "polyline", "linestrip": "polyline", "point": "points"}.get(g.kind, g.kind)
         if tag not in ("polyline", "points"):
-            report.lose("L002", f"a {g.kind!r} shape has no CVAT element", item.id, ann.id)
-            return [], next_group
+            report.lose("L002", f"a {g.kind!r} shape has no CVAT element", item.id, ann_id)
+            return []
+        if tag != g.kind:
+            report.lose("L507", f"a {g.kind!r} shape written as <{tag}> reads back as {tag!r}", item.id, ann_id)
         shapes.append((tag, {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in g.points)}))
     elif isinstance(g, (RLE, Mask)):
         if isinstance(g, Mask) and g.array.size and g.left >= 0 and g.top >= 0:
             patch, left, top = g.array, g.left, g.top
         elif item.size is None:
-            report.lose("L005", "mask without a known image size", item.id, ann.id)
-            return [], next_group
+            report.lose("L005", "mask without a known image size", item.id, ann_id)
+            return []
         else:
             check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")  # before decoding
             full = decode(g if isinstance(g, RLE) else g.to_rle(item.height, item.width))
             ys, xs = np.nonzero(full)
             if len(ys) == 0:
-                report.lose("L002", "empty mask dropped (CVAT masks need a box)", item.id, ann.id)
-                return [], next_group
+                report.lose("L002", "empty mask dropped (CVAT masks need a box)", item.id, ann_id)
+                return []
             top, left = int(ys.min()), int(xs.min())
             patch = full[top : ys.max() + 1, left : xs.max() + 1]
         shapes.append(("mask", {"rle": encode_mask_rle(patch), "left": str(left), "top": str(top),
                                 "width": str(patch.shape[1]), "height": str(patch.shape[0])}))
     else:
-        report.lose("L002", f"{type(g).__name__} geometry dropped", item.id, ann.id)
-        return [], next_group
+        report.lose("L002", f"{type(g).__name__} geometry dropped", item.id, ann_id)
+        return []
     els = []
     for tag, geo in shapes:
         attrs = {**common, **geo}
@@ -205,7 +225,7 @@ def _shape_xml(ann, item, cats, report, next_group):
             attrs["group_id"] = str(gid)
         head = f"    <{tag} " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
         els.append(head + (">\n" + "\n".join(children) + f"\n    </{tag}>" if children else "/>"))
-    return els, next_group
+    return els
 
 
 def _as_int(v):

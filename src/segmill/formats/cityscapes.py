@@ -117,7 +117,11 @@ def _find_gtfine(folder: Path, depth: int):
 
 
 def detect(path) -> Detection:
-    """A folder holding ``*_gtFine_*`` files: below ``gtFine/`` (or in a folder named ``gtFine``), or flat."""
+    """A folder holding ``*_gtFine_*`` files: below ``gtFine/`` (or in a folder named ``gtFine``), or flat.
+
+    A folder whose ``gtFine/`` is empty (the writer's output for a dataset
+    without images) is Cityscapes too, with a lower confidence.
+    """
     p = Path(path)
     try:
         if not p.is_dir():
@@ -127,6 +131,8 @@ def detect(path) -> Detection:
     except OSError:  # a folder that cannot be listed: not recognisably Cityscapes
         return NO
     if hit is None:
+        if gt is not p and not any(True for _ in gt.iterdir()):  # what the writer makes of a dataset without images
+            return Detection(0.6, "an empty gtFine/ folder (Cityscapes without images)")
         return NO
     where = hit.parent.relative_to(p).as_posix()
     if gt is not p or p.name == "gtFine" or p.parent.name == "gtFine":

@@ -44,6 +44,8 @@ CODES = {
     "L252": "a detection score has no place in COCO panoptic and was dropped",
     "L253": "a segment id was renumbered (duplicate or out of range): PNG colours differ from the source",
     "L254": "a void region was painted as unlabeled (0) pixels: it reads back as no annotation",
+    "L255": "an annotation without pixels under the raster rule (degenerate polygon, empty mask) has no "
+            "segment and was dropped",
 }
 register_codes(CODES)
 MAX_ID = 256**3 - 1
@@ -355,6 +357,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     by_split: dict = {}
     for item in dataset.items:
         by_split.setdefault(_split_name(item.split), []).append(item)
+    by_split = by_split or {_split_name(None): []}  # no images: a JSON all the same, holding the categories
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     for split, items in by_split.items():
         name = f"panoptic_{split}"
@@ -451,7 +454,7 @@ def _check_canvas(item: Item) -> None:
 
 
 def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose):
-    from ..geometry import AREA_KINDS, Box
+    from ..geometry import AREA_KINDS, Box, to_rle
 
     if item.height is None or item.width is None:
         if item.annotations:
@@ -498,7 +501,10 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
     for a, s in zip(things, seg_ids):
         m = encode(idmap == s)
         if m.area == 0:
-            report.lose("L701", "segment completely hidden by overlapping annotations; dropped", item.id, a.id)
+            if to_rle(a.geometry, item.height, item.width, raster).area == 0:
+                report.lose("L255", "no pixels under the raster rule: no segment written", item.id, a.id)
+            else:
+                report.lose("L701", "segment completely hidden by overlapping annotations; dropped", item.id, a.id)
             continue
         stored = "panoptic_id" in a.extra and a.id not in hit
         seg = {"id": s, "category_id": a.category_id,

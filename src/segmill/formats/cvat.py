@@ -18,6 +18,11 @@ Element facts (CVAT's exporter and the corpus files):
 * Common shape attributes: ``label``, ``occluded`` (0/1), ``z_order``,
   ``group_id``, ``source``; ``<attribute name="...">value</attribute>``
   children are label attributes (kept as strings).
+* CVAT draws one object in several parts as shapes sharing a non-zero
+  ``group_id``: the ``<polygon>`` / ``<mask>`` shapes of one image with one
+  label and one ``group_id`` are read as one multi-part instance (option
+  ``split_groups`` keeps them apart), and a multi-part instance is written
+  back that way (:mod:`segmill.formats._cvat_groups`).
 * An empty ``label=""`` gives an annotation without category. On such a
   shape an ``<attribute name="void">`` of ``true`` / ``false`` is read as a
   bool: it marks a void region (VOC's 255), which the writer writes that way,
@@ -37,8 +42,9 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import resolve_inside
 from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
+from ._cvat_groups import merge_groups
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
-from .options import ERRORS, raster
+from .options import ERRORS, Option, raster
 
 register_codes(
     {
@@ -47,6 +53,8 @@ register_codes(
         "L503": "detection score dropped",
         "L504": "attribute value written as text (CVAT attributes are strings)",
         "L505": "category ids renumbered 1, 2, ... or supercategory / isthing dropped (CVAT labels are names)",
+        "L506": "group_id changed so that two area annotations of one label do not read back as one instance",
+        "L507": "shape kind renamed to CVAT's element (line, linestrip -> polyline; point -> points)",
     }
 )
 
@@ -120,11 +128,15 @@ def _defused_reason(exc) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
+def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool = False) -> Dataset:
     """Read a CVAT for images 1.1 XML file (or the folder holding ``annotations.xml``).
 
     Images are looked up as ``images/<subset>/<name>`` (project export) or
     ``images/<name>`` next to the XML; ``name`` may not leave that folder.
+    The ``<polygon>`` and ``<mask>`` shapes of one image sharing a label and
+    a non-zero ``group_id`` are one multi-part instance (see
+    :mod:`segmill.formats._cvat_groups`); ``split_groups=True`` keeps every
+    shape a separate annotation.
 
     Raises
     ------
@@ -168,10 +180,13 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
         except InputError as exc:
             policy.drop(exc)
             continue
+        shapes = []
         for k, el in enumerate(im):
             ann = _element(el, k, item, cat_by_name, f, rec, policy)
-            if ann is None:
-                continue
+            if ann is not None:
+                shapes.append((ann, None if isinstance(ann.geometry, InvalidGeometry) else el.tag))
+        anns = [a for a, _ in shapes] if split_groups else merge_groups(shapes, item.height, item.width, raster)
+        for ann in anns:
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
@@ -401,7 +416,10 @@ register_format(
         output="dir",
         options=(
             ERRORS,
-            raster("reader", "kept for writers that draw pixels: coco or pil"),
+            raster("reader", "kept for writers that draw pixels, and how the polygons of a group holding a "
+                   "mask become pixels: coco or pil"),
+            Option("split_groups", "reader", "keep shapes sharing a label and group_id as separate annotations "
+                   "(default: one multi-part instance)", kind="bool", default=False),
         ),
     )
 )
