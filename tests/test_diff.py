@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 
 import numpy as np
@@ -311,3 +312,69 @@ def test_name_keyed_formats_compare_categories_by_name_only():
     d = diff(base, head)
     assert [(c.kind, (c.head or {}).get("name")) for c in d.categories.changes] == [("added", "fish")]
     assert d.annotations["relabelled"] == 0
+
+
+def _moved_and_renumbered(base, rename):
+    """``base`` as a conversion writes it: image ids renumbered 1..n in a new order, file names changed."""
+    head = copy.deepcopy(base)
+    head.items.reverse()
+    for n, it in enumerate(head.items, 1):
+        it.id, it.file_name = n, rename(it.file_name)
+    return head
+
+
+@pytest.mark.parametrize("rename", [
+    lambda name: f"images/train/{name}",                                   # YOLO's split folders
+    lambda name: name.replace(".jpg", ".png"),                             # VOC/masks PNG names
+    lambda name: f"leftImg8bit/train/x/{name[:-4]}_leftImg8bit.png",       # Cityscapes
+    lambda name: f"JPEGImages\\{name}",                                    # a Windows-style path
+], ids=["split-folder", "extension", "cityscapes", "backslash"])
+def test_round_trip_that_renumbers_ids_pairs_images_by_name_not_by_id(rename):
+    """Issue 13: after a round trip ids 1..n point at other files; the name still tells the image."""
+    base = make_base(4)
+    head = _moved_and_renumbered(base, rename)
+    d = diff(base, head)
+    assert d.images["added"] == d.images["removed"] == 0
+    assert d.annotations["unchanged"] == base.num_annotations  # same image, same shapes: nothing moved
+    by_base = {c.base_id: c.head_id for c in d.image_changes}
+    assert by_base == {1: 4, 2: 3, 3: 2, 4: 1}
+
+
+def test_names_shared_by_two_images_are_not_used_to_pair():
+    base = make_base(2)
+    base.items[0].file_name, base.items[1].file_name = "train/a.jpg", "val/a.jpg"
+    head = copy.deepcopy(base)
+    head.items[0].file_name, head.items[1].file_name = "images/train/a.jpg", "images/val/a.jpg"
+    match_images = importlib.import_module("segmill.gate.diff").match_images
+    pairs = [(b.id, h.id) for b, h in match_images(base, head)]
+    assert pairs == [(1, 1), (2, 2)]  # the base name "a.jpg" is ambiguous: left to the id rule
+
+
+def test_cli_diff_after_a_round_trip_pairs_by_file_name(tmp_path):
+    """COCO -> Cityscapes -> COCO renumbers image ids; `segmill diff` must still pair a.png with a.png."""
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    doc = {"images": [{"id": i, "file_name": f"{n}.png", "width": 20, "height": 20}
+                      for i, n in ((3, "a"), (1, "b"), (2, "c"))],
+           "categories": [{"id": 1, "name": "cat"}],
+           "annotations": [{"id": 10 + i, "image_id": i, "category_id": 1, "iscrowd": 0,
+                            "segmentation": [square(i, i, 5 + i)], "area": float((5 + i) ** 2),
+                            "bbox": [float(i), float(i), float(5 + i), float(5 + i)]} for i in (1, 2, 3)]}
+    src = tmp_path / "base.json"
+    src.write_text(json.dumps(doc))
+    run = CliRunner().invoke
+    assert run(main, ["convert", str(src), str(tmp_path / "cs"), "--to", "cityscapes", "-q"]).exit_code == 0
+    assert run(main, ["convert", str(tmp_path / "cs"), str(tmp_path / "back.json"), "--to", "coco", "-q"]
+               ).exit_code == 0
+    back = json.loads((tmp_path / "back.json").read_text())
+    assert [i["id"] for i in back["images"]] != [3, 1, 2]  # the trip did renumber: the case of the bug
+    r = run(main, ["diff", str(src), str(tmp_path / "back.json"), "--output-format", "json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["images"]["added"] == rep["images"]["removed"] == 0
+    pairs = {c["base_id"]: c["head_id"] for c in rep["image_changes"]}
+    names = {i["id"]: i["file_name"] for i in back["images"]}
+    assert {b: names[h].rsplit("/", 1)[-1] for b, h in pairs.items()} == {
+        3: "a_leftImg8bit.png", 1: "b_leftImg8bit.png", 2: "c_leftImg8bit.png"}

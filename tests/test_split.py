@@ -156,3 +156,53 @@ def test_checkerboard_is_one_8_connected_instance_even_past_the_first_run_buffer
     (inst,) = split_instances(cm).instances
     assert inst == (1, encode(cm == 1))
     assert len(split_instances(cm, connectivity=4).instances) == 20000
+
+
+def test_cli_split_of_label_maps_not_under_semantic_splits_them(fixtures_dir, tmp_path):
+    """Issue 13: PNGs straight in the folder (no semantic/) were read as nothing and written as "no loss"."""
+    import shutil
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(fixtures_dir / "masks" / "classes.txt", flat)
+    for png in (fixtures_dir / "masks" / "semantic").glob("*.png"):
+        shutil.copy(png, flat)
+    r = CliRunner().invoke(main, ["split-instances", str(flat), str(tmp_path / "o.json"), "--from", "masks",
+                                  "--to", "coco"])
+    assert r.exit_code == 0, r.output
+    ds = segmill.read(tmp_path / "o.json", "coco")
+    want = split_dataset(segmill.read(fixtures_dir / "masks"))[0]
+    assert len(ds.items) == 2
+    assert sum(a.category_id is not None for _, a in ds.annotations()) == \
+        sum(a.category_id is not None for _, a in want.annotations()) > 0
+
+
+def test_cli_split_of_png_folder_without_classes_is_an_error_naming_the_layout(fixtures_dir, tmp_path):
+    import shutil
+
+    sub = tmp_path / "src" / "labels"
+    sub.mkdir(parents=True)
+    shutil.copy(fixtures_dir / "masks" / "classes.txt", tmp_path / "src")
+    for png in (fixtures_dir / "masks" / "semantic").glob("*.png"):
+        shutil.copy(png, sub)
+    r = CliRunner().invoke(main, ["split-instances", str(tmp_path / "src"), str(tmp_path / "o"), "--from", "masks"])
+    assert r.exit_code == 2 and "semantic/" in r.output and "labels" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_split_of_a_source_without_images_is_an_error_and_writes_nothing(tmp_path):
+    import json
+
+    src = tmp_path / "empty.json"
+    src.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "a"}]}))
+    r = CliRunner().invoke(main, ["split-instances", str(src), str(tmp_path / "o.json")])
+    assert r.exit_code == 2 and "no image found" in r.output and "nothing to split" in r.output
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_split_of_images_without_regions_says_so():
+    from segmill.model import Category, Dataset, Item
+
+    ds = Dataset([Category(1, "a")], [Item(1, "a.png", 4, 4)])
+    out, report = split_dataset(ds)
+    assert len(out.items) == 1 and any("no region to split in 1 image" in n for n in report.notes)

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import InputError
+from .errors import InputError, spelling
 
 __all__ = ["staged", "check_destination", "write_bytes"]
 
@@ -82,7 +82,7 @@ def check_destination(dst, *, force: bool = False, sources: Iterable = (), kind:
     if not os.path.lexists(p):
         return
     if not force:
-        raise InputError("output already exists; use force (--force) to replace it", dst)
+        raise InputError(f"output already exists; use {spelling('force')} to replace it", dst)
     if p.is_symlink():
         raise InputError("the destination is a symbolic link; segmill does not replace links (remove it first)",
                          dst)
@@ -97,7 +97,8 @@ def check_destination(dst, *, force: bool = False, sources: Iterable = (), kind:
     if recognizes is not None and _recognized(recognizes, p):
         return
     what = "folder" if kind == "dir" else "file"
-    raise InputError(f"the destination {what} is not empty and is not a {format_name} dataset; force replaces "
+    raise InputError(f"the destination {what} is not empty and is not a {format_name} dataset; "
+                     f"{spelling('force')} replaces "
                      f"only an empty {what} or a previous {format_name} output (remove it yourself if "
                      "it should go)", dst)
 

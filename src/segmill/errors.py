@@ -11,6 +11,9 @@ name with a newline cannot split a message, nor forge a second one).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 __all__ = [
     "SegmillError",
     "GeometryError",
@@ -23,6 +26,8 @@ __all__ = [
     "UsageError",
     "ModelError",
     "one_line",
+    "spelling",
+    "spelled",
 ]
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
@@ -32,6 +37,34 @@ _CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 def one_line(text) -> str:
     """``text`` with control characters escaped (``\\n``, ``\\x00``...), so it prints as one line."""
     return str(text).translate(_CONTROL)
+
+
+# How a message names an option the caller can set: Python keywords by default;
+# the CLI swaps in its flags for the command that runs (see :func:`spelled`).
+_PYTHON_SPELLING = {"format": "format=NAME", "force": "force=True"}
+_SPELLING: contextvars.ContextVar[dict | None] = contextvars.ContextVar("segmill_spelling", default=None)
+
+
+def spelling(option: str) -> str:
+    """How the current caller sets ``option`` (``"format"``, ``"force"``), for error messages.
+
+    A Python caller reads ``force=True``; inside ``segmill convert`` the same
+    message says ``--force`` (see :func:`spelled`).
+    """
+    table = _SPELLING.get()
+    if table and option in table:
+        return table[option]
+    return _PYTHON_SPELLING.get(option, option)
+
+
+@contextlib.contextmanager
+def spelled(table: dict):
+    """Within the block, :func:`spelling` answers from ``table`` (``{"force": "--force", ...}``)."""
+    token = _SPELLING.set(dict(table))
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
 
 
 class SegmillError(Exception):

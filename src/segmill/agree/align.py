@@ -1,9 +1,9 @@
 """The one image pairer: line up the same images across several lists of items.
 
 Used by :mod:`segmill.agree.pairing` (N annotators, one key, a duplicate key
-is an error) and by :mod:`segmill.gate._match` (two versions: file name when
-unique, then id). Each caller states its rules as :class:`KeyRule` values;
-this module holds the one algorithm:
+is an error) and by ``segmill diff`` / ``segmill gate`` (two versions of one
+dataset: :data:`VERSION_RULES`, file name first, id last). Each caller states
+its rules as :class:`KeyRule` values; this module holds the one algorithm:
 
 1. The rules are tried in order. A rule keys the items no earlier rule
    placed (those its ``when`` accepts); items of different lists with equal
@@ -26,7 +26,12 @@ from typing import Any
 
 from ..errors import UsageError
 
+__all__ = ["KeyRule", "Row", "align", "VERSION_RULES", "image_base_name", "image_stem", "DUPLICATE_POLICIES"]
+
 DUPLICATE_POLICIES = ("first", "skip")
+
+#: What formats append to an image's stem in their own names (Cityscapes: ``<stem>_leftImg8bit.png``).
+STEM_SUFFIXES = ("_leftImg8bit",)
 
 
 @dataclass(frozen=True)
@@ -133,3 +138,37 @@ def _keyed(items, placed, rule: KeyRule, li: int) -> list[tuple[int, Hashable]]:
         seen.add(k)
         out.append((j, k))
     return out
+
+
+def image_base_name(item) -> str:
+    """The last component of ``item.file_name`` (``/`` or ``\\`` separated); ``""`` when it has none."""
+    return (item.file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def image_stem(item) -> str:
+    """:func:`image_base_name` without its extension and without a format's suffix (:data:`STEM_SUFFIXES`).
+
+    ``images/train/a.png``, ``a.jpg`` and ``leftImg8bit/train/x/a_leftImg8bit.png`` all give ``a``.
+    """
+    name = image_base_name(item)
+    dot = name.rfind(".")
+    stem = name[:dot] if dot > 0 else name
+    for suffix in STEM_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+#: How two versions of one dataset line up their images (``segmill diff``, ``segmill gate``).
+#: A conversion or a round trip renumbers image ids and may move files under a split folder or
+#: change their extension, but keeps the name: so the whole file name first, then its last
+#: component, then its stem, each only when unique on both sides; the id only for what is left
+#: (a renamed file).
+VERSION_RULES = (
+    KeyRule(key=lambda item: item.file_name, when=lambda item: bool(item.file_name), duplicates="skip"),
+    KeyRule(key=lambda item: ("name", image_base_name(item)), when=lambda item: bool(image_base_name(item)),
+            duplicates="skip"),
+    KeyRule(key=lambda item: ("stem", image_stem(item)), when=lambda item: bool(image_stem(item)),
+            duplicates="skip"),
+    KeyRule(key=lambda item: ("id", item.id), duplicates="first"),
+)

@@ -270,4 +270,7 @@ def split_dataset(dataset, *, connectivity: int = 8, stuff: Iterable[str] = (), 
         + (f"; components under {min_area} pixels dropped" if min_area else "")
         + f"; {n_split} regions written"
     )
+    if not n_split and dataset.items:
+        report.notes.append(f"no region to split in {len(dataset.items)} image(s): they are written without "
+                            "instances (the source holds no area annotation with a class)")
     return out, report

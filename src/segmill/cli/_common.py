@@ -8,9 +8,17 @@ import sys
 
 import click
 
-from ..errors import LossError, SegmillError, one_line
+from ..errors import LossError, SegmillError, one_line, spelled
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+
+#: Commands whose input format flag is ``--from`` (the others take ``--format``).
+_FROM_COMMANDS = ("convert", "split-instances")
+
+
+def flag_spelling(command: str | None) -> dict:
+    """How library messages name options inside ``command`` (see :func:`segmill.errors.spelling`)."""
+    return {"format": "--from NAME" if command in _FROM_COMMANDS else "--format NAME", "force": "--force"}
 
 
 def run_guarded(func):
@@ -22,12 +30,16 @@ def run_guarded(func):
       and exit 3; ``SEGMILL_DEBUG=1`` re-raises it with its traceback.
 
     click's own exits (usage errors, ``--help``) pass through untouched.
+    Inside the command, library messages name options by the command's flags
+    (``--from F`` in ``convert``, ``--force``), not by Python keywords.
     """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        ctx = click.get_current_context(silent=True)
         try:
-            return func(*args, **kwargs)
+            with spelled(flag_spelling(ctx.info_name if ctx is not None else None)):
+                return func(*args, **kwargs)
         except LossError as exc:
             click.echo(f"segmill: {exc}", err=True)
             sys.exit(EXIT_FINDINGS)

@@ -61,3 +61,28 @@ class FormatOptionsCommand(click.Command):
             self._generated = [_param(n, d) for n, d in sorted(decls.items()) if n not in taken]
         base = super().get_params(ctx)
         return base[:-1] + self._generated + base[-1:]  # --help stays last
+
+
+def route_or_explain(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
+    """:func:`segmill.formats.options.route`, with the formats that do take a refused flag named.
+
+    ``--polygon-mode`` given for a VOC output says that only the coco writer
+    takes it, instead of leaving the user to search ``segmill formats``.
+    """
+    from ..errors import UsageError
+    from ..formats import formats
+    from ..formats.options import route
+
+    try:
+        return route(src_spec, dst_spec, given)
+    except UsageError as exc:
+        for name in given:
+            takes_r = src_spec.option(name, "reader") is not None
+            takes_w = dst_spec is not None and dst_spec.option(name, "writer") is not None
+            if takes_r or takes_w:
+                continue
+            sides = [f"the {s.name} {side}" for s in formats().values() for side in ("reader", "writer")
+                     if s.option(name, side) is not None]
+            if sides:
+                raise UsageError(f"{exc}; it is taken by {', '.join(sides)}") from None
+        raise

@@ -8,7 +8,7 @@ import click
 
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
-from ._format_options import FormatOptionsCommand
+from ._format_options import FormatOptionsCommand, route_or_explain
 
 
 @main.command(cls=FormatOptionsCommand, side="both")
@@ -36,14 +36,13 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
     """
     from .. import io
     from ..formats import get_format
-    from ..formats.options import route
 
     setup_progress(quiet)
     src_spec = get_format(from_fmt) if from_fmt else get_format(io.detect_format(src)[0])
     dst_spec = get_format(to_fmt) if to_fmt else src_spec
     io.check_destination(dst, dst_spec.name, force=force, sources=[src])
     given = {k: v for k, v in format_options.items() if v is not None}
-    read_opts, write_opts = route(src_spec, dst_spec, given)
+    read_opts, write_opts = route_or_explain(src_spec, dst_spec, given)
     if skip_invalid:
         if src_spec.option("errors", "reader") is None:
             raise click.UsageError(f"the {src_spec.name} reader has no lenient mode for --skip-invalid")

@@ -40,8 +40,10 @@ def split_base_head(paths: tuple[str, ...], base_rev: str | None) -> tuple[str |
 def diff_cmd(paths, fmt, base_rev, match, match_iou, output_format, output, limit, exit_code, quiet):
     """Show what changed between BASE and HEAD.
 
-    Images are matched by file name (then id); annotations by id when ids are
-    stable, else by optimal mask IoU. Reports images and annotations added,
+    Images are matched by file name (the whole name, else its last component,
+    else its stem, each when unique; ids only for what is left, so a round trip
+    that renumbered ids still pairs the same files); annotations by id when ids
+    are stable, else by optimal mask IoU. Reports images and annotations added,
     removed, relabelled and reshaped (with IoU), category map changes and
     per-class counts and areas before and after.
 

@@ -8,7 +8,7 @@ import click
 
 from . import main
 from ._common import run_guarded
-from ._format_options import FormatOptionsCommand
+from ._format_options import FormatOptionsCommand, route_or_explain
 
 
 @main.command(cls=FormatOptionsCommand, side="reader")
@@ -26,7 +26,6 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
     from .. import io
     from .._info import format_summary, summarize
     from ..formats import get_format
-    from ..formats.options import route
 
     if fmt:
         spec = get_format(fmt)
@@ -34,7 +33,7 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
     else:
         name, det = io.detect_format(path)
         spec, reason = get_format(name), det.reason
-    options, _ = route(spec, None, {k: v for k, v in reader_options.items() if v is not None})
+    options, _ = route_or_explain(spec, None, {k: v for k, v in reader_options.items() if v is not None})
     if skip_invalid:
         if spec.option("errors", "reader") is None:
             raise click.UsageError(f"the {spec.name} reader has no lenient mode for --skip-invalid")

@@ -42,6 +42,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
     """
     from .. import io
     from ..bridges.split import split_dataset
+    from ..errors import InputError
     from ..formats import get_format
     from .convert import summary_text
 
@@ -55,6 +56,9 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
             raise click.UsageError(f"the {src_spec.name} reader has no --ignore-value (its void is fixed)")
         read_opts["ignore_value"] = ignore_value
     ds = io.read(src, src_spec.name, **read_opts)
+    if not ds.items:
+        raise InputError(f"no image found as {src_spec.name}: nothing to split (`segmill info` shows what the "
+                         "reader sees; check the folder layout or --from)", src)
     try:
         out, split_report = split_dataset(ds, connectivity=int(connectivity), stuff=stuff, min_area=min_area,
                                           raster=raster)

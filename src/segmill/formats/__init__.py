@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import FormatDetectionError
+from ..errors import FormatDetectionError, spelling
 from .options import Option
 
 __all__ = ["Detection", "FormatSpec", "Option", "register_format", "formats", "get_format", "detect", "NO"]
@@ -167,7 +167,9 @@ def detect(path, threshold: float = 0.5) -> tuple[FormatSpec, Detection]:
 
     Returns the best match. Raises :class:`~segmill.errors.FormatDetectionError`
     when nothing reaches ``threshold`` or two formats tie at the top, listing
-    the candidates with their reasons.
+    the candidates with their reasons and how the caller names the format
+    (:func:`segmill.errors.spelling`: ``format=NAME`` in Python, the running
+    command's flag on the command line).
     """
     _load()
     p = Path(path)
@@ -186,7 +188,9 @@ def detect(path, threshold: float = 0.5) -> tuple[FormatSpec, Detection]:
     scored.sort(key=lambda t: -t[0])
     listing = "; ".join(f"{s.name} ({d.confidence:.2f}: {d.reason})" for _, s, d in scored) or "none"
     if not scored or scored[0][0] < threshold:
-        raise FormatDetectionError(f"{p}: cannot tell the format (candidates: {listing}); name it with --from (convert) or --format")
+        raise FormatDetectionError(f"{p}: cannot tell the format (candidates: {listing}); name it with "
+                                   f"{spelling('format')}")
     if len(scored) > 1 and scored[1][0] == scored[0][0]:
-        raise FormatDetectionError(f"{p}: several formats fit equally well ({listing}); name it with --from (convert) or --format")
+        raise FormatDetectionError(f"{p}: several formats fit equally well ({listing}); name it with "
+                                   f"{spelling('format')}")
     return scored[0][1], scored[0][2]

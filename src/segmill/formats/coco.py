@@ -26,8 +26,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import UsageError
 from ..losses import WriteReport
 from ..model import Dataset
+from ..validate import brief
 from . import Detection, FormatSpec, NO, register_format
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
@@ -39,6 +41,10 @@ __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRL
            "LOSS_CODES", "SEGMENTATION_MODES"]
 
 
+#: Bytes a detector reads at each end of a file: enough to see an annotation record's keys past a long
+#: images list or polygon, still cheap on a file of gigabytes.
+_PEEK = 65536
+
 #: Fields of SA-1B (Segment Anything) annotations that COCO instances files do not have.
 _SA1B_KEYS = ("predicted_iou", "stability_score", "point_coords", "crop_box")
 
@@ -48,17 +54,24 @@ def _has_key(blob: bytes, key: str) -> bool:
 
 
 def detect(path) -> Detection:
-    """A JSON object with COCO's top-level keys (peeks at the first and last 4 KiB).
+    """A JSON object with COCO's top-level keys (peeks at the first and last 64 KiB).
 
-    Panoptic files (``segments_info``, ``isthing``) get a low confidence so
-    that the ``coco_panoptic`` format wins them; so do SA-1B files (a single
-    ``image`` object and ``annotations``, no ``images`` list), which this
-    reader cannot read.
+    An ``annotations`` list whose records carry ``segmentation`` is COCO
+    instances whatever extra keys the images or categories carry
+    (``panoptic_file_name``, ``isthing``: segmill's own output from a panoptic
+    or Cityscapes source, Detectron2-style files); it is detected with a
+    confidence above every other JSON detector's. Panoptic files
+    (``segments_info``) get a low confidence so that the ``coco_panoptic``
+    format wins them, and ``isthing`` categories with no annotation record in
+    view a middling one (the panoptic detector, which sees the PNG folder
+    beside a panoptic file, decides); so do SA-1B files (a single ``image``
+    object and ``annotations``, no ``images`` list), which this reader cannot
+    read.
     """
     p = Path(path)
     if not p.is_file():
         return NO
-    head, tail = peek(p)
+    head, tail = peek(p, _PEEK)
     body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body.startswith(b"{"):
         return NO
@@ -68,16 +81,25 @@ def detect(path) -> Detection:
         if p.suffix.lower() == ".json":
             return Detection(0.1, "a JSON object without COCO's images/annotations/categories keys in view")
         return NO
-    if _has_key(blob, "segments_info") or _has_key(blob, "isthing"):
-        return Detection(0.4, f"JSON object with {', '.join(keys)} but panoptic fields (segments_info/isthing)")
     if "images" not in keys and (re.search(rb'"image"\s*:\s*\{', blob) is not None
                                  or any(_has_key(blob, k) for k in _SA1B_KEYS)):
         # SA-1B (Segment Anything): one JSON per image, {"image": {...}, "annotations": [...]}.
         return Detection(0.2, "JSON object with a single 'image' record (or SA-1B fields such as "
                               "predicted_iou/stability_score) and no 'images' list: an SA-1B style file, "
                               "not COCO instances")
+    panoptic = _has_key(blob, "segments_info")
+    if "annotations" in keys and _has_key(blob, "segmentation") and not panoptic:
+        return Detection(0.98, f"JSON object with COCO key(s) {', '.join(keys)}; annotation records carry "
+                               "'segmentation'")
+    if panoptic:
+        return Detection(0.4, f"JSON object with {', '.join(keys)} but panoptic segments_info")
+    if _has_key(blob, "isthing"):
+        # No annotation record in view says which: an instances file without annotations, or an
+        # empty panoptic one. A panoptic file has its PNG folder beside it; that detector says so.
+        return Detection(0.55, f"JSON object with COCO key(s) {', '.join(keys)} and isthing categories but no "
+                               "annotation record in view")
     conf = 0.6 + 0.1 * len(keys)
-    if _has_key(blob, "segmentation") or _has_key(blob, "file_name"):
+    if _has_key(blob, "file_name"):
         conf += 0.05
     return Detection(min(conf, 0.95), f"JSON object with COCO key(s) {', '.join(keys)}")
 
@@ -108,7 +130,7 @@ def read(path, errors: str = "raise") -> Dataset:
 
 
 def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = False, raster: str = "coco",
-          polygon_mode: str = "exact", tolerance: float = 1.0) -> WriteReport:
+          polygon_mode: str | None = None, tolerance: float | None = None) -> WriteReport:
     """Write a COCO instances file.
 
     Parameters
@@ -125,18 +147,39 @@ def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = 
         Recompute ``area``/``bbox`` even where the geometry is unchanged.
     raster : {"coco", "pil"}
         Rasterization rule for ``segmentation="rle"``.
-    polygon_mode : {"exact", "simplified"}
-        Tracing mode for ``segmentation="polygon"``; ``simplified`` reports
-        the IoU lost (L103).
-    tolerance : float
-        Simplification tolerance in pixels.
+    polygon_mode : {"exact", "simplified"}, optional
+        Tracing mode for ``segmentation="polygon"`` (default ``exact``);
+        ``simplified`` reports the IoU lost (L103). Only with
+        ``segmentation="polygon"``: nothing is traced otherwise.
+    tolerance : float, optional
+        Simplification tolerance in pixels (default 1.0); only with
+        ``polygon_mode="simplified"``.
 
     Returns
     -------
     WriteReport
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        ``polygon_mode`` without ``segmentation="polygon"``, or ``tolerance``
+        without ``polygon_mode="simplified"``: they would change nothing.
     """
+    _check_tracing_options(segmentation, polygon_mode, tolerance)
     return write_instances(dataset, path, segmentation=segmentation, recompute=recompute, raster=raster,
-                           polygon_mode=polygon_mode, tolerance=tolerance)
+                           polygon_mode=polygon_mode or "exact", tolerance=1.0 if tolerance is None else tolerance)
+
+
+def _check_tracing_options(segmentation, polygon_mode, tolerance) -> None:
+    """Refuse tracing options that would be silently ignored (issue 13)."""
+    if polygon_mode is not None and segmentation != "polygon":
+        raise UsageError(f"polygon_mode={brief(polygon_mode)} needs segmentation='polygon' (command line: "
+                         "--polygon-mode needs --segmentation polygon); without it no mask is traced, so the "
+                         "tracing mode would change nothing")
+    if tolerance is not None and polygon_mode != "simplified":
+        raise UsageError("tolerance needs polygon_mode='simplified' and segmentation='polygon' (command line: "
+                         "--tolerance needs --segmentation polygon --polygon-mode simplified); exact tracing "
+                         "has no tolerance, so it would change nothing")
 
 
 register_format(
@@ -154,10 +197,11 @@ register_format(
             Option("recompute", "writer", "recompute area and bbox even for unchanged geometry", kind="bool",
                    default=False),
             raster("writer", "the rule used when polygons become RLE: coco (pycocotools) or pil"),
-            Option("polygon_mode", "writer", "how masks become polygons with --segmentation polygon",
-                   kind="choice", choices=("exact", "simplified"), default="exact"),
-            Option("tolerance", "writer", "simplification tolerance in pixels (--polygon-mode simplified)",
-                   kind="float", default=1.0),
+            # No declared default: given without the tracing it tunes, each is a usage error.
+            Option("polygon_mode", "writer", "how masks become polygons, only with --segmentation polygon: "
+                   "exact (the default) or simplified", kind="choice", choices=("exact", "simplified")),
+            Option("tolerance", "writer", "simplification tolerance in pixels (default 1.0), only with "
+                   "--segmentation polygon --polygon-mode simplified", kind="float"),
         ),
     )
 )

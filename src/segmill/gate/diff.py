@@ -1,7 +1,9 @@
 """What changed between two versions of a dataset.
 
-:func:`diff` pairs images and annotations (rules in :mod:`segmill.gate._match`)
-and sorts every change into a kind:
+:func:`diff` pairs images by name (:data:`segmill.agree.align.VERSION_RULES`:
+the file name, its last component, its stem, then the id, so a round trip
+that renumbered ids still pairs the same files) and annotations (rules in
+:mod:`segmill.gate._match`), and sorts every change into a kind:
 
 images
     ``added``, ``removed``, ``modified`` (size, file name, metadata or any of
@@ -28,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..agree.align import VERSION_RULES, align
 from ..model import Annotation, Dataset, Item
 from . import _match
 from .categories import CategoryDiff, diff_categories, infer_merges
@@ -171,6 +174,16 @@ class DatasetDiff:
         }
 
 
+def match_images(base: Dataset, head: Dataset) -> list[tuple[Item | None, Item | None]]:
+    """``(base_item, head_item)`` pairs by :data:`segmill.agree.align.VERSION_RULES` (file name, then id).
+
+    In head order, then the images only ``base`` has, in base order; one side
+    is ``None`` for an added or removed image.
+    """
+    rows = align([head.items, base.items], VERSION_RULES)
+    return [(row.items[1], row.items[0]) for row in rows]
+
+
 def _key(item: Item) -> str:
     return item.file_name or f"<id {item.id!r}>"
 
@@ -212,7 +225,7 @@ def diff(base: Dataset, head: Dataset, *, match: str = "auto", match_iou: float 
     """
     if match not in ("auto", "id", "iou"):
         raise ValueError(f"match must be 'auto', 'id' or 'iou', got {match!r}")
-    pairs = _match.match_images(base, head)
+    pairs = match_images(base, head)
     rule = match if match != "auto" else ("id" if _match.ids_are_stable(pairs, base, head, match_iou) else "iou")
     cats = diff_categories(base, head)
     b_names, h_names = class_name_map(base), class_name_map(head)
