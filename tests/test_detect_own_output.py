@@ -51,11 +51,6 @@ _LABELME_DETECT = ("labelme.detect looks at the *.json of a folder and one level
                    "leftImg8bit/train/tiny/*.json): fix in src/segmill/formats/labelme.py detect (not this "
                    "helper's file)")
 
-_PANOPTIC_DETECT = ("coco_panoptic.detect claims 0.9 for any JSON file with 'isthing' in its first 64 KiB, so "
-                    "an instances file with isthing categories and no annotation record is taken for panoptic "
-                    "(and then fails: no PNG folder); it should need segments_info, or a PNG folder beside "
-                    "the file: fix in src/segmill/formats/coco_panoptic.py detect (not this helper's file)")
-
 #: (source, writer) -> (outcome, reason); every other pair must be detected as the writer's format.
 #: outcome "xfail": a detector bug in a file this test's author does not own (strict xfail);
 #: outcome "undetectable": the output holds nothing that names a format, by construction.
@@ -63,7 +58,6 @@ EXPECTED = {
     ("yolo", "labelme"): ("xfail", _LABELME_DETECT),
     ("yolo_boxes", "labelme"): ("xfail", _LABELME_DETECT),
     ("cityscapes", "labelme"): ("xfail", _LABELME_DETECT),
-    ("unannotated_isthing", "coco"): ("xfail", _PANOPTIC_DETECT),
     ("empty", "labelme"): ("undetectable", ("LabelMe has no dataset-level file: a dataset without images is "
                                             "an empty folder (the writer reports the categories lost, L402)")),
 }

@@ -89,10 +89,14 @@ def detect(path) -> Detection:
                 head = fh.read(65536)
         except OSError:
             return NO
-        if b'"segments_info"' in head or b'"isthing"' in head:
-            where = "file" if p.is_file() else "folder"
-            return Detection(0.9, f"{where} with a JSON holding segments_info/isthing and a PNG folder beside it")
-        if f.stem.startswith("panoptic"):
+        beside = f.with_suffix("").is_dir()
+        where = "file" if p.is_file() else "folder"
+        if b'"segments_info"' in head:
+            return Detection(0.9, f"{where} with a JSON holding segments_info" +
+                             (" and a PNG folder beside it" if beside else ""))
+        if b'"isthing"' in head and beside:
+            return Detection(0.9, f"{where} with a JSON holding isthing and a PNG folder {f.stem}/ beside it")
+        if f.stem.startswith("panoptic") and beside:
             return Detection(0.6, f"{f.name} with a PNG folder {f.stem}/ beside it")
     return NO
 
