@@ -13,7 +13,7 @@ from segmill.agree import compare
 from segmill.agree.align import KeyRule, align
 from segmill.agree.matching import match, meets
 from segmill.errors import InputError, UsageError
-from segmill.gate import _match as gate_match
+from segmill.gate.diff import match_images
 from segmill.gate import diff
 from segmill.geometry import Box
 from segmill.model import Annotation, Category, Dataset, Item
@@ -113,7 +113,7 @@ def _items(*specs):
 def test_gate_pairs_by_unique_file_name_then_by_id_in_head_order():
     base = _items((1, "a.png"), (2, "dup.png"), (3, "dup.png"), (4, "old.png"), (5, ""))
     head = _items((9, "dup.png"), (4, "new.png"), (1, "a.png"), (8, "x.png"), (5, ""))
-    pairs = gate_match.match_images(base, head)
+    pairs = match_images(base, head)
     got = [(b and (b.id, b.file_name), h and (h.id, h.file_name)) for b, h in pairs]
     assert got == [
         (None, (9, "dup.png")),                # its name is not unique in base, and id 9 is unknown

@@ -1,10 +1,8 @@
 """Pairing images and annotations of two dataset versions.
 
 Images
-    Paired by file name when the name is non-empty and unique on both sides;
-    images left over on both sides are then paired by id (a renamed file).
-    Everything else is added (head only) or removed (base only). The pairing
-    is segmill's one image pairer, :func:`segmill.agree.align.align`.
+    Paired by :func:`segmill.gate.diff.match_images` (segmill's one image
+    pairer, :func:`segmill.agree.align.align` with its ``VERSION_RULES``).
 Annotations (inside a pair of images)
     ``"id"``: paired by annotation id; ``"iou"``: one-to-one optimal
     assignment on mask IoU (segmill's one instance matcher,
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..agree.align import KeyRule, align
 from ..agree.matching import match
 from ..geometry import AREA_KINDS, Polygons, rasterize_many
 from ..model import Annotation, Dataset, Item
@@ -34,21 +31,6 @@ from ..rle import iou as rle_iou
 STABLE_ID_SHARE = 0.9
 # COCOeval-style inclusive threshold: an annotation pair needs IoU >= match_iou (and > 0)
 DIFF_COMPARISON = ">="
-
-
-# Images: by file name when non-empty and unique on both sides, then what is
-# left on both sides by id (a renamed file); see segmill.agree.align.
-_BY_NAME = KeyRule(key=lambda item: item.file_name, when=lambda item: bool(item.file_name), duplicates="skip")
-_BY_ID = KeyRule(key=lambda item: item.id, duplicates="first")
-
-
-def match_images(base: Dataset, head: Dataset) -> list[tuple[Item | None, Item | None]]:
-    """``(base_item, head_item)`` pairs; one side is ``None`` for added/removed images.
-
-    In head order, then the images only ``base`` has, in base order.
-    """
-    rows = align([head.items, base.items], [_BY_NAME, _BY_ID])
-    return [(row.items[1], row.items[0]) for row in rows]
 
 
 def ids_are_stable(pairs, base: Dataset, head: Dataset, min_iou: float = 0.5) -> bool:
