@@ -18,9 +18,7 @@ from .report import AgreementReport
 from .settings import AgreeSettings
 
 
-def compare(datasets, names=None, *, iou: float = 0.5, boundary_tolerance: float = 2,
-            match_by: str = "file_name", reference: str | None = None, void=(),
-            unlabeled: str = "background", raster: str = "coco") -> AgreementReport:
+def compare(datasets, names=None, settings: AgreeSettings | None = None, **options) -> AgreementReport:
     """Measure how far two or more annotators agree.
 
     Parameters
@@ -29,6 +27,10 @@ def compare(datasets, names=None, *, iou: float = 0.5, boundary_tolerance: float
         Two or more annotations of the same images (any formats).
     names : sequence of str, optional
         Annotator names (default: from the source paths).
+    settings : AgreeSettings, optional
+        Every setting below as one object; keyword options override it.
+    **options
+        :class:`AgreeSettings` fields, described here.
     iou : float, default 0.5
         Instances match when their mask IoU is greater than this.
     boundary_tolerance : float, default 2
@@ -72,9 +74,7 @@ def compare(datasets, names=None, *, iou: float = 0.5, boundary_tolerance: float
     >>> rep.to_dict()["pq"], rep.to_dict()["kappa"]
     (1.0, 1.0)
     """
-    settings = AgreeSettings(iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
-                             reference=reference, void=void, unlabeled=unlabeled, raster=raster)
-    return measure(datasets, names, settings)
+    return measure(datasets, names, AgreeSettings.of(settings, **options))
 
 
 def measure(datasets, names, settings: AgreeSettings, metrics=None) -> AgreementReport:

@@ -42,8 +42,7 @@ MAX_BINARY_RATERS = 16
 
 
 def consensus(datasets, method: str = "majority", names=None, *, mode: str = "multiclass",
-              match_by: str = "file_name", void=(), unlabeled: str = "background",
-              raster: str = "coco") -> Dataset:
+              settings: AgreeSettings | None = None, **options) -> Dataset:
     """Consensus of two or more annotators, as a dataset.
 
     Parameters
@@ -52,6 +51,11 @@ def consensus(datasets, method: str = "majority", names=None, *, mode: str = "mu
     method : {"majority", "staple"}
     names : sequence of str, optional
     mode : {"multiclass", "binary"}
+    settings : AgreeSettings, optional
+        The run's settings as one object (those below are used); keyword
+        options override it.
+    **options
+        :class:`AgreeSettings` fields, among them:
     match_by : {"file_name", "id"}
     void : iterable of str
         Category names whose pixels are void (no vote).
@@ -81,7 +85,7 @@ def consensus(datasets, method: str = "majority", names=None, *, mode: str = "mu
         raise InputError(f"consensus method must be one of {METHODS}, got {method!r}")
     if mode not in MODES:
         raise InputError(f"consensus mode must be one of {MODES}, got {mode!r}")
-    settings = AgreeSettings(match_by=match_by, void=void, unlabeled=unlabeled, raster=raster)
+    settings = AgreeSettings.of(settings, **options)
     pairing = pair_datasets(datasets, names, settings.match_by, settings.void)
     groups = [g for g in pairing.groups if g.complete]
     info: dict = {"method": method, "mode": mode, "annotators": list(pairing.names),

@@ -12,7 +12,7 @@ one-line message.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from ..errors import InputError, UsageError
 from ..rle import RULES as RASTER_RULES
@@ -85,6 +85,21 @@ class AgreeSettings:
         if self.reference not in names:
             raise InputError(f"--reference {self.reference!r} is not one of the annotators {names}")
         return list(names).index(self.reference)
+
+    @classmethod
+    def of(cls, settings: "AgreeSettings | None" = None, **options) -> "AgreeSettings":
+        """``settings`` (or the defaults) with ``options`` (field name -> value) in place.
+
+        Raises
+        ------
+        segmill.errors.UsageError
+            An option that is not a field of :class:`AgreeSettings`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise UsageError(f"unknown agreement setting(s) {unknown}; known: {sorted(known)}")
+        return replace(settings, **options) if settings is not None else cls(**options)
 
     def to_dict(self) -> dict:
         """The ``settings`` object of the JSON report (schema ``segmill.agree/1``)."""

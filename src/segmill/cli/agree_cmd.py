@@ -69,6 +69,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     from ..io import check_destination
     from ..losses import describe
     from ..agree import compare, consensus, report_html, report_json, report_text
+    from ..agree.settings import AgreeSettings
 
     if len(datasets) < 2:
         raise click.UsageError("agree needs at least two datasets")
@@ -82,14 +83,14 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     fmts = list(formats) * len(datasets) if len(formats) == 1 else list(formats) or [None] * len(datasets)
     if consensus_out and to_format:
         check_destination(consensus_out, to_format, force=force, sources=datasets)
+    settings = AgreeSettings(iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
+                             reference=reference, void=void, unlabeled=unlabeled)
     loaded = [read(p, f) for p, f in zip(datasets, fmts)]
     names = _split_names(names)
-    report = compare(loaded, names, iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
-                     reference=reference, void=void, unlabeled=unlabeled)
+    report = compare(loaded, names, settings)
     cons = None
     if consensus_method:
-        cons = consensus(loaded, consensus_method, report.names, mode=consensus_mode, match_by=match_by, void=void,
-                         unlabeled=unlabeled)
+        cons = consensus(loaded, consensus_method, report.names, mode=consensus_mode, settings=settings)
         report.consensus = {k: v for k, v in cons.meta["consensus"].items() if k not in ("missing", "skipped")}
         report.consensus["output"] = str(consensus_out)
     if output_format == "json":
