@@ -12,7 +12,7 @@ import pytest
 from segmill.check import Finding
 from segmill.errors import InputError
 from segmill.geometry import Polygons
-from segmill.gate import Baseline, GateConfig, gate, load_baseline, load_gate_config, render_gate
+from segmill.gate import Baseline, GateConfig, Origin, gate, load_baseline, load_gate_config, render_gate
 from segmill.model import Annotation, Category, Dataset, Item
 
 W = H = 100
@@ -70,8 +70,8 @@ def test_only_findings_new_in_head_count():
 def test_findings_about_differently_named_dataset_files_still_match():
     old = Finding("S013", "info", "no image files", "v1/base.json", key="images")
     new = Finding("S013", "info", "no image files", "v2/head.json", key="images")
-    res = gate(dataset(), dataset(), checker=scripted([old], [new]), base_path="v1/base.json",
-               head_path="v2/head.json")
+    res = gate(dataset(), dataset(), checker=scripted([old], [new]),
+               origin=Origin(base_path="v1/base.json", head_path="v2/head.json"))
     assert res.findings == [] and res.check_counts["new"] == 0
 
 
@@ -90,7 +90,7 @@ def test_new_finding_below_fail_level_is_reported_but_passes():
 
 def test_fail_on_warning_fails_on_a_new_warning():
     w = Finding("C005", "warning", "odd name", "x.json")
-    assert gate(dataset(), dataset(), checker=scripted([], [w]), fail_on="warning").failed
+    assert gate(dataset(), dataset(), checker=scripted([], [w]), config=GateConfig(fail_on="warning")).failed
 
 
 def test_baseline_accepts_a_known_finding():
@@ -262,7 +262,7 @@ def _two_annotators(shift):
 
 def test_low_agreement_between_annotators_fails_with_gate020():
     a, b = _two_annotators(shift=15)  # shifted far: no instance matches
-    res = gate(a, a, checker=no_findings, annotators=[a, b], annotator_names=["ann", "bob"])
+    res = gate(a, a, checker=no_findings, annotators={"ann": a, "bob": b})
     assert res.agreement["pq"] == pytest.approx(0.0)
     assert codes(res) == ["GATE020"] and res.failed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import segmill
-from segmill.gate import diff, gate
+from segmill.gate import Origin, diff, gate
 
 DATASETS = [
     "datumaro/coco_dataset/coco_instances/annotations/instances_val.json",
@@ -27,7 +27,7 @@ def _read(corpus, rel):
 def test_a_dataset_gated_against_itself_passes_with_nothing_changed(corpus, rel):
     path, base = _read(corpus, rel)
     head = segmill.read(path, errors="keep")
-    res = gate(base, head, base_path=path, head_path=path)
+    res = gate(base, head, origin=Origin(base_path=path, head_path=path))
     assert not res.diff.changed and res.findings == [] and not res.failed
     assert res.diff.annotations["unchanged"] == base.num_annotations
 

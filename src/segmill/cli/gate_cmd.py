@@ -73,12 +73,15 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
         cfg = replace(cfg, **changes)
     bl_path = baseline or cfg.baseline
     bl = load_baseline(bl_path) if bl_path and not write_baseline else None
-    ann_sets = [read(p, fmt, errors="keep") for p in annotators] if annotators else None
-    names = [Path(p).stem for p in annotators] if annotators else None
+    ann_sets = None
+    if annotators:
+        stems = [Path(p).stem for p in annotators]
+        keys = stems if len(set(stems)) == len(stems) else [str(p) for p in annotators]
+        ann_sets = {k: read(p, fmt, errors="keep") for k, p in zip(keys, annotators)}
+    if fail_on:
+        cfg = replace(cfg, fail_on=fail_on)
     with open_versions(base, head, base_rev=base_rev, format=fmt) as v:
-        res = gate(v.base, v.head, config=cfg, baseline=bl, fail_on=fail_on, check_config=check_cfg,
-                   base_path=v.base_path, head_path=v.head_path, annotators=ann_sets, annotator_names=names,
-                   base_label=v.base_label, head_label=v.head_label)
+        res = gate(v.base, v.head, config=cfg, baseline=bl, check_config=check_cfg, annotators=ann_sets, origin=v)
     if write_baseline:
         new = Baseline.from_findings(res.head_check)
         new.write(write_baseline)

@@ -24,7 +24,7 @@ from ._load import Versions, open_versions
 from .baseline import Baseline, load_baseline
 from .categories import CategoryChange, CategoryDiff
 from .diff import AnnotationChange, DatasetDiff, ImageChange, diff
-from .evaluate import GateResult, gate, new_findings
+from .evaluate import GateResult, Origin, gate, new_findings
 from .gitrev import checkout_path
 from .policy import RULES, GateConfig, load_configs, load_gate_config
 from .render import DIFF_FORMATS, GATE_FORMATS, render_diff, render_gate
@@ -39,6 +39,7 @@ __all__ = [
     "CategoryChange",
     "CategoryDiff",
     "GateResult",
+    "Origin",
     "GateConfig",
     "RULES",
     "load_gate_config",

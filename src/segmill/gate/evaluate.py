@@ -9,6 +9,7 @@ so baselines, fingerprints and CI reports work the same way.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Callable, Sequence
@@ -196,11 +197,22 @@ def _agreement(datasets: Sequence[Dataset], names: Sequence[str], iou: float) ->
             "images": len(datasets[0].items) if datasets else 0}
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where the two versions came from: paths name files in check findings, labels name versions in reports.
+
+    :class:`segmill.gate.open_versions` yields an object with these four
+    attributes too.
+    """
+
+    base_path: str | None = None
+    head_path: str | None = None
+    base_label: str = "base"
+    head_label: str = "head"
+
+
 def gate(base: Dataset, head: Dataset, *, config: GateConfig | None = None, baseline: Baseline | None = None,
-         fail_on: str | None = None, check_config=None, base_path=None, head_path=None,
-         checker: Callable | None = None, annotators: Sequence[Dataset] | None = None,
-         annotator_names: Sequence[str] | None = None, base_label: str = "base",
-         head_label: str = "head") -> GateResult:
+         check_config=None, checker: Callable | None = None, annotators=None, origin=None) -> GateResult:
     """Gate ``head`` against ``base``.
 
     Parameters
@@ -209,34 +221,32 @@ def gate(base: Dataset, head: Dataset, *, config: GateConfig | None = None, base
         Best read with ``errors="keep"`` so that broken records become check
         findings instead of read errors.
     config : GateConfig, optional
-        Rules and thresholds (defaults when omitted).
+        Rules, thresholds and the fail level (defaults when omitted).
     baseline : Baseline, optional
         Accepted findings.
-    fail_on : {"error", "warning", "info"}, optional
-        Overrides ``config.fail_on``.
     check_config : segmill.check.Config, optional
         Settings for the check runs.
-    base_path, head_path : path, optional
-        Where each version was read from (names files in check findings).
     checker : callable, optional
         ``checker(dataset, config=..., path=...) -> CheckResult``; default
         :func:`segmill.check.check`.
-    annotators : sequence of Dataset, optional
-        Several annotators' datasets merged into ``head``: enables GATE020.
-        Without it, ``config.annotator_key`` splits ``head`` by annotator.
-    annotator_names : sequence of str, optional
-    base_label, head_label : str
-        Names for reports.
+    annotators : mapping of str to Dataset, or sequence of Dataset, optional
+        Several annotators' datasets merged into ``head`` (by name; a sequence
+        names them ``annotator1``, ...): enables GATE020. Without it,
+        ``config.annotator_key`` splits ``head`` by annotator.
+    origin : Origin, optional
+        Paths and labels of the two versions (or anything with those four
+        attributes, such as what :func:`open_versions` yields).
 
     Returns
     -------
     GateResult
     """
     cfg = config or GateConfig()
-    level = fail_on or cfg.fail_on
-    if level not in ("error", "warning", "info"):
-        raise InputError(f"fail-on must be error, warning or info, got {level!r}")
-    d = diff(base, head, match=cfg.match, match_iou=cfg.match_iou, base_label=base_label, head_label=head_label)
+    level = cfg.fail_on
+    where = origin if origin is not None else Origin()
+    base_path, head_path = where.base_path, where.head_path
+    d = diff(base, head, match=cfg.match, match_iou=cfg.match_iou, base_label=where.base_label,
+             head_label=where.head_label)
     out = _Findings(cfg, str(head_path) if head_path is not None else None)
     counts = {"base": 0, "head": 0, "new": 0, "accepted": 0}
     head_check: list = []
@@ -247,7 +257,7 @@ def gate(base: Dataset, head: Dataset, *, config: GateConfig | None = None, base
     _image_rules(out, d, cfg)
     agreement = None
     if cfg.enabled("GATE020"):
-        agreement = _agreement_rule(out, head, cfg, annotators, annotator_names)
+        agreement = _agreement_rule(out, head, cfg, annotators)
     found = sorted(out.found, key=lambda f: (f.code, -severity_rank(f.severity)))
     res = GateResult(d, found, cfg, level, counts, [], agreement, head_check)
     return res.with_baseline(baseline) if baseline is not None else res
@@ -340,11 +350,14 @@ def _image_rules(out: _Findings, d: DatasetDiff, cfg: GateConfig) -> None:
                       "share_pct": share, "limit_pct": cfg.max_modified_share})
 
 
-def _agreement_rule(out: _Findings, head: Dataset, cfg: GateConfig, annotators, annotator_names) -> dict | None:
+def _agreement_rule(out: _Findings, head: Dataset, cfg: GateConfig, annotators) -> dict | None:
     """GATE020: agreement between annotators on shared images; the agreement summary or ``None``."""
     if annotators:
-        sets = list(annotators)
-        names = list(annotator_names or [f"annotator{i + 1}" for i in range(len(sets))])
+        if isinstance(annotators, Mapping):
+            names, sets = list(annotators), list(annotators.values())
+        else:
+            sets = list(annotators)
+            names = [f"annotator{i + 1}" for i in range(len(sets))]
     elif cfg.annotator_key:
         sets, names = split_by_annotator(head, cfg.annotator_key)
     else:
