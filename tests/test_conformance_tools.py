@@ -81,8 +81,9 @@ def _paint_like_labelme(item):
     obj = np.zeros_like(cls)
     for n, a in enumerate(item.annotations, 1):
         m = a.to_rle(item.height, item.width, "pil").decode()
-        cls[m] = a.category_id
-        obj[m] = 0 if a.category_id == 255 else n
+        void = a.attributes.get("void")  # labelme's __ignore__: a void region, not a category
+        cls[m] = 255 if void else a.category_id
+        obj[m] = 0 if void else n
     return cls, obj
 
 
@@ -172,7 +173,7 @@ def _labelme_coco(lm):
 def test_pil_area_and_bbox_equal_labelmes_coco_export(lm, lm_pil):
     ref = _labelme_coco(lm)
     for item in lm_pil.items:
-        ours = [a for a in item.annotations if a.category_id != 255]
+        ours = [a for a in item.annotations if not a.attributes.get("void")]
         theirs = ref[item.id]
         assert [a.area for a in ours] == [t["area"] for t in theirs]
         assert [list(a.bbox) for a in ours] == [t["bbox"] for t in theirs]
@@ -182,7 +183,7 @@ def test_pil_area_and_bbox_equal_labelmes_coco_export(lm, lm_pil):
 def test_polygons_equal_labelmes_coco_segmentation(lm, lm_pil):
     ref = _labelme_coco(lm)
     for item in lm_pil.items:
-        ours = [a for a in item.annotations if a.category_id != 255]
+        ours = [a for a in item.annotations if not a.attributes.get("void")]
         for a, t in zip(ours, ref[item.id]):
             assert a.geometry == Polygons(t["segmentation"])
 

@@ -46,18 +46,9 @@ _BUILT = ("synth", "coco_isthing", "long_polygon", "unannotated", "unannotated_i
 SOURCES = (*FIXTURE_SOURCES, *_BUILT)
 WRITERS = tuple(sorted(n for n, s in formats().items() if s.write is not None))
 
-_LABELME_DETECT = ("labelme.detect looks at the *.json of a folder and one level down, while segmill's LabelMe "
-                   "writer mirrors the images' folders, two or more levels down (images/train/a.json, "
-                   "leftImg8bit/train/tiny/*.json): fix in src/segmill/formats/labelme.py detect (not this "
-                   "helper's file)")
-
 #: (source, writer) -> (outcome, reason); every other pair must be detected as the writer's format.
-#: outcome "xfail": a detector bug in a file this test's author does not own (strict xfail);
 #: outcome "undetectable": the output holds nothing that names a format, by construction.
 EXPECTED = {
-    ("yolo", "labelme"): ("xfail", _LABELME_DETECT),
-    ("yolo_boxes", "labelme"): ("xfail", _LABELME_DETECT),
-    ("cityscapes", "labelme"): ("xfail", _LABELME_DETECT),
     ("empty", "labelme"): ("undetectable", ("LabelMe has no dataset-level file: a dataset without images is "
                                             "an empty folder (the writer reports the categories lost, L402)")),
 }

@@ -30,6 +30,7 @@ _CODES: dict[str, str] = {
     "L001": "an attribute or field the target format has no place for was dropped",
     "L002": "an annotation whose geometry kind the target format cannot hold was dropped",
     "L003": "an annotation without a category was dropped",
+    "L004": "a category the target format cannot express was dropped or renamed",
     "L005": "an image without a known size was written without its annotations' pixels",
 }
 

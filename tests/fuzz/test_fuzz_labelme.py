@@ -213,31 +213,51 @@ def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
         assert reads_or_refuses(f, "labelme") is None
 
 
-def _one_item_dataset(item_id, height=8, width=10, geometry=None, attributes=None):
+def _one_item_dataset(item_id, height=8, width=10, geometry=None, attributes=None, file_name="a.png"):
     from segmill.geometry import Polygons
     from segmill.model import Annotation, Category, Dataset, Item
 
     g = geometry if geometry is not None else Polygons([[[1, 1], [5, 1], [5, 5]]])
     ann = Annotation(1, 1, g, attributes=attributes or {})
-    return Dataset([Category(1, "cat")], [Item(item_id, "a.png", width, height, [ann])])
+    return Dataset([Category(1, "cat")], [Item(item_id, file_name, width, height, [ann])])
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "a\x00b", "\ud800", "d/" + "y" * 260 + "/a.png"],
+                         ids=["too_long", "nul", "surrogate", "long_folder"])
+def test_writer_refuses_image_names_no_file_can_have(writes_or_refuses, tmp_path, name):
+    # the JSON is named by the image: a name no file system can hold is refused before anything is written
+    assert writes_or_refuses(_one_item_dataset("i", file_name=name), tmp_path / "out", "labelme", copy_images=False) \
+        is None
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/../..", "/", "../../etc/x.png", "/abs/x.png", "C:\\w\\x.png"],
+                         ids=["empty", "dotdot", "escape", "slash", "up", "absolute", "windows"])
+def test_writer_keeps_escaping_image_names_inside_its_folder_and_reports_them(writes_or_refuses, tmp_path, name):
+    report = writes_or_refuses(_one_item_dataset("i", file_name=name), tmp_path / "out", "labelme",
+                               copy_images=False)
+    assert report is not None and "L409" in report.summary()
+    files = [p for p in (tmp_path / "out").rglob("*.json")]
+    assert len(files) == 1 and all(tmp_path / "out" in p.parents for p in files)
 
 
 @pytest.mark.parametrize("item_id", ["", "..", "a/../..", "/", "x" * 300, "a\x00b", "\ud800"],
                          ids=["empty", "dotdot", "escape", "slash", "too_long", "nul", "surrogate"])
-def test_writer_refuses_item_ids_it_cannot_name_a_file_after(writes_or_refuses, tmp_path, item_id):
-    assert writes_or_refuses(_one_item_dataset(item_id), tmp_path / "out", "labelme") is None
-    assert not (tmp_path / "out").exists()
+def test_hostile_item_ids_do_not_name_files(writes_or_refuses, tmp_path, item_id):
+    report = writes_or_refuses(_one_item_dataset(item_id), tmp_path / "out", "labelme", copy_images=False)
+    assert report is not None and "L406" in report.summary()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.json"]
 
 
-def test_writer_refuses_two_ids_sharing_one_file(tmp_path):
+def test_two_items_sharing_one_image_name_get_two_files(tmp_path):
     import segmill
-    from segmill.errors import InputError
 
     ds = _one_item_dataset(1)
     ds.items.append(_one_item_dataset("1").items[0])
     ds.items[1].annotations[0].id = 2
-    with pytest.raises(InputError, match="would both be written"):
-        segmill.write(ds, tmp_path / "out", "labelme")
+    report = segmill.write(ds, tmp_path / "out", "labelme", copy_images=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json", "a_1.json"]
+    assert [(loss.code, loss.item_id) for loss in report.losses if loss.code == "L409"] == [("L409", "1")]
 
 
 def test_writer_handles_zero_size_images_and_odd_attributes(reads_or_refuses, writes_or_refuses, tmp_path):
@@ -247,12 +267,16 @@ def test_writer_handles_zero_size_images_and_odd_attributes(reads_or_refuses, wr
 
     ds = _one_item_dataset("a", 0, 0, Mask(np.ones((2, 2), bool), 0, 0))
     assert writes_or_refuses(ds, tmp_path / "zero", "labelme") is not None
-    odd = _one_item_dataset("b", attributes={"group_id": [1], "flags": {"\ud800": "x"}})
-    assert writes_or_refuses(odd, tmp_path / "odd", "labelme") is not None
-    back = reads_or_refuses(tmp_path / "odd" / "b.json", "labelme")
-    assert back is not None and back.items[0].annotations[0].attributes["flags"] == {"\ud800": "x"}
-    unwritable = _one_item_dataset("c", attributes={"flags": {1, 2}})
-    assert writes_or_refuses(unwritable, tmp_path / "set", "labelme") is None
+    odd = _one_item_dataset("b", attributes={"group_id": [1], "flags": {"\ud800": True}})
+    report = writes_or_refuses(odd, tmp_path / "odd", "labelme")
+    assert report is not None and "L410" in report.summary()
+    back = reads_or_refuses(tmp_path / "odd" / "a.json", "labelme")
+    assert back is not None and back.items[0].annotations[0].attributes["flags"] == {"\ud800": True}
+    # labelme reads flags as names -> booleans: anything else is dropped and reported, never written
+    for k, flags in enumerate(({1, 2}, {"x": "y"}, [True])):
+        report = writes_or_refuses(_one_item_dataset("c", attributes={"flags": flags}), tmp_path / f"f{k}", "labelme")
+        assert report is not None and "L001" in report.summary()
+        assert "flags" not in reads_or_refuses(tmp_path / f"f{k}" / "a.json", "labelme").items[0].annotations[0].attributes
 
 
 def test_label_list_that_is_not_utf8_is_an_input_error(reads_or_refuses, tmp_path):

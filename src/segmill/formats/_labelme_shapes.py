@@ -20,6 +20,8 @@ from ..images import image_size, open_image
 from ..validate import brief
 
 AREA_TYPES = ("polygon", "rectangle", "circle", "mask")
+#: labelme's void label (``labels.txt`` line 1, class value -1 / 255): a region to ignore, not a class.
+VOID_LABEL = "__ignore__"
 LINE_TYPES = ("line", "linestrip", "point", "points")
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"

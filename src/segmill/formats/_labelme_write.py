@@ -1,4 +1,4 @@
-"""LabelMe writer: one ``<item id>.json`` per item (see :mod:`segmill.formats.labelme`)."""
+"""LabelMe writer: one ``<image stem>.json`` beside each image (see :mod:`segmill.formats.labelme`)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,29 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_bytes
 from ..errors import GeometryError, InputError
 from ..geometry import Box, Mask, Polygons, Shape
+from ..images import image_size
 from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, decode
 from ..validate import brief
 from ._labelme_geometry import crop, instance_geometry
-from ._labelme_shapes import LINE_TYPES, _parse_shape
-from ..paths import output_name
-from ._yolo_write import write_text
+from ._labelme_layout import find_image, image_roots, place_image, plan
+from ._labelme_losses import (
+    annotation_losses,
+    category_changes,
+    dataset_losses,
+    item_losses,
+    reading_order,
+)
+from ._labelme_shapes import LINE_TYPES, VOID_LABEL, _b64_image, _parse_shape
 
 _KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
+#: ``version`` of a file segmill makes from another format (a labelme 5.x file; labelme 6 reads it).
+VERSION = "5.5.0"
 
 
 def _png_b64(arr: np.ndarray) -> str:
@@ -84,57 +94,118 @@ def _shapes_from_geometry(g, item, report, ann):
     return []
 
 
-def write(dataset: Dataset, path, indent: int = 2) -> WriteReport:
-    """Write one LabelMe JSON per item under the folder ``path``.
+def write(dataset: Dataset, path, indent: int = 2, image_root=None, copy_images: bool = True,
+          link_images: bool = False, embed_images: bool = False) -> WriteReport:
+    """Write one LabelMe JSON per item, beside its image, under the folder ``path``.
 
-    ``imagePath`` is the one read from LabelMe when known, else the item's
-    file name relative to the JSON's folder; images are not copied.
+    Each item goes to ``<image's folders>/<image stem>.json`` with its image
+    beside it (see :mod:`segmill.formats._labelme_layout`); ``imagePath`` is
+    the image's name, relative to the JSON, as labelme writes it.
+
+    Parameters
+    ----------
+    indent : int, default 2
+        JSON indentation (labelme's own).
+    image_root : path, optional
+        Where the source images are. Default: ``meta["image_root"]`` and the
+        folder of the source (and the one above, with ``images/`` and
+        ``JPEGImages/``).
+    copy_images : bool, default True
+        Put each image beside its JSON. A JSON whose image cannot be found
+        (nor rebuilt from the source's ``imageData``) is still written and
+        reported (L405): labelme cannot open it until the image is there.
+    link_images : bool, default False
+        Hard-link images instead of copying them (a copy, noted, when the
+        file system cannot link).
+    embed_images : bool, default False
+        Store the image file's bytes in ``imageData`` (base64), as labelme
+        does with its "save image data" setting; ``null`` otherwise.
     """
     dataset.validate(path)
     out = Path(path)
-    names = _output_names(dataset, path)  # every name is checked before anything is written
+    places = plan(dataset, path)  # every name is checked before anything is written
     out.mkdir(parents=True)
     report = WriteReport()
     rule = dataset.meta.get("raster_rule", "coco")
     cats = dataset.category_by_id()
-    changed = _category_changes(dataset)
+    order = reading_order(places)
+    changed = category_changes(dataset, order)
     if changed:
         report.lose("L402", changed)
-    for item, rel in zip(dataset.items, names):
-        doc = _item_doc(item, cats, rule, report)
-        dst = out.joinpath(*rel)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    dataset_losses(dataset, report)
+    roots = image_roots(dataset, image_root) if copy_images or embed_images else []
+    if not copy_images:
+        report.notes.append("images not copied (copy_images off): labelme opens a JSON only with its image beside it")
+    next_id = 0
+    for k in order:  # the reader's order, so each annotation's id read back is known
+        item, where = dataset.items[k], places[k]
+        item_losses(item, where, report)
+        data = _image_bytes(item, roots, out, where, (copy_images, link_images, embed_images), report)
+        doc, next_id = _item_doc(item, cats, rule, report, next_id)
+        doc["imagePath"] = where.image_path
+        doc["imageData"] = base64.b64encode(data).decode("ascii") if data is not None else None
+        dst = out.joinpath(*where.json)
         # JSON text holding lone surrogates (read from "\ud800" escapes) is written escaped, as it was read
-        write_text(dst, _dumps(doc, indent, item) + "\n", fallback=partial(_dumps, doc, indent, item, True, "\n"))
+        _write_text(dst, _dumps(doc, indent, item) + "\n", partial(_dumps, doc, indent, item, True, "\n"))
         report.files += 1
         report.items += 1
     return report
 
 
-def _output_names(dataset, path) -> list[tuple[str, ...]]:
-    """The relative path (folder parts, ``<name>.json``) of each item's file, from its id.
+def _image_bytes(item, roots, out, where, how, report) -> bytes | None:
+    """Put the item's image beside its JSON; its bytes when they go to ``imageData``, else ``None``.
 
-    An id naming a place outside the output folder (``..``, an absolute
-    path), holding a NUL byte, or with a part too long for the file system
-    is refused, as are two ids that would share one file (``1`` and ``"1"``).
+    ``how`` is ``(copy, link, embed)``. The image is the file found under
+    ``roots``, else the source JSON's own ``imageData``; neither is loss L405.
     """
-    seen: dict = {}
-    names = []
-    for item in dataset.items:
-        rec = f"image id {brief(item.id)}"
-        parts = [q for q in str(item.id).replace("\\", "/").split("/") if q not in ("", ".")]
-        if not parts or ".." in parts:
-            raise InputError(f"item id {brief(item.id)} would be written outside the output folder", path, rec)
-        parts[-1] += ".json"
-        for q in parts:
-            output_name(q, "item id part", path, rec)
-        rel = tuple(parts)
-        if rel in seen:
-            raise InputError(f"item ids {brief(seen[rel])} and {brief(item.id)} would both be written to "
-                             f"{brief('/'.join(rel))}", path, rec)
-        seen[rel] = item.id
-        names.append(rel)
-    return names
+    copy, link, embed = how
+    if not (copy or embed):
+        return None
+    src = find_image(item, roots)
+    dst = out.joinpath(*where.image)
+    if src is not None:
+        if copy:
+            place_image(src, dst, link, report)
+            _check_size(item, dst, report)
+        return src.read_bytes() if embed else None
+    stored = (getattr(item, "_labelme", None) or {}).get("imageData")
+    data = None
+    if isinstance(stored, str):
+        try:
+            data = _b64_image(stored, None, "imageData")
+        except InputError:
+            data = None
+    if data is None:
+        report.lose("L405", f"image {brief(item.file_name)} not found: {where.file_name!r} is missing", item.id)
+        return None
+    if copy:
+        write_bytes(dst, data)
+        report.files += 1
+        report.notes.append(f"image {where.file_name!r} written from the source's imageData")
+    return data if embed else None
+
+
+def _check_size(item, image, report) -> None:
+    """labelme refuses a JSON whose imageHeight/imageWidth differ from its image's: report it (L411)."""
+    if item.size is None:
+        return
+    try:
+        size = image_size(image, image, "imagePath")
+    except InputError as exc:
+        report.lose("L411", f"image {image.name!r} cannot be read: {exc.message}", item.id)
+        return
+    if size != item.size:
+        report.lose("L411", f"image {image.name!r} is {size[1]}x{size[0]}, the annotations "
+                            f"{item.width}x{item.height}", item.id)
+
+
+def _write_text(path: Path, text: str, fallback) -> None:
+    """Write UTF-8 ``text``; text holding lone surrogates is written as ``fallback()`` (escaped)."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = fallback().encode("utf-8")
+    write_bytes(path, data)
 
 
 def _dumps(doc, indent, item, ascii: bool = False, end: str = "") -> str:
@@ -144,104 +215,113 @@ def _dumps(doc, indent, item, ascii: bool = False, end: str = "") -> str:
         raise InputError(f"cannot write as JSON: {exc}", None, f"image id {brief(item.id)}") from None
 
 
-def _category_changes(dataset) -> str | None:
-    """What a re-read would not give back: LabelMe ids are 1, 2, ... by first appearance."""
-    if dataset.meta.get("labelme_labels"):
-        return None  # ids came from a class list; reading with the same list restores them
-    cats = dataset.category_by_id()
-    order: list = []
-    for item in sorted(dataset.items, key=lambda i: Path(str(i.id) + ".json")):
-        for a in item.annotations:
-            c = cats.get(a.category_id)
-            if c is not None and c.name not in order:
-                order.append(c.name)
-    expect = {name: i for i, name in enumerate(order, 1)}
-    bad = [c.name for c in dataset.categories
-           if expect.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
-    if not bad:
-        return None
-    more = " ..." if len(bad) > 5 else ""
-    return f"categories {bad[:5]}{more}: ids, supercategory, colour or unused categories not kept"
-
-
-def _item_doc(item, cats, rule, report):
+def _item_doc(item, cats, rule, report, next_id):
+    """The JSON document of one item (``imagePath`` and ``imageData`` are set by the caller), and the last id used."""
     meta = dict(getattr(item, "_labelme", None) or {})
-    used = {}
+    used: dict = {}
     taken = {_gid(a) for a in item.annotations}
-    fresh = 0
     shapes = []
     for ann in item.annotations:
-        cat = cats.get(ann.category_id)
-        if cat is None:
-            report.lose("L003", "annotation without a category", item.id, ann.id)
+        label = _label(ann, cats, item, report)
+        if label is None:
             continue
-        if ann.iscrowd:
-            report.lose("L401", "crowd region written as an ordinary instance", item.id, ann.id)
-        if ann.score is not None:
-            report.lose("L404", f"score {ann.score} dropped", item.id, ann.id)
-        dropped = [k for k in ann.attributes if k not in ("group_id", "z_order", "flags", "description")]
-        if dropped:
-            report.lose("L001", f"attributes dropped: {', '.join(map(str, dropped))}", item.id, ann.id)
         body = _stored_shapes(ann, item, rule) or _shapes_from_geometry(ann.geometry, item, report, ann)
         if not body:
             continue
-        gid = _gid(ann)
-        if gid is None and ann.attributes.get("group_id") is not None:
-            report.lose("L403", f"group_id {brief(ann.attributes['group_id'])} is not an integer or a string",
-                        item.id, ann.id)
-        is_area = not isinstance(ann.geometry, Shape)
-        if is_area and (len(body) > 1 or gid is not None):
-            if gid is None or (cat.name, gid) in used:
-                if gid is not None:
-                    report.lose("L403", f"group_id {gid!r} already used by another {cat.name!r}", item.id, ann.id)
-                while fresh in taken:
-                    fresh += 1
-                gid = fresh
-                taken.add(gid)
-            used[(cat.name, gid)] = ann.id
-        elif is_area:
-            gid = None
+        next_id += 1
+        annotation_losses(ann, item, next_id, rule, report)
+        gid = _group_id(ann, label, len(body), used, taken, item, report)
+        flags, description = _shape_extras(ann, item, report)
         for s in body:
-            if "flags" in ann.attributes and not s.get("flags"):
-                s["flags"] = ann.attributes["flags"]
-            if "description" in ann.attributes and not s.get("description"):
-                s["description"] = ann.attributes["description"]
-            shapes.append(_ordered_shape(cat.name, gid, s))
+            if flags is not None and not s.get("flags"):
+                s["flags"] = flags
+            if description is not None and not s.get("description"):
+                s["description"] = description
+            shapes.append(_ordered_shape(label, gid, s))
         report.annotations += 1
     flags = meta.get("flags", item.attributes.get("flags", {}))
-    doc = {"version": meta.get("version", "5.5.0"), "flags": flags, "shapes": shapes}
-    doc["imagePath"] = meta["imagePath"] if "imagePath" in meta else _rel_image(item)
-    doc["imageData"] = meta.get("imageData")
-    doc["imageHeight"] = item.height
-    doc["imageWidth"] = item.width
+    if not _is_flags(flags):
+        report.lose("L001", f"image flags {brief(flags)} dropped: labelme reads a mapping of names to booleans",
+                    item.id)
+        flags = {}
+    doc = {"version": meta.get("version", VERSION), "flags": flags, "shapes": shapes,
+           "imagePath": None, "imageData": None, "imageHeight": item.height, "imageWidth": item.width}
     for k, v in meta.items():
         if k not in _KNOWN_TOP:
             doc[k] = v
-    return doc
+    return doc, next_id
+
+
+def _label(ann, cats, item, report) -> str | None:
+    """The shape label of an annotation: its category's name, ``__ignore__`` for a void region; ``None``: dropped."""
+    if ann.category_id is None:
+        if ann.attributes.get("void"):
+            return VOID_LABEL
+        report.lose("L003", "annotation without a category", item.id, ann.id)
+        return None
+    cat = cats.get(ann.category_id)
+    if cat is None:  # pragma: no cover - Dataset.validate refuses it first
+        report.lose("L003", f"category {brief(ann.category_id)} is not declared", item.id, ann.id)
+        return None
+    if cat.name == VOID_LABEL:
+        report.lose("L004", f"category {VOID_LABEL!r} is labelme's void label: it reads back as a void region",
+                    item.id, ann.id)
+    return cat.name
+
+
+def _group_id(ann, label, n_shapes, used, taken, item, report):
+    """The group_id written for an annotation's shapes (an integer, or ``None`` for one shape without one).
+
+    Several shapes need a group_id to stay one instance; labelme reads
+    integers only; two annotations must not share ``(label, group_id)``.
+    """
+    gid = ann.attributes.get("group_id")
+    if gid is not None and _gid(ann) is None:
+        report.lose("L410", f"group_id {brief(gid)} is not an integer", item.id, ann.id)
+    gid = _gid(ann)
+    if isinstance(ann.geometry, Shape):
+        return gid
+    if n_shapes == 1 and gid is None:
+        return None
+    if gid is None or (label, gid) in used:
+        if gid is not None:
+            report.lose("L403", f"group_id {gid!r} already used by another {label!r}", item.id, ann.id)
+        gid = 0
+        while gid in taken:
+            gid += 1
+        taken.add(gid)
+    used[(label, gid)] = ann.id
+    return gid
+
+
+def _shape_extras(ann, item, report):
+    """``(flags, description)`` from the annotation's attributes, each ``None`` when absent or unusable."""
+    flags = ann.attributes.get("flags")
+    if flags is not None and not _is_flags(flags):
+        report.lose("L001", f"flags {brief(flags)} dropped: labelme reads a mapping of names to booleans",
+                    item.id, ann.id)
+        flags = None
+    description = ann.attributes.get("description")
+    if description is not None and not isinstance(description, str):
+        report.lose("L001", f"description {brief(description)} dropped: not text", item.id, ann.id)
+        description = None
+    return flags, description
+
+
+def _is_flags(flags) -> bool:
+    return isinstance(flags, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in flags.items())
 
 
 def _gid(ann):
-    """The annotation's group_id when LabelMe can hold it (an integer or a string), else ``None``."""
+    """The annotation's group_id when labelme can hold it (an integer), else ``None``."""
     gid = ann.attributes.get("group_id")
-    return gid if isinstance(gid, (int, str)) and not isinstance(gid, bool) else None
-
-
-def _rel_image(item):
-    import posixpath
-
-    name = posixpath.normpath(item.file_name.replace("\\", "/"))
-    if name.startswith(("../", "/")) or name == "..":
-        # a path LabelMe would resolve outside the dataset: keep the bare file name
-        name = posixpath.basename(name)
-    json_dir = posixpath.dirname(str(item.id))
-    return posixpath.relpath(name, json_dir or ".")
+    return gid if isinstance(gid, int) and not isinstance(gid, bool) else None
 
 
 def _ordered_shape(label, gid, s):
-    shape = {"label": label, "points": s.get("points"), "group_id": gid}
-    for k in ("description", "shape_type", "flags", "mask"):
-        if k in s:
-            shape[k] = s[k]
+    """A shape with labelme's keys in labelme's order (``shape_type`` always set: labelme 6 requires it)."""
+    shape = {"label": label, "points": s.get("points"), "group_id": gid, "description": s.get("description", ""),
+             "shape_type": s.get("shape_type") or "polygon", "flags": s.get("flags", {}), "mask": s.get("mask")}
     for k, v in s.items():
         if k not in shape:
             shape[k] = v

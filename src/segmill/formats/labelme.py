@@ -1,4 +1,4 @@
-"""LabelMe JSON: one ``<name>.json`` per image (labelme 4.x / 5.x).
+"""LabelMe JSON: one ``<name>.json`` per image (labelme 4.x, 5.x and 6.x).
 
 Reading
 -------
@@ -24,6 +24,25 @@ private attribute of each annotation (``_labelme``, not part of the model's
 equality and never seen by other writers) so a LabelMe -> LabelMe round trip
 writes them back verbatim as long as the geometry was not changed; non-empty
 ``flags`` / ``description`` also go to ``attributes``.
+
+Void regions
+------------
+Shapes labelled ``__ignore__`` (labelme's void label: line 1 of its
+``labels.txt``, class -1 in ``labelme2voc.py``, left out by
+``labelme2coco.py``) are grouped like any instance and become annotations
+without a category and with ``attributes["void"] = True``, the model's void
+region (VOC's 255). Other writers treat them as void (VOC paints 255; COCO,
+which has no void, drops them with a loss); the LabelMe writer writes them
+back as ``__ignore__`` shapes.
+
+Writing
+-------
+One ``<image stem>.json`` beside each image, mirroring the image's path
+inside the output folder, ``imagePath`` the image's name; images copied (or
+hard-linked) there; ``imageData`` ``null`` unless ``embed_images``. What a
+re-read would not give back is reported: image and annotation ids (L406,
+L407), stored area / bbox that differ from the recomputed ones (L408), a
+missing image (L405), categories (L402), see :func:`register_codes` below.
 """
 
 from __future__ import annotations
@@ -42,7 +61,13 @@ from ..validate import ErrorPolicy, brief
 from ..validate import image_size as checked_size
 from . import NO, Detection, FormatSpec, register_format
 from ._labelme_geometry import instance_geometry, pil_union
-from ._labelme_shapes import AREA_TYPES, LINE_TYPES, _parse_shape, b64_image_size
+from ._labelme_shapes import (
+    AREA_TYPES,
+    LINE_TYPES,
+    VOID_LABEL,
+    _parse_shape,
+    b64_image_size,
+)
 from ._labelme_write import write
 from .options import ERRORS, Option, raster
 
@@ -52,26 +77,78 @@ register_codes(
         "L402": "category ids and supercategories dropped (LabelMe keeps label names only)",
         "L403": "group_id changed so that two annotations do not merge into one instance",
         "L404": "detection score dropped (LabelMe has no scores)",
+        "L405": "image not found: the JSON names it in imagePath, but labelme cannot open the JSON until it is there",
+        "L406": "image id not kept (LabelMe names an image by its JSON file's path)",
+        "L407": "annotation id not kept (LabelMe numbers annotations in file order)",
+        "L408": "stored area / bbox dropped (LabelMe keeps shapes; a re-read recomputes other values)",
+        "L409": "image file name changed (kept inside the output folder, or made unique)",
+        "L410": "group_id that is not an integer dropped (labelme reads integer group ids only)",
+        "L411": "image size differs from the annotations' imageHeight / imageWidth (labelme refuses the JSON)",
     }
 )
 
-__all__ = ["detect", "read", "write", "AREA_TYPES", "LINE_TYPES"]
+__all__ = ["AREA_TYPES", "LINE_TYPES", "VOID_LABEL", "detect", "read", "write"]
 
 
 # ------------------------------------------------------------------ detection
 def detect(path) -> Detection:
-    """A ``.json`` with ``shapes`` and ``imagePath`` keys (or a folder of them)."""
+    """A ``.json`` with a ``shapes`` key and ``imagePath`` / ``imageHeight`` (or a folder of them).
+
+    A folder is recognized by its first ``*.json`` files at the shallowest
+    level that has some, down to :data:`_DETECT_DEPTH` levels (segmill
+    mirrors the images' folders). Only the first and last 4 KiB of a file
+    are read: labelme writes ``imagePath`` and the size after the shapes.
+    """
     p = Path(path)
-    files = [p] if p.is_file() else sorted(p.glob("*.json"))[:3] if p.is_dir() else []
+    files = [p] if p.is_file() else _first_jsons(p) if p.is_dir() else []
     for f in files:
-        if f.suffix.lower() != ".json":
+        if f.suffix.lower() != ".json" or not f.is_file():
             continue
-        with open(f, "rb") as fh:
-            head = fh.read(4096)
-        if b'"shapes"' in head and (b'"imagePath"' in head or b'"imageHeight"' in head):
-            where = "file" if p.is_file() else f"folder ({f.name})"
+        head, tail = _ends(f)
+        if b'"shapes"' in head and any(k in head or k in tail for k in (b'"imagePath"', b'"imageHeight"')):
+            where = "file" if p.is_file() else f"folder ({f.relative_to(p).as_posix()})"
             return Detection(0.9, f"LabelMe JSON {where}: has 'shapes' and 'imagePath'")
     return NO
+
+
+#: How deep, and through how many folder entries, detection looks for a ``*.json``.
+_DETECT_DEPTH = 4
+_DETECT_ENTRIES = 5000
+
+
+def _first_jsons(root: Path, n: int = 3) -> list[Path]:
+    """The first ``n`` ``*.json`` files (sorted) of the shallowest level below ``root`` that has some."""
+    level, seen = [root], 0
+    for _ in range(_DETECT_DEPTH):
+        found, below = [], []
+        for d in level:
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            seen += len(entries)
+            for e in entries:
+                if e.name.lower().endswith(".json"):
+                    found.append(Path(e.path))
+                elif e.is_dir(follow_symlinks=False):
+                    below.append(Path(e.path))
+            if seen > _DETECT_ENTRIES:
+                break
+        if found or seen > _DETECT_ENTRIES:
+            return found[:n]
+        level = below
+    return []
+
+
+def _ends(f: Path, n: int = 4096) -> tuple[bytes, bytes]:
+    """The first and the last ``n`` bytes of a file."""
+    with open(f, "rb") as fh:
+        head = fh.read(n)
+        size = fh.seek(0, os.SEEK_END)
+        if size <= n:
+            return head, head
+        fh.seek(max(size - n, n))
+        return head, fh.read(n)
 
 
 # ------------------------------------------------------------------ helpers
@@ -87,6 +164,12 @@ def _keep_shapes(ann, entries) -> None:
 
 # ------------------------------------------------------------------ reading
 def _read_labels(path) -> list[Category]:
+    """Categories of a class list: labelme's convention when it starts with ``__ignore__``.
+
+    ``__ignore__`` is never a category (void: see :data:`VOID_LABEL`);
+    in labelme's convention ``_background_`` is 0 and the classes 1, 2, ...
+    (as ``labelme2coco.py`` numbers them), otherwise ids are line numbers from 0.
+    """
     try:
         p = Path(path)
     except TypeError:
@@ -98,12 +181,12 @@ def _read_labels(path) -> list[Category]:
     except UnicodeDecodeError as exc:
         raise InputError(f"the label list is not UTF-8 text (byte {exc.start})", p) from None
     names = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    labelme_style = names[:1] == ["__ignore__"]
+    labelme_style = names[:1] == [VOID_LABEL]
     cats = []
     for i, name in enumerate(names):
-        # labelme's convention: __ignore__ first (written as 255), _background_ = 0.
-        cid = (255 if i == 0 else i - 1) if labelme_style else i
-        cats.append(Category(cid, name))
+        if name == VOID_LABEL:
+            continue
+        cats.append(Category(i - 1 if labelme_style else i, name))
     return cats
 
 
@@ -124,9 +207,10 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
         ``area`` / ``bbox`` on each area annotation.
     labels : path, optional
         A class list, one name a line. When it starts with ``__ignore__``
-        (labelme's convention) ``__ignore__`` gets id 255, ``_background_`` 0
-        and the others 1, 2, ...; otherwise ids are line numbers from 0.
-        Without it, ids are 1, 2, ... in order of first appearance.
+        (labelme's convention) ``_background_`` gets id 0 and the others 1,
+        2, ... (``labelme2coco.py``'s ids); otherwise ids are line numbers
+        from 0. ``__ignore__`` is never a category (see below). Without a
+        list, ids are 1, 2, ... in order of first appearance.
 
     Raises
     ------
@@ -165,23 +249,10 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
             policy.drop(InputError(exc.message, f, exc.record or f.name))
             continue
         for ann, label in anns:
-            if isinstance(ann.geometry, InvalidGeometry) and label not in by_name and (fixed or not label):
-                # kept for `segmill check` without a category: its label is missing or not in the list
-                # (a bad shape with a usable label keeps it, like any other shape)
-                ann.id = next_ann
-                next_ann += 1
-                item.annotations.append(ann)
+            cid = _category_id(ann, label, f, (by_name, cats, labels), policy)
+            if cid is _DROP:
                 continue
-            cat = by_name.get(label)
-            if cat is None:
-                if fixed and not policy.keeping:
-                    msg = f"label {brief(label)} is not in the label list {str(labels)!r}"
-                    policy.drop(InputError(msg, f, f"shape label {brief(label)}"))
-                    continue
-                cat = Category(len(cats) + 1, label)
-                cats.append(cat)
-                by_name[label] = cat
-            ann.category_id = cat.id
+            ann.category_id = cid
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
@@ -189,6 +260,37 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
     if not policy.keeping:
         ds.validate(p)
     return ds
+
+
+_DROP = object()  # _category_id: the annotation is dropped (skip mode)
+
+
+def _category_id(ann, label, f, names, policy):
+    """The category id of one annotation read with ``label``: ``None`` for a void region (``__ignore__``)
+    and for a bad shape kept without a usable label, :data:`_DROP` when it is dropped.
+
+    ``names`` is ``(categories by name, categories, label list or None)``; a
+    new label becomes a category (ids 1, 2, ...) unless a label list is given.
+    """
+    by_name, cats, labels = names
+    fixed = labels is not None
+    if label == VOID_LABEL:  # labelme's void region: no category (docs of this module)
+        ann.attributes["void"] = True
+        return None
+    if isinstance(ann.geometry, InvalidGeometry) and label not in by_name and (fixed or not label):
+        # kept for `segmill check` without a category: its label is missing or not in the list
+        # (a bad shape with a usable label keeps it, like any other shape)
+        return None
+    cat = by_name.get(label)
+    if cat is None:
+        if fixed and not policy.keeping:
+            msg = f"label {brief(label)} is not in the label list {str(labels)!r}"
+            policy.drop(InputError(msg, f, f"shape label {brief(label)}"))
+            return _DROP
+        cat = Category(len(cats) + 1, label)
+        cats.append(cat)
+        by_name[label] = cat
+    return cat.id
 
 
 def _json_files(root: Path) -> list[Path]:
@@ -357,9 +459,17 @@ register_format(
         options=(
             ERRORS,
             raster("reader", "coco, or pil to draw polygons like labelme (Pillow, boundary included)"),
-            Option("labels", "reader", "class list file; labelme's convention (__ignore__ -> 255, "
+            Option("labels", "reader", "class list file; labelme's convention (__ignore__ = void, "
                    "_background_ -> 0) when it starts with __ignore__", kind="path"),
             Option("indent", "writer", "JSON indentation (labelme's own is 2)", kind="int", default=2),
+            Option("image_root", "writer", "where the source images are (default: meta image_root and the usual "
+                   "layouts beside the annotations: images/, JPEGImages/)", kind="path"),
+            Option("copy_images", "writer", "put each image beside its JSON (labelme opens a JSON only with its "
+                   "image)", kind="bool", default=True),
+            Option("link_images", "writer", "hard-link images beside their JSON instead of copying them",
+                   kind="bool", default=False),
+            Option("embed_images", "writer", "store each image's bytes in the JSON's imageData (base64), as "
+                   "labelme's 'save image data'", kind="bool", default=False),
         ),
     )
 )
