@@ -48,7 +48,6 @@ from .options import ERRORS, Option, raster
 
 register_codes(
     {
-        "L501": "multi-part polygon written as several <polygon> elements sharing a group_id",
         "L502": "crowd flag dropped (CVAT has no crowd regions)",
         "L503": "detection score dropped",
         "L504": "attribute value written as text (CVAT attributes are strings)",
