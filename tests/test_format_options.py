@@ -138,3 +138,43 @@ def test_split_instances_to_cvat_does_not_pass_raster_to_its_writer(fixtures_dir
     assert (tmp_path / "c" / "annotations.xml").is_file()
 
 
+
+
+# ------------------------------------------------------------ the raster rule: one option, one name
+PAINTING_WRITERS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "cityscapes")
+
+
+@pytest.mark.parametrize("fmt", PAINTING_WRITERS)
+def test_every_writer_that_draws_pixels_takes_raster(fmt):
+    from segmill.formats import get_format
+
+    opt = get_format(fmt).option("raster", "writer")
+    assert opt is not None and opt.choices == ("coco", "pil")
+
+
+def test_raster_rule_follows_the_reader_unless_the_writer_is_told():
+    from segmill.errors import UsageError
+    from segmill.formats.options import raster_rule
+    from segmill.model import Dataset
+
+    assert raster_rule(Dataset()) == "coco"
+    assert raster_rule(Dataset(meta={"raster_rule": "pil"})) == "pil"
+    assert raster_rule(Dataset(meta={"raster_rule": "pil"}), "coco") == "coco"
+    assert raster_rule(Dataset(meta={"raster_rule": object()})) == "coco"  # hand-built meta: ignored
+    with pytest.raises(UsageError, match="raster must be one of coco, pil"):
+        raster_rule(Dataset(), "fill")
+
+
+def test_coco_to_cityscapes_takes_raster_pil(fixtures_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    runs = {}
+    for rule in ("coco", "pil"):
+        out = tmp_path / rule
+        res = CliRunner().invoke(main, ["convert", str(fixtures_dir / "coco" / "annotations.json"), str(out),
+                                        "--to", "cityscapes", "--raster", rule, "-q"])
+        assert res.exit_code == 0, res.output
+        runs[rule] = sorted(p.read_bytes() for p in out.rglob("*_labelIds.png"))
+    assert runs["coco"] != runs["pil"]  # the flag reached the writer: Pillow's rule paints boundary pixels

@@ -29,6 +29,7 @@ from ._labelme_losses import (
     reading_order,
 )
 from ._labelme_shapes import LINE_TYPES, VOID_LABEL, _b64_image, _parse_shape
+from .options import raster_rule
 
 _KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
 #: ``version`` of a file segmill makes from another format (a labelme 5.x file; labelme 6 reads it).
@@ -126,7 +127,7 @@ def write(dataset: Dataset, path, indent: int = 2, image_root=None, copy_images:
     places = plan(dataset, path)  # every name is checked before anything is written
     out.mkdir(parents=True)
     report = WriteReport()
-    rule = dataset.meta.get("raster_rule", "coco")
+    rule = raster_rule(dataset)  # what a re-read would draw with
     cats = dataset.category_by_id()
     order = reading_order(places)
     changed = category_changes(dataset, order)

@@ -68,7 +68,7 @@ from ._cityscapes_labels import (
     parse_label_colors,
 )
 from ._png import read_png, voc_colormap
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, raster, raster_rule
 
 register_codes(
     {
@@ -598,7 +598,8 @@ def _table_change(cats, expected) -> str:
     return f"categories written as a custom label table ({LABEL_COLORS}): " + ", ".join(what)
 
 
-def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto") -> WriteReport:
+def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto",
+          raster: str | None = None) -> WriteReport:
     """Write ``gtFine/<split>/<city>/<base>_gtFine_{labelIds,instanceIds,labelTrainIds}.png``.
 
     Parameters
@@ -613,6 +614,9 @@ def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto
         ``isthing`` not False get ``value * 1000 + k`` instances).
         ``auto`` (default): custom when the dataset was read with a custom
         table or a category name is not an official label, else official.
+    raster : {"coco", "pil"}, optional
+        How polygons and boxes are painted; default: the rule the dataset was
+        read with, else ``coco``.
 
     Annotations are painted in ``z_order`` (then file) order, later over
     earlier; instance numbers ``k`` start at 0 per class and image
@@ -626,9 +630,7 @@ def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto
     dataset.validate(path)
     plan = _plan(dataset, split, path)
     report = WriteReport()
-    rule = dataset.meta.get("raster_rule", "coco")
-    if rule not in RULES:
-        rule = "coco"  # meta is segmill's own; a dataset built by hand may hold anything there
+    rule = raster_rule(dataset, raster)
     entries = None
     if _custom_wanted(dataset, label_table):
         slots, entries = _custom_slots(dataset, report)  # refuses a name the table cannot hold before writing
@@ -793,6 +795,7 @@ register_format(
         options=(
             ERRORS,
             raster("reader", "coco, or pil (the official json2labelImg drawing of polygons.json)"),
+            raster("writer", "how polygons and boxes are painted: coco (pycocotools) or pil (json2labelImg)"),
             Option("source", "reader", "which files to read: auto prefers instanceIds, then labelIds, then "
                    "polygons", kind="choice", choices=("auto", "instanceIds", "labelIds", "polygons"),
                    default="auto"),

@@ -35,7 +35,7 @@ from ..validate import ErrorPolicy, brief, finite, hashable_id, image_size, int_
 from . import Detection, FormatSpec, NO, register_format
 from ._png import read_png, write_png
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "CODES", "ids_from_rgb", "rgb_from_ids"]
 
@@ -331,7 +331,7 @@ def _add_segments(item: Item, ids: np.ndarray, segs: list, png, jf, where: str, 
 
 
 # ------------------------------------------------------------------- write
-def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder") -> WriteReport:
+def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "zorder") -> WriteReport:
     """Write ``<path>/annotations/panoptic_<split>.json`` and its PNG folder.
 
     Overlapping annotations are painted with ``overlap`` (see
@@ -350,8 +350,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     from .._progress import track
     from ..bridges.compose import OVERLAP_POLICIES, compose
 
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    raster = raster_rule(dataset, raster)
     if overlap not in OVERLAP_POLICIES:
         raise UsageError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}, got {brief(overlap)}")
     out = Path(path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..limits import check_pixels, max_pixels
 from ..losses import WriteReport, register_codes
@@ -28,7 +28,7 @@ from ._coco_geom import CocoPolygons, CocoRLE
 from ._coco_checks import _is_id
 from ._coco_read import CocoOrder, _Errors, read_annotations, read_instances
 from ._coco_write import _file_order, _ordered
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "LOSS_CODES"]
 
@@ -142,7 +142,7 @@ def _infer(records):
     return list(items.values()), sorted(cats.values(), key=lambda c: (type(c.id) is str, c.id))
 
 
-def write(dataset: Dataset, path, raster: str = "coco") -> WriteReport:
+def write(dataset: Dataset, path, raster: str | None = None) -> WriteReport:
     """Write a results file: compressed RLEs (or bbox-only records for boxes) with scores.
 
     Parameters
@@ -152,8 +152,7 @@ def write(dataset: Dataset, path, raster: str = "coco") -> WriteReport:
     raster : {"coco", "pil"}
         Rule used to rasterize polygons (loss L101).
     """
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    raster = raster_rule(dataset, raster)
     report = WriteReport()
     from_results = isinstance(dataset.meta.get("coco"), dict) and dataset.meta["coco"].get("results")
     if not from_results and (dataset.categories or any(it.file_name for it in dataset.items)):

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from ..errors import UsageError
 from ..validate import brief
 
-__all__ = ["Option", "SIDES", "KINDS", "ERRORS", "raster", "merged", "route"]
+__all__ = ["Option", "SIDES", "KINDS", "ERRORS", "RASTER_RULES", "raster", "raster_rule", "merged", "route"]
 
 SIDES = ("reader", "writer", "both")
 KINDS = ("str", "int", "float", "bool", "path", "choice")
@@ -97,10 +97,39 @@ ERRORS = Option("errors", "reader", "what a bad record does: raise, skip (listed
                 kind="choice", choices=("raise", "skip", "keep"), default="raise", cli=False)
 
 
+RASTER_RULES = ("coco", "pil")
+
+
 def raster(side: str, help: str = "how polygons become pixels: coco (pycocotools) or pil (Pillow, like labelme)"
            ) -> Option:
-    """The ``raster`` option on ``side``: ``coco`` (default) or ``pil``."""
-    return Option("raster", side, help, kind="choice", choices=("coco", "pil"), default="coco")
+    """The ``raster`` option on ``side`` (``"reader"``, ``"writer"`` or ``"both"``): ``coco`` or ``pil``.
+
+    The one name of the raster rule everywhere. A reader records the rule in
+    ``dataset.meta["raster_rule"]``; a writer that draws pixels resolves its
+    own ``raster`` argument with :func:`raster_rule`, so the rule a dataset was
+    read with carries over unless the writer is told otherwise.
+    """
+    if side != "reader":
+        help += (" (default: coco when reading; when writing, the rule the dataset was read with, else coco)"
+                 if side == "both" else " (default: the rule the dataset was read with, else coco)")
+    return Option("raster", side, help, kind="choice", choices=RASTER_RULES,
+                  default="coco" if side == "reader" else None)
+
+
+def raster_rule(dataset, value=None) -> str:
+    """The raster rule a writer draws with: ``value``, else the one the dataset was read with, else ``coco``.
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        A rule that is not ``coco`` or ``pil``.
+    """
+    if value is None:  # meta is segmill's own; a hand-built dataset may hold anything there
+        read_with = dataset.meta.get("raster_rule")
+        return read_with if read_with in RASTER_RULES else "coco"
+    if value not in RASTER_RULES:
+        raise UsageError(f"raster must be one of {', '.join(RASTER_RULES)}, got {brief(value)}")
+    return value
 
 
 def merged(specs: Iterable) -> dict[str, list[tuple[str, Option]]]:
