@@ -154,3 +154,19 @@ def test_split_instances_force_onto_its_source_parent_is_refused(fixtures_dir, t
     before = _tree(tmp_path / "m")
     r = _run("split-instances", src, tmp_path / "m", "--to", "voc", "--force")
     _refused(r, tmp_path / "m", before, "contains the source")
+
+
+def test_a_destination_the_file_system_refuses_is_an_output_error_and_exit_2(fixtures_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+    from segmill.errors import OutputError
+
+    ds = segmill.read(fixtures_dir / "coco" / "annotations.json", "coco")
+    dst = tmp_path / ("x" * 300 + ".json")  # over NAME_MAX: ENAMETOOLONG, the place's fault, not segmill's
+    with pytest.raises(OutputError, match="cannot write"):
+        segmill.write(ds, dst, "coco")
+    res = CliRunner().invoke(main, ["convert", str(fixtures_dir / "coco" / "annotations.json"), str(dst), "-q"])
+    assert res.exit_code == 2, res.output
+    assert "internal error" not in res.output
+    assert [p.name for p in tmp_path.iterdir()] == []  # nothing left behind

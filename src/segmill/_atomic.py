@@ -123,14 +123,14 @@ def staged(dst, force: bool = False, **rules):
     check_destination(dst, force=force, **rules)
     parent = dst.parent if str(dst.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".segmill-tmp", dir=parent))
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{_stem(dst.name)}.", suffix=".segmill-tmp", dir=parent))
     tmp = tmpdir / dst.name
     try:
         yield tmp
         if not tmp.exists():
             raise InputError("the writer produced no output", dst)
         if os.path.lexists(dst):
-            os.replace(dst, tmpdir / (dst.name + ".old"))
+            os.replace(dst, tmpdir / (".old" if dst.name != ".old" else ".old-output"))
         os.replace(tmp, dst)
     finally:
         _remove(tmpdir)
@@ -140,7 +140,7 @@ def write_bytes(path, data: bytes) -> None:
     """Write a file atomically (temp file in the same folder + rename), with the umask's permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{_stem(path.name)}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -150,6 +150,11 @@ def write_bytes(path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _stem(name: str) -> str:
+    """A temporary name's readable part: at most 64 characters, so a 255-byte name still gets a temp file."""
+    return name[:64]
 
 
 def _umask() -> int:

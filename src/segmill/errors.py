@@ -120,6 +120,10 @@ class LossError(SegmillError):
     """A conversion would lose information and strict mode forbids it."""
 
 
+class OutputError(SegmillError, OSError):
+    """The destination cannot be written: no space, no permission, a read-only disk, a name too long."""
+
+
 class LimitError(InputError):
     """Input is over a resource limit (pixels, JSON depth); see :mod:`segmill.limits`."""
 

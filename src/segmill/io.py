@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from . import _atomic
-from .errors import InputError, LossError
+from .errors import InputError, LossError, OutputError, SegmillError
 from .formats import Detection, detect, get_format
 from .losses import WriteReport, describe
 from .model import Dataset
@@ -88,13 +89,24 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
         raise InputError(f"segmill cannot write the {spec.name} format", path)
     dst = Path(path)
     rules = destination_rules(spec, dataset, sources)
-    with _atomic.staged(dst, force=force, **rules) as tmp:
-        report = spec.write(dataset, tmp, **options)
-        report.path = str(dst)
-        report.format = spec.name
-        if strict and report.losses:
-            raise LossError(_loss_message(report))
+    try:
+        with _atomic.staged(dst, force=force, **rules) as tmp:
+            report = spec.write(dataset, tmp, **options)
+            report.path = str(dst)
+            report.format = spec.name
+            if strict and report.losses:
+                raise LossError(_loss_message(report))
+    except OSError as exc:
+        if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        raise OutputError(f"cannot write {dst}: {exc.strerror or exc}"
+                          + (f" ({Path(exc.filename).name[:80]})" if exc.filename else "")) from None
     return report
+
+
+#: Errors of the place written to, not of segmill: a usage error (exit 2), nothing left behind.
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
+                                 errno.ENAMETOOLONG, errno.EMLINK, errno.EFBIG})
 
 
 def destination_rules(spec, dataset: Dataset | None = None, sources=()) -> dict:
