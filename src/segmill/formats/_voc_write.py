@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -85,9 +85,21 @@ def _class_values(ds: Dataset, report: WriteReport):
         for c in cats:
             if c.id in values and c.id in rgb:
                 colors[values[c.id]] = rgb[c.id]
+    report_renumbered(cats, values, report)
     void_name = src.void_name if src else None
     void_color = src.void_color if src else None
     return values, ClassList(names, colors, void_name, void_color, src.source if src else "written")
+
+
+def report_renumbered(cats, values: dict, report: WriteReport) -> None:
+    """Report ``L208`` once when a category id is not its label value, or value 0 is a class not in ``cats``."""
+    moved = [c for c in cats if c.id in values and values[c.id] != c.id]
+    if moved:
+        c = moved[0]
+        report.lose("L208", f"{len(moved)} category id(s) renumbered to label values (e.g. {brief(c.name)}: "
+                    f"id {brief(c.id)} -> {values[c.id]})")
+    elif 0 not in values.values():
+        report.lose("L208", "a 'background' class added at label value 0: it reads back as a category")
 
 
 def _voc_id(item, seen, spaces: bool = True) -> str:
@@ -97,12 +109,12 @@ def _voc_id(item, seen, spaces: bool = True) -> str:
     are split on it) become ``_``; the stem is never ``.`` or ``..``.
     """
     orig = item.extra.get("segmill_id")  # a string id the COCO writer had to renumber
-    if isinstance(item.id, str):
-        base = item.id
-    elif isinstance(orig, str) and orig:
-        base = orig
-    else:
-        base = (Path(item.file_name).stem if isinstance(item.file_name, str) else "") or str(item.id)
+    sid = item.id if isinstance(item.id, str) else orig if isinstance(orig, str) and orig else None
+    stem = PurePosixPath(item.file_name.replace("\\", "/")).stem if isinstance(item.file_name, str) else ""
+    if sid is not None and "/" not in sid.replace("\\", "/"):
+        base = sid
+    else:  # no string id, or a reader's "split/name" id (YOLO, Cityscapes): the image's own name
+        base = stem or sid or str(item.id)
 
     def clean(name: str) -> str:
         name = name.replace("/", "_").replace("\\", "_")
@@ -268,6 +280,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             else:
                 report.lose("L206", f"category {brief(c.name)} is not in the class list {labels}")
         classes = cl
+        report_renumbered(dataset.categories, values, report)
     else:
         values, classes = _class_values(dataset, report)
     names = {c.id: c.name for c in dataset.categories}
@@ -371,6 +384,12 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
         semantic = bool(ann.extra.get("voc_semantic"))
         has_pixels = isinstance(g, AREA_KINDS) and not isinstance(g, Box)
         if void or semantic or ann.category_id is None:
+            inst_values.append(0)
+            continue
+        if has_pixels and item.size is not None and ann.to_rle(item.height, item.width, raster).area == 0:
+            # nothing to paint and no box to give: an <object> without either reads back without geometry
+            report.lose("L703", f"no pixels under the {raster} rule: not written", item.id, ann.id)
+            no_area.add(ann.id)
             inst_values.append(0)
             continue
         if not ann.extra.get("voc_no_xml"):

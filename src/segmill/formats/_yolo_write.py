@@ -108,7 +108,7 @@ def _box_line(g: Box, h, w) -> str:
     short = [_trim(f"{v:.{DECIMALS}f}") for v in vals]
     cx, cy, bw, bh = (float(s) for s in short)
     back = Box((cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h)
-    corners = lambda b: [_snap(v) for v in (b.x, b.y, b.x + b.w, b.y + b.h)]  # noqa: E731
+    corners = lambda b: [_snap(v) for v in (b.x, b.y, b.x + b.w, b.y + b.h)]
     if corners(back) != corners(g) or not all(0.0 <= float(v) <= 1.0 for v in short):
         short = [repr(min(max(float(v), 0.0), 1.0)) for v in vals]
     return " ".join(short)
@@ -376,7 +376,10 @@ def _traced(g, item, ann, report):
 def _item_lines(item, classes, rule, multipart, report):
     h, w = item.height, item.width
     geoms = [a.geometry for a in item.annotations]
-    has_poly = any(isinstance(g, Polygons) for g in geoms)
+    # masks are traced to polygons, so they make this a segmentation file too (a box line would then read
+    # back as a 2-point segment)
+    has_poly = any(isinstance(g, Polygons) or (isinstance(g, (RLE, Mask)) and item.size is not None)
+                   for a, g in zip(item.annotations, geoms) if not a.iscrowd and a.category_id is not None)
     if item.size is not None and (rule == "pil" or any(isinstance(g, (RLE, Mask)) for g in geoms)):
         check_pixels(h, w, None, f"image id {brief(item.id)}")  # before tracing or drawing at that size
     lines = []

@@ -339,6 +339,11 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
             report.lose(l.code, l.message, l.item_id, l.annotation_id)
             if l.code in ("L702", "L703"):
                 unpainted.add(l.annotation_id)
+        for a, v in zip(item.annotations, ivals):
+            # an instance without pixels under the rule leaves no trace in the maps: it does not read back
+            if v and a.id not in unpainted and a.to_rle(item.height, item.width, raster).area == 0:
+                report.lose("L703", f"no pixels under the {raster} rule: nothing painted", item.id, a.id)
+                unpainted.add(a.id)
         if mode == "P":
             write_png(out / "semantic" / f"{stem}.png", cmap, cl.color_table())
         else:

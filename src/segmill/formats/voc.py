@@ -24,7 +24,7 @@ Every annotation with a box or pixels is an XML object (numbered in order);
 pixels are painted with :func:`segmill.bridges.compose.compose` (``overlap``,
 ``raster`` options), instance value = object number. Losses: ``L701``
 overwritten pixels, ``L705`` polygons rasterized (boxes stay XML boxes),
-``L201``-``L206`` (see :data:`CODES`). ``report.annotations`` counts the
+``L201``-``L208`` (see :data:`CODES`). ``report.annotations`` counts the
 annotations written (XML object or painted pixels), not the dropped ones.
 """
 
@@ -61,6 +61,8 @@ CODES = {
     "L204": "a detection score has no place in VOC and was dropped",
     "L205": "an attribute that is not a plain value (text, number, bool) was dropped from the XML",
     "L206": "a category id or name VOC cannot use (no label value left) was dropped",
+    "L208": "category ids renumbered to label values, or a 'background' class added at value 0 (a class list "
+            "numbers classes by position, background first)",
 }
 register_codes(CODES)
 
