@@ -47,7 +47,7 @@ def test_cityscapes_writer_reports_each_rasterized_polygon_once_with_l705(fixtur
 
 def test_yolo_to_voc_is_no_longer_reported_lossless(fixtures_dir, tmp_path):
     report = segmill.convert(fixtures_dir / "yolo" / "seg", tmp_path / "v", "yolo", "voc")
-    assert set(report.summary()) == {"L705"}
+    assert set(report.summary()) == {"L208", "L705"}
 
 
 def _pngs(root):
@@ -122,3 +122,15 @@ def test_voc_writer_counts_every_annotation_of_a_lossless_conversion(fixtures_di
     ds = segmill.read(fixtures_dir / "voc", "voc")
     report = segmill.write(ds, tmp_path / "v", "voc")
     assert report.lossless and report.annotations == sum(len(it.annotations) for it in ds.items)
+
+
+@pytest.mark.parametrize("source", ["cvat", "labelme"])
+def test_voc_writer_drops_lines_and_points_with_l002(fixtures_dir, tmp_path, source):
+    fmt, rel = {"cvat": ("cvat", "cvat/basic"), "labelme": ("labelme", "labelme/basic")}[source]
+    ds = segmill.read(fixtures_dir / rel, fmt)
+    no_area = [a.id for it in ds.items for a in it.annotations if getattr(a.geometry, "kind", None)
+               in ("line", "linestrip", "polyline", "point", "points")]
+    assert no_area
+    report = segmill.write(ds, tmp_path / "voc", "voc")
+    assert sorted(loss.annotation_id for loss in report.losses if loss.code == "L002") == sorted(no_area)
+    assert not [loss for loss in report.losses if loss.code == "L703"]

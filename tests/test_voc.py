@@ -115,7 +115,8 @@ def _coco_like(overlap: bool) -> Dataset:
 def test_coco_like_to_voc_to_model_keeps_rles_of_disjoint_instances(tmp_path):
     ds = _coco_like(overlap=False)
     report = segmill.write(ds, tmp_path / "v", "voc")
-    assert report.summary() == {"L705": 2}  # only the polygons' vertices are lost, not pixels
+    # the polygons' vertices are lost, not pixels; category ids become label values (L208)
+    assert report.summary() == {"L208": 1, "L705": 2}
     back = segmill.read(tmp_path / "v")
     got = [a.geometry for a in back.items[0].annotations]
     want = [a.to_rle(8, 10) for a in ds.items[0].annotations]
@@ -259,7 +260,7 @@ def test_labelme_convention_ignore_is_void_and_keeps_its_object_number_unused(tm
     ds = Dataset(categories=cats, items=[Item("x", "x.jpg", width=8, height=6, annotations=anns)])
     (tmp_path / "labels.txt").write_text("__ignore__\n_background_\nperson\ncar\n")
     report = segmill.write(ds, tmp_path / "v", "voc", labels=tmp_path / "labels.txt")
-    assert report.summary() == {"L705": 3}  # polygons rasterized; nothing else lost
+    assert report.summary() == {"L208": 1, "L705": 3}  # polygons rasterized; ids become label values
     cls = np.asarray(Image.open(tmp_path / "v" / "SegmentationClass" / "x.png"))
     obj = np.asarray(Image.open(tmp_path / "v" / "SegmentationObject" / "x.png"))
     assert (cls[0, 0], cls[0, 4], cls[4, 0]) == (1, 255, 2)
@@ -312,7 +313,7 @@ def test_xml_polygons_are_1_based_pixel_centre_outlines_with_seamed_holes(tmp_pa
     assert len(polys[1]) == 1
     assert {(5, 1), (12, 1), (12, 8), (5, 8), (7, 1), (7, 2), (6, 2), (11, 2), (11, 7), (6, 7)} <= set(polys[1][0])
     plain = segmill.write(ds, tmp_path / "p", "voc")
-    assert plain.summary() == {"L705": 2} and _xml_polygons(tmp_path / "p" / "Annotations" / "x.xml") == [[], []]
+    assert plain.summary() == {"L208": 1, "L705": 2} and _xml_polygons(tmp_path / "p" / "Annotations" / "x.xml") == [[], []]
 
 
 def test_xml_polygons_kept_from_a_source_are_replaced_not_doubled(tmp_path):

@@ -31,7 +31,7 @@ def test_disjoint_instances_survive_each_mask_format_unchanged(inst_map, classes
     ds = _dataset(inst_map, classes)
     with tempfile.TemporaryDirectory() as tmp:
         report = segmill.write(ds, Path(tmp) / "o", fmt)
-        assert report.lossless, report.losses
+        assert set(report.summary()) == ({"L208"} if fmt in ("voc", "masks") else set()), report.losses
         back = segmill.read(Path(tmp) / "o", format=fmt)
     names = {c.id: c.name for c in ds.categories}
     back_names = {c.id: c.name for c in back.categories}

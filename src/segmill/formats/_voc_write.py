@@ -357,6 +357,9 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
     src_vals = [a.extra.get("voc_instance") for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
                 and not isinstance(a.geometry, Box) and a.category_id is not None and not a.extra.get("voc_semantic")]
     keep_src = bool(src_vals) and all(isinstance(v, int) and 0 < v < 255 for v in src_vals)
+    # a void region written with labelme's class list (__ignore__ first) follows labelme2voc: object value 0,
+    # its object number left unused
+    labelme_rule = classes.void_name == "__ignore__"
     for pos, ann in enumerate(item.annotations):
         g = ann.geometry
         void = ann.category_id is None and ann.attributes.get("void")
@@ -364,9 +367,10 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             report.lose("L203", "crowd region written as an ordinary object", item.id, ann.id)
         if ann.score is not None:
             report.lose("L204", f"score {ann.score} dropped", item.id, ann.id)
-        if names.get(ann.category_id) in VOID_NAMES:
-            # labelme's __ignore__: painted void (255) in the class map, 0 in the
-            # object map, and (labelme's rule) its object number stays unused
+        if names.get(ann.category_id) in VOID_NAMES or (void and labelme_rule):
+            # labelme's __ignore__ (a category of that name, or a void region written with labelme's
+            # class list): painted void (255) in the class map, 0 in the object map, and (labelme2voc's
+            # rule) its object number stays unused
             obj_no += 1
             inst_values.append(0)
             continue
@@ -427,7 +431,8 @@ def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mo
             paint_values = dict(values)
             paint_values.update({cid: 255 for cid, n in names.items() if n in VOID_NAMES})
             cmap, imap, losses = compose(item, paint_values, overlap=overlap, raster=raster,
-                                         instance_values=inst_values, void_instance_value=255, category_names=names)
+                                         instance_values=inst_values, category_names=names,
+                                         void_instance_value=0 if labelme_rule else 255)
             unpainted = set()
             for l in losses:
                 if l.code in ("L702", "L703"):

@@ -742,6 +742,9 @@ def _paint(item, slots, rule, report):
         if lost is not None:  # polygons.json is not written: only the painted pixels survive
             report.lose(lost.code, lost.message, lost.item_id, lost.annotation_id)
         m = decode(ann.to_rle(h, w, rule))
+        if not m.any():
+            report.lose("L703", f"no pixels under the {rule} rule: nothing painted", item.id, ann.id)
+            continue
         value = _value(ann, slot, used, stuff_seen, m.any(), item, report)
         if value is None:
             continue
