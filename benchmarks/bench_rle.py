@@ -24,6 +24,8 @@ import numpy as np
 import pycocotools.mask as M
 
 from segmill import rle
+from segmill.geometry import Polygons
+from segmill.raster import rasterize, rasterize_packed
 
 
 def best(fn, repeat: int) -> float:
@@ -74,6 +76,20 @@ def bench_polygons(rng, repeat, n_images):
         return [[rle.from_polygons(parts, h, w) for parts in anns] for anns in images]
 
     report("  (same, one from_polygons call per annotation)", best(seg_single, repeat), best(ref, repeat))
+
+    geoms = [[Polygons(parts) for parts in anns] for anns in images]
+
+    def seg_service():
+        return [rasterize(gs, (h, w), cache=False) for gs in geoms]
+
+    assert seg_service() == a
+    report("  (same, segmill.raster.rasterize per image)", best(seg_service, repeat), best(ref, repeat))
+
+    def seg_packed():  # what the COCO writer does: packed RLEs and their strings
+        return [rasterize_packed(gs, (h, w))[0].strings() for gs in geoms]
+
+    assert seg_packed() == [[x.to_coco()["counts"] for x in xs] for xs in a]
+    report("  (same, rasterize_packed + strings per image)", best(seg_packed, repeat), best(ref, repeat))
 
     big = [blob_polygon(rng, 2048, 2048, 1900, 1000).tolist()]
     seg_big = lambda: rle.from_polygons(big, 4096, 4096)  # noqa: E731

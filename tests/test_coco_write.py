@@ -208,3 +208,76 @@ def test_area_and_bbox_stored_by_another_reader_are_kept_when_the_shape_is_kept(
     (tmp_path / "out.json").unlink()
     doc, _ = _write(ds, tmp_path, segmentation="rle")
     assert doc["annotations"][0]["area"] == 9 and doc["annotations"][0]["bbox"] == [0.0, 0.0, 3.0, 3.0]
+
+
+def _interleaved_coco(tmp_path, n=60):
+    """A COCO file of three images whose annotations alternate between them (crowd ones too)."""
+    rng = np.random.default_rng(11)
+    sizes = {1: (23, 31), 2: (40, 17), 3: (9, 9)}
+    anns = []
+    for k in range(n):
+        iid = 1 + k % 3
+        h, w = sizes[iid]
+        x, y = rng.uniform(-2, w), rng.uniform(-2, h)
+        seg = [[round(x, 2), round(y, 2), round(x + rng.uniform(1, 9), 2), round(y, 2), round(x + 1, 2),
+                round(y + rng.uniform(1, 9), 2)]]
+        anns.append({"id": k + 1, "image_id": iid, "category_id": 1, "segmentation": seg, "area": 1.0,
+                     "bbox": [0.0, 0.0, 1.0, 1.0], "iscrowd": int(k % 7 == 0)})
+    images = [{"id": i, "file_name": f"{i}.png", "height": h, "width": w} for i, (h, w) in sizes.items()]
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}]}))
+    return src, anns, sizes
+
+
+def test_rle_target_rasterizes_each_image_once_in_file_order_like_pycocotools(tmp_path, monkeypatch):
+    from segmill import raster
+    from segmill.formats import _coco_write
+
+    src, anns, sizes = _interleaved_coco(tmp_path)
+    calls = []
+    real = raster.rasterize_packed
+    monkeypatch.setattr(_coco_write, "rasterize_packed", lambda g, s, r: calls.append(len(g)) or real(g, s, r))
+    ds = segmill.read(src)
+    doc, report = _write(ds, tmp_path, segmentation="rle")
+    assert sorted(calls) == [20, 20, 20]  # one batch per image
+    assert [a["id"] for a in doc["annotations"]] == [a["id"] for a in anns]  # file order kept
+    for a, got in zip(anns, doc["annotations"]):
+        h, w = sizes[a["image_id"]]
+        want = mu.merge(mu.frPyObjects(a["segmentation"], h, w))
+        if a["iscrowd"]:
+            assert got["segmentation"] == {"size": [h, w], "counts": from_polygons(a["segmentation"], h, w).to_coco(
+                compressed=False)["counts"]}
+        else:
+            assert got["segmentation"] == {"size": [h, w], "counts": want["counts"].decode()}
+        assert got["area"] == int(mu.area(want)) and got["bbox"] == mu.toBbox(want).tolist()
+    assert report.summary() == {"L101": len(anns)}
+    assert all(it.annotations[0].geometry._cache is None for it in ds.items)  # no mask kept on the model
+
+
+def test_rle_target_output_is_the_same_as_one_annotation_at_a_time(tmp_path):
+    """Foreign geometries (boxes, masks, polygons without COCO keys) take the general path: same values."""
+    ds, _ = _foreign_dataset()
+    ds.items[0].annotations.append(Annotation("p", "car", Polygons([[0.2, 0.1, 5.5, 0.3, 3, 3.7]])))
+    doc, _ = _write(ds, tmp_path, segmentation="rle")
+    h, w = 4, 6
+    by_id = {a.get("segmill_id", a["id"]): a for a in doc["annotations"]}
+    for ann in ds.items[0].annotations:
+        g = ann.geometry
+        if isinstance(g, Shape):
+            continue
+        r = ann.to_rle(h, w)
+        got = by_id[ann.id]
+        assert got["segmentation"] == r.to_coco(compressed=not ann.iscrowd)
+        if not isinstance(g, Mask):
+            assert got["area"] == r.area and got["bbox"] == list(r.bbox)
+
+
+def test_a_polygon_that_cannot_be_rasterized_stops_the_rle_write_with_its_error(tmp_path):
+    from segmill.errors import PolygonError
+
+    far = Polygons([[0, 0, 1.9e8, 0, 0, 1.9e8]])
+    ds = Dataset([Category(1, "a")], [Item(1, "a.png", 4, 4, [
+        Annotation(1, 1, Box(0, 0, 1, 1)), Annotation(2, 1, far)])])
+    with pytest.raises(PolygonError, match="too long"):
+        segmill.write(ds, tmp_path / "o.json", "coco", segmentation="rle")
+    assert list(tmp_path.iterdir()) == []

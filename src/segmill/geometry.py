@@ -37,16 +37,23 @@ __all__ = ["Polygons", "Mask", "Box", "Shape", "InvalidGeometry", "Geometry", "R
 
 
 class _Cached:
+    # RLEs made of this geometry, per (height, width, rule): read and written
+    # by segmill.raster only (segmill.raster.forget empties it).
     __slots__ = ("_cache",)
 
-    def _cached_rle(self, key, make):
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        r = cache.get(key)
-        if r is None:
-            r = cache[key] = make()
-        return r
+    def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
+        """Pixels in a ``height x width`` image (cached; see :func:`segmill.raster.rasterize`)."""
+        return _one(self, height, width, rule)
+
+
+def _one(geometry, height, width, rule) -> RLE:
+    """:func:`segmill.raster.rasterize` of one geometry; its error raised."""
+    from .raster import rasterize
+
+    r = rasterize([geometry], (height, width), rule)[0]
+    if not isinstance(r, RLE):
+        raise r
+    return r
 
 
 class Polygons(_Cached):
@@ -98,13 +105,17 @@ class Polygons(_Cached):
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Rasterize (cached) with ``rule`` ``"coco"`` or ``"pil"``."""
-        from .rle import from_polygons
-        from .rle._polygons import from_parts_batch
+        return _one(self, height, width, rule)
 
-        if rule == "coco":
-            # Parts were validated on construction: the trusted batch path.
-            return self._cached_rle((height, width, rule), lambda: from_parts_batch([self.parts], height, width)[0])
-        return self._cached_rle((height, width, rule), lambda: from_polygons(list(self.parts), height, width, rule))
+    def _flat_parts(self):
+        """Each part's coordinates in ``x1, y1, x2, ...`` order: flat lists, ``array('d')``, or arrays.
+
+        What :mod:`segmill.raster` packs for the kernel (an array counts by
+        its size, and is read row by row); a subclass that holds its
+        coordinates otherwise (COCO's lists) hands them out as they are,
+        without building arrays.
+        """
+        return self.parts
 
     def to_coco(self) -> list[list[float]]:
         """COCO's list of flat coordinate lists (``source`` when known)."""
@@ -154,20 +165,21 @@ class Mask(_Cached):
 
         Parts of the patch outside the image are cut off.
         """
+        return _one(self, height, width, rule)
+
+    def _encode(self, height: int, width: int) -> RLE:
+        """The patch placed in a ``height x width`` image, encoded (no cache: :mod:`segmill.raster` keeps it)."""
         from .rle import encode
 
-        def make():
-            ph, pw = self.array.shape
-            if (self.left, self.top, ph, pw) == (0, 0, height, width):
-                return encode(self.array)
-            full = np.zeros((height, width), bool)
-            y0, x0 = max(self.top, 0), max(self.left, 0)
-            y1, x1 = min(self.top + ph, height), min(self.left + pw, width)
-            if y1 > y0 and x1 > x0:
-                full[y0:y1, x0:x1] = self.array[y0 - self.top : y1 - self.top, x0 - self.left : x1 - self.left]
-            return encode(full)
-
-        return self._cached_rle((height, width), make)
+        ph, pw = self.array.shape
+        if (self.left, self.top, ph, pw) == (0, 0, height, width):
+            return encode(self.array)
+        full = np.zeros((height, width), bool)
+        y0, x0 = max(self.top, 0), max(self.left, 0)
+        y1, x1 = min(self.top + ph, height), min(self.left + pw, width)
+        if y1 > y0 and x1 > x0:
+            full[y0:y1, x0:x1] = self.array[y0 - self.top : y1 - self.top, x0 - self.left : x1 - self.left]
+        return encode(full)
 
     def __eq__(self, other):
         if not isinstance(other, Mask):
@@ -208,7 +220,7 @@ class Box(_Cached):
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Rasterize as pycocotools' ``frBbox`` (cached)."""
-        return self._cached_rle((height, width, rule), lambda: self.to_polygons().to_rle(height, width, rule))
+        return _one(self, height, width, rule)
 
     def __eq__(self, other):
         if not isinstance(other, Box):
@@ -294,7 +306,7 @@ AREA_KINDS = (Polygons, RLE, Mask, Box)
 
 
 def to_rle(geometry: Geometry, height: int, width: int, rule: str = "coco") -> RLE:
-    """Pixels of any area geometry as an RLE of ``height x width``.
+    """Pixels of any area geometry as an RLE of ``height x width`` (see :func:`segmill.raster.rasterize`).
 
     Raises
     ------
@@ -302,30 +314,19 @@ def to_rle(geometry: Geometry, height: int, width: int, rule: str = "coco") -> R
         For :class:`Shape` and :class:`InvalidGeometry`, or an RLE whose size
         is not ``height x width``.
     """
-    if isinstance(geometry, RLE):
-        if geometry.shape != (height, width):
-            raise GeometryError(f"RLE is {geometry.height}x{geometry.width}, image is {height}x{width}")
-        return geometry
-    if geometry is None:
-        raise GeometryError("annotation has no geometry")
-    return geometry.to_rle(height, width, rule)
+    return _one(geometry, height, width, rule)
 
 
 def rasterize_many(geometries, height: int, width: int, rule: str = "coco") -> list[RLE]:
-    """RLEs of many geometries of one image; polygons go through one batched kernel call."""
-    from .rle._polygons import from_parts_batch
+    """Deprecated: :func:`segmill.raster.rasterize` of one image, raising the first error.
 
-    todo = [
-        i
-        for i, g in enumerate(geometries)
-        if isinstance(g, Polygons) and (g._cache is None or (height, width, rule) not in g._cache)
-    ]
-    if todo and rule == "coco":
-        rles = from_parts_batch([geometries[i].parts for i in todo], height, width)
-        for i, r in zip(todo, rles):
-            g = geometries[i]
-            if g._cache is None:
-                g._cache = {}
-            g._cache[(height, width, rule)] = r
-    return [to_rle(g, height, width, rule) for g in geometries]
+    Kept while callers move to the service, which reports an error per
+    geometry instead of stopping at the first one.
+    """
+    from .raster import first_error, rasterize
 
+    out = rasterize(geometries, (height, width), rule)
+    err = first_error(out)
+    if err is not None:
+        raise err
+    return out

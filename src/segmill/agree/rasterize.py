@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import rle as R
-from ..errors import GeometryError
-from ..geometry import AREA_KINDS, rasterize_many
+from ..geometry import AREA_KINDS
+from ..raster import forget, rasterize, uncached
+from ..rle import RLE
 from . import _kernels as K
 from .settings import UNLABELED  # noqa: F401  (re-exported: older imports find it here)
 
@@ -60,8 +61,7 @@ class ImageAnnotations:
         Keeps a dataset-wide comparison from accumulating every mask in the
         geometry caches: only the image at hand is held.
         """
-        for g in self.fresh:
-            g._cache = None
+        forget(self.fresh)
         self.fresh = []
 
     def void_union(self):
@@ -126,30 +126,24 @@ def prepare(item, category_index: dict, height: int, width: int, rule: str = "co
         crowd.append(bool(ann.iscrowd))
         zo = ann.attributes.get("z_order", 0)
         z.append(zo if isinstance(zo, (int, float)) else 0)
-    out.fresh = [g for g in geoms + void_geoms if getattr(g, "_cache", False) is None]
-    try:
-        out.rles = rasterize_many(geoms, height, width, rule)
-        out.void = rasterize_many(void_geoms, height, width, rule)
-    except GeometryError as exc:
-        # rasterize_many stops at the first bad one; redo one by one to name it.
-        out.rles, keep = [], []
-        for i, g in enumerate(geoms):
-            try:
-                out.rles.append(rasterize_many([g], height, width, rule)[0])
-                keep.append(i)
-            except GeometryError as e:
-                out.unusable.append(f"annotation {ids[i]!r}: {e}")
+    out.fresh = uncached(geoms + void_geoms)
+    got = rasterize(geoms + void_geoms, (height, width), rule)
+    keep = [i for i in range(len(geoms)) if isinstance(got[i], RLE)]
+    for i in range(len(geoms)):
+        if not isinstance(got[i], RLE):
+            out.unusable.append(f"annotation {ids[i]!r}: {got[i]}")
+    out.rles = [got[i] for i in keep]
+    out.void = []
+    for r in got[len(geoms):]:
+        if isinstance(r, RLE):
+            out.void.append(r)
+        else:
+            out.unusable.append(f"void annotation: {r}")
+    if len(keep) < len(geoms):
         labels = [labels[i] for i in keep]
         crowd = [crowd[i] for i in keep]
         z = [z[i] for i in keep]
         ids = [ids[i] for i in keep]
-        out.void = []
-        for g in void_geoms:
-            try:
-                out.void.append(rasterize_many([g], height, width, rule)[0])
-            except GeometryError as e:
-                out.unusable.append(f"void annotation: {e}")
-        del exc
     empty = [i for i, r in enumerate(out.rles) if r.is_empty()]
     if empty:
         # nothing to match or paint: listed, not counted as a FP/FN

@@ -23,10 +23,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..geometry import AREA_KINDS, Box, Polygons, rasterize_many
+from ..geometry import AREA_KINDS, Box, Polygons
 from ..losses import Loss, register_codes
 from ..model import Category, Item
-from ..rle import RLE
+from ..raster import first_error, rasterize
+from ..rle import RLE, RLEBatch
 from . import _paint
 
 __all__ = ["compose", "rasterized_loss", "OVERLAP_POLICIES", "VOID_CATEGORY_NAMES", "RASTERIZED"]
@@ -187,7 +188,10 @@ def compose(
         geoms.append(g)
         cls.append(int(value))
         inst.append(iv)
-    rles: list[RLE] = rasterize_many(geoms, h, w, raster) if geoms else []
+    rles: list[RLE] = rasterize(geoms, (h, w), raster) if geoms else []
+    err = first_error(rles)
+    if err is not None:
+        raise err
     n = len(rles)
     if overlap == "zorder":
         z = [_z_order(anns[k]) for k in painted]
@@ -201,10 +205,8 @@ def compose(
     owner = np.zeros((h, w), np.int32)
     hidden = np.zeros(n, np.int64)
     if n:
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum([r.counts.shape[0] for r in rles], out=offsets[1:])
-        counts = np.concatenate([r.counts for r in rles])
-        _paint.paint_runs(counts, offsets, np.asarray(order, np.int64), owner, hidden)
+        batch = RLEBatch.from_rles(rles)
+        _paint.paint_runs(batch.counts, batch.offsets, np.asarray(order, np.int64), owner, hidden)
     for i in np.flatnonzero(hidden).tolist():
         ann = anns[painted[i]]
         losses.append(

@@ -12,8 +12,8 @@ Reading keeps what is needed to write the very same JSON back:
   annotation, common in detection exports), so it is written back as ``[]``.
 * :class:`PolygonPack` holds every polygon coordinate of one read in one
   float64 array: the reader checks their range there in one go, and
-  :func:`rasterize_items` hands it to the kernel without converting a single
-  Python float again.
+  :class:`PolygonPack` can hand it to the kernel without converting a
+  single Python float again.
 
 Writing turns any geometry into a COCO segmentation value and says whether
 the representation changed (then area and bbox are recomputed).
@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any
 
 import numpy as np
 
 from ..errors import GeometryError, RLEError
 from ..geometry import Box, Polygons
 from ..limits import COUNTS_MAX, check_pixels, max_pixels
-from ..rle import MAX_COORD, RLE, FlatBatch, from_coco, from_polygons_batch
+from ..rle import MAX_COORD, RLE, FlatBatch, from_coco
 from ..validate import brief
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
@@ -48,8 +47,9 @@ class CocoPolygons(Polygons):
 
     A reader may also file the coordinates in a :class:`PolygonPack`
     (``_pack``, at annotation index ``_k``); the pack is a cache of
-    :attr:`source` for :func:`rasterize_items`, never the truth, and copies
-    leave it behind.
+    :attr:`source` for the kernel, never the truth, and copies
+    leave it behind. Rasterization (:mod:`segmill.raster`) takes the parts
+    as read (:meth:`_flat_parts`).
     """
 
     __slots__ = ("_src", "_parts", "_pack", "_k")
@@ -89,6 +89,10 @@ class CocoPolygons(Polygons):
             p = self._parts = tuple(arrs)
         return p
 
+    def _flat_parts(self):
+        """The parts as read (lists or ``array('d')``): :mod:`segmill.raster` packs them without arrays."""
+        return self._src
+
     def __reduce__(self):
         # The base slots are shadowed by properties: copy and pickle by the raw parts.
         return (CocoPolygons, (self._src,))
@@ -109,10 +113,10 @@ class PolygonPack:
     by the reader go in (structure per part; the numeric range of all of
     them at once, see :meth:`bad_annotations`). ``usable`` is false when the
     reader found a bad value in it (the annotations concerned were then
-    handled one by one); :func:`rasterize_items` then ignores the pack.
+    handled one by one); :meth:`start` then refuses the pack.
     """
 
-    __slots__ = ("coords", "part_len", "nparts", "heights", "widths", "usable")
+    __slots__ = ("coords", "part_len", "nparts", "heights", "widths", "usable", "_starts")
 
     def __init__(self):
         self.coords = np.zeros(0)
@@ -121,6 +125,7 @@ class PolygonPack:
         self.heights: list = []
         self.widths: list = []
         self.usable = False
+        self._starts = None
 
     def fill(self, coords: array, part_len: list, nparts: list, owners: list) -> None:
         """Take the reader's buffers (the ``array('d')`` is shared, not copied) and its items' sizes."""
@@ -132,6 +137,17 @@ class PolygonPack:
         self.heights = [it.height for it in owners]
         self.widths = [it.width for it in owners]
         self.usable = True
+        self._starts = None
+
+    def starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first part of each annotation, first coordinate of each part)``, computed once."""
+        if self._starts is None:
+            p_at = np.zeros(self.nparts.shape[0] + 1, np.int64)
+            np.cumsum(self.nparts, out=p_at[1:])
+            c_at = np.zeros(self.part_len.shape[0] + 1, np.int64)
+            np.cumsum(self.part_len, out=c_at[1:])
+            self._starts = (p_at, c_at)
+        return self._starts
 
     def sizes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(heights, widths)`` as arrays; 0 x 0 where unknown or absurd (never used then)."""
@@ -348,7 +364,9 @@ def _coco_box(bbox) -> CocoBox:
 
 # ----------------------------------------------------------------- rasterize
 def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
-    """RLE of every annotation of every item, polygons batched across images.
+    """RLE of every annotation of every item: one :func:`segmill.raster.rasterize` call for them all.
+
+    Kept for its callers (tests, benchmarks); new code calls the service.
 
     Parameters
     ----------
@@ -361,143 +379,35 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
     list of list of RLE
         Parallel to ``items`` and their annotations.
 
-    Notes
-    -----
-    COCO polygons filed in a reader's :class:`PolygonPack` and still in an
-    image of the size they were read with are rasterized in one kernel call
-    per pack, straight from its float64 array (when
-    fewer than a quarter of a pack's annotations are asked for, they take
-    the list path instead). Other COCO polygons go to
-    :func:`segmill.rle.from_polygons_batch` as the lists they were read as,
-    one call per distinct image size; every other geometry goes through
-    :func:`segmill.geometry.to_rle`.
+    Raises
+    ------
+    segmill.errors.GeometryError
+        The first annotation (in item order) that cannot be rasterized, or
+        an item with annotations but no size.
     """
-    from ..geometry import to_rle
-    from ..rle._rle import check_size
-    from ._coco_json import no_gc
+    from ..raster import first_error, rasterize
 
-    out: list[list[Any]] = [[None] * len(it.annotations) for it in items]
-    groups: dict[tuple[int, int], tuple[list, list]] = {}
-    total = sum(len(row) for row in out)
-    coco = rule == "coco"
-    # The pack of the first packed polygon (usually the only one): the worker thread starts
-    # on its kernel now, while this thread walks the items (pass A); pass B makes its RLEs.
-    main = _first_pack(items) if coco else None
-    job = None
-    if main is not None and 4 * total >= len(main):
-        job = main.start(*main.sizes(), worker_share=0.55)
-        m_hs, m_ws = main.heights, main.widths
-    done: dict[int, tuple] = {}
-    todo_r: list = []  # RLEs still without counts, for pass B ...
-    todo_k: list = []  # ... and their index in the main pack
-    add_r, add_k = todo_r.append, todo_k.append
-    sizes: dict = {}
-    new = object.__new__
-    cur: Any = groups  # another pack met last (a sentinel at first) ...
-    res: Any = None  # ... and its kernel output: (pack, counts, offsets, heights, widths) or None
-    counts = off = hs = ws = None
-    with no_gc():
-        for i, it in enumerate(items):
-            anns = it.annotations
-            if not anns:
-                continue
-            h, w = it.height, it.width
-            sized = h is not None and w is not None
-            row = out[i]
-            if sized:
-                hw = sizes.get((h, w))
-                if hw is None:
-                    hw = sizes[(h, w)] = check_size(h, w, "polygon image")
-                h, w = hw
-            for j, ann in enumerate(anns):
-                g = ann.geometry
-                if type(g) is CocoPolygons and coco and sized:
-                    pk = g._pack
-                    k = g._k
-                    if pk is main and job is not None:
-                        if m_hs[k] == h and m_ws[k] == w:
-                            # Everything but the counts now, while the kernel runs.
-                            r = new(RLE)
-                            r._h = h
-                            r._w = w
-                            row[j] = r
-                            add_r(r)
-                            add_k(k)
-                            continue
-                    elif pk is not None:
-                        if pk is not cur:
-                            cur = pk
-                            res = _pack_result(pk, done, total)
-                            if res is not None:
-                                _, counts, off, hs, ws = res
-                        if res is not None and hs[k] == h and ws[k] == w:
-                            r = new(RLE)
-                            r._counts = counts[off[k]:off[k + 1]]
-                            r._h = h
-                            r._w = w
-                            row[j] = r
-                            continue
-                    grp = groups.get((h, w))
-                    if grp is None:
-                        grp = groups[(h, w)] = ([], [])
-                    grp[0].append((i, j))
-                    grp[1].append(g.source)
-                else:
-                    if not sized:
-                        raise GeometryError(f"image {brief(it.id)} has no size; cannot rasterize")
-                    row[j] = to_rle(g, h, w, rule)
-        if job is not None:
-            kparts = job.finish_parts()
-            if kparts is None:  # the kernel refused the pack (never expected): the general path
-                _refill(items, out, set(map(id, todo_r)), rule)
-            else:
-                views: list = []  # counts of every annotation of the pack, in pack order
-                for c, o, _ in kparts:
-                    o = o.tolist()
-                    views += [c[a:b] for a, b in zip(o, o[1:])]
-                for r, k in zip(todo_r, todo_k):
-                    r._counts = views[k]
-        for (h, w), (where, srcs) in groups.items():
-            for (i, j), r in zip(where, from_polygons_batch(srcs, h, w)):
-                out[i][j] = r
-    return out
-
-
-def _refill(items, out, unfinished: set, rule: str) -> None:
-    """Replace the RLEs in ``out`` whose ids are in ``unfinished`` by the general path's."""
-    from ..geometry import to_rle
-
-    for it, row in zip(items, out):
-        for j, r in enumerate(row):
-            if id(r) in unfinished:
-                row[j] = to_rle(it.annotations[j].geometry, r._h, r._w, rule)
-
-
-def _first_pack(items):
-    """The usable pack of the first packed polygon of ``items``, or None."""
+    geoms: list = []
+    sizes: list = []
     for it in items:
-        for ann in it.annotations:
-            g = ann.geometry
-            if type(g) is CocoPolygons:
-                pk = g._pack
-                if pk is not None and pk.usable:
-                    return pk
-    return None
-
-
-def _pack_result(pk: PolygonPack, done: dict, total: int):
-    """Kernel output for a pack met besides the first one, computed once: (pack, counts, offsets, hs, ws)."""
-    if not pk.usable or 4 * total < len(pk):
-        return None
-    key = id(pk)
-    if key not in done:
-        kout = pk.rasterize(*pk.sizes())
-        if kout is None:
-            done[key] = None
-        else:
-            kout[0].flags.writeable = False
-            done[key] = (pk, kout[0], kout[1].tolist(), pk.heights, pk.widths)
-    return done[key]
+        anns = it.annotations
+        if anns and (it.height is None or it.width is None):
+            raise GeometryError(f"image {brief(it.id)} has no size; cannot rasterize")
+        hw = (it.height, it.width)
+        for ann in anns:
+            geoms.append(ann.geometry)
+            sizes.append(hw)
+    flat = rasterize(geoms, sizes, rule, cache=False)
+    err = first_error(flat)
+    if err is not None:
+        raise err
+    out = []
+    k = 0
+    for it in items:
+        n = len(it.annotations)
+        out.append(flat[k:k + n])
+        k += n
+    return out
 
 
 # ------------------------------------------------------------------- writing

@@ -9,14 +9,17 @@ loss with a code (see :data:`LOSS_CODES`).
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from .._progress import track
 from ..errors import GeometryError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..limits import check_pixels
-from ..losses import WriteReport, register_codes
+from ..losses import Loss, WriteReport, register_codes
 from ..model import Dataset
+from ..raster import rasterize_packed
 from ..rle import RLE
 from ..validate import brief
 from . import _coco_json as J
@@ -101,7 +104,7 @@ def _clean(d: dict, report: WriteReport, what: str, item_id=None, ann_id=None) -
 
 
 class _Opts:
-    __slots__ = ("mode", "recompute", "raster", "polygon_mode", "tolerance", "trace")
+    __slots__ = ("mode", "recompute", "raster", "polygon_mode", "tolerance", "trace", "pixels")
 
     def __init__(self, mode, recompute, raster, polygon_mode, tolerance):
         if mode not in SEGMENTATION_MODES:
@@ -119,12 +122,147 @@ class _Opts:
         self.mode, self.recompute, self.raster = mode, bool(recompute), raster
         self.polygon_mode, self.tolerance = polygon_mode, tol
         self.trace = None
+        self.pixels = _Pixels(mode, raster)
         if mode == "polygon":
             try:  # the exact mask tracer lives in segmill.bridges (issue 4)
                 from ..bridges.trace import trace
             except ImportError:  # pragma: no cover - depends on what is installed
                 trace = None
             self.trace = trace
+
+
+class _Written:
+    """Area and bbox of a rasterized annotation, read from its image's batch (what :func:`_derived` asks)."""
+
+    __slots__ = ("area", "bbox")
+
+    def __init__(self, area: int, bbox: list):
+        self.area = area
+        self.bbox = bbox
+
+
+_SHIFT = 12  # _Image.BLOCK is 1 << _SHIFT
+_LOW = (1 << _SHIFT) - 1
+
+
+class _Image:
+    """One image's rasterized annotations: a batch, its compressed strings, areas and boxes.
+
+    Python values are made :attr:`BLOCK` annotations at a time, as the
+    records are written, so the image never holds a million small objects.
+    """
+
+    __slots__ = ("anns", "batch", "errors", "text", "char_off", "areas", "bboxes", "cursor", "index", "left",
+                 "size", "block", "b_area", "b_bbox", "b_seg")
+
+    BLOCK = 1 << 12
+
+    def __init__(self, anns: list, geoms: list, size: tuple, rule: str):
+        self.anns = anns
+        self.batch, self.errors = rasterize_packed(geoms, size, rule)
+        self.text, self.char_off = self.batch.joined_strings()
+        self.areas = self.batch.areas()
+        self.bboxes = self.batch.bboxes()
+        self.size = list(size)  # shared by the records: they are written, never changed
+        self.cursor = 0
+        self.index = None
+        self.left = len(anns)
+        self.block = -1
+        self.b_area = self.b_bbox = self.b_seg = None
+
+    def _find(self, ann) -> int:
+        if self.index is None:
+            self.index = {}
+            for j, a in enumerate(self.anns):
+                self.index.setdefault(id(a), j)
+        return self.index[id(ann)]
+
+    def _load(self, b: int) -> None:
+        s = b * self.BLOCK
+        e = s + self.BLOCK
+        self.b_area = self.areas[s:e].tolist()
+        self.b_bbox = self.bboxes[s:e].tolist()
+        off = self.char_off[s:e + 1].tolist()
+        text, size = self.text, self.size
+        self.b_seg = [{"size": size, "counts": text[a:z]} for a, z in zip(off, off[1:])]  # crowd ones: see written
+        self.block = b
+
+    def written(self, k: int, crowd: bool) -> tuple[dict, int, list]:
+        """``(segmentation, area, bbox)`` of annotation ``k`` (uncompressed for crowd regions, as :func:`_rle_out`)."""
+        b = k >> _SHIFT
+        j = k & _LOW
+        if b != self.block:
+            self._load(b)
+        if crowd:
+            return {"size": self.size, "counts": self.batch[k].counts.tolist()}, self.b_area[j], self.b_bbox[j]
+        return self.b_seg[j], self.b_area[j], self.b_bbox[j]
+
+
+class _Pixels:
+    """Rasterization for one write: the first annotation of an image that needs pixels gets them for all.
+
+    Every annotation of the image that the target asks to rasterize goes
+    through :func:`segmill.raster.rasterize_packed` in one call (one kernel
+    call for the polygons); the compressed strings, areas and boxes are
+    computed for the batch, and dropped when the image's last one is written.
+    """
+
+    def __init__(self, mode: str, rule: str):
+        self.mode = mode
+        self.rule = rule
+        self.images: dict = {}
+        self.checked: set = set()  # (id, height, width) of the items whose size was checked
+
+    def check_size(self, item) -> None:
+        """Refuse (:class:`~segmill.errors.LimitError`) an image too big to rasterize into, once per item."""
+        key = (id(item), item.height, item.width)
+        if key not in self.checked:
+            check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")
+            self.checked.add(key)
+
+    def _take(self, ann, item) -> tuple[_Image, int]:
+        """``(image, position)`` of ``ann`` (annotations usually come in order); raises the error that kept it
+        from pixels. The image is rasterized when first asked for, and let go after its last annotation."""
+        key = id(item)
+        img = self.images.get(key)
+        if img is None:
+            self.check_size(item)
+            kinds = (Mask, Polygons, Box) if self.mode == "rle" else Mask
+            anns = [a for a in item.annotations if isinstance(a.geometry, kinds)]
+            img = self.images[key] = _Image(anns, [a.geometry for a in anns], (item.height, item.width), self.rule)
+        k = img.cursor
+        if k < len(img.anns) and img.anns[k] is ann:
+            img.cursor = k + 1
+        else:
+            k = img._find(ann)
+        img.left -= 1
+        if img.left <= 0:
+            del self.images[key]
+        if img.errors and k in img.errors:
+            raise img.errors[k]
+        return img, k
+
+    def rle(self, ann, item) -> RLE:
+        """The pixels of a mask annotation."""
+        img, k = self._take(ann, item)
+        return img.batch[k]
+
+    def written(self, ann, item):
+        """``(segmentation value, _Written)`` of a polygon or box written as RLE."""
+        img, k = self._take(ann, item)
+        seg, area, bbox = img.written(k, ann.iscrowd)
+        return seg, _Written(area, bbox)
+
+    def values(self, ann, item):
+        """``(segmentation value, area, bbox)`` of a polygon or box written as RLE (:meth:`_Image.written`, inlined:
+        this runs once per annotation)."""
+        img, k = self._take(ann, item)
+        j = k & _LOW
+        if k >> _SHIFT != img.block:
+            img._load(k >> _SHIFT)
+        if ann.iscrowd:
+            return {"size": img.size, "counts": img.batch[k].counts.tolist()}, img.b_area[j], img.b_bbox[j]
+        return img.b_seg[j], img.b_area[j], img.b_bbox[j]
 
 
 def _rle_out(r: RLE, crowd: bool):
@@ -162,7 +300,7 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
     if g is None:
         return None, "none", None, False
     if h is not None and w is not None and (mode != "keep" or isinstance(g, Mask)):
-        _check_raster_size(item)  # before anything is rasterized or decoded at that size
+        opts.pixels.check_size(item)  # before anything is rasterized or decoded at that size
     t = type(g)
     if t is CocoPolygons or (isinstance(g, Polygons) and t is not CocoPolygons):
         native = t is CocoPolygons
@@ -171,8 +309,8 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
                 report.lose("L005", "polygon kept: the image has no size to rasterize into", iid, aid)
             else:
                 report.lose("L101", "polygon written as RLE", iid, aid)
-                r = g.to_rle(h, w, opts.raster)
-                return _rle_out(r, ann.iscrowd), "rle", r, True
+                seg, done = opts.pixels.written(ann, item)
+                return seg, "rle", done, True
         if native:
             return g.source, "polygon", g, False
         src = g.source if is_valid_coco_source(g) else [p.reshape(-1).tolist() for p in g.parts]
@@ -194,15 +332,15 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
                 report.lose("L005", "box kept as a polygon: the image has no size to rasterize into", iid, aid)
             else:
                 report.lose("L104", "box written as RLE", iid, aid)
-                r = g.to_rle(h, w, opts.raster)
-                return _rle_out(r, ann.iscrowd), "rle", r, True
+                seg, done = opts.pixels.written(ann, item)
+                return seg, "rle", done, True
         p = g.to_polygons()
         return p.to_coco(), "polygon", p, False
     if isinstance(g, Mask):
         if h is None or w is None:
             report.lose("L005", "mask dropped: the image has no size", iid, aid)
             return None, "none", None, False
-        r = g.to_rle(h, w)
+        r = opts.pixels.rle(ann, item)
         if mode == "polygon":
             poly = _to_polygons(r, opts, report, iid, aid)
             if poly is not None:
@@ -216,11 +354,6 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
     raise GeometryError(f"unsupported geometry {t.__name__}")  # pragma: no cover
 
 
-def _check_raster_size(item) -> None:
-    """Refuse (:class:`~segmill.errors.LimitError`) an image too big to rasterize into, before allocating."""
-    check_pixels(item.height, item.width, None, f"image id {brief(item.id)}")
-
-
 def _derived(kind: str, geom):
     """(area, bbox) of a written geometry (docs/internals.md, "COCO area and bbox")."""
     if kind == "polygon":
@@ -231,8 +364,109 @@ def _derived(kind: str, geom):
     return None, None
 
 
+# The seven keys of a plain COCO annotation; a record read with exactly these
+# (in any order) and nothing else takes the fast path of _plain_record.
+_PLAIN = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd")
+_PLAIN_SET = frozenset(_PLAIN)
+_plain_orders: dict = {}  # key tuple -> itemgetter putting _PLAIN-ordered values in its order, or None
+
+
+# COCO's own files list the keys in this order.
+_COCO_ORDER = ("segmentation", "area", "iscrowd", "image_id", "bbox", "category_id", "id")
+
+
+def _plain_order(keys):
+    """How to build a record with ``keys`` from values in ``_PLAIN`` order, or None (not plain keys)."""
+    got = _plain_orders.get(keys, _plain_orders)
+    if got is _plain_orders:
+        got = None
+        if keys == _PLAIN:
+            got = _in_plain_order
+        elif keys == _COCO_ORDER:
+            got = _in_coco_order
+        elif len(keys) == len(_PLAIN) and _PLAIN_SET.issuperset(keys):
+            pick = itemgetter(*(_PLAIN.index(k) for k in keys))
+            got = lambda *v: dict(zip(keys, pick(v)))
+        _plain_orders[keys] = got
+    return got
+
+
+def _in_plain_order(i, image_id, category_id, seg, area, bbox, crowd):
+    return {"id": i, "image_id": image_id, "category_id": category_id, "segmentation": seg, "area": area,
+            "bbox": bbox, "iscrowd": crowd}
+
+
+def _in_coco_order(i, image_id, category_id, seg, area, bbox, crowd):
+    return {"segmentation": seg, "area": area, "iscrowd": crowd, "image_id": image_id, "bbox": bbox,
+            "category_id": category_id, "id": i}
+
+
+def _loss_maker():
+    """A constructor of :class:`~segmill.losses.Loss` for the one-per-annotation losses of a big write.
+
+    ``Loss`` is a frozen dataclass, whose ``__init__`` sets each field through
+    ``object.__setattr__`` (microseconds, a million times). Its instances
+    keep their fields in ``__dict__``, so one is made as ``copy`` and
+    ``pickle`` make them: a new object and its dict at once. Used only when
+    that gives the very object the class gives (checked here, once);
+    otherwise the class itself.
+    """
+    new = object.__new__
+
+    def make(code, message, item_id, annotation_id):
+        obj = new(Loss)
+        obj.__dict__.update(code=code, message=message, item_id=item_id, annotation_id=annotation_id)
+        return obj
+
+    try:
+        probe, want = make("L101", "m", 1, 2), Loss("L101", "m", 1, 2)
+        if type(probe) is Loss and vars(probe) == vars(want) and probe == want:
+            return make
+    except (AttributeError, TypeError):  # no __dict__ (slots): the class it is
+        pass
+    return Loss
+
+
+_new_loss = _loss_maker()
+
+
+def _plain_record(ann, item, image_id, order, opts: _Opts, report: WriteReport):
+    """The record of a COCO polygon annotation with the plain keys and nothing else, or None.
+
+    What :func:`_annotation_record` would build (the same values, keys in the
+    order read), without its general bookkeeping: polygons kept or rasterized
+    through the image's batch.
+    """
+    g = ann.geometry
+    if type(g) is not CocoPolygons or ann.score is not None or ann.attributes or ann.extra:
+        return None
+    h, w = item.height, item.width
+    sized = h is not None and w is not None
+    mode = opts.mode
+    if mode == "rle":
+        if not sized:
+            return None
+        seg, area, bbox = opts.pixels.values(ann, item)  # checks the image's size first
+        report.losses.append(_new_loss("L101", "polygon written as RLE", item.id, ann.id))
+    else:
+        area, bbox = ann.area, ann.bbox
+        if area is None or bbox is None or opts.recompute:
+            return None
+        if sized and mode != "keep":
+            opts.pixels.check_size(item)
+        seg = g.source
+        bbox = list(bbox)
+    return order(ann.id, image_id, ann.category_id, seg, area, bbox, int(ann.iscrowd))
+
+
 def _annotation_record(ann, item, image_id, cat_map, ann_map, opts: _Opts, report: WriteReport):
     keys = getattr(ann, "_coco_keys", None)
+    if keys is not None and ann_map is None and cat_map is None:
+        order = _plain_orders.get(keys) or _plain_order(keys)
+        if order is not None:
+            rec = _plain_record(ann, item, image_id, order, opts, report)
+            if rec is not None:
+                return rec
     if ann.category_id is None and keys is None:
         # pycocotools indexes every annotation by category: one without is unusable.
         report.lose("L003", "annotation without a category dropped", item.id, ann.id)
@@ -294,14 +528,11 @@ def _file_order(ds: Dataset):
         return None
     if n == 0:
         return []
+    items = ds.items
+    per_item = np.fromiter((len(it.annotations) for it in items), np.int64, len(items))
     model = np.empty((n, 2), np.uint64)
-    k = 0
-    for it in ds.items:
-        iid = id(it)
-        for a in it.annotations:
-            model[k, 0] = id(a)
-            model[k, 1] = iid
-            k += 1
+    model[:, 0] = np.fromiter((id(a) for it in items for a in it.annotations), np.uint64, n)
+    model[:, 1] = np.repeat(np.fromiter(map(id, items), np.uint64, len(items)), per_item)
     stored = np.empty((n, 2), np.uint64)
     stored[:, 0] = np.fromiter(map(id, order.anns), np.uint64, n)
     stored[:, 1] = np.fromiter(map(id, order.items), np.uint64, n)

@@ -17,9 +17,14 @@ differences a pycocotools user should know:
   tracing steps than that limit is refused before anything is allocated;
 * counts are kept canonical (no empty interior runs), so equal masks compare
   equal.
+
+Many RLEs travel packed in one :class:`RLEBatch` (one counts array and
+offsets), the form the kernels take and :func:`segmill.raster.rasterize_packed`
+returns.
 """
 
 from ._api import area, bbox, decode, decode_batch, encode, encode_batch, from_coco, iou, merge
+from ._batch import RLEBatch
 from ._polygons import (
     MAX_COORD,
     RULES,
@@ -32,6 +37,7 @@ from ._rle import RLE, string_to_counts
 
 __all__ = [
     "RLE",
+    "RLEBatch",
     "FlatBatch",
     "RULES",
     "MAX_COORD",

@@ -13,6 +13,7 @@ from ..validate import brief
 from . import _codec as C
 from . import _iou as I
 from . import _kernels as K
+from ._batch import RLEBatch
 from ._rle import RLE, _dim, check_size, flag, short, string_to_counts
 
 _BITSET_BUDGET = 64 << 20  # bytes of bitsets iou may build
@@ -172,17 +173,6 @@ def _as_rles(rles, verb: str) -> list[RLE]:
     return [_as_rle(r) for r in _items(rles, verb, "RLEs")]
 
 
-def _pack(rles: Sequence[RLE]):
-    if len(rles) == 1:
-        c = rles[0].counts
-        return c, np.array([0, c.shape[0]], np.int64)
-    arrays = [r.counts for r in rles]
-    offsets = np.zeros(len(rles) + 1, np.int64)
-    np.cumsum([a.shape[0] for a in arrays], out=offsets[1:])
-    counts = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
-    return counts, offsets
-
-
 def _common_size(rles, verb):
     shape = rles[0].shape
     for i, r in enumerate(rles):
@@ -195,9 +185,7 @@ def area(rles):
     """Foreground pixel count of one RLE (int) or of each of a sequence (uint64 array)."""
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).area
-    rles = _as_rles(rles, "area")
-    counts, off = _pack(rles)
-    return K.area_batch(counts, off)
+    return RLEBatch._pack(_as_rles(rles, "area")).areas()
 
 
 def bbox(rles):
@@ -208,11 +196,7 @@ def bbox(rles):
     """
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).bbox
-    rles = _as_rles(rles, "bbox")
-    counts, off = _pack(rles)
-    hs = np.array([r.height for r in rles], np.int64)
-    ws = np.array([r.width for r in rles], np.int64)
-    return K.bbox_batch(counts, off, hs, ws)
+    return RLEBatch._pack(_as_rles(rles, "bbox")).bboxes()
 
 
 def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:
@@ -226,8 +210,8 @@ def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:
         return rles[0]
     if h * w == 0:
         return RLE._trusted(np.zeros(1, np.uint32), h, w)
-    counts, off = _pack(rles)
-    return RLE._trusted(K.merge_batch(counts, off, intersect), h, w)
+    b = RLEBatch._pack(rles)
+    return RLE._trusted(K.merge_batch(b.counts, b.offsets, intersect), h, w)
 
 
 def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
@@ -254,11 +238,10 @@ def iou(dt: Sequence[RLE], gt: Sequence[RLE], iscrowd=None) -> np.ndarray:
     if not dt or not gt:
         return np.zeros((len(dt), len(gt)))
     h, w = _common_size(dt + gt, "iou")
-    dc, doff = _pack(dt)
-    gc, goff = _pack(gt)
+    d, g = RLEBatch._pack(dt), RLEBatch._pack(gt)
     # Many short runs (noisy masks): popcount over bitsets beats walking runs;
     # the kernel picks per call, within a memory budget.
-    return I.iou_all(dc, doff, gc, goff, h, w, crowd, _BITSET_BUDGET)
+    return I.iou_all(d.counts, d.offsets, g.counts, g.offsets, h, w, crowd, _BITSET_BUDGET)
 
 
 def _crowd_flags(iscrowd) -> np.ndarray:

@@ -93,3 +93,36 @@ def from_string_checked(chars, total):
     if counts.shape[0] == 0:
         return np.zeros(1, dtype=np.uint32), 0
     return counts, 0
+
+
+@njit(cache=True, nogil=True)
+def to_string_batch(counts, offsets):
+    """:func:`to_string` of every RLE of a batch: ``(characters, character offsets)``.
+
+    The strings are concatenated in one uint8 array; string ``i`` is
+    ``chars[char_off[i] : char_off[i + 1]]``.
+    """
+    n = offsets.shape[0] - 1
+    out = np.empty(counts.shape[0] * 7 + 1, dtype=np.uint8)
+    char_off = np.zeros(n + 1, dtype=np.int64)
+    p = 0
+    for k in range(n):
+        s = offsets[k]
+        for i in range(offsets[k + 1] - s):
+            x = np.int64(counts[s + i])
+            if i > 2:
+                x -= np.int64(counts[s + i - 2])
+            more = True
+            while more:
+                c = x & 0x1F
+                x >>= 5
+                if c & 0x10:
+                    more = x != -1
+                else:
+                    more = x != 0
+                if more:
+                    c |= 0x20
+                out[p] = c + 48
+                p += 1
+        char_off[k + 1] = p
+    return out[:p].copy(), char_off

@@ -16,6 +16,7 @@ from ..errors import PolygonError, RLEError, SegmillError, UsageError
 from ..validate import brief
 from . import _raster as R
 from ._api import encode
+from ._batch import RLEBatch
 from ._rle import RLE, _pixel_limit, check_size
 
 RULES = ("coco", "pil")
@@ -179,17 +180,19 @@ def _batch_sizes(heights, widths, n: int):
 
 def _wrap_batch(counts: np.ndarray, off: np.ndarray, sizes) -> list[RLE]:
     """RLEs viewing slices of one batch counts array (made read-only once)."""
-    counts.flags.writeable = False
-    new = object.__new__
-    bounds = off.tolist()
-    out = []
-    for i, (h, w) in enumerate(sizes):
-        r = new(RLE)
-        r._counts = counts[bounds[i] : bounds[i + 1]]
-        r._h = h
-        r._w = w
-        out.append(r)
-    return out
+    return _as_batch(counts, off, sizes).rles()
+
+
+def _as_batch(counts: np.ndarray, off: np.ndarray, sizes) -> RLEBatch:
+    """Kernel output and its ``(height, width)`` pairs as an :class:`RLEBatch`."""
+    n = len(sizes)
+    if n and len(set(sizes)) == 1:
+        hs = np.full(n, sizes[0][0], np.int64)
+        ws = np.full(n, sizes[0][1], np.int64)
+    else:
+        hs = np.fromiter((s[0] for s in sizes), np.int64, n)
+        ws = np.fromiter((s[1] for s in sizes), np.int64, n)
+    return RLEBatch._trusted(counts, off, hs, ws)
 
 
 _scratch = threading.local()
@@ -387,6 +390,51 @@ class FlatBatch:
             raise PolygonError(f"FlatBatch.rles: sizes must be the batch's {n} (height, width) pairs, "
                                f"got {brief(sizes)}")
         return [tuple(pair) for pair in arr.tolist()]
+
+
+def flat_runs(coords, part_len, nparts, heights, widths):
+    """Rasterize packed polygons (as :class:`FlatBatch` takes them), isolating the ones the kernel refuses.
+
+    For :mod:`segmill.raster`, whose arrays are built right. Returns
+    ``(counts, offsets, refused)``: the runs of every annotation, where the
+    annotations listed in ``refused`` (sorted) have none. The whole batch
+    goes to the kernel first (two threads when it is big); only when a value
+    is refused is it split in halves, again and again, so a few bad
+    annotations among many cost a few dozen kernel calls, not one per
+    annotation.
+    """
+    out = FlatBatch._start(coords, part_len, nparts, heights, widths).finish()
+    if out is not None:
+        return out[0], out[1], []
+    n = nparts.shape[0]
+    p_at = np.zeros(n + 1, np.int64)
+    np.cumsum(nparts, out=p_at[1:])
+    c_at = np.zeros(part_len.shape[0] + 1, np.int64)
+    np.cumsum(part_len, out=c_at[1:])
+    per_h, per_w = heights.shape[0] > 1, widths.shape[0] > 1
+    pieces: list = []
+    refused: list = []
+    stack = [(0, n)]
+    while stack:  # depth first, left half first: pieces come out in annotation order
+        a, b = stack.pop()
+        pa, pb = p_at[a], p_at[b]
+        got = _run_flat(coords[c_at[pa]:c_at[pb]], part_len[pa:pb], nparts[a:b],
+                        heights[a:b] if per_h else heights, widths[a:b] if per_w else widths)
+        if got is not None:
+            pieces.append((a, b, got[0], got[1]))
+        elif b - a == 1:
+            refused.append(a)
+        else:
+            m = (a + b) // 2
+            stack.append((m, b))
+            stack.append((a, m))
+    lens = np.zeros(n, np.int64)
+    for a, b, _, off in pieces:
+        lens[a:b] = np.diff(off)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    counts = np.concatenate([c for _, _, c, _ in pieces]) if pieces else np.zeros(0, np.uint32)
+    return counts, offsets, refused
 
 
 def from_parts_batch(parts_per_ann, heights, widths) -> list[RLE]:
