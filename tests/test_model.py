@@ -7,8 +7,9 @@ import pytest
 
 from segmill import rle
 from segmill.errors import GeometryError, InputError, PolygonError
-from segmill.geometry import Box, InvalidGeometry, Mask, Polygons, Shape, rasterize_many, to_rle
+from segmill.geometry import Box, InvalidGeometry, Mask, Polygons, Shape, to_rle
 from segmill.model import Annotation, Category, Dataset, Item
+from segmill.raster import rasterize
 
 
 def test_polygons_keep_their_source_for_lossless_write_back():
@@ -43,10 +44,10 @@ def test_polygon_rasterization_is_cached_per_size_and_rule():
     assert a == rle.from_polygons([[0.5, 0.5, 6.2, 1, 3, 5.5]], 8, 8)
 
 
-def test_rasterize_many_equals_one_by_one_and_fills_the_cache():
+def test_raster_service_equals_one_by_one_and_fills_the_cache():
     rng = np.random.default_rng(0)
     geoms = [Polygons([rng.uniform(0, 20, 8).tolist()]) for _ in range(10)] + [Box(1, 1, 3, 3)]
-    out = rasterize_many(geoms, 20, 20)
+    out = rasterize(geoms, (20, 20))
     assert out == [rle.from_polygons(list(g.parts), 20, 20) for g in geoms[:10]] + [rle.from_bbox([1, 1, 3, 3], 20, 20)]
     assert all(g.to_rle(20, 20) is r for g, r in zip(geoms, out))
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..agree.matching import match
-from ..geometry import AREA_KINDS, Polygons, rasterize_many
+from ..geometry import AREA_KINDS, Polygons
 from ..model import Annotation, Dataset, Item
+from ..raster import first_error, rasterize
 from ..rle import RLE
 from ..rle import iou as rle_iou
 
@@ -124,6 +125,15 @@ def _same_quick(a: Annotation, b: Annotation) -> bool:
     return a.category_id == b.category_id and geometry_equal(a.geometry, b.geometry)
 
 
+def _pixels(geometries, size) -> list[RLE]:
+    """RLEs of ``geometries`` (all rasterizable: see :func:`_rasterizable`); the first error otherwise."""
+    out = rasterize(geometries, size)
+    err = first_error(out)
+    if err is not None:
+        raise err
+    return out
+
+
 def match_by_iou(b_anns, h_anns, b_item: Item, h_item: Item, same_class, threshold: float):
     """``(pairs, removed, added)`` by optimal IoU assignment; pairs carry their IoU.
 
@@ -138,8 +148,8 @@ def match_by_iou(b_anns, h_anns, b_item: Item, h_item: Item, same_class, thresho
     done_b, done_h = set(), set()
     if bi and hi and b_item.size == h_item.size:
         h, w = h_item.size
-        br = rasterize_many([b_anns[i].geometry for i in bi], h, w)
-        hr = rasterize_many([h_anns[i].geometry for i in hi], h, w)
+        br = _pixels([b_anns[i].geometry for i in bi], (h, w))
+        hr = _pixels([h_anns[i].geometry for i in hi], (h, w))
         m = rle_iou(br, hr)
         bonus = np.array([[1e-9 if same_class(b_anns[i], h_anns[j]) else 0.0 for j in hi] for i in bi])
         rows, cols, ious = match(m, threshold, comparison=DIFF_COMPARISON, objective="total_iou", tie_break=bonus)
