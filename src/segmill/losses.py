@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 _CODES: dict[str, str] = {
     "L001": "an attribute or field the target format has no place for was dropped",
@@ -91,9 +91,8 @@ def all_codes() -> dict[str, str]:
     return dict(sorted(_CODES.items()))
 
 
-@dataclass(frozen=True)
-class Loss:
-    """One thing a writer could not carry.
+class Loss(NamedTuple):
+    """One thing a writer could not carry (immutable; cheap to make a million of).
 
     Parameters
     ----------

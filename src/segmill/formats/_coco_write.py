@@ -401,35 +401,6 @@ def _in_coco_order(i, image_id, category_id, seg, area, bbox, crowd):
             "category_id": category_id, "id": i}
 
 
-def _loss_maker():
-    """A constructor of :class:`~segmill.losses.Loss` for the one-per-annotation losses of a big write.
-
-    ``Loss`` is a frozen dataclass, whose ``__init__`` sets each field through
-    ``object.__setattr__`` (microseconds, a million times). Its instances
-    keep their fields in ``__dict__``, so one is made as ``copy`` and
-    ``pickle`` make them: a new object and its dict at once. Used only when
-    that gives the very object the class gives (checked here, once);
-    otherwise the class itself.
-    """
-    new = object.__new__
-
-    def make(code, message, item_id, annotation_id):
-        obj = new(Loss)
-        obj.__dict__.update(code=code, message=message, item_id=item_id, annotation_id=annotation_id)
-        return obj
-
-    try:
-        probe, want = make("L101", "m", 1, 2), Loss("L101", "m", 1, 2)
-        if type(probe) is Loss and vars(probe) == vars(want) and probe == want:
-            return make
-    except (AttributeError, TypeError):  # no __dict__ (slots): the class it is
-        pass
-    return Loss
-
-
-_new_loss = _loss_maker()
-
-
 def _plain_record(ann, item, image_id, order, opts: _Opts, report: WriteReport):
     """The record of a COCO polygon annotation with the plain keys and nothing else, or None.
 
@@ -447,7 +418,7 @@ def _plain_record(ann, item, image_id, order, opts: _Opts, report: WriteReport):
         if not sized:
             return None
         seg, area, bbox = opts.pixels.values(ann, item)  # checks the image's size first
-        report.losses.append(_new_loss("L101", "polygon written as RLE", item.id, ann.id))
+        report.losses.append(Loss("L101", "polygon written as RLE", item.id, ann.id))
     else:
         area, bbox = ann.area, ann.bbox
         if area is None or bbox is None or opts.recompute:
