@@ -178,3 +178,18 @@ def test_coco_to_cityscapes_takes_raster_pil(fixtures_dir, tmp_path):
         assert res.exit_code == 0, res.output
         runs[rule] = sorted(p.read_bytes() for p in out.rglob("*_labelIds.png"))
     assert runs["coco"] != runs["pil"]  # the flag reached the writer: Pillow's rule paints boundary pixels
+
+
+@pytest.mark.parametrize("fmt", ["voc", "masks", "cityscapes"])
+def test_a_painting_writer_draws_with_the_rule_the_dataset_was_read_with(fixtures_dir, tmp_path, fmt):
+    import segmill
+
+    ds = segmill.read(fixtures_dir / "labelme" / "basic", "labelme", raster="pil")
+    segmill.write(ds, tmp_path / "default", fmt)
+    segmill.write(ds, tmp_path / "pil", fmt, raster="pil")
+    segmill.write(ds, tmp_path / "coco", fmt, raster="coco")
+
+    def pngs(name):
+        return [p.read_bytes() for p in sorted((tmp_path / name).rglob("*.png"))]
+
+    assert pngs("default") == pngs("pil") != pngs("coco")

@@ -22,6 +22,7 @@ from ._voc_masks import (
     write_labelmap,
 )
 from ._voc_xml import box_to_voc, parse_fragment, write_xml, xml_name_ok
+from .options import raster_rule
 
 __all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write"]
 
@@ -231,7 +232,7 @@ def _labels_of(item, report) -> dict:
     return {}
 
 
-def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder", mask_mode: str | None = None,
+def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "zorder", mask_mode: str | None = None,
           labels=None, xml_polygons: bool = False) -> WriteReport:
     """Write a Pascal VOC folder.
 
@@ -265,6 +266,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     """
     from ..bridges.compose import compose
 
+    raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
     out = Path(path)
     report = WriteReport()

@@ -35,7 +35,7 @@ from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances
 from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRLE", "CocoBox",
            "LOSS_CODES", "SEGMENTATION_MODES"]
@@ -129,7 +129,7 @@ def read(path, errors: str = "raise") -> Dataset:
     return read_instances(path, errors=errors)
 
 
-def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = False, raster: str = "coco",
+def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = False, raster: str | None = None,
           polygon_mode: str | None = None, tolerance: float | None = None) -> WriteReport:
     """Write a COCO instances file.
 
@@ -146,7 +146,8 @@ def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = 
     recompute : bool
         Recompute ``area``/``bbox`` even where the geometry is unchanged.
     raster : {"coco", "pil"}
-        Rasterization rule for ``segmentation="rle"``.
+        Rasterization rule for ``segmentation="rle"`` (default: the rule the
+        dataset was read with, else ``coco``).
     polygon_mode : {"exact", "simplified"}, optional
         Tracing mode for ``segmentation="polygon"`` (default ``exact``);
         ``simplified`` reports the IoU lost (L103). Only with
@@ -166,7 +167,8 @@ def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = 
         without ``polygon_mode="simplified"``: they would change nothing.
     """
     _check_tracing_options(segmentation, polygon_mode, tolerance)
-    return write_instances(dataset, path, segmentation=segmentation, recompute=recompute, raster=raster,
+    return write_instances(dataset, path, segmentation=segmentation, recompute=recompute,
+                           raster=raster_rule(dataset, raster),
                            polygon_mode=polygon_mode or "exact", tolerance=1.0 if tolerance is None else tolerance)
 
 

@@ -51,7 +51,7 @@ from ._voc_masks import (
     masks_to_annotations,
     read_class_names,
 )
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["detect", "read", "write"]
 
@@ -249,7 +249,7 @@ def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid
     return item, nid + len(pairs), mode
 
 
-def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorder", mode: str | None = None,
+def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "zorder", mode: str | None = None,
           instances: bool | None = None) -> WriteReport:
     """Write a mask folder.
 
@@ -275,6 +275,7 @@ def write(dataset: Dataset, path, *, raster: str = "coco", overlap: str = "zorde
     from ..bridges.compose import compose
     from ._voc_write import _class_values, check_options, file_stem, painted_size
 
+    raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
     out = Path(path)
     report = WriteReport()
