@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import GeometryError
 from .rle import RLE
+from .rle.kernels import as_parts
 
 __all__ = ["Polygons", "Mask", "Box", "Shape", "InvalidGeometry", "Geometry", "RLE", "to_rle"]
 
@@ -77,9 +78,7 @@ class Polygons(_Cached):
     __slots__ = ("parts", "source")
 
     def __init__(self, parts, source: Any = None):
-        from .rle._polygons import _as_parts
-
-        arrs = _as_parts(parts)
+        arrs = as_parts(parts)
         for a in arrs:
             a.flags.writeable = False
         self.parts: tuple[np.ndarray, ...] = tuple(arrs)

@@ -31,9 +31,8 @@ import numpy as np
 
 from .errors import GeometryError, SegmillError, UsageError
 from .geometry import Box, Mask, Polygons
-from .rle import RLE, RLEBatch
-from .rle._polygons import RULES, _check_rule, flat_runs, from_polygons
-from .rle._rle import check_size
+from .rle import RLE, RULES, RLEBatch, from_polygons
+from .rle.kernels import check_rule, check_size, flat_runs
 from .validate import brief
 
 __all__ = ["rasterize", "rasterize_packed", "forget", "uncached", "first_error"]
@@ -185,7 +184,7 @@ def _pack_results(results: list, hs: np.ndarray, ws: np.ndarray) -> tuple[RLEBat
 # ---------------------------------------------------------------- planning
 def _plan(geometries, sizes, rule):
     if type(rule) is not str or rule not in RULES:
-        _check_rule(rule)  # words the UsageError
+        check_rule(rule)  # words the UsageError
     geoms = geometries if type(geometries) is list else _listed(geometries)
     plan = _Plan(geoms, sizes, rule)
     plan.walk()
