@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -93,8 +94,24 @@ def formats_table(_arg=None) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _yes_no(value) -> str:
+    return {True: "yes", False: "no"}.get(value, str(value))
+
+
+def interop_table(_arg=None) -> str:
+    """The interop outcomes recorded by ``tools/interop_table.py`` in ``docs/interop-results.json``."""
+    rows = json.loads((ROOT / "docs" / "interop-results.json").read_text(encoding="utf-8"))
+    out = ["| format | client | direction | loads | instance counts equal | masks | note |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        out.append(f"| `{r['format']}` | {_cell(r['client'])} | {_cell(r.get('direction', ''))} | "
+                   f"{_yes_no(r['loads'])} | {_yes_no(r['counts_equal'])} | {_cell(r['masks'])} | "
+                   f"{_cell(r.get('note', '')) or '-'} |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS = {"check-rules": check_rules, "gate-rules": gate_rules, "loss-codes": loss_codes,
-              "formats": formats_table}
+              "formats": formats_table, "interop": interop_table}
 
 
 def render(text: str, where: str) -> str:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tests here import _report (one row writer)
 
 INTEROP_DIR = Path(os.environ.get("SEGMILL_INTEROP_DIR", "/tmp/segmill-interop"))
 ENVS = {"main": INTEROP_DIR / "main", "datumaro": INTEROP_DIR / "datumaro"}

@@ -25,11 +25,11 @@ Each test appends one row to ``$SEGMILL_INTEROP_REPORT`` (JSON lines) when it is
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+from _report import report_row
 from click.testing import CliRunner
 from PIL import Image
 
@@ -40,13 +40,7 @@ HOLE = [2, 2, 14, 2, 14, 14, 2, 14, 2, 5, 5, 5, 5, 10, 10, 10, 10, 5, 5, 5, 2, 5
 
 
 def _report_row(client, direction, loads, counts_equal, masks, note="") -> None:
-    """Append the interop outcome to ``$SEGMILL_INTEROP_REPORT`` when it is set."""
-    target = os.environ.get("SEGMILL_INTEROP_REPORT")
-    if target:
-        row = {"format": "cityscapes", "client": client, "direction": direction, "loads": loads,
-               "counts_equal": counts_equal, "masks": masks, "note": note}
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+    report_row("cityscapes", client, direction, loads, counts_equal, masks, note)
 
 
 def _masks_row(ious):

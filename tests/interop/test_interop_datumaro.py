@@ -28,11 +28,11 @@ Each test appends one row to ``$SEGMILL_INTEROP_REPORT`` (JSON lines) when it is
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
+from _report import report_row
 from PIL import Image
 
 import segmill
@@ -54,13 +54,7 @@ TARGETS = {
 
 
 def _report_row(fmt, direction, loads, counts_equal, masks, note="") -> None:
-    """Append the interop outcome to ``$SEGMILL_INTEROP_REPORT`` when it is set."""
-    target = os.environ.get("SEGMILL_INTEROP_REPORT")
-    if target:
-        row = {"format": fmt, "client": CLIENT, "direction": direction, "loads": loads,
-               "counts_equal": counts_equal, "masks": masks, "note": note}
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+    report_row(fmt, CLIENT, direction, loads, counts_equal, masks, note)
 
 
 # ------------------------------------------------------------------ sources

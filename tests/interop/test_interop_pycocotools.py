@@ -27,9 +27,9 @@ The scene builders here are shared with ``test_interop_supervision.py``.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import _report
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -228,13 +228,8 @@ def iou(a, b) -> float:
 
 
 def report_row(fmt, client, direction, loads, counts_equal, masks, note="") -> None:
-    """Append the interop outcome to ``$SEGMILL_INTEROP_REPORT`` when it is set (tools/interop_table.py)."""
-    target = os.environ.get("SEGMILL_INTEROP_REPORT")
-    if target:
-        row = {"format": fmt, "client": client, "direction": direction, "loads": loads,
-               "counts_equal": counts_equal, "masks": masks, "note": note}
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+    """One row of the interop table (``_report.report_row``); supervision's tests call it through here."""
+    _report.report_row(fmt, client, direction, loads, counts_equal, masks, note)
 
 
 # ------------------------------------------------------------------ the client side

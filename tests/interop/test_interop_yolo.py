@@ -9,10 +9,10 @@ its own environment (see ``conftest.py``).
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
+from _report import report_row
 from click.testing import CliRunner
 
 from segmill.cli import main
@@ -29,13 +29,8 @@ IMAGES = [
 ]
 
 
-def _report_row(client: str, loads: bool, counts_equal: bool, masks) -> None:
-    """Append the interop outcome to ``$SEGMILL_INTEROP_REPORT`` when it is set."""
-    target = os.environ.get("SEGMILL_INTEROP_REPORT")
-    if target:
-        row = {"format": "yolo", "client": client, "loads": loads, "counts_equal": counts_equal, "masks": masks}
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+def _report_row(client: str, loads: bool, counts_equal: bool, masks, note: str = "") -> None:
+    report_row("yolo", client, "coco -> segmill yolo -> client", loads, counts_equal, masks, note)
 
 
 @pytest.fixture
@@ -118,7 +113,8 @@ def test_ultralytics_loads_the_dataset_with_classes_in_range(converted, client):
     want = {name: [cat for cat, _ in anns] for name, _, _, anns in IMAGES}
     loads = got["nc"] == 3 and all(v["corrupt"] == 0 for v in got["labels"].values())
     counts = {k: len(v["classes"]) for k, v in got["labels"].items()} == {k: len(v) for k, v in want.items()}
-    _report_row("ultralytics", loads, counts, None)
+    _report_row("Ultralytics 8.4.190 (check_det_dataset, verify_image_label, YOLODataset)", loads, counts,
+                "class indices in range, labels equal")
     assert names == {0: "cat", 1: "bird", 2: "dog"}
     assert loads, got
     assert counts and all(v["segments"] == len(v["classes"]) for v in got["labels"].values())
@@ -177,7 +173,7 @@ def test_supervision_reads_names_counts_and_masks(converted, client, tmp_path):
         for (cat, want), have, cls in zip(anns, masks, got["counts"][name]):
             assert by_name[got["classes"][cls]] == cat
             ious.append(_iou(want, have))
-    _report_row("supervision", True, counts, {"equal": all(i == 1.0 for i in ious), "min_iou": min(ious),
+    _report_row("supervision 0.31.2 (from_yolo, force_masks)", True, counts, {"equal": all(i == 1.0 for i in ious), "min_iou": min(ious),
                                               "mean_iou": float(np.mean(ious))})
     assert got["classes"] == ["cat", "bird", "dog"]
     assert counts
