@@ -19,8 +19,9 @@ from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RLE, decode
 from ..validate import brief
+from ._image_files import find_image, place_image
 from ._labelme_geometry import crop, instance_geometry
-from ._labelme_layout import find_image, image_roots, place_image, plan
+from ._labelme_layout import image_roots, plan
 from ._labelme_losses import (
     annotation_losses,
     category_changes,

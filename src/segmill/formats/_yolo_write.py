@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,10 @@ from ..geometry import Box, Mask, Polygons
 from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
-from ..paths import output_name, resolve_inside
+from ..paths import output_name
 from ..rle import RLE, from_polygons
 from ..validate import brief
+from ._image_files import find_image, place_image
 
 DECIMALS = 6
 #: Largest class id read or written (Ultralytics' ids index a names list; anything larger is hostile);
@@ -175,9 +175,9 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
         (out / "images" / sp).mkdir(parents=True, exist_ok=True)
         (out / "labels" / sp).mkdir(parents=True, exist_ok=True)
         if copy_images:
-            src = _find_image(item, _image_roots(dataset, image_root, item.split or sp))
+            src = find_image(item, _image_roots(dataset, image_root, item.split or sp))
             if src is not None:
-                _place_image(src, out / "images" / sp / (stem + ext), link_images, report)
+                place_image(src, out / "images" / sp / (stem + ext), link_images, report)
             else:
                 report.lose("L307", f"image {item.file_name!r} not found", item.id)
         lines = _item_lines(item, classes, rule, multipart, report)
@@ -187,19 +187,6 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
     _write_yaml(out, dataset, classes, splits, report)
     report.files += 1
     return report
-
-
-def _place_image(src: Path, dst: Path, link: bool, report) -> None:
-    """Copy ``src`` to ``dst``, or hard-link it (copying when the file system refuses the link)."""
-    if link:
-        try:
-            os.link(src, dst)
-            report.files += 1
-            return
-        except OSError as exc:
-            report.notes.append(f"image {src.name!r} copied: cannot hard-link ({exc.strerror or exc})")
-    shutil.copyfile(src, dst)
-    report.files += 1
 
 
 _SPLIT_NAMES = ("train", "val", "test", "valid", "validation", "minival", "trainval", "dev")
@@ -273,26 +260,6 @@ def _image_roots(dataset, image_root, split) -> list[Path]:
         cands.append(base / "JPEGImages")
         roots += [c for c in cands if c not in roots and c.is_dir()]
     return roots
-
-
-def _find_image(item, roots):
-    """The image file of an item: its name under each root in turn, then its base name.
-
-    A file name that leaves its root (``../../etc/passwd``) is never followed.
-    """
-    names = [item.file_name] if isinstance(item.file_name, str) else []
-    base = os.path.basename(names[0].replace("\\", "/")) if names else ""
-    if base and base != names[0]:
-        names.append(base)
-    for name in names:  # the full name under every root before the base name under any
-        for root in roots:
-            try:
-                p = resolve_inside(root, name)
-                if p.is_file():
-                    return p
-            except (InputError, OSError, ValueError):  # escaping, or a name the file system refuses
-                continue
-    return None
 
 
 #: data.yaml key holding the source category id of every class (segmill reads it back; other tools ignore it).
