@@ -20,6 +20,7 @@ Masks and RLEs are painted without loss.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from ..raster import first_error, rasterize
 from ..rle import RLE, RLEBatch
 from . import _paint
 
-__all__ = ["compose", "rasterized_loss", "OVERLAP_POLICIES", "VOID_CATEGORY_NAMES", "RASTERIZED"]
+__all__ = ["compose", "Paint", "rasterized_loss", "OVERLAP_POLICIES", "VOID_CATEGORY_NAMES", "RASTERIZED"]
 
 OVERLAP_POLICIES = ("zorder", "last")
 #: Category names painted as void (labelme's convention).
@@ -88,20 +89,34 @@ def _class_values(categories) -> dict:
     return out
 
 
-def compose(
-    item: Item,
-    categories,
-    *,
-    overlap: str = "zorder",
-    raster: str = "coco",
-    void_value: int = 255,
-    void_instance_value: int = 0,
-    background: int = 0,
-    instance_values: Sequence[int] | None = None,
-    paint_boxes: bool = False,
-    void_names: Sequence[str] = VOID_CATEGORY_NAMES,
-    category_names: Mapping | None = None,
-):
+@dataclass(frozen=True)
+class Paint:
+    """How :func:`compose` paints: overlap policy, raster rule, void and background values.
+
+    The fields are :func:`compose`'s keyword options (see there).
+    """
+
+    overlap: str = "zorder"
+    raster: str = "coco"
+    void_value: int = 255
+    void_instance_value: int = 0
+    background: int = 0
+    paint_boxes: bool = False
+    void_names: Sequence[str] = VOID_CATEGORY_NAMES
+    category_names: Mapping | None = None
+
+    def __post_init__(self):
+        if self.overlap not in OVERLAP_POLICIES:
+            raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}, got {self.overlap!r}")
+
+    @classmethod
+    def of(cls, paint: "Paint | None" = None, **options) -> "Paint":
+        """``paint`` (or the defaults) with ``options`` in place; an unknown option is a TypeError."""
+        return replace(paint, **options) if paint is not None else cls(**options)
+
+
+def compose(item: Item, categories, paint: Paint | None = None, *, instance_values: Sequence[int] | None = None,
+            **options):
     """Paint ``item``'s annotations into a class map and an instance map.
 
     Parameters
@@ -111,6 +126,15 @@ def compose(
     categories : mapping or sequence
         ``{category_id: class value}``, or a sequence of :class:`Category`
         (or ids) whose positions are the class values.
+    paint : Paint, optional
+        The painting settings as one object (those listed below); keyword
+        options override it.
+    instance_values : sequence of int, optional
+        Instance value of each annotation (same length as
+        ``item.annotations``; 0 keeps it out of the instance map). Default:
+        position + 1.
+    **options
+        :class:`Paint` fields:
     overlap : {"zorder", "last"}
         Which annotation owns a pixel several cover (module docs).
     raster : {"coco", "pil"}
@@ -125,10 +149,6 @@ def compose(
         Instance value of void annotations.
     background : int, default 0
         Class value of unpainted pixels.
-    instance_values : sequence of int, optional
-        Instance value of each annotation (same length as
-        ``item.annotations``; 0 keeps it out of the instance map). Default:
-        position + 1.
     paint_boxes : bool, default False
         Paint :class:`~segmill.geometry.Box` geometries (labelme rectangles)
         instead of skipping them (VOC keeps boxes in XML, not in masks).
@@ -146,25 +166,36 @@ def compose(
         ``L703`` geometry without area, ``L705`` polygon or box rasterized
         (one per painted annotation).
     """
-    if overlap not in OVERLAP_POLICIES:
-        raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}, got {overlap!r}")
+    p = Paint.of(paint, **options)
     if item.size is None:
         raise ValueError(f"image {item.id!r} has no known size; cannot paint its annotations")
     h, w = item.size
-    values = _class_values(categories)
-    names = dict(category_names or {})
-    if not isinstance(categories, Mapping):
-        names.update({c.id: c.name for c in categories if isinstance(c, Category)})
     anns = item.annotations
     if instance_values is None:
         instance_values = list(range(1, len(anns) + 1))
     elif len(instance_values) != len(anns):
         raise ValueError("instance_values needs one value per annotation")
     losses: list[Loss] = []
+    painted, geoms, cls, inst = _paintable(item, categories, p, instance_values, losses)
+    rles: list[RLE] = rasterize(geoms, (h, w), p.raster) if geoms else []
+    err = first_error(rles)
+    if err is not None:
+        raise err
+    owner = _owners(anns, painted, rles, p.overlap, item, losses)
+    class_map, instance_map = _maps(owner, cls, inst, p)
+    return class_map, instance_map, losses
+
+
+def _paintable(item: Item, categories, p: Paint, instance_values, losses: list):
+    """``(positions, geometries, class values, instance values)`` of the annotations to paint; losses noted."""
+    values = _class_values(categories)
+    names = dict(p.category_names or {})
+    if not isinstance(categories, Mapping):
+        names.update({c.id: c.name for c in categories if isinstance(c, Category)})
     painted, geoms, cls, inst = [], [], [], []
-    for k, ann in enumerate(anns):
+    for k, ann in enumerate(item.annotations):
         g = ann.geometry
-        if isinstance(g, Box) and not paint_boxes:
+        if isinstance(g, Box) and not p.paint_boxes:
             continue
         if not isinstance(g, AREA_KINDS):
             losses.append(Loss("L703", f"{type(g).__name__} geometry not painted", item.id, ann.id))
@@ -173,25 +204,27 @@ def compose(
             if not ann.attributes.get("void"):
                 losses.append(Loss("L702", "annotation without a category not painted", item.id, ann.id))
                 continue
-            value, iv = void_value, int(void_instance_value)
-        elif names.get(ann.category_id) in void_names:
-            value, iv = void_value, 0
+            value, iv = p.void_value, int(p.void_instance_value)
+        elif names.get(ann.category_id) in p.void_names:
+            value, iv = p.void_value, 0
         elif ann.category_id in values:
             value, iv = values[ann.category_id], int(instance_values[k])
         else:
             losses.append(Loss("L702", f"category {ann.category_id!r} has no class value", item.id, ann.id))
             continue
-        lost = rasterized_loss(g, raster, item.id, ann.id)
+        lost = rasterized_loss(g, p.raster, item.id, ann.id)
         if lost is not None:
             losses.append(lost)
         painted.append(k)
         geoms.append(g)
         cls.append(int(value))
         inst.append(iv)
-    rles: list[RLE] = rasterize(geoms, (h, w), raster) if geoms else []
-    err = first_error(rles)
-    if err is not None:
-        raise err
+    return painted, geoms, cls, inst
+
+
+def _owners(anns, painted: list, rles: list, overlap: str, item: Item, losses: list) -> np.ndarray:
+    """Per pixel, 1 + the index (into ``rles``) of the annotation painted last there (0: none)."""
+    h, w = item.size
     n = len(rles)
     if overlap == "zorder":
         z = [_z_order(anns[k]) for k in painted]
@@ -213,15 +246,21 @@ def compose(
             Loss("L701", f"{int(hidden[i])} of {rles[i].area} pixels overwritten by overlapping annotations",
                  item.id, ann.id)
         )
-    cdt = np.uint16 if max(cls + [void_value, background]) > 255 else np.uint8
-    top = max(inst + [0, int(void_instance_value)])
+    return owner
+
+
+def _maps(owner: np.ndarray, cls: list, inst: list, p: Paint):
+    """``(class map, instance map)`` from the owner map, in the smallest dtypes that hold the values."""
+    h, w = owner.shape
+    cdt = np.uint16 if max(cls + [p.void_value, p.background]) > 255 else np.uint8
+    top = max(inst + [0, int(p.void_instance_value)])
     idt = np.uint8 if top <= 255 else np.uint16 if top <= 0xFFFF else np.uint32
-    lut_c = np.array([background] + cls, cdt)
+    lut_c = np.array([p.background] + cls, cdt)
     lut_i = np.array([0] + inst, idt)
     class_map = np.empty((h, w), cdt)
     instance_map = np.empty((h, w), idt)
     _paint.apply_luts(owner, lut_c, lut_i, class_map, instance_map)
-    return class_map, instance_map, losses
+    return class_map, instance_map
 
 
 def _z_order(ann) -> float:
