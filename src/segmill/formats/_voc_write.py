@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -311,9 +313,10 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
     from .._progress import track
 
+    run = _Run(out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose,
+               xml_polygons)
     for item, vid in track(plan, desc="voc"):
-        _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report,
-                    compose, xml_polygons)
+        _write_item(item, vid, run)
         sets = _sets_of(item, report)
         if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
             sets = dict(sets)
@@ -345,8 +348,29 @@ def _is_box(ann):
     return isinstance(ann.geometry, Box)
 
 
-def _write_item(item, vid, out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose,
-                xml_polygons=False):
+@dataclass(frozen=True)
+class _Run:
+    """What every image of one VOC write shares: the output, the class table, palettes, options, the report."""
+
+    out: Path
+    values: dict
+    names: dict
+    classes: Any
+    palette: Any
+    obj_palette: Any
+    mode: str
+    raster: str
+    overlap: str
+    report: WriteReport
+    compose: Any
+    xml_polygons: bool = False
+
+
+def _write_item(item, vid, run: _Run):
+    """Write one image's XML and masks."""
+    out, values, names, classes, palette = run.out, run.values, run.names, run.classes, run.palette
+    obj_palette, mode, raster, overlap, report = run.obj_palette, run.mode, run.raster, run.overlap, run.report
+    compose, xml_polygons = run.compose, run.xml_polygons
     from ..geometry import AREA_KINDS, Box
     from ._voc_masks import VOID_NAMES
 
