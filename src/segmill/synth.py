@@ -31,12 +31,12 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import orjson
 
 __all__ = ["COCO_CATEGORY_IDS", "coco_dict", "write_coco", "VAL2017", "TRAIN2017"]
 
@@ -258,10 +258,6 @@ def coco_dict(n_images: int, seed: int = 0, *, anns_per_image: float = 7.3, crow
 
 
 def _dumps(obj) -> bytes:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is optional
-        return json.dumps(obj, separators=(",", ":")).encode()
     return orjson.dumps(obj)
 
 
