@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; the standard library still works
     _orjson = None
 
-__all__ = ["load", "parse"]
+__all__ = ["load", "parse", "read_bytes", "too_deep_error"]
 
 #: Documents smaller than this are scanned for depth in Python (no kernel start-up).
 _SMALL = 64 * 1024
@@ -36,7 +36,12 @@ def _check_depth(data: bytes, path) -> None:
 
         deep = too_deep(data, MAX_JSON_DEPTH)
     if deep:
-        raise LimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", path)
+        raise too_deep_error(path)
+
+
+def too_deep_error(path) -> LimitError:
+    """The error for a document nested deeper than :data:`~segmill.limits.MAX_JSON_DEPTH` (for other scanners too)."""
+    return LimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", path)
 
 
 def _too_deep_small(data: bytes) -> bool:
@@ -121,10 +126,15 @@ def parse(data: bytes, path=None, *, object_hook: Callable | None = None) -> tup
 def load(path, *, object_hook: Callable | None = None) -> tuple[Any, bool]:
     """Read and :func:`parse` the JSON file at ``path``; an unreadable file is an InputError."""
     p = Path(path)
+    return parse(read_bytes(p), p, object_hook=object_hook)
+
+
+def read_bytes(path) -> bytes:
+    """The bytes of the file at ``path``; an unreadable file is an InputError (the wording :func:`load` uses)."""
+    p = Path(path)
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except IsADirectoryError:
         raise InputError("is a directory, not a JSON file", p) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", p) from None
-    return parse(data, p, object_hook=object_hook)

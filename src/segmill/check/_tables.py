@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from itertools import chain, compress
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -257,17 +257,59 @@ def _flat_coords(flat: list, total: int) -> np.ndarray:
     return np.frombuffer(bytearray().join(bufs), np.float64)
 
 
+def _from_pack(geoms):
+    """``(gcount, plen, xy)`` straight from the polygon pack of a COCO read, or None.
+
+    Only when every polygon was read from COCO into the same usable pack
+    (:class:`segmill.formats._coco_geom.PolygonPack`, which holds what the
+    parts hold, as float64); the pack's annotations are taken in the
+    polygons' order.
+    """
+    coco = _coco_polygons_type()
+    if coco is None or not geoms or set(map(type, geoms)) != {coco}:
+        return None
+    pack = geoms[0]._pack
+    if pack is None or not pack.usable or not all(map(is_, repeat(pack), map(attrgetter("_pack"), geoms))):
+        return None
+    ks = np.fromiter(map(attrgetter("_k"), geoms), np.int64, len(geoms))
+    nparts, part_len = pack.nparts, pack.part_len
+    if len(ks) == len(nparts) and np.array_equal(ks, np.arange(len(ks))):
+        return nparts.copy(), part_len // 2, np.array(pack.coords).reshape(-1, 2)  # writable, like every table array
+    part_start = np.zeros(len(nparts), np.int64)
+    np.cumsum(nparts[:-1], out=part_start[1:])
+    parts = _ranges(part_start[ks], nparts[ks])
+    coord_start = np.zeros(len(part_len), np.int64)
+    np.cumsum(part_len[:-1], out=coord_start[1:])
+    xy = pack.coords[_ranges(coord_start[parts], part_len[parts])].reshape(-1, 2)
+    return nparts[ks], part_len[parts] // 2, xy
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each start and length."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lens)
+    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
+
+
 def polygon_table_of(table: AnnotationTable) -> PolygonTable:
     """Build the :class:`PolygonTable` of the polygon rows of ``table`` (shoelace areas and extents included)."""
     rows = table.rows(KIND_POLY)
     geoms = table.geoms
-    srcs = _raw_parts(geoms if len(rows) == len(geoms) else [geoms[r] for r in rows.tolist()])
-    gcount = np.fromiter(map(len, srcs), np.int64, len(srcs))
-    flat = list(chain.from_iterable(srcs))
-    del srcs
-    plen = np.fromiter(map(len, flat), np.int64, len(flat)) // 2
-    xy = _flat_coords(flat, int(plen.sum()) * 2).reshape(-1, 2)
-    del flat
+    chosen = geoms if len(rows) == len(geoms) else [geoms[r] for r in rows.tolist()]
+    packed = _from_pack(chosen)
+    if packed is not None:
+        gcount, plen, xy = packed
+    else:
+        srcs = _raw_parts(chosen)
+        gcount = np.fromiter(map(len, srcs), np.int64, len(srcs))
+        flat = list(chain.from_iterable(srcs))
+        del srcs
+        plen = np.fromiter(map(len, flat), np.int64, len(flat)) // 2
+        xy = _flat_coords(flat, int(plen.sum()) * 2).reshape(-1, 2)
+        del flat
+    del chosen
     pstart = np.zeros(len(plen), np.int64)
     if len(plen):
         np.cumsum(plen[:-1], out=pstart[1:])

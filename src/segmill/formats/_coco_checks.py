@@ -13,6 +13,7 @@ Untrusted values appear in messages only through
 from __future__ import annotations
 
 import sys
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, LimitError
@@ -116,6 +117,63 @@ def finite_values(values) -> bool:
         elif t is not int or not -FMAX <= v <= FMAX:
             return False
     return True
+
+
+# --------------------------------------------------------------- column checks
+# The fast path's tests, made over a column of a slice of records at once (see
+# _coco_read._AnnotationReader._columns): each passes only if every value would.
+
+#: ``odd(n)``: true for an odd int (a C call, for ``map``).
+odd = (1).__and__
+_NONE = type(None)
+
+
+def ids_ok(col) -> bool:
+    """Every value is an int, None or a str of 1 to 256 characters (what the fast path takes as an id)."""
+    types = set(map(type, col))
+    if types <= {int, _NONE}:
+        return True
+    if not types <= {int, _NONE, str}:
+        return False
+    lens = [len(v) for v in col if type(v) is str]
+    return min(lens) > 0 and max(lens) <= 256
+
+
+def crowds_ok(col) -> bool:
+    """Every ``iscrowd`` is the int 0 or 1."""
+    return set(map(type, col)) == {int} and set(col) <= {0, 1}
+
+
+def finite_column(col, optional: bool = True) -> bool:
+    """Every value is a finite float or an int within the float range (as the fast path tests one), or None
+    where ``optional``."""
+    types = set(map(type, col))
+    if not types <= ({float, int, _NONE} if optional else {float, int}):
+        return False
+    if _NONE in types:
+        col = [v for v in col if v is not None]
+        if not col:
+            return True
+    try:
+        total = sum(col)
+    except OverflowError:  # an int beyond the float range among floats
+        return False
+    if total - total != 0:  # a NaN or an infinity somewhere (or a sum beyond the range: the record path decides)
+        return False
+    return int not in types or (-FMAX <= min(col) and max(col) <= FMAX)
+
+
+def bbox_column(col):
+    """The bboxes of a slice as the model holds them (tuples or None), or None if one is not four finite numbers."""
+    types = set(map(type, col))
+    if not types <= {list, _NONE}:
+        return None
+    boxes = col if _NONE not in types else [b for b in col if b is not None]
+    if boxes and (set(map(len, boxes)) != {4} or not finite_column(list(chain.from_iterable(boxes)), False)):
+        return None
+    if _NONE not in types:
+        return list(map(tuple, col))
+    return [None if b is None else tuple(b) for b in col]
 
 
 def _check_pack(pack: PolygonPack, anns: list, items: list, err: _Errors) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 from array import array
+from pathlib import Path
 from typing import Any, Iterable
 
 from .. import jsonio
@@ -22,7 +23,8 @@ try:  # optional speed-up, see the module docs
 except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
-__all__ = ["load", "dumps", "ChunkedWriter", "write_list", "no_gc", "peek", "jsonable"]
+__all__ = ["load", "load_split", "SplitDocument", "Reparse", "dumps", "ChunkedWriter", "write_list", "no_gc", "peek",
+           "jsonable"]
 
 
 @contextlib.contextmanager
@@ -92,6 +94,143 @@ def load(path, compact: bool = False) -> tuple[Any, bool]:
         Unreadable file, not UTF-8, or invalid JSON (with line and column).
     """
     return jsonio.load(path, object_hook=_compact_hook if compact else None)
+
+
+class Reparse(Exception):
+    """A slice of a :class:`SplitDocument` does not parse: read the whole file the careful way.
+
+    Not a :class:`~segmill.errors.SegmillError`: the reader catches it and
+    starts over with :func:`load`, whose parser words the error.
+    """
+
+
+#: Annotations per slice of a :class:`SplitDocument` (a few MB of parsed objects at a time).
+SLICE = 1024
+
+
+class SplitDocument:
+    """A JSON object parsed but for one big array, whose elements are parsed a slice at a time.
+
+    orjson parses several times faster than the standard library, but a
+    whole big document as Python objects costs many times its size; parsed
+    a slice at a time, only one slice of the array exists as dicts while the
+    reader turns it into the model. The document is checked as a whole all
+    the same: every slice must parse with exactly the elements the scan
+    counted, and the rest of the document with ``[]`` in the array's place
+    (together that is the whole document, valid).
+
+    Attributes
+    ----------
+    top : dict
+        The document, with an empty list in the array's place.
+    """
+
+    def __init__(self, data: bytes, top: dict, start: int, end: int, commas: int, cuts: list, ints: list):
+        self.top = top
+        bounds = [start, *cuts, end]
+        view = memoryview(data)
+        # Each slice's text on its own, as the array it is part of: freed as soon as it is parsed, so
+        # the file's bytes are not held while the model grows.
+        self._texts = [b"".join((b"[", view[a + 1:b], b"]")) for a, b in zip(bounds, bounds[1:])]
+        view.release()
+        self._empty = not commas and not self._texts[0][1:-1].strip()
+        self._ints = ints  # per slice: integer literals 5 levels deep (in polygon parts, among others)
+        self._commas = commas
+        self._next = 0  # the first slice not handed out yet
+
+    def __len__(self) -> int:
+        """The number of elements, if the slices parse (no element at all for ``[]`` or ``[ ]``)."""
+        return 0 if self._empty else self._commas + 1
+
+    def slices(self):
+        """Yield ``(index of the first element, list of parsed elements, floats only)`` in order.
+
+        The third value is true when no number in the slice's polygon parts
+        (and nothing else nested as deep) is written as an integer.
+
+        Raises
+        ------
+        Reparse
+            A slice does not parse.
+        """
+        base = 0
+        while self._next < len(self._texts):
+            k = self._next
+            part = self._parse(k)
+            self._next += 1
+            yield base, part, not self._ints[k]
+            base += len(part)
+
+    def rest_parses(self) -> bool:
+        """Whether every slice not yet handed out parses (after an error in an earlier record)."""
+        try:
+            for k in range(self._next, len(self._texts)):
+                self._parse(k)
+        except Reparse:
+            return False
+        return True
+
+    def _parse(self, k: int) -> list:
+        text = self._texts[k]
+        self._texts[k] = None  # parsed once: by slices() or by rest_parses()
+        try:
+            part = _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            raise Reparse from None
+        last = k == len(self._texts) - 1
+        want = self._commas - SLICE * (len(self._texts) - 1) + 1 if last else SLICE
+        if len(part) != want and not (last and not part and not self._commas):
+            raise Reparse  # a stray comma ("[1,]"): not JSON
+        return part
+
+
+def load_split(path, key: str = "annotations") -> SplitDocument | tuple[Any, bool]:
+    """Parse a JSON file whose top-level object holds a big array under ``key``.
+
+    Returns a :class:`SplitDocument` when the file can be parsed that way,
+    else what :func:`load` with ``compact=True`` returns (orjson missing, the
+    document is not an object, the array is not there, or something only
+    the standard parser reads as Python's ``json`` does: ``NaN``, a byte
+    order mark, integers beyond 64 bits...).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        As :func:`load`; the nesting depth is checked before anything is parsed.
+    """
+    path = Path(path)  # named in messages as jsonio.load names it
+    data = jsonio.read_bytes(path)
+    if _orjson is None or len(data) < 2:
+        return jsonio.parse(data, path, object_hook=_compact_hook)
+    import numpy as np
+
+    from .._json_depth import SPLIT_OK, SPLIT_TOO_DEEP, split_array
+    from ..limits import MAX_JSON_DEPTH
+
+    cuts = np.zeros(len(data) // SLICE + 1, np.int64)
+    ints = np.zeros(cuts.shape[0] + 1, np.int64)
+    status, start, end, commas, ncuts = split_array(np.frombuffer(data, np.uint8), MAX_JSON_DEPTH,
+                                                    np.frombuffer(_dumps_key(key), np.uint8), SLICE, cuts, ints,
+                                                    _PART_DEPTH)
+    if status == SPLIT_TOO_DEEP:
+        raise jsonio.too_deep_error(path)
+    top = None
+    if status == SPLIT_OK:
+        try:
+            top = _orjson.loads(b"".join((data[:start], b"[]", data[end + 1:])))
+        except _orjson.JSONDecodeError:
+            pass
+    if type(top) is not dict or top.get(key) != []:
+        return jsonio.parse(data, path, object_hook=_compact_hook)
+    return SplitDocument(data, top, start, end, commas, cuts[:ncuts].tolist(), ints[:ncuts + 1].tolist())
+
+
+#: How deep the coordinates of a polygon part are: document, annotations, record, segmentation, part.
+_PART_DEPTH = 5
+
+
+def _dumps_key(key: str) -> bytes:
+    return json.dumps(key).encode("ascii")
 
 
 def peek(path, size: int = 4096) -> tuple[bytes, bytes]:

@@ -10,17 +10,20 @@ order of the file (``dataset.meta["coco"]``).
 from __future__ import annotations
 
 from array import array
+from collections import deque
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 
 from .._progress import track
-from ..errors import GeometryError, InputError
+from ..errors import GeometryError, InputError, SegmillError
 from ..geometry import InvalidGeometry
 from ..limits import max_pixels
 from ..model import Annotation, Category, Dataset, Item
 from ..validate import brief, string
 from . import _coco_json as J
 from ._coco_checks import (FMAX, _Errors, _bbox_problem, _check_pack, _drop_duplicates, _integrity_ok, _is_id,
-                           check_id, check_image_size, finite_values, image_record)
+                           bbox_column, check_id, check_image_size, crowds_ok, finite_column, finite_values, ids_ok,
+                           image_record, odd)
 from ._coco_geom import CocoPolygons, PolygonPack, parse_segmentation, polygon_problem
 
 __all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
@@ -141,155 +144,351 @@ def read_annotations(raw, items: list[Item], cat_ids: set, err: _Errors, nonfini
                      order: CocoOrder, results: bool = False, compact: bool = False) -> list[Item]:
     """Attach annotations to items; returns placeholder items made in keep mode.
 
-    Well-formed records take a fast path: values are checked inline and the
-    coordinates of polygon parts go straight into one :class:`PolygonPack`
-    (``array('d').fromlist`` rejects what is not a number), whose numeric
-    range is checked for all annotations at once at the end. Anything unusual
-    takes :func:`_careful_annotation`, which words the error. Errors come in
-    file order either way: before the careful path reports a record, the
-    pack is checked for an earlier bad coordinate. ``compact`` (big files,
-    parts may be ``array('d')``) checks each part on its own and packs
-    nothing, so memory stays lean.
+    ``raw`` is the parsed ``annotations`` list, or a
+    :class:`~._coco_json.SplitDocument` whose annotations are parsed a
+    slice at a time. Records are read a slice at a time either way, by
+    :class:`_AnnotationReader`. ``compact`` (big files parsed by the
+    standard library, parts may be ``array('d')``) checks each part on its
+    own and packs nothing, so memory stays lean.
     """
     if raw is None:
         return []
+    split = type(raw) is J.SplitDocument
+    reader = _AnnotationReader(items, cat_ids, err, nonfinite, order, results, not compact, split)
+    if split:
+        for base, recs, floats in track(raw.slices(), -(-len(raw) // J.SLICE), "reading annotations"):
+            reader.feed(recs, base, floats)
+        return reader.finish()
     if type(raw) is not list:
         raise InputError(f"'annotations' must be a list, got {type(raw).__name__}", err.path)
-    by_id: dict = {}
-    for it in items:
-        by_id.setdefault(it.id, it)
-    placeholders: list[Item] = []
-    seen_ann: set = set()
-    skip = err.mode == "skip"
-    o_anns, o_items = order.anns, order.items
-    add_ann, add_item, add_id = o_anns.append, o_items.append, order.ids.append
-    undeclared = False
-    std = _ANN_KEYS
-    keyinfo = _KEY_INFO.get
-    intern = _interned.setdefault
-    trusted = Annotation._trusted
-    new = object.__new__
-    pack = PolygonPack()
-    buf = array("d")
-    fromlist = buf.fromlist
-    part_len: list = []
-    add_len = part_len.append
-    nparts: list = []
-    add_nparts = nparts.append
-    owners: list = []
-    add_owner = owners.append
-    packing = not compact
-    for i, a in enumerate(track(raw, len(raw), "reading annotations")):
-        if type(a) is dict and not skip:
-            aid = a.get("id")
-            iid = a.get("image_id")
-            cid = a.get("category_id")
-            try:
-                item = by_id.get(iid)
-            except TypeError:  # unhashable (a list, an object): the careful path words it
-                item = None
-            ta, tc = type(aid), type(cid)
-            if (item is not None and (ta is int or aid is None or (ta is str and 0 < len(aid) <= 256))
-                    and (tc is int or cid is None or (tc is str and 0 < len(cid) <= 256))):
-                bbox = a.get("bbox")
-                area = a.get("area")
-                seg = a.get("segmentation")
-                crowd = a.get("iscrowd", 0)
-                score = a.get("score")
-                geom = None
-                # Floats must be finite (v - v == 0 fails for NaN and inf, which "1e999" parses to
-                # without the parser saying so) and ints fit a float (the model's type).
-                ok = type(crowd) is int and (crowd == 0 or crowd == 1) and (
-                    score is None or (type(score) is float and score - score == 0)
-                    or (type(score) is int and -FMAX <= score <= FMAX)) and (
-                    area is None or (type(area) is float and area - area == 0)
-                    or (type(area) is int and -FMAX <= area <= FMAX))
-                if ok and bbox is not None:
-                    if type(bbox) is list and len(bbox) == 4:
-                        x, y, w, h = bbox
-                        if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
-                            ok = x - x + y - y + w - w + h - h == 0
+    for base in track(range(0, len(raw), J.SLICE), -(-len(raw) // J.SLICE), "reading annotations"):
+        recs = raw[base:base + J.SLICE]
+        reader.feed(recs, base)
+        raw[base:base + len(recs)] = [None] * len(recs)  # the parsed dicts are not needed any more
+    return reader.finish()
+
+
+class _AnnotationReader:
+    """Annotation records -> the model, a slice of records at a time, keeping the file order.
+
+    A slice whose records are all plain polygon annotations in good order is
+    checked column by column (:meth:`_columns`: one C loop per field over
+    the slice, not a dozen Python calls per record) and built in one tight
+    loop. Any other slice goes record by record (:meth:`_records`):
+    well-formed records take a fast path whose values are checked inline,
+    anything unusual takes :func:`_careful_annotation`, which words the
+    error. Either way the coordinates of polygon parts go into one
+    :class:`PolygonPack` (``array('d').fromlist`` rejects what is not a
+    number) whose numeric range is checked for all annotations at once by
+    :meth:`finish`; errors still come in file order: before the careful
+    path reports a record, the pack is checked for an earlier bad
+    coordinate.
+    """
+
+    def __init__(self, items, cat_ids: set, err: _Errors, nonfinite: bool, order: CocoOrder, results: bool,
+                 packing: bool, lean: bool = False):
+        self.by_id: dict = {}
+        for it in items:
+            self.by_id.setdefault(it.id, it)
+        self.cat_ids = cat_ids
+        self.err = err
+        self.nonfinite = nonfinite
+        self.order = order
+        self.results = results
+        self.packing = packing  # False: parts may be array('d') (compacted while parsing); nothing is packed
+        self.lean = lean  # big file: all-float parts become array('d') copies out of the pack (8 bytes a coordinate)
+        self.placeholders: list[Item] = []
+        self.seen_ann: set = set()
+        self.pack = PolygonPack()
+        self.buf = array("d")  # every packed coordinate ...
+        self.part_len: list = []  # ... coordinates per part ...
+        self.nparts: list = []  # ... parts per packed annotation ...
+        self.owners: list = []  # ... and the item it was read into
+
+    def feed(self, recs: list, base: int, floats: bool = False) -> None:
+        """Read the records ``recs``, the first of which is ``annotations[base]``.
+
+        ``floats``: every coordinate of their polygon parts is a float (the
+        parts may be replaced by ``array('d')`` copies when the reader is lean).
+        """
+        if not recs:
+            return
+        if self.packing and self.err.mode != "skip" and self._columns(recs, floats and self.lean):
+            return
+        self._records(recs, base)
+
+    def finish(self) -> list[Item]:
+        """Check the packed coordinates (raise on the first bad one, or keep them as invalid); the placeholders."""
+        if self.nparts:
+            self._check_pack()
+        return self.placeholders
+
+    def _check_pack(self) -> None:
+        self.pack.fill(self.buf, self.part_len, self.nparts, self.owners)
+        _check_pack(self.pack, self.order.anns, self.order.items, self.err)
+
+    def _records(self, recs: list, base: int) -> None:
+        """Read ``recs`` record by record (see the class docs)."""
+        by_id, cat_ids, err, nonfinite = self.by_id, self.cat_ids, self.err, self.nonfinite
+        skip = err.mode == "skip"
+        order = self.order
+        o_anns, o_items = order.anns, order.items
+        add_ann, add_item, add_id = o_anns.append, o_items.append, order.ids.append
+        undeclared = False
+        std = _ANN_KEYS
+        keyinfo = _KEY_INFO.get
+        intern = _interned.setdefault
+        trusted = Annotation._trusted
+        new = object.__new__
+        pack, buf, part_len, nparts = self.pack, self.buf, self.part_len, self.nparts
+        fromlist = buf.fromlist
+        add_len, add_nparts, add_owner = part_len.append, nparts.append, self.owners.append
+        packing = self.packing
+        for i, a in enumerate(recs, base):
+            if type(a) is dict and not skip:
+                aid = a.get("id")
+                iid = a.get("image_id")
+                cid = a.get("category_id")
+                try:
+                    item = by_id.get(iid)
+                except TypeError:  # unhashable (a list, an object): the careful path words it
+                    item = None
+                ta, tc = type(aid), type(cid)
+                if (item is not None and (ta is int or aid is None or (ta is str and 0 < len(aid) <= 256))
+                        and (tc is int or cid is None or (tc is str and 0 < len(cid) <= 256))):
+                    bbox = a.get("bbox")
+                    area = a.get("area")
+                    seg = a.get("segmentation")
+                    crowd = a.get("iscrowd", 0)
+                    score = a.get("score")
+                    geom = None
+                    # Floats must be finite (v - v == 0 fails for NaN and inf, which "1e999" parses to
+                    # without the parser saying so) and ints fit a float (the model's type).
+                    ok = type(crowd) is int and (crowd == 0 or crowd == 1) and (
+                        score is None or (type(score) is float and score - score == 0)
+                        or (type(score) is int and -FMAX <= score <= FMAX)) and (
+                        area is None or (type(area) is float and area - area == 0)
+                        or (type(area) is int and -FMAX <= area <= FMAX))
+                    if ok and bbox is not None:
+                        if type(bbox) is list and len(bbox) == 4:
+                            x, y, w, h = bbox
+                            if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
+                                ok = x - x + y - y + w - w + h - h == 0
+                            else:
+                                ok = finite_values(bbox)
+                            bbox = (x, y, w, h)
                         else:
-                            ok = finite_values(bbox)
-                        bbox = (x, y, w, h)
-                    else:
-                        ok = False
-                if ok and seg is not None:
-                    if type(seg) is list and seg and packing:
-                        start, n0 = len(buf), len(part_len)
-                        for part in seg:
-                            n = len(part) if type(part) is list else 0
-                            if n < 6 or n & 1:
-                                ok = False
-                                break
-                            try:
-                                fromlist(part)  # TypeError on anything but int/float/bool
-                            except (TypeError, OverflowError):
-                                ok = False
-                                break
-                            add_len(n)
-                        if ok:
-                            geom = new(CocoPolygons)
-                            geom._src = seg
-                            geom._parts = None
-                            geom._cache = None
-                            geom._pack = pack
-                            geom._k = len(nparts)
-                            add_nparts(len(seg))
-                            add_owner(item)
-                        else:
-                            del buf[start:]
-                            del part_len[n0:]
-                    elif type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
-                        geom = CocoPolygons(seg)
-                    else:
-                        try:
-                            geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
-                        except GeometryError:
                             ok = False
-                if ok:
-                    keys = tuple(a)
-                    info = keyinfo(keys)  # one hash: the shared key tuple, and "only standard keys"
-                    if info is None:
-                        info = _KEY_INFO[keys] = (intern(keys, keys), std.issuperset(keys))
-                    keys = info[0]
-                    attrs = a.get("attributes")
-                    if attrs is not None or not info[1]:
-                        extra = {k: v for k, v in a.items() if k not in std}
-                        if attrs is not None and type(attrs) is not dict:
-                            extra["attributes"], attrs = attrs, None
-                    else:
-                        extra = None
-                    ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, attrs, extra)
-                    ann._coco_keys = keys
-                    raw[i] = None  # the parsed dict is not needed any more: free it now
-                    item.annotations.append(ann)
-                    add_ann(ann)
-                    add_item(item)
-                    add_id(aid)
-                    if cid not in cat_ids and cid is not None:
-                        undeclared = True
-                    continue
+                    if ok and seg is not None:
+                        if type(seg) is list and seg and packing:
+                            start, n0 = len(buf), len(part_len)
+                            for part in seg:
+                                n = len(part) if type(part) is list else 0
+                                if n < 6 or n & 1:
+                                    ok = False
+                                    break
+                                try:
+                                    fromlist(part)  # TypeError on anything but int/float/bool
+                                except (TypeError, OverflowError):
+                                    ok = False
+                                    break
+                                add_len(n)
+                            if ok:
+                                geom = new(CocoPolygons)
+                                geom._src = seg
+                                geom._parts = None
+                                geom._cache = None
+                                geom._pack = pack
+                                geom._k = len(nparts)
+                                add_nparts(len(seg))
+                                add_owner(item)
+                            else:
+                                del buf[start:]
+                                del part_len[n0:]
+                        elif type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
+                            geom = CocoPolygons(seg)
+                        else:
+                            try:
+                                geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
+                            except GeometryError:
+                                ok = False
+                    if ok:
+                        keys = tuple(a)
+                        info = keyinfo(keys)  # one hash: the shared key tuple, and "only standard keys"
+                        if info is None:
+                            info = _KEY_INFO[keys] = (intern(keys, keys), std.issuperset(keys))
+                        keys = info[0]
+                        attrs = a.get("attributes")
+                        if attrs is not None or not info[1]:
+                            extra = {k: v for k, v in a.items() if k not in std}
+                            if attrs is not None and type(attrs) is not dict:
+                                extra["attributes"], attrs = attrs, None
+                        else:
+                            extra = None
+                        ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, attrs, extra)
+                        ann._coco_keys = keys
+                        item.annotations.append(ann)
+                        add_ann(ann)
+                        add_item(item)
+                        add_id(aid)
+                        if cid not in cat_ids and cid is not None:
+                            undeclared = True
+                        continue
+            try:
+                ann, item = _careful_annotation(i, a, by_id, self.placeholders, self.seen_ann, cat_ids, err,
+                                                nonfinite, self.results)
+            except InputError:
+                if nparts:  # an earlier record may hold a bad coordinate: that error comes first
+                    self._check_pack()
+                raise
+            if ann is not None:
+                item.annotations.append(ann)
+                add_ann(ann)
+                add_item(item)
+                add_id(ann.id)
+                if ann.category_id not in cat_ids and ann.category_id is not None:
+                    undeclared = True
+        if undeclared:
+            order.undeclared = True
+
+    def _columns(self, recs: list, lean: bool = False) -> bool:
+        """Read ``recs`` column by column if every record would take the fast path as a polygon; else do nothing.
+
+        Every test is the fast path's, made over a whole column: a slice
+        passes only when each of its records would have passed, so the
+        model built is the one :meth:`_records` builds (same objects, same
+        values, same order), and a slice that fails any test is left to it.
+        """
+        if set(map(type, recs)) != {dict}:
+            return False
+        cols = _slice_columns(recs)
+        if cols is None:
+            return False
+        keys, aids, iids, cids, segs, areas, bboxes, crowds, scores = cols
         try:
-            ann, item = _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err, nonfinite, results)
-        except InputError:
-            if nparts:  # an earlier record may hold a bad coordinate: that error comes first
-                pack.fill(buf, part_len, nparts, owners)
-                _check_pack(pack, o_anns, o_items, err)
-            raise
-        if ann is not None:
-            raw[i] = None
+            owners = list(map(self.by_id.get, iids))
+        except TypeError:  # an unhashable image_id
+            return False
+        if not (all(owners) and ids_ok(aids) and ids_ok(cids) and crowds_ok(crowds)
+                and finite_column(areas) and finite_column(scores)):
+            return False
+        bboxes = bbox_column(bboxes)
+        if bboxes is None or not self._pack_column(segs, owners, lean):
+            return False
+        pack = self.pack
+        k = len(self.nparts) - len(segs)
+        new = object.__new__
+        anns = []
+        add = anns.append
+        for aid, cid, seg, crowd, area, bbox, score, ks, item in zip(aids, cids, segs, crowds, areas, bboxes,
+                                                                       scores, keys, owners):
+            g = new(CocoPolygons)
+            g._src = seg
+            g._parts = None
+            g._cache = None
+            g._pack = pack
+            g._k = k
+            k += 1
+            # Annotation._trusted, inlined: the same attributes in the same order.
+            ann = new(Annotation)
+            ann.id = aid
+            ann.category_id = cid
+            ann.geometry = g
+            ann.iscrowd = crowd == 1
+            ann.area = area
+            ann.bbox = bbox
+            ann.score = score
+            ann.attributes = {}
+            ann.extra = {}
+            ann._coco_keys = ks
             item.annotations.append(ann)
-            add_ann(ann)
-            add_item(item)
-            add_id(ann.id)
-            if ann.category_id not in cat_ids and ann.category_id is not None:
-                undeclared = True
-    order.undeclared = undeclared
-    if nparts:
-        pack.fill(buf, part_len, nparts, owners)
-        _check_pack(pack, o_anns, o_items, err)
-    return placeholders
+            add(ann)
+        order = self.order
+        order.anns += anns
+        order.items += owners
+        order.ids += aids
+        named = set(cids)
+        named.discard(None)
+        if not named <= self.cat_ids:
+            order.undeclared = True
+        return True
+
+    def _pack_column(self, segs, owners, lean: bool) -> bool:
+        """File the polygon parts of a slice in the pack, if each is a list of an even number >= 6 of numbers.
+
+        ``lean``: the parts are all floats; they become their ``array('d')`` copies in the pack.
+        """
+        if set(map(type, segs)) != {list}:
+            return False
+        counts = list(map(len, segs))
+        if 0 in counts:
+            return False
+        parts = list(chain.from_iterable(segs))
+        if set(map(type, parts)) != {list}:
+            return False
+        lens = list(map(len, parts))
+        if min(lens) < 6 or any(map(odd, lens)):
+            return False
+        buf = self.buf
+        start = len(buf)
+        try:
+            deque(map(buf.fromlist, parts), 0)  # TypeError on anything but int/float/bool, as per record
+        except (TypeError, OverflowError):
+            del buf[start:]
+            return False
+        if lean:
+            _compact_parts(segs, counts, buf, start, lens)
+        self.part_len += lens
+        self.nparts += counts
+        self.owners += owners
+        return True
+
+
+def _compact_parts(segs, counts, buf: array, start: int, lens) -> None:
+    """Replace the parts of ``segs`` (all floats, as parsed) by their ``array('d')`` copies in ``buf``."""
+    ends = list(accumulate(lens, initial=start))
+    copies = list(map(buf.__getitem__, map(slice, ends, ends[1:])))
+    if len(copies) == len(segs):  # one part each
+        deque(map(list.__setitem__, segs, repeat(0), copies), 0)
+        return
+    k = 0
+    for seg, n in zip(segs, counts):
+        seg[:] = copies[k:k + n]
+        k += n
+
+
+def _slice_columns(recs: list):
+    """``(keys, id, image_id, category_id, segmentation, area, bbox, iscrowd, score)`` columns of a slice.
+
+    ``keys`` holds each record's shared key tuple. None when a record has a
+    key beyond the standard ones or ``attributes`` (the record path builds
+    their ``extra``).
+    """
+    rows = list(map(tuple, recs))
+    kinds = set(rows)
+    shared = {}
+    for k in kinds:
+        info = _KEY_INFO.get(k)
+        if info is None:
+            info = _KEY_INFO[k] = (_interned.setdefault(k, k), _ANN_KEYS.issuperset(k))
+        if not info[1] or "attributes" in k:
+            return None
+        shared[k] = info[0]
+    n = len(recs)
+    if len(kinds) == 1:
+        (k,) = kinds
+        keys = [shared[k]] * n
+        cols = dict(zip(k, zip(*map(dict.values, recs))))
+        none = (None,) * n
+        get = cols.get
+        return (keys, get("id", none), get("image_id", none), get("category_id", none), get("segmentation", none),
+                get("area", none), get("bbox", none), get("iscrowd", (0,) * n), get("score", none))
+    keys = list(map(shared.__getitem__, rows))
+    del rows
+    g = dict.get
+    return (keys, *(list(map(g, recs, repeat(name))) for name in ("id", "image_id", "category_id", "segmentation",
+                                                                   "area", "bbox")),
+            list(map(g, recs, repeat("iscrowd"), repeat(0))), list(map(g, recs, repeat("score"))))
 
 
 def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Errors, nonfinite: bool,
@@ -411,35 +610,58 @@ def build_dataset_meta(ds: Dataset, top: dict, order: CocoOrder, err: _Errors) -
 def read_instances(path, errors: str = "raise") -> Dataset:
     """Read a COCO instances file (also captions, keypoints, labels: any object-shaped COCO file).
 
-    See :func:`segmill.formats.coco.read`.
+    See :func:`segmill.formats.coco.read`. A big file is parsed but for its
+    annotations, which are parsed and read a slice at a time
+    (:func:`._coco_json.load_split`); when that cannot be done, or a slice
+    turns out not to parse, the whole file is parsed at once with polygon
+    compaction (:func:`._coco_json.load`), whose parser words the error.
     """
     err = _Errors(errors, path)
     compact = _big(path)
     with J.no_gc():
+        if compact:
+            doc = J.load_split(path)
+            if type(doc) is not J.SplitDocument:
+                return _build(path, *doc, err, compact)
+            try:
+                return _build(path, doc.top, False, err, False, doc)
+            except J.Reparse:
+                pass
+            except SegmillError:
+                if doc.rest_parses():
+                    raise
+            # Invalid JSON further on: its error comes first, as when the file is parsed at once.
+            del doc
+            err = _Errors(errors, path)
         top, nonfinite = J.load(path, compact=compact)
-        if type(top) is not dict:
-            hint = " (a detection results list? use the coco_results format)" if type(top) is list else ""
-            raise InputError(f"the top-level JSON value must be an object, got a {type(top).__name__}{hint}", path)
-        cats = read_categories(top.get("categories"), err)
-        items = read_images(top.get("images"), err)
-        order = CocoOrder()
-        extra_top = {k: v for k, v in top.items()
-                     if k not in ("info", "licenses", "images", "annotations", "categories")}
-        cat_ids = {c.id for c in cats}
-        placeholders = read_annotations(top.get("annotations"), items, cat_ids, err, nonfinite, order,
-                                        compact=compact)
-        info = top.get("info")
-        lic = top.get("licenses")
-        ds = Dataset(cats, items + placeholders, info, lic, extra_top)
-        if placeholders:
-            ds.meta["coco_missing_images"] = [it.id for it in placeholders]
-        build_dataset_meta(ds, top, order, err)
-        del top
-        if err.mode == "raise":
-            if not _integrity_ok(cats, cat_ids, items, order):
-                ds.validate(path)  # words the first problem exactly as it always has
-        elif err.mode == "skip":
-            _drop_duplicates(ds, err)
+        return _build(path, top, nonfinite, err, compact)
+
+
+def _build(path, top, nonfinite: bool, err: _Errors, compact: bool, split=None) -> Dataset:
+    """The dataset of a parsed file (``split``: its annotations, when ``top`` holds ``[]`` in their place)."""
+    if type(top) is not dict:
+        hint = " (a detection results list? use the coco_results format)" if type(top) is list else ""
+        raise InputError(f"the top-level JSON value must be an object, got a {type(top).__name__}{hint}", path)
+    cats = read_categories(top.get("categories"), err)
+    items = read_images(top.get("images"), err)
+    order = CocoOrder()
+    extra_top = {k: v for k, v in top.items()
+                 if k not in ("info", "licenses", "images", "annotations", "categories")}
+    cat_ids = {c.id for c in cats}
+    placeholders = read_annotations(split if split is not None else top.get("annotations"), items, cat_ids, err,
+                                    nonfinite, order, compact=compact)
+    info = top.get("info")
+    lic = top.get("licenses")
+    ds = Dataset(cats, items + placeholders, info, lic, extra_top)
+    if placeholders:
+        ds.meta["coco_missing_images"] = [it.id for it in placeholders]
+    build_dataset_meta(ds, top, order, err)
+    del top
+    if err.mode == "raise":
+        if not _integrity_ok(cats, cat_ids, items, order):
+            ds.validate(path)  # words the first problem exactly as it always has
+    elif err.mode == "skip":
+        _drop_duplicates(ds, err)
     return ds
 
 

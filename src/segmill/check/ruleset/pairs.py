@@ -8,9 +8,16 @@ become Python values.
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import attrgetter, eq, ne
+
 import numpy as np
 
-from ..registry import Hit, rule
+from ..engine import HitColumns
+from ..registry import rule
+
+_id = attrgetter("id")
+_category = attrgetter("category_id")
 
 
 def _spans(ctx, selected: np.ndarray):
@@ -40,6 +47,11 @@ def _rows(pt, ks):
     return pt.i[ks].tolist(), pt.j[ks].tolist(), pt.inter[ks].tolist(), pt.iou[ks].tolist(), pt.overlap[ks].tolist()
 
 
+def _pairs(anns, i, j) -> tuple[list, list]:
+    """The annotations of each pair (first, second), as lists parallel to ``i`` and ``j``."""
+    return list(map(anns.__getitem__, i)), list(map(anns.__getitem__, j))
+
+
 @rule("C001", "overlapping-instances", severity="info",
       options={"min_overlap": 0.5, "duplicate_iou": 0.9},
       option_docs={"min_overlap": "report when the shared pixels are at least this fraction of the smaller instance",
@@ -59,13 +71,16 @@ def _rows(pt, ks):
 def overlapping_instances(ctx, min_overlap, duplicate_iou):
     pt = ctx.pair_table()
     for it, file, ks in _spans(ctx, (pt.overlap >= min_overlap) & (pt.iou < duplicate_iou)):
-        anns, iid = it.annotations, it.id
-        for i, j, n, v, o, so, sv in zip(*_rows(pt, ks), _formatted(pt.overlap[ks], ".0%"),
-                                         _formatted(pt.iou[ks], ".2f")):
-            aid = anns[i].id
-            yield Hit(f"overlaps annotation {aid} by {so} of the smaller one (IoU {sv})", iid, anns[j].id,
-                      {"other_annotation_id": aid, "iou": v, "overlap": o, "intersection": n,
-                       "min_overlap": min_overlap}, f"with {aid}", file)
+        i, j, inter, iou, overlap = _rows(pt, ks)
+        firsts, seconds = _pairs(it.annotations, i, j)
+        aids = list(map(_id, firsts))
+        yield HitColumns(
+            [f"overlaps annotation {aid} by {so} of the smaller one (IoU {sv})" for aid, so, sv in
+             zip(aids, _formatted(pt.overlap[ks], ".0%"), _formatted(pt.iou[ks], ".2f"))],
+            [it.id] * len(aids), list(map(_id, seconds)),
+            [{"other_annotation_id": aid, "iou": v, "overlap": o, "intersection": n, "min_overlap": min_overlap}
+             for aid, v, o, n in zip(aids, iou, overlap, inter)],
+            [f"with {aid}" for aid in aids], file)
 
 
 @rule("C002", "duplicate-annotation", severity="error",
@@ -82,13 +97,19 @@ def overlapping_instances(ctx, min_overlap, duplicate_iou):
 def duplicate_annotation(ctx, min_iou):
     pt = ctx.pair_table()
     for it, file, ks in _spans(ctx, pt.iou >= min_iou):
-        anns = it.annotations
-        for i, j, n, v, o in zip(*_rows(pt, ks)):
-            a, b = anns[i], anns[j]
-            if a.category_id == b.category_id:
-                yield Hit(f"duplicates annotation {a.id} (same class, IoU {v:.3f})", it.id, b.id,
-                          {"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
-                           "min_iou": min_iou}, f"with {a.id}", file)
+        rows = _same_class(it.annotations, *_rows(pt, ks), True)
+        yield HitColumns([f"duplicates annotation {a.id} (same class, IoU {v:.3f})" for a, b, n, v, o in rows],
+                         [it.id] * len(rows), [b.id for a, b, n, v, o in rows],
+                         [{"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
+                           "min_iou": min_iou} for a, b, n, v, o in rows],
+                         [f"with {a.id}" for a, b, n, v, o in rows], file)
+
+
+def _same_class(anns, i, j, inter, iou, overlap, same: bool) -> list:
+    """``(a, b, inter, iou, overlap)`` of the pairs whose classes are the same (or differ, ``same`` false)."""
+    firsts, seconds = _pairs(anns, i, j)
+    keep = map(eq if same else ne, map(_category, firsts), map(_category, seconds))
+    return list(compress(zip(firsts, seconds, inter, iou, overlap), keep))
 
 
 @rule("C003", "class-conflict", severity="error",
@@ -106,12 +127,11 @@ def duplicate_annotation(ctx, min_iou):
 def class_conflict(ctx, min_iou):
     pt = ctx.pair_table()
     for it, file, ks in _spans(ctx, pt.iou >= min_iou):
-        anns = it.annotations
-        for i, j, n, v, o in zip(*_rows(pt, ks)):
-            a, b = anns[i], anns[j]
-            if a.category_id != b.category_id:
-                yield Hit(f"same object as annotation {a.id} under another class "
-                          f"({b.category_id!r} vs {a.category_id!r}, IoU {v:.3f})", it.id, b.id,
-                          {"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
-                           "min_iou": min_iou, "category_ids": [a.category_id, b.category_id]},
-                          f"with {a.id}", file)
+        rows = _same_class(it.annotations, *_rows(pt, ks), False)
+        yield HitColumns([f"same object as annotation {a.id} under another class "
+                          f"({b.category_id!r} vs {a.category_id!r}, IoU {v:.3f})" for a, b, n, v, o in rows],
+                         [it.id] * len(rows), [b.id for a, b, n, v, o in rows],
+                         [{"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
+                           "min_iou": min_iou, "category_ids": [a.category_id, b.category_id]}
+                          for a, b, n, v, o in rows],
+                         [f"with {a.id}" for a, b, n, v, o in rows], file)
