@@ -281,3 +281,40 @@ def test_a_polygon_that_cannot_be_rasterized_stops_the_rle_write_with_its_error(
     with pytest.raises(PolygonError, match="too long"):
         segmill.write(ds, tmp_path / "o.json", "coco", segmentation="rle")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_image_rle_records_equal_the_one_by_one_records(tmp_path, monkeypatch):
+    """The bulk path for images of plain polygons writes the very bytes the per-annotation path writes."""
+    import json
+
+    import segmill
+    from segmill.formats import _coco_write
+
+    rng = np.random.default_rng(5)
+    anns = []
+    for i in range(300):
+        x, y = rng.uniform(0, 60, 2).round(2)
+        anns.append({"id": i + 1, "image_id": 1 + i % 3, "category_id": 1 + i % 2,
+                     "segmentation": [[x, y, x + 7.5, y, x + 3.1, y + 6.2]], "area": 1.0,
+                     "bbox": [x, y, 7.5, 6.2], "iscrowd": 0})
+    anns[7]["iscrowd"] = 1  # image 2 goes one by one: a crowd region is written uncompressed
+    doc = {"images": [{"id": k, "file_name": f"{k}.png", "width": 80, "height": 70} for k in (1, 2, 3)],
+           "annotations": sorted(anns, key=lambda a: a["image_id"]), "categories": [{"id": 1, "name": "a"},
+                                                                                   {"id": 2, "name": "b"}]}
+    (tmp_path / "in.json").write_text(json.dumps(doc))
+    ds = segmill.read(tmp_path / "in.json", "coco")
+    taken = []
+    real = _coco_write._bulk_rle
+
+    def spy(*args):
+        out = real(*args)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_coco_write, "_bulk_rle", spy)
+    bulk = segmill.write(ds, tmp_path / "bulk.json", "coco", segmentation="rle")
+    assert taken == [True, False, True]  # image 2 holds the crowd region
+    monkeypatch.setattr(_coco_write, "_bulk_rle", lambda *a: None)
+    single = segmill.write(ds, tmp_path / "single.json", "coco", segmentation="rle")
+    assert (tmp_path / "bulk.json").read_bytes() == (tmp_path / "single.json").read_bytes()
+    assert bulk.losses == single.losses and bulk.annotations == single.annotations == 300

@@ -514,6 +514,54 @@ def _file_order(ds: Dataset):
     return zip(order.anns, order.items)
 
 
+def _in_item_order(ds: Dataset) -> bool:
+    """Whether the file order of the annotations (see :func:`_file_order`) is the items' own order."""
+    order = ds.meta["coco"]["order"]
+    flat = (a for it in ds.items for a in it.annotations)
+    return all(a is b for a, b in zip(order.anns, flat))
+
+
+def _bulk_rle(item, image_id, opts: _Opts, report: WriteReport):
+    """The records of an image whose annotations are all plain polygons written as RLE, block by block; or None.
+
+    What :func:`_plain_record` gives one annotation at a time (same values,
+    same key order, one L101 each), for the common case of a whole image:
+    the image is rasterized in one batch and its records are made
+    :attr:`_Image.BLOCK` at a time. ``None`` (the caller goes one by one, and
+    words any error) when an annotation is not plain, is a crowd region, or
+    cannot be rasterized.
+    """
+    anns = item.annotations
+    if not anns or item.height is None or item.width is None:
+        return None
+    keys = getattr(anns[0], "_coco_keys", None)
+    order = _plain_orders.get(keys) or _plain_order(keys) if keys is not None else None
+    if order is None:
+        return None
+    for a in anns:
+        if (type(a.geometry) is not CocoPolygons or a.iscrowd or a.score is not None or a.attributes or a.extra
+                or getattr(a, "_coco_keys", None) != keys):
+            return None
+    opts.pixels.check_size(item)
+    img = _Image(anns, [a.geometry for a in anns], (item.height, item.width), opts.raster)
+    if img.errors:
+        return None
+    report.losses.extend(Loss("L101", "polygon written as RLE", item.id, a.id) for a in anns)
+    return _bulk_records(img, image_id, order, report)
+
+
+def _bulk_records(img: _Image, image_id, order, report: WriteReport):
+    anns, text, size, step = img.anns, img.text, img.size, _Image.BLOCK
+    for s in range(0, len(anns), step):
+        block = anns[s:s + step]
+        off = img.char_off[s:s + len(block) + 1].tolist()
+        areas = img.areas[s:s + step].tolist()
+        boxes = img.bboxes[s:s + step].tolist()
+        report.annotations += len(block)
+        yield from (order(a.id, image_id, a.category_id, {"size": size, "counts": text[b:e]}, ar, bb, 0)
+                    for a, b, e, ar, bb in zip(block, off, off[1:], areas, boxes))
+
+
 def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute: bool = False,
                     raster: str = "coco", polygon_mode: str = "exact", tolerance: float = 1.0) -> WriteReport:
     """See :func:`segmill.formats.coco.write`."""
@@ -538,7 +586,8 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
         meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
         top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
         pairs = _file_order(ds)
-        if pairs is None:
+        by_item = pairs is None or _in_item_order(ds)
+        if by_item:
             pairs = ((a, it) for it in ds.items for a in it.annotations)
 
         def images():
@@ -557,12 +606,20 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
                 report.items += 1
                 yield _ordered(keys, f, extra, _IMG_ORDER)
 
-        def annotations():
-            for a, it in track(pairs, ds.num_annotations, "writing annotations"):
+        def one_by_one(pairs):
+            for a, it in pairs:
                 rec = _annotation_record(a, it, image_ids[id(it)], cat_map, ann_map, opts, report)
                 if rec is not None:
                     report.annotations += 1
                     yield rec
+
+        def annotations():
+            if not (by_item and opts.mode == "rle" and cat_map is None and ann_map is None):
+                yield from one_by_one(track(pairs, ds.num_annotations, "writing annotations"))
+                return
+            for it in track(ds.items, desc="writing annotations"):
+                bulk = _bulk_rle(it, image_ids[id(it)], opts, report)
+                yield from (one_by_one((a, it) for a in it.annotations) if bulk is None else bulk)
 
         def categories():
             out = []
