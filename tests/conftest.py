@@ -48,3 +48,30 @@ def write_bomb_png(path, width: int = 20_000, height: int = 20_000) -> Path:
 def bomb_png():
     """:func:`write_bomb_png`: ``bomb_png(path, width=20_000, height=20_000)``."""
     return write_bomb_png
+
+
+#: Long tests left out of the quick loop (``pytest -m "not slow"``); the full run and CI still run them.
+#: Whole folders (the real clients, the mutation fuzzers) and the heaviest single tests, by node id prefix.
+SLOW_PREFIXES = (
+    "tests/interop/",
+    "tests/fuzz/test_fuzz_",
+    "tests/test_rle_oracle.py::test_polygons_equal_pycocotools",
+    "tests/test_rle_oracle.py::test_merge_equals_pycocotools",
+    "tests/test_masks.py::test_instances_beyond_65535",
+    "tests/test_coco_read_columns.py::test_one_odd_value_in_a_slice",
+    "tests/test_gate_e2e.py",
+    "tests/test_gate_integrations.py",
+    "tests/test_detect_own_output.py",
+    "tests/test_cross_format.py::test_convert_matrix_gives_the_expected_outcome",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        try:
+            nodeid = Path(item.fspath).resolve().relative_to(root).as_posix() + item.nodeid[item.nodeid.find("::"):]
+        except ValueError:
+            continue
+        if nodeid.startswith(SLOW_PREFIXES):
+            item.add_marker(pytest.mark.slow)

@@ -59,3 +59,14 @@ def test_unknown_format_name_lists_the_known_ones():
 def test_read_with_format_none_uses_detection(fixtures_dir):
     ds = segmill.read(fixtures_dir / "coco" / "annotations.json")
     assert ds.meta["source_format"] == "coco"
+
+
+def test_the_format_order_does_not_depend_on_import_order():
+    """Listings and detection ties follow the registry's module list, whatever was imported first."""
+    import subprocess
+    import sys
+
+    code = ("import segmill.formats.cityscapes, segmill.formats.cvat, segmill.formats.voc\n"
+            "from segmill.formats import formats, _MODULES\n"
+            "assert list(formats()) == list(_MODULES), list(formats())\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -144,6 +144,12 @@ def _load() -> None:
     _loaded = True
     for name in _MODULES:  # a missing module is an ImportError: a format never vanishes silently
         importlib.import_module(f"{__name__}.{name}")
+    # Registration order is import order, which callers may have changed by importing a format module
+    # first: put the registry in _MODULES order (it orders listings and detection ties), others after.
+    rank = {f"{__name__}.{m}": i for i, m in enumerate(_MODULES)}
+    ordered = sorted(_REGISTRY.values(), key=lambda s: rank.get(getattr(s.detect, "__module__", ""), len(rank)))
+    _REGISTRY.clear()
+    _REGISTRY.update((s.name, s) for s in ordered)
 
 
 def formats() -> dict[str, FormatSpec]:
