@@ -29,6 +29,7 @@ from typing import Union
 
 import numpy as np
 
+from ._arrays import ranges as _ranges
 from .errors import GeometryError, SegmillError, UsageError
 from .geometry import Box, Mask, Polygons
 from .rle import RLE, RULES, RLEBatch, from_polygons
@@ -374,15 +375,6 @@ def _from_pack(pk, ks: list):
     parts = _ranges(p_at[k], pk.nparts[k])
     coords = pk.coords[_ranges(c_at[parts], pk.part_len[parts])]
     return coords, pk.part_len[parts], pk.nparts[k]
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for each start and length."""
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(lens)
-    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
 
 
 def _hashable(h, w) -> bool:

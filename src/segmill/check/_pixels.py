@@ -14,13 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._arrays import ranges as _ranges
 from ..errors import GeometryError
 from ..geometry import rasterize_many
 from ..rle import RLE, FlatBatch
 from ..rle import _kernels as rle_kernels
 from ..rle._rle import check_size
 from ._kernels import gather_runs, intersecting_pairs
-from ._tables import KIND_BOX, KIND_MASK, KIND_POLY, KIND_RLE, AnnotationTable, PolygonTable
+from ._tables import (
+    KIND_BOX,
+    KIND_MASK,
+    KIND_POLY,
+    KIND_RLE,
+    AnnotationTable,
+    PolygonTable,
+)
 
 __all__ = ["PixelTable", "PairTable", "pixel_table", "pair_table"]
 
@@ -77,15 +85,6 @@ def _select_polygons(ptab: PolygonTable, keep: np.ndarray):
     parts = _ranges(ptab.gstart[ks], ptab.gcount[ks])
     verts = _ranges(ptab.pstart[parts], ptab.plen[parts])
     return ptab.xy[verts].reshape(-1), ptab.plen[parts] * 2, ptab.gcount[ks]
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for each start and length."""
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(lens)
-    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
 
 
 def _rasterize_polygons(table: AnnotationTable, ptab: PolygonTable):

@@ -18,6 +18,7 @@ from operator import attrgetter, is_
 
 import numpy as np
 
+from .._arrays import ranges as _ranges
 from ..geometry import Box, InvalidGeometry, Mask, Polygons
 from ..rle import RLE
 
@@ -282,15 +283,6 @@ def _from_pack(geoms):
     np.cumsum(part_len[:-1], out=coord_start[1:])
     xy = pack.coords[_ranges(coord_start[parts], part_len[parts])].reshape(-1, 2)
     return nparts[ks], part_len[parts] // 2, xy
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for each start and length."""
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(lens)
-    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
 
 
 def polygon_table_of(table: AnnotationTable) -> PolygonTable:

@@ -8,16 +8,13 @@ from numba import njit
 from ._kernels import canonicalize, check_counts
 
 
-@njit(cache=True, nogil=True)
-def to_string(counts):
-    """COCO's compressed counts string, as uint8 character codes."""
-    m = counts.shape[0]
-    out = np.empty(m * 7 + 1, dtype=np.uint8)
-    p = 0
+@njit(cache=True, nogil=True, inline="always")
+def _put(counts, s, m, out, p):
+    """Write the compressed string of ``counts[s : s + m]`` into ``out`` from ``p``; the new end."""
     for i in range(m):
-        x = np.int64(counts[i])
+        x = np.int64(counts[s + i])
         if i > 2:
-            x -= np.int64(counts[i - 2])
+            x -= np.int64(counts[s + i - 2])
         more = True
         while more:
             c = x & 0x1F
@@ -30,6 +27,15 @@ def to_string(counts):
                 c |= 0x20
             out[p] = c + 48
             p += 1
+    return p
+
+
+@njit(cache=True, nogil=True)
+def to_string(counts):
+    """COCO's compressed counts string, as uint8 character codes."""
+    m = counts.shape[0]
+    out = np.empty(m * 7 + 1, dtype=np.uint8)
+    p = _put(counts, 0, m, out, 0)
     return out[:p].copy()
 
 
@@ -107,22 +113,6 @@ def to_string_batch(counts, offsets):
     char_off = np.zeros(n + 1, dtype=np.int64)
     p = 0
     for k in range(n):
-        s = offsets[k]
-        for i in range(offsets[k + 1] - s):
-            x = np.int64(counts[s + i])
-            if i > 2:
-                x -= np.int64(counts[s + i - 2])
-            more = True
-            while more:
-                c = x & 0x1F
-                x >>= 5
-                if c & 0x10:
-                    more = x != -1
-                else:
-                    more = x != 0
-                if more:
-                    c |= 0x20
-                out[p] = c + 48
-                p += 1
+        p = _put(counts, offsets[k], offsets[k + 1] - offsets[k], out, p)
         char_off[k + 1] = p
     return out[:p].copy(), char_off
