@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..rle._iou import _inter_union
+from ..rle.kernels import inter_union as _inter_union
 
 __all__ = ["maybe_not_simple", "intersecting_pairs", "gather_runs"]
 

@@ -18,8 +18,8 @@ from .._arrays import ranges as _ranges
 from ..errors import GeometryError
 from ..geometry import rasterize_many
 from ..rle import RLE, FlatBatch
-from ..rle import _kernels as rle_kernels
-from ..rle._rle import check_size
+from ..rle import kernels as rle_kernels
+from ..rle.kernels import check_size
 from ._kernels import gather_runs, intersecting_pairs
 from ._tables import (
     KIND_BOX,

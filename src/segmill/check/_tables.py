@@ -207,10 +207,8 @@ class PolygonTable:
 
 
 def _coco_polygons_type():
-    try:
-        from ..formats._coco_geom import CocoPolygons
-    except ImportError:  # pragma: no cover - the format module moved
-        return None
+    from ..formats.coco import CocoPolygons  # the COCO reader's polygons (public); loaded when a check runs
+
     return CocoPolygons
 
 
