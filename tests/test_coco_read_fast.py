@@ -253,14 +253,3 @@ def test_a_dropped_dataset_is_freed_without_the_cycle_collector(tmp_path):
         assert item() is None  # the polygon pack holds no reference back to the model
     finally:
         gc.enable()
-
-
-def test_rasterize_items_falls_back_to_the_general_path_if_the_kernel_refuses_a_pack(tmp_path, monkeypatch):
-    import segmill.formats._coco_geom as geom
-
-    ds = segmill.read(_write(tmp_path, coco_dict(10, seed=8)), format="coco")
-    want = rasterize_items(ds.items)
-    monkeypatch.setattr(geom.FlatBatch, "finish_parts", lambda self: None)
-    monkeypatch.setattr(geom.PolygonPack, "rasterize", lambda self, h, w: None)
-    fresh = segmill.read(_write(tmp_path, coco_dict(10, seed=8), "again.json"), format="coco")
-    assert rasterize_items(fresh.items) == want

@@ -314,18 +314,3 @@ def to_rle(geometry: Geometry, height: int, width: int, rule: str = "coco") -> R
         is not ``height x width``.
     """
     return _one(geometry, height, width, rule)
-
-
-def rasterize_many(geometries, height: int, width: int, rule: str = "coco") -> list[RLE]:
-    """Deprecated: :func:`segmill.raster.rasterize` of one image, raising the first error.
-
-    Kept while callers move to the service, which reports an error per
-    geometry instead of stopping at the first one.
-    """
-    from .raster import first_error, rasterize
-
-    out = rasterize(geometries, (height, width), rule)
-    err = first_error(out)
-    if err is not None:
-        raise err
-    return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._arrays import ranges as _ranges
 from ..errors import GeometryError
-from ..geometry import rasterize_many
+from ..raster import rasterize
 from ..rle import RLE, FlatBatch
 from ..rle import kernels as rle_kernels
 from ..rle.kernels import check_size
@@ -136,7 +136,7 @@ def pixel_table(table: AnnotationTable, ptab: PolygonTable) -> PixelTable:
 
     Polygons go through one kernel call; RLEs of the image's size are taken
     as they are; boxes, masks and any polygon the kernel refused are
-    rasterized image by image with :func:`segmill.geometry.rasterize_many`,
+    rasterized image by image with :func:`segmill.raster.rasterize`,
     each failing geometry alone giving no pixels (as before).
     """
     n = len(table)
@@ -189,15 +189,11 @@ def _item_pixels(geoms, h: int, w: int) -> list:
             idx.append(k)
             todo.append(g)
     if todo:
-        try:
-            rles = rasterize_many(todo, h, w)
-        except GeometryError:
-            rles = []
-            for g in todo:
-                try:
-                    rles.append(rasterize_many([g], h, w)[0])
-                except GeometryError:
-                    rles.append(None)
+        rles = rasterize(todo, (h, w))  # an error per geometry: a geometry that has no pixels is None here
+        for r in rles:
+            if not isinstance(r, (RLE, GeometryError)):
+                raise r
+        rles = [r if isinstance(r, RLE) else None for r in rles]
         for k, r in zip(idx, rles):
             out[k] = r
     return out

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import GeometryError, RLEError
 from ..geometry import Box, Polygons
 from ..limits import COUNTS_MAX, check_pixels, max_pixels
-from ..rle import MAX_COORD, RLE, FlatBatch, from_coco
+from ..rle import MAX_COORD, RLE, from_coco
 from ..validate import brief
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
@@ -180,34 +180,8 @@ class PolygonPack:
         ann_end = np.cumsum(self.nparts)
         return np.unique(np.searchsorted(ann_end, parts, side="right"))
 
-    def rasterize(self, heights: np.ndarray, widths: np.ndarray):
-        """Kernel output ``(counts, offsets)`` for every annotation, or None (then rasterize one by one)."""
-        return self.start(heights, widths).finish()
-
-    def start(self, heights: np.ndarray, widths: np.ndarray, worker_share: float = 0.5):
-        """Start rasterizing; the job's ``finish`` completes it and returns what :meth:`rasterize` does.
-
-        Big packs run in two parts side by side (the kernel releases the
-        GIL): ``worker_share`` of the coordinates on :mod:`segmill.rle`'s
-        worker thread, started now, the rest on this thread in ``finish``,
-        so the caller may do Python work in between.
-        """
-        if not self.usable:
-            return _Unusable()
-        return FlatBatch(self.coords, self.part_len, self.nparts, heights, widths, worker_share)
-
     def __repr__(self):
         return f"PolygonPack({len(self)} annotations, {self.coords.size} coordinates)"
-
-
-class _Unusable:
-    """The job of a pack that cannot go to the kernel: every answer is None."""
-
-    def finish(self):
-        return None
-
-    def finish_parts(self):
-        return None
 
 
 class CocoRLE(RLE):
