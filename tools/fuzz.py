@@ -79,6 +79,7 @@ numpy, Pillow and segmill are used.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import math
@@ -382,7 +383,7 @@ def _mutate_json(raw: bytes, rng: random.Random) -> tuple[bytes, str]:
     for _ in range(rng.choice([1] * 7 + [2, 2, 3])):
         paths = _json_paths(doc)
         if not paths:
-            doc = rng.choice(HOSTILE_JSON)
+            doc = copy.deepcopy(rng.choice(HOSTILE_JSON))
             done.append("document replaced")
             break
         done.append(_json_op(doc, _pick_path(paths, rng), rng, splices))
@@ -406,7 +407,7 @@ def _json_op(doc, path: tuple, rng: random.Random, splices: dict) -> str:
         parent[last] = rng.choice(ODD_NUMBERS)
         return f"{where} = {parent[last]!r}"
     if op == "swap":
-        parent[last] = rng.choice(HOSTILE_JSON)
+        parent[last] = copy.deepcopy(rng.choice(HOSTILE_JSON))  # never share (and later mutate) the table's lists
         return f"{where} = {_short(parent[last])}"
     if op in ("literal", "deep"):
         mark = _MARK.format(len(splices))
@@ -425,7 +426,7 @@ def _json_op(doc, path: tuple, rng: random.Random, splices: dict) -> str:
         return f"{where} doubled"
     if op == "dup_key" and isinstance(parent, dict):
         mark = _MARK.format(len(splices))
-        other = rng.choice(HOSTILE_JSON + [value])
+        other = copy.deepcopy(rng.choice(HOSTILE_JSON + [value]))
         key = json.dumps(last)
         splices[f"{key}: {json.dumps(mark)}"] = (f"{key}: {json.dumps(value, allow_nan=True)}, "
                                                  f"{key}: {json.dumps(other, allow_nan=True)}")
