@@ -23,6 +23,7 @@ import json
 
 import numpy as np
 import pytest
+from _layout import coco_layout
 from _report import report_row
 from click.testing import CliRunner
 
@@ -110,28 +111,17 @@ def _iou(a, b):
 @pytest.fixture
 def coco_source(tmp_path):
     """``(COCO file, its dict)``: COCO's own layout with real images."""
-    from PIL import Image
-
     from segmill.rle import encode
 
-    rng = np.random.default_rng(0)
-    (tmp_path / "val2017").mkdir()
-    (tmp_path / "annotations").mkdir()
-    coco = {"images": [], "annotations": [], "categories": CATEGORIES}
-    for n, (name, w, h, anns) in enumerate(IMAGES, 1):
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / "val2017" / name)
-        coco["images"].append({"id": n, "file_name": name, "width": w, "height": h})
-        for cat, seg in anns:
-            if seg == "rle":
-                m = np.zeros((h, w), bool)
-                m[8:20, 30:47] = True
-                m[12:15, 35:40] = False  # a hole: a mask shape keeps it
-                seg = encode(m).to_coco()
-            coco["annotations"].append({"id": 100 + len(coco["annotations"]), "image_id": n, "category_id": cat,
-                                        "segmentation": seg, "iscrowd": 0})
-    src = tmp_path / "annotations" / "instances_val2017.json"
-    src.write_text(json.dumps(coco))
-    return src, coco
+    def record(k, cat, seg, h, w):
+        if seg == "rle":
+            m = np.zeros((h, w), bool)
+            m[8:20, 30:47] = True
+            m[12:15, 35:40] = False  # a hole: a mask shape keeps it
+            seg = encode(m).to_coco()
+        return {"id": 100 + k, "category_id": cat, "segmentation": seg, "iscrowd": 0}
+
+    return coco_layout(tmp_path, CATEGORIES, IMAGES, record)
 
 
 def _convert(src, out, *flags):

@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+from _layout import coco_layout
 from _report import report_row
 from click.testing import CliRunner
 
@@ -36,22 +37,13 @@ def _report_row(client: str, loads: bool, counts_equal: bool, masks, note: str =
 @pytest.fixture
 def converted(tmp_path):
     """``(source COCO dict, YOLO output folder, segmill's JSON report)``."""
-    from PIL import Image
 
-    rng = np.random.default_rng(0)
-    (tmp_path / "val2017").mkdir()
-    (tmp_path / "annotations").mkdir()
-    coco = {"images": [], "annotations": [], "categories": CATEGORIES}
-    for n, (name, w, h, anns) in enumerate(IMAGES, 1):
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / "val2017" / name)
-        coco["images"].append({"id": n, "file_name": name, "width": w, "height": h})
-        for cat, poly in anns:
-            xs, ys = poly[0::2], poly[1::2]
-            coco["annotations"].append({"id": len(coco["annotations"]) + 1, "image_id": n, "category_id": cat,
-                                        "segmentation": [poly], "iscrowd": 0, "area": 1.0,
-                                        "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]})
-    src = tmp_path / "annotations" / "instances_val2017.json"
-    src.write_text(json.dumps(coco))
+    def record(k, cat, poly, h, w):
+        xs, ys = poly[0::2], poly[1::2]
+        return {"id": k + 1, "category_id": cat, "segmentation": [poly], "iscrowd": 0, "area": 1.0,
+                "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]}
+
+    src, coco = coco_layout(tmp_path, CATEGORIES, IMAGES, record)
     out = tmp_path / "yolo"
     res = CliRunner().invoke(main, ["convert", str(src), str(out), "--from", "coco", "--to", "yolo", "--json", "-q"])
     assert res.exit_code == 0, res.output
