@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
 
+from .._gc import no_gc
 from ..model import Dataset
 from .config import Config
 from .context import Context
@@ -19,29 +19,6 @@ __all__ = ["check", "check_path", "check_datasets", "HitColumns"]
 
 
 @contextmanager
-def _no_gc():
-    """Pause the cyclic garbage collector (restored on exit).
-
-    A read dataset is hundreds of thousands of long-lived objects; every
-    full collection triggered while rules allocate findings walks all of
-    them again (~20% of a check on val2017-sized data). Nothing the
-    checker makes needs the cycle collector: reference counting frees it.
-    On the way out everything tracked is promoted to the oldest generation
-    (``gc.freeze()`` + ``gc.unfreeze()``, two list splices): otherwise the
-    first collection after re-enabling walks every object made meanwhile
-    as "young" (4 s after reading a million annotations).
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
-
-
 class _Unfrozen:
     """An object laid out as a :class:`Finding` is, whose attributes are set by plain stores.
 
@@ -143,7 +120,7 @@ def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Co
     config, select, ignore :
         As :func:`check`.
     """
-    with _no_gc():
+    with no_gc():
         return _check_datasets(datasets, config, select, ignore)
 
 
@@ -245,6 +222,6 @@ def check_path(path, *, format: str | None = None, config: Config | None = None,
     from ..io import read
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    with _no_gc():  # one pause for reading and checking: no collection walks the new dataset in between
+    with no_gc():  # one pause for reading and checking: no collection walks the new dataset in between
         datasets = [(read(p, format, errors="keep", **read_options), str(p)) for p in paths]
         return check_datasets(datasets, config=config, select=select, ignore=ignore)

@@ -9,14 +9,13 @@ so that the geometry checks, not the parser, report such values.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 from array import array
 from pathlib import Path
 from typing import Any, Iterable
 
 from .. import jsonio
+from .._gc import no_gc
 
 try:  # optional speed-up, see the module docs
     import orjson as _orjson
@@ -25,28 +24,6 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 __all__ = ["load", "load_split", "SplitDocument", "Reparse", "dumps", "ChunkedWriter", "write_list", "no_gc", "peek",
            "jsonable"]
-
-
-@contextlib.contextmanager
-def no_gc():
-    """Pause the cyclic garbage collector while building many small objects.
-
-    Parsing and model building allocate millions of containers and no cycles;
-    the collector would otherwise walk them again and again (~40 % of the
-    time on a val2017-sized file). On the way out everything tracked is
-    promoted to the oldest generation (``gc.freeze()`` + ``gc.unfreeze()``,
-    two list splices), so re-enabling does not start by scanning the whole
-    new dataset as "young" objects; nothing is exempted from collection.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
 
 
 def _compact_hook(d: dict) -> dict:

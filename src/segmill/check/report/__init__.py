@@ -26,9 +26,9 @@ def render(result, output_format: str = "text", **options) -> str:
     **options
         ``text``: ``max_locations`` (default 10), ``statistics`` (bool).
     """
-    from ..engine import _no_gc
+    from ..._gc import no_gc
 
-    with _no_gc():  # a report of many findings allocates a dict or string per value, and no cycle
+    with no_gc():  # a report of many findings allocates a dict or string per value, and no cycle
         return _render(result, output_format, **options)
 
 
