@@ -228,100 +228,18 @@ def diff(base: Dataset, head: Dataset, *, match: str = "auto", match_iou: float 
     pairs = match_images(base, head)
     rule = match if match != "auto" else ("id" if _match.ids_are_stable(pairs, base, head, match_iou) else "iou")
     cats = diff_categories(base, head)
-    b_names, h_names = class_name_map(base), class_name_map(head)
-    b2h = cats.base_to_head
-
-    def same_class(a: Annotation, b: Annotation) -> bool:
-        return b.category_id == b2h.get(a.category_id, a.category_id)
-
-    out = DatasetDiff(base_label=base_label, head_label=head_label, match_rule=rule)
-    img = Counter({"added": 0, "removed": 0, "modified": 0, "unchanged": 0})
-    ann = Counter({k: 0 for k in ("added", "removed", "unchanged", "modified", *ANNOTATION_KINDS)})
-    moves: Counter = Counter()
-    retained = Counter({"images": 0, "annotations": 0, "modified": 0})
-
+    t = _Tally(DatasetDiff(base_label=base_label, head_label=head_label, match_rule=rule), class_name_map(base),
+               class_name_map(head), cats.base_to_head)
     for b_item, h_item in pairs:
         if b_item is None:
-            img["added"] += 1
-            ann["added"] += len(h_item.annotations)
-            out.image_changes.append(ImageChange("added", _key(h_item), head_id=h_item.id))
-            for a in h_item.annotations:
-                out.annotation_changes.append(AnnotationChange(
-                    "added", _key(h_item), head_id=a.id, head_class=name_of(h_names, a.category_id)))
-            continue
-        if h_item is None:
-            img["removed"] += 1
-            ann["removed"] += len(b_item.annotations)
-            out.image_changes.append(ImageChange("removed", _key(b_item), base_id=b_item.id))
-            for a in b_item.annotations:
-                out.annotation_changes.append(AnnotationChange(
-                    "removed", _key(b_item), base_id=a.id, base_class=name_of(b_names, a.category_id)))
-            continue
-        key = _key(h_item)
-        retained["images"] += 1
-        retained["annotations"] += len(b_item.annotations)
-        if rule == "id":
-            apairs, removed, added = _match.match_by_id(b_item.annotations, h_item.annotations)
+            t.one_side("added", h_item)
+        elif h_item is None:
+            t.one_side("removed", b_item)
         else:
-            apairs, removed, added = _match.match_by_iou(
-                b_item.annotations, h_item.annotations, b_item, h_item, same_class, match_iou)
-        changes: list[AnnotationChange] = []
-        for a in removed:
-            changes.append(AnnotationChange("removed", key, base_id=a.id, base_class=name_of(b_names, a.category_id)))
-        for a in added:
-            changes.append(AnnotationChange("added", key, head_id=a.id, head_class=name_of(h_names, a.category_id)))
-        ann["removed"] += len(removed)
-        ann["added"] += len(added)
-        retained["modified"] += len(removed)
-        for a, b, iou in apairs:
-            moves[(a.category_id, b.category_id)] += 1
-            kinds = []
-            if not same_class(a, b):
-                kinds.append("relabelled")
-            reshaped = not _match.geometry_same(a, b)
-            if reshaped:
-                kinds.append("reshaped")
-            if _other_fields_differ(a, b, reshaped):
-                kinds.append("attributes")
-            if not kinds:
-                ann["unchanged"] += 1
-                continue
-            ann["modified"] += 1
-            for k in kinds:
-                ann[k] += 1
-            if not reshaped:
-                iou = 1.0 if _match.pair_iou_possible(a, b, b_item, h_item) else None
-            elif iou is None:
-                iou = _match.pair_iou(a, b, b_item, h_item)
-            if "relabelled" in kinds or (reshaped and (iou is None or iou < 1.0)):
-                retained["modified"] += 1
-            changes.append(AnnotationChange(
-                "modified", key, a.id, b.id, name_of(b_names, a.category_id), name_of(h_names, b.category_id),
-                tuple(kinds), iou))
-        reasons = []
-        if b_item.id != h_item.id:
-            reasons.append("id")
-        if b_item.size != h_item.size:
-            reasons.append("size")
-        if b_item.file_name != h_item.file_name:
-            reasons.append("renamed")
-        if (b_item.split, b_item.attributes, b_item.extra) != (h_item.split, h_item.attributes, h_item.extra):
-            reasons.append("metadata")
-        if changes:
-            reasons.append("annotations")
-        if b_item.annotations and not h_item.annotations:
-            out.emptied_images.append(key)
-        if reasons:
-            img["modified"] += 1
-            out.image_changes.append(ImageChange("modified", key, b_item.id, h_item.id, tuple(reasons)))
-            out.annotation_changes.extend(changes)
-        else:
-            img["unchanged"] += 1
-
-    infer_merges(cats, base, head, moves)
-    out.images = dict(img)
-    out.annotations = dict(ann)
-    out.retained = dict(retained)
+            t.both(b_item, h_item, rule, match_iou)
+    infer_merges(cats, base, head, t.moves)
+    out = t.out
+    out.images, out.annotations, out.retained = dict(t.img), dict(t.ann), dict(t.retained)
     out.categories = cats
     # A renamed class is the same class: compare it under its new name.
     renamed = {c.base["name"]: c.head["name"] for c in cats.of_kind("renamed")}
@@ -329,3 +247,102 @@ def diff(base: Dataset, head: Dataset, *, match: str = "auto", match_iou: float 
     hs = class_stats(head)
     out.classes = {k: {"base": bs.get(k), "head": hs.get(k)} for k in sorted(bs.keys() | hs.keys())}
     return out
+
+
+class _Tally:
+    """The counts and changes of one diff, image pair by image pair."""
+
+    def __init__(self, out: DatasetDiff, b_names: dict, h_names: dict, b2h: dict):
+        self.out, self.b_names, self.h_names, self.b2h = out, b_names, h_names, b2h
+        self.img = Counter({"added": 0, "removed": 0, "modified": 0, "unchanged": 0})
+        self.ann = Counter({k: 0 for k in ("added", "removed", "unchanged", "modified", *ANNOTATION_KINDS)})
+        self.moves: Counter = Counter()
+        self.retained = Counter({"images": 0, "annotations": 0, "modified": 0})
+
+    def same_class(self, a: Annotation, b: Annotation) -> bool:
+        return b.category_id == self.b2h.get(a.category_id, a.category_id)
+
+    def one_side(self, status: str, item) -> None:
+        """An image only one version has (``"added"`` or ``"removed"``), with all its annotations."""
+        self.img[status] += 1
+        self.ann[status] += len(item.annotations)
+        side = "head_id" if status == "added" else "base_id"
+        names = self.h_names if status == "added" else self.b_names
+        cls = "head_class" if status == "added" else "base_class"
+        self.out.image_changes.append(ImageChange(status, _key(item), **{side: item.id}))
+        for a in item.annotations:
+            self.out.annotation_changes.append(AnnotationChange(
+                status, _key(item), **{side: a.id, cls: name_of(names, a.category_id)}))
+
+    def both(self, b_item, h_item, rule: str, match_iou: float) -> None:
+        """An image both versions have: pair its annotations, count and record what changed."""
+        key = _key(h_item)
+        self.retained["images"] += 1
+        self.retained["annotations"] += len(b_item.annotations)
+        if rule == "id":
+            apairs, removed, added = _match.match_by_id(b_item.annotations, h_item.annotations)
+        else:
+            apairs, removed, added = _match.match_by_iou(
+                b_item.annotations, h_item.annotations, b_item, h_item, self.same_class, match_iou)
+        changes = [AnnotationChange("removed", key, base_id=a.id, base_class=name_of(self.b_names, a.category_id))
+                   for a in removed]
+        changes += [AnnotationChange("added", key, head_id=a.id, head_class=name_of(self.h_names, a.category_id))
+                    for a in added]
+        self.ann["removed"] += len(removed)
+        self.ann["added"] += len(added)
+        self.retained["modified"] += len(removed)
+        for a, b, iou in apairs:
+            change = self._pair(a, b, iou, b_item, h_item, key)
+            if change is not None:
+                changes.append(change)
+        reasons = _image_reasons(b_item, h_item, changes)
+        if b_item.annotations and not h_item.annotations:
+            self.out.emptied_images.append(key)
+        if reasons:
+            self.img["modified"] += 1
+            self.out.image_changes.append(ImageChange("modified", key, b_item.id, h_item.id, tuple(reasons)))
+            self.out.annotation_changes.extend(changes)
+        else:
+            self.img["unchanged"] += 1
+
+    def _pair(self, a, b, iou, b_item, h_item, key) -> AnnotationChange | None:
+        """The change of one paired annotation, counted; None when it is unchanged."""
+        self.moves[(a.category_id, b.category_id)] += 1
+        kinds = []
+        if not self.same_class(a, b):
+            kinds.append("relabelled")
+        reshaped = not _match.geometry_same(a, b)
+        if reshaped:
+            kinds.append("reshaped")
+        if _other_fields_differ(a, b, reshaped):
+            kinds.append("attributes")
+        if not kinds:
+            self.ann["unchanged"] += 1
+            return None
+        self.ann["modified"] += 1
+        for k in kinds:
+            self.ann[k] += 1
+        if not reshaped:
+            iou = 1.0 if _match.pair_iou_possible(a, b, b_item, h_item) else None
+        elif iou is None:
+            iou = _match.pair_iou(a, b, b_item, h_item)
+        if "relabelled" in kinds or (reshaped and (iou is None or iou < 1.0)):
+            self.retained["modified"] += 1
+        return AnnotationChange("modified", key, a.id, b.id, name_of(self.b_names, a.category_id),
+                                name_of(self.h_names, b.category_id), tuple(kinds), iou)
+
+
+def _image_reasons(b_item, h_item, changes: list) -> list[str]:
+    """Why a paired image counts as modified (empty: unchanged)."""
+    reasons = []
+    if b_item.id != h_item.id:
+        reasons.append("id")
+    if b_item.size != h_item.size:
+        reasons.append("size")
+    if b_item.file_name != h_item.file_name:
+        reasons.append("renamed")
+    if (b_item.split, b_item.attributes, b_item.extra) != (h_item.split, h_item.attributes, h_item.extra):
+        reasons.append("metadata")
+    if changes:
+        reasons.append("annotations")
+    return reasons
