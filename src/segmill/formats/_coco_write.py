@@ -569,100 +569,110 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
     report = WriteReport()
     with J.no_gc():
         ds.validate(ds.meta.get("source_path"))
+        w = _Write(ds, opts, report)
+        meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
+        top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
+        written = set()
+        with open(path, "wb") as fh:
+            out = J.ChunkedWriter(fh)
+            for k in list(top_keys) + ["info", "licenses", "images", "annotations", "categories"] + list(ds.extra):
+                if k not in written:
+                    written.add(k)
+                    w.section(out, k, top_keys)
+            out.close()
+    report.files = 1
+    return report
+
+
+class _Write:
+    """One COCO write: the id maps, the annotation order, and each top-level section."""
+
+    def __init__(self, ds: Dataset, opts: _Opts, report: WriteReport):
+        self.ds, self.opts, self.report = ds, opts, report
         item_map = _int_ids(ds.items, "images", report)
         cat_map_obj = _int_ids(ds.categories, "categories", report)
-        cat_map = None
+        self.cat_map = None
         if cat_map_obj is not None:
-            cat_map = {c.id: cat_map_obj.get(id(c), c.id) for c in ds.categories}
-        ann_map = _annotation_ids(ds, report)
-        splits = {it.split for it in ds.items if it.split is not None}
-        image_ids = {}
-        for it in ds.items:
-            image_ids[id(it)] = it.id if item_map is None else item_map.get(id(it), it.id)
-        if len(splits) > 1:
+            self.cat_map = {c.id: cat_map_obj.get(id(c), c.id) for c in ds.categories}
+        self.ann_map = _annotation_ids(ds, report)
+        self.image_ids = {id(it): it.id if item_map is None else item_map.get(id(it), it.id) for it in ds.items}
+        if len({it.split for it in ds.items if it.split is not None}) > 1:
             for it in ds.items:
                 if it.split is not None:
                     report.lose("L105", f"split {brief(it.split)} not recorded", it.id)
-        meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
-        top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
-        pairs = _file_order(ds)
-        by_item = pairs is None or _in_item_order(ds)
-        if by_item:
-            pairs = ((a, it) for it in ds.items for a in it.annotations)
+        self.pairs = _file_order(ds)
+        self.by_item = self.pairs is None or _in_item_order(ds)
+        if self.by_item:
+            self.pairs = ((a, it) for it in ds.items for a in it.annotations)
 
-        def images():
-            for it in ds.items:
-                keys = getattr(it, "_coco_keys", None)
-                f = {"id": image_ids[id(it)], "file_name": it.file_name}
-                if it.width is not None or (keys and "width" in keys):
-                    f["width"] = it.width
-                if it.height is not None or (keys and "height" in keys):
-                    f["height"] = it.height
-                if it.attributes or (keys and "attributes" in keys):
-                    f["attributes"] = it.attributes if keys else _clean(it.attributes, report, "image attribute", it.id)
-                extra = it.extra if keys else _clean(it.extra, report, "image field", it.id)
-                if f["id"] is not it.id:
-                    extra = dict(extra, segmill_id=it.id)
-                report.items += 1
-                yield _ordered(keys, f, extra, _IMG_ORDER)
+    def section(self, out, k: str, top_keys) -> None:
+        """Write the top-level key ``k`` (streamed for images and annotations)."""
+        ds, report = self.ds, self.report
+        if k == "images":
+            out.stream("images", self.images())
+        elif k == "annotations":
+            out.stream("annotations", self.annotations())
+        elif k == "categories":
+            out.key("categories", self.categories())
+        elif k == "info":
+            if ds.info is not None or "info" in top_keys:
+                out.key("info", ds.info)
+        elif k == "licenses":
+            if ds.licenses is not None or "licenses" in top_keys:
+                out.key("licenses", ds.licenses)
+        elif k in ds.extra:
+            v = ds.extra[k]
+            if J.jsonable(v):
+                out.key(k, v)
+            else:
+                report.lose("L001", f"top-level field {brief(k)} cannot be written as JSON")
 
-        def one_by_one(pairs):
-            for a, it in pairs:
-                rec = _annotation_record(a, it, image_ids[id(it)], cat_map, ann_map, opts, report)
-                if rec is not None:
-                    report.annotations += 1
-                    yield rec
+    def images(self):
+        report = self.report
+        for it in self.ds.items:
+            keys = getattr(it, "_coco_keys", None)
+            f = {"id": self.image_ids[id(it)], "file_name": it.file_name}
+            if it.width is not None or (keys and "width" in keys):
+                f["width"] = it.width
+            if it.height is not None or (keys and "height" in keys):
+                f["height"] = it.height
+            if it.attributes or (keys and "attributes" in keys):
+                f["attributes"] = it.attributes if keys else _clean(it.attributes, report, "image attribute", it.id)
+            extra = it.extra if keys else _clean(it.extra, report, "image field", it.id)
+            if f["id"] is not it.id:
+                extra = dict(extra, segmill_id=it.id)
+            report.items += 1
+            yield _ordered(keys, f, extra, _IMG_ORDER)
 
-        def annotations():
-            if not (by_item and opts.mode == "rle" and cat_map is None and ann_map is None):
-                yield from one_by_one(track(pairs, ds.num_annotations, "writing annotations"))
-                return
-            for it in track(ds.items, desc="writing annotations"):
-                bulk = _bulk_rle(it, image_ids[id(it)], opts, report)
-                yield from (one_by_one((a, it) for a in it.annotations) if bulk is None else bulk)
+    def one_by_one(self, pairs):
+        for a, it in pairs:
+            rec = _annotation_record(a, it, self.image_ids[id(it)], self.cat_map, self.ann_map, self.opts,
+                                     self.report)
+            if rec is not None:
+                self.report.annotations += 1
+                yield rec
 
-        def categories():
-            out = []
-            for c in ds.categories:
-                keys = getattr(c, "_coco_keys", None)
-                f = {"id": c.id if cat_map is None else cat_map[c.id], "name": c.name}
-                if c.supercategory is not None or (keys and "supercategory" in keys):
-                    f["supercategory"] = c.supercategory
-                if c.isthing is not None or (keys and "isthing" in keys):
-                    f["isthing"] = None if c.isthing is None else int(c.isthing)
-                if c.color is not None or (keys and "color" in keys):
-                    f["color"] = None if c.color is None else list(c.color)
-                extra = c.extra if keys else _clean(c.extra, report, "category field")
-                if f["id"] is not c.id:
-                    extra = dict(extra, segmill_id=c.id)
-                out.append(_ordered(keys, f, extra, _CAT_ORDER))
-            return out
+    def annotations(self):
+        if not (self.by_item and self.opts.mode == "rle" and self.cat_map is None and self.ann_map is None):
+            yield from self.one_by_one(track(self.pairs, self.ds.num_annotations, "writing annotations"))
+            return
+        for it in track(self.ds.items, desc="writing annotations"):
+            bulk = _bulk_rle(it, self.image_ids[id(it)], self.opts, self.report)
+            yield from (self.one_by_one((a, it) for a in it.annotations) if bulk is None else bulk)
 
-        written = set()
-        with open(path, "wb") as fh:
-            w = J.ChunkedWriter(fh)
-            for k in list(top_keys) + ["info", "licenses", "images", "annotations", "categories"] + list(ds.extra):
-                if k in written:
-                    continue
-                written.add(k)
-                if k == "images":
-                    w.stream("images", images())
-                elif k == "annotations":
-                    w.stream("annotations", annotations())
-                elif k == "categories":
-                    w.key("categories", categories())
-                elif k == "info":
-                    if ds.info is not None or "info" in top_keys:
-                        w.key("info", ds.info)
-                elif k == "licenses":
-                    if ds.licenses is not None or "licenses" in top_keys:
-                        w.key("licenses", ds.licenses)
-                elif k in ds.extra:
-                    v = ds.extra[k]
-                    if J.jsonable(v):
-                        w.key(k, v)
-                    else:
-                        report.lose("L001", f"top-level field {brief(k)} cannot be written as JSON")
-            w.close()
-    report.files = 1
-    return report
+    def categories(self) -> list:
+        out, cat_map, report = [], self.cat_map, self.report
+        for c in self.ds.categories:
+            keys = getattr(c, "_coco_keys", None)
+            f = {"id": c.id if cat_map is None else cat_map[c.id], "name": c.name}
+            if c.supercategory is not None or (keys and "supercategory" in keys):
+                f["supercategory"] = c.supercategory
+            if c.isthing is not None or (keys and "isthing" in keys):
+                f["isthing"] = None if c.isthing is None else int(c.isthing)
+            if c.color is not None or (keys and "color" in keys):
+                f["color"] = None if c.color is None else list(c.color)
+            extra = c.extra if keys else _clean(c.extra, report, "category field")
+            if f["id"] is not c.id:
+                extra = dict(extra, segmill_id=c.id)
+            out.append(_ordered(keys, f, extra, _CAT_ORDER))
+        return out
