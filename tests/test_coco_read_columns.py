@@ -139,7 +139,7 @@ def _seen(ds) -> list:
         out.append(_typed((it.id, it.file_name, it.width, it.height, it.attributes, it.extra)))
         for a in it.annotations:
             out.append((_typed((a.id, a.category_id, a.iscrowd, a.area, a.bbox, a.score, a.attributes, a.extra)),
-                        _geometry(a.geometry), getattr(a, "_coco_keys", None)))
+                        _geometry(a.geometry), a.origin))
     order = ds.meta["coco"]["order"]
     out.append(_typed([(a.id, a.category_id, it.id) for a, it in zip(order.anns, order.items)]))
     out.append(_typed(order.ids))

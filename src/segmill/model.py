@@ -31,6 +31,12 @@ Id = Union[int, str]
 _GEOMETRY_TYPES = (Polygons, RLE, Mask, Box, Shape, InvalidGeometry, type(None))
 
 
+def origin_of(obj, fmt: str):
+    """The round-trip data format ``fmt`` kept on ``obj`` when it read it (see ``origin``), or None."""
+    o = obj.origin
+    return o[1] if o is not None and o[0] == fmt else None
+
+
 def _color(value) -> tuple[int, int, int]:
     """An (r, g, b) colour of integers 0-255."""
     try:
@@ -65,6 +71,12 @@ class Category:
         Display / palette colour.
     extra : dict
         Unknown fields, carried through.
+    origin : tuple, optional
+        ``(format, data)``: what the format this was read from keeps to write
+        it back exactly (COCO's key order, a LabelMe shape as found...). Owned
+        by that format (read it with :func:`origin_of`); not an argument of
+        the constructor, not compared, and not carried by
+        :func:`dataclasses.replace` (a changed object is written anew).
     """
 
     id: Id
@@ -73,6 +85,7 @@ class Category:
     isthing: bool | None = None
     color: tuple[int, int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    origin: Any = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         _check_id(self.id, "category id")
@@ -105,6 +118,12 @@ class Annotation:
         tool attributes ...).
     extra : dict
         Unknown fields, carried through.
+    origin : tuple, optional
+        ``(format, data)``: what the format this was read from keeps to write
+        it back exactly (COCO's key order, a LabelMe shape as found...). Owned
+        by that format (read it with :func:`origin_of`); not an argument of
+        the constructor, not compared, and not carried by
+        :func:`dataclasses.replace` (a changed object is written anew).
     """
 
     id: Id | None
@@ -116,6 +135,7 @@ class Annotation:
     score: float | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    origin: Any = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         _check_id(self.id, "annotation id", optional=True)
@@ -175,6 +195,12 @@ class Item:
         Format-neutral image attributes.
     extra : dict
         Unknown fields, carried through.
+    origin : tuple, optional
+        ``(format, data)``: what the format this was read from keeps to write
+        it back exactly (COCO's key order, a LabelMe shape as found...). Owned
+        by that format (read it with :func:`origin_of`); not an argument of
+        the constructor, not compared, and not carried by
+        :func:`dataclasses.replace` (a changed object is written anew).
     """
 
     id: Id
@@ -185,6 +211,7 @@ class Item:
     split: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    origin: Any = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         _check_id(self.id, "image id")

@@ -1,7 +1,7 @@
 """COCO instances JSON -> Dataset, keeping everything needed to write it back.
 
 What is kept, beyond the model's fields: every unknown key in ``extra`` (in
-source order), the key order of each record (``_coco_keys`` on the model
+source order), the key order of each record (``origin`` ``("coco", keys)`` on the model
 object, so key presence and order survive a round trip), the raw segmentation
 values (see :mod:`._coco_geom`), the top-level key order and the annotation
 order of the file (``dataset.meta["coco"]``).
@@ -21,9 +21,24 @@ from ..limits import max_pixels
 from ..model import Annotation, Category, Dataset, Item
 from ..validate import brief, string
 from . import _coco_json as J
-from ._coco_checks import (FMAX, _Errors, _bbox_problem, _check_pack, _drop_duplicates, _integrity_ok, _is_id,
-                           bbox_column, check_id, check_image_size, crowds_ok, finite_column, finite_values, ids_ok,
-                           image_record, odd)
+from ._coco_checks import (
+    FMAX,
+    _bbox_problem,
+    _check_pack,
+    _drop_duplicates,
+    _Errors,
+    _integrity_ok,
+    _is_id,
+    bbox_column,
+    check_id,
+    check_image_size,
+    crowds_ok,
+    finite_column,
+    finite_values,
+    ids_ok,
+    image_record,
+    odd,
+)
 from ._coco_geom import CocoPolygons, PolygonPack, parse_segmentation, polygon_problem
 
 __all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
@@ -40,6 +55,17 @@ def keys_of(d: dict) -> tuple:
     """The record's key order, shared between records with the same order."""
     k = tuple(d)
     return _interned.setdefault(k, k)
+
+
+_origins: dict = {}
+
+
+def coco_origin(keys: tuple) -> tuple:
+    """The model ``origin`` of a record read with key order ``keys``: ``("coco", keys)``, shared."""
+    o = _origins.get(keys)
+    if o is None:
+        o = _origins.setdefault(keys, ("coco", keys))
+    return o
 
 
 class CocoOrder:
@@ -97,7 +123,7 @@ def read_categories(raw, err: _Errors) -> list[Category]:
         if isthing is not None and isthing not in (0, 1):
             extra["isthing"], isthing = isthing, None
         cat = Category(cid, name, sup, None if isthing is None else bool(isthing), color, extra)
-        cat._coco_keys = keys_of(c)
+        cat.origin = coco_origin(keys_of(c))
         out.append(cat)
     return out
 
@@ -135,7 +161,7 @@ def read_images(raw, err: _Errors) -> list[Item]:
             extra["attributes"], attrs = attrs, None
         item = trusted(iid, fn, w, h, [], None, attrs, extra)
         keys = tuple(im)
-        item._coco_keys = intern(keys, keys)
+        item.origin = coco_origin(intern(keys, keys))
         add(item)
     return out
 
@@ -326,7 +352,7 @@ class _AnnotationReader:
                         else:
                             extra = None
                         ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, attrs, extra)
-                        ann._coco_keys = keys
+                        ann.origin = coco_origin(keys)
                         item.annotations.append(ann)
                         add_ann(ann)
                         add_item(item)
@@ -400,7 +426,7 @@ class _AnnotationReader:
             ann.score = score
             ann.attributes = {}
             ann.extra = {}
-            ann._coco_keys = ks
+            ann.origin = coco_origin(ks)
             item.annotations.append(ann)
             add(ann)
         order = self.order
@@ -548,7 +574,7 @@ def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Erro
     if attrs is not None and type(attrs) is not dict:
         extra["attributes"], attrs = attrs, None
     ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
-    ann._coco_keys = keys_of(a)
+    ann.origin = coco_origin(keys_of(a))
     return ann, item
 
 

@@ -18,7 +18,7 @@ from ..errors import GeometryError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..limits import check_pixels
 from ..losses import Loss, WriteReport, register_codes
-from ..model import Dataset
+from ..model import Dataset, origin_of
 from ..raster import rasterize_packed
 from ..rle import RLE
 from ..validate import brief
@@ -62,7 +62,7 @@ def _int_ids(objs, what: str, report: WriteReport, attr: str = "id"):
 def _annotation_ids(ds: Dataset, report: WriteReport):
     """Int ids for annotations with a str id, or with none when they did not come from COCO."""
     todo = [a for it in ds.items for a in it.annotations
-            if type(a.id) is str or (a.id is None and getattr(a, "_coco_keys", None) is None)]
+            if type(a.id) is str or (a.id is None and origin_of(a, "coco") is None)]
     if not todo:
         return None
     top = max((a.id for it in ds.items for a in it.annotations if type(a.id) is int), default=0)
@@ -431,7 +431,7 @@ def _plain_record(ann, item, image_id, order, opts: _Opts, report: WriteReport):
 
 
 def _annotation_record(ann, item, image_id, cat_map, ann_map, opts: _Opts, report: WriteReport):
-    keys = getattr(ann, "_coco_keys", None)
+    keys = origin_of(ann, "coco")
     if keys is not None and ann_map is None and cat_map is None:
         order = _plain_orders.get(keys) or _plain_order(keys)
         if order is not None:
@@ -534,13 +534,13 @@ def _bulk_rle(item, image_id, opts: _Opts, report: WriteReport):
     anns = item.annotations
     if not anns or item.height is None or item.width is None:
         return None
-    keys = getattr(anns[0], "_coco_keys", None)
+    keys = origin_of(anns[0], "coco")
     order = _plain_orders.get(keys) or _plain_order(keys) if keys is not None else None
     if order is None:
         return None
     for a in anns:
         if (type(a.geometry) is not CocoPolygons or a.iscrowd or a.score is not None or a.attributes or a.extra
-                or getattr(a, "_coco_keys", None) != keys):
+                or a.origin is not anns[0].origin):
             return None
     opts.pixels.check_size(item)
     img = _Image(anns, [a.geometry for a in anns], (item.height, item.width), opts.raster)
@@ -630,7 +630,7 @@ class _Write:
     def images(self):
         report = self.report
         for it in self.ds.items:
-            keys = getattr(it, "_coco_keys", None)
+            keys = origin_of(it, "coco")
             f = {"id": self.image_ids[id(it)], "file_name": it.file_name}
             if it.width is not None or (keys and "width" in keys):
                 f["width"] = it.width
@@ -663,7 +663,7 @@ class _Write:
     def categories(self) -> list:
         out, cat_map, report = [], self.cat_map, self.report
         for c in self.ds.categories:
-            keys = getattr(c, "_coco_keys", None)
+            keys = origin_of(c, "coco")
             f = {"id": c.id if cat_map is None else cat_map[c.id], "name": c.name}
             if c.supercategory is not None or (keys and "supercategory" in keys):
                 f["supercategory"] = c.supercategory

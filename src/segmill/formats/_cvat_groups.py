@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Mask, Polygons
+from ..model import origin_of
 from ..rle import RLE, decode, merge
 
 __all__ = ["GROUPED_TAGS", "GroupIds", "group_geometry", "merge_groups", "stored_parts"]
@@ -64,9 +65,9 @@ def _instance(members, height, width, raster):
     first = members[0][0]
     geom = group_geometry([(a.geometry, tag) for a, tag in members], height, width, raster)
     ann = type(first)(None, first.category_id, geom, attributes=dict(first.attributes))
-    extra = dict(getattr(first, "_cvat", None) or {})
+    extra = dict(origin_of(first, "cvat") or {})
     extra["parts"] = ([a for a, _ in members], geom)
-    object.__setattr__(ann, "_cvat", extra)
+    ann.origin = ("cvat", extra)
     return ann
 
 
@@ -84,7 +85,7 @@ def group_geometry(parts, height, width, raster="coco"):
 
 def stored_parts(ann) -> list | None:
     """The shapes an instance was read from, if it is unchanged since (same label, attributes, geometry)."""
-    stored = (getattr(ann, "_cvat", None) or {}).get("parts")
+    stored = (origin_of(ann, "cvat") or {}).get("parts")
     if not stored:
         return None
     members, geom = stored

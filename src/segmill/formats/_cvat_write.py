@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..geometry import Box, Mask, Polygons, Shape
 from ..limits import check_pixels
 from ..losses import WriteReport
-from ..model import Dataset
+from ..model import Dataset, origin_of
 from ..rle import RLE, decode
 from ..validate import brief
 from ._cvat_groups import GroupIds, stored_parts
@@ -76,7 +76,7 @@ def write(dataset: Dataset, path) -> WriteReport:
              "    <task>", "      <labels>"]
     for c in dataset.categories:
         lines.append(f"        <label>\n          <name>{escape(c.name)}</name>")
-        cv = getattr(c, "_cvat", None) or {}
+        cv = origin_of(c, "cvat") or {}
         color = cv.get("color") or ("#%02x%02x%02x" % c.color if c.color else None)
         if color:
             lines.append(f"          <color>{escape(color)}</color>")
@@ -103,7 +103,7 @@ def write(dataset: Dataset, path) -> WriteReport:
 
 
 def _image_xml(item, n, int_ids, cats, report):
-    cv = getattr(item, "_cvat", None) or {}
+    cv = origin_of(item, "cvat") or {}
     raw_id = item.id if int_ids else cv.get("id", n)
     name = posixpath.normpath(item.file_name.replace("\\", "/"))
     if name.startswith(("../", "/")) or name == "..":
@@ -167,7 +167,7 @@ def _shape_xml(ann, label, item, report, gid, ann_id):
     common = {"label": label}
     if isinstance(a.get("occluded"), (bool, int, np.integer)):  # a flag; text goes as an <attribute> child
         common["occluded"] = "1" if a["occluded"] else "0"
-    extra = getattr(ann, "_cvat", None) or {}
+    extra = origin_of(ann, "cvat") or {}
     if "source" in extra:
         common["source"] = str(extra["source"])
     if _as_int(a.get("z_order")) is not None:

@@ -20,6 +20,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..model import origin_of
 from ..paths import output_name
 from ..validate import brief
 
@@ -80,7 +81,7 @@ def _image_parts(item) -> tuple[list[str], bool]:
 
 def _json_of_labelme_item(item, image: list[str]) -> list[str] | None:
     """A LabelMe item's own JSON path (its id), when it names a file apart from its image; else ``None``."""
-    if getattr(item, "_labelme", None) is None or not isinstance(item.id, str):
+    if origin_of(item, "labelme") is None or not isinstance(item.id, str):
         return None
     parts, cut = _parts(item.id)
     if cut or not parts:

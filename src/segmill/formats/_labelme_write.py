@@ -16,7 +16,7 @@ from ..geometry import Box, Mask, Polygons, Shape
 from ..images import image_size
 from ..limits import check_pixels
 from ..losses import WriteReport
-from ..model import Dataset
+from ..model import Dataset, origin_of
 from ..rle import RLE, decode
 from ..validate import brief
 from ._image_files import find_image, place_image
@@ -47,7 +47,7 @@ def _png_b64(arr: np.ndarray) -> str:
 
 def _stored_shapes(ann, item, rule):
     """The shapes this annotation was read from, if its geometry is unchanged."""
-    stored = getattr(ann, "_labelme", None)
+    stored = origin_of(ann, "labelme")
     if not stored:
         return None
     if item.size is not None and any(s.get("shape_type") not in (None, "", "polygon") for s in stored):
@@ -170,7 +170,7 @@ def _image_bytes(item, roots, out, where, how, report) -> bytes | None:
             place_image(src, dst, link, report)
             _check_size(item, dst, report)
         return src.read_bytes() if embed else None
-    stored = (getattr(item, "_labelme", None) or {}).get("imageData")
+    stored = (origin_of(item, "labelme") or {}).get("imageData")
     data = None
     if isinstance(stored, str):
         try:
@@ -219,7 +219,7 @@ def _dumps(doc, indent, item, ascii: bool = False, end: str = "") -> str:
 
 def _item_doc(item, cats, rule, report, next_id):
     """The JSON document of one item (``imagePath`` and ``imageData`` are set by the caller), and the last id used."""
-    meta = dict(getattr(item, "_labelme", None) or {})
+    meta = dict(origin_of(item, "labelme") or {})
     used: dict = {}
     taken = {_gid(a) for a in item.annotations}
     shapes = []

@@ -53,7 +53,7 @@ from .. import jsonio
 from ..errors import InputError, PolygonError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons
 from ..losses import WriteReport, register_codes
-from ..model import Annotation, Category, Dataset, Item
+from ..model import Annotation, Category, Dataset, Item, origin_of
 from ..paths import confine, confined_glob
 from ..rle import RLE, RULES, decode, encode
 from ..validate import ErrorPolicy, brief, finite, image_size, string
@@ -385,7 +385,7 @@ def _read_item(place, prefix, kind, f, table, policy):
         crowd = kind == "instanceIds" and not instance and entry.has_instances is True
         ann = Annotation(None, cls, encode(arr == v), iscrowd=crowd)
         if instance:
-            object.__setattr__(ann, "_cityscapes_value", v)  # private: keeps k on a round trip
+            ann.origin = ("cityscapes", v)  # keeps k on a round trip
         item.annotations.append(ann)
     return item
 
@@ -759,7 +759,7 @@ def _paint(item, slots, rule, report):
 
 def _value(ann, slot, used, stuff_seen, any_pixels, item, report):
     """The pixel value of one annotation (None: dropped, reported)."""
-    stored = getattr(ann, "_cityscapes_value", None)
+    stored = origin_of(ann, "cityscapes")
     if slot.instances and not ann.iscrowd:
         taken = used.setdefault(slot.value, set())
         if isinstance(stored, int) and stored // 1000 == slot.value and stored % 1000 not in taken:

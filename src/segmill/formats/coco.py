@@ -30,7 +30,7 @@ from ..errors import UsageError
 from ..losses import WriteReport
 from ..model import Dataset
 from ..validate import brief
-from . import Detection, FormatSpec, NO, register_format
+from . import NO, Detection, FormatSpec, register_format
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances

@@ -31,8 +31,16 @@ from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
 from ..paths import confined_glob, output_name, resolve_inside
 from ..rle import encode
-from ..validate import ErrorPolicy, brief, finite, hashable_id, image_size, int_in, string
-from . import Detection, FormatSpec, NO, register_format
+from ..validate import (
+    ErrorPolicy,
+    brief,
+    finite,
+    hashable_id,
+    image_size,
+    int_in,
+    string,
+)
+from . import NO, Detection, FormatSpec, register_format
 from ._png import read_png, write_png
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
 from .options import ERRORS, Option, raster, raster_rule

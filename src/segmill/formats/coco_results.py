@@ -19,13 +19,13 @@ from ..errors import InputError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..limits import check_pixels, max_pixels
 from ..losses import WriteReport, register_codes
-from ..model import Category, Dataset, Item
+from ..model import Category, Dataset, Item, origin_of
 from ..rle import RLE
 from ..validate import brief
-from . import Detection, FormatSpec, NO, register_format
+from . import NO, Detection, FormatSpec, register_format
 from . import _coco_json as J
-from ._coco_geom import CocoPolygons, CocoRLE
 from ._coco_checks import _is_id
+from ._coco_geom import CocoPolygons, CocoRLE
 from ._coco_read import CocoOrder, _Errors, read_annotations, read_instances
 from ._coco_write import _file_order, _ordered
 from .options import ERRORS, Option, raster, raster_rule
@@ -179,7 +179,7 @@ def write(dataset: Dataset, path, raster: str | None = None) -> WriteReport:
 def _record(ann, item, raster, from_results, report: WriteReport):
     g = ann.geometry
     iid, aid = item.id, ann.id
-    keys = getattr(ann, "_coco_keys", None) if from_results else None
+    keys = origin_of(ann, "coco") if from_results else None
     f: dict = {"image_id": item.id, "category_id": ann.category_id}
     h, w = item.height, item.width
     if g is None:

@@ -238,7 +238,7 @@ def _categories(top):
                          if a.find(k) is not None})
         color = lab.findtext("color")
         cat = Category(len(cats) + 1, name, color=_rgb(color))
-        object.__setattr__(cat, "_cvat", {"attributes": spec, "color": color})
+        cat.origin = ("cvat", {"attributes": spec, "color": color})
         cats.append(cat)
         by_name[name] = cat
     return cats, by_name
@@ -297,7 +297,7 @@ def _item(im, n, repeated, root_dir, f, rec, check_path=True):
         iid = f"{subset or ''}/{raw_id}"
     extra = {k: v for k, v in im.attrib.items() if k not in ("id", "name", "width", "height", "subset")}
     item = Item(iid, rel, w, h, split=subset)
-    object.__setattr__(item, "_cvat", {"id": raw_id, **extra})
+    item.origin = ("cvat", {"id": raw_id, **extra})
     return item
 
 
@@ -368,7 +368,7 @@ def _annotation(el, item, cat_by_name, f, rec):
         extra["rotation"] = el.get("rotation")
     cat = cat_by_name.get(label)
     ann = Annotation(None, cat.id if cat else None, geom, attributes=attrs)
-    object.__setattr__(ann, "_cvat", extra)
+    ann.origin = ("cvat", extra)
     return ann
 
 

@@ -20,8 +20,8 @@ With ``raster="pil"`` polygons are later drawn the way labelme draws them
 (Pillow, boundary included) and every area annotation carries labelme's own
 ``area`` / ``bbox`` (pixel count and toBbox of the Pillow-drawn union), which
 is what ``labelme2coco.py`` writes. The original shapes are kept in a
-private attribute of each annotation (``_labelme``, not part of the model's
-equality and never seen by other writers) so a LabelMe -> LabelMe round trip
+annotation's ``origin`` (``("labelme", shapes)``: not part of the model's
+equality and never read by other writers) so a LabelMe -> LabelMe round trip
 writes them back verbatim as long as the geometry was not changed; non-empty
 ``flags`` / ``description`` also go to ``attributes``.
 
@@ -154,7 +154,7 @@ def _ends(f: Path, n: int = 4096) -> tuple[bytes, bytes]:
 # ------------------------------------------------------------------ helpers
 def _keep_shapes(ann, entries) -> None:
     """Remember the shapes an annotation came from (private: not model data)."""
-    object.__setattr__(ann, "_labelme", [e["raw"] for e in entries])
+    ann.origin = ("labelme", [e["raw"] for e in entries])
     first = entries[0]["raw"]
     if first.get("flags"):
         ann.attributes["flags"] = first["flags"]
@@ -380,7 +380,7 @@ def _read_file(f, data, root, rule, policy):
     item = Item(f.relative_to(root).with_suffix("").as_posix(), file_name, w, h)
     if data.get("flags"):
         item.attributes["flags"] = data["flags"]
-    object.__setattr__(item, "_labelme", top)
+    item.origin = ("labelme", top)
     return item, _instances(f, data["shapes"], h, w, rule, policy)
 
 
