@@ -196,7 +196,7 @@ def test_keep_mode_keeps_bad_geometry_as_invalid_geometry(tmp_path):
 
 def test_keep_mode_keeps_annotations_of_missing_images_under_a_placeholder(tmp_path):
     ds = segmill.read(_write(tmp_path, _with_ann(image_id=99)), format="coco", errors="keep")
-    assert ds.meta["coco_missing_images"] == [99]
+    assert ds.meta["placeholder_images"] == [99]
     assert [a.id for _, a in ds.annotations()] == [10]
 
 

@@ -134,7 +134,7 @@ def _geometry(g):
 def _seen(ds) -> list:
     """Everything a caller sees of a dataset read from COCO, types included."""
     out = [_typed([(c.id, c.name, c.extra) for c in ds.categories]), _typed(ds.extra),
-           _typed(ds.meta.get("skipped")), ds.meta.get("coco_missing_images"), ds.meta["coco"]["keys"]]
+           _typed(ds.meta.get("skipped")), ds.meta.get("placeholder_images"), ds.meta["coco"]["keys"]]
     for it in ds.items:
         out.append(_typed((it.id, it.file_name, it.width, it.height, it.attributes, it.extra)))
         for a in it.annotations:

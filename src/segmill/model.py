@@ -265,8 +265,14 @@ class Dataset:
     extra : dict
         Unknown top-level keys, carried through.
     meta : dict
-        Facts about where the data came from that writers may use
-        (``source_format``, ``raster_rule``, a VOC palette, ...).
+        Facts about where the data came from. The keys other packages read
+        are these, whatever the format: ``source_format``, ``source_path``,
+        ``image_root``, ``raster_rule`` (the rule the reader was given),
+        ``palette`` (the label maps' palette, 768 RGB bytes or a list),
+        ``skipped`` (records a lenient read dropped, with their reasons),
+        ``placeholder_images`` (image ids annotations name but the file does
+        not list, given placeholder items under ``errors="keep"``) and
+        ``orphan_annotations``. Any other key belongs to the format that set it.
     """
 
     categories: list[Category] = field(default_factory=list)

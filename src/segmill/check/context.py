@@ -68,8 +68,8 @@ class Context:
         #: Free cache for rule modules (keyed by the module's own names).
         self.cache: dict = {}
         #: Ids of placeholder images a lenient reader made for annotations whose
-        #: image is not listed (COCO: ``meta["coco_missing_images"]``).
-        self.placeholders: set = set(dataset.meta.get("coco_missing_images", ()) or ())
+        #: image is not listed (COCO: ``meta["placeholder_images"]``).
+        self.placeholders: set = set(dataset.meta.get("placeholder_images", ()) or ())
 
     def real_items(self):
         """Items that are listed images (placeholders for dangling references left out)."""

@@ -680,7 +680,7 @@ def _build(path, top, nonfinite: bool, err: _Errors, compact: bool, split=None) 
     lic = top.get("licenses")
     ds = Dataset(cats, items + placeholders, info, lic, extra_top)
     if placeholders:
-        ds.meta["coco_missing_images"] = [it.id for it in placeholders]
+        ds.meta["placeholder_images"] = [it.id for it in placeholders]
     build_dataset_meta(ds, top, order, err)
     del top
     if err.mode == "raise":

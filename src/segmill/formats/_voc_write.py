@@ -296,7 +296,7 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
     if want_labelmap:
         check_class_names(list(classes.names) + ([classes.void_name] if classes.void_name else []), "labelmap.txt")
     plan = _plan(dataset)
-    raw = dataset.meta.get("voc_palette")
+    raw = dataset.meta.get("palette")
     ok = isinstance(raw, bytes) and raw and len(raw) % 3 == 0
     src_palette = np.frombuffer(raw, np.uint8).reshape(-1, 3) if ok else None
     palette = src_palette if labels is None else None

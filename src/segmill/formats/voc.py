@@ -197,7 +197,7 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
         ds.items.append(item)
     if len(palettes) == 1:
         # bytes, not an array: Dataset equality compares meta
-        ds.meta["voc_palette"] = palettes.pop()
+        ds.meta["palette"] = palettes.pop()
     if modes == {"RGB"}:
         ds.meta["voc_mask_mode"] = "RGB"
     if not policy.keeping:

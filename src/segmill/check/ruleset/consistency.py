@@ -103,7 +103,7 @@ def category_id_conflict(ctx):
       When the class list (``labelmap.txt``) gives a class a colour that the
       mask palette assigns to another index, or two classes share a colour,
       masks decode to the wrong class. The palette is the one the reader found
-      in the mask PNGs (``meta["voc_palette"]`` or ``meta["palette"]``: label
+      in the mask PNGs (``meta["palette"]``: label
       value -> RGB); a class's label value is its category id (VOC's
       convention), or its position in the class list when ids are not ints.
 
@@ -122,9 +122,7 @@ def palette_mismatch(ctx):
                       data={"color": list(c.color), "name": c.name, "other_name": other.name},
                       key=f"category {c.id} colour")
         by_color.setdefault(c.color, c)
-    palette = ctx.dataset.meta.get("voc_palette")
-    if palette is None:
-        palette = ctx.dataset.meta.get("palette")
+    palette = ctx.dataset.meta.get("palette")
     if palette is None or len(palette) == 0:
         return
     if isinstance(palette, (bytes, bytearray)):

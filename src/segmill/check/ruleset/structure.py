@@ -118,7 +118,7 @@ def orphans(ctx):
     """Annotations whose image does not exist, as ``(image_id, Annotation)``.
 
     Lenient readers keep them under a placeholder image listed in
-    ``dataset.meta["coco_missing_images"]`` (COCO), or in
+    ``dataset.meta["placeholder_images"]`` (COCO), or in
     ``dataset.meta["orphan_annotations"]``, a list of ``(image_id, Annotation)``
     pairs (or dicts with those two keys).
     """
