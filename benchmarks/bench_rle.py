@@ -124,15 +124,23 @@ def bench_codec(rng, repeat):
     rles = [rle.encode(m) for m in masks]
     plain = [r.to_coco(compressed=False) for r in rles]
     comp = [r.to_coco() for r in rles]
+    big = [rle.encode(rng.random((480, 640)) < p).to_coco() for p in np.linspace(0.001, 0.01, 200)]
     report("counts -> compressed string, 200 RLEs 100x100",
            best(lambda: [r.to_coco() for r in rles], repeat),
            best(lambda: M.frPyObjects(plain, 100, 100), repeat))
     report("  (from uncompressed dicts, both sides)",
            best(lambda: [rle.from_coco(p).to_coco() for p in plain], repeat),
            best(lambda: M.frPyObjects(plain, 100, 100), repeat))
-    report("compressed string -> counts (+area), 200 RLEs",
+    report("compressed string -> counts (+area), 200 RLEs, one from_coco call per RLE",
            best(lambda: rle.area([rle.from_coco(c) for c in comp]), repeat),
            best(lambda: M.area(comp), repeat))
+    assert [int(a) for a in rle.area(comp)] == [int(a) for a in M.area(comp)]
+    report("compressed string -> counts (+area), 200 RLEs, the list at once (one kernel call)",
+           best(lambda: rle.area(comp), repeat),
+           best(lambda: M.area(comp), repeat))
+    report("  (same, 200 RLEs 640x480 as in COCO files)",
+           best(lambda: rle.area(big), repeat),
+           best(lambda: M.area(big), repeat))
 
 
 def bench_small(rng, repeat):

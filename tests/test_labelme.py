@@ -13,6 +13,7 @@ import segmill
 from segmill.errors import GeometryError, InputError
 from segmill.formats import labelme
 from segmill.geometry import Box, Mask, Polygons, Shape
+from segmill.io import ConvertOptions
 from segmill.model import Annotation, Category, Dataset, Item
 from segmill.rle import encode
 
@@ -463,7 +464,7 @@ def lm_corpus(corpus):
 def test_labelme_to_coco_gives_labelmes_annotation_count(lm_corpus, tmp_path):
     theirs = _doc(lm_corpus / "data_dataset_coco" / "annotations.json")
     report = segmill.convert(lm_corpus / "data_annotated", tmp_path / "c.json", "labelme", "coco",
-                             read_options={"labels": lm_corpus / "labels.txt"})
+                             options=ConvertOptions(read={"labels": lm_corpus / "labels.txt"}))
     ours = _doc(tmp_path / "c.json")
     assert len(ours["annotations"]) == len(theirs["annotations"]) == 12
     assert report.summary() == {"L003": 2}  # the two __ignore__ regions: COCO has no void

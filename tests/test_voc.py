@@ -12,6 +12,7 @@ import segmill
 from segmill.errors import InputError
 from segmill.formats._png import voc_colormap, write_png
 from segmill.geometry import Box, Polygons
+from segmill.io import ConvertOptions
 from segmill.model import Annotation, Category, Dataset, Item
 
 
@@ -145,7 +146,8 @@ def test_coco_file_to_voc_to_coco_gives_equal_rles(tmp_path):
     ds = _coco_like(overlap=False)
     segmill.write(ds, tmp_path / "a.json", "coco")
     segmill.convert(tmp_path / "a.json", tmp_path / "v", "coco", "voc")
-    segmill.convert(tmp_path / "v", tmp_path / "b.json", "voc", "coco", write_options={"segmentation": "rle"})
+    segmill.convert(tmp_path / "v", tmp_path / "b.json", "voc", "coco",
+                    options=ConvertOptions(write={"segmentation": "rle"}))
     a = segmill.read(tmp_path / "a.json")
     b = segmill.read(tmp_path / "b.json")
     ra = [x.to_rle(8, 10) for x in a.items[0].annotations]

@@ -903,8 +903,9 @@ def rle_args(verb: str, rng: random.Random) -> tuple:
     if verb == "from_bbox":
         box = [_coord(rng) for _ in range(4)] if rng.random() < 0.7 else _value(rng)
         return (box, _size(rng), _size(rng))
-    if verb == "from_coco":
-        return (_rle_like(rng), None if rng.random() < 0.5 else _size(rng), None if rng.random() < 0.5 else _size(rng))
+    if verb == "from_coco":  # a list is decoded in one batch; rle_call compares it with one by one
+        obj = [_rle_like(rng) for _ in range(rng.randrange(6))] if rng.random() < 0.3 else _rle_like(rng)
+        return (obj, None if rng.random() < 0.5 else _size(rng), None if rng.random() < 0.5 else _size(rng))
     if verb == "RLE":
         h, w = _size(rng), _size(rng)
         if rng.random() < 0.5 and type(h) is int and type(w) is int and 0 <= h * w < 200:
@@ -961,6 +962,8 @@ def rle_call(verb: str, args: tuple):
                 _check_rle(r)
         return out
     out = getattr(rle, verb)(*args)
+    if verb == "from_coco" and isinstance(args[0], (list, tuple)):
+        assert out == [rle.from_coco(o, *args[1:]) for o in args[0]], "from_coco batch != one by one"
     for r in out if isinstance(out, list) else [out]:
         if isinstance(r, rle.RLE):
             _check_rle(r)

@@ -20,6 +20,7 @@ _LAZY = {
     "write": "io",
     "convert": "io",
     "detect_format": "io",
+    "merge": "merging",
     "Dataset": "model",
     "Category": "model",
     "Item": "model",

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import errno
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import _atomic
-from .errors import InputError, LossError, OutputError, SegmillError
+from .errors import InputError, LossError, OutputError, SegmillError, UsageError
 from .formats import Detection, detect, get_format
 from .losses import WriteReport, describe
 from .model import Dataset
-from .validate import ErrorPolicy
+from .validate import ErrorPolicy, brief
 
-__all__ = ["read", "write", "convert", "detect_format", "check_destination"]
+__all__ = ["read", "write", "convert", "ConvertOptions", "detect_format", "check_destination", "split_targets",
+           "SPLIT_FIELD"]
 
 
 def detect_format(path) -> tuple[str, Detection]:
@@ -62,7 +68,10 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     ----------
     dataset : Dataset
     path : str or os.PathLike
-        Destination file or folder (as the format writes).
+        Destination file or folder (as the format writes). A path holding
+        ``{split}`` is a pattern: one output per split, ``{split}`` replaced
+        by the split's name (``out/instances_{split}.json`` gives
+        ``out/instances_train.json``, ...); every image must have a split.
     format : str
         A registered format name.
     strict : bool, default False
@@ -82,26 +91,94 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     Returns
     -------
     WriteReport
-        Every loss, with its code.
+        Every loss, with its code. For a ``{split}`` pattern, one report for
+        all the outputs (``path`` is the pattern; a note names each file).
+
+    Notes
+    -----
+    With a ``{split}`` pattern, every destination is checked before anything
+    is written and all are moved into place only when every split was
+    written: nothing is left behind when one fails.
     """
     spec = get_format(format)
     if spec.write is None:
         raise InputError(f"segmill cannot write the {spec.name} format", path)
-    dst = Path(path)
+    targets = split_targets(dataset, path)
     rules = destination_rules(spec, dataset, sources)
+    if len(targets) > 1:  # refuse before writing any: staged() checks each again
+        for dst, _ in targets:
+            _atomic.check_destination(dst, force=force, **rules)
     try:
-        with _atomic.staged(dst, force=force, **rules) as tmp:
-            report = spec.write(dataset, tmp, **options)
-            report.path = str(dst)
-            report.format = spec.name
+        with contextlib.ExitStack() as stack:
+            reports = []
+            for dst, part in targets:
+                tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
+                rep = spec.write(part, tmp, **options)
+                rep.path, rep.format = str(dst), spec.name
+                reports.append(rep)
+            report = reports[0] if len(targets) == 1 and SPLIT_FIELD not in str(path) else _joined(reports, path)
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:
         if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
-        raise OutputError(f"cannot write {dst}: {exc.strerror or exc}"
+        raise OutputError(f"cannot write {Path(path)}: {exc.strerror or exc}"
                           + (f" ({Path(exc.filename).name[:80]})" if exc.filename else "")) from None
     return report
+
+
+#: The placeholder of a destination written one output per split.
+SPLIT_FIELD = "{split}"
+
+
+def split_targets(dataset: Dataset, path) -> list[tuple[Path, Dataset]]:
+    """``[(destination, dataset)]``: ``path`` itself, or one per split when it holds ``{split}``.
+
+    Each split's dataset has every category and the images of that split, in
+    order; splits come in the order their first image does.
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        A pattern, but no image, an image without a split, or a split name
+        that cannot be part of a file name.
+    """
+    text = str(path)
+    if SPLIT_FIELD not in text:
+        return [(Path(path), dataset)]
+    parts: dict = {}
+    for item in dataset.items:
+        if item.split is None:
+            raise UsageError(f"{text}: the destination names one output per split ({SPLIT_FIELD}), but image "
+                             f"id {brief(item.id)} has no split (assign splits first, e.g. --split)")
+        parts.setdefault(item.split, []).append(item)
+    if not parts:
+        raise UsageError(f"{text}: the destination names one output per split ({SPLIT_FIELD}), "
+                         "but there is no image to split")
+    out = []
+    for name, items in parts.items():
+        if not isinstance(name, str) or not _SPLIT_NAME.fullmatch(name):
+            raise UsageError(f"{text}: split {brief(name)} cannot be part of a file name "
+                             "(letters, digits, '_', '.', '-')")
+        part = copy.copy(dataset)
+        part.items, part.meta = items, dict(dataset.meta)
+        out.append((Path(text.replace(SPLIT_FIELD, name)), part))
+    return out
+
+
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _joined(reports: list[WriteReport], pattern) -> WriteReport:
+    """One report for the outputs of a ``{split}`` pattern."""
+    out = WriteReport(path=str(pattern), format=reports[0].format)
+    for r in reports:
+        out.extend(r)
+        out.items += r.items
+        out.annotations += r.annotations
+        out.files += r.files
+    out.notes.append("one output per split: " + ", ".join(f"{r.path} ({r.items} images)" for r in reports))
+    return out
 
 
 #: Errors of the place written to, not of segmill: a usage error (exit 2), nothing left behind.
@@ -133,18 +210,48 @@ def _loss_message(report: WriteReport) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What :func:`convert` passes to the reader and the writer, and the edit between them.
+
+    Parameters
+    ----------
+    read : dict, optional
+        Keyword arguments of the format's reader.
+    write : dict, optional
+        Keyword arguments of the format's writer.
+    edit : callable, optional
+        ``edit(dataset) -> dataset``, called once the dataset is read and
+        before it is written (for example a
+        :class:`segmill.transforms.Editor`); what it raises stops the
+        conversion with nothing written.
+    """
+
+    read: dict | None = None
+    write: dict | None = None
+    edit: Callable[[Dataset], Dataset] | None = None
+
+
 def convert(src, dst, from_format: str | None = None, to_format: str | None = None, *,
-            strict: bool = False, force: bool = False, read_options: dict | None = None,
-            write_options: dict | None = None, on_read=None) -> WriteReport:
+            strict: bool = False, force: bool = False, options: ConvertOptions | None = None) -> WriteReport:
     """Read ``src`` and write it to ``dst``; never writes into ``src``.
 
-    ``to_format`` defaults to the source format. ``on_read``, when given, is
-    called with the dataset once it is read (the CLI reports skipped records).
+    ``to_format`` defaults to the source format. ``options`` holds the
+    reader's and the writer's keyword arguments and an optional edit applied
+    in between (see :class:`ConvertOptions`); ``dst`` may hold ``{split}``
+    (see :func:`write`).
+
+    Examples
+    --------
+    >>> from segmill.transforms import DropCrowd, Editor
+    >>> edit = Editor([DropCrowd()])
+    >>> convert("fixtures/coco/annotations.json", "/tmp/x.json", options=ConvertOptions(edit=edit))  # doctest: +SKIP
     """
-    if to_format is not None:
+    opts = options or ConvertOptions()
+    if to_format is not None and SPLIT_FIELD not in str(dst):
         check_destination(dst, to_format, force=force, sources=[src])
-    ds = read(src, from_format, **(read_options or {}))
-    if on_read is not None:
-        on_read(ds)
+    ds = read(src, from_format, **(opts.read or {}))
+    if opts.edit is not None:
+        ds = opts.edit(ds)
     return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, sources=[src],
-                 **(write_options or {}))
+                 **(opts.write or {}))

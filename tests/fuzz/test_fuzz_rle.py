@@ -183,7 +183,12 @@ def test_merge_and_iou(dt, gt, extra):
 @given(obj=RLES, h=st.none() | SIZES, w=st.none() | SIZES)
 def test_from_coco(obj, h, w):
     r = returns_or_refuses(rle.from_coco, obj, h, w)
-    if r is not None:
+    if r is not None and isinstance(obj, (list, tuple)):
+        assert isinstance(r, list) and len(r) == len(obj)
+        for one, o in zip(r, obj):  # the batch decodes as one call per RLE would
+            well_formed(one)
+            assert one == rle.from_coco(o, h, w)
+    elif r is not None:
         well_formed(r)
 
 

@@ -15,7 +15,8 @@ import click
 from .. import __version__
 
 # Command modules, imported in this order.
-_COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "agree_cmd", "diff_cmd", "gate_cmd")
+_COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "fix_cmd", "merge_cmd", "agree_cmd",
+             "diff_cmd", "gate_cmd")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

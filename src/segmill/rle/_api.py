@@ -112,22 +112,34 @@ def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- from_coco
-def from_coco(obj: dict[str, Any], height: int | None = None, width: int | None = None) -> RLE:
-    """Build an RLE from a COCO segmentation dict.
+def from_coco(obj, height: int | None = None, width: int | None = None):
+    """Build an RLE from a COCO segmentation dict, or a list of RLEs from a list of them.
 
     Parameters
     ----------
-    obj : dict
+    obj : dict or list of dict
         ``{"size": [h, w], "counts": ...}`` with counts a compressed ``str``
-        or ``bytes``, or an uncompressed list of ints.
+        or ``bytes``, or an uncompressed list of ints. A list (or tuple) of
+        such dicts is decoded in one kernel call over all its strings.
     height, width : int, optional
-        When given, the RLE's ``size`` must match (the image it belongs to).
+        When given, every RLE's ``size`` must match (the image it belongs to).
+
+    Returns
+    -------
+    RLE, or list of RLE for a list
 
     Raises
     ------
     segmill.errors.RLEError
-        Missing keys, malformed counts, wrong sum, or a size mismatch.
+        Missing keys, malformed counts, wrong sum, or a size mismatch (for a
+        list, the message starts with the position of the first bad RLE).
     """
+    if isinstance(obj, (list, tuple)):
+        return _from_coco_list(obj, height, width)
+    return _from_coco_one(obj, height, width)
+
+
+def _from_coco_one(obj, height, width) -> RLE:
     if not isinstance(obj, dict):
         raise RLEError(f"an RLE must be a dict with 'size' and 'counts', got {type(obj).__name__}")
     if "size" not in obj or "counts" not in obj:
@@ -157,6 +169,51 @@ def from_coco(obj: dict[str, Any], height: int | None = None, width: int | None 
     return RLE(counts, h, w)
 
 
+def _from_coco_list(objs, height, width) -> list[RLE]:
+    # The common case (str counts, a size of two ints) in one kernel call over
+    # one byte buffer; anything else, and any string the kernel refuses, goes
+    # through the one-by-one path, which words the error.
+    n = len(objs)
+    out: list = [None] * n
+    fast, strings, totals, shapes = [], [], [], []
+    for i, o in enumerate(objs):
+        if type(o) is dict and type(o.get("counts")) is str and type(o.get("size")) is list \
+                and len(o["size"]) == 2:
+            try:
+                h, w = check_size(o["size"][0], o["size"][1])
+            except RLEError as exc:
+                raise RLEError(f"RLE {i}: {exc}") from None
+            fast.append(i)
+            strings.append(o["counts"])
+            totals.append(h * w)
+            shapes.append((h, w))
+    if fast:
+        joined = "".join(strings)
+        if joined.isascii():
+            char_off = np.zeros(len(strings) + 1, np.int64)
+            np.cumsum([len(t) for t in strings], out=char_off[1:])
+            counts, count_off, status = C.from_strings_checked(
+                np.frombuffer(joined.encode("ascii"), np.uint8), char_off, np.array(totals, np.int64))
+            counts.flags.writeable = False
+            bounds = count_off.tolist()
+            for k, i in enumerate(fast):
+                if status[k] == 0:
+                    h, w = shapes[k]
+                    out[i] = RLE._trusted(counts[bounds[k]:bounds[k + 1]], h, w)
+    for i, o in enumerate(objs):
+        if out[i] is None:
+            try:
+                out[i] = _from_coco_one(o, None, None)
+            except RLEError as exc:
+                raise RLEError(f"RLE {i}: {exc}") from None
+    if height is not None and width is not None:
+        for i, r in enumerate(out):
+            if r.shape != (_dim(height, "image", height, width), _dim(width, "image", height, width)):
+                raise RLEError(f"RLE {i}: size [{r.height}, {r.width}] does not match the image size "
+                               f"[{brief(height)}, {brief(width)}]")
+    return out
+
+
 # ------------------------------------------------------- area / bbox / merge
 def _as_rle(r) -> RLE:
     if isinstance(r, RLE):
@@ -170,7 +227,14 @@ def _as_rles(rles, verb: str) -> list[RLE]:
     """A sequence of RLEs (or of COCO RLE dicts) as a list of RLEs; a single one is a list of one."""
     if isinstance(rles, (RLE, dict)):
         return [_as_rle(rles)]
-    return [_as_rle(r) for r in _items(rles, verb, "RLEs")]
+    items = _items(rles, verb, "RLEs")
+    if not isinstance(items, (list, tuple)):
+        items = list(items)
+    if items and all(type(r) is RLE for r in items):
+        return items
+    if items and all(type(r) is dict for r in items):
+        return from_coco(items)
+    return [_as_rle(r) for r in items]
 
 
 def _common_size(rles, verb):

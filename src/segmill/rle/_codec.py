@@ -116,3 +116,73 @@ def to_string_batch(counts, offsets):
         p = _put(counts, offsets[k], offsets[k + 1] - offsets[k], out, p)
         char_off[k + 1] = p
     return out[:p].copy(), char_off
+
+
+@njit(cache=True, nogil=True)
+def _decode_into(chars, a, b, out, m0, total):
+    # Decode chars[a:b] into out[m0:], check the sum, fold empty interior runs
+    # in place. Returns (end, status) with status as from_string_checked.
+    m = m0
+    p = a
+    s = np.int64(0)
+    canonical = True
+    while p < b:
+        x = np.int64(0)
+        shift = 0
+        while True:
+            if p >= b:
+                return m0, 2
+            c = np.int64(chars[p]) - 48
+            if c < 0 or c > 63:
+                return m0, 1
+            p += 1
+            if shift < 63:
+                x |= (c & 0x1F) << shift
+            shift += 5
+            if (c & 0x20) == 0:
+                if (c & 0x10) and shift < 63:
+                    x |= np.int64(-1) << shift
+                break
+        if m - m0 > 2:
+            x += np.int64(out[m - 2])
+        if x < 0 or x > 0xFFFFFFFF:
+            return m0, 3
+        if x == 0 and m > m0:
+            canonical = False
+        out[m] = x
+        s += x
+        m += 1
+        if s > total:  # (also keeps s from overflowing)
+            return m0, 4
+    if s != total:
+        return m0, 4
+    if m == m0:
+        out[m] = 0
+        return m + 1, 0
+    if not canonical:
+        folded = canonicalize(out[m0:m])
+        out[m0:m0 + folded.shape[0]] = folded
+        m = m0 + folded.shape[0]
+    return m, 0
+
+
+@njit(cache=True, nogil=True)
+def from_strings_checked(chars, char_off, totals):
+    """:func:`from_string_checked` of every string of a batch, in one call.
+
+    String ``i`` is ``chars[char_off[i] : char_off[i + 1]]`` and must sum to
+    ``totals[i]``. Returns ``(counts, count_offsets, status)``: the counts of
+    RLE ``i`` are ``counts[count_offsets[i] : count_offsets[i + 1]]`` when
+    ``status[i] == 0``; otherwise ``status[i]`` is as from
+    :func:`from_string_checked` and RLE ``i`` holds no counts.
+    """
+    n = char_off.shape[0] - 1
+    out = np.empty(chars.shape[0] + n, dtype=np.uint32)  # a character ends at most one count; +1 for ""
+    count_off = np.zeros(n + 1, dtype=np.int64)
+    status = np.zeros(n, dtype=np.int8)
+    m = 0
+    for i in range(n):
+        m, st = _decode_into(chars, char_off[i], char_off[i + 1], out, m, totals[i])
+        status[i] = st
+        count_off[i + 1] = m
+    return out[:m], count_off, status

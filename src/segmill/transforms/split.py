@@ -1,0 +1,188 @@
+"""Assigning every image to a split: :class:`Split` (``--split train=0.8,val=0.2 --seed N [--stratify]``).
+
+How many images each split gets is fixed first: ``floor(fraction * n)``,
+then the images left over go one each to the splits with the largest
+remainders (the first named wins a tie), so every split is within one image
+of its fraction.
+
+Which images: without ``stratify``, the images in the seeded order of
+:mod:`segmill.transforms.stable` are dealt to the splits in a fixed
+interleaving that keeps every prefix proportional. With ``stratify``, images
+are grouped by their *set of classes* (the names of the classes their
+annotations have; images with none form one group):
+
+1. coverage: from the smallest group to the largest (ties in seeded order),
+   a group with at least as many images as there are splits gives one image
+   to each split that still has room, so every such group is in every
+   split when the split sizes allow it;
+2. the other images, group after group (groups in seeded order, images in
+   seeded order within a group), are dealt as above, so each group is
+   spread over the splits in about the requested fractions.
+
+The split sizes are the same with or without ``stratify``. Every image gets
+a split (an image's earlier split is replaced); one E010 edit reports the
+counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..model import Dataset
+from ..validate import brief
+from .base import derive, with_annotations
+from .report import EditReport
+from .stable import checked_seed, seeded_order, stable_key
+
+__all__ = ["Split", "parse_split", "quotas", "SPLIT_NAME"]
+
+#: What a split name may be: it names folders and files.
+SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_TOLERANCE = 1e-6
+
+
+def parse_split(text: str) -> tuple[tuple[str, float], ...]:
+    """``"train=0.8,val=0.2"`` as ``(("train", 0.8), ("val", 0.2))``, checked (see :class:`Split`).
+
+    Examples
+    --------
+    >>> parse_split("train=0.7, val=0.2, test=0.1")
+    (('train', 0.7), ('val', 0.2), ('test', 0.1))
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"expected NAME=FRACTION[,NAME=FRACTION...], got {brief(text)}")
+    pairs = []
+    for part in text.split(","):
+        name, eq, value = part.strip().partition("=")
+        if not eq:
+            raise UsageError(f"expected NAME=FRACTION, got {brief(part.strip())} in {brief(text)}")
+        try:
+            frac = float(value.strip())
+        except ValueError:
+            raise UsageError(f"the fraction of {brief(name.strip())} is not a number: {brief(value)}") from None
+        pairs.append((name.strip(), frac))
+    return checked_fractions(pairs)
+
+
+def checked_fractions(pairs) -> tuple[tuple[str, float], ...]:
+    """``(name, fraction)`` pairs checked: names unique and plain, fractions in (0, 1] summing to 1 (within 1e-6)."""
+    out = []
+    try:
+        pairs = [(n, f) for n, f in pairs]
+    except (TypeError, ValueError):
+        raise UsageError(f"splits must be (name, fraction) pairs, got {brief(pairs)}") from None
+    if not pairs:
+        raise UsageError("no split given")
+    for name, frac in pairs:
+        if not isinstance(name, str) or not SPLIT_NAME.fullmatch(name):
+            raise UsageError(f"split name {brief(name)} must be letters, digits, '_', '.' or '-' "
+                             "(starting with a letter or digit, at most 64)")
+        if any(name == n for n, _ in out):
+            raise UsageError(f"split {brief(name)} is named twice")
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not math.isfinite(frac) \
+                or not 0 < frac <= 1:
+            raise UsageError(f"the fraction of split {brief(name)} must be in (0, 1], got {brief(frac)}")
+        out.append((name, float(frac)))
+    total = math.fsum(f for _, f in out)
+    if abs(total - 1.0) > _TOLERANCE:
+        raise UsageError(f"the split fractions sum to {total:.6g}, not 1")
+    return tuple(out)
+
+
+def quotas(fractions, n: int) -> list[int]:
+    """How many of ``n`` images each fraction gets: floors, then the largest remainders (first wins ties)."""
+    exact = [f * n for f in fractions]
+    out = [math.floor(x) for x in exact]
+    left = n - sum(out)
+    by_remainder = sorted(range(len(out)), key=lambda j: (-(exact[j] - out[j]), j))
+    for j in by_remainder[:max(left, 0)]:
+        out[j] += 1
+    return out
+
+
+def _deal(order: list[int], room: list[int], assigned: list) -> None:
+    """Give the images ``order`` to splits with ``room`` (summing to ``len(order)``), interleaved.
+
+    Image t goes to the split furthest behind its share ``room[j] * t / len(order)``
+    (integer arithmetic; the first split wins a tie), so any run of images
+    is split in about the proportions of ``room``.
+    """
+    total = len(order)
+    given = [0] * len(room)
+    for t, idx in enumerate(order, 1):
+        best = max((j for j in range(len(room)) if given[j] < room[j]),
+                   key=lambda j: (room[j] * t - given[j] * total, -j))
+        assigned[idx] = best
+        given[best] += 1
+
+
+def _stratified(dataset: Dataset, seed: int, room: list[int], assigned: list) -> int:
+    """Fill ``assigned`` group by group (see the module docs); the number of groups."""
+    names = {c.id: c.name for c in dataset.categories}
+    groups: dict[tuple, list[int]] = {}
+    for k, item in enumerate(dataset.items):
+        key = tuple(sorted({names[a.category_id] for a in item.annotations if a.category_id in names}))
+        groups.setdefault(key, []).append(k)
+    keys = list(groups)
+    group_rank = {g: r for r, g in enumerate(keys[i] for i in seeded_order(seed, keys))}
+    for g, members in groups.items():
+        members.sort(key=lambda k: (stable_key(seed, dataset.items[k].id), k))
+    room = list(room)
+    for g in sorted(keys, key=lambda g: (len(groups[g]), group_rank[g])):
+        members = groups[g]
+        if len(members) < len(room):
+            continue
+        for j in range(len(room)):
+            if room[j] > 0:
+                assigned[members.pop(0)] = j
+                room[j] -= 1
+    rest = [k for g in sorted(keys, key=group_rank.get) for k in groups[g]]
+    _deal(rest, room, assigned)
+    return len(groups)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Assign every image to one of ``splits`` (see the module docs).
+
+    Parameters
+    ----------
+    splits : tuple of (str, float)
+        ``(name, fraction)`` pairs, fractions in (0, 1] summing to 1 within
+        1e-6; names of letters, digits, ``_``, ``.``, ``-``. See
+        :func:`parse_split` for the command-line form.
+    seed : int, default 0
+    stratify : bool, default False
+        Spread each class-set group over the splits.
+    """
+
+    splits: tuple
+    seed: int = 0
+    stratify: bool = False
+
+    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
+        splits = checked_fractions(self.splits)
+        seed = checked_seed(self.seed)
+        n = len(dataset.items)
+        room = quotas([f for _, f in splits], n)
+        assigned: list = [None] * n
+        if self.stratify:
+            groups = _stratified(dataset, seed, room, assigned)
+        else:
+            _deal(seeded_order(seed, [i.id for i in dataset.items]), room, assigned)
+        names = [s for s, _ in splits]
+        items, moved = [], 0
+        for item, j in zip(dataset.items, assigned):
+            moved += item.split is not None and item.split != names[j]
+            items.append(item if item.split == names[j] else with_annotations(item, item.annotations, names[j]))
+        counts = Counter(names[j] for j in assigned)
+        how = f"stratified by class set, {groups} group(s)" if self.stratify else "not stratified"
+        text = ", ".join(f"{s} {counts.get(s, 0)}" for s in names)
+        report = EditReport()
+        report.add("E010", f"{n} image(s) assigned: {text} (seed {seed}, {how})"
+                   + (f"; {moved} had another split before" if moved else ""))
+        return derive(dataset, items=items), report
