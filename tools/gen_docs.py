@@ -1,6 +1,6 @@
 """Regenerate the docs tables that come from segmill's registries.
 
-The rule tables of ``docs/check.md`` and ``docs/ci.md``, the loss-code tables
+The rule tables of ``docs/check.md`` and ``docs/ci.md``, the fix table of ``docs/fix.md``, the loss-code tables
 of ``docs/formats.md`` and the format table of ``README.md`` are written from
 the rule catalogue (:mod:`segmill.check.registry`), the loss-code catalogue
 (:mod:`segmill.losses`) and the format registry (:mod:`segmill.formats`), so
@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ("README.md", "docs/check.md", "docs/ci.md", "docs/formats.md")
+FILES = ("README.md", "docs/check.md", "docs/ci.md", "docs/fix.md", "docs/formats.md")
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+)(?: (?P<arg>\S+))? \(tools/gen_docs\.py; do not edit\) -->\n)"
                     r"(?P<body>.*?)(<!-- end generated -->)", re.S)
 
@@ -34,14 +34,36 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _fixable(r) -> str:
+    """The "fixable" cell: ``yes``, ``yes, only to exact copies``, or empty."""
+    if r.fix is None:
+        return ""
+    return f"yes, only {r.fix.when}" if r.fix.when else "yes"
+
+
 def check_rules(_arg=None) -> str:
-    """The check rule table: code, name, severity, summary."""
+    """The check rule table: code, name, severity, whether ``segmill fix`` fixes it, summary."""
     from segmill.check.registry import all_rules
 
-    rows = ["| code | name | severity | what it finds |", "| --- | --- | --- | --- |"]
+    rows = ["| code | name | severity | fixable | what it finds |", "| --- | --- | --- | --- | --- |"]
     for r in all_rules("check"):
         sev = r.severity if r.default else f"{r.severity}, off by default"
-        rows.append(f"| {r.code} | {r.name} | {sev} | {_cell(r.summary)} |")
+        rows.append(f"| {r.code} | {r.name} | {sev} | {_cell(_fixable(r))} | {_cell(r.summary)} |")
+    return "\n".join(rows) + "\n"
+
+
+def fixes_table(_arg=None) -> str:
+    """The fixes in the order ``segmill fix`` applies them: stage, name, rules, what it does, when."""
+    from segmill.check.registry import all_rules
+
+    stages: dict = {}
+    for r in all_rules("check"):
+        if r.fix is not None:
+            stages.setdefault(id(r.fix), (r.fix, []))[1].append(r.code)
+    rows = ["| order | fix | rules | what it does | applies |", "| --- | --- | --- | --- | --- |"]
+    for fx, codes in sorted(stages.values(), key=lambda fc: (fc[0].stage, fc[0].name)):
+        rows.append(f"| {fx.stage} | {fx.name} | {', '.join(codes)} | {_cell(fx.summary)} | "
+                    f"{_cell('only ' + fx.when if fx.when else 'always')} |")
     return "\n".join(rows) + "\n"
 
 
@@ -111,7 +133,7 @@ def interop_table(_arg=None) -> str:
 
 
 GENERATORS = {"check-rules": check_rules, "gate-rules": gate_rules, "loss-codes": loss_codes,
-              "formats": formats_table, "interop": interop_table}
+              "formats": formats_table, "interop": interop_table, "fixes": fixes_table}
 
 
 def render(text: str, where: str) -> str:

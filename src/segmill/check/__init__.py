@@ -9,6 +9,9 @@ Public API
 ----------
 :func:`check`, :func:`check_path`, :func:`check_datasets`
     Run the rules; get a :class:`CheckResult` (findings as data).
+:func:`fix`
+    Apply the safe automatic fixes of the rules that have one (``segmill fix``);
+    get the fixed copy and a :class:`FixReport`.
 :func:`rules`
     The catalogue (:class:`Rule`).
 :func:`segmill.check.config.load_config`
@@ -22,7 +25,8 @@ from __future__ import annotations
 from .config import Config, load_config
 from .engine import check, check_datasets, check_path
 from .finding import SEVERITIES, Finding, severity_rank
-from .registry import Rule, all_rules, get_rule, select_rules
+from .fixes import FixReport, fix
+from .registry import Fix, Rule, all_rules, get_rule, is_fixable, select_rules
 from .report import FORMATS as OUTPUT_FORMATS
 from .report import render
 from .result import SCHEMA, CheckResult
@@ -31,6 +35,10 @@ __all__ = [
     "check",
     "check_path",
     "check_datasets",
+    "fix",
+    "FixReport",
+    "Fix",
+    "is_fixable",
     "rules",
     "get_rule",
     "select_rules",

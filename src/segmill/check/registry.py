@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 from ..errors import SegmillError
 from .finding import SEVERITIES
 
-__all__ = ["Rule", "Hit", "rule", "register", "all_rules", "get_rule", "select_rules", "FAMILIES", "KINDS"]
+__all__ = ["Rule", "Hit", "Fix", "rule", "register", "all_rules", "get_rule", "select_rules", "is_fixable",
+           "FAMILIES", "KINDS"]
 
 FAMILIES = {"S": "structure", "G": "geometry", "C": "consistency", "GATE": "gate"}
 #: Which rules :func:`all_rules` returns: the check engine's, the gate's, or both.
@@ -40,6 +41,45 @@ class Hit:
     data: dict = field(default_factory=dict)
     key: str = ""
     file: str | None = None
+
+
+def _always(finding) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Fix:
+    """The safe automatic fix of one or more rules (``segmill fix``), declared with ``fix=`` on :func:`rule`.
+
+    Attributes
+    ----------
+    stage : int
+        Where the fix runs in the fixed order of :func:`segmill.check.fix`
+        (lower first); rules sharing a fix share its stage.
+    name : str
+        Kebab-case name (``"recompute-stored-values"``).
+    summary : str
+        What the fix does, one line (``segmill rules CODE``, docs/fix.md).
+    apply : callable
+        ``apply(state, findings)``: changes the working copy
+        (:class:`segmill.check.fixes.FixState`) for the findings it is given,
+        recording each change there.
+    applies : callable
+        ``applies(finding) -> bool``: whether this finding can be fixed safely,
+        decided from the finding alone (its ``data``); ``segmill check``
+        counts the fixable findings with it.
+    when : str
+        The condition of :attr:`applies`, read after "the fix applies only"
+        (``"to exact copies"``), or ``""`` when every finding of the rule is
+        fixable (the docs' "fixable" column).
+    """
+
+    stage: int
+    name: str
+    summary: str
+    apply: Callable = field(compare=False, repr=False)
+    applies: Callable = field(default=_always, compare=False, repr=False)
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,8 @@ class Rule:
         Threshold name -> one-line doc.
     func : callable
         ``func(ctx, **options) -> iterable of Hit``.
+    fix : Fix, optional
+        The rule's safe automatic fix (``segmill fix``), if it has one.
     """
 
     code: str
@@ -77,6 +119,12 @@ class Rule:
     options: dict = field(default_factory=dict)
     option_docs: dict = field(default_factory=dict)
     func: Callable[..., Iterable[Hit]] | None = field(default=None, compare=False, repr=False)
+    fix: Fix | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def fixable(self) -> bool:
+        """Whether ``segmill fix`` can fix (some of) this rule's findings."""
+        return self.fix is not None
 
     @property
     def family(self) -> str:
@@ -103,6 +151,9 @@ class Rule:
             "summary": self.summary,
             "doc": self.doc,
             "options": {k: {"default": v, "doc": self.option_docs.get(k, "")} for k, v in self.options.items()},
+            "fixable": self.fixable,
+            "fix": None if self.fix is None else {"name": self.fix.name, "summary": self.fix.summary,
+                                                  "when": self.fix.when},
         }
 
 
@@ -110,14 +161,15 @@ _RULES: dict[str, Rule] = {}
 
 
 def rule(code: str, name: str, *, severity: str, summary: str, doc: str, default: bool = True,
-         options: dict | None = None, option_docs: dict | None = None):
+         options: dict | None = None, option_docs: dict | None = None, fix: Fix | None = None):
     """Register a rule function (decorator).
 
     The function is called as ``func(ctx, **options)`` and yields :class:`Hit`.
+    ``fix`` declares the rule's safe automatic fix (see :class:`Fix`).
     """
     def deco(func):
         register(Rule(code, name, severity, default, summary, doc, dict(options or {}), dict(option_docs or {}),
-                      func))
+                      func, fix))
         return func
 
     return deco
@@ -140,6 +192,8 @@ def register(entry: Rule) -> Rule:
         raise ValueError(f"rule code {entry.code} registered twice")
     if (entry.func is None) != entry.is_gate:
         raise ValueError(f"rule {entry.code}: check rules have a function, gate rules none")
+    if entry.fix is not None and entry.is_gate:
+        raise ValueError(f"rule {entry.code}: gate rules have no fix")
     stored = replace(entry, doc=textwrap.dedent(entry.doc).strip())
     _RULES[entry.code] = stored
     return stored
@@ -168,6 +222,13 @@ def get_rule(code: str) -> Rule:
         if r.name == code.strip().lower():
             return r
     raise SegmillError(f"unknown rule {code!r}; `segmill rules` lists them")
+
+
+def is_fixable(finding) -> bool:
+    """Whether ``segmill fix`` would fix ``finding`` (its rule has a fix that applies to it)."""
+    _load()
+    r = _RULES.get(finding.code)
+    return r is not None and r.fix is not None and bool(r.fix.applies(finding))
 
 
 def _matches(code: str, selector: str) -> bool:

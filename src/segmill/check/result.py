@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import Any
 
 from .finding import SEVERITIES, Finding, severity_rank
-from .registry import Rule
+from .registry import Rule, is_fixable
 
 __all__ = ["CheckResult", "SCHEMA"]
 
@@ -95,12 +95,13 @@ class CheckResult:
               "failed": true,
               "summary": {"images": 5000, "annotations": 36000, "findings": 3,
                           "error": 1, "warning": 2, "info": 0,
-                          "by_rule": {"G005": 1, "C001": 2}},
+                          "by_rule": {"G005": 1, "C001": 2}, "fixable": 1},
               "rules": [{"code": "G005", "name": "zero-area", "severity": "error"}, ...],
               "findings": [{"code", "severity", "message", "file", "item_id",
                             "annotation_id", "key", "data", "fingerprint"}, ...]
             }
 
+        ``fixable`` counts the findings ``segmill fix`` would fix;
         ``rules`` lists every rule that ran, with its severity in force;
         ``data`` holds the numbers behind a finding (keys per rule, see
         ``segmill rules CODE``); ``fingerprint`` is :meth:`Finding.fingerprint`.
@@ -126,6 +127,7 @@ class CheckResult:
                 "findings": len(self.findings),
                 **counts,
                 "by_rule": {code: len(fs) for code, fs in self.by_rule().items()},
+                "fixable": sum(map(is_fixable, self.findings)),
             },
             "rules": [
                 {"code": r.code, "name": r.name, "severity": self.severities.get(r.code, r.severity)}

@@ -50,6 +50,7 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
     Exit codes: 0 nothing at or above the fail level, 1 findings, 2 usage or
     unreadable input.
     """
+    # lazy: start-up time (segmill.check loads the rules and numba kernels)
     from ..check import check_path, load_config, render
 
     setup_progress(quiet)
@@ -60,7 +61,7 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
     options = {"max_locations": max_locations, "statistics": statistics} if output_format == "text" else {}
     emit(render(result, output_format, **options), output)
     if output and not quiet:
-        from ..check.report.text import summary_line
+        from ..check.report.text import summary_line  # lazy: start-up time (see check_command)
 
         click.echo(summary_line(result), err=True)
     sys.exit(EXIT_FINDINGS if result.failed() else EXIT_OK)
@@ -72,7 +73,7 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
 @run_guarded
 def rules_command(code, as_json):
     """List the rule catalogue, or explain one rule (by code or name)."""
-    from ..check import get_rule, rules
+    from ..check import get_rule, rules  # lazy: start-up time (see check_command)
 
     if code:
         r = get_rule(code)
@@ -81,7 +82,7 @@ def rules_command(code, as_json):
             return
         state = "on" if r.default else "off"
         lines = [f"{r.code} {r.name}", "", f"Family: {r.family}. Default severity: {r.severity}. "
-                 f"Default: {state}.", "", r.summary, "", r.doc]
+                 f"Default: {state}. Fixable: {_fix_text(r)}.", "", r.summary, "", r.doc]
         if r.options:
             lines += ["", "Options (in [tool.segmill.rules." + r.code + "]):"]
             for k, v in r.options.items():
@@ -94,6 +95,17 @@ def rules_command(code, as_json):
         return
     for r in catalogue:
         mark = " " if r.default else "*"
-        click.echo(f"{r.code}{mark} {r.name:<28} {r.severity:<8} {r.summary}")
+        fixable = "fix" if r.fixable else ""
+        click.echo(f"{r.code}{mark} {r.name:<28} {r.severity:<8} {fixable:<4}{r.summary}")
     if any(not r.default for r in catalogue):
         click.echo("\n* off by default: turn on with --extend-select CODE")
+    if any(r.fixable for r in catalogue):
+        click.echo("fix: segmill fix repairs these findings where it is safe (segmill rules CODE says when)")
+
+
+def _fix_text(r) -> str:
+    """``no``, or what the rule's fix does and when it applies."""
+    if r.fix is None:
+        return "no"
+    when = f"; applies only {r.fix.when}" if r.fix.when else ""
+    return f"yes (segmill fix: {r.fix.summary}{when})"

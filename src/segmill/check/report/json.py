@@ -1,7 +1,9 @@
-"""JSON report: :meth:`CheckResult.to_dict`, pretty-printed.
+"""JSON report: :meth:`CheckResult.to_dict`, pretty-printed, with ``summary["fixable"]``.
 
 The text is exactly ``json.dumps(result.to_dict(), indent=2,
-ensure_ascii=False, allow_nan=False)`` plus a newline. The standard library
+ensure_ascii=False, allow_nan=False)`` plus a newline, where the summary also
+counts the findings ``segmill fix`` would fix (``"fixable"``, last key of
+``summary``; added here unless the result's own summary has it). The standard library
 encodes indented JSON in pure Python, one generator step per token, which
 costs tens of seconds for a few hundred thousand findings; :func:`_dumps`
 writes the same text with less work per value, and each finding is turned
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring
+
+from .text import fixable_count
 
 __all__ = ["render_json"]
 
@@ -144,9 +148,18 @@ def _dict_text(o: dict, indent: str, inner: str) -> str:
     return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
 
 
+def _head(result) -> dict:
+    """:meth:`CheckResult.head_dict` with ``summary["fixable"]``: how many findings ``segmill fix`` would fix."""
+    head = result.head_dict()
+    summary = head.get("summary")
+    if isinstance(summary, dict) and "fixable" not in summary:
+        summary["fixable"] = fixable_count(result)
+    return head
+
+
 def _dumps(result) -> str:
     """:meth:`CheckResult.to_dict` as indented JSON, the findings converted one at a time."""
-    head = _text(result.head_dict(), "")  # every key but the last, "findings"
+    head = _text(_head(result), "")  # every key but the last, "findings"
     out = [head[:-2], ",\n  " + _key("findings") + ": "]  # the head without its closing "\n}"
     if not result.findings:
         out.append("[]")
@@ -166,4 +179,6 @@ def render_json(result) -> str:
     try:
         return _dumps(result)
     except (_Unusual, RecursionError):
-        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        out = _head(result)
+        out["findings"] = [f.to_dict() for f in result.findings]
+        return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..finding import SEVERITIES
+from ..registry import is_fixable
 
-__all__ = ["render_text", "summary_line"]
+__all__ = ["render_text", "summary_line", "fixable_count"]
 
 
 def _plural(n: int, word: str) -> str:
@@ -13,8 +14,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def fixable_count(result) -> int:
+    """How many of ``result``'s findings ``segmill fix`` would fix."""
+    return sum(map(is_fixable, result.findings))
+
+
+def _fixable_note(n: int) -> str:
+    return f" {_plural(n, 'finding')} fixable with segmill fix." if n else ""
+
+
 def summary_line(result) -> str:
-    """``Found 7 findings (2 errors, 5 warnings, 0 info) in 3 of 38 rules; failed (fail-on error).``"""
+    """``Found 7 findings (2 errors, 5 warnings, 0 info) in 3 of 38 rules; failed (fail-on error).``
+
+    When some findings can be fixed automatically, the line ends with
+    ``2 findings fixable with segmill fix.``
+    """
     n = len(result.findings)
     if n == 0:
         return (f"All checks passed: {len(result.rules)} rules on {result.images} images, "
@@ -23,7 +37,8 @@ def summary_line(result) -> str:
     sev = ", ".join(_plural(counts[s], s) for s in SEVERITIES)
     verdict = "failed" if result.failed() else "passed"
     return (f"Found {_plural(n, 'finding')} ({sev}) in {len(result.by_rule())} of {len(result.rules)} rules "
-            f"on {result.images} images, {result.annotations} annotations; {verdict} (fail-on {result.fail_on}).")
+            f"on {result.images} images, {result.annotations} annotations; {verdict} (fail-on {result.fail_on})."
+            + _fixable_note(fixable_count(result)))
 
 
 def render_text(result, max_locations: int = 10, statistics: bool = False) -> str:
@@ -43,7 +58,9 @@ def render_text(result, max_locations: int = 10, statistics: bool = False) -> st
             lines.append(f"{row['count']:>7}  {row['code']}  {row['name']:<28} [{row['severity']}]")
     else:
         for code, fs in result.by_rule().items():
-            lines.append(f"{code} {names.get(code, '')} [{fs[0].severity}]: {_plural(len(fs), 'finding')}")
+            fixable = sum(map(is_fixable, fs))
+            note = f" ({fixable} fixable)" if fixable else ""
+            lines.append(f"{code} {names.get(code, '')} [{fs[0].severity}]: {_plural(len(fs), 'finding')}{note}")
             for f in fs[:max_locations]:
                 lines.append(f"  {f.location()}: {f.message}")
             if len(fs) > max_locations:

@@ -63,16 +63,19 @@ def _rle_dict(raw, size):
     if not isinstance(s, (list, tuple)) or len(s) != 2 or not all(_number(v) for v in s):
         return [("G010", "", f"RLE size must be [height, width], got {s!r}", {})]
     h, w = int(s[0]), int(s[1])
-    out = []
-    if size is not None and (h, w) != tuple(size):
-        out.append(("G008", "", f"RLE size [{h}, {w}] does not match the image size [{size[0]}, {size[1]}]",
-                    {"rle_size": [h, w], "image_size": list(size)}))
     counts = raw.get("counts")
     try:
         if isinstance(counts, (str, bytes)):
             counts = string_to_counts(counts)
         total = sum(int(c) for c in counts)
     except (RLEError, TypeError, ValueError):
+        total = None
+    out = []
+    if size is not None and (h, w) != tuple(size):
+        # counts_fit: the counts cover the image exactly, so segmill fix may give the RLE the image's size.
+        out.append(("G008", "", f"RLE size [{h}, {w}] does not match the image size [{size[0]}, {size[1]}]",
+                    {"rle_size": [h, w], "image_size": list(size), "counts_fit": total == size[0] * size[1]}))
+    if total is None:
         out.append(("G010", "", "RLE counts cannot be decoded", {}))
         return out
     if total != h * w:

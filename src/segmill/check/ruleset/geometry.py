@@ -7,6 +7,11 @@ import numpy as np
 from ...geometry import Box, Polygons
 from .._kernels import maybe_not_simple
 from .._tables import KIND_BOX, KIND_INVALID, KIND_MASK, KIND_NONE, KIND_POLY, KIND_RLE
+from ..fixes.clip import CLIP
+from ..fixes.parts import DROP_BAD_PARTS, DROP_EMPTY
+from ..fixes.repair import REPAIR
+from ..fixes.rle_size import RLE_SIZE
+from ..fixes.stored import STORED, STORED_MALFORMED
 from ..registry import Hit, rule
 from ._invalid import classify
 from ._stored import stored
@@ -33,8 +38,8 @@ def _in_sized(ctx, rows: np.ndarray) -> np.ndarray:
     return rows[t.sizes[0][t.item_of[rows]]]
 
 
-def _invalid_rule(code, name, summary, doc, severity="error"):
-    @rule(code, name, severity=severity, summary=summary, doc=doc)
+def _invalid_rule(code, name, summary, doc, severity="error", fix=None):
+    @rule(code, name, severity=severity, summary=summary, doc=doc, fix=fix)
     def func(ctx):
         return iter(_invalid(ctx).get(code, ()))
 
@@ -48,19 +53,19 @@ _invalid_rule("G001", "too-few-points", "A polygon part has fewer than 3 points.
 
     Bad: ``"segmentation": [[10, 10, 20, 20]]``.
     Good: ``"segmentation": [[10, 10, 20, 10, 20, 20]]``.
-    """)
+    """, fix=DROP_BAD_PARTS)
 _invalid_rule("G002", "odd-coordinate-count", "A polygon part has an odd number of coordinates.", """
     Polygon parts are flat ``x1, y1, x2, y2, ...`` lists: an odd count means a
     coordinate was lost and every later vertex is misread.
 
     Bad: ``[[10, 10, 20, 10, 20]]``. Good: ``[[10, 10, 20, 10, 20, 20]]``.
-    """)
+    """, fix=DROP_BAD_PARTS)
 _invalid_rule("G003", "non-finite-coordinate", "A coordinate is NaN or infinite.", """
     NaN and infinity have no place in pixel space; they come from divisions by
     zero in export scripts and crash or corrupt rasterizers.
 
     Bad: ``[[10, NaN, 20, 10, 20, 20]]``. Good: ``[[10, 10, 20, 10, 20, 20]]``.
-    """)
+    """, fix=DROP_BAD_PARTS)
 _invalid_rule("G009", "rle-counts-sum", "RLE counts do not add up to height x width.", """
     The runs of an RLE must cover the mask exactly; a shorter sum leaves
     pycocotools decoding garbage, a longer one raises.
@@ -77,7 +82,7 @@ _invalid_rule("G010", "malformed-geometry", "A geometry cannot be parsed at all.
     """)
 
 
-@rule("G004", "empty-geometry", severity="error",
+@rule("G004", "empty-geometry", severity="error", fix=DROP_EMPTY,
       summary="An annotation has no geometry at all.",
       doc="""
       An annotation without a shape (missing or empty ``segmentation``) counts
@@ -94,7 +99,7 @@ def empty_geometry(ctx):
         yield Hit("annotation has no geometry", it.id, t.anns[r].id, {}, file=ctx.file_of(it))
 
 
-@rule("G005", "zero-area", severity="error",
+@rule("G005", "zero-area", severity="error", fix=DROP_EMPTY,
       summary="A geometry covers no pixel.",
       doc="""
       A degenerate polygon (collinear or repeated points), an all-zero mask or
@@ -124,7 +129,7 @@ def zero_area(ctx):
             yield Hit("geometry has zero area", it.id, a.id, {"shoelace_area": 0.0}, file=ctx.file_of(it))
 
 
-@rule("G006", "self-intersection", severity="warning",
+@rule("G006", "self-intersection", severity="warning", fix=REPAIR,
       options={"abs_area_difference": 1.0, "rel_area_difference": 0.005},
       option_docs={"abs_area_difference": "report when shoelace and enclosed areas differ by more pixels than this",
                    "rel_area_difference": "... and by more than this fraction of the enclosed area"},
@@ -176,7 +181,7 @@ def self_intersection(ctx, abs_area_difference, rel_area_difference):
                   key=f"part {part}", file=ctx.file_of(it))
 
 
-@rule("G007", "vertex-outside-image", severity="warning",
+@rule("G007", "vertex-outside-image", severity="warning", fix=CLIP,
       options={"tolerance": 0.0},
       option_docs={"tolerance": "pixels a vertex may lie beyond the image edge"},
       summary="A vertex or box corner lies outside the image.",
@@ -216,7 +221,7 @@ def vertex_outside_image(ctx, tolerance):
                       file=ctx.file_of(it))
 
 
-@rule("G008", "rle-size-mismatch", severity="error",
+@rule("G008", "rle-size-mismatch", severity="error", fix=RLE_SIZE,
       summary="An RLE's size differs from its image's size.",
       doc="""
       An RLE mask is only meaningful at the size of its image; a different
@@ -234,8 +239,10 @@ def rle_size_mismatch(ctx):
         g = a.geometry
         size = ctx.size(it)
         if g.shape != size:
+            # counts_fit: the counts cover the image exactly (segmill fix may give the RLE its size).
             yield Hit(f"RLE size [{g.height}, {g.width}] does not match the image size [{size[0]}, {size[1]}]",
-                      it.id, a.id, {"rle_size": list(g.shape), "image_size": list(size)}, file=ctx.file_of(it))
+                      it.id, a.id, {"rle_size": list(g.shape), "image_size": list(size),
+                                    "counts_fit": g.height * g.width == size[0] * size[1]}, file=ctx.file_of(it))
 
 
 def _expected(ctx, r: int):
@@ -274,7 +281,7 @@ def _suspects(ctx, quiet_polygons: np.ndarray, ok: np.ndarray):
             yield t.item(r), t.anns[r], exp
 
 
-@rule("G011", "bbox-mismatch", severity="warning",
+@rule("G011", "bbox-mismatch", severity="warning", fix=STORED,
       options={"tolerance": 1.0},
       option_docs={"tolerance": "largest allowed difference of any bbox value, in pixels"},
       summary="The stored bbox disagrees with the geometry.",
@@ -302,7 +309,7 @@ def bbox_mismatch(ctx, tolerance):
                        "tolerance": tolerance}, file=ctx.file_of(it))
 
 
-@rule("G012", "area-mismatch", severity="warning",
+@rule("G012", "area-mismatch", severity="warning", fix=STORED,
       options={"rel_tolerance": 0.02, "abs_tolerance": 1.0},
       option_docs={"rel_tolerance": "allowed difference as a fraction of the expected area",
                    "abs_tolerance": "allowed difference in pixels (the larger tolerance wins)"},
@@ -407,7 +414,7 @@ def crowd_polygon(ctx):
         yield Hit("crowd annotation stored as a polygon", it.id, t.anns[r].id, {}, file=ctx.file_of(it))
 
 
-@rule("G015", "invalid-stored-bbox", severity="error",
+@rule("G015", "invalid-stored-bbox", severity="error", fix=STORED_MALFORMED,
       summary="The stored bbox is malformed (not 4 finite numbers, negative size).",
       doc="""
       A bbox is ``[x, y, width, height]`` with finite numbers and a
@@ -420,11 +427,13 @@ def invalid_stored_bbox(ctx):
     t = ctx.table()
     for r in np.flatnonzero(~st.box_none & ~st.box_ok).tolist():
         it, a = t.item(r), t.anns[r]
+        exp = _expected(ctx, r)  # what segmill fix would store (None: the geometry gives no bbox)
         yield Hit(f"stored bbox {list(a.bbox)!r} is not [x, y, w, h] with finite values and w, h >= 0",
-                  it.id, a.id, {"stored": [str(v) for v in a.bbox]}, file=ctx.file_of(it))
+                  it.id, a.id, {"stored": [str(v) for v in a.bbox], "expected": None if exp is None else list(exp[1])},
+                  file=ctx.file_of(it))
 
 
-@rule("G016", "invalid-stored-area", severity="error",
+@rule("G016", "invalid-stored-area", severity="error", fix=STORED_MALFORMED,
       summary="The stored area is negative, NaN or not a number.",
       doc="""
       ``area`` is a non-negative number of pixels; COCOeval buckets by it.
@@ -436,5 +445,6 @@ def invalid_stored_area(ctx):
     t = ctx.table()
     for r in np.flatnonzero(~st.area_none & ~st.area_ok).tolist():
         it, a = t.item(r), t.anns[r]
+        exp = _expected(ctx, r)  # what segmill fix would store (None: the geometry gives no area)
         yield Hit(f"stored area {a.area!r} is not a non-negative number", it.id, a.id,
-                  {"stored": str(a.area)}, file=ctx.file_of(it))
+                  {"stored": str(a.area), "expected": None if exp is None else exp[0]}, file=ctx.file_of(it))

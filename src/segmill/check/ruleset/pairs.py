@@ -14,6 +14,7 @@ from operator import attrgetter, eq, ne
 import numpy as np
 
 from ..engine import HitColumns
+from ..fixes.duplicates import DEDUPLICATE, exact_copy
 from ..registry import rule
 
 _id = attrgetter("id")
@@ -83,7 +84,7 @@ def overlapping_instances(ctx, min_overlap, duplicate_iou):
             [f"with {aid}" for aid in aids], file)
 
 
-@rule("C002", "duplicate-annotation", severity="error",
+@rule("C002", "duplicate-annotation", severity="error", fix=DEDUPLICATE,
       options={"min_iou": 0.9},
       option_docs={"min_iou": "IoU at or above which two same-class annotations are one object"},
       summary="The same object is annotated twice with the same class.",
@@ -101,7 +102,7 @@ def duplicate_annotation(ctx, min_iou):
         yield HitColumns([f"duplicates annotation {a.id} (same class, IoU {v:.3f})" for a, b, n, v, o in rows],
                          [it.id] * len(rows), [b.id for a, b, n, v, o in rows],
                          [{"other_annotation_id": a.id, "iou": v, "overlap": o, "intersection": n,
-                           "min_iou": min_iou} for a, b, n, v, o in rows],
+                           "min_iou": min_iou, "exact": exact_copy(a, b)} for a, b, n, v, o in rows],
                          [f"with {a.id}" for a, b, n, v, o in rows], file)
 
 

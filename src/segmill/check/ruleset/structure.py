@@ -6,6 +6,7 @@ from collections import defaultdict
 from operator import attrgetter
 
 from ...errors import InputError
+from ..fixes.categories import DROP_UNUSED_CATEGORIES, POSITIONAL_FORMATS
 from ..registry import Hit, rule
 
 
@@ -269,7 +270,7 @@ def blank_category_name(ctx):
                       key=f"category {c.id}")
 
 
-@rule("S010", "unused-category", severity="info",
+@rule("S010", "unused-category", severity="info", fix=DROP_UNUSED_CATEGORIES,
       summary="A declared category has no annotation.",
       doc="""
       A class nobody used is often a typo'd or retired class; models trained
@@ -280,10 +281,12 @@ def blank_category_name(ctx):
       """)
 def unused_category(ctx):
     used = _used_categories(ctx)
+    # positional: the format numbers classes by position or pixel value (segmill fix leaves them alone).
+    positional = ctx.dataset.meta.get("source_format") in POSITIONAL_FORMATS
     for c in ctx.dataset.categories:
         if c.id not in used:
             yield Hit(f"category {c.name!r} (id {c.id!r}) has no annotation",
-                      data={"category_id": c.id, "name": c.name}, key=f"category {c.id}")
+                      data={"category_id": c.id, "name": c.name, "positional": positional}, key=f"category {c.id}")
 
 
 @rule("S011", "missing-image-size", severity="error",
