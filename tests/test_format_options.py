@@ -141,7 +141,8 @@ def test_split_instances_to_cvat_does_not_pass_raster_to_its_writer(fixtures_dir
 
 
 # ------------------------------------------------------------ the raster rule: one option, one name
-PAINTING_WRITERS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "cityscapes")
+PAINTING_WRITERS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "cityscapes", "kitti", "camvid",
+                    "image_masks")
 
 
 @pytest.mark.parametrize("fmt", PAINTING_WRITERS)
@@ -180,7 +181,7 @@ def test_coco_to_cityscapes_takes_raster_pil(fixtures_dir, tmp_path):
     assert runs["coco"] != runs["pil"]  # the flag reached the writer: Pillow's rule paints boundary pixels
 
 
-@pytest.mark.parametrize("fmt", ["voc", "masks", "cityscapes"])
+@pytest.mark.parametrize("fmt", ["voc", "masks", "cityscapes", "kitti", "camvid", "image_masks"])
 def test_a_painting_writer_draws_with_the_rule_the_dataset_was_read_with(fixtures_dir, tmp_path, fmt):
     import segmill
 

@@ -58,6 +58,17 @@ CHANGES = {
     # the same pixels and class, another crowd flag
     "crowd": {"L112", "L203", "L302", "L401", "L502", "L605", "L608"},
 }
+# KITTI (L82x), CamVid (L83x) and image + mask folders (L84x): label maps; the last two hold classes only
+LABEL_MAPS |= {"kitti", "camvid", "image_masks"}
+CHANGES["classes"] |= {"L821"}
+CHANGES["instance classes"] |= {"L821"}
+CHANGES["pixels"] |= {"L822", "L824", "L825", "L830", "L832", "L840", "L842", "L845"}
+CHANGES["crowd"] |= {"L823", "L831", "L841"}
+# Label Studio (L80x-L81x): label names only, one region per polygon part, no crowd flag
+CHANGES["classes"] |= {"L801"}
+CHANGES["pixels"] |= {"L806", "L808"}
+CHANGES["crowd"] |= {"L802"}
+CHANGES["images"] |= {"L800"}
 
 #: Pairs (A, B) where a known bug makes the property fail: the bug, named (xfail strict).
 KNOWN_BUGS: dict[tuple[str, str], str] = {}

@@ -462,10 +462,6 @@ def test_yolo_from_coco_writes_images_per_split_and_reads_back(doc, tmp_path):
     assert Counter(want.values()) == {"train": 30, "val": 10}
 
 
-@pytest.mark.xfail(strict=True, reason="the VOC writer lists an image by the voc_sets its source recorded, and the "
-                   "Cityscapes writer takes the split from an id 'split/city/base', before Item.split: a split "
-                   "reassigned to a VOC or Cityscapes source is not written (fix in _voc_write._sets_of / "
-                   "cityscapes._split_id)")
 @pytest.mark.parametrize("rel,fmt", [("voc", "voc"), ("cityscapes/basic", "cityscapes")])
 def test_a_reassigned_split_is_written_back_to_its_own_format(fixtures_dir, tmp_path, rel, fmt):
     ds = segmill.read(fixtures_dir / rel, fmt)

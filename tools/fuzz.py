@@ -18,10 +18,12 @@ Usage
 Targets
 -------
 ``--formats`` takes reader formats (coco, coco_results, coco_panoptic, voc,
-masks, yolo, labelme, cvat, cityscapes), ``rle`` (every verb below) or single
-verbs (``rle.merge``). For a format, an *input* is one mutated copy of a seed
+masks, yolo, labelme, cvat, cityscapes, ade20k, mapillary, open_images, kitti,
+camvid, image_masks, label_studio), ``rle`` (every verb below) or single verbs
+(``rle.merge``). For a format, an *input* is one mutated copy of a seed
 dataset: ``segmill.read(path, format)`` runs in-process and, when it returns,
-``segmill.write(dataset, tmp_out, format)`` too. For an rle verb, an input is
+``segmill.write(dataset, tmp_out, format)`` too (``coco`` for a read-only
+format). For an rle verb, an input is
 one call with generated arguments (arbitrary Python values: huge ints, NaN,
 strings with every codec character, nested lists, dicts with wrong keys, numpy
 arrays of odd dtypes, shapes and orders, and valid RLEs and polygons changed in
@@ -104,7 +106,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CORPUS = REPO.parent / "shared" / "corpus"
-FORMATS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "yolo", "labelme", "cvat", "cityscapes")
+FORMATS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "yolo", "labelme", "cvat", "cityscapes",
+           "ade20k", "mapillary", "open_images", "kitti", "camvid", "image_masks", "label_studio")
 RLE_VERBS = ("encode", "encode_batch", "decode", "decode_batch", "merge", "iou", "area", "bbox", "from_polygons",
              "from_polygons_batch", "from_bbox", "from_coco", "RLE", "to_coco", "string_to_counts", "FlatBatch")
 RLE_BATCH = 256  # rle calls per worker task (a call takes microseconds; a message costs more)
@@ -139,6 +142,11 @@ def _coco_files(root: Path) -> list[tuple[Path, str]]:
             if "panoptic" not in j.name and not any(part.startswith("panoptic") for part in j.parts):
                 out.append((sub, j.relative_to(sub).as_posix()))
     return out
+
+
+def _files_under(root: Path, *patterns: str) -> tuple:
+    """The files of ``root`` matching ``patterns`` (relative, sorted): a seed's ``only``."""
+    return tuple(sorted({p.relative_to(root).as_posix() for pat in patterns for p in root.glob(pat) if p.is_file()}))
 
 
 def seeds_for(fmt: str) -> list[Seed]:
@@ -185,6 +193,37 @@ def seeds_for(fmt: str) -> list[Seed]:
         out.append(Seed("fixtures/cityscapes", str(fx / "cityscapes" / "basic")))
         out += [Seed(f"datumaro/cityscapes/{n}", str(_corpus("datumaro", "cityscapes_dataset", n)))
                 for n in ("dataset", "train_dataset")]
+    elif fmt == "ade20k":
+        out.append(Seed("fixtures/ade20k", str(fx / "ade20k" / "basic")))
+        out += [Seed(f"datumaro/ade20k2020/{n}", str(_corpus("datumaro", "ade20k2020_dataset", n)))
+                for n in ("dataset", "dataset_with_meta_file")]
+    elif fmt == "mapillary":
+        mv = fx / "mapillary" / "basic"
+        out.append(Seed("fixtures/mapillary", str(mv)))
+        out += [Seed(f"fixtures/mapillary:{v}/{src}", str(mv),
+                     only=_files_under(mv, f"config_{v}.json", f"*/{v}/{src}/*"))
+                for v, src in (("v2.0", "panoptic"), ("v2.0", "polygons"), ("v1.2", "labels"))]
+        out.append(Seed("datumaro/mapillary_vistas", str(_corpus("datumaro", "mapillary_vistas_dataset"))))
+    elif fmt == "open_images":
+        out.append(Seed("fixtures/open_images", str(fx / "open_images" / "basic")))
+        out.append(Seed("datumaro/open_images/v6", str(_corpus("datumaro", "open_images_dataset", "v6"))))
+    elif fmt == "kitti":
+        out.append(Seed("fixtures/kitti", str(fx / "kitti")))
+        out.append(Seed("datumaro/kitti_segmentation", str(_corpus("datumaro", "kitti_dataset", "kitti_segmentation"))))
+    elif fmt == "camvid":
+        out.append(Seed("fixtures/camvid", str(fx / "camvid")))
+        out.append(Seed("datumaro/camvid", str(_corpus("datumaro", "camvid_dataset"))))
+    elif fmt == "image_masks":
+        out.append(Seed("fixtures/image_masks", str(fx / "image_masks")))
+        out += [Seed(f"datumaro/common_semantic_segmentation/{n}",
+                     str(_corpus("datumaro", "common_semantic_segmentation_dataset", n))) for n in ("dataset",)]
+    elif fmt == "label_studio":
+        ls = fx / "label_studio"
+        out += [Seed(f"fixtures/label_studio/{f}", str(ls), f, only=(f,)) for f in ("tasks.json", "min.json")]
+        lsc = _corpus("label-studio-converter")
+        out += [Seed(f"label-studio-converter/{d}/{f}", str(lsc / d), f, only=(f,))
+                for d, f in (("test_export_yolo", "data.json"), ("test_export_yolo", "data_polygons.json"),
+                             ("test_export_json_min", "data.json"))]
     return [s for s in out if Path(s.source).is_dir()]
 
 
@@ -1102,8 +1141,10 @@ class Worker:
         def run(stage):
             ds = segmill.read(path, fmt, **({} if errors == "raise" else {"errors": errors}))
             stage[0] = "write"
-            name = ("written.xml" if fmt == "cvat" else "written.json") if get_format(fmt).output == "file" else "written"
-            segmill.write(ds, out / name, fmt)
+            wfmt = fmt if get_format(fmt).write else "coco"  # a read-only format: its dataset written as COCO
+            name = ("written.xml" if wfmt == "cvat" else "written.json") if get_format(wfmt).output == "file" \
+                else "written"
+            segmill.write(ds, out / name, wfmt)
 
         try:
             return classify(run)
@@ -1837,8 +1878,9 @@ def replay(path: Path, fmt: str, errors: str) -> int:
         def run(stage):
             ds = segmill.read(path, fmt, **({} if errors == "raise" else {"errors": errors}))
             stage[0] = "write"
-            name = ("written.xml" if fmt == "cvat" else "written.json") if get_format(fmt).output == "file" else "out"
-            segmill.write(ds, Path(tmp) / name, fmt)
+            wfmt = fmt if get_format(fmt).write else "coco"  # a read-only format: its dataset written as COCO
+            name = ("written.xml" if wfmt == "cvat" else "written.json") if get_format(wfmt).output == "file" else "out"
+            segmill.write(ds, Path(tmp) / name, wfmt)
 
         res = classify(run)
     return _show(res)

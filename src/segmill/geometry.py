@@ -31,7 +31,8 @@ from typing import Any, Union
 import numpy as np
 
 from .errors import GeometryError
-from .rle import RLE
+from .raster import rasterize
+from .rle import RLE, encode
 from .rle.kernels import as_parts
 
 __all__ = ["Polygons", "Mask", "Box", "Shape", "InvalidGeometry", "Geometry", "RLE", "to_rle"]
@@ -39,8 +40,11 @@ __all__ = ["Polygons", "Mask", "Box", "Shape", "InvalidGeometry", "Geometry", "R
 
 class _Cached:
     # RLEs made of this geometry, per (height, width, rule): read and written
-    # by segmill.raster only (segmill.raster.forget empties it).
+    # by segmill.raster only (segmill.raster.forget empties it). The raster
+    # service tells the kinds apart by ``raster_kind`` ("polygons", "box" or
+    # "mask"), so that it needs no import of this module.
     __slots__ = ("_cache",)
+    raster_kind: str = ""
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Pixels in a ``height x width`` image (cached; see :func:`segmill.raster.rasterize`)."""
@@ -49,8 +53,6 @@ class _Cached:
 
 def _one(geometry, height, width, rule) -> RLE:
     """:func:`segmill.raster.rasterize` of one geometry; its error raised."""
-    from .raster import rasterize
-
     r = rasterize([geometry], (height, width), rule)[0]
     if not isinstance(r, RLE):
         raise r
@@ -76,6 +78,7 @@ class Polygons(_Cached):
     """
 
     __slots__ = ("parts", "source")
+    raster_kind = "polygons"
 
     def __init__(self, parts, source: Any = None):
         arrs = as_parts(parts)
@@ -147,6 +150,7 @@ class Mask(_Cached):
     """
 
     __slots__ = ("array", "left", "top")
+    raster_kind = "mask"
 
     def __init__(self, array, left: int = 0, top: int = 0):
         arr = np.asarray(array)
@@ -168,8 +172,6 @@ class Mask(_Cached):
 
     def _encode(self, height: int, width: int) -> RLE:
         """The patch placed in a ``height x width`` image, encoded (no cache: :mod:`segmill.raster` keeps it)."""
-        from .rle import encode
-
         ph, pw = self.array.shape
         if (self.left, self.top, ph, pw) == (0, 0, height, width):
             return encode(self.array)
@@ -195,6 +197,7 @@ class Box(_Cached):
     """An axis-aligned box ``(x, y, w, h)`` in pixel-corner coordinates."""
 
     __slots__ = ("x", "y", "w", "h")
+    raster_kind = "box"
 
     def __init__(self, x: float, y: float, w: float, h: float):
         vals = [float(v) for v in (x, y, w, h)]

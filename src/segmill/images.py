@@ -22,6 +22,7 @@ _PIL_LIMIT_LOCK = threading.Lock()
 
 def _header(src, path, record):
     """Open ``src`` (a path or a file object) reading only its header; segmill's limit, not Pillow's."""
+    # lazy: start-up time (PIL is only needed to open images)
     from PIL import Image, UnidentifiedImageError
 
     with _PIL_LIMIT_LOCK:  # Pillow's own bomb check would apply its limit, not SEGMILL_MAX_PIXELS

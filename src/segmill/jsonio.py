@@ -32,6 +32,7 @@ def _check_depth(data: bytes, path) -> None:
     if len(data) < _SMALL:
         deep = _too_deep_small(data)
     else:
+        # lazy: start-up time (the depth kernel imports numba)
         from ._json_depth import too_deep
 
         deep = too_deep(data, MAX_JSON_DEPTH)

@@ -13,6 +13,10 @@ L4xx       LabelMe
 L5xx       CVAT XML
 L6xx       Cityscapes
 L7xx       representation bridges (tracing, splitting, composing)
+L80x-L81x  Label Studio JSON
+L82x       KITTI segmentation
+L83x       CamVid
+L84x       image + mask folders (image_masks)
 =========  =========================================
 
 A format module declares its codes with :func:`register_codes`; ``segmill
@@ -21,10 +25,13 @@ convert`` prints each code with its description and count.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from .formats import formats
 
 _CODES: dict[str, str] = {
     "L001": "an attribute or field the target format has no place for was dropped",
@@ -81,10 +88,6 @@ def all_codes() -> dict[str, str]:
     :data:`CODE_MODULES` first, so the catalogue is complete even when those
     modules have not been used yet.
     """
-    import importlib
-
-    from .formats import formats
-
     formats()
     for name in CODE_MODULES:
         importlib.import_module(name)

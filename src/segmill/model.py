@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
 from .errors import InputError, ModelError
-from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape
+from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape, to_rle
 from .rle import RLE
 from .validate import brief
 
@@ -150,14 +150,14 @@ class Annotation:
 
     @classmethod
     def _trusted(cls, id, category_id, geometry=None, iscrowd=False, area=None, bbox=None, score=None,
-                 attributes=None, extra=None) -> "Annotation":
+                 owned=None) -> "Annotation":
         """Build without the checks of ``__post_init__``: for readers only.
 
         A reader that has already checked every value (ids ``int``/``str``/
         ``None``, a geometry kind, ``bbox`` a tuple or ``None``) uses this to
-        skip checking it twice; ``attributes``/``extra`` must be dicts the new
-        object may own (``None`` gives a fresh empty dict). Anyone else calls
-        the class.
+        skip checking it twice; ``owned`` is ``(attributes, extra)``, dicts
+        the new object may own (``None`` in either place, or for the pair,
+        gives fresh empty dicts). Anyone else calls the class.
         """
         self = object.__new__(cls)
         self.id = id
@@ -167,14 +167,13 @@ class Annotation:
         self.area = area
         self.bbox = bbox
         self.score = score
+        attributes, extra = (None, None) if owned is None else owned
         self.attributes = {} if attributes is None else attributes
         self.extra = {} if extra is None else extra
         return self
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Pixels of this annotation in a ``height x width`` image (cached)."""
-        from .geometry import to_rle
-
         return to_rle(self.geometry, height, width, rule)
 
 

@@ -20,6 +20,10 @@ The cache: a :class:`~segmill.geometry.Polygons`, :class:`~segmill.geometry.Box`
 or :class:`~segmill.geometry.Mask` keeps the RLEs made of it per
 ``(height, width, rule)``; only this module reads and writes it
 (:func:`forget` empties it).
+
+This module does not import :mod:`segmill.geometry` (which imports it): the
+geometry classes declare a ``raster_kind`` (``"polygons"``, ``"box"``,
+``"mask"``), and this module dispatches on it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import numpy as np
 
 from ._arrays import ranges as _ranges
 from .errors import GeometryError, SegmillError, UsageError
-from .geometry import Box, Mask, Polygons
 from .rle import RLE, RULES, RLEBatch, from_polygons
 from .rle.kernels import check_rule, check_size, flat_runs
 from .validate import brief
@@ -39,7 +42,12 @@ from .validate import brief
 __all__ = ["rasterize", "rasterize_packed", "forget", "uncached", "first_error"]
 
 Result = Union[RLE, SegmillError]
-_CACHED = (Polygons, Box, Mask)
+_CACHED = frozenset(("polygons", "box", "mask"))  # the raster_kind of the geometries that keep RLEs
+
+
+def _kind(g) -> str:
+    """The ``raster_kind`` a geometry class declares, or ``""``."""
+    return getattr(type(g), "raster_kind", "")
 
 
 def rasterize(geometries, sizes, rule: str = "coco", *, cache: bool = True) -> list[Result]:
@@ -95,7 +103,7 @@ def _results(geometries, sizes, rule, cache: bool):
     if cache:
         for i, g in enumerate(geoms):
             r = out[i]
-            if isinstance(r, RLE) and r is not g and isinstance(g, _CACHED):
+            if isinstance(r, RLE) and r is not g and _kind(g) in _CACHED:
                 _store(g, plan.key(i), r)
     return out, plan
 
@@ -146,13 +154,13 @@ def rasterize_packed(geometries, sizes, rule: str = "coco", *,
 def forget(geometries) -> None:
     """Drop the RLEs kept on ``geometries`` (a comparison that moves on frees the image it is done with)."""
     for g in geometries:
-        if isinstance(g, _CACHED):
+        if _kind(g) in _CACHED:
             g._cache = None
 
 
 def uncached(geometries) -> list:
     """The cacheable geometries among ``geometries`` that keep no RLE yet (to :func:`forget` them later)."""
-    return [g for g in geometries if isinstance(g, _CACHED) and g._cache is None]
+    return [g for g in geometries if _kind(g) in _CACHED and g._cache is None]
 
 
 def first_error(results) -> SegmillError | None:
@@ -296,7 +304,8 @@ class _Plan:
                 if r is not None:
                     found[i] = r
                     continue
-            if isinstance(g, Polygons):
+            kind = getattr(type(g), "raster_kind", "")
+            if kind == "polygons":
                 if not coco:
                     found[i] = _careful(g, key)
                     continue
@@ -316,7 +325,7 @@ class _Plan:
                     chunks(parts)
                     nparts(len(parts))
                     poly.append(i)
-            elif isinstance(g, Box):
+            elif kind == "box":
                 if coco:
                     chunks((_box_ring(g),))
                     lens(8)
@@ -393,7 +402,7 @@ def _pair(s):
     return h, w
 
 
-def _box_ring(b: Box) -> list:
+def _box_ring(b) -> list:
     """The ring of :meth:`Box.to_polygons`, flat (pycocotools' ``frBbox``)."""
     x0, y0, x1, y1 = b.x, b.y, b.x + b.w, b.y + b.h
     return [x0, y0, x0, y1, x1, y1, x1, y0]
@@ -442,7 +451,7 @@ def _careful(g, key) -> Result:
     """One polygon or box by the careful path (validation words the error)."""
     h, w, rule = key
     try:
-        if isinstance(g, Box):
+        if _kind(g) == "box":
             return from_polygons([_box_ring(g)], h, w, rule)
         try:
             parts = list(g.parts)
@@ -463,7 +472,7 @@ def _other(g, key) -> Result:
     if g is None:
         return GeometryError("annotation has no geometry")
     try:
-        if isinstance(g, Mask):
+        if _kind(g) == "mask":
             return g._encode(h, w)
         to_rle = getattr(g, "to_rle", None)
         if to_rle is None:

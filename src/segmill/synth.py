@@ -138,6 +138,7 @@ def _parts(rng, w, h, multipart_fraction) -> list[np.ndarray]:
 def _annotation(rng, img, crowd: bool, multipart_fraction: float, extra_fields: bool, serial: int):
     w, h = img["width"], img["height"]
     if crowd:
+        # lazy: start-up time (numba is only needed for crowd regions)
         from .rle import from_polygons, merge
 
         for _ in range(20):

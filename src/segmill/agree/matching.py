@@ -150,6 +150,7 @@ def match(iou: np.ndarray, threshold: float = 0.5, *, comparison: str = ">", obj
 
 def _most_matches(iou: np.ndarray, cand: np.ndarray, tie_break=None):
     """The ``"matches"`` objective: most candidate pairs, then highest total IoU."""
+    # lazy: start-up time (scipy.optimize is only needed by the "matches" objective)
     from scipy.optimize import linear_sum_assignment
 
     r_any = np.nonzero(cand.any(axis=1))[0]

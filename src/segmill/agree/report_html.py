@@ -18,7 +18,10 @@ import io
 
 import numpy as np
 
+from .. import images
 from .. import rle as R
+from ..errors import InputError
+from ..paths import resolve_inside
 from .metric import fmt
 from .rasterize import prepare
 
@@ -193,10 +196,6 @@ def _photo(image_root, key: str, h: int, w: int):
     (no ``..``, no absolute path, no symlink out), and the file is decoded
     only within the pixel limit.
     """
-    from ..errors import InputError
-    from ..images import open_image
-    from ..paths import resolve_inside
-
     try:
         p = resolve_inside(image_root, key)
     except InputError as exc:
@@ -204,7 +203,7 @@ def _photo(image_root, key: str, h: int, w: int):
     if not p.is_file():
         return None, None
     try:
-        photo = open_image(p).convert("L")
+        photo = images.open_image(p).convert("L")
     except InputError as exc:
         return None, exc.message
     if photo.size != (w, h):
@@ -214,6 +213,7 @@ def _photo(image_root, key: str, h: int, w: int):
 
 def _overlay_png(report, group, colours, image_root=None) -> tuple[str, str | None]:
     """The overlay of ``group`` as base64 PNG, and why its photo was not used (or ``None``)."""
+    # lazy: start-up time (PIL is only needed to draw the overlays)
     from PIL import Image
 
     h, w = group.height, group.width

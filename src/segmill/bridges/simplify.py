@@ -60,6 +60,7 @@ def simplify_mask(mask: np.ndarray, tolerance: float, connectivity: int = 8):
         The parts (one per component, holes bridged) and the IoU of their
         COCO rasterization with ``mask``.
     """
+    # lazy: start-up time (shapely is only needed by simplified tracing)
     import shapely
 
     if not np.isfinite(tolerance) or tolerance < 0:

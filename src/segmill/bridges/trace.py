@@ -21,9 +21,10 @@ import numpy as np
 
 from ..errors import GeometryError
 from ..geometry import Polygons
-from ..rle import RLE, decode
+from ..rle import RLE, decode, from_coco
 from . import _trace_kernels as K
 from ._rings import padded, ring_tree, trace_padded
+from .simplify import simplify_mask
 
 __all__ = ["trace", "trace_rings", "TracedPolygons"]
 
@@ -32,8 +33,6 @@ def _as_mask(rle_or_mask) -> np.ndarray:
     if isinstance(rle_or_mask, RLE):
         return decode(rle_or_mask)
     if isinstance(rle_or_mask, dict):
-        from ..rle import from_coco
-
         return decode(from_coco(rle_or_mask))
     arr = np.asarray(rle_or_mask)
     if arr.ndim != 2:
@@ -143,8 +142,6 @@ def trace(rle_or_mask, mode: str = "exact", tolerance: float = 1.0, connectivity
             raise GeometryError("the mask is empty; no polygon can describe it")
         return TracedPolygons._trusted(parts)
     if mode == "simplified":
-        from .simplify import simplify_mask
-
         return simplify_mask(mask, tolerance, connectivity)
     raise ValueError(f"mode must be 'exact' or 'simplified', got {mode!r}")
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import InputError
 from .finding import SEVERITIES
+from .registry import all_rules, select_rules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -113,8 +114,6 @@ def parse_config(table: dict, path=None) -> Config:
         Unknown keys, rule codes or thresholds, or values of the wrong type,
         naming the file and key.
     """
-    from .registry import all_rules, select_rules
-
     known = {r.code: r for r in all_rules()}
     select = extend = None
     ignore: list[str] = []

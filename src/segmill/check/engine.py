@@ -7,7 +7,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
 
+from .. import io
 from .._gc import no_gc
+from .._progress import track
 from ..model import Dataset
 from .config import Config
 from .context import Context
@@ -138,8 +140,6 @@ def _check_datasets(datasets, config, select, ignore) -> CheckResult:
         contexts.append(Context(ds, str(p) if p is not None else None, root, image_root))
     for ctx in contexts:
         ctx.siblings = contexts
-    from .._progress import track
-
     findings: list[Finding] = []
     add = findings.append
     for r in track(rules, total=len(rules), desc="check"):
@@ -219,9 +219,7 @@ def check_path(path, *, format: str | None = None, config: Config | None = None,
     **read_options
         Passed to the reader.
     """
-    from ..io import read
-
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     with no_gc():  # one pause for reading and checking: no collection walks the new dataset in between
-        datasets = [(read(p, format, errors="keep", **read_options), str(p)) for p in paths]
+        datasets = [(io.read(p, format, errors="keep", **read_options), str(p)) for p in paths]
         return check_datasets(datasets, config=config, select=select, ignore=ignore)

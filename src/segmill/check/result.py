@@ -8,6 +8,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
+from .. import __version__
 from .finding import SEVERITIES, Finding, severity_rank
 from .registry import Rule, is_fixable
 
@@ -112,8 +113,6 @@ class CheckResult:
 
     def head_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` without its last key, ``findings`` (for writers that stream them)."""
-        from .. import __version__
-
         counts = self.counts()
         return {
             "schema": SCHEMA,

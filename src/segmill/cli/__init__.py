@@ -9,6 +9,8 @@ error (see :func:`segmill.cli._common.run_guarded`).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
@@ -42,9 +44,6 @@ def run() -> None:
     with the command's code. Tests call :data:`main` through click's runner
     and never get here.
     """
-    import os
-    import sys
-
     try:
         main(standalone_mode=True)
         code = 0

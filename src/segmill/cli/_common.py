@@ -67,6 +67,7 @@ def quiet_option(func):
 
 
 def setup_progress(quiet: bool) -> None:
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import _progress
 
     _progress.enable(not quiet)
@@ -75,6 +76,7 @@ def setup_progress(quiet: bool) -> None:
 def emit(text: str, output: str | None) -> None:
     """Print ``text``, or write it atomically to ``output``."""
     if output:
+        # lazy: start-up time (segmill.cli imports no library module until a command runs)
         from .._atomic import write_bytes
 
         write_bytes(output, text.encode("utf-8"))

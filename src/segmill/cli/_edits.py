@@ -101,6 +101,7 @@ def _map_pair(text: str) -> dict[str, str]:
 
 def _step(name: str, value, values: dict, seed: int):
     """The transform of one step flag."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import transforms as T
 
     if name == "map_":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from ..errors import UsageError
+
 _KIND_TYPES = {"int": int, "float": float, "str": str}
 
 
@@ -49,6 +51,7 @@ class FormatOptionsCommand(click.Command):
 
     def get_params(self, ctx):
         if self._generated is None:
+            # lazy: start-up time (the format registry imports every format module)
             from ..formats import formats
             from ..formats.options import merged
 
@@ -69,7 +72,7 @@ def route_or_explain(src_spec, dst_spec, given: dict) -> tuple[dict, dict]:
     ``--polygon-mode`` given for a VOC output says that only the coco writer
     takes it, instead of leaving the user to search ``segmill formats``.
     """
-    from ..errors import UsageError
+    # lazy: start-up time (the format registry imports every format module)
     from ..formats import formats
     from ..formats.options import route
 

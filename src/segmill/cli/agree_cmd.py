@@ -65,6 +65,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
 
     Exit codes: 0 ok, 1 a --min-* threshold failed, 2 usage or input error.
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import read, write
     from ..io import check_destination
     from ..losses import describe
@@ -98,6 +99,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     else:
         emit(report_text.render(report), output)
     if html_out:
+        # lazy: start-up time (segmill.cli imports no library module until a command runs)
         from .._atomic import write_bytes
 
         write_bytes(html_out, report_html.render(report, lowest, image_root).encode("utf-8"))

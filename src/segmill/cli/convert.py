@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import UsageError
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
 from ._edits import EDIT_PARAMS, EditingCommand, edit_options, is_split_spec, transforms_from
@@ -41,8 +42,8 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
 
     Example: segmill convert fixtures/coco/annotations.json out.json --segmentation rle
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import io
-    from ..errors import UsageError
     from ..formats import get_format
     from ..transforms import Editor
 
@@ -89,7 +90,7 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
 
 def _check_split_destination(dst, dst_spec, split) -> None:
     """Refuse --split NAME=FRACTION,... into one file: DST must say where each split goes."""
-    from ..errors import UsageError
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..io import SPLIT_FIELD
 
     if is_split_spec(split) and dst_spec.output == "file" and SPLIT_FIELD not in str(dst):
@@ -99,6 +100,7 @@ def _check_split_destination(dst, dst_spec, split) -> None:
 
 def summary_text(report, skipped, edits=None) -> str:
     """The stderr summary: what was written, edits by code, losses by code, skipped records, notes."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..losses import describe
 
     lines = [f"segmill: wrote {report.format} to {report.path}: {report.items} images, "

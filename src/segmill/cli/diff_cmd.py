@@ -52,6 +52,7 @@ def diff_cmd(paths, fmt, base_rev, match, match_iou, output_format, output, limi
       segmill diff old/instances.json new/instances.json
       segmill diff data/instances.json --base-rev origin/main --output-format markdown
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..gate import diff, open_versions, render_diff
 
     setup_progress(quiet)

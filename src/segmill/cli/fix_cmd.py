@@ -49,6 +49,7 @@ def fix_command(src, dst, fmt, select, ignore, dry_run, force, output_format, co
     """
     # lazy: start-up time (io loads the format registry, check the rules and numba kernels)
     from .. import io
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..check import load_config
     from ..check.fixes import fix
 

@@ -16,6 +16,7 @@ def formats_command(as_json):
 
     Example: segmill formats
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..formats import formats
     from ..losses import all_codes
 

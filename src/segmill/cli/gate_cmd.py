@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -53,8 +54,7 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
       segmill gate old/instances.json new/instances.json
       segmill gate data/instances.json --base-rev origin/main --output-format markdown
     """
-    from dataclasses import replace
-
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import read
     from ..gate import Baseline, gate, load_baseline, load_configs, open_versions, render_gate
 

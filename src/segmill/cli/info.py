@@ -23,6 +23,7 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
 
     Example: segmill info fixtures/coco/annotations.json
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import io
     from .._info import format_summary, summarize
     from ..formats import get_format

@@ -6,8 +6,10 @@ import json
 
 import click
 
+from ..errors import LossError
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
+from .convert import summary_text
 
 
 @main.command("merge")
@@ -46,8 +48,8 @@ def merge_cmd(srcs, dst, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match
 
     Example: segmill merge a.json b.json -o merged.json --drop-duplicates
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import io
-    from ..errors import LossError
     from ..formats import get_format
     from ..merging import merge
 
@@ -64,8 +66,6 @@ def merge_cmd(srcs, dst, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match
     if as_json:
         click.echo(json.dumps({"merge": mreport.to_dict(), "write": report.to_dict()}, indent=2, default=str))
     if not quiet:
-        from .convert import summary_text
-
         click.echo(mreport.text(), err=True)
         click.echo(_write_summary(summary_text(report, []), mreport), err=True)
 
@@ -84,6 +84,7 @@ def _write_summary(text: str, mreport) -> str:
 
 def _loss_message(mreport) -> str:
     """The --strict refusal: each loss code of the merge with its count and meaning."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..merging import LOSS_CODES, describe
 
     lines = ["the merge would lose information (strict mode, nothing written):"]

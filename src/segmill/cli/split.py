@@ -6,8 +6,10 @@ import json
 
 import click
 
+from ..errors import InputError
 from . import main
 from ._common import quiet_option, run_guarded, setup_progress
+from .convert import summary_text
 
 
 @main.command("split-instances")
@@ -40,11 +42,10 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
 
     Example: segmill split-instances fixtures/masks out_voc --to voc --stuff road --stuff tree
     """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import io
     from ..bridges.split import split_dataset
-    from ..errors import InputError
     from ..formats import get_format
-    from .convert import summary_text
 
     setup_progress(quiet)
     src_spec = get_format(from_fmt) if from_fmt else get_format(io.detect_format(src)[0])

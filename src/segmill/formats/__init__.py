@@ -57,6 +57,13 @@ _MODULES = (
     "labelme",
     "cvat",
     "cityscapes",
+    "ade20k",
+    "mapillary",
+    "open_images",
+    "label_studio",
+    "kitti",
+    "camvid",
+    "image_masks",
 )
 
 

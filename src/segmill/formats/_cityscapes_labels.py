@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from ..errors import InputError
 from ..validate import brief, string
+from ._voc_masks import read_text_lines
 
 
 class Label(NamedTuple):
@@ -125,8 +126,6 @@ def parse_label_colors(path) -> list[Entry]:
         Not UTF-8 text, a colour out of range or without a name, a name
         listed twice, no label, or more than :data:`MAX_LABELS` labels.
     """
-    from ._voc_masks import read_text_lines
-
     labels: list[tuple[str, tuple | None]] = []
     seen: set = set()
     for ln, raw in enumerate(read_text_lines(path, "label table"), 1):

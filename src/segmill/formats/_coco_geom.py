@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import GeometryError, RLEError
 from ..geometry import Box, Polygons
 from ..limits import COUNTS_MAX, check_pixels, max_pixels
+from ..raster import first_error, rasterize
 from ..rle import MAX_COORD, RLE, from_coco
 from ..validate import brief
 
@@ -359,8 +360,6 @@ def rasterize_items(items, rule: str = "coco") -> list[list[RLE]]:
         The first annotation (in item order) that cannot be rasterized, or
         an item with annotations but no size.
     """
-    from ..raster import first_error, rasterize
-
     geoms: list = []
     sizes: list = []
     for it in items:

@@ -14,8 +14,11 @@ from array import array
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .. import jsonio
 from .._gc import no_gc
+from ..limits import MAX_JSON_DEPTH
 
 try:  # optional speed-up, see the module docs
     import orjson as _orjson
@@ -179,10 +182,8 @@ def load_split(path, key: str = "annotations") -> SplitDocument | tuple[Any, boo
     data = jsonio.read_bytes(path)
     if _orjson is None or len(data) < 2:
         return jsonio.parse(data, path, object_hook=_compact_hook)
-    import numpy as np
-
+    # lazy: start-up time (the splitting kernel is only needed for big files)
     from .._json_depth import SPLIT_OK, SPLIT_TOO_DEEP, split_array
-    from ..limits import MAX_JSON_DEPTH
 
     cuts = np.zeros(len(data) // SLICE + 1, np.int64)
     ints = np.zeros(cuts.shape[0] + 1, np.int64)
@@ -223,8 +224,6 @@ def peek(path, size: int = 4096) -> tuple[bytes, bytes]:
 
 
 def _default(obj):
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

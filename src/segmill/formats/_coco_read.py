@@ -254,22 +254,19 @@ class _AnnotationReader:
         _check_pack(self.pack, self.order.anns, self.order.items, self.err)
 
     def _records(self, recs: list, base: int) -> None:
-        """Read ``recs`` record by record (see the class docs)."""
-        by_id, cat_ids, err, nonfinite = self.by_id, self.cat_ids, self.err, self.nonfinite
-        skip = err.mode == "skip"
+        """Read ``recs`` record by record (see the class docs).
+
+        A well-formed record takes the fast path, its values checked inline
+        (:func:`_plain_values`, :meth:`_fast_geometry`, :func:`_keys_and_owned`);
+        anything else :meth:`_careful_record`.
+        """
+        by_id, cat_ids = self.by_id, self.cat_ids
+        skip = self.err.mode == "skip"
         order = self.order
-        o_anns, o_items = order.anns, order.items
-        add_ann, add_item, add_id = o_anns.append, o_items.append, order.ids.append
+        add_ann, add_item, add_id = order.anns.append, order.items.append, order.ids.append
         undeclared = False
-        std = _ANN_KEYS
-        keyinfo = _KEY_INFO.get
-        intern = _interned.setdefault
+        plain, geometry, keys_and_owned = _plain_values, self._fast_geometry, _keys_and_owned
         trusted = Annotation._trusted
-        new = object.__new__
-        pack, buf, part_len, nparts = self.pack, self.buf, self.part_len, self.nparts
-        fromlist = buf.fromlist
-        add_len, add_nparts, add_owner = part_len.append, nparts.append, self.owners.append
-        packing = self.packing
         for i, a in enumerate(recs, base):
             if type(a) is dict and not skip:
                 aid = a.get("id")
@@ -280,78 +277,16 @@ class _AnnotationReader:
                 except TypeError:  # unhashable (a list, an object): the careful path words it
                     item = None
                 ta, tc = type(aid), type(cid)
-                if (item is not None and (ta is int or aid is None or (ta is str and 0 < len(aid) <= 256))
-                        and (tc is int or cid is None or (tc is str and 0 < len(cid) <= 256))):
-                    bbox = a.get("bbox")
-                    area = a.get("area")
+                values = plain(a) if (
+                    item is not None and (ta is int or aid is None or (ta is str and 0 < len(aid) <= 256))
+                    and (tc is int or cid is None or (tc is str and 0 < len(cid) <= 256))) else None
+                if values is not None:
+                    crowd, area, bbox, score = values
                     seg = a.get("segmentation")
-                    crowd = a.get("iscrowd", 0)
-                    score = a.get("score")
-                    geom = None
-                    # Floats must be finite (v - v == 0 fails for NaN and inf, which "1e999" parses to
-                    # without the parser saying so) and ints fit a float (the model's type).
-                    ok = type(crowd) is int and (crowd == 0 or crowd == 1) and (
-                        score is None or (type(score) is float and score - score == 0)
-                        or (type(score) is int and -FMAX <= score <= FMAX)) and (
-                        area is None or (type(area) is float and area - area == 0)
-                        or (type(area) is int and -FMAX <= area <= FMAX))
-                    if ok and bbox is not None:
-                        if type(bbox) is list and len(bbox) == 4:
-                            x, y, w, h = bbox
-                            if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
-                                ok = x - x + y - y + w - w + h - h == 0
-                            else:
-                                ok = finite_values(bbox)
-                            bbox = (x, y, w, h)
-                        else:
-                            ok = False
-                    if ok and seg is not None:
-                        if type(seg) is list and seg and packing:
-                            start, n0 = len(buf), len(part_len)
-                            for part in seg:
-                                n = len(part) if type(part) is list else 0
-                                if n < 6 or n & 1:
-                                    ok = False
-                                    break
-                                try:
-                                    fromlist(part)  # TypeError on anything but int/float/bool
-                                except (TypeError, OverflowError):
-                                    ok = False
-                                    break
-                                add_len(n)
-                            if ok:
-                                geom = new(CocoPolygons)
-                                geom._src = seg
-                                geom._parts = None
-                                geom._cache = None
-                                geom._pack = pack
-                                geom._k = len(nparts)
-                                add_nparts(len(seg))
-                                add_owner(item)
-                            else:
-                                del buf[start:]
-                                del part_len[n0:]
-                        elif type(seg) is list and seg and polygon_problem(seg, nonfinite) is None:
-                            geom = CocoPolygons(seg)
-                        else:
-                            try:
-                                geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
-                            except GeometryError:
-                                ok = False
-                    if ok:
-                        keys = tuple(a)
-                        info = keyinfo(keys)  # one hash: the shared key tuple, and "only standard keys"
-                        if info is None:
-                            info = _KEY_INFO[keys] = (intern(keys, keys), std.issuperset(keys))
-                        keys = info[0]
-                        attrs = a.get("attributes")
-                        if attrs is not None or not info[1]:
-                            extra = {k: v for k, v in a.items() if k not in std}
-                            if attrs is not None and type(attrs) is not dict:
-                                extra["attributes"], attrs = attrs, None
-                        else:
-                            extra = None
-                        ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, attrs, extra)
+                    geom = None if seg is None else geometry(seg, bbox, item)
+                    if geom is not False:
+                        keys, owned = keys_and_owned(a)
+                        ann = trusted(aid, cid, geom, crowd == 1, area, bbox, score, owned)
                         ann.origin = coco_origin(keys)
                         item.annotations.append(ann)
                         add_ann(ann)
@@ -360,13 +295,7 @@ class _AnnotationReader:
                         if cid not in cat_ids and cid is not None:
                             undeclared = True
                         continue
-            try:
-                ann, item = _careful_annotation(i, a, by_id, self.placeholders, self.seen_ann, cat_ids, err,
-                                                nonfinite, self.results)
-            except InputError:
-                if nparts:  # an earlier record may hold a bad coordinate: that error comes first
-                    self._check_pack()
-                raise
+            ann, item = self._careful_record(i, a)
             if ann is not None:
                 item.annotations.append(ann)
                 add_ann(ann)
@@ -376,6 +305,144 @@ class _AnnotationReader:
                     undeclared = True
         if undeclared:
             order.undeclared = True
+
+    def _fast_geometry(self, seg, bbox, item):
+        """The geometry of a plain ``segmentation``; False for the careful path.
+
+        Polygon parts are filed in the pack (``array('d').fromlist`` refuses
+        what is not a number; the range is checked by :meth:`finish`).
+        """
+        if type(seg) is list and seg:
+            if self.packing:
+                buf, part_len = self.buf, self.part_len
+                start, n0 = len(buf), len(part_len)
+                for part in seg:
+                    n = len(part) if type(part) is list else 0
+                    if n < 6 or n & 1:
+                        break
+                    try:
+                        buf.fromlist(part)  # TypeError on anything but int/float/bool
+                    except (TypeError, OverflowError):
+                        break
+                    part_len.append(n)
+                else:
+                    geom = object.__new__(CocoPolygons)
+                    geom._src = seg
+                    geom._parts = None
+                    geom._cache = None
+                    geom._pack = self.pack
+                    geom._k = len(self.nparts)
+                    self.nparts.append(len(seg))
+                    self.owners.append(item)
+                    return geom
+                del buf[start:]
+                del part_len[n0:]
+                return False
+            if polygon_problem(seg, self.nonfinite) is None:
+                return CocoPolygons(seg)
+        try:
+            return parse_segmentation(seg, bbox, item.height, item.width, self.nonfinite)
+        except GeometryError:
+            return False
+
+    def _careful_record(self, i: int, a):
+        """:meth:`_careful_annotation`; when it raises, an earlier bad coordinate in the pack is raised first."""
+        try:
+            return self._careful_annotation(i, a)
+        except InputError:
+            if self.nparts:  # an earlier record may hold a bad coordinate: that error comes first
+                self._check_pack()
+            raise
+
+    def _careful_annotation(self, i: int, a):
+        """One annotation record, checked field by field: ``(annotation, item)``; (None, None) when it is skipped."""
+        err = self.err
+        if type(a) is not dict:
+            err.bad(f"annotations[{i}]", "an annotation must be an object")
+            return None, None
+        aid = a.get("id")
+        iid = a.get("image_id")
+        cid = a.get("category_id")
+        rec = (f"annotation id {brief(aid)} (image id {brief(iid)})" if aid is not None
+               else f"annotations[{i}] (image id {brief(iid)})")
+        item = self._careful_item(rec, aid, iid, cid)
+        if item is None:
+            return None, None
+        keep = err.mode == "keep"
+        odd: dict = {}  # standard keys whose values the model cannot hold: carried through as found
+        bbox = _careful_bbox(rec, a.get("bbox"), keep, odd, err)
+        if bbox is False:
+            return None, None
+        area = a.get("area")
+        if area is not None and not finite_values((area,)):
+            if not keep:
+                err.bad(rec, f"area must be a finite number, got {brief(area)}")
+                return None, None
+            if type(area) is not float:  # not a float-sized number: the model's area cannot hold it
+                err.bad(rec, f"area must be a finite number, got {brief(area)}; carried through as found")
+                odd["area"], area = area, None
+        seg = a.get("segmentation")
+        geom = None
+        if seg is not None:
+            try:
+                geom = parse_segmentation(seg, bbox, item.height, item.width, self.nonfinite)
+            except GeometryError as exc:
+                if not keep:
+                    err.bad(rec, str(exc))
+                    return None, None
+                if type(seg) is list:  # compacted parts back to the lists found in the file
+                    seg = [p.tolist() if type(p) is array else p for p in seg]
+                geom = InvalidGeometry(seg, str(exc))
+        crowd = a.get("iscrowd", 0)
+        if type(crowd) is not int or crowd not in (0, 1):
+            why = f"iscrowd must be 0 or 1, got {brief(crowd)}"
+            if not keep:
+                err.bad(rec, why)
+                return None, None
+            # Kept as found (written back unchanged); the model reads it as pycocotools does: truthy = crowd.
+            odd["iscrowd"], crowd = crowd, bool(crowd)
+            err.bad(rec, f"{why}; carried through as found, read as {'crowd' if crowd else 'not crowd'}")
+        score = a.get("score")
+        if score is not None and not finite_values((score,)):
+            err.bad(rec, f"score must be a finite number, got {brief(score)}")
+            return None, None
+        attrs = a.get("attributes")
+        extra = {k: v for k, v in a.items() if k not in _ANN_KEYS or k in odd}
+        if attrs is not None and type(attrs) is not dict:
+            extra["attributes"], attrs = attrs, None
+        ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
+        ann.origin = coco_origin(keys_of(a))
+        return ann, item
+
+    def _careful_item(self, rec: str, aid, iid, cid):
+        """The item an annotation belongs to, once its ids are checked; None when the record is skipped."""
+        err = self.err
+        for value, what, optional in ((aid, "annotation id", True), (iid, "image_id", False),
+                                      (cid, "category_id", True)):
+            if not (optional and value is None) and not _is_id(value):
+                try:
+                    check_id(value, what, err.path, rec)
+                except InputError as exc:
+                    err.drop(exc)
+                    return None
+        item = self.by_id.get(iid)
+        if item is None:
+            if err.mode != "keep":
+                err.bad(rec, f"image_id {brief(iid)} is not a listed image")
+                return None
+            err.bad(rec, f"image_id {brief(iid)} is not a listed image (kept under a placeholder image)")
+            item = self.by_id[iid] = Item(iid, "", None, None)
+            self.placeholders.append(item)
+        if err.mode == "skip":
+            if cid not in self.cat_ids and not (self.results and cid is not None):
+                err.bad(rec, f"category_id {brief(cid)} is not a declared category")
+                return None
+            if aid is not None:
+                if aid in self.seen_ann:
+                    err.bad(rec, f"duplicate annotation id {brief(aid)}")
+                    return None
+                self.seen_ann.add(aid)
+        return item
 
     def _columns(self, recs: list, lean: bool = False) -> bool:
         """Read ``recs`` column by column if every record would take the fast path as a polygon; else do nothing.
@@ -517,95 +584,48 @@ def _slice_columns(recs: list):
             list(map(g, recs, repeat("iscrowd"), repeat(0))), list(map(g, recs, repeat("score"))))
 
 
-def _careful_annotation(i, a, by_id, placeholders, seen_ann, cat_ids, err: _Errors, nonfinite: bool,
-                        results: bool):
-    """One annotation record, checked field by field; (None, None) when it is skipped."""
-    if type(a) is not dict:
-        err.bad(f"annotations[{i}]", "an annotation must be an object")
-        return None, None
-    aid = a.get("id")
-    iid = a.get("image_id")
-    cid = a.get("category_id")
-    rec = (f"annotation id {brief(aid)} (image id {brief(iid)})" if aid is not None
-           else f"annotations[{i}] (image id {brief(iid)})")
-    item = _careful_item(rec, aid, iid, cid, by_id, placeholders, seen_ann, cat_ids, err, results)
-    if item is None:
-        return None, None
-    keep = err.mode == "keep"
-    odd: dict = {}  # standard keys whose values the model cannot hold: carried through as found
-    bbox = _careful_bbox(rec, a.get("bbox"), keep, odd, err)
-    if bbox is False:
-        return None, None
-    area = a.get("area")
-    if area is not None and not finite_values((area,)):
-        if not keep:
-            err.bad(rec, f"area must be a finite number, got {brief(area)}")
-            return None, None
-        if type(area) is not float:  # not a float-sized number: the model's area cannot hold it
-            err.bad(rec, f"area must be a finite number, got {brief(area)}; carried through as found")
-            odd["area"], area = area, None
-    seg = a.get("segmentation")
-    geom = None
-    if seg is not None:
-        try:
-            geom = parse_segmentation(seg, bbox, item.height, item.width, nonfinite)
-        except GeometryError as exc:
-            if not keep:
-                err.bad(rec, str(exc))
-                return None, None
-            if type(seg) is list:  # compacted parts back to the lists found in the file
-                seg = [p.tolist() if type(p) is array else p for p in seg]
-            geom = InvalidGeometry(seg, str(exc))
+def _plain_values(a: dict):
+    """``(iscrowd, area, bbox, score)`` of a record when each is plain (the bbox as a tuple); None otherwise.
+
+    Floats must be finite (v - v == 0 fails for NaN and inf, which "1e999"
+    parses to without the parser saying so) and ints fit a float (the model's type).
+    """
     crowd = a.get("iscrowd", 0)
-    if type(crowd) is not int or crowd not in (0, 1):
-        why = f"iscrowd must be 0 or 1, got {brief(crowd)}"
-        if not keep:
-            err.bad(rec, why)
-            return None, None
-        # Kept as found (written back unchanged); the model reads it as pycocotools does: truthy = crowd.
-        odd["iscrowd"], crowd = crowd, bool(crowd)
-        err.bad(rec, f"{why}; carried through as found, read as {'crowd' if crowd else 'not crowd'}")
     score = a.get("score")
-    if score is not None and not finite_values((score,)):
-        err.bad(rec, f"score must be a finite number, got {brief(score)}")
-        return None, None
+    area = a.get("area")
+    if not (type(crowd) is int and (crowd == 0 or crowd == 1) and (
+            score is None or (type(score) is float and score - score == 0)
+            or (type(score) is int and -FMAX <= score <= FMAX)) and (
+            area is None or (type(area) is float and area - area == 0)
+            or (type(area) is int and -FMAX <= area <= FMAX))):
+        return None
+    bbox = a.get("bbox")
+    if bbox is not None:
+        if type(bbox) is not list or len(bbox) != 4:
+            return None
+        x, y, w, h = bbox
+        if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
+            if not x - x + y - y + w - w + h - h == 0:
+                return None
+        elif not finite_values(bbox):
+            return None
+        bbox = (x, y, w, h)
+    return crowd, area, bbox, score
+
+
+def _keys_and_owned(a: dict):
+    """The record's shared key tuple, and ``(attributes, extra)`` for the model (None: standard keys only)."""
+    keys = tuple(a)
+    info = _KEY_INFO.get(keys)  # one hash: the shared key tuple, and "only standard keys"
+    if info is None:
+        info = _KEY_INFO[keys] = (_interned.setdefault(keys, keys), _ANN_KEYS.issuperset(keys))
     attrs = a.get("attributes")
-    extra = {k: v for k, v in a.items() if k not in _ANN_KEYS or k in odd}
+    if attrs is None and info[1]:
+        return info[0], None
+    extra = {k: v for k, v in a.items() if k not in _ANN_KEYS}
     if attrs is not None and type(attrs) is not dict:
         extra["attributes"], attrs = attrs, None
-    ann = Annotation(aid, cid, geom, bool(crowd), area, bbox, score, attrs if attrs is not None else {}, extra)
-    ann.origin = coco_origin(keys_of(a))
-    return ann, item
-
-
-def _careful_item(rec, aid, iid, cid, by_id, placeholders, seen_ann, cat_ids, err: _Errors, results: bool):
-    """The item an annotation belongs to, once its ids are checked; None when the record is skipped."""
-    for value, what, optional in ((aid, "annotation id", True), (iid, "image_id", False),
-                                  (cid, "category_id", True)):
-        if not (optional and value is None) and not _is_id(value):
-            try:
-                check_id(value, what, err.path, rec)
-            except InputError as exc:
-                err.drop(exc)
-                return None
-    item = by_id.get(iid)
-    if item is None:
-        if err.mode != "keep":
-            err.bad(rec, f"image_id {brief(iid)} is not a listed image")
-            return None
-        err.bad(rec, f"image_id {brief(iid)} is not a listed image (kept under a placeholder image)")
-        item = by_id[iid] = Item(iid, "", None, None)
-        placeholders.append(item)
-    if err.mode == "skip":
-        if cid not in cat_ids and not (results and cid is not None):
-            err.bad(rec, f"category_id {brief(cid)} is not a declared category")
-            return None
-        if aid is not None:
-            if aid in seen_ann:
-                err.bad(rec, f"duplicate annotation id {brief(aid)}")
-                return None
-            seen_ann.add(aid)
-    return item
+    return info[0], (attrs, extra)
 
 
 def _careful_bbox(rec, bbox, keep: bool, odd: dict, err: _Errors):

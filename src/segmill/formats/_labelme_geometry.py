@@ -40,6 +40,7 @@ def _circle_part(pts) -> list[float]:
 
 def _pil_shape(kind, pts, mask_arr, h, w) -> np.ndarray:
     """Pixels of one area shape drawn exactly as labelme's ``shape_to_mask``."""
+    # lazy: start-up time (PIL is only needed by the pil rule)
     from PIL import Image, ImageDraw
 
     if kind == "mask":

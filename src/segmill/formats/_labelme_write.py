@@ -38,6 +38,7 @@ VERSION = "5.5.0"
 
 
 def _png_b64(arr: np.ndarray) -> str:
+    # lazy: start-up time (PIL is only needed to embed image data)
     from PIL import Image
 
     buf = io.BytesIO()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import images
 from ..errors import InputError
 
 __all__ = ["PngImage", "check_size", "colors_to_index", "read_label_png", "read_png", "voc_colormap", "write_png"]
@@ -95,9 +96,7 @@ def read_png(path) -> PngImage:
         :class:`~segmill.errors.LimitError` when it is larger than the pixel
         limit (a decompression bomb).
     """
-    from ..images import open_image
-
-    im = open_image(path, path)
+    im = images.open_image(path, path)
     with im:  # a multi-frame image keeps its file open after load()
         try:
             arr, mode, palette = _pixels(im, path)
@@ -201,6 +200,7 @@ def write_png(path, array: np.ndarray, palette: np.ndarray | None = None, compre
     (zlib's fastest) is the default: label maps compress well anyway, and
     level 6 (Pillow's default) costs about 3x the time.
     """
+    # lazy: start-up time (PIL is only needed to write PNGs)
     from PIL import Image
 
     arr = np.asarray(array)

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from .._progress import track
 from ..errors import InputError, UsageError
+from ..geometry import AREA_KINDS, Box
 from ..losses import WriteReport
 from ..model import Dataset
 from ..rle import RULES
 from ..validate import brief, image_size
 from ._png import voc_colormap, write_png
 from ._voc_masks import (
+    VOID_NAMES,
     ClassList,
     check_class_names,
     default_classes,
     read_class_names,
     write_labelmap,
 )
-from ._voc_xml import box_to_voc, parse_fragment, write_xml, xml_name_ok
+from ._voc_xml import box_to_voc, centre_polygons, parse_fragment, write_xml, xml_name_ok
 from .options import raster_rule
 
 __all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write"]
@@ -71,8 +74,6 @@ def _class_values(ds: Dataset, report: WriteReport):
             names.append(bg[0].name)
         else:
             names.append("background")
-        from ._voc_masks import VOID_NAMES
-
         for c in cats:
             if c.id in values:
                 continue
@@ -160,7 +161,7 @@ def file_stem(item, seen, spaces: bool = True, suffix: str = ".png") -> str:
 
 def check_options(raster: str, overlap: str) -> None:
     """Unknown ``raster`` / ``overlap`` values are usage errors (exit 2), found before any work."""
-    # imported here: the module loads the paint kernels, which only writing needs
+    # lazy: start-up time (the paint kernels are only needed by writing)
     from ..bridges.compose import OVERLAP_POLICIES
 
     if raster not in RULES:
@@ -175,9 +176,7 @@ def painted_size(item, rec: str | None = None):
 
 
 def _has_masks(item) -> bool:
-    from ..geometry import AREA_KINDS, Box
-
-    return any(isinstance(a.geometry, AREA_KINDS) and not isinstance(a.geometry, Box) for a in item.annotations)
+    return any(_is_painted(a.geometry) for a in item.annotations)
 
 
 def _plan(dataset: Dataset) -> list:
@@ -210,13 +209,28 @@ def _split_of(item, report) -> str:
     return "default"
 
 
+def _moved_from(item) -> set:
+    """The splits of ``voc_sets`` as read, when the item has since been given another split (else empty)."""
+    sets = item.extra.get("voc_sets")
+    if item.split is None or not isinstance(sets, dict) or not sets:
+        return set()
+    read = {s for v in sets.values() if isinstance(v, list) for s in v if isinstance(s, str)}
+    return read if item.split not in read else set()
+
+
 def _sets_of(item, report) -> dict:
-    """``{kind: [split, ...]}`` of the lists the image is written in (``voc_sets`` as read, checked)."""
+    """``{kind: [split, ...]}`` of the lists the image is written in (``voc_sets`` as read, checked).
+
+    An item given another split since it was read (``segmill convert --split``)
+    is listed in the same kinds of list, under its new split.
+    """
     sets = item.extra.get("voc_sets")
     if not sets:
         return {"Main": [_split_of(item, report)]}
     if isinstance(sets, dict) and all(k in SETS and isinstance(v, list) and all(map(_list_name_ok, v))
                                       for k, v in sets.items()):
+        if _moved_from(item):
+            return {k: [_split_of(item, report)] for k in sets}
         return sets
     report.lose("L001", f"voc_sets {brief(sets)} is not {{list kind: [split, ...]}}: image listed by its split",
                 item.id)
@@ -229,7 +243,14 @@ def _labels_of(item, report) -> dict:
     if not labels:
         return {}
     if isinstance(labels, dict) and all(_list_name_ok(k) and type(v) is int for k, v in labels.items()):
-        return labels
+        moved = _moved_from(item)
+        if not moved:
+            return labels
+        out = {}  # "<class>_<old split>" lists follow the item to its new split
+        for k, v in labels.items():
+            cls, _, split = k.rpartition("_")
+            out[f"{cls}_{item.split}" if cls and split in moved else k] = v
+        return out
     report.lose("L001", f"voc_labels {brief(labels)} is not {{list name: integer}}: dropped", item.id)
     return {}
 
@@ -266,27 +287,11 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         name (NUL byte, too long), or whose masks would be empty or over the
         pixel limit; text XML cannot hold.
     """
-    from ..bridges.compose import compose
-
     raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
     out = Path(path)
     report = WriteReport()
-    if labels is not None:
-        cl = read_class_names(Path(labels))
-        by_name = {n: i for i, n in enumerate(cl.names)}
-        values = {}
-        for c in dataset.categories:
-            if c.name in by_name:
-                values[c.id] = by_name[c.name]
-            elif cl.void_name and c.name == cl.void_name:
-                continue
-            else:
-                report.lose("L206", f"category {brief(c.name)} is not in the class list {labels}")
-        classes = cl
-        report_renumbered(dataset.categories, values, report)
-    else:
-        values, classes = _class_values(dataset, report)
+    values, classes = _label_values(dataset, labels, report)
     names = {c.id: c.name for c in dataset.categories}
     mode = mask_mode or dataset.meta.get("voc_mask_mode") or "P"
     if mode not in ("P", "RGB"):
@@ -296,6 +301,44 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
     if want_labelmap:
         check_class_names(list(classes.names) + ([classes.void_name] if classes.void_name else []), "labelmap.txt")
     plan = _plan(dataset)
+    palette, obj_palette = _palettes(dataset, classes, labels)
+    for d in ("Annotations", "ImageSets/Main", "ImageSets/Segmentation"):
+        (out / d).mkdir(parents=True, exist_ok=True)
+    if dataset.info or dataset.licenses or dataset.extra:
+        report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
+    run = _Run(out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, xml_polygons)
+    lists = _Lists()
+    for item, vid in track(plan, desc="voc"):
+        _write_item(item, vid, run)
+        lists.add(item, vid, report)
+        report.items += 1
+    lists.write(out, report)
+    if want_labelmap:
+        write_labelmap(out / "labelmap.txt", classes)
+        report.files += 1
+    return report
+
+
+def _label_values(dataset: Dataset, labels, report: WriteReport):
+    """``{category id: label value}`` and the class list: from the ``labels`` file when given."""
+    if labels is None:
+        return _class_values(dataset, report)
+    cl = read_class_names(Path(labels))
+    by_name = {n: i for i, n in enumerate(cl.names)}
+    values = {}
+    for c in dataset.categories:
+        if c.name in by_name:
+            values[c.id] = by_name[c.name]
+        elif cl.void_name and c.name == cl.void_name:
+            continue
+        else:
+            report.lose("L206", f"category {brief(c.name)} is not in the class list {labels}")
+    report_renumbered(dataset.categories, values, report)
+    return values, cl
+
+
+def _palettes(dataset: Dataset, classes: ClassList, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The class-map palette (the source's unless a class list is given) and the object-map palette."""
     raw = dataset.meta.get("palette")
     ok = isinstance(raw, bytes) and raw and len(raw) % 3 == 0
     src_palette = np.frombuffer(raw, np.uint8).reshape(-1, 3) if ok else None
@@ -305,47 +348,48 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
     obj_palette = src_palette
     if obj_palette is None:
         obj_palette = voc_colormap()
-    for d in ("Annotations", "ImageSets/Main", "ImageSets/Segmentation"):
-        (out / d).mkdir(parents=True, exist_ok=True)
-    set_lists: dict[tuple[str, str], list[str]] = {}
-    label_lists: dict[str, list[tuple[str, int]]] = {}
-    if dataset.info or dataset.licenses or dataset.extra:
-        report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
-    from .._progress import track
+    return palette, obj_palette
 
-    run = _Run(out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, compose,
-               xml_polygons)
-    for item, vid in track(plan, desc="voc"):
-        _write_item(item, vid, run)
+
+class _Lists:
+    """The ``ImageSets`` lists of one write: image lists per (kind, split), image-level labels per list."""
+
+    def __init__(self):
+        self.sets: dict[tuple[str, str], list[str]] = {}
+        self.labels: dict[str, list[tuple[str, int]]] = {}
+
+    def add(self, item, vid: str, report: WriteReport) -> None:
+        """List the image written as ``vid`` where it belongs."""
         sets = _sets_of(item, report)
         if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
             sets = dict(sets)
             sets["Segmentation"] = [_split_of(item, report)]
         for kind, splits in sets.items():
             for s in splits:
-                set_lists.setdefault((kind, s), []).append(vid)
+                self.sets.setdefault((kind, s), []).append(vid)
         for key, v in _labels_of(item, report).items():
-            label_lists.setdefault(key, []).append((vid, v))
-        report.items += 1
-    for (kind, s), ids in set_lists.items():
-        d = out / "ImageSets" / kind
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{s}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
-        report.files += 1
-    for key, rows in label_lists.items():
-        (out / "ImageSets" / "Main" / f"{key}.txt").write_text(
-            "".join(f"{i} {v:2d}\n" for i, v in rows), encoding="utf-8")
-        report.files += 1
-    if want_labelmap:
-        write_labelmap(out / "labelmap.txt", classes)
-        report.files += 1
-    return report
+            self.labels.setdefault(key, []).append((vid, v))
+
+    def write(self, out: Path, report: WriteReport) -> None:
+        """Write every list under ``out/ImageSets``."""
+        for (kind, s), ids in self.sets.items():
+            d = out / "ImageSets" / kind
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{s}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+            report.files += 1
+        for key, rows in self.labels.items():
+            (out / "ImageSets" / "Main" / f"{key}.txt").write_text(
+                "".join(f"{i} {v:2d}\n" for i, v in rows), encoding="utf-8")
+            report.files += 1
 
 
 def _is_box(ann):
-    from ..geometry import Box
-
     return isinstance(ann.geometry, Box)
+
+
+def _is_painted(g) -> bool:
+    """Whether a geometry is painted in the masks (an area that is not a box)."""
+    return isinstance(g, AREA_KINDS) and not isinstance(g, Box)
 
 
 @dataclass(frozen=True)
@@ -362,125 +406,150 @@ class _Run:
     raster: str
     overlap: str
     report: WriteReport
-    compose: Any
     xml_polygons: bool = False
+
+
+@dataclass
+class _Image:
+    """One image being written: its XML objects and each annotation's instance value, as they are decided."""
+
+    item: Any
+    vid: str
+    keep_src: bool  # the instance values of a VOC source are kept
+    labelme_rule: bool  # void follows labelme2voc: object value 0, its object number left unused
+    objects: list = field(default_factory=list)
+    obj_pos: list = field(default_factory=list)  # position of each XML object's annotation
+    inst_values: list = field(default_factory=list)
+    obj_no: int = 0  # object number = instance value, as VOC numbers them
+    no_area: set = field(default_factory=set)  # annotations dropped with L002 (compose need not report them again)
+    written: set = field(default_factory=set)  # positions of annotations that reach the output
 
 
 def _write_item(item, vid, run: _Run):
     """Write one image's XML and masks."""
-    out, values, names, classes, palette = run.out, run.values, run.names, run.classes, run.palette
-    obj_palette, mode, raster, overlap, report = run.obj_palette, run.mode, run.raster, run.overlap, run.report
-    compose, xml_polygons = run.compose, run.xml_polygons
-    from ..geometry import AREA_KINDS, Box
-    from ._voc_masks import VOID_NAMES
-
-    objects = []
-    obj_pos = []  # position of each XML object's annotation
-    inst_values = []
-    obj_no = 0  # object number = instance value, as VOC numbers them
-    no_area: set = set()  # annotations dropped with L002 (compose need not report them again)
-    written: set = set()  # positions of annotations that reach the output (XML object or painted pixels)
-    src_vals = [a.extra.get("voc_instance") for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
-                and not isinstance(a.geometry, Box) and a.category_id is not None and not a.extra.get("voc_semantic")]
+    src_vals = [a.extra.get("voc_instance") for a in item.annotations if _is_painted(a.geometry)
+                and a.category_id is not None and not a.extra.get("voc_semantic")]
     keep_src = bool(src_vals) and all(isinstance(v, int) and 0 < v < 255 for v in src_vals)
     # a void region written with labelme's class list (__ignore__ first) follows labelme2voc: object value 0,
     # its object number left unused
-    labelme_rule = classes.void_name == "__ignore__"
+    img = _Image(item, vid, keep_src, run.classes.void_name == "__ignore__")
     for pos, ann in enumerate(item.annotations):
-        g = ann.geometry
-        void = ann.category_id is None and ann.attributes.get("void")
-        if ann.iscrowd:
-            report.lose("L203", "crowd region written as an ordinary object", item.id, ann.id)
-        if ann.score is not None:
-            report.lose("L204", f"score {ann.score} dropped", item.id, ann.id)
-        if names.get(ann.category_id) in VOID_NAMES or (void and labelme_rule):
-            # labelme's __ignore__ (a category of that name, or a void region written with labelme's
-            # class list): painted void (255) in the class map, 0 in the object map, and (labelme2voc's
-            # rule) its object number stays unused
-            obj_no += 1
-            inst_values.append(0)
-            continue
-        if ann.category_id is not None and ann.category_id not in values:
-            report.lose("L206", f"category {ann.category_id!r} has no VOC label value", item.id, ann.id)
-            inst_values.append(0)
-            continue
-        if g is not None and not isinstance(g, AREA_KINDS):
-            # a line, points or invalid geometry: VOC holds boxes and masks only
-            kind = getattr(g, "kind", type(g).__name__)
-            report.lose("L002", f"a {kind!r} geometry has no area; VOC cannot hold it", item.id, ann.id)
-            no_area.add(ann.id)
-            inst_values.append(0)
-            continue
-        semantic = bool(ann.extra.get("voc_semantic"))
-        has_pixels = isinstance(g, AREA_KINDS) and not isinstance(g, Box)
-        if void or semantic or ann.category_id is None:
-            inst_values.append(0)
-            continue
-        if has_pixels and item.size is not None and ann.to_rle(item.height, item.width, raster).area == 0:
-            # nothing to paint and no box to give: an <object> without either reads back without geometry
-            report.lose("L703", f"no pixels under the {raster} rule: not written", item.id, ann.id)
-            no_area.add(ann.id)
-            inst_values.append(0)
-            continue
-        if not ann.extra.get("voc_no_xml"):
-            objects.append(_object(ann, item, names, report, raster))
-            obj_pos.append(pos)
-            written.add(pos)
-            obj_no += 1
-        if has_pixels:
-            if keep_src:
-                v = ann.extra["voc_instance"]
-            elif not ann.extra.get("voc_no_xml"):
-                v = obj_no
-            else:
-                v = 0  # numbered below, after the XML objects
-            inst_values.append(v)
+        img.inst_values.append(_place(img, pos, ann, run))
+    _number_mask_only(img, run)
+    has_masks = any(_is_painted(a.geometry) for a in item.annotations)
+    if has_masks:
+        if item.height is None or item.width is None:
+            run.report.lose("L005", "image size unknown: masks not written", item.id)
         else:
-            inst_values.append(0)
-    # mask-only instances: next free values
-    free = obj_no + 1
+            _write_masks(img, run)
+    _write_annotation_xml(img, has_masks, run)
+    run.report.annotations += len(img.written)  # what was dropped is reported as a loss, not counted
+    dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
+    if dropped:
+        run.report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)
+
+
+def _place(img: _Image, pos: int, ann, run: _Run) -> int:
+    """Decide what annotation ``pos`` becomes (an XML object, painted pixels, or a loss); its instance value."""
+    item, report, names, values, raster = img.item, run.report, run.names, run.values, run.raster
+    g = ann.geometry
+    void = ann.category_id is None and ann.attributes.get("void")
+    if ann.iscrowd:
+        report.lose("L203", "crowd region written as an ordinary object", item.id, ann.id)
+    if ann.score is not None:
+        report.lose("L204", f"score {ann.score} dropped", item.id, ann.id)
+    if names.get(ann.category_id) in VOID_NAMES or (void and img.labelme_rule):
+        # labelme's __ignore__ (a category of that name, or a void region written with labelme's
+        # class list): painted void (255) in the class map, 0 in the object map, and (labelme2voc's
+        # rule) its object number stays unused
+        img.obj_no += 1
+        return 0
+    if ann.category_id is not None and ann.category_id not in values:
+        report.lose("L206", f"category {ann.category_id!r} has no VOC label value", item.id, ann.id)
+        return 0
+    if g is not None and not isinstance(g, AREA_KINDS):
+        # a line, points or invalid geometry: VOC holds boxes and masks only
+        kind = getattr(g, "kind", type(g).__name__)
+        report.lose("L002", f"a {kind!r} geometry has no area; VOC cannot hold it", item.id, ann.id)
+        img.no_area.add(ann.id)
+        return 0
+    semantic = bool(ann.extra.get("voc_semantic"))
+    has_pixels = _is_painted(g)
+    if void or semantic or ann.category_id is None:
+        return 0
+    if has_pixels and item.size is not None and ann.to_rle(item.height, item.width, raster).area == 0:
+        # nothing to paint and no box to give: an <object> without either reads back without geometry
+        report.lose("L703", f"no pixels under the {raster} rule: not written", item.id, ann.id)
+        img.no_area.add(ann.id)
+        return 0
+    if not ann.extra.get("voc_no_xml"):
+        img.objects.append(_object(ann, item, names, report, raster))
+        img.obj_pos.append(pos)
+        img.written.add(pos)
+        img.obj_no += 1
+    if not has_pixels:
+        return 0
+    if img.keep_src:
+        return ann.extra["voc_instance"]
+    if not ann.extra.get("voc_no_xml"):
+        return img.obj_no
+    return 0  # numbered by _number_mask_only, after the XML objects
+
+
+def _number_mask_only(img: _Image, run: _Run) -> None:
+    """Give mask-only instances the next free values; drop (``L202``) the values an 8-bit map cannot hold."""
+    inst_values, item = img.inst_values, img.item
+    free = img.obj_no + 1
     for k, ann in enumerate(item.annotations):
-        if inst_values[k] == 0 and ann.extra.get("voc_no_xml") and not keep_src and ann.category_id in values:
+        if inst_values[k] == 0 and ann.extra.get("voc_no_xml") and not img.keep_src and ann.category_id in run.values:
             inst_values[k] = free
             free += 1
     for k, v in enumerate(inst_values):
         if v > 254:
-            report.lose("L202", f"instance {v} does not fit an 8-bit SegmentationObject", item.id,
-                        item.annotations[k].id)
+            run.report.lose("L202", f"instance {v} does not fit an 8-bit SegmentationObject", item.id,
+                            item.annotations[k].id)
             inst_values[k] = 0
+
+
+def _write_masks(img: _Image, run: _Run) -> None:
+    """Paint and write the image's ``SegmentationClass`` and ``SegmentationObject`` maps."""
+    # lazy: start-up time (the paint kernels are only needed by writing)
+    from ..bridges.compose import compose
+
+    item, names, report, out, vid = img.item, run.names, run.report, run.out, img.vid
+    paint_values = dict(run.values)
+    paint_values.update({cid: 255 for cid, n in names.items() if n in VOID_NAMES})
+    cmap, imap, losses = compose(item, paint_values, overlap=run.overlap, raster=run.raster,
+                                 instance_values=img.inst_values, category_names=names,
+                                 void_instance_value=0 if img.labelme_rule else 255)
+    unpainted = set()
+    for l in losses:
+        if l.code in ("L702", "L703"):
+            unpainted.add(l.annotation_id)
+        if l.code == "L703" and l.annotation_id in img.no_area:
+            continue
+        report.lose(l.code, l.message, l.item_id, l.annotation_id)
+    img.written.update(k for k, a in enumerate(item.annotations) if _is_painted(a.geometry)
+                       and a.id not in unpainted)
+    for d in ("SegmentationClass", "SegmentationObject"):
+        (out / d).mkdir(exist_ok=True)
+    if run.xml_polygons:
+        _add_polygons(img.objects, img.obj_pos, img.inst_values, item, run.values, cmap, imap)
+    if run.mode == "RGB":
+        table = run.classes.color_table()
+        write_png(out / "SegmentationClass" / f"{vid}.png", table[cmap])
+        write_png(out / "SegmentationObject" / f"{vid}.png", voc_colormap()[imap])
+    else:
+        write_png(out / "SegmentationClass" / f"{vid}.png", cmap, run.palette)
+        write_png(out / "SegmentationObject" / f"{vid}.png", imap, run.obj_palette)
+    report.files += 2
+
+
+def _write_annotation_xml(img: _Image, has_masks: bool, run: _Run) -> None:
+    """Write ``Annotations/<id>.xml``: the fields kept from a VOC source and the objects."""
+    item = img.item
     h, w = item.height, item.width
-    has_masks = any((isinstance(a.geometry, AREA_KINDS) and not isinstance(a.geometry, Box)) for a in item.annotations)
-    if has_masks:
-        if h is None or w is None:
-            report.lose("L005", "image size unknown: masks not written", item.id)
-        else:
-            paint_values = dict(values)
-            paint_values.update({cid: 255 for cid, n in names.items() if n in VOID_NAMES})
-            cmap, imap, losses = compose(item, paint_values, overlap=overlap, raster=raster,
-                                         instance_values=inst_values, category_names=names,
-                                         void_instance_value=0 if labelme_rule else 255)
-            unpainted = set()
-            for l in losses:
-                if l.code in ("L702", "L703"):
-                    unpainted.add(l.annotation_id)
-                if l.code == "L703" and l.annotation_id in no_area:
-                    continue
-                report.lose(l.code, l.message, l.item_id, l.annotation_id)
-            written.update(k for k, a in enumerate(item.annotations) if isinstance(a.geometry, AREA_KINDS)
-                           and not isinstance(a.geometry, Box) and a.id not in unpainted)
-            for d in ("SegmentationClass", "SegmentationObject"):
-                (out / d).mkdir(exist_ok=True)
-            if xml_polygons:
-                _add_polygons(objects, obj_pos, inst_values, item, values, cmap, imap)
-            if mode == "RGB":
-                table = classes.color_table()
-                write_png(out / "SegmentationClass" / f"{vid}.png", table[cmap])
-                write_png(out / "SegmentationObject" / f"{vid}.png", voc_colormap()[imap])
-            else:
-                write_png(out / "SegmentationClass" / f"{vid}.png", cmap, palette)
-                write_png(out / "SegmentationObject" / f"{vid}.png", imap, obj_palette)
-            report.files += 2
-    xml = _xml_of(item, report)
+    xml = _xml_of(item, run.report)
     doc = {
         "folder": xml.get("folder"),
         "filename": item.file_name,
@@ -488,20 +557,14 @@ def _write_item(item, vid, run: _Run):
         "depth": xml.get("depth"),
         "segmented": xml.get("segmented", 1 if has_masks else 0),
         "extra_xml": xml.get("extra_xml"),
-        "objects": objects,
+        "objects": img.objects,
     }
-    write_xml(out / "Annotations" / f"{vid}.xml", doc, f"image {brief(item.id)}")
-    report.files += 1
-    report.annotations += len(written)  # what was dropped is reported as a loss, not counted
-    dropped = [k for k in item.extra if not k.startswith("voc_") and k != "segmill_id"] + list(item.attributes)
-    if dropped:
-        report.lose("L001", f"image fields {sorted(dropped)} have no place in VOC", item.id)
+    write_xml(run.out / "Annotations" / f"{img.vid}.xml", doc, f"image {brief(item.id)}")
+    run.report.files += 1
 
 
 def _add_polygons(objects, obj_pos, inst_values, item, values, cmap, imap) -> None:
     """Each object's painted pixels (instance value and class) as ``<polygon>`` outlines, 1-based."""
-    from ._voc_xml import centre_polygons
-
     for obj, pos in zip(objects, obj_pos):
         obj["xml"] = [x for x in obj["xml"] if not re.match(r"\s*<polygon[\s/>]", x)]  # replaced, not doubled
         v = inst_values[pos]
@@ -583,8 +646,6 @@ def _actions_of(ann, item, report):
 
 
 def _object(ann, item, names, report, raster):
-    from ..geometry import Box
-
     obj = {"name": names[ann.category_id], "attributes": {}}
     for k, v in ann.attributes.items():
         if isinstance(v, (str, int, float, bool)):

@@ -110,6 +110,7 @@ def _too_deep(root) -> bool:
 
 def _parse(source, path, fromstring: bool = False):
     """The root element of untrusted XML (a file or a string), every failure an :class:`InputError`."""
+    # lazy: start-up time (defusedxml is only needed to parse XML)
     from defusedxml import ElementTree as DET
     from defusedxml.common import DefusedXmlException
 
@@ -401,6 +402,7 @@ def centre_polygons(mask) -> list[list[tuple[float, float]]]:
         ``(c + 0.5, r + 0.5)``), one outline per 8-connected component, holes
         spliced in by zero-width seams.
     """
+    # lazy: start-up time (the tracing kernels are only needed by xml_polygons)
     from ..bridges.trace import trace_rings
 
     mask = np.asarray(mask, bool)

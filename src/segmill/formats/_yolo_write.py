@@ -291,6 +291,7 @@ def _class_map(dataset, report):
 
 
 def _write_yaml(out, dataset, classes, splits, report):
+    # lazy: start-up time (yaml is only needed to write data.yaml)
     import yaml
 
     names_by_cls = {classes[c.id]: c.name for c in dataset.categories}
@@ -324,7 +325,7 @@ def _write_yaml(out, dataset, classes, splits, report):
 
 def _traced(g, item, ann, report):
     """Exact pixel-corner polygons of a mask (None and L301 when impossible)."""
-    try:
+    try:  # lazy: start-up time (the tracing kernels are only needed to write masks)
         from ..bridges.trace import trace, trace_rings
     except ImportError:  # pragma: no cover - the tracer ships with segmill
         report.lose("L301", "no mask tracer available", item.id, ann.id)

@@ -68,6 +68,7 @@ from ._cityscapes_labels import (
     parse_label_colors,
 )
 from ._png import read_png, voc_colormap
+from ._voc_write import NAME_MAX, painted_size
 from .options import ERRORS, Option, raster, raster_rule
 
 register_codes(
@@ -474,10 +475,10 @@ def _split_id(item, default_split):
     """``(split, city, base)``: from a Cityscapes id or image path, else from the file name."""
     parts = str(item.id).split("/")
     if len(parts) >= 3 and all(parts):
-        return _safe(parts[0]), _safe("_".join(parts[1:-1])), _safe(parts[-1])
+        return _safe(item.split or parts[0]), _safe("_".join(parts[1:-1])), _safe(parts[-1])
     m = _IMAGE.match(item.file_name or "")
     if m:
-        return _safe(m["split"]), _safe(m["city"]), _safe(m["base"])
+        return _safe(item.split or m["split"]), _safe(m["city"]), _safe(m["base"])
     if len(parts) == 2 and all(parts):  # <split>/<base> or <city>/<base> (read from a layout without one level)
         if parts[0] == item.split:
             return _safe(parts[0]), "default", _safe(parts[1])
@@ -660,6 +661,7 @@ def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto
 
 def _write_item(out: Path, names, inst: np.ndarray, official: bool) -> None:
     """The three PNGs of one image from its painted instance values."""
+    # lazy: start-up time (PIL is only needed by writing)
     from PIL import Image
 
     sp, city, base = names
@@ -684,8 +686,6 @@ _LONGEST_SUFFIX = "_gtFine_labelTrainIds.png"
 
 def _plan(dataset, split, path) -> list:
     """``[(item, (split, city, base) or None)]``: names and sizes checked before anything is written."""
-    from ._voc_write import NAME_MAX, painted_size
-
     written: set = set()
     plan = []
     for item in dataset.items:
@@ -716,6 +716,7 @@ def _z_order(ann):
 
 def _paint(item, slots, rule, report):
     """The ``instanceIds`` values of one image (``value * 1000 + k`` for instances, plain values otherwise)."""
+    # lazy: start-up time (the paint kernels are only needed by writing)
     from ..bridges.compose import rasterized_loss
 
     h, w = item.height, item.width

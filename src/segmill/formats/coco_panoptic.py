@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import jsonio
+from .._progress import track
 from ..errors import InputError, UsageError
-from ..geometry import InvalidGeometry
+from ..geometry import AREA_KINDS, Box, InvalidGeometry, to_rle
 from ..limits import check_pixels
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item
@@ -355,7 +356,7 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         is not a plain file name (NUL byte, absolute, escaping with ``..``),
         or values that cannot be written as JSON.
     """
-    from .._progress import track
+    # lazy: start-up time (the paint kernels are only needed by writing)
     from ..bridges.compose import OVERLAP_POLICIES, compose
 
     raster = raster_rule(dataset, raster)
@@ -465,8 +466,6 @@ def _check_canvas(item: Item) -> None:
 
 
 def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose):
-    from ..geometry import AREA_KINDS, Box, to_rle
-
     if item.height is None or item.width is None:
         if item.annotations:
             report.lose("L005", "image size unknown: no panoptic PNG written", item.id)

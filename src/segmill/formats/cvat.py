@@ -32,6 +32,7 @@ Element facts (CVAT's exporter and the corpus files):
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree.ElementTree import TreeBuilder
 
 import numpy as np
 
@@ -90,8 +91,7 @@ _INT32_MAX = 2**31 - 1
 
 def _parse_xml(f: Path):
     """The parsed tree; every parser refusal (DTD entities included) is one line with its position."""
-    from xml.etree.ElementTree import TreeBuilder
-
+    # lazy: start-up time (defusedxml is only needed to parse XML)
     from defusedxml import DefusedXmlException
     from defusedxml import ElementTree as ET
 
@@ -116,6 +116,7 @@ def _parse_xml(f: Path):
 
 
 def _defused_reason(exc) -> str:
+    # lazy: start-up time (defusedxml is only needed to parse XML)
     from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
     if isinstance(exc, EntitiesForbidden):

@@ -33,12 +33,15 @@ left out of ``instances/`` and reported (``L207``), never wrapped.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import jsonio
+from .._progress import track
 from ..errors import InputError, UsageError
+from ..geometry import AREA_KINDS
 from ..losses import WriteReport, register_codes
 from ..model import Dataset, Item
 from ..paths import confine, confined_glob
@@ -46,11 +49,13 @@ from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
 from ._png import read_label_png, write_png
 from ._voc_masks import (
+    ClassList,
     check_class_names,
     dropped_fields,
     masks_to_annotations,
     read_class_names,
 )
+from ._voc_write import _class_values, check_options, file_stem, painted_size
 from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["detect", "read", "write"]
@@ -169,10 +174,10 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
     if ignore_value < len(cl.names):
         raise InputError(f"ignore value {ignore_value} collides with class {brief(cl.names[ignore_value])}",
                          cl_path)
-    name_to_value = {n: i for i, n in enumerate(cl.names)}
     inst_doc = _instance_doc(root)
     stems, flat = _stems(root)
     images = _image_names(root)
+    folder = _Folder(root, cl, {n: i for i, n in enumerate(cl.names)}, inst_doc, ignore_value, background, flat)
     ds = Dataset(categories=cl.categories())
     ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks",
                     "masks_layout": "flat" if flat else "semantic"})
@@ -186,7 +191,7 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
     modes = set()
     for stem in stems:
         try:
-            item, nid, mode = _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid, flat)
+            item, nid, mode = _item(folder, stem, nid)
         except InputError as exc:
             policy.drop(exc)
             continue
@@ -226,9 +231,24 @@ def _stems(root: Path) -> tuple[list[str], bool]:
     return [], False  # empty semantic/ (an empty dataset written by segmill)
 
 
-def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid, flat=False):
+@dataclass(frozen=True)
+class _Folder:
+    """What reading every label map of one mask folder shares."""
+
+    root: Path
+    classes: ClassList
+    name_to_value: dict  # {class name: label value}
+    inst_doc: dict  # instances.json
+    ignore_value: int
+    background: int
+    flat: bool = False
+
+
+def _item(folder: _Folder, stem: str, nid: int):
+    """``(item, next annotation id, semantic map mode)`` of the label maps named ``stem``."""
+    root = folder.root
     sem_p, ins_p = root / "semantic" / f"{stem}.png", root / "instances" / f"{stem}.png"
-    if flat:
+    if folder.flat:
         sem_p = root / f"{stem}.png"
     cmap = imap = None
     size = None
@@ -241,9 +261,10 @@ def _item(root, stem, cl, name_to_value, inst_doc, ignore_value, background, nid
         imap, size = img.array, img.size
     classes = None
     if cmap is None and imap is not None:
-        classes = _instance_classes(inst_doc.get(stem, {}), stem, name_to_value, root / "instances.json")
-    pairs = masks_to_annotations(cmap, imap, len(cl.names), sem_p if cmap is not None else ins_p,
-                                 void_value=ignore_value, background=background, next_id=nid,
+        classes = _instance_classes(folder.inst_doc.get(stem, {}), stem, folder.name_to_value,
+                                    root / "instances.json")
+    pairs = masks_to_annotations(cmap, imap, len(folder.classes.names), sem_p if cmap is not None else ins_p,
+                                 void_value=folder.ignore_value, background=folder.background, next_id=nid,
                                  instance_classes=classes)
     item = Item(stem, f"{stem}.png", width=size[1], height=size[0], annotations=[a for a, _ in pairs])
     return item, nid + len(pairs), mode
@@ -271,10 +292,6 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         name (NUL byte, too long) or whose size is zero or over the pixel
         limit; a category name a class list cannot hold.
     """
-    from .._progress import track
-    from ..bridges.compose import compose
-    from ._voc_write import _class_values, check_options, file_stem, painted_size
-
     raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
     out = Path(path)
@@ -285,82 +302,131 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
     mode = mode or dataset.meta.get("masks_mode") or ("I;16" if top > 254 else "L")
     if mode not in ("L", "P", "I;16"):
         raise UsageError(f"mode must be 'L', 'P' or 'I;16', got {brief(mode)}")
-    void_value = 255 if mode != "I;16" else 65535
     lines = list(cl.names) + ([cl.void_name] if cl.void_name else [])
     check_class_names(lines, "classes.txt")
-    seen: set = set()
-    plan = []
-    for item in dataset.items:  # every name and size is checked before anything is written
-        stem = file_stem(item, seen)
-        if item.height is not None and item.width is not None:
-            painted_size(item)
-        plan.append((item, stem))
+    plan = _plan(dataset)
     (out / "semantic").mkdir(parents=True)
     (out / "classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     want_inst = instances if instances is not None else any(
         a.category_id is not None and not a.extra.get("voc_semantic") for _, a in dataset.annotations())
     if want_inst:
         (out / "instances").mkdir()
+    run = _Run(out, values, names, cl, mode, raster, overlap, want_inst, report)
     inst_doc = {}
     for item, stem in track(plan, desc="masks"):
-        if item.height is None or item.width is None:
-            report.lose("L005", "image size unknown: no mask written", item.id)
-            continue
-        if item.extra or item.attributes:
-            report.lose("L001", f"image fields {sorted(list(item.extra) + list(item.attributes))} have no place "
-                        "in a mask folder", item.id)
-        ivals, k = [], 0
-        cls_of = {}
-        from ..geometry import AREA_KINDS
-
-        for a in item.annotations:
-            # points/lines are reported by compose (L703); polygons and boxes are painted (L705)
-            if (not isinstance(a.geometry, AREA_KINDS) or a.category_id is None or a.extra.get("voc_semantic")
-                    or a.category_id not in values):
-                ivals.append(0)
-            elif k >= MAX_INSTANCES:
-                ivals.append(0)  # never wrapped: 65536 would read back as instance 0 (no instance)
-                report.lose("L207", f"more than {MAX_INSTANCES} instances in the image: this one is left out of "
-                            "instances/ (its pixels stay in the semantic map)", item.id, a.id)
-            else:
-                k += 1
-                ivals.append(k)
-                cls_of[str(k)] = names.get(a.category_id)
-            if a.score is not None:
-                report.lose("L204", f"score {a.score} dropped", item.id, a.id)
-            lost = dropped_fields(a)
-            if lost:
-                report.lose("L001", f"fields {lost} have no place in a mask folder", item.id, a.id)
-            if a.iscrowd:
-                report.lose("L203", "crowd region written as an ordinary region", item.id, a.id)
-        cmap, imap, losses = compose(item, values, overlap=overlap, raster=raster, instance_values=ivals,
-                                     void_value=void_value, category_names=names, paint_boxes=True)
-        unpainted = set()
-        for l in losses:
-            report.lose(l.code, l.message, l.item_id, l.annotation_id)
-            if l.code in ("L702", "L703"):
-                unpainted.add(l.annotation_id)
-        for a, v in zip(item.annotations, ivals):
-            # an instance without pixels under the rule leaves no trace in the maps: it does not read back
-            if v and a.id not in unpainted and a.to_rle(item.height, item.width, raster).area == 0:
-                report.lose("L703", f"no pixels under the {raster} rule: nothing painted", item.id, a.id)
-                unpainted.add(a.id)
-        if mode == "P":
-            write_png(out / "semantic" / f"{stem}.png", cmap, cl.color_table())
-        else:
-            write_png(out / "semantic" / f"{stem}.png", cmap.astype(np.uint16 if mode == "I;16" else np.uint8))
-        report.files += 1
-        if want_inst:
-            # no cast: write_png refuses a value over 16 bits instead of wrapping it (L207 keeps them out)
-            write_png(out / "instances" / f"{stem}.png", imap)
+        cls_of = _write_item(item, stem, run)
+        if cls_of is not None and want_inst:
             inst_doc[stem] = cls_of
-            report.files += 1
-        report.items += 1
-        report.annotations += sum(1 for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
-                                  and a.id not in unpainted)
     if want_inst:
         (out / "instances.json").write_text(json.dumps(inst_doc, indent=1), encoding="utf-8")
     return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every image of one mask-folder write shares."""
+
+    out: Path
+    values: dict  # {category id: label value}
+    names: dict  # {category id: category name}
+    classes: ClassList
+    mode: str  # of the semantic maps
+    raster: str
+    overlap: str
+    instances: bool  # write instances/
+    report: WriteReport
+
+    @property
+    def void_value(self) -> int:
+        return 255 if self.mode != "I;16" else 65535
+
+
+def _plan(dataset: Dataset) -> list:
+    """``[(item, file stem)]``: every name and size checked before anything is written."""
+    seen: set = set()
+    plan = []
+    for item in dataset.items:
+        stem = file_stem(item, seen)
+        if item.height is not None and item.width is not None:
+            painted_size(item)
+        plan.append((item, stem))
+    return plan
+
+
+def _write_item(item, stem: str, run: _Run) -> dict | None:
+    """Write one image's maps; its ``{instance value: class name}`` (None when no map was written)."""
+    report = run.report
+    if item.height is None or item.width is None:
+        report.lose("L005", "image size unknown: no mask written", item.id)
+        return None
+    if item.extra or item.attributes:
+        report.lose("L001", f"image fields {sorted(list(item.extra) + list(item.attributes))} have no place "
+                    "in a mask folder", item.id)
+    ivals, cls_of = _instance_values(item, run)
+    # lazy: start-up time (the paint kernels are only needed by writing)
+    from ..bridges.compose import compose
+
+    cmap, imap, losses = compose(item, run.values, overlap=run.overlap, raster=run.raster, instance_values=ivals,
+                                 void_value=run.void_value, category_names=run.names, paint_boxes=True)
+    unpainted = _unpainted(item, ivals, losses, run)
+    out, mode = run.out, run.mode
+    if mode == "P":
+        write_png(out / "semantic" / f"{stem}.png", cmap, run.classes.color_table())
+    else:
+        write_png(out / "semantic" / f"{stem}.png", cmap.astype(np.uint16 if mode == "I;16" else np.uint8))
+    report.files += 1
+    if run.instances:
+        # no cast: write_png refuses a value over 16 bits instead of wrapping it (L207 keeps them out)
+        write_png(out / "instances" / f"{stem}.png", imap)
+        report.files += 1
+    report.items += 1
+    report.annotations += sum(1 for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
+                              and a.id not in unpainted)
+    return cls_of
+
+
+def _instance_values(item, run: _Run) -> tuple[list, dict]:
+    """The instance value of each annotation (0: none) and ``{value: class name}``; what is lost is reported."""
+    report, values = run.report, run.values
+    ivals, k = [], 0
+    cls_of = {}
+    for a in item.annotations:
+        # points/lines are reported by compose (L703); polygons and boxes are painted (L705)
+        if (not isinstance(a.geometry, AREA_KINDS) or a.category_id is None or a.extra.get("voc_semantic")
+                or a.category_id not in values):
+            ivals.append(0)
+        elif k >= MAX_INSTANCES:
+            ivals.append(0)  # never wrapped: 65536 would read back as instance 0 (no instance)
+            report.lose("L207", f"more than {MAX_INSTANCES} instances in the image: this one is left out of "
+                        "instances/ (its pixels stay in the semantic map)", item.id, a.id)
+        else:
+            k += 1
+            ivals.append(k)
+            cls_of[str(k)] = run.names.get(a.category_id)
+        if a.score is not None:
+            report.lose("L204", f"score {a.score} dropped", item.id, a.id)
+        lost = dropped_fields(a)
+        if lost:
+            report.lose("L001", f"fields {lost} have no place in a mask folder", item.id, a.id)
+        if a.iscrowd:
+            report.lose("L203", "crowd region written as an ordinary region", item.id, a.id)
+    return ivals, cls_of
+
+
+def _unpainted(item, ivals: list, losses, run: _Run) -> set:
+    """The ids of annotations that left no pixels; compose's losses and empty instances reported."""
+    report, raster = run.report, run.raster
+    unpainted = set()
+    for l in losses:
+        report.lose(l.code, l.message, l.item_id, l.annotation_id)
+        if l.code in ("L702", "L703"):
+            unpainted.add(l.annotation_id)
+    for a, v in zip(item.annotations, ivals):
+        # an instance without pixels under the rule leaves no trace in the maps: it does not read back
+        if v and a.id not in unpainted and a.to_rle(item.height, item.width, raster).area == 0:
+            report.lose("L703", f"no pixels under the {raster} rule: nothing painted", item.id, a.id)
+            unpainted.add(a.id)
+    return unpainted
 
 
 register_format(

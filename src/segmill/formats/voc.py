@@ -34,6 +34,7 @@ import errno
 from pathlib import Path
 
 from ..errors import GeometryError, InputError
+from ..geometry import Box
 from ..losses import register_codes
 from ..model import Annotation, Dataset, Item
 from ..paths import confine, confined_glob, resolve_inside
@@ -274,8 +275,6 @@ def _read_item(root, iid, sets, classes, name_to_value, next_id, listed):
 
 def _join_objects(objects, pairs, name_to_value, xml_path, next_id):
     """XML objects joined to the mask annotations of the same instance number and class."""
-    from ..geometry import Box
-
     by_instance: dict[int, list[Annotation]] = {}
     for ann, i in pairs:
         if i is not None:

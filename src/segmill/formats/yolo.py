@@ -150,6 +150,7 @@ def _flow_depth(text: str) -> int:
 
 
 def _parse_yaml(f: Path):
+    # lazy: start-up time (yaml is only needed to read data.yaml)
     import yaml
 
     try:

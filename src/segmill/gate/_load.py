@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .. import io
 from ..errors import InputError
 from ..model import Dataset
+from .gitrev import checkout_path, repo_relative
 
 
 @dataclass
@@ -25,10 +27,8 @@ class Versions:
 
 
 def _read(path: Path, fmt: str | None) -> Dataset:
-    from ..io import read
-
     # errors="keep": a broken record must become a check finding, not a read error.
-    return read(path, fmt, errors="keep")
+    return io.read(path, fmt, errors="keep")
 
 
 @contextlib.contextmanager
@@ -45,15 +45,12 @@ def open_versions(base, head, *, base_rev: str | None = None, format: str | None
         Unreadable input, both ``base`` and ``base_rev`` or neither, or a git
         problem (see :func:`segmill.gate.gitrev.checkout_path`).
     """
-    from ..io import detect_format
-    from .gitrev import checkout_path, repo_relative
-
     if (base is None) == (base_rev is None):
         raise InputError("give either a BASE path or --base-rev REV (not both, not neither)")
     head_p = Path(head)
     if not head_p.exists():
         raise InputError("no such file or directory", head_p)
-    fmt = format or detect_format(head_p)[0]
+    fmt = format or io.detect_format(head_p)[0]
     head_ds = _read(head_p, fmt)
     if base_rev is None:
         base_p = Path(base)

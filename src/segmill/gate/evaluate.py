@@ -14,6 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Callable, Sequence
 
+from .. import __version__
+from ..agree import compare
+from ..check import Finding
+from ..check import check as check_dataset
 from ..check.finding import severity_rank
 from ..errors import InputError
 from ..model import Dataset, Item
@@ -22,12 +26,6 @@ from .diff import DatasetDiff, diff
 from .policy import RULES, GateConfig
 
 SCHEMA = "segmill.gate/1"
-
-
-def _finding_type():
-    from ..check import Finding
-
-    return Finding
 
 
 @dataclass
@@ -93,8 +91,6 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data; layout named by ``schema`` (documented in ``docs/ci.md``)."""
-        from .. import __version__
-
         return {
             "schema": SCHEMA,
             "segmill_version": __version__,
@@ -187,10 +183,6 @@ def split_by_annotator(ds: Dataset, key: str) -> tuple[list[Dataset], list[str]]
 
 
 def _agreement(datasets: Sequence[Dataset], names: Sequence[str], iou: float) -> dict:
-    try:
-        from ..agree import compare
-    except ImportError as exc:  # pragma: no cover - segmill.agree ships with segmill
-        raise InputError(f"agreement needs segmill.agree, which failed to import: {exc}") from None
     report = compare(list(datasets), list(names), iou=iou)
     d = report.to_dict()
     return {"pq": float(d["pq"]), "annotators": list(names),
@@ -268,7 +260,7 @@ class _Findings:
 
     def __init__(self, cfg: GateConfig, head_file: str | None):
         self.cfg, self.head_file = cfg, head_file
-        self.finding = _finding_type()
+        self.finding = Finding
         self.found: list = []
 
     def add(self, code, message, *, item_id=None, annotation_id=None, key="", data=None, severity=None,
@@ -282,7 +274,7 @@ class _Findings:
 def _new_check_findings(out: _Findings, base, head, counts: dict, checker, check_config, paths) -> list:
     """GATE001: check both versions, report the head's new findings; the head's check findings."""
     if checker is None:
-        from ..check import check as checker  # segmill.check imports this package's siblings: load when used
+        checker = check_dataset
     base_path, head_path = paths
     bres = checker(base, config=check_config, path=base_path)
     hres = checker(head, config=check_config, path=head_path)

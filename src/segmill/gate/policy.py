@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..check.config import code_list, coerce_setting
+from ..check.config import code_list, coerce_setting, load_config
 from ..check.finding import SEVERITIES
 from ..errors import InputError
 from .rules import RULES
@@ -133,8 +133,6 @@ def load_configs(file=None, start_dir=None):
     ``start_dir`` upward; or exactly ``file``); the gate settings are its
     ``gate`` table.
     """
-    from ..check.config import load_config
-
     check_cfg = load_config(start_dir=start_dir, file=file)
     tables = check_cfg.tables
     table = tables.get("gate")

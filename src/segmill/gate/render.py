@@ -15,10 +15,12 @@ GATE_FORMATS = ("text", "json", "junit", "sarif", "github", "markdown")
 def render_diff(d: DatasetDiff, output_format: str = "text", limit: int = 20) -> str:
     """A :class:`DatasetDiff` as ``text``, ``json`` or ``markdown``."""
     if output_format == "text":
+        # lazy: start-up time (only the renderer asked for is loaded)
         from .report_text import render_diff_text
 
         return render_diff_text(d, limit)
     if output_format == "markdown":
+        # lazy: start-up time (only the renderer asked for is loaded)
         from .report_markdown import render_diff_markdown
 
         return render_diff_markdown(d, limit)
@@ -29,6 +31,7 @@ def render_diff(d: DatasetDiff, output_format: str = "text", limit: int = 20) ->
 
 def render_gate(res: GateResult, output_format: str = "text", limit: int = 20) -> str:
     """A :class:`GateResult` in one of :data:`GATE_FORMATS`."""
+    # lazy: start-up time (only the renderers of gate reports are loaded)
     from . import report_ci, report_markdown, report_text
 
     makers = {

@@ -49,6 +49,7 @@ def render_json(res: GateResult) -> str:
 
 def render_junit(res: GateResult) -> str:
     """JUnit XML: a test case per enabled gate rule."""
+    # lazy: start-up time (only the renderer asked for is loaded)
     from ..check.report.junit import render_junit as junit
 
     xml = junit(_AsCheckResult(res))
@@ -57,6 +58,7 @@ def render_junit(res: GateResult) -> str:
 
 def render_sarif(res: GateResult) -> str:
     """SARIF 2.1.0 log with one run of ``segmill-gate``."""
+    # lazy: start-up time (only the renderer asked for is loaded)
     from ..check.report.sarif import to_sarif
 
     log = to_sarif(_AsCheckResult(res))
@@ -69,6 +71,7 @@ def render_sarif(res: GateResult) -> str:
 
 def render_github(res: GateResult) -> str:
     """GitHub Actions workflow commands, one per finding, then a line with the verdict."""
+    # lazy: start-up time (only the renderer asked for is loaded)
     from ..check.report.github import render_github as github
 
     n = len(res.failing())

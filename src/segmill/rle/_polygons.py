@@ -485,6 +485,7 @@ def _threads() -> int:
 def _pool(threads: int):
     global _executor
     if _executor is None:
+        # lazy: start-up time (concurrent.futures.thread is only needed by big batches)
         from concurrent.futures import ThreadPoolExecutor
 
         _executor = ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="segmill-raster")
@@ -531,6 +532,7 @@ def _vector(a, dtype, what: str, keep_readonly: bool = False) -> np.ndarray:
 
 
 def _pil_polygons(parts, h, w) -> RLE:
+    # lazy: start-up time (PIL is only needed by the pil rule)
     from PIL import Image, ImageDraw
 
     if h * w == 0:

@@ -206,6 +206,7 @@ class RLE:
 
     def decode(self) -> np.ndarray:
         """The ``(height, width)`` bool mask (see :func:`segmill.rle.decode`)."""
+        # lazy: import cycle _rle -> _api (_api imports RLE from here)
         from ._api import decode
 
         return decode(self)

@@ -85,6 +85,7 @@ def _text_pairs(text: str, p: Path) -> dict[str, str]:
 
 
 def _yaml_pairs(text: str, p: Path) -> dict[str, str]:
+    # lazy: start-up time (yaml is only needed for a YAML map file)
     import yaml
 
     if _bracket_depth(text) > MAX_JSON_DEPTH:  # PyYAML takes quadratic time to reach its RecursionError

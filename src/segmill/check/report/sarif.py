@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePath
+from urllib.parse import quote
+
+from ... import __version__
+from ..finding import jsonable
 
 __all__ = ["render_sarif", "to_sarif"]
 
@@ -14,16 +18,11 @@ INFO_URI = "https://github.com/segmill/segmill"
 
 def _uri(path: str) -> str:
     """A relative or absolute URI reference for a file path (spaces and the like percent-encoded)."""
-    from urllib.parse import quote
-
     return quote(PurePath(path).as_posix(), safe="/:")
 
 
 def to_sarif(result) -> dict:
     """The SARIF log as a dict (see :func:`render_sarif`)."""
-    from ... import __version__
-    from ..finding import jsonable
-
     index = {r.code: i for i, r in enumerate(result.rules)}
     rules = [
         {

@@ -12,6 +12,7 @@ import re
 
 from ...errors import RLEError
 from ...geometry import InvalidGeometry
+from ...rle import string_to_counts
 
 __all__ = ["classify", "INVALID_CODES"]
 
@@ -57,8 +58,6 @@ def _polygon_list(raw):
 
 
 def _rle_dict(raw, size):
-    from ...rle import string_to_counts
-
     s = raw.get("size")
     if not isinstance(s, (list, tuple)) or len(s) != 2 or not all(_number(v) for v in s):
         return [("G010", "", f"RLE size must be [height, width], got {s!r}", {})]

@@ -148,6 +148,7 @@ def zero_area(ctx):
       Good: ``[[0, 0, 10, 0, 10, 10, 0, 10]]``.
       """)
 def self_intersection(ctx, abs_area_difference, rel_area_difference):
+    # lazy: start-up time (shapely is only needed by this rule)
     import shapely
 
     t = ctx.polygons()

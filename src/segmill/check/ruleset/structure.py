@@ -6,6 +6,8 @@ from collections import defaultdict
 from operator import attrgetter
 
 from ...errors import InputError
+from ...images import image_size
+from ...paths import resolve_inside
 from ..fixes.categories import DROP_UNUSED_CATEGORIES, POSITIONAL_FORMATS
 from ..registry import Hit, rule
 
@@ -184,7 +186,6 @@ def _image_files(ctx):
     got = ctx.cache.get("image_files")
     if got is not None:
         return got
-    from ...paths import resolve_inside
 
     res = []
     found = 0
@@ -237,7 +238,6 @@ def missing_image_file(ctx):
       Good: the declared size matches the file.
       """)
 def image_size_mismatch(ctx):
-    from ...images import image_size
 
     res, _ = _image_files(ctx)
     for it, (p, err) in zip(ctx.dataset.items, res):

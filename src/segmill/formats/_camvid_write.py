@@ -1,0 +1,169 @@
+"""CamVid writer (layout and facts in :mod:`segmill.formats.camvid`).
+
+Writes ``<split>/<stem><ext>`` (the image, when found), ``<split>annot/<stem>.png``
+(every image with a known size gets one, so sizes survive), ``<split>.txt``
+(``/<split>/<image> /<split>annot/<stem>.png`` lines, quoted when a path holds
+white space) and ``label_colors.txt`` (``r g b name`` lines in value order:
+the background black at 0, every other label its own colour).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+from ..losses import WriteReport
+from ..model import Dataset
+from ..validate import brief
+from ._cityscapes_labels import LABEL_COLORS, Entry, label_colors_text
+from ._png import write_png
+from ._semantic_maps import (
+    Painting,
+    SemanticCodes,
+    copy_image,
+    distinct_colors,
+    image_roots,
+    label_name_ok,
+    label_values,
+    paint_classes,
+)
+from ._voc_write import check_options, file_stem, painted_size
+from .options import raster_rule
+
+__all__ = ["MODES", "write"]
+
+MODES = ("RGB", "L")
+CODES = SemanticCodes(merged="L830", crowd="L831", void="L832")
+_EXT = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+
+
+def _safe_split(name) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
+    return cleaned or "default"
+
+
+def _listable(path: str, rec: str) -> str:
+    """``path`` if a list line can hold it (no double quote, no line break); InputError otherwise."""
+    if '"' in path or len(path.splitlines()) != 1 or path != path.strip():
+        raise InputError(f"the path {brief(path)} cannot be written in a CamVid list (a double quote, a line "
+                         "break or surrounding white space)", record=rec)
+    return path
+
+
+def _plan(dataset: Dataset, default_split: str, report: WriteReport) -> list:
+    """``[(item, split, stem, image extension)]``: names and painted sizes checked before anything is written."""
+    seen: dict = {}
+    plan = []
+    for item in dataset.items:
+        sp = _safe_split(item.split) if item.split else default_split
+        if item.split and sp != item.split:
+            report.notes.append(f"split {brief(item.split)} written as {sp!r}")
+        rec = f"image {brief(item.id)}"
+        stem = _listable(file_stem(item, seen.setdefault(sp, set())), rec)
+        ext = Path(item.file_name).suffix.lower() if isinstance(item.file_name, str) else ""
+        if item.size is not None:
+            painted_size(item)
+        plan.append((item, sp, stem, ext if _EXT.match(ext) else ".png"))
+    return plan
+
+
+def _line(image: str, mask: str | None) -> str:
+    paths = [image] + ([mask] if mask else [])
+    if any(len(x.split()) > 1 for x in paths):
+        return " ".join(f'"{x}"' for x in paths)
+    return " ".join(paths)
+
+
+def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zorder", split: str = "train",
+          mask_mode: str | None = None, copy_images: bool = True, image_root=None) -> WriteReport:
+    """Write a CamVid folder.
+
+    Parameters
+    ----------
+    raster : {"coco", "pil"}, optional
+        How polygons and boxes are painted (default: the rule the dataset was
+        read with, else ``coco``); each is reported (``L705``).
+    overlap : {"zorder", "last"}
+        Which of two overlapping annotations owns a pixel (``L701``).
+    split : str
+        Split (list file) of items without a split.
+    mask_mode : {"RGB", "L"}, optional
+        Annotation PNGs as label colours or 8-bit class values; default: as
+        read, else RGB (Datumaro's default).
+    copy_images : bool
+        Copy each image into ``<split>/`` (from ``image_root``, else
+        ``meta["image_root"]``); a missing image is noted, not a loss.
+
+    Label values: category ids when they are label values (a label-map
+    source), else ``background`` 0 and the others 1, 2, ... (``L208``).
+    """
+    rule = raster_rule(dataset, raster)
+    check_options(rule, overlap)
+    if mask_mode is not None and mask_mode not in MODES:
+        raise UsageError(f"mask_mode must be one of {', '.join(MODES)}; got {brief(mask_mode)}")
+    if not isinstance(split, str) or _safe_split(split) != split:
+        raise UsageError(f"split must be a file name (letters, digits, '_', '.', '-'), got {brief(split)}")
+    dataset.validate(path)
+    report = WriteReport()
+    values, names, colors, _ = label_values(dataset, report, background_zero=True)
+    bad = next((n for n in names if not label_name_ok(n)), None)
+    if bad is not None:
+        raise InputError(f"category name {brief(bad)} cannot be written in {LABEL_COLORS} (one name a line)")
+    colors = distinct_colors(names, colors, 0, report, "L833")
+    if any(c.supercategory is not None or c.isthing is not None or c.extra for c in dataset.categories):
+        report.lose("L834", "category supercategory / isthing / extra fields dropped (label_colors.txt holds "
+                    "names and colours)")
+    mode = mask_mode or dataset.meta.get("camvid_mask_mode")
+    mode = mode if mode in MODES else "RGB"
+    plan = _plan(dataset, split, report)
+    out = Path(path)
+    out.mkdir(parents=True)
+    lists = _write_items(dataset, out, plan, (values, colors, mode), Painting(rule, overlap, 0, CODES), report,
+                         image_roots(dataset, image_root) if copy_images else None)
+    for sp in lists or {split: []}:
+        (out / f"{sp}.txt").write_text("".join(ln + "\n" for ln in lists.get(sp, [])), encoding="utf-8")
+        report.files += 1
+    (out / LABEL_COLORS).write_text(label_colors_text([Entry(v, n, colors[v], None) for v, n in enumerate(names)]),
+                                    encoding="utf-8")
+    report.files += 1
+    if any(len(n.split()) > 1 for n in names):
+        report.notes.append(f"a label name with spaces is read whole by segmill; Datumaro's {LABEL_COLORS} reader "
+                            "takes its first word only")
+    return report
+
+
+def _write_items(dataset, out: Path, plan, table, paint: Painting, report: WriteReport, roots) -> dict:
+    """Write every image's annotation (and image); ``{split: [list lines]}``."""
+    values, colors, mode = table
+    palette = np.array(colors, np.uint8).reshape(-1, 3)
+    names = {c.id: c.name for c in dataset.categories}
+    lists: dict = {}
+    missing = 0
+    for item, sp, stem, ext in plan:
+        image_name = stem + ext
+        if roots is not None:
+            (out / sp).mkdir(exist_ok=True)
+            copied = copy_image(item, roots, out / sp, stem, False, report)
+            missing += copied is None
+            image_name = copied or image_name
+        image_line = f"/{sp}/{_listable(image_name, f'image {brief(item.id)}')}"
+        if item.size is None:
+            if item.annotations:
+                report.lose("L005", "image size unknown: listed without an annotation", item.id)
+            lists.setdefault(sp, []).append(_line(image_line, None))
+            report.items += 1
+            continue
+        cmap, painted, _ = paint_classes(item, values, names, paint, report)
+        (out / f"{sp}annot").mkdir(exist_ok=True)
+        mask = out / f"{sp}annot" / f"{stem}.png"
+        write_png(mask, palette[cmap.astype(np.intp)] if mode == "RGB" else cmap.astype(np.uint8))
+        lists.setdefault(sp, []).append(_line(image_line, f"/{sp}annot/{stem}.png"))
+        report.files += 1
+        report.items += 1
+        report.annotations += painted
+    if missing:
+        report.notes.append(f"{missing} image(s) not found: annotations written without them")
+    return lists

@@ -1,0 +1,218 @@
+"""Structured fuzzing of the Label Studio reader and writer.
+
+Each example takes a seed (the bundled fixtures: a JSON export with
+polygons, rotated rectangles, brushes, a keypoint, an ellipse, two
+annotators, a prediction; a JSON-MIN export; and label-studio-converter's
+own export files from the shared corpus) and mutates it: JSON values swapped
+for hostile ones at any path (wrong types, NaN/inf, huge numbers, deep
+nesting, image references leaving the folder, brush streams that are cut,
+declare billions of values or carry bytes over 255), keys deleted, values of
+the document copied elsewhere, bytes flipped, the text truncated. The
+property (``tests/fuzz/conftest.py``): the reader returns a dataset or
+refuses with a one-line SegmillError, in every ``errors`` mode and
+``annotations`` choice, and a dataset it returns is written back as Label
+Studio or refused just as cleanly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus" / "label-studio-converter"
+#: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
+EXAMPLES = int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "150"))
+
+
+def _deep(depth: int, leaf=0):
+    out = leaf
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
+def _stream(num: int, records: list[tuple[int, int, int, int]]) -> list[int]:
+    """A brush stream of word size 8, field sizes 3, 4, 8, 16: ``(flag, index, length, value)`` records."""
+    sizes = (3, 4, 8, 16)
+    bits = f"{num % 2**32:032b}00111" + "".join(f"{s - 1:04b}" for s in sizes)
+    for flag, idx, length, value in records:
+        bits += f"{flag:b}{idx:02b}{length - 1:0{sizes[idx]}b}{value:08b}"
+    bits += "0" * (-len(bits) % 8)
+    return [int(bits[i: i + 8], 2) for i in range(0, len(bits), 8)]
+
+
+HOSTILE = [
+    None, True, False, 0, -1, 1.5, -0.0, 2**31, 2**64, -(2**63) - 1, 10**30, 10**400,
+    float("nan"), float("inf"), float("-inf"), 1e308, 5e-324,
+    "", "x", "rle", "polygonlabels", "rectanglelabels", "brushlabels", "keypointlabels", "ellipselabels",
+    "labels", "choices", "polygon",
+    "../../x.png", "/data/local-files/?d=../../etc/passwd", "/data/upload/1/../../../x", "s3://b/../../x",
+    "a\x00b", "\ud800", "we\nird", "é" * 300, "/data/upload/1/a.png", "https://example.com/a.png?x=1",
+    [], {}, [[]], [1], [1, 2], [[1, 2]], [[0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]], [[1e308, 1e308], [1, 1], [2, 0]],
+    [[10**30, 0], [0, 0], [1, 1]], [["1", "2"], ["3", "4"], ["5", "6"]], [[True, False], [1, 1], [0, 1]],
+    [0, 0, 0], [256, 1, 2, 3, 4, 5, 6, 7], _stream(4 * 30 * 40, [(1, 3, 65536, 255)] * 3),
+    _stream(2**32 - 1, [(1, 3, 65536, 1)]), _stream(16, [(0, 3, 60000, 7)]), _stream(0, []),
+    _stream(4 * 30 * 40, [(0, 0, 8, 9)] * 5), {"email": "a@b.c", "id": 3}, {"email": 5},
+    {"x": 1, "y": 2}, {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["z"]},
+    {"format": "rle", "rle": [1, 2, 3]}, _deep(3), _deep(80),
+]
+
+
+def _seeds() -> list[Path]:
+    fx = ROOT / "fixtures" / "label_studio"
+    seeds = [fx / "tasks.json", fx / "min.json"]
+    if CORPUS.is_dir():
+        seeds += [CORPUS / "test_export_yolo" / "data.json", CORPUS / "test_export_yolo" / "data_polygons.json",
+                  CORPUS / "test_export_json_min" / "data.json"]
+    return seeds
+
+
+SEEDS = _seeds()
+
+
+def _paths(doc, prefix=()):
+    """Every path (a tuple of keys and indices) in a JSON document, the root excluded; long lists sampled."""
+    out = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for k, v in items:
+        if isinstance(k, int) and k > 12:  # a brush's bytes, a polygon's points: a few are enough
+            break
+        out.append(prefix + (k,))
+        out.extend(_paths(v, prefix + (k,)))
+    return out
+
+
+def _get(doc, path):
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
+def _apply(doc, op, path, value, spliced):
+    *parents, last = path
+    node = doc
+    for k in parents:
+        node = node[k]
+    if op == "delete":
+        del node[last]
+    elif op == "copy":  # another value of the same document: a type swap between real fields
+        node[last] = copy.deepcopy(value)
+    elif op == "wrap" and value > 500:  # json.dumps recurses: splice very deep nesting in as text
+        marker = f"__DEEP{len(spliced)}__"
+        spliced[json.dumps(marker)] = "[" * value + json.dumps(node[last]) + "]" * value
+        node[last] = marker
+    elif op == "wrap":
+        node[last] = _deep(value, node[last])
+    else:
+        node[last] = value
+
+
+mutation = st.tuples(st.sampled_from(["replace"] * 4 + ["delete", "wrap", "copy", "copy"]), st.integers(0, 10**6),
+                     st.sampled_from(HOSTILE), st.sampled_from([1, 2, 2, 70, 3000]))
+byte_edit = st.tuples(st.sampled_from(["flip", "truncate"] + ["none"] * 6), st.integers(0, 10**6),
+                      st.integers(0, 255))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _small_pixel_limit():
+    """Keep brushes small: a mutated image size is refused above 2 Mpx instead of allocated."""
+    old = os.environ.get("SEGMILL_MAX_PIXELS")
+    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
+    yield
+    if old is None:
+        os.environ.pop("SEGMILL_MAX_PIXELS", None)
+    else:
+        os.environ["SEGMILL_MAX_PIXELS"] = old
+
+
+def _mutated(seed: Path, ops, edit) -> bytes:
+    doc = json.loads(seed.read_text(encoding="utf-8"))
+    spliced: dict = {}
+    for op, where, value, depth in ops:
+        paths = _paths(doc)
+        if not paths:
+            break
+        path = paths[where % len(paths)]
+        if op == "copy":
+            value = _get(doc, paths[(where * 7919 + depth) % len(paths)])
+        try:
+            _apply(doc, op, path, depth if op == "wrap" else copy.deepcopy(value), spliced)
+        except (KeyError, IndexError, TypeError):
+            continue
+    text = json.dumps(doc)
+    for marker, deep in spliced.items():
+        text = text.replace(marker, deep)
+    data = text.encode("utf-8")
+    kind, pos, byte = edit
+    if kind == "flip" and data:
+        i = pos % len(data)
+        data = data[:i] + bytes([byte]) + data[i + 1:]
+    elif kind == "truncate":
+        data = data[: pos % (len(data) + 1)]
+    return data
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=byte_edit,
+       mode=st.sampled_from(["raise", "skip", "keep"]),
+       annotations=st.sampled_from(["all", "all", "latest", "none", "1", "2", "a@b.c"]), predictions=st.booleans(),
+       image_root=st.booleans())
+def test_mutated_label_studio_is_read_or_refused_and_written_back_or_refused(
+        reads_or_refuses, writes_or_refuses, seed, ops, edit, mode, annotations, predictions, image_root):
+    data = _mutated(seed, ops, edit)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        (src / "imgs").mkdir(parents=True)
+        target = src / "export.json"
+        target.write_bytes(data)
+        opts = {"errors": mode, "annotations": annotations, "predictions": predictions}
+        if image_root:
+            opts["image_root"] = src / "imgs"
+        ds = reads_or_refuses(target, "label_studio", **opts)
+        if ds is not None and mode != "keep":
+            writes_or_refuses(ds, Path(tmp) / "out.json", "label_studio")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(70, 5000), where=st.sampled_from(["top", "data", "result", "value", "points"]))
+def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
+    result = {"type": "polygonlabels", "value": {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["a"]},
+              "original_width": 4, "original_height": 4}
+    task = {"id": 1, "data": {"image": "a.png"}, "annotations": [{"result": [result]}]}
+    marker = "__DEEP__"  # json.dumps recurses: the deep part is spliced in as text
+    if where == "top":
+        task["extra"] = marker
+    elif where == "data":
+        task["data"]["more"] = marker
+    elif where == "result":
+        task["annotations"][0]["result"].append(marker)
+    elif where == "value":
+        result["value"]["x"] = marker
+    else:
+        result["value"]["points"].append(marker)
+    text = json.dumps([task]).replace(json.dumps(marker), "[" * depth + "0" + "]" * depth)
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "deep.json"
+        f.write_text(text)
+        assert reads_or_refuses(f, "label_studio") is None
+
+
+@pytest.mark.parametrize("attributes", [{"annotator": [1]}, {"annotator": {"x": 1}}, {"model_version": [2]},
+                                        {"prediction": "yes"}, {"labels": [1, 2]}, {"\ud800": 1}])
+def test_writer_takes_odd_attributes_from_other_formats(reads_or_refuses, writes_or_refuses, attributes, tmp_path):
+    from segmill.geometry import Polygons
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    ann = Annotation(1, 1, Polygons([[1, 1, 5, 1, 5, 5]]), attributes=attributes)
+    ds = Dataset([Category(1, "cat")], [Item(1, "a.png", 10, 8, [ann])])
+    report = writes_or_refuses(ds, tmp_path / "out.json", "label_studio")
+    if report is not None:
+        assert reads_or_refuses(tmp_path / "out.json", "label_studio") is not None
