@@ -94,3 +94,31 @@ def test_staple_rater_estimates_are_in_the_json_report(agree_paths, tmp_path):
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert set(d["consensus"]["staple"]["cat"]["sensitivity"]) == {"a", "b", "c"}
+
+
+def test_one_label_studio_export_with_two_annotators_is_compared(fixtures_dir):
+    # fixtures/label_studio/tasks.json: annotators 1 and 2 on 3/street.png, one car each
+    import numpy as np
+    import pycocotools.mask as M
+
+    from segmill.formats.label_studio import by_annotator
+
+    path = fixtures_dir / "label_studio" / "tasks.json"
+    r = run(str(path), "--output-format", "json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["annotators"] == ["1", "2"]
+    pair = out["pairs"][0]["instance"]
+    assert (pair["tp"], pair["fp"], pair["fn"]) == (2, 1, 1)
+    cars = []  # the oracle: pycocotools' IoU of the two annotators' car masks
+    for ds in by_annotator(path).values():
+        car = next(c.id for c in ds.categories if c.name == "car")
+        item = next(i for i in ds.items if i.file_name == "3/street.png")  # the image both annotated
+        m = next(a for a in item.annotations if a.category_id == car).geometry.to_rle(item.height, item.width)
+        cars.append(M.encode(np.asfortranarray(m.decode().astype(np.uint8))))
+    assert pair["per_class"]["car"]["mean_iou"] == pytest.approx(float(M.iou([cars[0]], [cars[1]], [0])[0, 0]))
+
+
+def test_one_file_of_a_single_annotator_format_is_a_usage_error(fixtures_dir):
+    r = run(str(fixtures_dir / "coco" / "annotations.json"))
+    assert r.exit_code == 2 and "holds one annotator's" in r.output

@@ -7,7 +7,7 @@ import numba; the kernel is compiled (and cached) on first use.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 
 @njit(cache=True, nogil=True)

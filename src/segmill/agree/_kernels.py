@@ -7,7 +7,7 @@ background, ``k + 1`` is category ``k``, -1 is void.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 
 @njit(cache=True, nogil=True)

@@ -6,7 +6,7 @@ All flat arrays are in column-major (RLE) order: index ``c * h + r``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 
 @njit(cache=True)

@@ -13,7 +13,7 @@ opposite turning senses.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 # directions: 0 = +x, 1 = +y (down), 2 = -x, 3 = -y
 

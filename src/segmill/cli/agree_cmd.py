@@ -19,6 +19,23 @@ def _split_names(values) -> list[str] | None:
     return out
 
 
+def _one_file_annotators(path, fmt, names):
+    """The annotators of one file, as datasets, for a format that declares them; else a usage error."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
+    from ..formats import get_format
+    from ..io import detect_format
+
+    spec = get_format(fmt or detect_format(path)[0])
+    if spec.annotators is None:
+        raise click.UsageError("agree needs at least two datasets, or one file holding several annotators' work "
+                               f"(the {spec.name} format holds one annotator's)")
+    found = spec.annotators(path)
+    if len(found) < 2:
+        raise click.UsageError(f"{path}: agree needs at least two annotators; this {spec.name} file holds "
+                               f"{len(found)}: {', '.join(found) or 'none'}")
+    return list(found.values()), names or list(found)
+
+
 @main.command("agree")
 @click.argument("datasets", nargs=-1, required=True, type=click.Path())
 @click.option("-f", "--format", "formats", multiple=True, metavar="F",
@@ -59,7 +76,8 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     """Measure how far annotators agree on the same images.
 
     DATASETS are two or more annotations of the same images, in any formats
-    segmill reads. Reports instance matching (TP/FP/FN, PQ/SQ/RQ, label
+    segmill reads, or one file that holds several annotators' work (a Label
+    Studio export with several annotations per task). Reports instance matching (TP/FP/FN, PQ/SQ/RQ, label
     kappa), pixel IoU/Dice/accuracy/kappa, Fleiss' kappa, Krippendorff's
     alpha, boundary F1, and each annotator against the consensus.
 
@@ -72,8 +90,6 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     from ..agree import compare, consensus, report_html, report_json, report_text
     from ..agree.settings import AgreeSettings
 
-    if len(datasets) < 2:
-        raise click.UsageError("agree needs at least two datasets")
     if formats and len(formats) not in (1, len(datasets)):
         raise click.UsageError(f"give --format once, or once per dataset ({len(datasets)}), not {len(formats)} times")
     if consensus_method and not consensus_out:
@@ -86,8 +102,11 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
         check_destination(consensus_out, to_format, force=force, sources=datasets)
     settings = AgreeSettings(iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
                              reference=reference, void=void, unlabeled=unlabeled)
-    loaded = [read(p, f) for p, f in zip(datasets, fmts)]
     names = _split_names(names)
+    if len(datasets) == 1:
+        loaded, names = _one_file_annotators(datasets[0], fmts[0], names)
+    else:
+        loaded = [read(p, f) for p, f in zip(datasets, fmts)]
     report = compare(loaded, names, settings)
     cons = None
     if consensus_method:

@@ -97,6 +97,11 @@ class FormatSpec:
         Every keyword the reader and the writer take, declared as data
         (:mod:`segmill.formats.options`): the CLI flags, their routing and
         ``segmill formats`` come from here.
+    annotators : callable, optional
+        ``annotators(path, **reader_options) -> {annotator: Dataset}`` for a
+        format whose one file holds several annotators' work on the same
+        images (a Label Studio export): ``segmill agree`` given that one file
+        compares them.
     """
 
     name: str
@@ -106,6 +111,7 @@ class FormatSpec:
     write: Callable | None = None
     output: str = "dir"
     options: tuple[Option, ...] = ()
+    annotators: Callable | None = None
 
     def option(self, name: str, side: str) -> Option | None:
         """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""

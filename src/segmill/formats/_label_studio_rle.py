@@ -27,7 +27,7 @@ four values) is not 0; segmill writes a region's pixels as four 255 values.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 from ..errors import InputError
 

@@ -154,6 +154,7 @@ register_format(
         read=read,
         write=write,
         output="file",
+        annotators=by_annotator,
         options=(
             ERRORS,
             Option("annotations", "reader", "which annotations of a task: all, latest, none, or an annotator's "

@@ -7,7 +7,7 @@ loop), or popcounts over bitsets for masks with many short runs.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 from ._kernels import _ZERO8, area_batch, bbox_batch
 

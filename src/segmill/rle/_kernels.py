@@ -15,7 +15,7 @@ RLE's counts and an ``int64`` array of ``n + 1`` start offsets.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 # uint64 constants: comparing a uint64 with an int64 literal makes numba go
 # through float64, which cannot tell 0x0101010101010101 from its neighbours.
