@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ._coded import count_codes, where_suffix
 from .formats import formats
 
 _CODES: dict[str, str] = {
@@ -113,13 +113,7 @@ class Loss(NamedTuple):
     annotation_id: Any = None
 
     def __str__(self) -> str:
-        where = []
-        if self.item_id is not None:
-            where.append(f"image {self.item_id!r}")
-        if self.annotation_id is not None:
-            where.append(f"annotation {self.annotation_id!r}")
-        loc = f" ({', '.join(where)})" if where else ""
-        return f"{self.code} {self.message}{loc}"
+        return f"{self.code} {self.message}{where_suffix(self.item_id, self.annotation_id)}"
 
 
 @dataclass
@@ -163,7 +157,7 @@ class WriteReport:
 
     def summary(self) -> dict[str, int]:
         """Count of losses per code, sorted by code."""
-        return dict(sorted(Counter(l.code for l in self.losses).items()))
+        return count_codes(self.losses)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,8 +1,9 @@
-"""Mutations shared by the structured fuzz tests of the pixel-map formats (VOC, mask folders, Cityscapes).
+"""Mutations shared by the structured fuzz tests of the pixel-map formats (VOC, mask folders, Cityscapes, ...).
 
 Each mutation changes ONE file of a copied seed dataset, drawing its choices
 from a hypothesis ``data`` object, and returns a short description (shown
-when an example fails). The test modules load this file by path (pytest runs
+when an example fails); :func:`raw_png` builds the odd PNGs the other fuzz
+tests embed or plant. The test modules load this file by path (pytest runs
 with ``--import-mode=importlib``, so test folders are not importable).
 """
 
@@ -112,15 +113,27 @@ def _png_bytes(im) -> bytes:
     return buf.getvalue()
 
 
-def bomb_header(width: int, height: int, bit_depth: int = 8, colour: int = 0) -> bytes:
-    """A PNG declaring ``width x height`` pixels with one row of data."""
+def raw_png(width: int, height: int, rows: bytes | None = None, bit_depth: int = 8, colour: int = 0) -> bytes:
+    """A PNG built chunk by chunk: its header declares ``width x height`` whatever ``rows`` holds.
+
+    ``rows`` is the raw image data (a filter byte and the samples of each
+    row), compressed here; by default grey rows of 1s. Rows short of the
+    declared size make a header-only bomb.
+    """
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
+    if rows is None:
+        rows = b"".join(b"\0" + b"\1" * width for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
-    row = zlib.compress(b"\0" * (min(width, 1 << 16) + 1))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", row) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def bomb_header(width: int, height: int, bit_depth: int = 8, colour: int = 0) -> bytes:
+    """A PNG declaring ``width x height`` pixels with one row of data."""
+    return raw_png(width, height, b"\0" * (min(width, 1 << 16) + 1), bit_depth, colour)
 
 
 def mutate_png(path: Path, data) -> str:

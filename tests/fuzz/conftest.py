@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -78,3 +79,13 @@ def reads_or_refuses():
 @pytest.fixture
 def writes_or_refuses():
     return write_or_refuse
+
+
+@pytest.fixture(scope="module")
+def small_pixel_limit():
+    """SEGMILL_MAX_PIXELS at 2 Mpx for a module's tests: a mutated size is refused instead of allocated.
+
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("small_pixel_limit")``.
+    """
+    with mock.patch.dict(os.environ, {"SEGMILL_MAX_PIXELS": "2000000"}):
+        yield

@@ -14,6 +14,7 @@ written back as CVAT or refused just as cleanly.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -24,6 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+_spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
+jm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jm)
+
+pytestmark = pytest.mark.usefixtures("small_pixel_limit")  # decoded masks stay small: over 2 Mpx is refused
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "datumaro" / "cvat_dataset" / "for_images"
 #: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
@@ -59,18 +65,6 @@ byte_edit = st.tuples(st.sampled_from(["flip", "truncate", "deep"] + ["none"] * 
                       st.integers(0, 255))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _small_pixel_limit():
-    """Keep decoded masks small: a mutated size is refused above 2 Mpx instead of allocated."""
-    old = os.environ.get("SEGMILL_MAX_PIXELS")
-    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
-    yield
-    if old is None:
-        os.environ.pop("SEGMILL_MAX_PIXELS", None)
-    else:
-        os.environ["SEGMILL_MAX_PIXELS"] = old
-
-
 def _mutate(root: ET.Element, op, where, attr, value, tag) -> None:
     elements = [(parent, child) for parent in root.iter() for child in parent]
     if not elements:
@@ -97,18 +91,13 @@ def _mutated(xml_file: Path, ops, prologue, edit) -> bytes:
         _mutate(root, *op)
     text = ET.tostring(root, encoding="unicode")
     data = ('<?xml version="1.0" encoding="utf-8"?>\n' + prologue + "\n" + text).encode("utf-8")
-    kind, pos, byte = edit
-    if kind == "flip" and data:
-        i = pos % len(data)
-        data = data[:i] + bytes([byte]) + data[i + 1 :]
-    elif kind == "truncate":
-        data = data[: pos % (len(data) + 1)]
-    elif kind == "deep":  # elements nested thousands deep inside the first <image>
+    kind, pos, _ = edit
+    if kind == "deep":  # elements nested thousands deep inside the first <image>
         at = data.find(b"<image")
         at = data.find(b">", at) + 1 if at >= 0 else data.rfind(b"</annotations>")
         depth = 50 + pos % 5000
-        data = data[:at] + b"<x>" * depth + b"</x>" * depth + data[at:]
-    return data
+        return data[:at] + b"<x>" * depth + b"</x>" * depth + data[at:]
+    return jm.edit_bytes(data, edit)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

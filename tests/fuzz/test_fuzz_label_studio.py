@@ -16,7 +16,7 @@ Studio or refused just as cleanly.
 
 from __future__ import annotations
 
-import copy
+import importlib.util
 import json
 import os
 import tempfile
@@ -26,17 +26,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+_spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
+jm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jm)
+
+pytestmark = pytest.mark.usefixtures("small_pixel_limit")  # brushes stay small: a mutated size over 2 Mpx is refused
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "label-studio-converter"
 #: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
 EXAMPLES = int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "150"))
-
-
-def _deep(depth: int, leaf=0):
-    out = leaf
-    for _ in range(depth):
-        out = [out]
-    return out
 
 
 def _stream(num: int, records: list[tuple[int, int, int, int]]) -> list[int]:
@@ -62,7 +60,7 @@ HOSTILE = [
     _stream(2**32 - 1, [(1, 3, 65536, 1)]), _stream(16, [(0, 3, 60000, 7)]), _stream(0, []),
     _stream(4 * 30 * 40, [(0, 0, 8, 9)] * 5), {"email": "a@b.c", "id": 3}, {"email": 5},
     {"x": 1, "y": 2}, {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["z"]},
-    {"format": "rle", "rle": [1, 2, 3]}, _deep(3), _deep(80),
+    {"format": "rle", "rle": [1, 2, 3]}, jm.deep(3), jm.deep(80),
 ]
 
 
@@ -78,90 +76,16 @@ def _seeds() -> list[Path]:
 SEEDS = _seeds()
 
 
-def _paths(doc, prefix=()):
-    """Every path (a tuple of keys and indices) in a JSON document, the root excluded; long lists sampled."""
-    out = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
-    for k, v in items:
-        if isinstance(k, int) and k > 12:  # a brush's bytes, a polygon's points: a few are enough
-            break
-        out.append(prefix + (k,))
-        out.extend(_paths(v, prefix + (k,)))
-    return out
-
-
-def _get(doc, path):
-    for k in path:
-        doc = doc[k]
-    return doc
-
-
-def _apply(doc, op, path, value, spliced):
-    *parents, last = path
-    node = doc
-    for k in parents:
-        node = node[k]
-    if op == "delete":
-        del node[last]
-    elif op == "copy":  # another value of the same document: a type swap between real fields
-        node[last] = copy.deepcopy(value)
-    elif op == "wrap" and value > 500:  # json.dumps recurses: splice very deep nesting in as text
-        marker = f"__DEEP{len(spliced)}__"
-        spliced[json.dumps(marker)] = "[" * value + json.dumps(node[last]) + "]" * value
-        node[last] = marker
-    elif op == "wrap":
-        node[last] = _deep(value, node[last])
-    else:
-        node[last] = value
-
-
-mutation = st.tuples(st.sampled_from(["replace"] * 4 + ["delete", "wrap", "copy", "copy"]), st.integers(0, 10**6),
-                     st.sampled_from(HOSTILE), st.sampled_from([1, 2, 2, 70, 3000]))
-byte_edit = st.tuples(st.sampled_from(["flip", "truncate"] + ["none"] * 6), st.integers(0, 10**6),
-                      st.integers(0, 255))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _small_pixel_limit():
-    """Keep brushes small: a mutated image size is refused above 2 Mpx instead of allocated."""
-    old = os.environ.get("SEGMILL_MAX_PIXELS")
-    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
-    yield
-    if old is None:
-        os.environ.pop("SEGMILL_MAX_PIXELS", None)
-    else:
-        os.environ["SEGMILL_MAX_PIXELS"] = old
+mutation = jm.value_mutations(HOSTILE)
 
 
 def _mutated(seed: Path, ops, edit) -> bytes:
-    doc = json.loads(seed.read_text(encoding="utf-8"))
-    spliced: dict = {}
-    for op, where, value, depth in ops:
-        paths = _paths(doc)
-        if not paths:
-            break
-        path = paths[where % len(paths)]
-        if op == "copy":
-            value = _get(doc, paths[(where * 7919 + depth) % len(paths)])
-        try:
-            _apply(doc, op, path, depth if op == "wrap" else copy.deepcopy(value), spliced)
-        except (KeyError, IndexError, TypeError):
-            continue
-    text = json.dumps(doc)
-    for marker, deep in spliced.items():
-        text = text.replace(marker, deep)
-    data = text.encode("utf-8")
-    kind, pos, byte = edit
-    if kind == "flip" and data:
-        i = pos % len(data)
-        data = data[:i] + bytes([byte]) + data[i + 1:]
-    elif kind == "truncate":
-        data = data[: pos % (len(data) + 1)]
-    return data
+    # a brush's bytes, a polygon's points: the first few items of a list are enough
+    return jm.mutate_values(json.loads(seed.read_text(encoding="utf-8")), ops, edit, limit=None, max_index=12)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=byte_edit,
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=jm.value_byte_edit,
        mode=st.sampled_from(["raise", "skip", "keep"]),
        annotations=st.sampled_from(["all", "all", "latest", "none", "1", "2", "a@b.c"]), predictions=st.booleans(),
        image_root=st.booleans())
@@ -187,7 +111,7 @@ def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
     result = {"type": "polygonlabels", "value": {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["a"]},
               "original_width": 4, "original_height": 4}
     task = {"id": 1, "data": {"image": "a.png"}, "annotations": [{"result": [result]}]}
-    marker = "__DEEP__"  # json.dumps recurses: the deep part is spliced in as text
+    marker = "__DEEP__"
     if where == "top":
         task["extra"] = marker
     elif where == "data":
@@ -198,11 +122,7 @@ def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
         result["value"]["x"] = marker
     else:
         result["value"]["points"].append(marker)
-    text = json.dumps([task]).replace(json.dumps(marker), "[" * depth + "0" + "]" * depth)
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "deep.json"
-        f.write_text(text)
-        assert reads_or_refuses(f, "label_studio") is None
+    jm.deep_document_is_refused(reads_or_refuses, [task], marker, depth, "label_studio")
 
 
 @pytest.mark.parametrize("attributes", [{"annotator": [1]}, {"annotator": {"x": 1}}, {"model_version": [2]},

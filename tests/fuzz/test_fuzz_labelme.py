@@ -13,46 +13,33 @@ dataset it returns is written back as LabelMe or refused just as cleanly.
 from __future__ import annotations
 
 import base64
-import copy
+import importlib.util
 import json
 import os
 import shutil
-import struct
 import tempfile
-import zlib
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+_spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
+jm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(jm)
+_spec = importlib.util.spec_from_file_location("_pixel_mutations", Path(__file__).with_name("_pixel_mutations.py"))
+pm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pm)
+
+pytestmark = pytest.mark.usefixtures("small_pixel_limit")  # drawn masks stay small: over 2 Mpx is refused
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "labelme" / "instance_segmentation" / "data_annotated"
 #: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
 EXAMPLES = int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "150"))
 
 
-def _png(width: int, height: int, body: bytes | None = None) -> bytes:
-    """A grey PNG; ``body`` replaces the pixel data (one short row makes a header-only bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = body if body is not None else b"".join(b"\0" + b"\1" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
-
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _deep(depth: int, leaf=0):
-    out = leaf
-    for _ in range(depth):
-        out = [out]
-    return out
 
 
 HOSTILE = [
@@ -63,9 +50,9 @@ HOSTILE = [
     [], {}, [[]], [1], [1, 2], [[1, 2]], [[0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]],
     [[1e308, 1e308], [-1e308, -1e308]], [[10**30, 0], [0, 0], [1, 1]], [["1", "2"], ["3", "4"]],
     [[0, 0], [5, 0], [5, 5]], [[0, 0, 0]], {"a": 1}, [None, None], [[True, False], [1, 1]],
-    _b64(_png(2, 2)), _b64(_png(100_000, 100_000, b"\0")), _b64(_png(3, 3)[:40]),
+    _b64(pm.raw_png(2, 2)), _b64(pm.raw_png(100_000, 100_000, b"\0")), _b64(pm.raw_png(3, 3)[:40]),
     _b64(b"\x89PNG\r\n\x1a\n" + b"junk" * 10), _b64(b"GIF89a...."), "not base64 at all !!", "QUJD",
-    _deep(3), _deep(80), {"shapes": []},
+    jm.deep(3), jm.deep(80), {"shapes": []},
 ]
 
 NAMES = ["x.json", "we\nird.json", "ü.json", "a" * 240 + ".json", os.fsdecode(b"\xff\xfe.json"), ".json",
@@ -86,89 +73,16 @@ def _seeds() -> list[tuple[Path, list[Path]]]:
 SEEDS = _seeds()
 
 
-def _paths(doc, prefix=()):
-    """Every path (a tuple of keys and indices) in a JSON document, the root excluded."""
-    out = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
-    for k, v in items:
-        out.append(prefix + (k,))
-        if len(out) < 400:  # seeds with thousands of points: mutate near the top more often
-            out.extend(_paths(v, prefix + (k,)))
-    return out
-
-
-def _get(doc, path):
-    for k in path:
-        doc = doc[k]
-    return doc
-
-
-def _apply(doc, op, path, value, spliced):
-    *parents, last = path
-    node = doc
-    for k in parents:
-        node = node[k]
-    if op == "delete":
-        del node[last]
-    elif op == "copy":  # another value of the same document: a type swap between real fields
-        node[last] = copy.deepcopy(value)
-    elif op == "wrap" and value > 500:  # json.dumps recurses: splice very deep nesting in as text
-        marker = f"__DEEP{len(spliced)}__"
-        spliced[json.dumps(marker)] = "[" * value + json.dumps(node[last]) + "]" * value
-        node[last] = marker
-    elif op == "wrap":
-        node[last] = _deep(value, node[last])
-    else:
-        node[last] = value
-
-
-mutation = st.tuples(st.sampled_from(["replace"] * 4 + ["delete", "wrap", "copy", "copy"]), st.integers(0, 10**6),
-                     st.sampled_from(HOSTILE), st.sampled_from([1, 2, 2, 70, 3000]))
-byte_edit = st.tuples(st.sampled_from(["flip", "truncate"] + ["none"] * 6), st.integers(0, 10**6),
-                      st.integers(0, 255))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _small_pixel_limit():
-    """Keep drawn masks small: a mutated image size is refused above 2 Mpx instead of allocated."""
-    old = os.environ.get("SEGMILL_MAX_PIXELS")
-    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
-    yield
-    if old is None:
-        os.environ.pop("SEGMILL_MAX_PIXELS", None)
-    else:
-        os.environ["SEGMILL_MAX_PIXELS"] = old
+mutation = jm.value_mutations(HOSTILE)
 
 
 def _mutated(seed: Path, ops, edit) -> bytes:
-    doc = json.loads(seed.read_text(encoding="utf-8"))
-    spliced: dict = {}
-    for op, where, value, depth in ops:
-        paths = _paths(doc)
-        if not paths:
-            break
-        path = paths[where % len(paths)]
-        if op == "copy":
-            value = _get(doc, paths[(where * 7919 + depth) % len(paths)])
-        try:
-            _apply(doc, op, path, depth if op == "wrap" else copy.deepcopy(value), spliced)
-        except (KeyError, IndexError, TypeError):
-            continue
-    text = json.dumps(doc)
-    for marker, deep in spliced.items():
-        text = text.replace(marker, deep)
-    data = text.encode("utf-8")
-    kind, pos, byte = edit
-    if kind == "flip" and data:
-        i = pos % len(data)
-        data = data[:i] + bytes([byte]) + data[i + 1 :]
-    elif kind == "truncate":
-        data = data[: pos % (len(data) + 1)]
-    return data
+    # seeds with thousands of points: a container's children are followed while it has fewer than 400 paths
+    return jm.mutate_values(json.loads(seed.read_text(encoding="utf-8")), ops, edit, limit=400)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=byte_edit,
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4), edit=jm.value_byte_edit,
        name=st.sampled_from(NAMES), mode=st.sampled_from(["raise", "skip", "keep"]),
        raster=st.sampled_from(["coco", "pil"]), whole_folder=st.booleans())
 def test_mutated_labelme_is_read_or_refused_and_written_back_or_refused(
@@ -197,7 +111,7 @@ def test_mutated_labelme_is_read_or_refused_and_written_back_or_refused(
 def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
     doc = {"shapes": [{"label": "a", "points": [[0, 0], [1, 0], [1, 1]], "flags": {}}], "imagePath": None,
            "imageHeight": 4, "imageWidth": 4}
-    marker = "__DEEP__"  # json.dumps recurses: the deep part is spliced in as text
+    marker = "__DEEP__"
     if where == "top":
         doc["extra"] = marker
     elif where == "shapes":
@@ -206,11 +120,7 @@ def test_deep_nesting_is_refused_with_one_line(reads_or_refuses, depth, where):
         doc["shapes"][0]["points"].append(marker)
     else:
         doc["shapes"][0]["flags"] = {"x": marker}
-    text = json.dumps(doc).replace(json.dumps(marker), "[" * depth + "0" + "]" * depth)
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "deep.json"
-        f.write_text(text)
-        assert reads_or_refuses(f, "labelme") is None
+    jm.deep_document_is_refused(reads_or_refuses, doc, marker, depth, "labelme")
 
 
 def _one_item_dataset(item_id, height=8, width=10, geometry=None, attributes=None, file_name="a.png"):

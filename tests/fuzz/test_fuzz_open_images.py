@@ -9,79 +9,37 @@ duplicates, nothing), a mask PNG re-encoded (mode, size, palette, bit depth,
 bomb header), bytes flipped or cut, a file made a directory or a symbolic
 link out of the dataset, an odd file name.
 
-Property: reading returns a dataset or raises a ``SegmillError`` (one line),
-never anything else, and writes nothing; a dataset that was read writes to
-COCO completely or is refused with a ``SegmillError``.
+Property: that of ``_folder_fuzz.round_trip``; what is read is written as COCO (Open Images is read only).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-_spec = importlib.util.spec_from_file_location("_pixel_mutations", Path(__file__).with_name("_pixel_mutations.py"))
-mut = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mut)
+_spec = importlib.util.spec_from_file_location("_folder_fuzz", Path(__file__).with_name("_folder_fuzz.py"))
+ff = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ff)
 
-REPO = Path(__file__).resolve().parents[2]
-SEEDS = {
-    "fixtures/open_images": REPO / "fixtures" / "open_images" / "basic",
-    "datumaro/open_images/v6": REPO.parent / "shared" / "corpus" / "datumaro" / "open_images_dataset" / "v6",
-}
-#: SEGMILL_FUZZ_EXAMPLES=5000 runs a long, random (not derandomized) session instead of the default one.
-_LONG = int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=_LONG or 80, deadline=None, derandomize=not _LONG, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def _seed(name: str) -> Path:
-    if not SEEDS[name].is_dir():
-        pytest.skip(f"seed {name} not found at {SEEDS[name]} (clone the project beside shared/ to fuzz from it)")
-    return SEEDS[name]
+SPEC = ff.FolderFuzz(
+    "open_images",
+    seeds={"fixtures/open_images": ff.REPO / "fixtures" / "open_images" / "basic",
+           "datumaro/open_images/v6": ff.DATUMARO / "open_images_dataset" / "v6"},
+    # CSVs most often
+    files=lambda root: [p for p in ff.mut.files_of(root) for _ in range(4 if p.suffix == ".csv" else 1)],
+    kinds=ff.by_suffix({".png": ["png"] * 3, ".csv": ["lines"] * 5, ".meta": ["lines"] * 3, ".json": ["json"] * 2}),
+    write_fmt="coco",
+)
 
 
-def mutate(root: Path, data, outside: Path) -> str:
-    """One mutation of one file of the Open Images tree at ``root`` (CSVs most often)."""
-    files = mut.files_of(root)
-    f = data.draw(st.sampled_from([p for p in files for _ in range(4 if p.suffix == ".csv" else 1)]), "file")
-    kinds = ["bytes", "replace"] + {".png": ["png"] * 3, ".csv": ["lines"] * 5, ".meta": ["lines"] * 3,
-                                    ".json": ["json"] * 2}.get(f.suffix, [])
-    kind = data.draw(st.sampled_from(kinds), "mutation")
-    if kind == "png":
-        return mut.mutate_png(f, data)
-    if kind == "lines":
-        return mut.mutate_lines(f, data)
-    if kind == "json":
-        return mut.mutate_json(f, data)
-    if kind == "replace":
-        return mut.replace_path(f, data, outside)
-    return mut.mutate_bytes(f, data)
-
-
-@FUZZ
-@given(data=st.data(), seed=st.sampled_from(sorted(SEEDS)))
+@ff.FUZZ
+@given(data=st.data(), seed=st.sampled_from(sorted(SPEC.seeds)))
 def test_mutated_seeds_read_or_refuse_and_write_or_refuse(data, seed, reads_or_refuses, writes_or_refuses):
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        root = mut.copy_seed(_seed(seed), tmp / "ds")
-        note(mutate(root, data, mut.outside_png(tmp)))
-        errors = data.draw(st.sampled_from(["raise", "skip", "keep"]), "errors")
-        ds = reads_or_refuses(root, "open_images", errors=errors)
-        if ds is not None and errors != "keep":
-            writes_or_refuses(ds, tmp / "out.json", "coco")
+    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses)
 
 
 def test_the_unmutated_seeds_read_and_write(tmp_path, reads_or_refuses, writes_or_refuses):
-    # the property is only worth something if the seeds themselves get through
-    for name, seed in SEEDS.items():
-        if not seed.is_dir():
-            continue
-        ds = reads_or_refuses(seed, "open_images")
-        assert ds is not None and ds.items, name
-        assert writes_or_refuses(ds, tmp_path / f"{name.replace('/', '_')}.json", "coco") is not None
+    ff.seeds_get_through(SPEC, tmp_path, reads_or_refuses, writes_or_refuses, annotated=False)

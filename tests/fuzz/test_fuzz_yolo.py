@@ -14,17 +14,21 @@ it returns is written back as YOLO or refused just as cleanly.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
-import struct
 import tempfile
-import zlib
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+_spec = importlib.util.spec_from_file_location("_pixel_mutations", Path(__file__).with_name("_pixel_mutations.py"))
+pm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pm)
+
+pytestmark = pytest.mark.usefixtures("small_pixel_limit")  # over 2 Mpx, read from the header, is refused
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted(p for p in (ROOT / "fixtures" / "yolo").iterdir() if p.is_dir())
 #: Examples per run; SEGMILL_FUZZ_EXAMPLES=5000 makes a longer campaign.
@@ -49,30 +53,8 @@ YAMLS = [
 NAMES = ["we\nird", "a" * 240, os.fsdecode(b"\xff\xfe"), " ", "-x", "..a", "a.b.c", "\u00fc"]
 
 
-def _png(width: int, height: int, body: bytes | None = None) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = body if body is not None else b"".join(b"\0" + b"\1" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
-
-IMAGES = [_png(100_000, 100_000, b"\0"), _png(3000, 3000, b"\0"), _png(4, 4)[:30], b"not an image", b"",
-          _png(1, 1), _png(0 + 10, 8)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _small_pixel_limit():
-    """A mutated image is refused above 2 Mpx (the limit is read from the header, before decoding)."""
-    old = os.environ.get("SEGMILL_MAX_PIXELS")
-    os.environ["SEGMILL_MAX_PIXELS"] = "2000000"
-    yield
-    if old is None:
-        os.environ.pop("SEGMILL_MAX_PIXELS", None)
-    else:
-        os.environ["SEGMILL_MAX_PIXELS"] = old
+IMAGES = [pm.raw_png(100_000, 100_000, b"\0"), pm.raw_png(3000, 3000, b"\0"), pm.raw_png(4, 4)[:30],
+          b"not an image", b"", pm.raw_png(1, 1), pm.raw_png(0 + 10, 8)]
 
 
 def _files(root: Path, sub: str) -> list[Path]:

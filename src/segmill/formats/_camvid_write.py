@@ -23,26 +23,24 @@ from ._png import write_png
 from ._semantic_maps import (
     Painting,
     SemanticCodes,
+    check_table_names,
     copy_image,
     distinct_colors,
     image_roots,
-    label_name_ok,
     label_values,
+    note_spaced_names,
     paint_classes,
+    painting_rule,
+    plan_split_items,
+    report_category_fields,
+    split_folder,
 )
-from ._voc_write import check_options, file_stem, painted_size
-from .options import raster_rule
 
 __all__ = ["MODES", "write"]
 
 MODES = ("RGB", "L")
 CODES = SemanticCodes(merged="L830", crowd="L831", void="L832")
 _EXT = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
-
-
-def _safe_split(name) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
-    return cleaned or "default"
 
 
 def _listable(path: str, rec: str) -> str:
@@ -55,17 +53,9 @@ def _listable(path: str, rec: str) -> str:
 
 def _plan(dataset: Dataset, default_split: str, report: WriteReport) -> list:
     """``[(item, split, stem, image extension)]``: names and painted sizes checked before anything is written."""
-    seen: dict = {}
     plan = []
-    for item in dataset.items:
-        sp = _safe_split(item.split) if item.split else default_split
-        if item.split and sp != item.split:
-            report.notes.append(f"split {brief(item.split)} written as {sp!r}")
-        rec = f"image {brief(item.id)}"
-        stem = _listable(file_stem(item, seen.setdefault(sp, set())), rec)
+    for item, sp, stem in plan_split_items(dataset, default_split, report, _listable, "split {} written as {!r}"):
         ext = Path(item.file_name).suffix.lower() if isinstance(item.file_name, str) else ""
-        if item.size is not None:
-            painted_size(item)
         plan.append((item, sp, stem, ext if _EXT.match(ext) else ".png"))
     return plan
 
@@ -100,22 +90,15 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     Label values: category ids when they are label values (a label-map
     source), else ``background`` 0 and the others 1, 2, ... (``L208``).
     """
-    rule = raster_rule(dataset, raster)
-    check_options(rule, overlap)
-    if mask_mode is not None and mask_mode not in MODES:
-        raise UsageError(f"mask_mode must be one of {', '.join(MODES)}; got {brief(mask_mode)}")
-    if not isinstance(split, str) or _safe_split(split) != split:
+    rule = painting_rule(dataset, raster, overlap, mask_mode, MODES)
+    if not isinstance(split, str) or split_folder(split) != split:
         raise UsageError(f"split must be a file name (letters, digits, '_', '.', '-'), got {brief(split)}")
     dataset.validate(path)
     report = WriteReport()
     values, names, colors, _ = label_values(dataset, report, background_zero=True)
-    bad = next((n for n in names if not label_name_ok(n)), None)
-    if bad is not None:
-        raise InputError(f"category name {brief(bad)} cannot be written in {LABEL_COLORS} (one name a line)")
+    check_table_names(names)
     colors = distinct_colors(names, colors, 0, report, "L833")
-    if any(c.supercategory is not None or c.isthing is not None or c.extra for c in dataset.categories):
-        report.lose("L834", "category supercategory / isthing / extra fields dropped (label_colors.txt holds "
-                    "names and colours)")
+    report_category_fields(dataset, report, "L834")
     mode = mask_mode or dataset.meta.get("camvid_mask_mode")
     mode = mode if mode in MODES else "RGB"
     plan = _plan(dataset, split, report)
@@ -129,9 +112,7 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     (out / LABEL_COLORS).write_text(label_colors_text([Entry(v, n, colors[v], None) for v, n in enumerate(names)]),
                                     encoding="utf-8")
     report.files += 1
-    if any(len(n.split()) > 1 for n in names):
-        report.notes.append(f"a label name with spaces is read whole by segmill; Datumaro's {LABEL_COLORS} reader "
-                            "takes its first word only")
+    note_spaced_names(names, report)
     return report
 
 

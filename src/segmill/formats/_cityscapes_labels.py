@@ -1,17 +1,26 @@
-"""The official Cityscapes label table (cityscapesScripts ``helpers/labels.py``).
+"""The official Cityscapes label table (cityscapesScripts ``helpers/labels.py``) and ``label_colors.txt``.
 
 Facts only: name, id, trainId, category, categoryId, hasInstances,
 ignoreInEval, color. ``id`` is what ``*_labelIds.png`` holds and what
 ``*_instanceIds.png`` multiplies by 1000 for classes with instances;
 ``trainId`` 255 means "ignored in training"; ``license plate`` has id -1 and
 never appears in label images.
+
+Custom tables (Cityscapes and KITTI, whose values are the Cityscapes ids):
+:class:`LabelTable` is the table a dataset is read with, chosen by
+:func:`read_label_table`; :func:`read_table_lines` is the line loop every
+``label_colors.txt`` reader shares (each format parses a line its own way);
+:func:`label_name_ok` and :func:`custom_table_needed` are the writers' side.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from pathlib import Path
+from typing import Callable, NamedTuple
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
+from ..model import Category
+from ..paths import confine
 from ..validate import brief, string
 from ._voc_masks import read_text_lines
 
@@ -67,6 +76,18 @@ LABELS: tuple[Label, ...] = (
 
 BY_ID = {lab.id: lab for lab in LABELS}
 BY_NAME = {lab.name: lab for lab in LABELS}
+
+
+def official_categories() -> list[Category]:
+    """The official label table as categories (ids 0..33; trainId, categoryId, ignoreInEval in ``extra``)."""
+    out = []
+    for lab in LABELS:
+        if lab.id < 0:
+            continue
+        extra = {"cityscapes": {"trainId": lab.train_id, "categoryId": lab.category_id,
+                                "ignoreInEval": lab.ignore_in_eval}}
+        out.append(Category(lab.id, lab.name, lab.category, lab.has_instances, lab.color, extra))
+    return out
 
 
 # ------------------------------------------------------------ custom tables
@@ -126,23 +147,7 @@ def parse_label_colors(path) -> list[Entry]:
         Not UTF-8 text, a colour out of range or without a name, a name
         listed twice, no label, or more than :data:`MAX_LABELS` labels.
     """
-    labels: list[tuple[str, tuple | None]] = []
-    seen: set = set()
-    for ln, raw in enumerate(read_text_lines(path, "label table"), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        rec = f"line {ln}"
-        name, color = _line(line, path, rec)
-        string(name, "label name", path, rec)
-        if name in seen:
-            raise InputError(f"label {brief(name)} is listed twice", path, rec)
-        seen.add(name)
-        labels.append((name, color))
-        if len(labels) > MAX_LABELS:
-            raise InputError(f"more than {MAX_LABELS} labels", path, rec)
-    if not labels:
-        raise InputError("label table lists no label", path)
+    labels = read_table_lines(path, _line)
     if not any(c == (0, 0, 0) for _, c in labels):
         names = [n for n, _ in labels]
         if "background" in names:
@@ -153,6 +158,111 @@ def parse_label_colors(path) -> list[Entry]:
     else:
         first = 0
     return [Entry(first + i, n, c, None) for i, (n, c) in enumerate(labels)]
+
+
+def read_table_lines(path, parse_line: Callable) -> list[tuple[str, tuple | None]]:
+    """The labels of a ``label_colors.txt`` in line order: ``[(name, (r, g, b) or None)]``.
+
+    Empty lines and ``#`` comments are skipped; ``parse_line(line, path,
+    record)`` gives a line's ``(name, colour or None)`` (the formats differ in
+    what makes a line ``r g b name``).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        Not UTF-8 text, a line ``parse_line`` refuses, a name listed twice, no
+        label, or more than :data:`MAX_LABELS` labels.
+    """
+    labels: list[tuple[str, tuple | None]] = []
+    seen: set = set()
+    for ln, raw in enumerate(read_text_lines(path, "label table"), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        rec = f"line {ln}"
+        name, color = parse_line(line, path, rec)
+        string(name, "label name", path, rec)
+        if name in seen:
+            raise InputError(f"label {brief(name)} is listed twice", path, rec)
+        seen.add(name)
+        labels.append((name, color))
+        if len(labels) > MAX_LABELS:
+            raise InputError(f"more than {MAX_LABELS} labels", path, rec)
+    if not labels:
+        raise InputError("label table lists no label", path)
+    return labels
+
+
+class LabelTable(NamedTuple):
+    """The label table a dataset is read with: its name (``official`` or a file) and entries."""
+
+    name: str
+    entries: list
+    by_value: dict
+    by_name: dict
+
+    @classmethod
+    def of(cls, name: str, entries) -> LabelTable:
+        return cls(name, entries, {e.value: e for e in entries}, {e.name: e for e in entries})
+
+    @property
+    def official(self) -> bool:
+        return self.name == "official"
+
+    def categories(self) -> list[Category]:
+        if self.official:
+            return official_categories()
+        return [Category(e.value, e.name, color=e.color) for e in self.entries]
+
+
+def read_label_table(root: Path, labels, label_table: str, parse: Callable) -> LabelTable:
+    """The official table, ``labels`` (a file), or ``label_colors.txt`` in ``root`` when present.
+
+    Parameters
+    ----------
+    labels : path or None
+        A custom table given by the user.
+    label_table : {"auto", "official", "custom"}
+    parse : callable
+        ``parse(path) -> [Entry]``: the format's reading of a custom table.
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        ``labels`` together with ``label_table="official"``.
+    segmill.errors.InputError
+        ``label_table="custom"`` with no table to read, or what ``parse`` raises.
+    """
+    if labels is not None:
+        if label_table == "official":
+            raise UsageError("labels (a custom label table) and label_table='official' contradict each other")
+        return LabelTable.of(str(labels), parse(Path(labels)))
+    f = root / LABEL_COLORS
+    if label_table != "official" and f.is_file():
+        return LabelTable.of(LABEL_COLORS, parse(confine(root, f)))
+    if label_table == "custom":
+        raise InputError(f"no {LABEL_COLORS} in the dataset root (label_table='custom'); give labels=FILE", root)
+    return LabelTable.of("official", official_entries())
+
+
+# ------------------------------------------------------------ writing a table
+def custom_table_needed(dataset) -> bool:
+    """Whether a dataset needs a custom table: read with one, or naming a label the official table lacks."""
+    read_with = dataset.meta.get("label_table")
+    if isinstance(read_with, str) and read_with != "official":
+        return True
+    return any(BY_NAME.get(c.name) is None or BY_NAME[c.name].id < 0 for c in dataset.categories)
+
+
+def label_name_ok(name: str) -> bool:
+    """Whether ``name`` reads back from an ``r g b name`` line as itself."""
+    if not name or name != name.strip() or len(name.splitlines()) != 1 or name.startswith("#"):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def label_colors_text(entries) -> str:

@@ -11,13 +11,11 @@ writes the same keys). Items with splits go to ``<split>/`` folders, one
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import UsageError
 from ..losses import WriteReport
 from ..model import Dataset
 from ..validate import brief
@@ -31,36 +29,16 @@ from ._semantic_maps import (
     image_roots,
     label_values,
     paint_classes,
+    painting_rule,
+    plan_split_items,
+    report_category_fields,
 )
-from ._voc_write import check_options, file_stem, painted_size
-from .options import raster_rule
 
 __all__ = ["META", "MODES", "write"]
 
 META = "dataset_meta.json"
 MODES = ("L", "RGB")
 CODES = SemanticCodes(merged="L840", crowd="L841", void="L842")
-
-
-def _safe_split(name) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
-    return cleaned or "default"
-
-
-def _plan(dataset: Dataset, report: WriteReport) -> list:
-    """``[(item, folder part, stem)]``: names and painted sizes checked before anything is written."""
-    split_dirs = any(item.split for item in dataset.items)
-    seen: dict = {}
-    plan = []
-    for item in dataset.items:
-        part = (_safe_split(item.split) if item.split else "default") if split_dirs else ""
-        if item.split and part != item.split:
-            report.notes.append(f"split {brief(item.split)} written as folder {part!r}")
-        stem = file_stem(item, seen.setdefault(part, set()))
-        if item.size is not None:
-            painted_size(item)
-        plan.append((item, part, stem))
-    return plan
 
 
 class _Labels(NamedTuple):
@@ -125,10 +103,7 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     Label values: category ids when they are label values (a label-map
     source), else ``background`` 0 and the others 1, 2, ... (``L208``).
     """
-    rule = raster_rule(dataset, raster)
-    check_options(rule, overlap)
-    if mask_mode is not None and mask_mode not in MODES:
-        raise UsageError(f"mask_mode must be one of {', '.join(MODES)}; got {brief(mask_mode)}")
+    rule = painting_rule(dataset, raster, overlap, mask_mode, MODES)
     dataset.validate(path)
     report = WriteReport()
     values, names, colors, bg = label_values(dataset, report)
@@ -139,10 +114,9 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     mode = mode if mode in MODES else "L"
     if mode == "RGB":
         colors = distinct_colors(names, colors, bg, report, "L843")
-    if any(c.supercategory is not None or c.isthing is not None or c.extra for c in dataset.categories):
-        report.lose("L844", f"category supercategory / isthing / extra fields dropped ({META} holds names and "
-                    "colours)")
-    plan = _plan(dataset, report)
+    report_category_fields(dataset, report, "L844", META)
+    # items with a split go to <split>/ folders (those without to default/); none with one: one folder
+    plan = plan_split_items(dataset, "default" if any(item.split for item in dataset.items) else "", report)
     out = Path(path)
     doc = json.dumps(_meta_doc(names, colors, bg), indent=1)
     for part in sorted({part for _, part, _ in plan} or {""}):

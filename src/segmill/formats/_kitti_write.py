@@ -14,24 +14,38 @@ takes ``k = 0``: that pixel value is "no annotation".
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from ..geometry import AREA_KINDS
 from ..losses import WriteReport
 from ..model import Dataset, origin_of
 from ..validate import brief
-from ._cityscapes_labels import BY_NAME, LABEL_COLORS, LABELS, Entry, label_colors_text
+from ._cityscapes_labels import (
+    BY_NAME,
+    LABEL_COLORS,
+    LABELS,
+    Entry,
+    custom_table_needed,
+    label_colors_text,
+    official_categories,
+)
 from ._png import voc_colormap, write_png
-from ._semantic_maps import copy_image, image_roots, label_name_ok, label_values
+from ._semantic_maps import (
+    check_table_names,
+    copy_image,
+    image_roots,
+    label_values,
+    note_spaced_names,
+    painting_rule,
+    plan_split_items,
+    report_category_fields,
+    split_folder,
+)
 from ._voc_masks import dropped_fields
-from ._voc_write import check_options, file_stem, painted_size
-from .cityscapes import categories as official
-from .options import raster_rule
 
 __all__ = ["TABLES", "write"]
 
@@ -55,14 +69,11 @@ def _custom_wanted(dataset: Dataset, label_table: str) -> bool:
         return label_table == "custom"
     if not dataset.categories:
         return False
-    read_with = dataset.meta.get("label_table")
-    if isinstance(read_with, str) and read_with != "official":
-        return True
-    return any(BY_NAME.get(c.name) is None or BY_NAME[c.name].id < 0 for c in dataset.categories)
+    return custom_table_needed(dataset)
 
 
 def _official(dataset: Dataset, report: WriteReport) -> _Table:
-    if dataset.categories != official():
+    if dataset.categories != official_categories():
         report.lose("L821", "categories written as the official label table: ids follow the table by name, "
                     "other fields and categories are not kept")
     values = {c.id: BY_NAME[c.name].id for c in dataset.categories
@@ -77,38 +88,13 @@ def _official(dataset: Dataset, report: WriteReport) -> _Table:
 
 def _custom(dataset: Dataset, report: WriteReport) -> _Table:
     values, names, colors, _ = label_values(dataset, report, background_zero=True)
-    bad = next((n for n in names if not label_name_ok(n)), None)
-    if bad is not None:
-        raise InputError(f"category name {brief(bad)} cannot be written in {LABEL_COLORS} (one name a line)")
-    if any(c.supercategory is not None or c.isthing is not None or c.extra for c in dataset.categories):
-        report.lose("L820", "category supercategory / isthing / extra fields dropped (label_colors.txt holds "
-                    "names and colours)")
+    check_table_names(names)
+    report_category_fields(dataset, report, "L820")
     palette = voc_colormap()
     for v, c in enumerate(colors[:256]):
         palette[v] = c
     entries = [Entry(v, n, tuple(colors[v]), None) for v, n in enumerate(names)]
     return _Table(values, {c.id: c.name for c in dataset.categories}, frozenset(), entries, palette)
-
-
-def _safe_split(name) -> str:
-    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
-    return cleaned or "default"
-
-
-def _plan(dataset: Dataset, default_split: str, report: WriteReport) -> list:
-    """``[(item, split folder, stem)]``: every name and painted size checked before anything is written."""
-    seen: dict = {}
-    plan = []
-    for item in dataset.items:
-        sp = _safe_split(item.split) if item.split else default_split
-        if item.split and sp != item.split:
-            report.notes.append(f"split {brief(item.split)} written as folder {sp!r}")
-        stem = file_stem(item, seen.setdefault(sp, set()))
-        if item.size is not None:
-            painted_size(item)
-        plan.append((item, sp, stem))
-    return plan
 
 
 # ------------------------------------------------------------------ instance numbers
@@ -224,14 +210,13 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     """
     if label_table not in TABLES:
         raise UsageError(f"label_table must be one of {', '.join(TABLES)}; got {brief(label_table)}")
-    rule = raster_rule(dataset, raster)
-    check_options(rule, overlap)
-    if not isinstance(split, str) or _safe_split(split) != split:
+    rule = painting_rule(dataset, raster, overlap)
+    if not isinstance(split, str) or split_folder(split) != split:
         raise UsageError(f"split must be a folder name (letters, digits, '_', '.', '-'), got {brief(split)}")
     dataset.validate(path)
     report = WriteReport()
     table = _custom(dataset, report) if _custom_wanted(dataset, label_table) else _official(dataset, report)
-    plan = _plan(dataset, split, report)
+    plan = plan_split_items(dataset, split, report)
     out = Path(path)
     for sp in sorted({sp for _, sp, _ in plan} or {split}):
         for sub in ("image_2", "instance", "semantic", "semantic_rgb"):
@@ -262,8 +247,6 @@ def _finish(out: Path, table: _Table, missing: int, report: WriteReport) -> None
         (out / LABEL_COLORS).write_text(label_colors_text(table.entries), encoding="utf-8")
         report.files += 1
         report.notes.append(f"label table: custom, {len(table.entries)} labels written to {LABEL_COLORS}")
-        if any(len(e.name.split()) > 1 for e in table.entries):
-            report.notes.append(f"a label name with spaces is read whole by segmill; Datumaro's {LABEL_COLORS} "
-                                "reader takes its first word only")
+        note_spaced_names([e.name for e in table.entries], report)
     if missing:
         report.notes.append(f"{missing} image(s) not found: maps written without them (sizes are in the maps)")

@@ -27,6 +27,7 @@ from ..validate import brief
 from ._label_studio_geometry import box_value, brush_value, point_value, polygon_value
 from ._label_studio_read import FORMAT, parse_region
 from ._label_studio_tasks import annotator_of, local_name
+from ._stored_values import coco_area_bbox, stored_differs
 
 __all__ = ["write", "KEPT_ATTRS"]
 
@@ -378,17 +379,4 @@ def _annotation_losses(ann, item, run, pred) -> None:
 
 
 def _stored_differs(ann, item) -> bool:
-    g = ann.geometry
-    try:
-        if isinstance(g, Polygons):
-            area, bbox = g.area, tuple(g.bounds)
-        elif isinstance(g, Box):
-            area, bbox = g.w * g.h, (g.x, g.y, g.w, g.h)
-        elif isinstance(g, (RLE, Mask)) and item.size is not None:
-            r = g if isinstance(g, RLE) else g.to_rle(item.height, item.width)
-            area, bbox = float(r.area), tuple(float(v) for v in r.bbox)
-        else:
-            return True
-    except (GeometryError, ValueError):
-        return True
-    return not ((ann.area is None or ann.area == area) and (ann.bbox is None or tuple(ann.bbox) == bbox))
+    return stored_differs(ann, lambda: coco_area_bbox(ann.geometry, item))

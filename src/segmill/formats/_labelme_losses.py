@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import GeometryError
-from ..geometry import Box, Mask, Polygons, Shape
-from ..rle import RLE
+from ..geometry import Shape
 from ..validate import brief
+from ._stored_values import coco_area_bbox, rle_area_bbox, stored_differs
 
 __all__ = ["KEPT_ATTRS", "annotation_losses", "category_changes", "dataset_losses", "item_losses", "reading_order"]
 
@@ -91,25 +90,8 @@ def _stored_differs(ann, item, rule) -> bool:
     g = ann.geometry
     if isinstance(g, Shape) or g is None:
         return True
-    try:
-        if rule == "pil":  # the reader stores labelme's own values: the Pillow-drawn pixels
-            if item.size is None:
-                return True
-            r = ann.to_rle(item.height, item.width, "pil")
-            area, bbox = float(r.area), tuple(float(v) for v in r.bbox)
-        elif isinstance(g, Polygons):  # docs/internals.md, "COCO area and bbox"
-            area, bbox = g.area, tuple(g.bounds)
-        elif isinstance(g, Box):
-            area, bbox = g.w * g.h, (g.x, g.y, g.w, g.h)
-        elif isinstance(g, (RLE, Mask)):
-            if item.size is None:
-                return True
-            r = g if isinstance(g, RLE) else g.to_rle(item.height, item.width)
-            area, bbox = float(r.area), tuple(float(v) for v in r.bbox)
-        else:
-            return True
-    except (GeometryError, ValueError):
-        return True
-    same_area = ann.area is None or ann.area == area
-    same_bbox = ann.bbox is None or tuple(ann.bbox) == bbox
-    return not (same_area and same_bbox)
+    if rule != "pil":
+        return stored_differs(ann, lambda: coco_area_bbox(g, item))
+    # the reader stores labelme's own values: the Pillow-drawn pixels
+    return item.size is None or stored_differs(ann, lambda: rle_area_bbox(ann.to_rle(item.height, item.width,
+                                                                                    "pil")))

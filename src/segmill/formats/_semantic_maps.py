@@ -2,7 +2,8 @@
 
 Reading
     :func:`read_label_lines` parses a ``label_colors.txt`` in line order
-    (``r g b name`` or a bare ``name`` a line); :func:`read_class_map` opens a
+    (``r g b name`` or a bare ``name`` a line, through
+    :func:`~segmill.formats._cityscapes_labels.read_table_lines`); :func:`read_class_map` opens a
     label PNG as class values (grey, 16-bit or paletted: the value itself; RGB:
     looked up in a colour table); :func:`class_annotations` turns a class map
     into one annotation per class present (through
@@ -14,7 +15,10 @@ Writing
     formats' rule: ids kept when the dataset says they are label values, else
     ``background`` at 0 and the others 1, 2, ...); :func:`distinct_colors`
     makes a colour table a colour-coded mask can be read back with;
-    :func:`paint_classes` paints one image with
+    :func:`check_table_names`, :func:`report_category_fields` and
+    :func:`note_spaced_names` are the checks and notes of a written table;
+    :func:`plan_split_items` names every image's files (:func:`split_folder`)
+    before anything is written; :func:`paint_classes` paints one image with
     :func:`segmill.bridges.compose.compose` and reports what a map of classes
     alone cannot keep; :func:`copy_image` puts an item's image beside its mask.
 
@@ -32,37 +36,42 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS
 from ..losses import WriteReport
 from ..paths import output_name
-from ..validate import brief, string
+from ..validate import brief
+from ._cityscapes_labels import LABEL_COLORS, label_name_ok, read_table_lines
 from ._image_files import find_image, place_image
 from ._png import colors_to_index, read_png, voc_colormap
-from ._voc_masks import dropped_fields, masks_to_annotations, read_text_lines
-from ._voc_write import _class_values
+from ._voc_masks import dropped_fields, masks_to_annotations
+from ._voc_write import _class_values, check_options, file_stem, painted_size
+from .options import raster_rule
 
 __all__ = [
     "BACKGROUND_KEY",
     "SemanticCodes",
     "Painting",
+    "check_table_names",
     "class_annotations",
     "copy_image",
     "distinct_colors",
     "image_roots",
-    "label_name_ok",
     "label_values",
+    "note_spaced_names",
     "paint_classes",
+    "painting_rule",
+    "plan_split_items",
     "read_class_map",
     "read_label_lines",
+    "report_category_fields",
+    "split_folder",
 ]
 
 #: ``Dataset.meta`` key: the label value the reader left unannotated (None: every value is a class).
 BACKGROUND_KEY = "label_map_background"
 #: A value no 8- or 16-bit map holds: "no void value" for masks_to_annotations.
 _NO_VALUE = 1 << 20
-#: Most label lines a table may hold (16-bit maps hold values up to 65535).
-MAX_LABELS = 0x10000
 
 
 # ------------------------------------------------------------------ reading
@@ -91,26 +100,10 @@ def read_label_lines(path) -> list[tuple[str, tuple | None]]:
     ------
     segmill.errors.InputError
         Not UTF-8 text, a colour out of range, a name listed twice, no label,
-        or more than :data:`MAX_LABELS` labels.
+        or more than :data:`~segmill.formats._cityscapes_labels.MAX_LABELS`
+        labels.
     """
-    out: list[tuple[str, tuple | None]] = []
-    seen: set = set()
-    for ln, raw in enumerate(read_text_lines(path, "label table"), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        rec = f"line {ln}"
-        name, color = _label_line(line, path, rec)
-        string(name, "label name", path, rec)
-        if name in seen:
-            raise InputError(f"label {brief(name)} is listed twice", path, rec)
-        seen.add(name)
-        out.append((name, color))
-        if len(out) > MAX_LABELS:
-            raise InputError(f"more than {MAX_LABELS} labels", path, rec)
-    if not out:
-        raise InputError("label table lists no label", path)
-    return out
+    return read_table_lines(path, _label_line)
 
 
 def read_class_map(path, colors: dict | None = None, *, what: str = "mask") -> tuple[np.ndarray, str]:
@@ -223,18 +216,75 @@ def distinct_colors(names, colors, background, report: WriteReport, code: str) -
     return out
 
 
-def label_name_ok(name: str) -> bool:
-    """Whether ``name`` reads back from an ``r g b name`` line as itself."""
-    if not name or name != name.strip() or len(name.splitlines()) != 1 or name.startswith("#"):
-        return False
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def check_table_names(names) -> None:
+    """Refuse, before anything is written, a category name a ``label_colors.txt`` line cannot hold.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        A name that does not read back from an ``r g b name`` line as itself.
+    """
+    bad = next((n for n in names if not label_name_ok(n)), None)
+    if bad is not None:
+        raise InputError(f"category name {brief(bad)} cannot be written in {LABEL_COLORS} (one name a line)")
+
+
+def report_category_fields(dataset, report: WriteReport, code: str, table: str = LABEL_COLORS) -> None:
+    """Report (``code``) category fields a table of names and colours (the file ``table``) cannot keep."""
+    if any(c.supercategory is not None or c.isthing is not None or c.extra for c in dataset.categories):
+        report.lose(code, f"category supercategory / isthing / extra fields dropped ({table} holds names and "
+                    "colours)")
+
+
+def note_spaced_names(names, report: WriteReport) -> None:
+    """Note that another reader of ``label_colors.txt`` cuts a name with spaces."""
+    if any(len(n.split()) > 1 for n in names):
+        report.notes.append(f"a label name with spaces is read whole by segmill; Datumaro's {LABEL_COLORS} "
+                            "reader takes its first word only")
+
+
+# ------------------------------------------------------------------ names of the files written
+def split_folder(name) -> str:
+    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
+    return cleaned or "default"
+
+
+def plan_split_items(dataset, default_split: str, report: WriteReport, check_stem=None,
+                     note: str = "split {} written as folder {!r}") -> list:
+    """``[(item, split folder, stem)]``: every name and painted size checked before anything is written.
+
+    An item without a split goes to ``default_split``; a split that is no
+    folder name is written as :func:`split_folder` makes it, noted with
+    ``note`` (the split and the folder). ``check_stem(stem, record)`` refuses
+    a stem the format cannot hold otherwise.
+    """
+    seen: dict = {}
+    plan = []
+    for item in dataset.items:
+        sp = split_folder(item.split) if item.split else default_split
+        if item.split and sp != item.split:
+            report.notes.append(note.format(brief(item.split), sp))
+        stem = file_stem(item, seen.setdefault(sp, set()))
+        if check_stem is not None:
+            check_stem(stem, f"image {brief(item.id)}")
+        if item.size is not None:
+            painted_size(item)
+        plan.append((item, sp, stem))
+    return plan
 
 
 # ------------------------------------------------------------------ painting
+def painting_rule(dataset, raster: str | None, overlap: str, mask_mode: str | None = None, modes=()) -> str:
+    """The raster rule a writer paints with (``raster``, else the dataset's); an unknown raster rule, overlap
+    policy or ``mask_mode`` (one of ``modes``, or None) is a UsageError, found before any work."""
+    rule = raster_rule(dataset, raster)
+    check_options(rule, overlap)
+    if mask_mode is not None and mask_mode not in modes:
+        raise UsageError(f"mask_mode must be one of {', '.join(modes)}; got {brief(mask_mode)}")
+    return rule
+
+
 @dataclass(frozen=True)
 class SemanticCodes:
     """The loss codes of a format whose maps hold classes only."""

@@ -50,7 +50,6 @@ every PNG must have that size.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +64,7 @@ from ..rle import encode
 from ..validate import ErrorPolicy, brief, image_size, string
 from . import NO, Detection, FormatSpec, register_format
 from ._ade20k_objects import AdeObject, parse_object, polygon_of
+from ._folder_scan import scan_levels
 from ._png import read_png
 from .options import ERRORS, Option, raster
 
@@ -100,23 +100,10 @@ def _looks_like_ade(f: Path) -> bool:
 
 def _first_json(root: Path):
     """The first annotation-looking ``*.json`` (breadth first, a few levels), or None."""
-    level, seen = [root], 0
-    for _ in range(_DETECT_DEPTH):
-        below = []
-        for d in level:
-            try:
-                entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError:
-                continue
-            seen += len(entries)
-            for e in entries:
-                if e.name.endswith(".json") and e.name != META_FILE and _looks_like_ade(Path(e.path)):
-                    return Path(e.path)
-                if e.is_dir(follow_symlinks=False):
-                    below.append(Path(e.path))
-            if seen > _DETECT_ENTRIES:
-                return None
-        level = below
+    for _, entries in scan_levels(root, _DETECT_DEPTH, _DETECT_ENTRIES):
+        for e in entries:
+            if e.name.endswith(".json") and e.name != META_FILE and _looks_like_ade(Path(e.path)):
+                return Path(e.path)
     return None
 
 

@@ -54,7 +54,7 @@ from ..errors import InputError, PolygonError, UsageError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item, origin_of
-from ..paths import confine, confined_glob
+from ..paths import confined_glob
 from ..rle import RLE, RULES, decode, encode
 from ..validate import ErrorPolicy, brief, finite, image_size, string
 from . import NO, Detection, FormatSpec, register_format
@@ -63,9 +63,13 @@ from ._cityscapes_labels import (
     LABEL_COLORS,
     LABELS,
     Entry,
+    LabelTable,
+    custom_table_needed,
     label_colors_text,
-    official_entries,
+    label_name_ok,
+    official_categories,
     parse_label_colors,
+    read_label_table,
 )
 from ._png import read_png, voc_colormap
 from ._voc_write import NAME_MAX, painted_size
@@ -143,50 +147,7 @@ def detect(path) -> Detection:
 
 def categories() -> list[Category]:
     """The official label table as categories (ids 0..33)."""
-    out = []
-    for lab in LABELS:
-        if lab.id < 0:
-            continue
-        extra = {"cityscapes": {"trainId": lab.train_id, "categoryId": lab.category_id,
-                                "ignoreInEval": lab.ignore_in_eval}}
-        out.append(Category(lab.id, lab.name, lab.category, lab.has_instances, lab.color, extra))
-    return out
-
-
-class _Table(NamedTuple):
-    """The label table a dataset is read with: its name (``official`` or a file) and entries."""
-
-    name: str
-    entries: list
-    by_value: dict
-    by_name: dict
-
-    @classmethod
-    def of(cls, name: str, entries) -> _Table:
-        return cls(name, entries, {e.value: e for e in entries}, {e.name: e for e in entries})
-
-    @property
-    def official(self) -> bool:
-        return self.name == "official"
-
-    def categories(self) -> list[Category]:
-        if self.official:
-            return categories()
-        return [Category(e.value, e.name, color=e.color) for e in self.entries]
-
-
-def _table(root: Path, labels, label_table: str) -> _Table:
-    """The official table, ``labels`` (a file), or ``label_colors.txt`` in ``root`` when present."""
-    if labels is not None:
-        if label_table == "official":
-            raise UsageError("labels (a custom label table) and label_table='official' contradict each other")
-        return _Table.of(str(labels), parse_label_colors(Path(labels)))
-    f = root / LABEL_COLORS
-    if label_table != "official" and f.is_file():
-        return _Table.of(LABEL_COLORS, parse_label_colors(confine(root, f)))
-    if label_table == "custom":
-        raise InputError(f"no {LABEL_COLORS} in the dataset root (label_table='custom'); give labels=FILE", root)
-    return _Table.of("official", official_entries())
+    return official_categories()
 
 
 # ------------------------------------------------------------------ reading
@@ -261,7 +222,7 @@ def _nothing_readable(gt: Path, p: Path):
                       "<base>_gtFine_labelIds.png; labelTrainIds and color PNGs are not read)", gt)
 
 
-def _table_note(table: _Table) -> str:
+def _table_note(table: LabelTable) -> str:
     if table.official:
         return "label table: the official Cityscapes labels (ids 0..33)"
     return f"label table: {table.name} ({len(table.entries)} custom labels, values {table.entries[0].value}.." \
@@ -316,7 +277,7 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
     if not p.is_dir():
         raise InputError("a Cityscapes dataset is a folder", p)
     gt, root, prefix, split_hint = _folders(p)
-    table = _table(root, labels, label_table)
+    table = read_label_table(root, labels, label_table, parse_label_colors)
     found = _scan(gt, split_hint)
     if not found:
         err = _nothing_readable(gt, p)
@@ -510,10 +471,7 @@ def _custom_wanted(dataset: Dataset, label_table: str) -> bool:
         return False  # no label to list: label_colors.txt cannot be empty
     if label_table != "auto":
         return label_table == "custom"
-    read_with = dataset.meta.get("label_table")
-    if isinstance(read_with, str) and read_with != "official":
-        return True
-    return any(BY_NAME.get(c.name) is None or BY_NAME[c.name].id < 0 for c in dataset.categories)
+    return custom_table_needed(dataset)
 
 
 def _official_slots(dataset: Dataset, report: WriteReport) -> dict:
@@ -530,11 +488,7 @@ def _official_slots(dataset: Dataset, report: WriteReport) -> dict:
 
 def _label_name_ok(name: str, colored: bool) -> bool:
     """Whether ``name`` reads back from a ``label_colors.txt`` line as itself."""
-    if not name or name != name.strip() or len(name.splitlines()) != 1 or name.startswith("#"):
-        return False
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    if not label_name_ok(name):
         return False
     tokens = name.split()
     # a bare name of three or more words starting with a number would read back as a colour and a name

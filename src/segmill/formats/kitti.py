@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -45,11 +44,10 @@ from ..paths import confine, confined_glob
 from ..rle import encode
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._cityscapes_labels import LABEL_COLORS, Entry, official_entries
+from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
 from ._kitti_write import TABLES, write
 from ._png import read_png
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_label_lines
-from .cityscapes import categories as official
 from .options import ERRORS, Option, raster
 
 __all__ = ["detect", "read", "write", "categories"]
@@ -76,7 +74,7 @@ _DETECT_DIRS = 32
 
 def categories() -> list[Category]:
     """The default KITTI label table: the official Cityscapes labels (ids 0..33)."""
-    return official()
+    return official_categories()
 
 
 def _holds_split(d: Path) -> bool:
@@ -117,40 +115,12 @@ def detect(path) -> Detection:
 
 
 # ------------------------------------------------------------------ label tables
-class _Table(NamedTuple):
-    """The label table read with: ``official`` or a file, its entries by value."""
-
-    name: str
-    by_value: dict
-
-    @property
-    def official(self) -> bool:
-        return self.name == "official"
-
-    def categories(self) -> list[Category]:
-        if self.official:
-            return categories()
-        return [Category(e.value, e.name, color=e.color) for e in self.by_value.values()]
-
-
-def _custom(path: Path, shown: str) -> _Table:
+def _custom_entries(path: Path) -> list[Entry]:
+    """A custom table: values in line order (Datumaro's rule for KITTI), at most 256 labels."""
     lines = read_label_lines(path)
     if len(lines) > 256:
         raise InputError(f"{len(lines)} labels: KITTI maps hold label values 0..255", path)
-    return _Table(shown, {i: Entry(i, n, c, None) for i, (n, c) in enumerate(lines)})
-
-
-def _table(root: Path, labels, label_table: str) -> _Table:
-    if labels is not None:
-        if label_table == "official":
-            raise UsageError("labels (a custom label table) and label_table='official' contradict each other")
-        return _custom(Path(labels), str(labels))
-    f = root / LABEL_COLORS
-    if label_table != "official" and f.is_file():
-        return _custom(confine(root, f), LABEL_COLORS)
-    if label_table == "custom":
-        raise InputError(f"no {LABEL_COLORS} in the dataset root (label_table='custom'); give labels=FILE", root)
-    return _Table("official", {e.value: e for e in official_entries()})
+    return [Entry(i, n, c, None) for i, (n, c) in enumerate(lines)]
 
 
 # ------------------------------------------------------------------ reading
@@ -178,7 +148,7 @@ def _scan(folder: Path) -> dict:
     return dict(sorted(found.items()))
 
 
-def _instance_annotations(arr: np.ndarray, table: _Table, f: Path, policy: ErrorPolicy) -> list[Annotation]:
+def _instance_annotations(arr: np.ndarray, table: LabelTable, f: Path, policy: ErrorPolicy) -> list[Annotation]:
     """One annotation per value of an instance map: class ``value // 256``, instance ``value % 256``."""
     out = []
     for v in np.unique(arr).tolist():
@@ -209,7 +179,7 @@ def _map(f: Path, kind: str) -> np.ndarray:
     return img.array
 
 
-def _read_item(split: str, stem: str, files: dict, root: Path, table: _Table, source: str, policy) -> Item:
+def _read_item(split: str, stem: str, files: dict, root: Path, table: LabelTable, source: str, policy) -> Item:
     image = files.get("image")
     file_name = image.relative_to(root).as_posix() if image is not None else f"{split}/image_2/{stem}.png"
     item = Item(f"{split}/{stem}", file_name, split=split)
@@ -260,7 +230,7 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
     if not splits:
         raise InputError("no training/ or testing/ folder holding instance/, semantic/ or image_2/ (KITTI "
                          "segmentation is <root>/training/{image_2,instance,semantic}/<stem>.png)", p)
-    table = _table(root, labels, label_table)
+    table = read_label_table(root, labels, label_table, _custom_entries)
     note = ("label table: the official KITTI (Cityscapes) labels (ids 0..33)" if table.official else
             f"label table: {table.name} ({len(table.by_value)} labels, values in line order)")
     ds = Dataset(categories=table.categories(),

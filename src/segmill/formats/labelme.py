@@ -60,6 +60,7 @@ from ..paths import confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from ..validate import image_size as checked_size
 from . import NO, Detection, FormatSpec, register_format
+from ._folder_scan import scan_levels
 from ._labelme_geometry import instance_geometry, pil_union
 from ._labelme_shapes import (
     AREA_TYPES,
@@ -116,28 +117,20 @@ _DETECT_DEPTH = 4
 _DETECT_ENTRIES = 5000
 
 
+def _is_json(e: os.DirEntry) -> bool:
+    return e.name.lower().endswith(".json")
+
+
 def _first_jsons(root: Path, n: int = 3) -> list[Path]:
     """The first ``n`` ``*.json`` files (sorted) of the shallowest level below ``root`` that has some."""
-    level, seen = [root], 0
-    for _ in range(_DETECT_DEPTH):
-        found, below = [], []
-        for d in level:
-            try:
-                entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError:
-                continue
-            seen += len(entries)
-            for e in entries:
-                if e.name.lower().endswith(".json"):
-                    found.append(Path(e.path))
-                elif e.is_dir(follow_symlinks=False):
-                    below.append(Path(e.path))
-            if seen > _DETECT_ENTRIES:
-                break
-        if found or seen > _DETECT_ENTRIES:
-            return found[:n]
-        level = below
-    return []
+    found, at = [], None
+    for level, entries in scan_levels(root, _DETECT_DEPTH, _DETECT_ENTRIES, descend=lambda e: not _is_json(e)):
+        if found and level != at:  # the shallowest level with some is done
+            break
+        jsons = [Path(e.path) for e in entries if _is_json(e)]
+        if jsons:
+            found, at = found + jsons, level
+    return found[:n]
 
 
 def _ends(f: Path, n: int = 4096) -> tuple[bytes, bytes]:

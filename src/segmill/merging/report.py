@@ -8,10 +8,10 @@ is not in the merged dataset (a value, a distinction, an annotation):
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .._coded import count_codes
 from ..validate import brief
 
 __all__ = ["CODES", "LOSS_CODES", "Note", "Duplicate", "MergeReport", "describe", "named"]
@@ -143,7 +143,7 @@ class MergeReport:
 
     def summary(self) -> dict[str, int]:
         """Count of notes per code, sorted by code."""
-        return dict(sorted(Counter(n.code for n in self.notes).items()))
+        return count_codes(self.notes)
 
     def text(self, examples: int = 3) -> str:
         """The summary for people: per code its count, meaning and a few examples; the category id maps."""

@@ -59,7 +59,21 @@ def _remove(dataset: Dataset, removed: list, keep_uncategorized: bool, why: str)
 
 
 @dataclass(frozen=True)
-class KeepClasses:
+class _ClassFilter:
+    """Keep (``keeping``) or remove the classes named, through :func:`_remove` (the two differ only there)."""
+
+    names: tuple[str, ...]
+
+    keeping = True  # class attributes, not fields: set by each subclass
+    flag = ""
+
+    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
+        named = _checked_names(self.names, dataset, "keep" if self.keeping else "drop")
+        removed = [c for c in dataset.categories if (c.name in named) != self.keeping]
+        return _remove(dataset, removed, keep_uncategorized=not self.keeping, why=self.flag)
+
+
+class KeepClasses(_ClassFilter):
     """Keep only the classes named (and their annotations); every other class goes.
 
     Parameters
@@ -69,16 +83,11 @@ class KeepClasses:
         :class:`~segmill.errors.UsageError`.
     """
 
-    names: tuple[str, ...]
-
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        keep = _checked_names(self.names, dataset, "keep")
-        removed = [c for c in dataset.categories if c.name not in keep]
-        return _remove(dataset, removed, keep_uncategorized=False, why="--keep-class")
+    keeping = True
+    flag = "--keep-class"
 
 
-@dataclass(frozen=True)
-class DropClasses:
+class DropClasses(_ClassFilter):
     """Remove the classes named and their annotations.
 
     Parameters
@@ -88,9 +97,5 @@ class DropClasses:
         :class:`~segmill.errors.UsageError`.
     """
 
-    names: tuple[str, ...]
-
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        drop = _checked_names(self.names, dataset, "drop")
-        removed = [c for c in dataset.categories if c.name in drop]
-        return _remove(dataset, removed, keep_uncategorized=True, why="--drop-class")
+    keeping = False
+    flag = "--drop-class"

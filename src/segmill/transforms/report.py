@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .._coded import count_codes, where_suffix
 from .codes import EDIT_CODES, describe_edit, is_drop
 
 __all__ = ["Edit", "EditReport"]
@@ -31,13 +31,7 @@ class Edit(NamedTuple):
     category_id: Any = None
 
     def __str__(self) -> str:
-        where = []
-        if self.item_id is not None:
-            where.append(f"image {self.item_id!r}")
-        if self.annotation_id is not None:
-            where.append(f"annotation {self.annotation_id!r}")
-        loc = f" ({', '.join(where)})" if where else ""
-        return f"{self.code} {self.message}{loc}"
+        return f"{self.code} {self.message}{where_suffix(self.item_id, self.annotation_id)}"
 
 
 @dataclass
@@ -69,7 +63,7 @@ class EditReport:
 
     def summary(self) -> dict[str, int]:
         """Count of edits per code, sorted by code."""
-        return dict(sorted(Counter(e.code for e in self.edits).items()))
+        return count_codes(self.edits)
 
     @property
     def drops(self) -> list[Edit]:
@@ -101,7 +95,6 @@ class EditReport:
     def drop_message(self) -> str:
         """The ``--strict`` refusal: what would be dropped, by code."""
         lines = ["the edits would drop data (strict mode, nothing written):"]
-        counts = Counter(e.code for e in self.drops)
-        for code, n in sorted(counts.items()):
+        for code, n in count_codes(self.drops).items():
             lines.append(f"  {code} x{n}: {describe_edit(code)}")
         return "\n".join(lines)

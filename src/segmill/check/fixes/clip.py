@@ -89,10 +89,7 @@ def _clip_box(box: Box, size):
 
 
 def _apply(state, findings) -> None:
-    for f in findings:
-        spot = state.locate(f)
-        if spot is None:
-            continue
+    for f, spot in state.located(findings):
         ann, size = state.current(spot), spot.item.size
         g = ann.geometry
         if size is None or not isinstance(g, (Polygons, Box)):

@@ -40,18 +40,8 @@ def _well_formed(part) -> bool:
             and all(_number(v) and math.isfinite(v) for v in part))
 
 
-def _group(state, findings) -> dict:
-    """The findings per annotation: ``{(p, k): (spot, [findings])}``, in order."""
-    out: dict = {}
-    for f in findings:
-        spot = state.locate(f)
-        if spot is not None:
-            out.setdefault((spot.p, spot.k), (spot, []))[1].append(f)
-    return out
-
-
 def _drop_parts(state, findings) -> None:
-    for spot, fs in _group(state, findings).values():
+    for spot, fs in state.by_annotation(findings):
         ann = state.current(spot)
         parts = raw_parts(ann.geometry.raw) if isinstance(ann.geometry, InvalidGeometry) else None
         if parts is None:
@@ -91,10 +81,7 @@ def _has_part(finding) -> bool:
 
 
 def _drop_annotations(state, findings) -> None:
-    for f in findings:
-        spot = state.locate(f)  # None for an annotation another finding has dropped already
-        if spot is None:
-            continue
+    for f, spot in state.located(findings):  # not an annotation another finding has dropped already
         state.drop(spot)
         what = "it has no geometry" if f.code == "G004" else "its geometry covers no pixel"
         state.record(f, f"dropped the annotation: {what}", {"annotation_dropped": True})

@@ -51,12 +51,7 @@ def bridged(face) -> np.ndarray:
 
 
 def _repair(state, findings) -> None:
-    groups: dict = {}
-    for f in findings:
-        spot = state.locate(f)
-        if spot is not None:
-            groups.setdefault((spot.p, spot.k), (spot, []))[1].append(f)
-    for spot, fs in groups.values():
+    for spot, fs in state.by_annotation(findings):
         ann = state.current(spot)
         if not isinstance(ann.geometry, Polygons):
             for f in fs:

@@ -31,10 +31,7 @@ def _counts(geometry):
 
 
 def _apply(state, findings) -> None:
-    for f in findings:
-        spot = state.locate(f)
-        if spot is None:
-            continue
+    for f, spot in state.located(findings):
         ann = state.current(spot)
         size = spot.item.size
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ...model import Annotation, Dataset, Item
 from ..finding import Finding, jsonable
@@ -155,6 +155,21 @@ class FixState:
         spot.item.annotations[spot.k] = new
         self.dirty = True
         return new
+
+    def located(self, findings: Iterable[Finding]) -> Iterator[tuple[Finding, Spot]]:
+        """``(finding, spot)`` for each finding whose annotation :meth:`locate` finds, one at a time (a
+        change made for one is seen by the next); the others are skipped."""
+        for f in findings:
+            spot = self.locate(f)
+            if spot is not None:
+                yield f, spot
+
+    def by_annotation(self, findings: Iterable[Finding]) -> list[tuple[Spot, list[Finding]]]:
+        """The located findings per annotation, in the order first met: ``[(spot, [findings])]``."""
+        groups: dict = {}
+        for f, spot in self.located(findings):
+            groups.setdefault((spot.p, spot.k), (spot, []))[1].append(f)
+        return list(groups.values())
 
     def current(self, spot: Spot) -> Annotation:
         """The annotation at ``spot`` now (an earlier fix of the stage may have replaced it)."""

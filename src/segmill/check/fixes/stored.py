@@ -55,10 +55,7 @@ _FIELD = {"G011": "bbox", "G015": "bbox", "G012": "area", "G016": "area"}
 
 
 def _apply(state, findings) -> None:
-    for f in findings:
-        spot = state.locate(f)
-        if spot is None:
-            continue
+    for f, spot in state.located(findings):
         ann = state.current(spot)
         exp = expected(ann.geometry, spot.item.size)
         if exp is None:
