@@ -10,12 +10,13 @@ reader, writer, ``segmill check`` (as a finding) and the HTML report.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import InputError
 from .validate import brief
 
-__all__ = ["resolve_inside", "confine", "confined_glob", "is_inside", "output_name", "NAME_MAX"]
+__all__ = ["resolve_inside", "confine", "confined_glob", "is_inside", "output_name", "split_folder", "NAME_MAX"]
 
 #: Bytes in one file-name component (NAME_MAX of Linux, macOS and Windows file systems).
 NAME_MAX = 255
@@ -113,6 +114,12 @@ def confined_glob(root, pattern: str, *, recursive: bool = False, files: bool = 
             continue
         out.append(p)
     return out
+
+
+def split_folder(name) -> str:
+    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
+    return cleaned or "default"
 
 
 def output_name(name, what: str, path=None, record: str | None = None, *, suffix: str = "") -> str:

@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS
 from ..losses import WriteReport
-from ..paths import output_name
+from ..paths import output_name, split_folder
 from ..validate import brief
 from ._cityscapes_labels import LABEL_COLORS, label_name_ok, read_table_lines
 from ._image_files import find_image, place_image
@@ -244,12 +244,6 @@ def note_spaced_names(names, report: WriteReport) -> None:
 
 
 # ------------------------------------------------------------------ names of the files written
-def split_folder(name) -> str:
-    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
-    return cleaned or "default"
-
-
 def plan_split_items(dataset, default_split: str, report: WriteReport, check_stem=None,
                      note: str = "split {} written as folder {!r}") -> list:
     """``[(item, split folder, stem)]``: every name and painted size checked before anything is written.

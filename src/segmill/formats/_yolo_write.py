@@ -18,7 +18,7 @@ from ..geometry import Box, Mask, Polygons
 from ..limits import check_pixels
 from ..losses import WriteReport
 from ..model import Dataset
-from ..paths import output_name
+from ..paths import output_name, split_folder
 from ..rle import RLE, from_polygons
 from ..validate import brief
 from ._image_files import find_image, place_image
@@ -209,7 +209,7 @@ def _plan_names(dataset, split, report) -> list[tuple[str, str, str]]:
     single = len({i.split for i in dataset.items if i.split}) <= 1
     fallback = split or source_split(dataset) or "train"
     for item in dataset.items:
-        sp = _safe_split(split if split and single else (item.split or fallback))
+        sp = split_folder(split if split and single else (item.split or fallback))
         rec = f"image id {brief(item.id)}"
         stem, ext = os.path.splitext(os.path.basename(item.file_name if isinstance(item.file_name, str) else ""))
         stem = stem or str(item.id).rsplit("/", 1)[-1]
@@ -230,12 +230,6 @@ def _plan_names(dataset, split, report) -> list[tuple[str, str, str]]:
     return plan
 
 
-def _safe_split(name: str) -> str:
-    """A split name usable as one folder name (never ``..`` or a path, at most 100 characters)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip("._")[:100]
-    return cleaned or "default"
-
-
 def _image_roots(dataset, image_root, split) -> list[Path]:
     """Folders that may hold the images of ``split``, most specific first (existing ones only).
 
@@ -251,7 +245,7 @@ def _image_roots(dataset, image_root, split) -> list[Path]:
         src = Path(dataset.meta["source_path"])
         folder = src if src.is_dir() else src.parent
         bases += [folder, folder.parent]
-    sp = _safe_split(split) if split else None
+    sp = split_folder(split) if split else None
     roots: list[Path] = []
     for base in bases:
         cands = [base, base / "images"]

@@ -207,8 +207,9 @@ def _from_coco_list(objs, height, width) -> list[RLE]:
             except RLEError as exc:
                 raise RLEError(f"RLE {i}: {exc}") from None
     if height is not None and width is not None:
+        shape = (_dim(height, "image", height, width), _dim(width, "image", height, width))
         for i, r in enumerate(out):
-            if r.shape != (_dim(height, "image", height, width), _dim(width, "image", height, width)):
+            if r.shape != shape:
                 raise RLEError(f"RLE {i}: size [{r.height}, {r.width}] does not match the image size "
                                f"[{brief(height)}, {brief(width)}]")
     return out
