@@ -297,3 +297,18 @@ def test_a_folder_without_annotation_json_is_refused(tmp_path):
 def test_an_unknown_source_is_a_usage_error(basic):
     with pytest.raises(UsageError, match="source must be one of auto, masks, polygons, seg"):
         segmill.read(basic, "ade20k", source="labels")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: ade20k: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("ade20k", "cityscapes"): {"L602", "L605", "L607", "L705"},
+    ("ade20k", "coco"): {"L105"},
+    ("ade20k", "coco_panoptic"): {"L001", "L701", "L705"},
+    ("ade20k", "coco_results"): {"L101", "L110", "L111", "L112"},
+    ("ade20k", "cvat"): {"L001", "L504", "L505"},
+    ("ade20k", "labelme"): {"L001", "L402"},
+    ("ade20k", "masks"): {"L001", "L208", "L701", "L705"},
+    ("ade20k", "voc"): {"L001", "L205", "L208", "L701", "L705"},
+    ("ade20k", "yolo"): {"L001"},
+}

@@ -104,7 +104,7 @@ def test_unregistering_removes_the_metric_again():
     unregister(metric.name)
     d = compare([ds(0), ds(2)]).to_dict()
     assert "foreground" not in d and "foreground" not in d["pairs"][0]
-    assert [m.name for m in METRICS] == ["instance", "pixel", "all_raters", "image_scores"]
+    assert [m.name for m in METRICS] == ["instance", "pixel", "all_raters", "image_scores", "surface"]
 
 
 def test_the_schema_keys_keep_their_order():

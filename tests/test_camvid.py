@@ -264,3 +264,35 @@ def test_the_writer_refuses_what_a_list_cannot_hold(tmp_path):
     assert not (tmp_path / "o").exists()
     with pytest.raises(UsageError, match="mask_mode must be one of"):
         segmill.write(Dataset(), tmp_path / "o", "camvid", mask_mode="P")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: camvid: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("ade20k", "camvid"): {"L001", "L208", "L701", "L705"},
+    ("camvid", "camvid"): set(),
+    ("camvid", "cityscapes"): {"L607"},
+    ("camvid", "coco"): {"L105"},
+    ("camvid", "coco_panoptic"): set(),
+    ("camvid", "coco_results"): {"L110", "L111", "L112"},
+    ("camvid", "cvat"): {"L505"},
+    ("camvid", "kitti"): set(),
+    ("camvid", "label_studio"): {"L001", "L801", "L803"},
+    ("camvid", "labelme"): {"L001", "L402"},
+    ("camvid", "masks"): set(),
+    ("camvid", "voc"): set(),
+    ("camvid", "yolo"): {"L309"},
+    ("cityscapes", "camvid"): {"L208", "L830", "L831", "L833", "L834"},
+    ("coco", "camvid"): {"L001", "L208", "L701", "L705", "L831", "L834"},
+    ("coco_panoptic", "camvid"): {"L208", "L830", "L831", "L834"},
+    ("coco_results", "camvid"): {"L001", "L208"},
+    ("cvat", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
+    ("kitti", "camvid"): {"L830", "L831", "L833", "L834"},
+    ("label_studio", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
+    ("labelme", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
+    ("mapillary", "camvid"): {"L208", "L830", "L832", "L834"},
+    ("masks", "camvid"): {"L830", "L832"},
+    ("open_images", "camvid"): {"L001", "L208", "L701"},
+    ("voc", "camvid"): {"L001", "L705", "L830", "L832"},
+    ("yolo", "camvid"): {"L208", "L705"},
+}

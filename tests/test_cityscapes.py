@@ -353,3 +353,26 @@ def test_the_output_of_a_dataset_without_images_is_detected_and_keeps_its_labels
     assert [c.name for c in segmill.read(tmp_path / "o", "cityscapes").categories] == ["cat"]
     (tmp_path / "other" / "gtFine" / "x").mkdir(parents=True)  # a gtFine/ with anything in it is not this case
     assert cityscapes.detect(tmp_path / "other").confidence == 0
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: cityscapes: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("cityscapes", "cityscapes"): set(),
+    ("cityscapes", "coco"): set(),
+    ("cityscapes", "coco_panoptic"): set(),
+    ("cityscapes", "coco_results"): {"L110", "L111", "L112"},
+    ("cityscapes", "cvat"): {"L502", "L505"},
+    ("cityscapes", "labelme"): {"L001", "L401", "L402", "L406"},
+    ("cityscapes", "masks"): {"L203", "L208"},
+    ("cityscapes", "voc"): {"L203", "L208"},
+    ("cityscapes", "yolo"): {"L302", "L309"},
+    ("coco", "cityscapes"): {"L602", "L605", "L607", "L608", "L705"},
+    ("coco_panoptic", "cityscapes"): {"L607", "L608"},
+    ("coco_results", "cityscapes"): {"L605", "L607"},
+    ("cvat", "cityscapes"): {"L002", "L602", "L605", "L606", "L705"},
+    ("labelme", "cityscapes"): {"L002", "L602", "L605", "L705"},
+    ("masks", "cityscapes"): {"L601"},
+    ("voc", "cityscapes"): {"L601", "L605", "L705"},
+    ("yolo", "cityscapes"): {"L607", "L705"},
+}

@@ -85,3 +85,12 @@ def test_results_rle_size_must_match_the_images_file(fixtures_dir, tmp_path):
                               "segmentation": {"size": [2, 2], "counts": "04"}}]))
     with pytest.raises(InputError, match="does not match the image size"):
         segmill.read(p, format="coco_results", images=fixtures_dir / "coco" / "annotations.json")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: coco_results: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "coco_results"): {"L101", "L110", "L111", "L112"},
+    ("coco_results", "coco"): set(),
+    ("coco_results", "coco_results"): set(),
+}

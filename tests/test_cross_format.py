@@ -22,6 +22,7 @@ a subset otherwise.
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from pathlib import Path
 
@@ -136,238 +137,53 @@ def test_conversion_to_label_map_formats_keeps_pixels_unless_reported(src_fmt, d
 
 
 # ------------------------------------------------------------------ the conversion matrix (CLI, bundled fixtures)
-MATRIX_SOURCES = {
-    "coco": ("coco", "coco/annotations.json"),
-    "voc": ("voc", "voc"),
-    "masks": ("masks", "masks"),
-    "panoptic": ("coco_panoptic", "panoptic"),
-    "yolo": ("yolo", "yolo/seg"),
-    "labelme": ("labelme", "labelme/basic"),
-    "cvat": ("cvat", "cvat/basic"),
-    "cityscapes": ("cityscapes", "cityscapes/basic"),
-    "kitti": ("kitti", "kitti"),
-    "camvid": ("camvid", "camvid"),
-    "image_masks": ("image_masks", "image_masks"),
-    "ade20k": ("ade20k", "ade20k/basic"),
-    "mapillary": ("mapillary", "mapillary/basic"),
-    "open_images": ("open_images", "open_images/basic"),
-    "label_studio": ("label_studio", "label_studio/tasks.json"),
-}
+#: Every reader's own example (``FormatSpec.example``, a path under fixtures/).
+MATRIX_SOURCES = {n: (n, s.example) for n, s in segmill.formats.formats().items() if s.read is not None}
 NO_LOSS: frozenset = frozenset()
+TESTS = Path(__file__).resolve().parent
 
 
 class Usage(str):
     """An expected usage/input error (exit 2): the text its one-line message must hold."""
 
 
-#: The outcome of ``segmill convert <fixture> out --from F --to T`` for every pair: the exact set of loss
+def _conversions() -> tuple[dict, dict]:
+    """The matrix, gathered from the ``CONVERSIONS`` tables of the per-format test modules.
+
+    A row (S, T) lives in ``tests/test_<F>.py`` where F is whichever of S and T
+    comes later in registry order, so a new format (registered last) brings
+    all its rows in its own test module. A value is the set of loss codes
+    reported (exit 0), or a string: a usage/input error (exit 2) whose message
+    holds it. The tables are read as literals, without importing the modules.
+    """
+    table, owner = {}, {}
+    for name in segmill.formats.formats():
+        path = TESTS / f"test_{name}.py"
+        if not path.exists():
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "CONVERSIONS" for t in node.targets):
+                for pair, want in ast.literal_eval(node.value).items():
+                    assert pair not in table, f"{pair} is listed twice"
+                    table[pair] = Usage(want) if isinstance(want, str) else frozenset(want)
+                    owner[pair] = name
+    return table, owner
+
+
+#: The outcome of ``segmill convert <example> out --from S --to T`` for every pair: the exact set of loss
 #: codes reported (exit 0), or :class:`Usage` (exit 2, nothing written). Any other outcome fails.
-MATRIX = {
-    ("cityscapes", "cityscapes"): NO_LOSS,
-    ("cityscapes", "coco"): NO_LOSS,
-    ("cityscapes", "coco_panoptic"): NO_LOSS,
-    ("cityscapes", "coco_results"): {"L110", "L111", "L112"},
-    ("cityscapes", "cvat"): {"L502", "L505"},
-    ("cityscapes", "labelme"): {"L001", "L401", "L402", "L406"},
-    ("cityscapes", "masks"): {"L203", "L208"},
-    ("cityscapes", "voc"): {"L203", "L208"},
-    ("cityscapes", "yolo"): {"L302", "L309"},
-    ("coco", "cityscapes"): {"L602", "L605", "L607", "L608", "L705"},
-    ("coco", "coco"): NO_LOSS,
-    ("coco", "coco_panoptic"): {"L001", "L251", "L705"},
-    ("coco", "coco_results"): {"L101", "L110", "L111", "L112"},
-    ("coco", "cvat"): {"L001", "L502", "L505"},
-    ("coco", "labelme"): {"L001", "L401", "L402", "L405", "L406", "L407"},
-    ("coco", "masks"): {"L001", "L203", "L208", "L701", "L705"},
-    ("coco", "voc"): {"L001", "L203", "L208", "L705"},
-    ("coco", "yolo"): {"L001", "L302", "L303", "L305", "L307", "L309"},
-    ("cvat", "cityscapes"): {"L002", "L602", "L605", "L606", "L705"},
-    ("cvat", "coco"): {"L002"},
-    ("cvat", "coco_panoptic"): {"L001", "L251", "L705"},
-    ("cvat", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
-    ("cvat", "cvat"): NO_LOSS,
-    ("cvat", "labelme"): {"L001", "L406"},
-    ("cvat", "masks"): {"L001", "L208", "L701", "L703", "L705"},
-    ("cvat", "voc"): {"L002", "L208", "L705"},
-    ("cvat", "yolo"): {"L001", "L002", "L305"},
-    ("labelme", "cityscapes"): {"L002", "L602", "L605", "L705"},
-    ("labelme", "coco"): {"L002"},
-    ("labelme", "coco_panoptic"): {"L001", "L251", "L701", "L705"},
-    ("labelme", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
-    ("labelme", "cvat"): {"L507"},
-    ("labelme", "labelme"): NO_LOSS,
-    ("labelme", "masks"): {"L001", "L208", "L701", "L703", "L705"},
-    ("labelme", "voc"): {"L002", "L208", "L701", "L705"},
-    ("labelme", "yolo"): {"L001", "L002", "L303", "L305"},
-    ("masks", "cityscapes"): {"L601"},
-    ("masks", "coco"): {"L003"},
-    ("masks", "coco_panoptic"): {"L254"},
-    ("masks", "coco_results"): {"L110", "L111", "L112"},
-    ("masks", "cvat"): {"L505"},
-    ("masks", "labelme"): {"L001", "L402", "L405"},
-    ("masks", "masks"): NO_LOSS,
-    ("masks", "voc"): NO_LOSS,
-    ("masks", "yolo"): {"L003", "L303", "L307", "L309"},
-    ("panoptic", "cityscapes"): {"L607", "L608"},
-    ("panoptic", "coco"): NO_LOSS,
-    ("panoptic", "coco_panoptic"): NO_LOSS,
-    ("panoptic", "coco_results"): {"L110", "L111", "L112"},
-    ("panoptic", "cvat"): {"L001", "L502", "L505"},
-    ("panoptic", "labelme"): {"L001", "L401", "L402", "L405", "L406"},
-    ("panoptic", "masks"): {"L001", "L203", "L208"},
-    ("panoptic", "voc"): {"L001", "L203", "L208"},
-    ("panoptic", "yolo"): {"L302", "L307", "L309"},
-    ("voc", "cityscapes"): {"L601", "L605", "L705"},
-    ("voc", "coco"): {"L003", "L105"},
-    ("voc", "coco_panoptic"): {"L001", "L251", "L254"},
-    ("voc", "coco_results"): {"L110", "L111", "L112"},
-    ("voc", "cvat"): {"L001", "L504", "L505"},
-    ("voc", "labelme"): {"L001", "L402", "L405", "L407"},
-    ("voc", "masks"): {"L001", "L705"},
-    ("voc", "voc"): NO_LOSS,
-    ("voc", "yolo"): {"L001", "L003", "L305", "L307", "L308", "L309"},
-    ("yolo", "cityscapes"): {"L607", "L705"},
-    ("yolo", "coco"): {"L105"},
-    ("yolo", "coco_panoptic"): {"L705"},
-    ("yolo", "coco_results"): {"L101", "L110", "L111"},
-    ("yolo", "cvat"): {"L505"},
-    ("yolo", "labelme"): {"L001", "L402", "L406"},
-    ("yolo", "masks"): {"L208", "L705"},
-    ("yolo", "voc"): {"L208", "L705"},
-    ("yolo", "yolo"): NO_LOSS,
-    # KITTI, CamVid and image + mask folders (label maps of classes; KITTI also k per instance)
-    ("coco", "camvid"): {"L001", "L208", "L701", "L705", "L831", "L834"},
-    ("coco", "image_masks"): {"L001", "L208", "L701", "L705", "L841", "L844"},
-    ("coco", "kitti"): {"L001", "L208", "L701", "L705", "L820", "L823"},
-    ("voc", "camvid"): {"L001", "L705", "L830", "L832"},
-    ("voc", "image_masks"): {"L001", "L705", "L840", "L842"},
-    ("voc", "kitti"): {"L001", "L705", "L825"},
-    ("masks", "camvid"): {"L830", "L832"},
-    ("masks", "image_masks"): {"L840", "L842"},
-    ("masks", "kitti"): {"L825"},
-    ("panoptic", "camvid"): {"L208", "L830", "L831", "L834"},
-    ("panoptic", "image_masks"): {"L208", "L840", "L841", "L844"},
-    ("panoptic", "kitti"): {"L208", "L820", "L823"},
-    ("yolo", "camvid"): {"L208", "L705"},
-    ("yolo", "image_masks"): {"L208", "L705"},
-    ("yolo", "kitti"): {"L208", "L705"},
-    ("labelme", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
-    ("labelme", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
-    ("labelme", "kitti"): {"L001", "L208", "L701", "L703", "L705"},
-    ("cvat", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
-    ("cvat", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
-    ("cvat", "kitti"): {"L001", "L701", "L703", "L705", "L821"},
-    ("cityscapes", "camvid"): {"L208", "L830", "L831", "L833", "L834"},
-    ("cityscapes", "image_masks"): {"L208", "L840", "L841", "L844"},
-    ("cityscapes", "kitti"): NO_LOSS,
-    ("kitti", "camvid"): {"L830", "L831", "L833", "L834"},
-    ("kitti", "cityscapes"): NO_LOSS,
-    ("kitti", "coco"): {"L105"},
-    ("kitti", "coco_panoptic"): NO_LOSS,
-    ("kitti", "coco_results"): {"L110", "L111", "L112"},
-    ("kitti", "cvat"): {"L502", "L505"},
-    ("kitti", "image_masks"): {"L840", "L841", "L844"},
-    ("kitti", "kitti"): NO_LOSS,
-    ("kitti", "label_studio"): {"L001", "L801", "L802", "L803"},
-    ("kitti", "labelme"): {"L001", "L401", "L402", "L406"},
-    ("kitti", "masks"): {"L203"},
-    ("kitti", "voc"): {"L203"},
-    ("kitti", "yolo"): {"L302", "L309"},
-    ("camvid", "camvid"): NO_LOSS,
-    ("camvid", "cityscapes"): {"L607"},
-    ("camvid", "coco"): {"L105"},
-    ("camvid", "coco_panoptic"): NO_LOSS,
-    ("camvid", "coco_results"): {"L110", "L111", "L112"},
-    ("camvid", "cvat"): {"L505"},
-    ("camvid", "image_masks"): NO_LOSS,
-    ("camvid", "kitti"): NO_LOSS,
-    ("camvid", "label_studio"): {"L001", "L801", "L803"},
-    ("camvid", "labelme"): {"L001", "L402"},
-    ("camvid", "masks"): NO_LOSS,
-    ("camvid", "voc"): NO_LOSS,
-    ("camvid", "yolo"): {"L309"},
-    ("image_masks", "camvid"): NO_LOSS,
-    ("image_masks", "cityscapes"): NO_LOSS,
-    ("image_masks", "coco"): NO_LOSS,
-    ("image_masks", "coco_panoptic"): NO_LOSS,
-    ("image_masks", "coco_results"): {"L110", "L111", "L112"},
-    ("image_masks", "cvat"): {"L505"},
-    ("image_masks", "image_masks"): NO_LOSS,
-    ("image_masks", "kitti"): NO_LOSS,
-    ("image_masks", "label_studio"): {"L001", "L801", "L803"},
-    ("image_masks", "labelme"): {"L001", "L402", "L406"},
-    ("image_masks", "masks"): NO_LOSS,
-    ("image_masks", "voc"): NO_LOSS,
-    ("image_masks", "yolo"): {"L309"},
-    # read-only sources: ADE20K (masks and a polygon, parts), Mapillary Vistas v2.0 instances (a void label),
-    # Open Images (masks resized to their images; MIDs as category ids)
-    ("ade20k", "camvid"): {"L001", "L208", "L701", "L705"},
-    ("ade20k", "cityscapes"): {"L602", "L605", "L607", "L705"},
-    ("ade20k", "coco"): {"L105"},
-    ("ade20k", "coco_panoptic"): {"L001", "L701", "L705"},
-    ("ade20k", "coco_results"): {"L101", "L110", "L111", "L112"},
-    ("ade20k", "cvat"): {"L001", "L504", "L505"},
-    ("ade20k", "image_masks"): {"L001", "L208", "L701", "L705"},
-    ("ade20k", "kitti"): {"L001", "L208", "L701", "L705"},
-    ("ade20k", "label_studio"): {"L001", "L801", "L803"},
-    ("ade20k", "labelme"): {"L001", "L402"},
-    ("ade20k", "masks"): {"L001", "L208", "L701", "L705"},
-    ("ade20k", "voc"): {"L001", "L205", "L208", "L701", "L705"},
-    ("ade20k", "yolo"): {"L001"},
-    ("mapillary", "camvid"): {"L208", "L830", "L832", "L834"},
-    ("mapillary", "cityscapes"): {"L601", "L607"},
-    ("mapillary", "coco"): {"L003", "L105"},
-    ("mapillary", "coco_panoptic"): {"L254"},
-    ("mapillary", "coco_results"): {"L110", "L111", "L112"},
-    ("mapillary", "cvat"): {"L505"},
-    ("mapillary", "image_masks"): {"L208", "L840", "L842", "L844"},
-    ("mapillary", "kitti"): {"L208", "L820", "L825"},
-    ("mapillary", "label_studio"): {"L001", "L801", "L803"},
-    ("mapillary", "labelme"): {"L001", "L402", "L406"},
-    ("mapillary", "masks"): {"L208"},
-    ("mapillary", "voc"): {"L208"},
-    ("mapillary", "yolo"): {"L003", "L309"},
-    ("open_images", "camvid"): {"L001", "L208", "L701"},
-    ("open_images", "cityscapes"): {"L602", "L605", "L607"},
-    ("open_images", "coco"): {"L105"},
-    ("open_images", "coco_panoptic"): {"L001", "L701"},
-    ("open_images", "coco_results"): {"L110", "L111", "L112"},
-    ("open_images", "cvat"): {"L504", "L505"},
-    ("open_images", "image_masks"): {"L001", "L208", "L701"},
-    ("open_images", "kitti"): {"L001", "L208", "L701"},
-    ("open_images", "label_studio"): {"L001", "L801", "L803"},
-    ("open_images", "labelme"): {"L001", "L402", "L405", "L406"},
-    ("open_images", "masks"): {"L001", "L208", "L701"},
-    ("open_images", "voc"): {"L205", "L208", "L701"},
-    ("open_images", "yolo"): {"L001", "L303", "L307"},
-    # Label Studio (tasks of two annotators: polygons, rotated boxes, brushes, a keypoint, an ellipse)
-    ("coco", "label_studio"): {"L001", "L801", "L802", "L804", "L806"},
-    ("voc", "label_studio"): {"L001", "L801", "L803", "L804"},
-    ("masks", "label_studio"): {"L001", "L801", "L803"},
-    ("panoptic", "label_studio"): {"L001", "L801", "L802"},
-    ("yolo", "label_studio"): {"L001", "L801", "L803"},
-    ("labelme", "label_studio"): {"L001", "L803", "L804", "L806", "L807"},
-    ("cvat", "label_studio"): {"L001", "L807"},
-    ("cityscapes", "label_studio"): {"L001", "L801", "L802", "L803"},
-    ("label_studio", "camvid"): {"L001", "L208", "L701", "L703", "L705", "L830"},
-    ("label_studio", "cityscapes"): {"L002", "L602", "L605", "L705"},
-    ("label_studio", "coco"): {"L002"},
-    ("label_studio", "coco_panoptic"): {"L001", "L251", "L701", "L705"},
-    ("label_studio", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
-    ("label_studio", "cvat"): {"L504", "L507"},
-    ("label_studio", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
-    ("label_studio", "kitti"): {"L001", "L208", "L701", "L703", "L705"},
-    ("label_studio", "label_studio"): NO_LOSS,
-    ("label_studio", "labelme"): {"L001", "L405", "L406"},
-    ("label_studio", "masks"): {"L001", "L208", "L701", "L703", "L705"},
-    ("label_studio", "voc"): {"L002", "L205", "L208", "L701", "L705"},
-    ("label_studio", "yolo"): {"L001", "L002", "L305", "L307", "L308"},
-}
+MATRIX, MATRIX_OWNER = _conversions()
 _WRITERS = sorted(n for n, s in segmill.formats.formats().items() if s.write is not None)
 
 
 def test_matrix_names_every_source_and_writer():
     assert set(MATRIX) == {(s, t) for s in MATRIX_SOURCES for t in _WRITERS}
+
+
+def test_each_row_lives_with_the_later_format_of_its_pair():
+    order = {n: i for i, n in enumerate(segmill.formats.formats())}
+    for (s, t), name in MATRIX_OWNER.items():
+        assert name == max((s, t), key=order.__getitem__), f"({s}, {t}) belongs in tests/test_{name}.py"
 
 
 def _convert(fixtures_dir, tmp_path, source, target):

@@ -310,3 +310,24 @@ def test_multipart_polygons_survive_coco_cvat_coco_exactly(tmp_path):
     polys = [(a["image_id"], a["segmentation"]) for a in before["annotations"] if isinstance(a["segmentation"], list)]
     assert polys == [(a["image_id"], a["segmentation"]) for a in after["annotations"]
                      if isinstance(a["segmentation"], list)]
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: cvat: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "cvat"): {"L001", "L502", "L505"},
+    ("coco_panoptic", "cvat"): {"L001", "L502", "L505"},
+    ("coco_results", "cvat"): {"L503", "L505"},
+    ("cvat", "coco"): {"L002"},
+    ("cvat", "coco_panoptic"): {"L001", "L251", "L705"},
+    ("cvat", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
+    ("cvat", "cvat"): set(),
+    ("cvat", "labelme"): {"L001", "L406"},
+    ("cvat", "masks"): {"L001", "L208", "L701", "L703", "L705"},
+    ("cvat", "voc"): {"L002", "L208", "L705"},
+    ("cvat", "yolo"): {"L001", "L002", "L305"},
+    ("labelme", "cvat"): {"L507"},
+    ("masks", "cvat"): {"L505"},
+    ("voc", "cvat"): {"L001", "L504", "L505"},
+    ("yolo", "cvat"): {"L505"},
+}

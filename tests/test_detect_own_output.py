@@ -29,26 +29,11 @@ from segmill.model import Annotation, Category, Dataset, Item
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
-#: source name -> (reader format, path under fixtures/). Built sources are in _BUILT.
-FIXTURE_SOURCES = {
-    "coco": ("coco", "coco/annotations.json"),
-    "coco_results": ("coco_results", "coco/results.json"),
-    "coco_panoptic": ("coco_panoptic", "panoptic/annotations/panoptic_val.json"),
-    "voc": ("voc", "voc"),
-    "masks": ("masks", "masks"),
-    "yolo": ("yolo", "yolo/seg"),
-    "yolo_boxes": ("yolo", "yolo/boxes"),
-    "labelme": ("labelme", "labelme/basic"),
-    "cvat": ("cvat", "cvat/basic"),
-    "cityscapes": ("cityscapes", "cityscapes/basic"),
-    "kitti": ("kitti", "kitti"),
-    "camvid": ("camvid", "camvid"),
-    "image_masks": ("image_masks", "image_masks"),
-    "ade20k": ("ade20k", "ade20k/basic"),
-    "mapillary": ("mapillary", "mapillary/basic"),
-    "open_images": ("open_images", "open_images/basic"),
-    "label_studio": ("label_studio", "label_studio/tasks.json"),
-}
+#: source name -> (reader format, path under fixtures/): every reader's own example (``FormatSpec.example``),
+#: plus fixtures of a second layout. Built sources are in _BUILT.
+FIXTURE_SOURCES = {n: (n, s.example) for n, s in formats().items() if s.read is not None}
+FIXTURE_SOURCES["yolo_boxes"] = ("yolo", "yolo/boxes")
+FIXTURE_SOURCES["coco_panoptic_json"] = ("coco_panoptic", "panoptic/annotations/panoptic_val.json")
 _BUILT = ("synth", "coco_isthing", "long_polygon", "unannotated", "unannotated_isthing", "empty")
 SOURCES = (*FIXTURE_SOURCES, *_BUILT)
 WRITERS = tuple(sorted(n for n, s in formats().items() if s.write is not None))
@@ -60,6 +45,8 @@ EXPECTED = {
                                           "detected as coco_results, as `segmill info` has always said of [] files")),
     ("empty", "labelme"): ("undetectable", ("LabelMe has no dataset-level file: a dataset without images is "
                                             "an empty folder (the writer reports the categories lost, L402)")),
+    ("empty", "sa1b"): ("undetectable", ("SA-1B has no dataset-level file: a dataset without images is an "
+                                         "empty folder (the writer reports the categories lost, L880)")),
 }
 
 
@@ -125,8 +112,8 @@ def _out_path(tmp_path: Path, writer: str) -> Path:
 
 
 def test_every_reader_has_a_source_and_the_table_names_real_pairs():
-    readers = {n for n, s in formats().items() if s.read is not None}
-    assert {fmt for fmt, _ in FIXTURE_SOURCES.values()} == readers
+    for name, (fmt, rel) in FIXTURE_SOURCES.items():
+        assert rel and (FIXTURES / rel).exists(), f"{name}: FormatSpec.example {rel!r} is not under fixtures/"
     for (src, dst), (outcome, _reason) in EXPECTED.items():
         assert src in SOURCES and dst in WRITERS and outcome in ("xfail", "undetectable", "unwritable")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 
 import click
 import pytest
@@ -141,8 +142,18 @@ def test_split_instances_to_cvat_does_not_pass_raster_to_its_writer(fixtures_dir
 
 
 # ------------------------------------------------------------ the raster rule: one option, one name
-PAINTING_WRITERS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "cityscapes", "kitti", "camvid",
-                    "image_masks")
+def _writers(raster: bool) -> tuple[str, ...]:
+    from segmill.formats import formats
+
+    return tuple(n for n, s in formats().items() if s.write and bool(s.option("raster", "writer")) == raster)
+
+
+PAINTING_WRITERS = _writers(True)
+#: Writers without a raster option whose output still follows the rule the dataset was read with: why.
+FOLLOWS_THE_DATASET = {
+    "labelme": "picks shape kinds that re-read as the same pixels under the dataset's rule (a rectangle stays "
+               "a rectangle under Pillow's rule, becomes a mask under pycocotools')",
+}
 
 
 @pytest.mark.parametrize("fmt", PAINTING_WRITERS)
@@ -181,16 +192,33 @@ def test_coco_to_cityscapes_takes_raster_pil(fixtures_dir, tmp_path):
     assert runs["coco"] != runs["pil"]  # the flag reached the writer: Pillow's rule paints boundary pixels
 
 
-@pytest.mark.parametrize("fmt", ["voc", "masks", "cityscapes", "kitti", "camvid", "image_masks"])
+def _written(ds, path: Path, fmt: str, **options) -> list[bytes]:
+    """Every file ``fmt``'s writer makes of ``ds`` at ``path``, as bytes, in path order."""
+    import segmill
+
+    segmill.write(ds, path, fmt, **options)
+    return [path.read_bytes()] if path.is_file() else [f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()]
+
+
+@pytest.mark.parametrize("fmt", [f for f in PAINTING_WRITERS if f != "coco"])  # COCO keeps polygons as polygons
 def test_a_painting_writer_draws_with_the_rule_the_dataset_was_read_with(fixtures_dir, tmp_path, fmt):
     import segmill
 
     ds = segmill.read(fixtures_dir / "labelme" / "basic", "labelme", raster="pil")
-    segmill.write(ds, tmp_path / "default", fmt)
-    segmill.write(ds, tmp_path / "pil", fmt, raster="pil")
-    segmill.write(ds, tmp_path / "coco", fmt, raster="coco")
+    default = _written(ds, tmp_path / "default", fmt)
+    assert default == _written(ds, tmp_path / "pil", fmt, raster="pil") != _written(ds, tmp_path / "coco", fmt,
+                                                                                        raster="coco")
 
-    def pngs(name):
-        return [p.read_bytes() for p in sorted((tmp_path / name).rglob("*.png"))]
 
-    assert pngs("default") == pngs("pil") != pngs("coco")
+@pytest.mark.parametrize("fmt", _writers(False))
+def test_a_writer_without_a_raster_option_does_not_paint(fixtures_dir, tmp_path, fmt):
+    """A writer whose output depends on the raster rule must take ``raster``: else the rule is not the user's."""
+    import copy
+
+    import segmill
+
+    pil = segmill.read(fixtures_dir / "labelme" / "basic", "labelme", raster="pil")
+    coco = copy.deepcopy(pil)
+    coco.meta["raster_rule"] = "coco"
+    differs = _written(pil, tmp_path / "pil", fmt) != _written(coco, tmp_path / "coco", fmt)
+    assert differs == (fmt in FOLLOWS_THE_DATASET), FOLLOWS_THE_DATASET.get(fmt, f"{fmt} paints: declare raster")

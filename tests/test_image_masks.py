@@ -258,3 +258,37 @@ def test_option_and_layout_refusals(fixtures_dir, tmp_path):
         segmill.read(tmp_path / "x", "image_masks")
     with pytest.raises(UsageError, match="mask_mode must be one of"):
         segmill.write(Dataset(), tmp_path / "o", "image_masks", mask_mode="P")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: image_masks: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("ade20k", "image_masks"): {"L001", "L208", "L701", "L705"},
+    ("camvid", "image_masks"): set(),
+    ("cityscapes", "image_masks"): {"L208", "L840", "L841", "L844"},
+    ("coco", "image_masks"): {"L001", "L208", "L701", "L705", "L841", "L844"},
+    ("coco_panoptic", "image_masks"): {"L208", "L840", "L841", "L844"},
+    ("coco_results", "image_masks"): {"L001", "L208"},
+    ("cvat", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
+    ("image_masks", "camvid"): set(),
+    ("image_masks", "cityscapes"): set(),
+    ("image_masks", "coco"): set(),
+    ("image_masks", "coco_panoptic"): set(),
+    ("image_masks", "coco_results"): {"L110", "L111", "L112"},
+    ("image_masks", "cvat"): {"L505"},
+    ("image_masks", "image_masks"): set(),
+    ("image_masks", "kitti"): set(),
+    ("image_masks", "label_studio"): {"L001", "L801", "L803"},
+    ("image_masks", "labelme"): {"L001", "L402", "L406"},
+    ("image_masks", "masks"): set(),
+    ("image_masks", "voc"): set(),
+    ("image_masks", "yolo"): {"L309"},
+    ("kitti", "image_masks"): {"L840", "L841", "L844"},
+    ("label_studio", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
+    ("labelme", "image_masks"): {"L001", "L208", "L701", "L703", "L705", "L840"},
+    ("mapillary", "image_masks"): {"L208", "L840", "L842", "L844"},
+    ("masks", "image_masks"): {"L840", "L842"},
+    ("open_images", "image_masks"): {"L001", "L208", "L701"},
+    ("voc", "image_masks"): {"L001", "L705", "L840", "L842"},
+    ("yolo", "image_masks"): {"L208", "L705"},
+}

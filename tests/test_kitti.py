@@ -268,7 +268,7 @@ def test_an_rgb_instance_map_is_refused(fixtures_dir, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, exc, message", [
-    ({"source": "labelIds"}, UsageError, "unknown source"),
+    ({"source": "labelIds"}, UsageError, "source must be one of auto, instance, semantic"),
     ({"label_table": "mine"}, UsageError, "label_table must be one of"),
     ({"errors": "ignore"}, UsageError, "errors must be one of"),
 ])
@@ -293,3 +293,33 @@ def test_the_writer_refuses_before_writing(tmp_path):
         segmill.write(_one([], []), tmp_path / "o", "kitti", split="../up")
     with pytest.raises(UsageError, match="label_table must be one of"):
         segmill.write(_one([], []), tmp_path / "o", "kitti", label_table="both")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: kitti: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("ade20k", "kitti"): {"L001", "L208", "L701", "L705"},
+    ("cityscapes", "kitti"): set(),
+    ("coco", "kitti"): {"L001", "L208", "L701", "L705", "L820", "L823"},
+    ("coco_panoptic", "kitti"): {"L208", "L820", "L823"},
+    ("coco_results", "kitti"): {"L001", "L208"},
+    ("cvat", "kitti"): {"L001", "L701", "L703", "L705", "L821"},
+    ("kitti", "cityscapes"): set(),
+    ("kitti", "coco"): {"L105"},
+    ("kitti", "coco_panoptic"): set(),
+    ("kitti", "coco_results"): {"L110", "L111", "L112"},
+    ("kitti", "cvat"): {"L502", "L505"},
+    ("kitti", "kitti"): set(),
+    ("kitti", "label_studio"): {"L001", "L801", "L802", "L803"},
+    ("kitti", "labelme"): {"L001", "L401", "L402", "L406"},
+    ("kitti", "masks"): {"L203"},
+    ("kitti", "voc"): {"L203"},
+    ("kitti", "yolo"): {"L302", "L309"},
+    ("label_studio", "kitti"): {"L001", "L208", "L701", "L703", "L705"},
+    ("labelme", "kitti"): {"L001", "L208", "L701", "L703", "L705"},
+    ("mapillary", "kitti"): {"L208", "L820", "L825"},
+    ("masks", "kitti"): {"L825"},
+    ("open_images", "kitti"): {"L001", "L208", "L701"},
+    ("voc", "kitti"): {"L001", "L705", "L825"},
+    ("yolo", "kitti"): {"L208", "L705"},
+}

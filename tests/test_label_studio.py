@@ -538,3 +538,31 @@ def test_detection_does_not_take_other_json_for_label_studio(fixtures_dir, tmp_p
     assert detect(FIXTURE)[0].name == "label_studio"  # its first task's data comes after 8 KiB of brushes
     one = _write_json(tmp_path / "one.json", json.loads(FIXTURE.read_text())[1])
     assert detect(one)[0].name == "label_studio" and len(segmill.read(one).items) == 1
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: label_studio: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("ade20k", "label_studio"): {"L001", "L801", "L803"},
+    ("cityscapes", "label_studio"): {"L001", "L801", "L802", "L803"},
+    ("coco", "label_studio"): {"L001", "L801", "L802", "L804", "L806"},
+    ("coco_panoptic", "label_studio"): {"L001", "L801", "L802"},
+    ("coco_results", "label_studio"): {"L800", "L801", "L809"},
+    ("cvat", "label_studio"): {"L001", "L807"},
+    ("label_studio", "cityscapes"): {"L002", "L602", "L605", "L705"},
+    ("label_studio", "coco"): {"L002"},
+    ("label_studio", "coco_panoptic"): {"L001", "L251", "L701", "L705"},
+    ("label_studio", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
+    ("label_studio", "cvat"): {"L504", "L507"},
+    ("label_studio", "label_studio"): set(),
+    ("label_studio", "labelme"): {"L001", "L405", "L406"},
+    ("label_studio", "masks"): {"L001", "L208", "L701", "L703", "L705"},
+    ("label_studio", "voc"): {"L002", "L205", "L208", "L701", "L705"},
+    ("label_studio", "yolo"): {"L001", "L002", "L305", "L307", "L308"},
+    ("labelme", "label_studio"): {"L001", "L803", "L804", "L806", "L807"},
+    ("mapillary", "label_studio"): {"L001", "L801", "L803"},
+    ("masks", "label_studio"): {"L001", "L801", "L803"},
+    ("open_images", "label_studio"): {"L001", "L801", "L803"},
+    ("voc", "label_studio"): {"L001", "L801", "L803", "L804"},
+    ("yolo", "label_studio"): {"L001", "L801", "L803"},
+}

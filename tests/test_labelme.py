@@ -545,3 +545,22 @@ def test_coco_to_labelme_to_coco_differs_only_where_a_loss_was_reported(tmp_path
         for a, t in zip(item.annotations, s.annotations):
             assert a.to_rle(item.height, item.width) == t.to_rle(s.height, s.width)
     assert {c for c, _, _ in lost} == {"L401", "L402", "L406", "L407", "L001"}
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: labelme: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "labelme"): {"L001", "L401", "L402", "L405", "L406", "L407"},
+    ("coco_panoptic", "labelme"): {"L001", "L401", "L402", "L405", "L406"},
+    ("coco_results", "labelme"): {"L402", "L404", "L405", "L406", "L407", "L409"},
+    ("labelme", "coco"): {"L002"},
+    ("labelme", "coco_panoptic"): {"L001", "L251", "L701", "L705"},
+    ("labelme", "coco_results"): {"L002", "L101", "L110", "L111", "L112"},
+    ("labelme", "labelme"): set(),
+    ("labelme", "masks"): {"L001", "L208", "L701", "L703", "L705"},
+    ("labelme", "voc"): {"L002", "L208", "L701", "L705"},
+    ("labelme", "yolo"): {"L001", "L002", "L303", "L305"},
+    ("masks", "labelme"): {"L001", "L402", "L405"},
+    ("voc", "labelme"): {"L001", "L402", "L405", "L407"},
+    ("yolo", "labelme"): {"L001", "L402", "L406"},
+}

@@ -273,3 +273,18 @@ def test_a_folder_without_config_is_refused(tmp_path):
     (tmp_path / "training" / "v2.0" / "labels").mkdir(parents=True)
     with pytest.raises(InputError, match="no config_v1.2.json or config_v2.0.json"):
         segmill.read(tmp_path, "mapillary")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: mapillary: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("mapillary", "cityscapes"): {"L601", "L607"},
+    ("mapillary", "coco"): {"L003", "L105"},
+    ("mapillary", "coco_panoptic"): {"L254"},
+    ("mapillary", "coco_results"): {"L110", "L111", "L112"},
+    ("mapillary", "cvat"): {"L505"},
+    ("mapillary", "labelme"): {"L001", "L402", "L406"},
+    ("mapillary", "masks"): {"L208"},
+    ("mapillary", "voc"): {"L208"},
+    ("mapillary", "yolo"): {"L003", "L309"},
+}

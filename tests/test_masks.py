@@ -187,3 +187,18 @@ def test_instances_beyond_65535_are_left_out_and_reported_never_wrapped(tmp_path
     inst = np.asarray(Image.open(tmp_path / "o" / "instances" / "x.png")).astype(int)
     sem = np.asarray(Image.open(tmp_path / "o" / "semantic" / "x.png")).astype(int)
     assert inst.tolist() == [[1, 0]] and sem.tolist() == [[1, 1]]
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: masks: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "masks"): {"L001", "L203", "L208", "L701", "L705"},
+    ("coco_panoptic", "masks"): {"L001", "L203", "L208"},
+    ("coco_results", "masks"): {"L204", "L208"},
+    ("masks", "coco"): {"L003"},
+    ("masks", "coco_panoptic"): {"L254"},
+    ("masks", "coco_results"): {"L110", "L111", "L112"},
+    ("masks", "masks"): set(),
+    ("masks", "voc"): set(),
+    ("voc", "masks"): {"L001", "L705"},
+}

@@ -226,3 +226,18 @@ def test_a_folder_without_segmentation_csv_is_refused(tmp_path):
     (tmp_path / "annotations" / "train-annotations-bbox.csv").write_text("ImageID\n")
     with pytest.raises(InputError, match="no <split>-annotations-object-segmentation.csv"):
         segmill.read(tmp_path, "open_images")
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: open_images: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("open_images", "cityscapes"): {"L602", "L605", "L607"},
+    ("open_images", "coco"): {"L105"},
+    ("open_images", "coco_panoptic"): {"L001", "L701"},
+    ("open_images", "coco_results"): {"L110", "L111", "L112"},
+    ("open_images", "cvat"): {"L504", "L505"},
+    ("open_images", "labelme"): {"L001", "L402", "L405", "L406"},
+    ("open_images", "masks"): {"L001", "L208", "L701"},
+    ("open_images", "voc"): {"L205", "L208", "L701"},
+    ("open_images", "yolo"): {"L001", "L303", "L307"},
+}

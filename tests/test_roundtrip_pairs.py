@@ -38,37 +38,27 @@ from segmill.errors import InputError
 from segmill.formats import formats, get_format
 from segmill.geometry import Box, Polygons, Shape
 from segmill.model import Annotation, Category, Dataset, Item
+from segmill.losses import CHANGE_KINDS, all_codes, changes_of
 from segmill.rle import from_coco
 
 FORMATS = sorted(n for n, s in formats().items() if s.read and s.write and n != "coco_results")
-LABEL_MAPS = {"voc", "masks"}
+def _label_map_writers() -> frozenset:
+    """Writers whose files hold a class value per pixel: what they write reads back with a ``background`` 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = Dataset([Category(1, "a")], [Item(1, "img_0.png", 4, 4, [Annotation(1, 1, Polygons([[0, 0, 4, 0, 4, 4]]))])])
+        found = set()
+        for name in FORMATS:
+            out = Path(tmp) / (name + (".json" if get_format(name).output == "file" else ""))
+            segmill.write(ds, out, name)
+            if any(c.id == 0 and c.name == "background" for c in segmill.read(out, name, errors="skip").categories):
+                found.add(name)
+    return frozenset(found)
 
-#: Which loss codes may explain which kind of change (see ``segmill.losses``).
-CHANGES = {
-    # an image is missing or renamed in the output (or the output cannot be read without it)
-    "images": {"L307", "L110"},
-    # a class was added, dropped, renamed or renumbered
-    "classes": {"L201", "L206", "L208", "L306", "L402", "L505", "L601", "L606", "L607", "L610", "L110"},
-    # an instance's pixels changed, or instances were dropped, split or merged
-    "pixels": {"L002", "L003", "L005", "L103", "L201", "L202", "L206", "L207", "L251", "L254", "L255", "L301", "L302",
-               "L303", "L304", "L308", "L310", "L501", "L601", "L602", "L603", "L604", "L609", "L610", "L701",
-               "L702", "L703", "L704"},
-    # the same pixels, another class
-    "instance classes": {"L201", "L206", "L505", "L601", "L606", "L607", "L610"},
-    # the same pixels and class, another crowd flag
-    "crowd": {"L112", "L203", "L302", "L401", "L502", "L605", "L608"},
-}
-# KITTI (L82x), CamVid (L83x) and image + mask folders (L84x): label maps; the last two hold classes only
-LABEL_MAPS |= {"kitti", "camvid", "image_masks"}
-CHANGES["classes"] |= {"L821"}
-CHANGES["instance classes"] |= {"L821"}
-CHANGES["pixels"] |= {"L822", "L824", "L825", "L830", "L832", "L840", "L842", "L845"}
-CHANGES["crowd"] |= {"L823", "L831", "L841"}
-# Label Studio (L80x-L81x): label names only, one region per polygon part, no crowd flag
-CHANGES["classes"] |= {"L801"}
-CHANGES["pixels"] |= {"L806", "L808"}
-CHANGES["crowd"] |= {"L802"}
-CHANGES["images"] |= {"L800"}
+
+LABEL_MAPS = _label_map_writers()
+
+#: Which loss codes may explain which kind of change: declared with the codes (``register_codes(changes=)``).
+CHANGES = {kind: {c for c in all_codes() if kind in changes_of(c)} for kind in CHANGE_KINDS}
 
 #: Pairs (A, B) where a known bug makes the property fail: the bug, named (xfail strict).
 KNOWN_BUGS: dict[tuple[str, str], str] = {}

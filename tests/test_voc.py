@@ -330,3 +330,16 @@ def test_xml_polygons_kept_from_a_source_are_replaced_not_doubled(tmp_path):
     assert "<note>k</note>" in (tmp_path / "o" / "Annotations" / "x.xml").read_text()
     segmill.write(ds, tmp_path / "p", "voc")  # without the option the source's element is written back as read
     assert _xml_polygons(tmp_path / "p" / "Annotations" / "x.xml") == [[[(9, 9)]]]
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: voc: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "voc"): {"L001", "L203", "L208", "L705"},
+    ("coco_panoptic", "voc"): {"L001", "L203", "L208"},
+    ("coco_results", "voc"): {"L204", "L208"},
+    ("voc", "coco"): {"L003", "L105"},
+    ("voc", "coco_panoptic"): {"L001", "L251", "L254"},
+    ("voc", "coco_results"): {"L110", "L111", "L112"},
+    ("voc", "voc"): set(),
+}

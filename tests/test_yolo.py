@@ -380,3 +380,20 @@ def test_data_yaml_has_train_and_val_and_no_working_directory_path(tmp_path):
     assert "path" not in doc and "nc" not in doc and doc["download"] == "https://example.org/x.zip"
     assert doc["train"] == doc["val"] == "images/train"
     assert any("'val' points at images/train" in n for n in report.notes)
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: yolo: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "yolo"): {"L001", "L302", "L303", "L305", "L307", "L309"},
+    ("coco_panoptic", "yolo"): {"L302", "L307", "L309"},
+    ("coco_results", "yolo"): {"L001", "L307"},
+    ("masks", "yolo"): {"L003", "L303", "L307", "L309"},
+    ("voc", "yolo"): {"L001", "L003", "L305", "L307", "L308", "L309"},
+    ("yolo", "coco"): {"L105"},
+    ("yolo", "coco_panoptic"): {"L705"},
+    ("yolo", "coco_results"): {"L101", "L110", "L111"},
+    ("yolo", "masks"): {"L208", "L705"},
+    ("yolo", "voc"): {"L208", "L705"},
+    ("yolo", "yolo"): set(),
+}

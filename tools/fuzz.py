@@ -106,8 +106,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CORPUS = REPO.parent / "shared" / "corpus"
-FORMATS = ("coco", "coco_results", "coco_panoptic", "voc", "masks", "yolo", "labelme", "cvat", "cityscapes",
-           "ade20k", "mapillary", "open_images", "kitti", "camvid", "image_masks", "label_studio")
 RLE_VERBS = ("encode", "encode_batch", "decode", "decode_batch", "merge", "iou", "area", "bbox", "from_polygons",
              "from_polygons_batch", "from_bbox", "from_coco", "RLE", "to_coco", "string_to_counts", "FlatBatch")
 RLE_BATCH = 256  # rle calls per worker task (a call takes microseconds; a message costs more)
@@ -224,7 +222,30 @@ def seeds_for(fmt: str) -> list[Seed]:
         out += [Seed(f"label-studio-converter/{d}/{f}", str(lsc / d), f, only=(f,))
                 for d, f in (("test_export_yolo", "data.json"), ("test_export_yolo", "data_polygons.json"),
                              ("test_export_json_min", "data.json"))]
+    elif fmt == "sa1b":  # the example folder, a tar shard (mutated as bytes) and the corpus sample
+        out += [Seed("fixtures/sa1b", str(fx / "sa1b")),
+                Seed("fixtures/sa1b_tar", str(fx / "sa1b_tar"), "sa_000000.tar"),
+                Seed("datumaro/segment_anything", str(_corpus("datumaro", "segment_anything_dataset")))]
+    else:  # a format without seeds of its own here: its FormatSpec.example
+        out.append(_example_seed(fmt))
     return [s for s in out if Path(s.source).is_dir()]
+
+
+def reader_formats() -> tuple[str, ...]:
+    """Every registered format that reads, in registry order: the targets of ``all``."""
+    from segmill.formats import formats  # lazy: the workers import segmill themselves
+
+    return tuple(n for n, s in formats().items() if s.read is not None)
+
+
+def _example_seed(fmt: str) -> Seed:
+    """The seed of ``fmt``'s ``FormatSpec.example``: its folder, or the folder holding the file."""
+    from segmill.formats import get_format  # lazy: the workers import segmill themselves
+
+    path = FIXTURES / get_format(fmt).example
+    if path.is_file():
+        return Seed(f"fixtures/{get_format(fmt).example}", str(path.parent), path.name)
+    return Seed(f"fixtures/{get_format(fmt).example}", str(path))
 
 
 def _materialize(seed: Seed, dst: Path) -> None:
@@ -1311,8 +1332,30 @@ def worker_main(conf: dict) -> None:
                 answer = {"op": "saved", "task": task["task"], "path": "", "note": f"save failed: {exc!r}"}
         else:
             break
+        if limit and task["op"] == "run" and _address_space() > limit * RETIRE_AT:
+            answer["retire"] = _address_space()  # the parent starts a fresh worker; this one stops here
+            out.write(json.dumps(answer) + "\n")
+            break
         out.write(json.dumps(answer) + "\n")
     shutil.rmtree(w.base, ignore_errors=True)
+
+
+#: A worker whose address space passes this fraction of --memory retires after its task: heap fragments
+#: (big images decoded, freed, never returned to the system) would otherwise make later, small inputs fail
+#: with a MemoryError that is the worker's history, not the input's doing.
+RETIRE_AT = 0.5
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (``VmSize``), 0 where /proc is absent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 # ======================================================================== minimizer
@@ -1583,6 +1626,7 @@ class Pool:
         self.sel = selectors.DefaultSelector()
         self.procs: list[Proc] = []
         self.made = 0
+        self.retired = 0  # workers replaced because their address space grew past RETIRE_AT of --memory
         for _ in range(opts.jobs):
             self._start()
 
@@ -1596,10 +1640,10 @@ class Pool:
         self.sel.register(p.proc.stdout, selectors.EVENT_READ, p)
         return p
 
-    def _replace(self, p: Proc) -> None:
+    def _replace(self, p: Proc, kill: bool = True) -> None:
         self.sel.unregister(p.proc.stdout)
         self.procs.remove(p)
-        p.stop(kill=True)
+        p.stop(kill=kill)
         self._start()
 
     def run(self, next_task, on_answer, on_lost, seconds_for) -> None:
@@ -1627,6 +1671,10 @@ class Pool:
                     else:
                         task, p.task, p.deadline = p.task, None, None
                         on_answer(task, msg)
+                        if msg.get("retire"):
+                            self.retired += 1
+                            self._replace(p, kill=False)
+                            break
             now = time.monotonic()
             for p in list(self.procs):
                 if p.deadline is not None and now > p.deadline:
@@ -1687,6 +1735,7 @@ class Campaign:
         self.mutator: dict[str, dict] = {}
         self.retry: list[dict] = []
         self.ids = 0
+        self.retired = 0  # workers the pool replaced for their address space (see RETIRE_AT)
         self.start = time.monotonic()
         self.last_note = self.start
         self.stopping = False
@@ -1845,7 +1894,8 @@ class Campaign:
             rate = s.inputs / s.seconds if s.seconds else 0.0
             lines.append(f"{t:<26}{s.inputs:>9,}{s.ok:>9,}{s.refused:>9,}{s.crash:>9,}{s.timeouts:>9,}{s.died:>6,}"
                          f"{rate:>10,.1f}")
-        lines += ["", f"{len(self.found)} crash signature(s)" + (":" if self.found else "")]
+        lines += ["", f"workers retired after growing past {RETIRE_AT:.0%} of --memory: {self.retired}",
+                  f"{len(self.found)} crash signature(s)" + (":" if self.found else "")]
         order = sorted(self.found.items(), key=lambda kv: (self.targets.index(kv[0][0]), -kv[1]["count"], kv[0][1]))
         if order:
             lines.append(f"{'count':>7}  {'target':<22}{'stage':<8}signature  ->  reproducer")
@@ -1860,7 +1910,7 @@ class Campaign:
         return "\n".join(lines)
 
     def summary(self) -> dict:
-        return {"seed": self.opts.seed, "targets": self.targets,
+        return {"seed": self.opts.seed, "targets": self.targets, "workers_retired": self.retired,
                 "stats": {t: vars(s) for t, s in self.stats.items()},
                 "signatures": [{"target": t, "signature": sig, "count": f["count"], "input": f["index"],
                                 "stage": f.get("stage"), "exception": f.get("exc"), "mutation": f.get("desc"),
@@ -1927,13 +1977,13 @@ def expand(formats: str) -> list[str]:
     out: list[str] = []
     for name in (f.strip() for f in formats.split(",") if f.strip()):
         if name == "all":
-            out += list(FORMATS) + [f"rle.{v}" for v in RLE_VERBS]
+            out += list(reader_formats()) + [f"rle.{v}" for v in RLE_VERBS]
         elif name == "rle":
             out += [f"rle.{v}" for v in RLE_VERBS]
-        elif name in FORMATS or (name.startswith("rle.") and name[4:] in RLE_VERBS):
+        elif name in reader_formats() or (name.startswith("rle.") and name[4:] in RLE_VERBS):
             out.append(name)
         else:
-            raise SystemExit(f"unknown target {name!r}; choose from {', '.join(FORMATS)}, rle, rle.<verb> "
+            raise SystemExit(f"unknown target {name!r}; choose from {', '.join(reader_formats())}, rle, rle.<verb> "
                              f"({', '.join(RLE_VERBS)}) or all")
     return list(dict.fromkeys(out))
 
@@ -1987,9 +2037,9 @@ def main(argv=None) -> int:
         return replay_input(opts.replay_input, opts)
     targets = expand(opts.formats)
     for t in targets:
-        if t in FORMATS and not seeds_for(t):
+        if t in reader_formats() and not seeds_for(t):
             print(f"no seed found for {t}; skipped", file=sys.stderr)
-    targets = [t for t in targets if t not in FORMATS or seeds_for(t)]
+    targets = [t for t in targets if t not in reader_formats() or seeds_for(t)]
     camp = Campaign(opts, targets)
     signal.signal(signal.SIGTERM, _terminate)
     root = workroot()
@@ -2000,6 +2050,7 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             print("interrupted: saving what was found", file=sys.stderr)
         camp.note(force=True)
+        camp.retired = pool.retired
         camp.save(pool)
     finally:
         pool.close()

@@ -1,23 +1,11 @@
 """What a writer could not carry into its target format: loss codes and the write report.
 
-Every loss has a code ``L`` + 3 digits. Ranges belong to formats so that
-modules can add codes without colliding:
-
-=========  =========================================
-L0xx       generic (any writer)
-L1xx       COCO instances / results
-L2xx       Pascal VOC and PNG mask folders
-L25x       COCO panoptic
-L3xx       YOLO segmentation
-L4xx       LabelMe
-L5xx       CVAT XML
-L6xx       Cityscapes
-L7xx       representation bridges (tracing, splitting, composing)
-L80x-L81x  Label Studio JSON
-L82x       KITTI segmentation
-L83x       CamVid
-L84x       image + mask folders (image_masks)
-=========  =========================================
+Every loss has a code ``L`` + 3 digits. ``L0xx`` are generic (any writer)
+and ``L7xx`` belong to the representation bridges (tracing, splitting,
+composing); every format owns a block of its own (COCO ``L1xx``, VOC and
+mask folders ``L2xx``, ...), chosen free when the format is added: the
+owners are recorded at registration (:func:`owners`) and
+``docs/formats.md``'s tables of codes per format are generated from them.
 
 A format module declares its codes with :func:`register_codes`; ``segmill
 convert`` prints each code with its description and count.
@@ -30,7 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ._coded import count_codes, where_suffix
+from ._coded import count_codes, entry_text
+from ._fields import fields_dict
 from .formats import formats
 
 _CODES: dict[str, str] = {
@@ -44,14 +33,38 @@ _CODES: dict[str, str] = {
 
 _OWNERS: dict[str, str] = dict.fromkeys(_CODES, __name__)
 
+#: What a loss may change in the data a reader gives back: a reported code of
+#: the kind explains that change (the round-trip property over every reader
+#: and writer pair checks each change is explained).
+CHANGE_KINDS = ("images", "classes", "pixels", "instance classes", "crowd")
+_CHANGES: dict[str, frozenset] = {
+    "L002": frozenset({"pixels"}),
+    "L003": frozenset({"pixels"}),
+    "L005": frozenset({"pixels"}),
+}
 
-def register_codes(codes: dict[str, str]) -> None:
+
+def register_codes(codes: dict[str, str], *, changes: dict[str, tuple] | None = None) -> None:
     """Declare loss codes (``{"L301": "holes dropped", ...}``); a code may not change meaning.
 
     The calling module is recorded as the codes' owner (:func:`owners`), which
     is how the generated docs list each format's codes.
+
+    Parameters
+    ----------
+    codes : dict
+        ``{code: one-line description}``.
+    changes : dict, optional
+        ``{kind: codes}``: which of ``codes`` may change what a reader gives
+        back, by kind (:data:`CHANGE_KINDS`); a code of no kind changes only
+        fields outside pixels, classes, crowd flags and the image set.
     """
     owner = sys._getframe(1).f_globals.get("__name__", "?")
+    for kind, listed in (changes or {}).items():
+        if kind not in CHANGE_KINDS or not set(listed) <= set(codes):
+            raise ValueError(f"changes: {kind!r} must be one of {CHANGE_KINDS} and list codes declared here")
+        for code in listed:
+            _CHANGES[code] = _CHANGES.get(code, frozenset()) | {kind}
     for code, text in codes.items():
         if len(code) != 4 or code[0] != "L" or not code[1:].isdigit():
             raise ValueError(f"loss code {code!r} is not 'L' + 3 digits")
@@ -66,6 +79,12 @@ def owners() -> dict[str, str]:
     """Every declared loss code with the module that declared it (after :func:`all_codes`)."""
     all_codes()
     return dict(sorted(_OWNERS.items()))
+
+
+def changes_of(code: str) -> frozenset:
+    """The kinds of change (:data:`CHANGE_KINDS`) loss ``code`` may explain (after :func:`all_codes`)."""
+    all_codes()
+    return _CHANGES.get(code, frozenset())
 
 
 def describe(code: str) -> str:
@@ -112,8 +131,7 @@ class Loss(NamedTuple):
     item_id: Any = None
     annotation_id: Any = None
 
-    def __str__(self) -> str:
-        return f"{self.code} {self.message}{where_suffix(self.item_id, self.annotation_id)}"
+    __str__ = entry_text
 
 
 @dataclass
@@ -161,12 +179,7 @@ class WriteReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
-            "format": self.format,
-            "items": self.items,
-            "annotations": self.annotations,
-            "files": self.files,
-            "lossless": self.lossless,
+            **fields_dict(self, ("path", "format", "items", "annotations", "files", "lossless")),
             "summary": {c: {"count": n, "description": describe(c)} for c, n in self.summary().items()},
             "losses": [
                 {"code": l.code, "message": l.message, "image_id": l.item_id, "annotation_id": l.annotation_id}

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
+from ._fields import without_init
 from .errors import InputError, ModelError
 from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape, to_rle
 from .rle import RLE
@@ -119,11 +120,8 @@ class Annotation:
     extra : dict
         Unknown fields, carried through.
     origin : tuple, optional
-        ``(format, data)``: what the format this was read from keeps to write
-        it back exactly (COCO's key order, a LabelMe shape as found...). Owned
-        by that format (read it with :func:`origin_of`); not an argument of
-        the constructor, not compared, and not carried by
-        :func:`dataclasses.replace` (a changed object is written anew).
+        What the source format keeps to write this back exactly, as on
+        :class:`Category` (read it with :func:`origin_of`).
     """
 
     id: Id | None
@@ -159,18 +157,10 @@ class Annotation:
         the new object may own (``None`` in either place, or for the pair,
         gives fresh empty dicts). Anyone else calls the class.
         """
-        self = object.__new__(cls)
-        self.id = id
-        self.category_id = category_id
-        self.geometry = geometry
-        self.iscrowd = iscrowd
-        self.area = area
-        self.bbox = bbox
-        self.score = score
         attributes, extra = (None, None) if owned is None else owned
-        self.attributes = {} if attributes is None else attributes
-        self.extra = {} if extra is None else extra
-        return self
+        return without_init(cls, id=id, category_id=category_id, geometry=geometry, iscrowd=iscrowd, area=area,
+                            bbox=bbox, score=score, attributes={} if attributes is None else attributes,
+                            extra={} if extra is None else extra)
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Pixels of this annotation in a ``height x width`` image (cached)."""
@@ -195,11 +185,8 @@ class Item:
     extra : dict
         Unknown fields, carried through.
     origin : tuple, optional
-        ``(format, data)``: what the format this was read from keeps to write
-        it back exactly (COCO's key order, a LabelMe shape as found...). Owned
-        by that format (read it with :func:`origin_of`); not an argument of
-        the constructor, not compared, and not carried by
-        :func:`dataclasses.replace` (a changed object is written anew).
+        What the source format keeps to write this back exactly, as on
+        :class:`Category` (read it with :func:`origin_of`).
     """
 
     id: Id
@@ -229,16 +216,10 @@ class Item:
         item may own (``None`` gives fresh empty ones). Anyone else calls the
         class.
         """
-        self = object.__new__(cls)
-        self.id = id
-        self.file_name = file_name
-        self.width = width
-        self.height = height
-        self.annotations = [] if annotations is None else annotations
-        self.split = split
-        self.attributes = {} if attributes is None else attributes
-        self.extra = {} if extra is None else extra
-        return self
+        return without_init(cls, id=id, file_name=file_name, width=width, height=height,
+                            annotations=[] if annotations is None else annotations, split=split,
+                            attributes={} if attributes is None else attributes,
+                            extra={} if extra is None else extra)
 
     @property
     def size(self) -> tuple[int, int] | None:

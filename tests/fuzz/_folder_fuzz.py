@@ -81,6 +81,8 @@ class FolderFuzz(NamedTuple):
         before mutating (it may draw from ``data``).
     mutators : dict
         Format-specific kinds: ``{kind: function(path, data) -> description}``.
+    entry : str
+        The path read inside a copied seed (``""``: the folder itself).
     """
 
     fmt: str
@@ -93,6 +95,7 @@ class FolderFuzz(NamedTuple):
     files: Callable = mut.files_of
     prepare: Callable | None = None
     mutators: dict = {}
+    entry: str = ""
 
     @property
     def written_as(self) -> str:
@@ -141,7 +144,8 @@ def round_trip(spec: FolderFuzz, name: str, data, reads_or_refuses, writes_or_re
         note(mutate(spec, root, data, mut.outside_png(tmp)))
         errors = data.draw(st.sampled_from(ERRORS), "errors")
         options = _draw_options(spec.read_choices, data)
-        ds = reads_or_refuses(root, spec.fmt, errors=errors, **options, **spec.seed_options.get(name, {}))
+        ds = reads_or_refuses(root / spec.entry, spec.fmt, errors=errors, **options,
+                              **spec.seed_options.get(name, {}))
         if ds is not None and errors != "keep":
             writes_or_refuses(ds, tmp / f"out{spec.out_suffix}", spec.written_as,
                               **_draw_options(spec.write_choices, data))
@@ -160,7 +164,7 @@ def seeds_get_through(spec: FolderFuzz, tmp_path: Path, reads_or_refuses, writes
             continue
         slug = name.replace("/", "_").replace(".", "_")
         root = spec.seeds[name] if copy is None else copy(name, tmp_path / slug)
-        ds = reads_or_refuses(root, spec.fmt, **spec.seed_options.get(name, {}), **options)
+        ds = reads_or_refuses(root / spec.entry, spec.fmt, **spec.seed_options.get(name, {}), **options)
         assert ds is not None and (any(it.annotations for it in ds.items) if annotated else ds.items), name
         out = tmp_path / f"out_{slug}{spec.out_suffix}"
         assert writes_or_refuses(ds, out, spec.written_as) is not None, name

@@ -223,8 +223,14 @@ def _paths(value, prefix=()):
 
 
 def mutate_json(path: Path, data) -> str:
-    """Replace, delete or duplicate one value of a JSON document (NaN/Infinity written as JSON5 literals)."""
-    doc = json.loads(path.read_bytes())
+    """Replace, delete or duplicate one value of a JSON document (NaN/Infinity written as JSON5 literals).
+
+    A file that is not UTF-8 JSON (ADE20K's own files are Latin-1) gets its bytes mutated instead.
+    """
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        return mutate_bytes(path, data)
     paths = list(_paths(doc))
     where = data.draw(st.sampled_from(paths), "json path")
     kind = data.draw(st.sampled_from(["replace", "delete", "duplicate", "deep"]), "json edit")

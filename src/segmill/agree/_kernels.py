@@ -32,6 +32,41 @@ def confusion_add(la, lb, conf):
             conf[a, b] += 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _vote(stack, p, votes):
+    """The plurality label of pixel ``p`` (ties: the lowest label; all void: -1).
+
+    Parameters
+    ----------
+    stack : ndarray of int32, shape (m, P)
+        The annotators' label maps; -1 is void.
+    p : int
+        The pixel.
+    votes : ndarray of int32
+        Scratch of ``n_labels + 1`` zeros; left zero on return.
+
+    Returns
+    -------
+    int
+        The winning label, or -1.
+    """
+    m = stack.shape[0]
+    best = -1
+    for a in range(m):
+        la = stack[a, p]
+        if la >= 0:
+            votes[la] += 1
+    for a in range(m):
+        la = stack[a, p]
+        if la >= 0 and (best < 0 or votes[la] > votes[best] or (votes[la] == votes[best] and la < best)):
+            best = la
+    for a in range(m):
+        la = stack[a, p]
+        if la >= 0:
+            votes[la] = 0
+    return best
+
+
 @njit(cache=True, nogil=True)
 def multirater_add(stack, n_labels, fleiss_totals, alpha_totals, scalars):
     """Accumulate Fleiss' kappa and Krippendorff's alpha sums over one image.
@@ -39,54 +74,18 @@ def multirater_add(stack, n_labels, fleiss_totals, alpha_totals, scalars):
     ``stack`` is ``(m, P)``: m annotators' label maps; -1 is missing (void).
     ``scalars`` receives [fleiss pixels, fleiss agreeing pairs,
     alpha sum of 2*agreeing_pairs/(m_u - 1), alpha pairable values].
+    :func:`all_rater_pass` without the annotator view (numba compiles that
+    part out for ``view=None``).
     """
-    m = stack.shape[0]
-    for p in range(stack.shape[1]):
-        mu = 0
-        agree = 0
-        for a in range(m):
-            la = stack[a, p]
-            if la < 0:
-                continue
-            mu += 1
-            for b in range(a + 1, m):
-                if stack[b, p] == la:
-                    agree += 1
-        if mu < 2:
-            continue
-        scalars[2] += 2.0 * agree / (mu - 1)
-        scalars[3] += mu
-        for a in range(m):
-            la = stack[a, p]
-            if la >= 0:
-                alpha_totals[la] += 1
-        if mu == m:
-            scalars[0] += 1
-            scalars[1] += agree
-            for a in range(m):
-                fleiss_totals[stack[a, p]] += 1
+    all_rater_pass(stack, n_labels, 0, fleiss_totals, alpha_totals, scalars, None)
 
 
 @njit(cache=True, nogil=True)
 def plurality(stack, n_labels, out):
     """Per-pixel plurality vote over non-void labels; ties go to the lowest label; all void gives -1."""
-    m = stack.shape[0]
     votes = np.zeros(n_labels + 1, np.int32)
     for p in range(stack.shape[1]):
-        best = -1
-        for a in range(m):
-            la = stack[a, p]
-            if la >= 0:
-                votes[la] += 1
-        for a in range(m):
-            la = stack[a, p]
-            if la >= 0 and (best < 0 or votes[la] > votes[best] or (votes[la] == votes[best] and la < best)):
-                best = la
-        for a in range(m):
-            la = stack[a, p]
-            if la >= 0:
-                votes[la] = 0
-        out[p] = best
+        out[p] = _vote(stack, p, votes)
 
 
 @njit(cache=True, nogil=True)
@@ -144,15 +143,16 @@ def all_rater_pass(stack, n_labels, ref_row, fleiss_totals, alpha_totals, scalar
 
     Does what :func:`multirater_add` does, and adds each annotator's label
     against the reference label (annotator ``ref_row``, or the plurality vote
-    when ``ref_row < 0``) to ``view[a]``. Pixels where every annotator gives
-    the same label, the common case, take a short path.
+    when ``ref_row < 0``) to ``view[a]`` (unless ``view`` is None). Pixels
+    where every annotator gives the same label, the common case, take a
+    short path (the sums it adds are the general path's, exactly).
     """
     m = stack.shape[0]
     votes = np.zeros(n_labels + 1, np.int32)
     full_pairs = m * (m - 1) // 2
     for p in range(stack.shape[1]):
         l0 = stack[0, p]
-        same = True
+        same = m >= 2
         for a in range(1, m):
             if stack[a, p] != l0:
                 same = False
@@ -164,12 +164,12 @@ def all_rater_pass(stack, n_labels, ref_row, fleiss_totals, alpha_totals, scalar
             scalars[3] += m
             fleiss_totals[l0] += m
             alpha_totals[l0] += m
-            for a in range(m):
-                view[a, l0, l0] += 1
+            if view is not None:
+                for a in range(m):
+                    view[a, l0, l0] += 1
             continue
-        # general case: multirater_add's per-pixel sums, with the votes counted
-        # in the same loop. Written out rather than shared through a helper:
-        # numba ran the helper version 2x slower.
+        # Fleiss' and Krippendorff's sums: agreeing pairs among the mu
+        # annotators with a label.
         mu = 0
         agree = 0
         for a in range(m):
@@ -177,7 +177,6 @@ def all_rater_pass(stack, n_labels, ref_row, fleiss_totals, alpha_totals, scalar
             if la < 0:
                 continue
             mu += 1
-            votes[la] += 1
             for b in range(a + 1, m):
                 if stack[b, p] == la:
                     agree += 1
@@ -193,20 +192,10 @@ def all_rater_pass(stack, n_labels, ref_row, fleiss_totals, alpha_totals, scalar
                 scalars[1] += agree
                 for a in range(m):
                     fleiss_totals[stack[a, p]] += 1
-        if ref_row >= 0:
-            ref = stack[ref_row, p]
-        else:
-            ref = -1
-            for a in range(m):
-                la = stack[a, p]
-                if la >= 0 and (ref < 0 or votes[la] > votes[ref] or (votes[la] == votes[ref] and la < ref)):
-                    ref = la
-        for a in range(m):
-            la = stack[a, p]
-            if la >= 0:
-                votes[la] = 0
-        if ref >= 0:
-            for a in range(m):
-                la = stack[a, p]
-                if la >= 0:
-                    view[a, la, ref] += 1
+        if view is not None:
+            ref = stack[ref_row, p] if ref_row >= 0 else _vote(stack, p, votes)
+            if ref >= 0:
+                for a in range(m):
+                    la = stack[a, p]
+                    if la >= 0:
+                        view[a, la, ref] += 1

@@ -6,7 +6,7 @@ be negative):
 
 ``schema``, ``annotators`` (names), ``categories`` (names, matched across
 annotators), ``settings`` {iou, boundary_tolerance, match_by, reference,
-void, unlabeled, raster}
+void, unlabeled, raster, and surface_tolerance only when set}
 
 Headline numbers:
   ``pq``, ``sq``, ``rq``
@@ -17,7 +17,9 @@ Headline numbers:
   ``kappa``
       pixel Cohen's kappa with two annotators, Fleiss' kappa with more;
   ``boundary_f1``
-      mean over pairs of the boundary F1 at the tolerance.
+      mean over pairs of the boundary F1 at the tolerance;
+  ``hd95``, ``surface_dice``
+      with ``--surface``: mean over pairs of each pair's HD95 and surface Dice.
 
 ``images``
   {total, compared, complete, missing: [{image, missing_from}], skipped:
@@ -32,7 +34,10 @@ Headline numbers:
   mean_iou, pq, sq, rq}}, label_agreement: {matched, agree, kappa, labels,
   confusion (rows a, columns b)}},
   pixel: {pixels, accuracy, kappa, mean_iou, mean_dice, boundary_f1,
-  per_class: {name: {iou, dice, pixels_a, pixels_b, boundary_f1}}}}
+  per_class: {name: {iou, dice, pixels_a, pixels_b, boundary_f1}}},
+  surface (with ``--surface``): {tolerance, units, dice, surface_dice, hd95,
+  hd, assd, per_class: {name: {images, one_sided, dice, surface_dice, hd95,
+  hd, assd}}}}; per-image pair records then add surface_dice and hd95
 ``multi_rater``
   {pixels (rated by all, non-void), fleiss_kappa, krippendorff_alpha}
 ``annotator_view``

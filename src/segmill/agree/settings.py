@@ -42,6 +42,10 @@ class AgreeSettings:
         What pixels an annotator leaves unlabelled are.
     raster : {"coco", "pil"}
         Polygon rasterization rule.
+    surface_tolerance : float or None
+        Surface Dice tolerance in pixels (>= 0) of the surface distance
+        metric (:mod:`segmill.agree.metrics.surface`); ``None`` (the
+        default) leaves that metric out.
 
     Examples
     --------
@@ -60,6 +64,7 @@ class AgreeSettings:
     void: frozenset = field(default_factory=frozenset)
     unlabeled: str = "background"
     raster: str = "coco"
+    surface_tolerance: float | None = None
 
     def __post_init__(self):
         # Order of the checks = the order compare() has always reported them in.
@@ -71,6 +76,8 @@ class AgreeSettings:
             # the message segmill.rle gives for the same mistake
             raise UsageError(f"unknown rasterization rule {brief(self.raster)}; choose one of {RASTER_RULES}")
         object.__setattr__(self, "void", _void(self.void))
+        if self.surface_tolerance is not None:
+            object.__setattr__(self, "surface_tolerance", _surface_tolerance(self.surface_tolerance))
 
     def reference_index(self, names) -> int | None:
         """Index of :attr:`reference` among the annotator ``names`` (``None`` for the majority vote).
@@ -102,12 +109,18 @@ class AgreeSettings:
         return replace(settings, **options) if settings is not None else cls(**options)
 
     def to_dict(self) -> dict:
-        """The ``settings`` object of the JSON report (schema ``segmill.agree/1``)."""
-        return {
+        """The ``settings`` object of the JSON report (schema ``segmill.agree/1``).
+
+        ``surface_tolerance`` is there only when set (the surface metric ran).
+        """
+        out = {
             "iou": self.iou, "boundary_tolerance": self.boundary_tolerance, "match_by": self.match_by,
             "reference": self.reference, "void": sorted(self.void), "unlabeled": self.unlabeled,
             "raster": self.raster,
         }
+        if self.surface_tolerance is not None:
+            out["surface_tolerance"] = self.surface_tolerance
+        return out
 
 
 def _number(value):
@@ -134,6 +147,15 @@ def _tolerance(value) -> float:
         raise InputError(f"the boundary tolerance must be a finite number of pixels, got {brief(value)}")
     if v < 0:
         raise InputError(f"the boundary tolerance must not be negative, got {value}")
+    return v
+
+
+def _surface_tolerance(value) -> float:
+    v = _number(value)
+    if v is None or not math.isfinite(v) or isinstance(value, bool):
+        raise InputError(f"the surface Dice tolerance must be a finite number of pixels, got {brief(value)}")
+    if v < 0:
+        raise InputError(f"the surface Dice tolerance must not be negative, got {value}")
     return v
 
 

@@ -44,7 +44,8 @@ register_codes(
         "L703": "an annotation was not painted: its geometry has no area (point, line) or is invalid",
         "L704": "a connected component smaller than min_area was dropped when splitting instances",
         "L705": "polygon or box rasterized into a mask: pixels exact under the raster rule, vertices lost",
-    }
+    },
+    changes={"pixels": ("L701", "L702", "L703", "L704")},
 )
 
 #: Loss code of a polygon or box painted into a label map (also used by writers that paint on their own).

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
 
 from .. import io
+from .._fields import without_init
 from .._gc import no_gc
 from .._progress import track
 from ..model import Dataset
@@ -20,31 +20,12 @@ from .result import CheckResult
 __all__ = ["check", "check_path", "check_datasets", "HitColumns"]
 
 
-@contextmanager
-class _Unfrozen:
-    """An object laid out as a :class:`Finding` is, whose attributes are set by plain stores.
-
-    The frozen dataclass forbids plain stores: its ``__init__`` makes eight
-    ``object.__setattr__`` calls, which cost a check with hundreds of
-    thousands of findings seconds. Filling one of these and then assigning
-    its ``__class__`` gives the same object at a quarter of the cost.
-    """
-
-
 def _finding(code, severity, message, file, item_id, annotation_id, data, key) -> Finding:
     """``Finding(code, severity, ...)`` for values the engine vouches for, without the dataclass's
-    ``__init__`` (a check may make hundreds of thousands): the same fields set, in order."""
-    f = _Unfrozen()
-    f.code = code
-    f.severity = severity
-    f.message = message
-    f.file = file
-    f.item_id = item_id
-    f.annotation_id = annotation_id
-    f.data = data
-    f.key = key
-    f.__class__ = Finding
-    return f
+    ``__init__`` (a check may make hundreds of thousands; the frozen ``__init__`` makes eight
+    ``object.__setattr__`` calls): the same fields set, in order."""
+    return without_init(Finding, code=code, severity=severity, message=message, file=file, item_id=item_id,
+                        annotation_id=annotation_id, data=data, key=key)
 
 
 def _same_as_the_dataclass() -> bool:
@@ -55,7 +36,7 @@ def _same_as_the_dataclass() -> bool:
     args = ("C001", "info", "m", "f.json", 1, 2, {"x": 1}, "k")
     try:
         ours = _finding(*args)
-    except TypeError:  # Finding got __slots__: its layout is no longer a plain object's
+    except AttributeError:  # Finding got __slots__: its instances have no __dict__
         return False
     real = Finding(*args)
     return type(ours) is Finding and ours == real and vars(ours) == vars(real)

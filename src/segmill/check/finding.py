@@ -9,6 +9,9 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, Union
 
+from .._coded import place
+from .._fields import fields_dict
+
 __all__ = ["Finding", "SEVERITIES", "jsonable", "severity_rank"]
 
 Id = Union[int, str, None]
@@ -86,27 +89,15 @@ class Finding:
 
     def location(self) -> str:
         """``file: image 3, annotation 7`` (the parts that are known)."""
-        where = []
-        if self.item_id is not None:
-            where.append(f"image {self.item_id}")
-        if self.annotation_id is not None:
-            where.append(f"annotation {self.annotation_id}")
-        loc = ", ".join(where) or "dataset"
+        loc = place(self.item_id, self.annotation_id) or "dataset"
         return f"{self.file}: {loc}" if self.file else loc
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as JSON-ready data (see :meth:`CheckResult.to_dict`)."""
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-            "file": self.file,
-            "item_id": self.item_id,
-            "annotation_id": self.annotation_id,
-            "key": self.key,
-            "data": jsonable(self.data),
-            "fingerprint": self.fingerprint(),
-        }
+        return {**fields_dict(self, _PLAIN), "data": jsonable(self.data), "fingerprint": self.fingerprint()}
+
+
+_PLAIN = ("code", "severity", "message", "file", "item_id", "annotation_id", "key")  # to_dict's plain fields, in order
 
 
 def _base_name(file) -> str:

@@ -16,6 +16,8 @@ import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
+from .._fields import fields_dict
+
 from ..errors import SegmillError
 from .finding import SEVERITIES
 
@@ -143,13 +145,7 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         """The catalogue entry as JSON-ready data (``segmill rules --json``)."""
         return {
-            "code": self.code,
-            "name": self.name,
-            "family": self.family,
-            "severity": self.severity,
-            "default": self.default,
-            "summary": self.summary,
-            "doc": self.doc,
+            **fields_dict(self, ("code", "name", "family", "severity", "default", "summary", "doc")),
             "options": {k: {"default": v, "doc": self.option_docs.get(k, "")} for k, v in self.options.items()},
             "fixable": self.fixable,
             "fix": None if self.fix is None else {"name": self.fix.name, "summary": self.fix.summary,

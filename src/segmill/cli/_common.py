@@ -66,6 +66,23 @@ def quiet_option(func):
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")(func)
 
 
+def force_option(never: str = "the source"):
+    """``--force``: replace DST when it is empty or a previous output of the target format.
+
+    Parameters
+    ----------
+    never : str
+        What is never replaced, for the help text (``"the source"``, ``"a source"``).
+
+    Returns
+    -------
+    callable
+        The click decorator.
+    """
+    return click.option("--force", is_flag=True, help="Replace DST if it is empty or a previous output of the target "
+                                                      f"format (never {never}).")
+
+
 def setup_progress(quiet: bool) -> None:
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import _progress

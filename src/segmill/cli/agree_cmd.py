@@ -45,6 +45,10 @@ def _one_file_annotators(path, fmt, names):
 @click.option("--iou", type=float, default=0.5, show_default=True, help="Instances match when IoU > this.")
 @click.option("--boundary-tolerance", type=float, default=2.0, show_default=True,
               help="Boundary F1 tolerance in pixels.")
+@click.option("--surface", is_flag=True,
+              help="Also measure surface distances per category: Dice, HD95, HD, ASSD, surface Dice.")
+@click.option("--surface-tolerance", type=float, metavar="PX",
+              help="Surface Dice tolerance in pixels (implies --surface).  [default: 1]")
 @click.option("--match-by", type=click.Choice(["file_name", "id"]), default="file_name", show_default=True,
               help="How images are matched across annotators.")
 @click.option("--reference", metavar="NAME", help="Rank annotators against this one (default: majority vote).")
@@ -70,16 +74,17 @@ def _one_file_annotators(path, fmt, names):
 @click.option("--force", is_flag=True, help="Replace an existing --consensus-out.")
 @quiet_option
 @run_guarded
-def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference, void, unlabeled, output_format,
-          output, html_out, lowest, image_root, min_pq, min_iou, min_kappa, consensus_method, consensus_mode,
-          consensus_out, to_format, force, quiet):
+def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_tolerance, match_by, reference, void,
+          unlabeled, output_format, output, html_out, lowest, image_root, min_pq, min_iou, min_kappa, consensus_method,
+          consensus_mode, consensus_out, to_format, force, quiet):
     """Measure how far annotators agree on the same images.
 
     DATASETS are two or more annotations of the same images, in any formats
     segmill reads, or one file that holds several annotators' work (a Label
     Studio export with several annotations per task). Reports instance matching (TP/FP/FN, PQ/SQ/RQ, label
     kappa), pixel IoU/Dice/accuracy/kappa, Fleiss' kappa, Krippendorff's
-    alpha, boundary F1, and each annotator against the consensus.
+    alpha, boundary F1, and each annotator against the consensus; with
+    --surface also Dice, HD95, HD, ASSD and surface Dice per category.
 
     Exit codes: 0 ok, 1 a --min-* threshold failed, 2 usage or input error.
     """
@@ -89,6 +94,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     from ..losses import describe
     from ..agree import compare, consensus, report_html, report_json, report_text
     from ..agree.settings import AgreeSettings
+    from ..agree.surface import DEFAULT_TOLERANCE
 
     if formats and len(formats) not in (1, len(datasets)):
         raise click.UsageError(f"give --format once, or once per dataset ({len(datasets)}), not {len(formats)} times")
@@ -100,8 +106,11 @@ def agree(datasets, formats, names, iou, boundary_tolerance, match_by, reference
     fmts = list(formats) * len(datasets) if len(formats) == 1 else list(formats) or [None] * len(datasets)
     if consensus_out and to_format:
         check_destination(consensus_out, to_format, force=force, sources=datasets)
+    if surface and surface_tolerance is None:
+        surface_tolerance = DEFAULT_TOLERANCE
     settings = AgreeSettings(iou=iou, boundary_tolerance=boundary_tolerance, match_by=match_by,
-                             reference=reference, void=void, unlabeled=unlabeled)
+                             reference=reference, void=void, unlabeled=unlabeled,
+                             surface_tolerance=surface_tolerance)
     names = _split_names(names)
     if len(datasets) == 1:
         loaded, names = _one_file_annotators(datasets[0], fmts[0], names)

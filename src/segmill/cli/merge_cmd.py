@@ -8,7 +8,7 @@ import click
 
 from ..errors import LossError
 from . import main
-from ._common import quiet_option, run_guarded, setup_progress
+from ._common import force_option, quiet_option, run_guarded, setup_progress
 from .convert import summary_text
 
 
@@ -25,8 +25,7 @@ from .convert import summary_text
 @click.option("--match-by", type=click.Choice(["file_name", "base_name"]), default="file_name", show_default=True,
               help="Match images by their path relative to the dataset root, or by its base name.")
 @click.option("--strict", is_flag=True, help="Exit 1 and write nothing on any loss or dropped duplicate.")
-@click.option("--force", is_flag=True,
-              help="Replace DST if it is empty or a previous output of the target format (never a source).")
+@force_option("a source")
 @click.option("--json", "as_json", is_flag=True, help="Print the merge and write reports as JSON on stdout.")
 @quiet_option
 @run_guarded

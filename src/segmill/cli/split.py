@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 from . import main
-from ._common import quiet_option, run_guarded, setup_progress
+from ._common import force_option, quiet_option, run_guarded, setup_progress
 from .convert import summary_text
 
 
@@ -26,8 +26,7 @@ from .convert import summary_text
               help="Void value of the source label maps (readers that take one, e.g. masks).")
 @click.option("--raster", type=click.Choice(["coco", "pil"]), default="coco", show_default=True,
               help="Rasterization rule for polygon sources.")
-@click.option("--force", is_flag=True,
-              help="Replace DST if it is empty or a previous output of the target format (never the source).")
+@force_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @quiet_option
 @run_guarded

@@ -64,6 +64,7 @@ _MODULES = (
     "kitti",
     "camvid",
     "image_masks",
+    "sa1b",
 )
 
 
@@ -102,6 +103,12 @@ class FormatSpec:
         format whose one file holds several annotators' work on the same
         images (a Label Studio export): ``segmill agree`` given that one file
         compares them.
+    example : str
+        A sample this format reads, as a path under the repository's
+        ``fixtures/`` folder (``""``: none). Not used at run time: the generic
+        tests (detection of the writer's own output, the conversion matrix,
+        the fuzz harness and its seeds) start from it, so a new format needs
+        no edit to them.
     """
 
     name: str
@@ -112,6 +119,7 @@ class FormatSpec:
     output: str = "dir"
     options: tuple[Option, ...] = ()
     annotators: Callable | None = None
+    example: str = ""
 
     def option(self, name: str, side: str) -> Option | None:
         """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""

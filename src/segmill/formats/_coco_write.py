@@ -25,6 +25,7 @@ from ..validate import brief
 from . import _coco_json as J
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, is_valid_coco_source
 from ._coco_read import ANN_KEYS, CocoOrder
+from .options import RASTER_RULES, check_choice
 
 LOSS_CODES = {
     "L101": "polygon vertices rasterized to an RLE (pixels exact under the raster rule; sub-pixel shape lost)",
@@ -33,7 +34,9 @@ LOSS_CODES = {
     "L104": "a box rasterized to an RLE (sub-pixel box edges lost)",
     "L105": "image split membership dropped (one COCO file holds images of several splits)",
 }
-register_codes(LOSS_CODES)
+register_codes(LOSS_CODES, changes={
+    "pixels": ("L103",),
+})
 
 SEGMENTATION_MODES = ("keep", "polygon", "rle")
 _IMG_ORDER = ("id", "file_name", "width", "height", "attributes")
@@ -111,8 +114,7 @@ class _Opts:
             raise UsageError(f"segmentation must be one of {SEGMENTATION_MODES}, got {brief(mode)}")
         if polygon_mode not in ("exact", "simplified"):
             raise UsageError(f"polygon_mode must be 'exact' or 'simplified', got {brief(polygon_mode)}")
-        if raster not in ("coco", "pil"):
-            raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+        check_choice("raster", raster, RASTER_RULES)
         try:
             tol = float(tolerance)
         except (TypeError, ValueError, OverflowError):
@@ -286,6 +288,33 @@ def _to_polygons(r: RLE, opts: _Opts, report: WriteReport, iid, aid):
     return poly
 
 
+def _as_rle(ann, item, opts: _Opts, report: WriteReport, loss: tuple[str, str, str]):
+    """``--segmentation rle`` for a polygon or a box: :func:`_segmentation`'s result, or None to keep the shape.
+
+    Parameters
+    ----------
+    ann, item
+        The annotation and its image.
+    opts : _Opts
+    report : WriteReport
+    loss : tuple of str
+        ``(code, message when rasterized, what happens without an image size)``.
+
+    Returns
+    -------
+    tuple or None
+        ``(segmentation, "rle", written geometry, True)``; None (an ``L005``
+        reported) when the image has no size to rasterize into.
+    """
+    code, done_msg, kept_msg = loss
+    if item.height is None or item.width is None:
+        report.lose("L005", f"{kept_msg}: the image has no size to rasterize into", item.id, ann.id)
+        return None
+    report.lose(code, done_msg, item.id, ann.id)
+    seg, done = opts.pixels.written(ann, item)
+    return seg, "rle", done, True
+
+
 def _segmentation(ann, item, opts: _Opts, report: WriteReport):
     """(segmentation value or None, kind, written geometry, converted) for an annotation.
 
@@ -305,12 +334,9 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
     if t is CocoPolygons or (isinstance(g, Polygons) and t is not CocoPolygons):
         native = t is CocoPolygons
         if mode == "rle":
-            if h is None or w is None:
-                report.lose("L005", "polygon kept: the image has no size to rasterize into", iid, aid)
-            else:
-                report.lose("L101", "polygon written as RLE", iid, aid)
-                seg, done = opts.pixels.written(ann, item)
-                return seg, "rle", done, True
+            out = _as_rle(ann, item, opts, report, ("L101", "polygon written as RLE", "polygon kept"))
+            if out is not None:
+                return out
         if native:
             return g.source, "polygon", g, False
         src = g.source if is_valid_coco_source(g) else [p.reshape(-1).tolist() for p in g.parts]
@@ -328,12 +354,9 @@ def _segmentation(ann, item, opts: _Opts, report: WriteReport):
         if t is CocoBox and mode == "keep":
             return [], "empty", None, False
         if mode == "rle":
-            if h is None or w is None:
-                report.lose("L005", "box kept as a polygon: the image has no size to rasterize into", iid, aid)
-            else:
-                report.lose("L104", "box written as RLE", iid, aid)
-                seg, done = opts.pixels.written(ann, item)
-                return seg, "rle", done, True
+            out = _as_rle(ann, item, opts, report, ("L104", "box written as RLE", "box kept as a polygon"))
+            if out is not None:
+                return out
         p = g.to_polygons()
         return p.to_coco(), "polygon", p, False
     if isinstance(g, Mask):

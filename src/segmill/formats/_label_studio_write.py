@@ -148,7 +148,7 @@ def _data(item, stored, top, run) -> dict:
         return dict(data)
     out = dict(data) if isinstance(data, dict) else {}
     prefix = run.prefix
-    name = item.file_name
+    name = item.file_name or f"image_{item.id}"  # a task needs a reference; L800 below says it is made up
     if prefix.startswith("/data/") or "://" in prefix:
         name = quote(name, safe="/")
     out[key] = prefix + name

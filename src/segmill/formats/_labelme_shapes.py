@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..images import image_size, open_image
 from ..validate import brief
+from ._text import is_unicode
 
 AREA_TYPES = ("polygon", "rectangle", "circle", "mask")
 #: labelme's void label (``labels.txt`` line 1, class value -1 / 255): a region to ignore, not a class.
@@ -91,22 +92,13 @@ def _group_id(shape, path, record):
     return gid
 
 
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` can be encoded (JSON's ``"\\ud800"`` escapes give lone surrogates, which cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _parse_shape(shape, f, rec):
     if not isinstance(shape, dict):
         raise InputError(f"a shape must be an object, got {brief(shape)}", f, rec)
     label = shape.get("label")
     if not isinstance(label, str):
         raise InputError(f"shape label must be a string, got {brief(label)}", f, rec)
-    if not _is_unicode(label):  # a category name travels to every output and message
+    if not is_unicode(label):  # a category name travels to every output and message
         raise InputError(f"shape label {brief(label)} is not valid Unicode (a lone surrogate)", f, rec)
     kind = shape.get("shape_type") or "polygon"
     if not isinstance(kind, str):

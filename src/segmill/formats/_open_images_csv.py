@@ -60,7 +60,7 @@ def read_csv(f) -> Iterator[tuple[int, list]]:
         raise InputError("is a directory, not a CSV file", f) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", f) from None
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
         raise InputError(f"not UTF-8 text (within the lines after line {line})", f) from None
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", f, f"line {reader.line_num if reader else 1}") from None

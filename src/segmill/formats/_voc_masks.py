@@ -21,6 +21,7 @@ from ..model import Annotation, Category
 from ..rle import encode
 from ..validate import brief
 from ._png import voc_colormap
+from ._text import is_unicode
 
 __all__ = [
     "VOC_CLASSES",
@@ -142,14 +143,6 @@ def read_class_names(path) -> ClassList:
     return ClassList(names, colors, void, tuple(int(v) for v in cmap[255]) if void else None, "labels")
 
 
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def check_class_names(names, what: str = "class list") -> None:
     """Refuse names a line-based class list cannot hold as they are (they would read back as other classes).
 
@@ -162,7 +155,7 @@ def check_class_names(names, what: str = "class list") -> None:
         separator) or starts with ``#`` (a comment).
     """
     for n in names:
-        bad = (not n or n != n.strip() or len(n.splitlines()) != 1 or not _utf8(n)
+        bad = (not n or n != n.strip() or len(n.splitlines()) != 1 or not is_unicode(n)
                or (what == "labelmap.txt" and (":" in n or n.startswith("#"))))
         if bad:
             raise InputError(f"category name {brief(n)} cannot be written in a {what} (one name a line)")

@@ -15,7 +15,6 @@ from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS, Box
 from ..losses import WriteReport
 from ..model import Dataset
-from ..rle import RULES
 from ..validate import brief, image_size
 from ._png import voc_colormap, write_png
 from ._voc_masks import (
@@ -27,7 +26,7 @@ from ._voc_masks import (
     write_labelmap,
 )
 from ._voc_xml import box_to_voc, centre_polygons, parse_fragment, write_xml, xml_name_ok
-from .options import raster_rule
+from .options import RASTER_RULES, check_choice, raster_rule
 
 __all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write"]
 
@@ -164,8 +163,7 @@ def check_options(raster: str, overlap: str) -> None:
     # lazy: start-up time (the paint kernels are only needed by writing)
     from ..bridges.compose import OVERLAP_POLICIES
 
-    if raster not in RULES:
-        raise UsageError(f"raster must be one of {', '.join(RULES)}; got {brief(raster)}")
+    check_choice("raster", raster, RASTER_RULES)
     if overlap not in OVERLAP_POLICIES:
         raise UsageError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}; got {brief(overlap)}")
 

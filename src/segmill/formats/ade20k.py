@@ -66,7 +66,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._ade20k_objects import AdeObject, parse_object, polygon_of
 from ._folder_scan import scan_levels
 from ._png import read_png
-from .options import ERRORS, Option, raster
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 __all__ = ["detect", "read", "SOURCES", "class_map"]
 
@@ -177,8 +177,7 @@ def read(path, *, source: str = "auto", errors: str = "raise", raster: str = "co
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
     if source not in SOURCES:
         raise UsageError(f"source must be one of {', '.join(SOURCES)}; got {brief(source)}")
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil'; got {brief(raster)}")
+    check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
     root = p.parent if p.is_file() else p
     files = [p] if p.is_file() else _json_files(p)
@@ -404,6 +403,7 @@ def _from_maps(f: Path, names: dict, size, st: _State) -> list[Annotation]:
 register_format(
     FormatSpec(
         name="ade20k",
+        example="ade20k/basic",
         description="ADE20K 2021 (per-image JSON objects, instance mask PNGs, _seg.png / _parts_N.png); "
                     "read only",
         detect=detect,

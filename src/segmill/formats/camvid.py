@@ -44,7 +44,7 @@ from ._cityscapes_labels import LABEL_COLORS
 from ._png import voc_colormap
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
 from ._voc_masks import read_text_lines
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, overlap, raster
 
 __all__ = ["CAMVID_LABELS", "detect", "read", "write", "label_table"]
 
@@ -56,6 +56,9 @@ register_codes({
     "L833": "label colour changed: it was taken by another label (a colour-coded annotation needs one colour per "
             "label, black for the background only)",
     "L834": "category supercategory / isthing / extra fields dropped (label_colors.txt holds names and colours)",
+}, changes={
+    "crowd": ("L831",),
+    "pixels": ("L830", "L832"),
 })
 
 #: The CamVid classes and colours (the release's label_colors.txt, Void moved to value 0).
@@ -263,6 +266,7 @@ def read(path, errors: str = "raise", labels=None) -> Dataset:
 register_format(
     FormatSpec(
         name="camvid",
+        example="camvid",
         description="CamVid: <split>.txt image/annotation pairs, class annotation PNGs (RGB colours or values), "
                     "label_colors.txt",
         detect=detect,
@@ -274,8 +278,7 @@ register_format(
             raster("writer"),
             Option("labels", "reader", "label_colors.txt to use ('r g b name' a line); default: the one in the "
                    "dataset root, else the 32 CamVid classes", kind="path"),
-            Option("overlap", "writer", "which of two overlapping annotations wins: zorder or last", kind="choice",
-                   choices=("zorder", "last"), default="zorder"),
+            overlap(),
             Option("split", "writer", "split (list file) of items without a split", default="train"),
             Option("mask_mode", "writer", "annotations as RGB colours or 8-bit class values (L); default: as read, "
                    "else RGB", kind="choice", choices=MODES),

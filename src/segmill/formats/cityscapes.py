@@ -50,12 +50,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import jsonio
-from ..errors import InputError, PolygonError, UsageError
+from ..errors import InputError, PolygonError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons
 from ..losses import WriteReport, register_codes
 from ..model import Annotation, Category, Dataset, Item, origin_of
 from ..paths import confined_glob
-from ..rle import RLE, RULES, decode, encode
+from ..rle import RLE, decode, encode
 from ..validate import ErrorPolicy, brief, finite, image_size, string
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import (
@@ -72,8 +72,9 @@ from ._cityscapes_labels import (
     read_label_table,
 )
 from ._png import read_png, voc_colormap
+from ._voc_masks import dropped_fields
 from ._voc_write import NAME_MAX, painted_size
-from .options import ERRORS, Option, raster, raster_rule
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster, raster_rule
 
 register_codes(
     {
@@ -81,7 +82,7 @@ register_codes(
         "L602": "overlapping pixels overwritten by a later annotation",
         "L603": "instances of a class without instances merged into one region",
         "L604": "more than 1000 instances of one class in an image: instance dropped",
-        "L605": "annotation attributes, scores or crowd flags of stuff classes dropped",
+        "L605": "annotation attributes, extra fields, scores or crowd flags of stuff classes dropped",
         "L606": "categories replaced by the official Cityscapes label table (ids by name)",
         "L607": "custom label table (label_colors.txt): category ids renumbered to label values, or category "
                 "order, colour, supercategory, isthing or other fields not kept",
@@ -90,7 +91,12 @@ register_codes(
                 "does not fit 16 bits)",
         "L610": "annotation dropped: its category has no label value (labelIds are 8-bit) or is the background (0)",
     }
-)
+, changes={
+    "classes": ("L601", "L606", "L607", "L610"),
+    "crowd": ("L605", "L608"),
+    "instance classes": ("L601", "L606", "L607", "L610"),
+    "pixels": ("L601", "L602", "L603", "L604", "L609", "L610"),
+})
 
 SUFFIXES = ("instanceIds.png", "labelIds.png", "polygons.json")
 _NAME = re.compile(r"^(?P<base>.+)_gtFine_(?P<kind>instanceIds\.png|labelIds\.png|polygons\.json)$")
@@ -267,12 +273,9 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
     ``meta["read_notes"]`` says both in words (for the command line).
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
-    if raster not in RULES:
-        raise UsageError(f"raster must be one of {', '.join(RULES)}; got {brief(raster)}")
-    if source not in SOURCES:
-        raise UsageError(f"unknown source {brief(source)}; use auto, instanceIds, labelIds or polygons")
-    if label_table not in TABLES:
-        raise UsageError(f"label_table must be one of {', '.join(TABLES)}; got {brief(label_table)}")
+    check_choice("raster", raster, RASTER_RULES)
+    check_choice("source", source, SOURCES)
+    check_choice("label_table", label_table, TABLES)
     p = Path(path)
     if not p.is_dir():
         raise InputError("a Cityscapes dataset is a folder", p)
@@ -580,8 +583,7 @@ def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto
     painted with the dataset's raster rule and reported (``L705``, its
     vertices are lost). A note in the report names the table written.
     """
-    if label_table not in TABLES:
-        raise UsageError(f"label_table must be one of {', '.join(TABLES)}; got {brief(label_table)}")
+    check_choice("label_table", label_table, TABLES)
     dataset.validate(path)
     plan = _plan(dataset, split, path)
     report = WriteReport()
@@ -691,8 +693,11 @@ def _paint(item, slots, rule, report):
         if not isinstance(ann.geometry, (Polygons, RLE, Mask, Box)):
             report.lose("L002", f"{type(ann.geometry).__name__} geometry dropped", item.id, ann.id)
             continue
-        if ann.score is not None or [k for k in ann.attributes if k != "z_order"]:
-            report.lose("L605", "attributes or score dropped", item.id, ann.id)
+        dropped = [f for f in dropped_fields(ann) if f != "attributes.z_order"]
+        dropped += [f"attributes.{k}" for k in ann.attributes if k == "void"]  # as before: void is not kept either
+        if ann.score is not None or dropped:
+            report.lose("L605", f"dropped: {', '.join(dropped + (['score'] if ann.score is not None else []))}",
+                        item.id, ann.id)
         lost = rasterized_loss(ann.geometry, rule, item.id, ann.id)
         if lost is not None:  # polygons.json is not written: only the painted pixels survive
             report.lose(lost.code, lost.message, lost.item_id, lost.annotation_id)
@@ -744,6 +749,7 @@ def _value(ann, slot, used, stuff_seen, any_pixels, item, report):
 register_format(
     FormatSpec(
         name="cityscapes",
+        example="cityscapes/basic",
         description="Cityscapes gtFine (labelIds, instanceIds = id*1000+k, polygons.json), official or custom label table "
                     "(label_colors.txt)",
         detect=detect,

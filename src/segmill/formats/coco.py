@@ -187,6 +187,7 @@ def _check_tracing_options(segmentation, polygon_mode, tolerance) -> None:
 register_format(
     FormatSpec(
         name="coco",
+        example="coco/annotations.json",
         description="COCO instances JSON (polygons, compressed/uncompressed RLE, crowd); lossless round trip",
         detect=detect,
         read=read,

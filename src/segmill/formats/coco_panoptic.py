@@ -44,7 +44,7 @@ from ..validate import (
 from . import NO, Detection, FormatSpec, register_format
 from ._png import read_png, write_png
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
-from .options import ERRORS, Option, raster, raster_rule
+from .options import ERRORS, Option, overlap, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "CODES", "ids_from_rgb", "rgb_from_ids"]
 
@@ -56,7 +56,9 @@ CODES = {
     "L255": "an annotation without pixels under the raster rule (degenerate polygon, empty mask) has no "
             "segment and was dropped",
 }
-register_codes(CODES)
+register_codes(CODES, changes={
+    "pixels": ("L251", "L254", "L255"),
+})
 MAX_ID = 256**3 - 1
 _CAT_KEYS = ("id", "name", "supercategory", "isthing", "color")
 _SEG_KEYS = ("id", "category_id", "area", "bbox", "iscrowd")
@@ -538,6 +540,7 @@ def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose
 register_format(
     FormatSpec(
         name="coco_panoptic",
+        example="panoptic",
         description="COCO panoptic: RGB segment-id PNGs (id = R + 256 G + 256^2 B) + segments_info JSON",
         detect=detect,
         read=read,
@@ -547,8 +550,7 @@ register_format(
             ERRORS,
             Option("png_dir", "reader", "folder of the segment PNGs (default: the JSON path without .json)",
                    kind="path"),
-            Option("overlap", "writer", "which of two overlapping instances wins: zorder (z_order, then area) "
-                   "or last", kind="choice", choices=("zorder", "last"), default="zorder"),
+            overlap(),
             raster("both"),
         ),
     )

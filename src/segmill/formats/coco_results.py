@@ -37,7 +37,11 @@ LOSS_CODES = {
     "L111": "an annotation without a score was written with score 1.0",
     "L112": "iscrowd, attributes or unknown fields dropped (a results file holds none)",
 }
-register_codes(LOSS_CODES)
+register_codes(LOSS_CODES, changes={
+    "classes": ("L110",),
+    "crowd": ("L112",),
+    "images": ("L110",),
+})
 _ORDER = ("image_id", "category_id", "segmentation", "bbox", "score")
 
 
@@ -237,6 +241,7 @@ def _where(iid, aid) -> str:
 register_format(
     FormatSpec(
         name="coco_results",
+        example="coco/results.json",
         description="COCO results (detections): a JSON list of {image_id, category_id, segmentation, score}",
         detect=detect,
         read=read,

@@ -36,7 +36,7 @@ from xml.etree.ElementTree import TreeBuilder
 
 import numpy as np
 
-from ..errors import GeometryError, InputError, UsageError
+from ..errors import GeometryError, InputError
 from ..geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
@@ -45,7 +45,7 @@ from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
-from .options import ERRORS, Option, raster
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
     {
@@ -56,7 +56,11 @@ register_codes(
         "L506": "group_id changed so that two area annotations of one label do not read back as one instance",
         "L507": "shape kind renamed to CVAT's element (line, linestrip -> polyline; point -> points)",
     }
-)
+, changes={
+    "classes": ("L505",),
+    "crowd": ("L502",),
+    "instance classes": ("L505",),
+})
 
 __all__ = ["detect", "read", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
 
@@ -149,8 +153,7 @@ def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool =
         An unknown ``errors`` or ``raster`` value.
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
     f = p if p.is_file() else _xml_in(p)
     if f is None:
@@ -409,6 +412,7 @@ def _float(el, key, f, rec):
 register_format(
     FormatSpec(
         name="cvat",
+        example="cvat/basic",
         description="CVAT for images 1.1 XML (boxes, polygons, polylines, points, row-major RLE masks)",
         detect=detect,
         read=read,

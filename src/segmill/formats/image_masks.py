@@ -47,7 +47,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._image_masks_write import META, MODES, write
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
 from ._voc_masks import read_class_names
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, overlap, raster
 
 __all__ = ["detect", "read", "write", "parse_meta"]
 
@@ -60,6 +60,9 @@ register_codes({
             "black for the background only)",
     "L844": "category supercategory / isthing / extra fields dropped (dataset_meta.json holds names and colours)",
     "L845": "unannotated pixels written as value 0, which is a class (the dataset has no background value)",
+}, changes={
+    "crowd": ("L841",),
+    "pixels": ("L840", "L842", "L845"),
 })
 
 #: Image file extensions paired with masks.
@@ -348,6 +351,7 @@ def _describe(ds: Dataset, table, parts, modes: set, unpaired, naming: Naming) -
 register_format(
     FormatSpec(
         name="image_masks",
+        example="image_masks",
         description="image + mask folders: images/ and masks/ (class values or colours), dataset_meta.json "
                     "(Datumaro's common semantic segmentation)",
         detect=detect,
@@ -367,8 +371,7 @@ register_format(
                    "none)"),
             Option("images_prefix", "reader", "images are images/<prefix><id>.* (Datumaro's --image-prefix; default "
                    "none)"),
-            Option("overlap", "writer", "which of two overlapping annotations wins: zorder or last", kind="choice",
-                   choices=("zorder", "last"), default="zorder"),
+            overlap(),
             Option("mask_mode", "writer", "masks as 8-bit class values (L) or RGB colours; default: as read, else L",
                    kind="choice", choices=MODES),
             Option("copy_images", "writer", "copy images into images/", kind="bool", default=True),

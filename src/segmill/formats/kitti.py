@@ -36,19 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..images import image_size
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..rle import encode
-from ..validate import ErrorPolicy, brief
+from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
 from ._kitti_write import TABLES, write
 from ._png import read_png
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_label_lines
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, check_choice, overlap, raster
 
 __all__ = ["detect", "read", "write", "categories"]
 
@@ -61,6 +61,11 @@ register_codes({
     "L823": "crowd flag dropped: only k = 0 of a class with instances (official table) is a crowd region",
     "L824": "several crowd regions of one class in an image merged into its one k = 0 region",
     "L825": "void region written as unlabeled (value 0): it does not read back",
+}, changes={
+    "classes": ("L821",),
+    "crowd": ("L823",),
+    "instance classes": ("L821",),
+    "pixels": ("L822", "L824", "L825"),
 })
 
 SPLITS = ("training", "testing")
@@ -219,10 +224,8 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
         official table.
     """
     policy = ErrorPolicy.of(errors)
-    if source not in SOURCES:
-        raise UsageError(f"unknown source {brief(source)}; use auto, instance or semantic")
-    if label_table not in TABLES:
-        raise UsageError(f"label_table must be one of {', '.join(TABLES)}; got {brief(label_table)}")
+    check_choice("source", source, SOURCES)
+    check_choice("label_table", label_table, TABLES)
     p = Path(path)
     if not p.is_dir():
         raise InputError("a KITTI dataset is a folder", p)
@@ -257,6 +260,7 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
 register_format(
     FormatSpec(
         name="kitti",
+        example="kitti",
         description="KITTI segmentation: <split>/instance/*.png (class * 256 + k), semantic/, image_2/; Cityscapes "
                     "label ids or label_colors.txt",
         detect=detect,
@@ -273,8 +277,7 @@ register_format(
             Option("label_table", "both", "reader: auto (label_colors.txt when present), official or custom; writer: "
                    "auto (custom when a category is not an official label), official or custom", kind="choice",
                    choices=TABLES, default="auto"),
-            Option("overlap", "writer", "which of two overlapping annotations wins: zorder or last", kind="choice",
-                   choices=("zorder", "last"), default="zorder"),
+            overlap(),
             Option("split", "writer", "split folder of items without a split", default="training"),
             Option("copy_images", "writer", "copy images into <split>/image_2/", kind="bool", default=True),
             Option("image_root", "writer", "where the source images are (default: meta image_root)", kind="path"),

@@ -60,7 +60,12 @@ register_codes(
         "L808": "a multi-point shape written as one keypoint per point (reads back as several annotations)",
         "L809": "a scored annotation written as a prediction (read back only with predictions on)",
     }
-)
+, changes={
+    "classes": ("L801",),
+    "crowd": ("L802",),
+    "images": ("L800",),
+    "pixels": ("L806", "L808"),
+})
 
 __all__ = ["detect", "read", "write", "by_annotator"]
 
@@ -148,6 +153,7 @@ def by_annotator(path, **options) -> dict:
 register_format(
     FormatSpec(
         name="label_studio",
+        example="label_studio/tasks.json",
         description="Label Studio JSON / JSON-MIN export (polygons, rectangles, brush RLE masks, keypoints; "
                     "percent coordinates)",
         detect=detect,

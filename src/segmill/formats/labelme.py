@@ -70,7 +70,8 @@ from ._labelme_shapes import (
     b64_image_size,
 )
 from ._labelme_write import write
-from .options import ERRORS, Option, raster
+from ._text import read_utf8
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
     {
@@ -86,7 +87,10 @@ register_codes(
         "L410": "group_id that is not an integer dropped (labelme reads integer group ids only)",
         "L411": "image size differs from the annotations' imageHeight / imageWidth (labelme refuses the JSON)",
     }
-)
+, changes={
+    "classes": ("L402",),
+    "crowd": ("L401",),
+})
 
 __all__ = ["AREA_TYPES", "LINE_TYPES", "VOID_LABEL", "detect", "read", "write"]
 
@@ -167,12 +171,7 @@ def _read_labels(path) -> list[Category]:
         p = Path(path)
     except TypeError:
         raise UsageError(f"labels must be a path, got {brief(path)}") from None
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the label list: {exc.strerror or exc}", p) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the label list is not UTF-8 text (byte {exc.start})", p) from None
+    text = read_utf8(p, "the label list")
     names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     labelme_style = names[:1] == [VOID_LABEL]
     cats = []
@@ -216,8 +215,7 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
         of the folder.
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
     root = p.parent if p.is_file() else p
     files = [p] if p.is_file() else _json_files(p)
@@ -444,6 +442,7 @@ def _area_instance(f, members, z, h, w, rule, policy):
 register_format(
     FormatSpec(
         name="labelme",
+        example="labelme/basic",
         description="LabelMe JSON, one file per image (polygons, rectangles, circles, masks, lines, points)",
         detect=detect,
         read=read,

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import jsonio
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..geometry import InvalidGeometry
 from ..model import Annotation, Dataset, Item
 from ..paths import confine, confined_glob, resolve_inside
@@ -59,7 +59,7 @@ from ._mapillary_json import (
     segments,
 )
 from ._png import read_png
-from .options import ERRORS, Option, raster
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 __all__ = ["detect", "read", "VERSIONS", "SOURCES"]
 
@@ -169,12 +169,10 @@ def read(path, *, version: str | None = None, source: str = "auto", errors: str 
         ``errors="raise"``) any bad file or value.
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
-    if version is not None and version not in VERSIONS:
-        raise UsageError(f"version must be one of {', '.join(VERSIONS)}; got {brief(version)}")
-    if source not in SOURCES:
-        raise UsageError(f"source must be one of {', '.join(SOURCES)}; got {brief(source)}")
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil'; got {brief(raster)}")
+    if version is not None:
+        check_choice("version", version, VERSIONS)
+    check_choice("source", source, SOURCES)
+    check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
     if not p.is_dir():
         raise InputError("a Mapillary Vistas dataset is a folder", p)
@@ -376,6 +374,7 @@ def _polygons_item(split: Path, f: Path, rd: _Read) -> Item:
 register_format(
     FormatSpec(
         name="mapillary",
+        example="mapillary/basic",
         description="Mapillary Vistas v1.2 / v2.0 (config_v*.json; labels/, instances/ = class*256+k, panoptic/, "
                     "v2.0 polygons/); read only",
         detect=detect,

@@ -56,13 +56,15 @@ from ._voc_masks import (
     read_class_names,
 )
 from ._voc_write import _class_values, check_options, file_stem, painted_size
-from .options import ERRORS, Option, raster, raster_rule
+from .options import ERRORS, Option, overlap, raster, raster_rule
 
 __all__ = ["detect", "read", "write"]
 
 register_codes({
     "L207": "more than 65535 instances in an image: the extra ones are left out of the 16-bit instances/ map "
             "(their pixels stay in the semantic map)",
+}, changes={
+    "pixels": ("L207",),
 })
 
 #: The most instances one 16-bit instance map numbers (0 is "no instance").
@@ -432,6 +434,7 @@ def _unpainted(item, ivals: list, losses, run: _Run) -> set:
 register_format(
     FormatSpec(
         name="masks",
+        example="masks",
         description="plain PNG mask folder: classes.txt + semantic/*.png label maps (+ instances/*.png id maps)",
         detect=detect,
         read=read,
@@ -446,8 +449,7 @@ register_format(
                    choices=("L", "P", "I;16")),
             Option("instances", "writer", "also write instances/ id maps (default: when there are instances)",
                    kind="bool"),
-            Option("overlap", "writer", "which of two overlapping instances wins: zorder or last", kind="choice",
-                   choices=("zorder", "last"), default="zorder"),
+            overlap(),
             raster("both"),
         ),
     )

@@ -215,6 +215,7 @@ def _item(row: MaskRow, split: str, f: Path, rd: _Read) -> Item:
 register_format(
     FormatSpec(
         name="open_images",
+        example="open_images/basic",
         description="Open Images v5-v7 segmentation (<split>-annotations-object-segmentation.csv + masks/ PNGs, "
                     "resized to the image by nearest neighbour); read only",
         detect=detect,

@@ -116,6 +116,40 @@ def raster(side: str, help: str = "how polygons become pixels: coco (pycocotools
                   default="coco" if side == "reader" else None)
 
 
+OVERLAP_RULES = ("zorder", "last")
+
+
+def overlap(zorder: str = "z_order, then area") -> Option:
+    """The writer's ``overlap`` option of a format that paints a label map: ``zorder`` or ``last``.
+
+    Parameters
+    ----------
+    zorder : str
+        What ``zorder`` orders by in this format, for the help text.
+    """
+    return Option("overlap", "writer", f"which of two overlapping annotations wins: zorder ({zorder}) or last "
+                  "(reported as L701)", kind="choice", choices=OVERLAP_RULES, default="zorder")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Refuse a ``value`` that is not one of ``choices`` (a reader's or writer's argument).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+    choices : tuple of str
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        ``<name> must be one of a, b; got <value>``.
+    """
+    if type(value) is not str or value not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(choices)}; got {brief(value)}")
+
+
 def raster_rule(dataset, value=None) -> str:
     """The raster rule a writer draws with: ``value``, else the one the dataset was read with, else ``coco``.
 
@@ -127,8 +161,7 @@ def raster_rule(dataset, value=None) -> str:
     if value is None:  # meta is segmill's own; a hand-built dataset may hold anything there
         read_with = dataset.meta.get("raster_rule")
         return read_with if read_with in RASTER_RULES else "coco"
-    if value not in RASTER_RULES:
-        raise UsageError(f"raster must be one of {', '.join(RASTER_RULES)}, got {brief(value)}")
+    check_choice("raster", value, RASTER_RULES)
     return value
 
 

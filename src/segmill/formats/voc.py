@@ -51,7 +51,7 @@ from ._voc_masks import (
 )
 from ._voc_write import NAME_MAX, write
 from ._voc_xml import box_from_voc, parse_xml
-from .options import ERRORS, Option, raster
+from .options import ERRORS, Option, overlap, raster
 
 __all__ = ["CODES", "detect", "read", "write"]
 
@@ -65,7 +65,12 @@ CODES = {
     "L208": "category ids renumbered to label values, or a 'background' class added at value 0 (a class list "
             "numbers classes by position, background first)",
 }
-register_codes(CODES)
+register_codes(CODES, changes={
+    "classes": ("L201", "L206", "L208"),
+    "crowd": ("L203",),
+    "instance classes": ("L201", "L206"),
+    "pixels": ("L201", "L202", "L206"),
+})
 
 _SETS = ("Main", "Segmentation", "Layout", "Action")
 _KNOWN_ATTRS = ("pose", "truncated", "occluded", "difficult")
@@ -322,6 +327,7 @@ def _image_name(root, iid):
 register_format(
     FormatSpec(
         name="voc",
+        example="voc",
         description="Pascal VOC folder: Annotations XML, ImageSets, SegmentationClass/Object paletted PNGs",
         detect=detect,
         read=read,
@@ -332,8 +338,7 @@ register_format(
             Option("labels", "both", "class list file (one name a line; __ignore__ = void 255, "
                    "_background_ = 0)", kind="path"),
             raster("both"),
-            Option("overlap", "writer", "which of two overlapping instances wins: zorder (z_order, then smaller "
-                   "area, then later) or last", kind="choice", choices=("zorder", "last"), default="zorder"),
+            overlap("z_order, then smaller area, then later"),
             Option("mask_mode", "writer", "paletted (P, the default) or RGB masks", kind="choice",
                    choices=("P", "RGB")),
             Option("xml_polygons", "writer", "also write each object's pixels as <polygon> elements (the Roboflow "

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GeometryError, InputError, LimitError, UsageError
+from ..errors import GeometryError, InputError, LimitError
 from ..geometry import Box, InvalidGeometry, Polygons
 from ..images import image_size
 from ..limits import MAX_JSON_DEPTH
@@ -49,8 +49,9 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
+from ._text import read_utf8
 from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write
-from .options import ERRORS, Option, raster
+from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
     {
@@ -65,7 +66,12 @@ register_codes(
         "L309": "category supercategory / isthing / colour dropped (data.yaml holds names only)",
         "L310": "coordinates outside the image clipped to its border (YOLO coordinates lie in [0, 1])",
     }
-)
+, changes={
+    "classes": ("L306",),
+    "crowd": ("L302",),
+    "images": ("L307",),
+    "pixels": ("L301", "L302", "L303", "L304", "L308", "L310"),
+})
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm")
 __all__ = ["detect", "read", "write", "format_coord", "IMAGE_EXTS", "DECIMALS"]
@@ -153,12 +159,7 @@ def _parse_yaml(f: Path):
     # lazy: start-up time (yaml is only needed to read data.yaml)
     import yaml
 
-    try:
-        text = f.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", f) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the file is not UTF-8 text (byte {exc.start})", f) from None
+    text = read_utf8(f)
     if _flow_depth(text) > MAX_JSON_DEPTH:  # PyYAML takes quadratic time to reach its RecursionError
         raise LimitError(f"YAML nested deeper than {MAX_JSON_DEPTH} levels", f)
     try:
@@ -242,8 +243,7 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
         An unknown ``errors`` or ``raster`` value.
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
-    if raster not in ("coco", "pil"):
-        raise UsageError(f"raster must be 'coco' or 'pil', got {brief(raster)}")
+    check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
     root = p.parent if p.is_file() else p
     names, doc = _load_names(root)
@@ -351,12 +351,7 @@ def _pairs(root: Path):
 
 
 def _read_label_file(lbl: Path, h: int, w: int, policy: ErrorPolicy):
-    try:
-        text = lbl.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", lbl) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the file is not UTF-8 text (byte {exc.start})", lbl) from None
+    text = read_utf8(lbl)
     rows = [(n, ln.split()) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
     is_seg = any(len(vals) > 6 for _, vals in rows)
     for n, vals in rows:
@@ -432,6 +427,7 @@ def _is_float(token: str) -> bool:
 register_format(
     FormatSpec(
         name="yolo",
+        example="yolo/seg",
         description="YOLO segmentation, Ultralytics layout (data.yaml, images/<split>, labels/<split>/*.txt)",
         detect=detect,
         read=read,

@@ -39,8 +39,16 @@ from .stats import ClassStats, class_name_map, class_stats, name_of, percent_cha
 ANNOTATION_KINDS = ("relabelled", "reshaped", "attributes")
 
 
+class _Change:
+    """What :class:`AnnotationChange` and :class:`ImageChange` share: their JSON form."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready data, tuples (``kinds``, ``reasons``) as lists."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+
 @dataclass
-class AnnotationChange:
+class AnnotationChange(_Change):
     """One added, removed or modified annotation.
 
     Attributes
@@ -66,14 +74,9 @@ class AnnotationChange:
     kinds: tuple[str, ...] = ()
     iou: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["kinds"] = list(self.kinds)
-        return d
-
 
 @dataclass
-class ImageChange:
+class ImageChange(_Change):
     """One added, removed or modified image; ``reasons`` says what changed."""
 
     status: str
@@ -81,11 +84,6 @@ class ImageChange:
     base_id: Any = None
     head_id: Any = None
     reasons: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["reasons"] = list(self.reasons)
-        return d
 
 
 @dataclass

@@ -19,7 +19,6 @@ from ..agree import compare
 from ..check import Finding
 from ..check import check as check_dataset
 from ..check.finding import severity_rank
-from ..errors import InputError
 from ..model import Dataset, Item
 from .baseline import Baseline
 from .diff import DatasetDiff, diff

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .._coded import count_codes
+from .._coded import count_codes, entry_text
 from ..validate import brief
 
 __all__ = ["CODES", "LOSS_CODES", "Note", "Duplicate", "MergeReport", "describe", "named"]
@@ -65,8 +65,7 @@ class Note(NamedTuple):
     message: str
     source: int | None = None
 
-    def __str__(self) -> str:
-        return f"{self.code} {self.message}"
+    __str__ = entry_text
 
 
 @dataclass

@@ -4,7 +4,6 @@ area, bbox, merge, iou. Polygons are in :mod:`segmill.rle._polygons`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 

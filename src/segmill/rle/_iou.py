@@ -9,45 +9,13 @@ from __future__ import annotations
 import numpy as np
 from .._jit import njit
 
-from ._kernels import _ZERO8, area_batch, bbox_batch
+from ._kernels import _ZERO8, area_batch, bbox_batch, walk2
 
 
 @njit(cache=True, nogil=True)
 def _inter_union(A, B):
-    # pycocotools' rleIou inner loop: returns (intersection, union). It walks
-    # the runs like merge2; a shared step function for both was measured 10x
-    # slower (numba keeps the returned tuple out of registers), so the two
-    # loops stay written out.
-    ka = A.shape[0]
-    kb = B.shape[0]
-    ca = np.int64(A[0])
-    cb = np.int64(B[0])
-    va = False
-    vb = False
-    a = 1
-    b = 1
-    inter = np.int64(0)
-    union = np.int64(0)
-    ct = np.int64(1)
-    while ct > 0:
-        c = min(ca, cb)
-        if va or vb:
-            union += c
-            if va and vb:
-                inter += c
-        ct = 0
-        ca -= c
-        if ca == 0 and a < ka:
-            ca = np.int64(A[a])
-            a += 1
-            va = not va
-        ct += ca
-        cb -= c
-        if cb == 0 and b < kb:
-            cb = np.int64(B[b])
-            b += 1
-            vb = not vb
-        ct += cb
+    # pycocotools' rleIou inner loop: (intersection, union), merge2's walk.
+    inter, union, _ = walk2(A, B, False, None)
     return inter, union
 
 

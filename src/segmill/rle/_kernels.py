@@ -279,9 +279,32 @@ def bbox_batch(counts, offsets, hs, ws):
 
 
 @njit(cache=True, nogil=True)
-def merge2(A, B, intersect):
-    """pycocotools' rleMerge step for two RLEs of the same size."""
-    out = np.empty(A.shape[0] + B.shape[0] + 1, dtype=np.uint32)
+def walk2(A, B, intersect, out):
+    """Walk two RLEs of one size in step, pycocotools' way: the loop of rleMerge and rleIou.
+
+    Both run lists are consumed ``c`` pixels at a time, ``c`` the shorter of
+    the two runs left. One loop serves the merge and the IoU (a step
+    function shared by two loops was measured 2-3x slower: numba keeps the
+    state it returns out of registers). With ``out=None`` numba compiles
+    the counting version only (the ``out`` branches are pruned).
+
+    Parameters
+    ----------
+    A, B : ndarray of uint32
+        The counts of the two RLEs.
+    intersect : bool
+        With ``out``: write the intersection's counts, else the union's.
+    out : ndarray of uint32 or None
+        Where the merged counts go, at least ``len(A) + len(B) + 1`` long;
+        None to count the intersection and union only.
+
+    Returns
+    -------
+    inter, union : int64
+        Pixels in both, in either (when ``out`` is None; 0 otherwise).
+    m : int
+        Counts written to ``out``.
+    """
     ka = A.shape[0]
     kb = B.shape[0]
     ca = np.int64(A[0])
@@ -292,11 +315,19 @@ def merge2(A, B, intersect):
     m = 0
     a = 1
     b = 1
+    inter = np.int64(0)
+    union = np.int64(0)
     cc = np.int64(0)
     ct = np.int64(1)
     while ct > 0:
         c = min(ca, cb)
-        cc += c
+        if out is None:
+            if va or vb:
+                union += c
+                if va and vb:
+                    inter += c
+        else:
+            cc += c
         ct = 0
         ca -= c
         if ca == 0 and a < ka:
@@ -310,15 +341,21 @@ def merge2(A, B, intersect):
             b += 1
             vb = not vb
         ct += cb
-        vp = v
-        if intersect:
-            v = va and vb
-        else:
-            v = va or vb
-        if v != vp or ct == 0:
-            out[m] = cc
-            m += 1
-            cc = 0
+        if out is not None:
+            vp = v
+            v = (va and vb) if intersect else (va or vb)
+            if v != vp or ct == 0:
+                out[m] = cc
+                m += 1
+                cc = 0
+    return inter, union, m
+
+
+@njit(cache=True, nogil=True)
+def merge2(A, B, intersect):
+    """pycocotools' rleMerge step for two RLEs of the same size."""
+    out = np.empty(A.shape[0] + B.shape[0] + 1, dtype=np.uint32)
+    m = walk2(A, B, intersect, out)[2]
     return out[:m].copy()
 
 

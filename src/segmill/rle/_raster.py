@@ -28,19 +28,49 @@ def _trunc(v):
     return np.int64(v)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _oriented(xs, ys, xe, ye):
+    """An edge as pycocotools traces it: from the end with the smaller stepping coordinate.
+
+    Parameters
+    ----------
+    xs, ys, xe, ye : int64
+        Start and end on the 5x grid.
+
+    Returns
+    -------
+    xs, ys, xe, ye : int64
+        The ends, swapped when ``flip``.
+    dx, dy : int64
+        The absolute extents (the DDA steps along x when ``dx >= dy``).
+    flip : bool
+        Whether the ends were swapped.
+    """
+    dx = abs(xe - xs)
+    dy = abs(ys - ye)
+    flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+    if flip:
+        return xe, ye, xs, ys, dx, dy, True
+    return xs, ys, xe, ye, dx, dy, False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_centre(lo):
+    # The first u >= lo of the form 5 n + 2 with n >= 0 (a column centre).
+    r = (lo - 2) % 5
+    if r != 0:
+        lo += 5 - r
+    return lo if lo >= 2 else np.int64(2)
+
+
 @njit(cache=True, nogil=True)
 def _edge_point(xs, ys, xe, ye, at_end):
     """The (u, v) pycocotools emits for the start (or end) of an edge."""
-    dx = abs(xe - xs)
-    dy = abs(ys - ye)
-    if dx == 0 and dy == 0:
+    if xs == xe and ys == ye:
         # pycocotools computes 0/0 here; the value is never used because the
         # neighbouring points share its column.
         return xs, ys
-    flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
-    if flip:
-        xs, xe = xe, xs
-        ys, ye = ye, ys
+    xs, ys, xe, ye, dx, dy, flip = _oriented(xs, ys, xe, ye)
     # In flipped coordinates the original start is t = d_max, the end t = 0.
     if dx >= dy:
         s = float(ye - ys) / dx
@@ -66,26 +96,15 @@ def _row_of(vmin, h):
 @njit(cache=True, nogil=True)
 def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
     """Append toggles (out[0] column, out[1] row) of one edge's interior pairs."""
-    dx = abs(xe - xs)
-    dy = abs(ys - ye)
-    if dx == 0 and dy == 0:
+    if xs == xe and ys == ye:
         return k
-    flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
-    if flip:
-        xs, xe = xe, xs
-        ys, ye = ye, ys
+    xs, ys, xe, ye, dx, dy, flip = _oriented(xs, ys, xe, ye)
     if dx >= dy:
         # u = xs + t, pairs (t, t + 1) with t = 0 .. dx - 1; crossing when
         # xs + t == 5 n + 2 for a column n in [0, w - 1].
         s = float(ye - ys) / dx
-        lo = xs
         hi = xs + dx - 1
-        first = lo
-        r = (first - 2) % 5
-        if r != 0:
-            first += 5 - r
-        if first < 2:
-            first = 2
+        first = _first_centre(xs)
         last = min(hi, 5 * (w - 1) + 2)
         u = first
         while u <= last:
@@ -107,12 +126,7 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
     umin = min(u0, u1)
     umax = max(u0, u1)
     # Pairs where u changes between 5n+2 and 5n+3 cross column n.
-    first = umin
-    r = (first - 2) % 5
-    if r != 0:
-        first += 5 - r
-    if first < 2:
-        first = 2
+    first = _first_centre(umin)
     last = min(umax - 1, 5 * (w - 1) + 2)
     inv = 1.0 / s  # only for the first guess; the loops below make it exact
     c = first
@@ -417,6 +431,20 @@ def polygons_batch(xy, part_off, ann_off, h, w, work, limit):
     return counts[:pos], offsets, most, -1, np.int64(0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _adds_up_to(lengths, total):
+    """Whether the non-negative ``lengths`` add up to exactly ``total``.
+
+    The sum stops at the first excess, so huge values cannot wrap around to a match.
+    """
+    s = np.int64(0)
+    for i in range(lengths.shape[0]):
+        if lengths[i] < 0 or lengths[i] > total - s:
+            return False
+        s += lengths[i]
+    return s == total
+
+
 @njit(cache=True, nogil=True)
 def _batch_problem(flat, part_len, ann_nparts, h, w, limit):
     """0 when the batch's arrays fit together and its sizes are sane, else a status.
@@ -426,20 +454,7 @@ def _batch_problem(flat, part_len, ann_nparts, h, w, limit):
     over the pixel limit. (The Python callers build consistent arrays; this
     keeps a careless one from reading out of bounds.)
     """
-    # Sums stop at the first excess, so huge values cannot wrap around to a match.
-    total = np.int64(0)
-    for p in range(part_len.shape[0]):
-        if part_len[p] < 0 or part_len[p] > flat.shape[0] - total:
-            return 6
-        total += part_len[p]
-    if total != flat.shape[0]:
-        return 6
-    parts = np.int64(0)
-    for i in range(ann_nparts.shape[0]):
-        if ann_nparts[i] < 0 or ann_nparts[i] > part_len.shape[0] - parts:
-            return 6
-        parts += ann_nparts[i]
-    if parts != part_len.shape[0]:
+    if not _adds_up_to(part_len, flat.shape[0]) or not _adds_up_to(ann_nparts, part_len.shape[0]):
         return 6
     n_ann = ann_nparts.shape[0]
     if n_ann == 0:

@@ -60,7 +60,14 @@ def _remove(dataset: Dataset, removed: list, keep_uncategorized: bool, why: str)
 
 @dataclass(frozen=True)
 class _ClassFilter:
-    """Keep (``keeping``) or remove the classes named, through :func:`_remove` (the two differ only there)."""
+    """Keep (``keeping``) or remove the classes named, through :func:`_remove` (the two differ only there).
+
+    Parameters
+    ----------
+    names : tuple of str
+        Class names; one that names no category is a
+        :class:`~segmill.errors.UsageError`.
+    """
 
     names: tuple[str, ...]
 
@@ -74,28 +81,14 @@ class _ClassFilter:
 
 
 class KeepClasses(_ClassFilter):
-    """Keep only the classes named (and their annotations); every other class goes.
-
-    Parameters
-    ----------
-    names : tuple of str
-        Class names; one that names no category is a
-        :class:`~segmill.errors.UsageError`.
-    """
+    """Keep only the classes named (and their annotations); every other class goes (``names`` as in the base)."""
 
     keeping = True
     flag = "--keep-class"
 
 
 class DropClasses(_ClassFilter):
-    """Remove the classes named and their annotations.
-
-    Parameters
-    ----------
-    names : tuple of str
-        Class names; one that names no category is a
-        :class:`~segmill.errors.UsageError`.
-    """
+    """Remove the classes named and their annotations (``names`` as in the base)."""
 
     keeping = False
     flag = "--drop-class"

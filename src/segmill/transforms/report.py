@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .._coded import count_codes, where_suffix
+from .._coded import count_codes, entry_text
 from .codes import EDIT_CODES, describe_edit, is_drop
 
 __all__ = ["Edit", "EditReport"]
@@ -30,8 +30,7 @@ class Edit(NamedTuple):
     annotation_id: Any = None
     category_id: Any = None
 
-    def __str__(self) -> str:
-        return f"{self.code} {self.message}{where_suffix(self.item_id, self.annotation_id)}"
+    __str__ = entry_text
 
 
 @dataclass

@@ -6,7 +6,7 @@ entry in :data:`METRICS`):
 
 >>> from segmill.agree.metrics import METRICS
 >>> [m.name for m in METRICS]
-['instance', 'pixel', 'all_raters', 'image_scores']
+['instance', 'pixel', 'all_raters', 'image_scores', 'surface']
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from .all_raters import AllRatersMetric
 from .image_scores import ImageScoreMetric
 from .instances import InstanceMetric
 from .pixels import PixelMetric
+from .surface import SurfaceMetric
 
 #: The metrics of a comparison, in the order they run and report.
-METRICS: list = [InstanceMetric(), PixelMetric(), AllRatersMetric(), ImageScoreMetric()]
+METRICS: list = [InstanceMetric(), PixelMetric(), AllRatersMetric(), ImageScoreMetric(), SurfaceMetric()]
 
 
 def register(metric):
@@ -53,6 +54,7 @@ __all__ = [
     "ImageScoreMetric",
     "InstanceMetric",
     "PixelMetric",
+    "SurfaceMetric",
     "register",
     "unregister",
 ]

@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
+from ..._coded import place
+
 from ...model import Annotation, Dataset, Item
 from ..finding import Finding, jsonable
 
@@ -43,14 +45,7 @@ class Change:
 
     def record(self) -> str:
         """``image 3, annotation 7`` (or the key, or ``dataset``)."""
-        where = []
-        if self.item_id is not None:
-            where.append(f"image {self.item_id}")
-        if self.annotation_id is not None:
-            where.append(f"annotation {self.annotation_id}")
-        if not where and self.key:
-            where.append(self.key)
-        return ", ".join(where) or "dataset"
+        return place(self.item_id, self.annotation_id) or self.key or "dataset"
 
     def line(self) -> str:
         """``file:record: CODE fixed: message``, the text report's line."""

@@ -157,3 +157,14 @@ def test_a_dataset_without_images_is_written_as_a_json_holding_its_categories(tm
     doc = json.loads((tmp_path / "o" / "annotations" / "panoptic_default.json").read_text())
     assert doc["images"] == doc["annotations"] == [] and [c["name"] for c in doc["categories"]] == ["cat", "sky"]
     assert segmill.read(tmp_path / "o", "coco_panoptic").categories == ds.categories
+
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: coco_panoptic: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ("coco", "coco_panoptic"): {"L001", "L251", "L705"},
+    ("coco_panoptic", "coco"): set(),
+    ("coco_panoptic", "coco_panoptic"): set(),
+    ("coco_panoptic", "coco_results"): {"L110", "L111", "L112"},
+    ("coco_results", "coco_panoptic"): {"L252"},
+}
