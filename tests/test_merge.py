@@ -509,3 +509,27 @@ def test_the_docs_code_table_is_the_code_table():
     text = (ROOT / "docs" / "merge.md").read_text()
     rows = re.findall(r"^\| (M\d{3}) \| (.*) \| (yes|no) \|$", text, re.M)
     assert rows == [(c, t, "yes" if loss else "no") for c, (t, loss) in CODES.items()]
+
+
+def test_from_reads_each_source_in_the_format_it_names(fixtures_dir, tmp_path):
+    coco, voc = fixtures_dir / "coco" / "annotations.json", fixtures_dir / "voc"
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(main, ["merge", str(coco), str(voc), "-o", str(out), "--from", "coco", "--from", "voc",
+                                    "-q"])
+    assert res.exit_code == 0, res.output
+    files = {it.file_name for it in segmill.read(out, "coco").items}
+    want = {it.file_name for it in segmill.read(coco, "coco").items} | {it.file_name for it in
+                                                                      segmill.read(voc, "voc").items}
+    assert files == want
+    # one --from for all: the VOC folder read as COCO is refused, nothing written
+    out2 = tmp_path / "m2.json"
+    res = CliRunner().invoke(main, ["merge", str(coco), str(voc), "-o", str(out2), "--from", "coco"])
+    assert res.exit_code == 2 and "voc" in res.output and not out2.exists()
+
+
+def test_from_given_neither_once_nor_per_source_is_a_usage_error(fixtures_dir, tmp_path):
+    src = str(fixtures_dir / "coco" / "annotations.json")
+    res = CliRunner().invoke(main, ["merge", src, src, src, "-o", str(tmp_path / "m.json"), "--from", "coco",
+                                    "--from", "coco"])
+    assert res.exit_code == 2 and "once per source (3)" in res.output
+    assert not (tmp_path / "m.json").exists()

@@ -1,6 +1,6 @@
 """segmill: convert, check, compare and gate segmentation datasets.
 
-Public API: :func:`read`, :func:`write`, :func:`convert`, the model classes
+Public API: :func:`read`, :func:`stream` (one item at a time), :func:`write`, :func:`convert`, the model classes
 (:class:`Dataset`, :class:`Category`, :class:`Item`, :class:`Annotation`),
 geometry kinds (:class:`Polygons`, :class:`RLE`, :class:`Mask`, :class:`Box`),
 and the modules :mod:`segmill.rle`, ``segmill.check``, ``segmill.agree``,
@@ -21,6 +21,8 @@ _LAZY = {
     "convert": "io",
     "detect_format": "io",
     "merge": "merging",
+    "stream": "io",
+    "Stream": "streaming",
     "Dataset": "model",
     "Category": "model",
     "Item": "model",

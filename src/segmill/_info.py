@@ -11,7 +11,7 @@ from .geometry import Box, InvalidGeometry, Mask, Polygons, Shape
 from .model import Dataset
 from .rle import RLE
 
-__all__ = ["summarize", "format_summary"]
+__all__ = ["InfoCounts", "summarize", "summarize_stream", "format_summary"]
 
 
 def _kind_of_type(t) -> str:
@@ -32,6 +32,98 @@ def _multipart(polys: list, t) -> int:
     else:
         counts = [len(g.parts) if getattr(g, "num_parts", None) is None else g.num_parts for g in polys]
     return len(counts) - counts.count(1) - counts.count(0)
+
+
+class InfoCounts:
+    """The counts of :func:`summarize`, accumulated over batches of items and mergeable.
+
+    ``add(items)`` takes any number of items at once (the counting loops run
+    in C over the batch, so batches of a thousand items cost what one list
+    of all of them does); ``merge`` adds another accumulator's counts (shards
+    counted apart); ``result(categories, skipped)`` is :func:`summarize`'s dict.
+    """
+
+    def __init__(self):
+        self.images = self.empty_images = self.unknown_size = 0
+        self.crowd = self.multipart = self.void = 0
+        self.per_cat: Counter = Counter()
+        self.kinds: Counter = Counter()
+        self.width: list | None = None  # [min, max] of known sizes
+        self.height: list | None = None
+
+    def add(self, items) -> InfoCounts:
+        """Count ``items`` (a list of :class:`~segmill.model.Item`); returns self."""
+        # One C loop per fact over every annotation (a million of them take a second in a Python loop).
+        anns = list(chain.from_iterable(map(attrgetter("annotations"), items)))
+        void_flags = [False] * len(anns)
+        for r in compress(range(len(anns)), map(attrgetter("attributes"), anns)):  # most have no attributes
+            if anns[r].attributes.get("void"):
+                void_flags[r] = True  # a void region has no class on purpose
+        void = sum(void_flags)
+        counted = compress(anns, map(not_, void_flags)) if void else anns
+        self.per_cat.update(map(attrgetter("category_id"), counted))
+        geoms = list(map(attrgetter("geometry"), anns))
+        for t, n in Counter(map(type, geoms)).items():  # in order of first sight, as the kinds are counted
+            k = _kind_of_type(t)
+            self.kinds[k] += n
+            if k == "polygon":
+                self.multipart += _multipart([g for g in geoms if type(g) is t] if len(geoms) != n else geoms, t)
+        self.crowd += sum(map(bool, map(attrgetter("iscrowd"), anns)))
+        self.void += void
+        del anns, geoms
+        ws: list[int] = []
+        hs: list[int] = []
+        for it in items:
+            self.images += 1
+            if not it.annotations:
+                self.empty_images += 1
+            if it.width is None or it.height is None:
+                self.unknown_size += 1
+            else:
+                ws.append(it.width)
+                hs.append(it.height)
+        if ws:
+            self.width = _span(self.width, min(ws), max(ws))
+            self.height = _span(self.height, min(hs), max(hs))
+        return self
+
+    def merge(self, other: InfoCounts) -> InfoCounts:
+        """Add ``other``'s counts to these (the kinds keep this accumulator's order first); returns self."""
+        for name in ("images", "empty_images", "unknown_size", "crowd", "multipart", "void"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.per_cat.update(other.per_cat)
+        self.kinds.update(other.kinds)
+        for name in ("width", "height"):
+            span = getattr(other, name)
+            if span is not None:
+                setattr(self, name, _span(getattr(self, name), *span))
+        return self
+
+    def result(self, categories, skipped: int = 0) -> dict[str, Any]:
+        """The summary dict of :func:`summarize` for a dataset of ``categories``."""
+        known = set()
+        cats = []
+        for c in categories:
+            known.add(c.id)
+            cats.append({"id": c.id, "name": c.name, "annotations": self.per_cat.get(c.id, 0)})
+        uncategorized = sum(n for cid, n in self.per_cat.items() if cid not in known)
+        return {
+            "images": self.images,
+            "images_without_annotations": self.empty_images,
+            "annotations": sum(self.kinds.values()),
+            "crowd": self.crowd,
+            "geometry": dict(sorted(self.kinds.items(), key=lambda kv: -kv[1])),
+            "multipart_polygons": self.multipart,
+            "categories": cats,
+            "uncategorized": uncategorized,
+            "void": self.void,
+            "image_size": {"width": self.width, "height": self.height, "unknown": self.unknown_size},
+            "skipped": skipped,
+        }
+
+
+def _span(span: list | None, lo: int, hi: int) -> list:
+    return [lo, hi] if span is None else [min(span[0], lo), max(span[1], hi)]
 
 
 def summarize(ds: Dataset) -> dict[str, Any]:
@@ -58,59 +150,19 @@ def summarize(ds: Dataset) -> dict[str, Any]:
     >>> s["annotations"], s["geometry"], s["categories"][0]["annotations"]
     (1, {'box': 1}, 1)
     """
-    # One C loop per fact over every annotation (a million of them take a second in a Python loop).
-    anns = list(chain.from_iterable(map(attrgetter("annotations"), ds.items)))
-    void_flags = [False] * len(anns)
-    for r in compress(range(len(anns)), map(attrgetter("attributes"), anns)):  # most have no attributes
-        if anns[r].attributes.get("void"):
-            void_flags[r] = True  # a void region has no class on purpose
-    void = sum(void_flags)
-    counted = compress(anns, map(not_, void_flags)) if void else anns
-    per_cat: Counter = Counter(map(attrgetter("category_id"), counted))
-    geoms = list(map(attrgetter("geometry"), anns))
-    kinds: Counter = Counter()
-    multipart = 0
-    for t, n in Counter(map(type, geoms)).items():  # in order of first sight, as the kinds are counted
-        k = _kind_of_type(t)
-        kinds[k] += n
-        if k == "polygon":
-            multipart += _multipart([g for g in geoms if type(g) is t] if len(geoms) != n else geoms, t)
-    crowd = sum(map(bool, map(attrgetter("iscrowd"), anns)))
-    del anns, geoms
-    empty_images = unknown_size = 0
-    ws: list[int] = []
-    hs: list[int] = []
-    for it in ds.items:
-        if not it.annotations:
-            empty_images += 1
-        if it.width is None or it.height is None:
-            unknown_size += 1
-        else:
-            ws.append(it.width)
-            hs.append(it.height)
-    known = set()
-    cats = []
-    for c in ds.categories:
-        known.add(c.id)
-        cats.append({"id": c.id, "name": c.name, "annotations": per_cat.get(c.id, 0)})
-    uncategorized = sum(n for cid, n in per_cat.items() if cid not in known)
-    return {
-        "images": len(ds.items),
-        "images_without_annotations": empty_images,
-        "annotations": sum(kinds.values()),
-        "crowd": crowd,
-        "geometry": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
-        "multipart_polygons": multipart,
-        "categories": cats,
-        "uncategorized": uncategorized,
-        "void": void,
-        "image_size": {
-            "width": [min(ws), max(ws)] if ws else None,
-            "height": [min(hs), max(hs)] if hs else None,
-            "unknown": unknown_size,
-        },
-        "skipped": len(ds.meta.get("skipped", [])),
-    }
+    return InfoCounts().add(ds.items).result(ds.categories, len(ds.meta.get("skipped", [])))
+
+
+def summarize_stream(stream, batch: int = 1000) -> dict[str, Any]:
+    """:func:`summarize` of a :class:`segmill.streaming.Stream`, in batches of ``batch`` items.
+
+    The items are counted and let go batch by batch, so memory holds one
+    batch; the result equals :func:`summarize` of the whole dataset.
+    """
+    counts = InfoCounts()
+    for items in stream.batches(batch):
+        counts.add(items)
+    return counts.result(stream.header.categories, len(stream.header.meta.get("skipped", [])))
 
 
 def format_summary(s: dict[str, Any], head: list[str] | None = None) -> str:

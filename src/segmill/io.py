@@ -12,12 +12,13 @@ from typing import Callable
 
 from . import _atomic
 from .errors import InputError, LossError, OutputError, SegmillError, UsageError
-from .formats import Detection, detect, get_format
+from .formats import Detection, FormatSpec, detect, get_format
 from .losses import WriteReport, describe
 from .model import Dataset
+from .streaming import Stream
 from .validate import ErrorPolicy, brief
 
-__all__ = ["read", "write", "convert", "ConvertOptions", "detect_format", "check_destination", "split_targets",
+__all__ = ["read", "stream", "write", "convert", "ConvertOptions", "detect_format", "check_destination", "split_targets",
            "SPLIT_FIELD"]
 
 
@@ -46,6 +47,35 @@ def read(path, format: str | None = None, **options) -> Dataset:
     segmill.errors.FormatDetectionError
         The format cannot be told.
     """
+    p, spec = _reader(path, format, options)
+    return _stamped(spec.read(p, **options), spec, p)
+
+
+def stream(path, format: str | None = None, **options) -> Stream:
+    """Read a dataset one item at a time (see :mod:`segmill.streaming`).
+
+    Parameters and errors are those of :func:`read`. The items are checked
+    as :func:`read` checks them (and image ids for uniqueness) as they are
+    yielded, so an error may come after some items were used.
+
+    Returns
+    -------
+    Stream
+        ``header`` (the dataset without its items: categories, dataset-level
+        fields, ``meta``) and the items, once, in order; ``bounded`` when the
+        format yields items as it reads them, else the dataset was read whole.
+    """
+    p, spec = _reader(path, format, options)
+    if spec.stream is not None:
+        header, items = spec.stream(p, **options)
+        return Stream(_stamped(header, spec, p), items, True, p)
+    ds = _stamped(spec.read(p, **options), spec, p)
+    items, ds.items = ds.items, []
+    return Stream(ds, iter(items), False, p)
+
+
+def _reader(path, format, options) -> tuple[Path, FormatSpec]:
+    """The path and the format spec a read uses (the format detected when not given), checked."""
     p = Path(path)
     if not p.exists():
         raise InputError("no such file or directory", p)
@@ -54,7 +84,10 @@ def read(path, format: str | None = None, **options) -> Dataset:
     spec = get_format(format) if format else detect(p)[0]
     if spec.read is None:
         raise InputError(f"segmill cannot read the {spec.name} format", p)
-    ds = spec.read(p, **options)
+    return p, spec
+
+
+def _stamped(ds: Dataset, spec: FormatSpec, p: Path) -> Dataset:
     ds.meta.setdefault("source_format", spec.name)
     ds.meta.setdefault("source_path", str(p))
     return ds

@@ -21,11 +21,14 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
     """Summarize PATH: format (and why), images, annotations per category,
     geometry kinds, crowd count, image size range.
 
+    Formats that stream (sa1b) are counted one image at a time, in the
+    memory of one image's annotations.
+
     Example: segmill info fixtures/coco/annotations.json
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from .. import io
-    from .._info import format_summary, summarize
+    from .._info import format_summary, summarize_stream
     from ..formats import get_format
 
     if fmt:
@@ -39,8 +42,9 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
         if spec.option("errors", "reader") is None:
             raise click.UsageError(f"the {spec.name} reader has no lenient mode for --skip-invalid")
         options["errors"] = "skip"
-    ds = io.read(path, spec.name, **options)
-    s = summarize(ds)
+    st = io.stream(path, spec.name, **options)  # one item at a time where the format streams
+    s = summarize_stream(st)
+    ds = st.header
     if as_json:
         out = {"path": str(path), "format": spec.name, "reason": reason, **s}
         out["skipped_records"] = ds.meta.get("skipped", [])

@@ -16,6 +16,8 @@ from .convert import summary_text
 @click.argument("srcs", nargs=-1, required=True, type=click.Path(exists=False), metavar="SRC...")
 @click.option("-o", "--output", "dst", required=True, type=click.Path(exists=False), metavar="DST",
               help="Where to write the merged dataset.")
+@click.option("--from", "from_fmts", multiple=True, metavar="F",
+              help="Source format: once for every source, or once per source in order (default: detected).")
 @click.option("--to", "to_fmt", metavar="F", help="Target format; the format of the first source when omitted.")
 @click.option("--on-conflict", type=click.Choice(["error", "first", "last", "union"]), default="error",
               show_default=True, help="What two different values of an image or category field do (sizes must agree).")
@@ -29,7 +31,7 @@ from .convert import summary_text
 @click.option("--json", "as_json", is_flag=True, help="Print the merge and write reports as JSON on stdout.")
 @quiet_option
 @run_guarded
-def merge_cmd(srcs, dst, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match_by, strict, force, as_json,
+def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match_by, strict, force, as_json,
               quiet):
     """Merge the datasets SRC... (any formats) into DST.
 
@@ -45,6 +47,9 @@ def merge_cmd(srcs, dst, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match
     written), 2 on bad input, a conflict under --on-conflict error, or two
     sizes of one image.
 
+    Sources are read in the format each is detected as, or as --from says
+    (once for all, or once per source in order).
+
     Example: segmill merge a.json b.json -o merged.json --drop-duplicates
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
@@ -55,9 +60,13 @@ def merge_cmd(srcs, dst, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match
     if len(srcs) < 2:
         raise click.UsageError("merge needs at least two sources")
     setup_progress(quiet)
-    fmt = get_format(to_fmt).name if to_fmt else io.detect_format(srcs[0])[0]
+    if len(from_fmts) not in (0, 1, len(srcs)):
+        raise click.UsageError(f"--from is given {len(from_fmts)} times: give it once for every source, or once "
+                               f"per source ({len(srcs)})")
+    readers = [get_format(f).name for f in from_fmts] * (len(srcs) if len(from_fmts) == 1 else 1) or [None] * len(srcs)
+    fmt = get_format(to_fmt).name if to_fmt else (readers[0] or io.detect_format(srcs[0])[0])
     io.check_destination(dst, fmt, force=force, sources=list(srcs))
-    datasets = [io.read(src) for src in srcs]
+    datasets = [io.read(src, reader) for src, reader in zip(srcs, readers)]
     merged, mreport = merge(datasets, on_conflict, dedupe_iou, drop_duplicates, match_by, names=list(srcs))
     if strict and mreport.losses:
         raise LossError(_loss_message(mreport))

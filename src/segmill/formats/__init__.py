@@ -103,6 +103,11 @@ class FormatSpec:
         format whose one file holds several annotators' work on the same
         images (a Label Studio export): ``segmill agree`` given that one file
         compares them.
+    stream : callable, optional
+        ``stream(path, **reader_options) -> (header, items)``: the dataset
+        without its items, then an iterator yielding them one at a time as
+        they are read (see :mod:`segmill.streaming`); ``None`` when the
+        reader needs the whole file first.
     example : str
         A sample this format reads, as a path under the repository's
         ``fixtures/`` folder (``""``: none). Not used at run time: the generic
@@ -119,6 +124,7 @@ class FormatSpec:
     output: str = "dir"
     options: tuple[Option, ...] = ()
     annotators: Callable | None = None
+    stream: Callable | None = None
     example: str = ""
 
     def option(self, name: str, side: str) -> Option | None:

@@ -50,6 +50,7 @@ from ..paths import output_name
 from ..raster import rasterize
 from ..rle import RLE
 from ..validate import brief
+from ._coco_write import _ordered
 from ._image_files import find_image, place_image
 from ._sa1b_record import ANN_KEYS, CATEGORY_ID, ID_FIELD, IMAGE_KEYS
 from ._sa1b_source import clean_member, member_problem, open_tar, read_member
@@ -138,7 +139,7 @@ def _image_record(item: Item, fn: str, ctx: _Ctx) -> dict:
     o = origin_of(item, "sa1b")
     fields = {"image_id": item.id, "width": item.width, "height": item.height, "file_name": fn}
     extra = _extra(item, ctx, "image", item.id)
-    rec = _ordered(o.keys if o is not None else IMAGE_KEYS, IMAGE_KEYS, fields, extra)
+    rec = _ordered(o.keys if o is not None else IMAGE_KEYS, fields, extra, IMAGE_KEYS)
     if item.attributes:
         ctx.report.lose("L001", f"image attributes {sorted(map(str, item.attributes))} dropped", item.id)
     if item.split is not None:
@@ -211,26 +212,8 @@ def _annotation_record(ann, values: dict, item: Item, ctx: _Ctx) -> dict:
         ctx.next_id += 1
         sid = ctx.next_id
     fields = dict(values, id=sid)
-    return _ordered(o.keys if o is not None else ANN_KEYS, ANN_KEYS, fields, extra)
+    return _ordered(o.keys if o is not None else ANN_KEYS, fields, extra, ANN_KEYS)
 
-
-def _ordered(order, keys, fields: dict, extra: dict) -> dict:
-    """A record: ``order``'s keys first (the source's key order), then the rest of ``keys``, then ``extra``.
-
-    A key's value is its entry in ``fields`` (what segmill computes), else in ``extra`` (kept as read).
-    """
-    rec = {}
-    for k in order:
-        if k in fields:
-            rec[k] = fields[k]
-        elif k in extra:
-            rec[k] = extra[k]
-    for k in keys:
-        if k in fields:
-            rec.setdefault(k, fields[k])
-    for k, v in extra.items():
-        rec.setdefault(k, v)
-    return rec
 
 
 def _document(item: Item, fn: str, ctx: _Ctx) -> dict | None:

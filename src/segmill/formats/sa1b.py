@@ -209,6 +209,17 @@ def iter_items(path, errors: str = "raise", skipped: list | None = None) -> Iter
             yield item
 
 
+def stream(path, errors: str = "raise") -> tuple[Dataset, Iterator[Item]]:
+    """The header and a generator of the items (see :mod:`segmill.streaming`); one JSON in memory at a time.
+
+    Records dropped under ``skip`` / ``keep`` are listed in the header's
+    ``meta["skipped"]`` as the items are read.
+    """
+    ds = header(path, errors)
+    skipped = None if ErrorPolicy.of(errors).raising else ds.meta.setdefault("skipped", [])
+    return ds, iter_items(path, errors, skipped)
+
+
 def read(path, errors: str = "raise") -> Dataset:
     """Read an SA-1B folder, JSON file or tar shard (see the module docs).
 
@@ -238,6 +249,7 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        stream=stream,
         output="dir",
         options=(
             ERRORS,

@@ -1,0 +1,70 @@
+"""Datasets read one item at a time: :class:`Stream`, what :func:`segmill.stream` returns.
+
+A format whose reader can yield items one by one declares ``stream`` on its
+:class:`~segmill.formats.FormatSpec` (``stream(path, **reader_options) ->
+(header, items)``: the dataset without items, then an iterator of
+:class:`~segmill.model.Item`); memory then holds one item (one image's file)
+at a time, whatever the dataset's size. Other formats are read whole and
+their items handed out one by one (``Stream.bounded`` is False), so callers
+have one way to consume any dataset.
+
+Each item is checked as the reader checks it; of the dataset-wide checks of
+:meth:`~segmill.model.Dataset.validate` a stream makes the one a reader
+cannot make item by item, unique image ids, with a set of the ids seen.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Iterator
+
+from .errors import InputError, UsageError
+from .model import Dataset, Item
+from .validate import brief
+
+__all__ = ["Stream"]
+
+
+class Stream:
+    """The header of a dataset (categories, dataset-level fields) and its items, read once, in order.
+
+    Parameters
+    ----------
+    header : Dataset
+        Everything but the items. Records a lenient reader drops are added to
+        ``header.meta["skipped"]`` as the items are read.
+    items : iterator of Item
+    bounded : bool
+        Whether the reader yields items as it reads them (memory bounded by
+        one item), or read the whole dataset first.
+    path : path, optional
+        For messages.
+    """
+
+    def __init__(self, header: Dataset, items: Iterator[Item], bounded: bool, path=None):
+        self.header, self.bounded, self.path = header, bounded, path
+        self._items = items
+        self._used = False
+
+    def __iter__(self) -> Iterator[Item]:
+        if self._used:
+            raise UsageError("a stream is read once; call segmill.stream again to read it again")
+        self._used = True
+        seen: set = set()
+        for item in self._items:
+            if item.id in seen:
+                raise InputError(f"image id {brief(item.id)} is used twice", self.path, f"image {item.id!r}")
+            seen.add(item.id)
+            yield item
+
+    def batches(self, size: int = 1000) -> Iterator[list[Item]]:
+        """The items in lists of ``size`` (the last one shorter)."""
+        it = iter(self)
+        while batch := list(islice(it, size)):
+            yield batch
+
+    def to_dataset(self) -> Dataset:
+        """Every item in one :class:`~segmill.model.Dataset` (what :func:`segmill.read` returns)."""
+        ds = self.header
+        ds.items = list(self)
+        return ds
