@@ -17,7 +17,7 @@ def _boom(*args, **kwargs):
 
 
 def test_an_unexpected_exception_is_exit_3_with_one_line(monkeypatch, fixtures_dir):
-    monkeypatch.setattr("segmill.io.read", _boom)
+    monkeypatch.setattr("segmill.io._reader", _boom)  # what read and stream both call first
     r = CliRunner().invoke(main, ["info", str(fixtures_dir / "coco" / "annotations.json")])
     assert r.exit_code == 3
     assert r.stderr == ("segmill: internal error: RuntimeError: kaboom\\nsecond line "
@@ -25,7 +25,7 @@ def test_an_unexpected_exception_is_exit_3_with_one_line(monkeypatch, fixtures_d
 
 
 def test_segmill_debug_shows_the_traceback(monkeypatch, fixtures_dir):
-    monkeypatch.setattr("segmill.io.read", _boom)
+    monkeypatch.setattr("segmill.io._reader", _boom)
     monkeypatch.setenv("SEGMILL_DEBUG", "1")
     r = CliRunner().invoke(main, ["info", str(fixtures_dir / "coco" / "annotations.json")])
     assert r.exit_code == 1 and isinstance(r.exception, RuntimeError)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import segmill
-from segmill.errors import FormatDetectionError, InputError
+from segmill.errors import InputError
 from segmill.formats.coco import CocoPolygons, detect, rasterize_items
 from segmill.geometry import InvalidGeometry
 from segmill.rle import MAX_COORD, from_polygons
@@ -222,9 +222,11 @@ def test_detector_does_not_claim_an_sa1b_file(tmp_path):
     assert d.confidence < 0.5 and "SA-1B" in d.reason
 
 
-def test_reading_an_sa1b_file_says_the_format_is_unknown_instead_of_failing_as_coco(tmp_path):
-    with pytest.raises(FormatDetectionError, match="SA-1B"):
-        segmill.read(_write(tmp_path, SA1B, "a.json"))
+def test_an_sa1b_file_is_read_as_sa1b_not_as_coco(tmp_path):
+    path = _write(tmp_path, SA1B, "a.json")
+    assert segmill.io.detect_format(path)[0] == "sa1b"
+    ds = segmill.read(path)
+    assert [it.id for it in ds.items] == [1] and ds.items[0].annotations[0].extra["predicted_iou"] == 0.26
 
 
 def test_detector_does_not_claim_the_corpus_sa1b_files(corpus):

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
-from ._fields import without_init
 from .errors import InputError, ModelError
 from .geometry import Box, Geometry, InvalidGeometry, Mask, Polygons, Shape, to_rle
 from .rle import RLE
@@ -158,9 +157,20 @@ class Annotation:
         gives fresh empty dicts). Anyone else calls the class.
         """
         attributes, extra = (None, None) if owned is None else owned
-        return without_init(cls, id=id, category_id=category_id, geometry=geometry, iscrowd=iscrowd, area=area,
-                            bbox=bbox, score=score, attributes={} if attributes is None else attributes,
-                            extra={} if extra is None else extra)
+        # Attributes set one by one on purpose: 0.77 us a call against 1.1 us through _fields.without_init's
+        # keyword dict, on the path of every annotation a reader makes (and a new __dict__ would lose the
+        # key-sharing dict every instance of the class has).
+        self = object.__new__(cls)
+        self.id = id
+        self.category_id = category_id
+        self.geometry = geometry
+        self.iscrowd = iscrowd
+        self.area = area
+        self.bbox = bbox
+        self.score = score
+        self.attributes = {} if attributes is None else attributes
+        self.extra = {} if extra is None else extra
+        return self
 
     def to_rle(self, height: int, width: int, rule: str = "coco") -> RLE:
         """Pixels of this annotation in a ``height x width`` image (cached)."""
@@ -216,10 +226,16 @@ class Item:
         item may own (``None`` gives fresh empty ones). Anyone else calls the
         class.
         """
-        return without_init(cls, id=id, file_name=file_name, width=width, height=height,
-                            annotations=[] if annotations is None else annotations, split=split,
-                            attributes={} if attributes is None else attributes,
-                            extra={} if extra is None else extra)
+        self = object.__new__(cls)  # set one by one, as Annotation._trusted says why
+        self.id = id
+        self.file_name = file_name
+        self.width = width
+        self.height = height
+        self.annotations = [] if annotations is None else annotations
+        self.split = split
+        self.attributes = {} if attributes is None else attributes
+        self.extra = {} if extra is None else extra
+        return self
 
     @property
     def size(self) -> tuple[int, int] | None:
