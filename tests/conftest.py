@@ -63,6 +63,8 @@ SLOW_PREFIXES = (
     "tests/test_gate_integrations.py",
     "tests/test_detect_own_output.py",
     "tests/test_cross_format.py::test_convert_matrix_gives_the_expected_outcome",
+    "tests/test_roundtrip_pairs.py::test_pair_changes_only_what_the_losses_name",  # every pair: 27 s
+    "tests/fuzz/test_regression_corpus.py::test_a_real_process_gives_the_same_exit",  # a process per format
 )
 
 
