@@ -242,10 +242,11 @@ def _example_seed(fmt: str) -> Seed:
     """The seed of ``fmt``'s ``FormatSpec.example``: its folder, or the folder holding the file."""
     from segmill.formats import get_format  # lazy: the workers import segmill themselves
 
-    path = FIXTURES / get_format(fmt).example
+    example = get_format(fmt).example
+    path = FIXTURES / example
     if path.is_file():
-        return Seed(f"fixtures/{get_format(fmt).example}", str(path.parent), path.name)
-    return Seed(f"fixtures/{get_format(fmt).example}", str(path))
+        return Seed(f"fixtures/{example}", str(path.parent), path.name)
+    return Seed(f"fixtures/{example}", str(path))
 
 
 def _materialize(seed: Seed, dst: Path) -> None:
@@ -1332,8 +1333,9 @@ def worker_main(conf: dict) -> None:
                 answer = {"op": "saved", "task": task["task"], "path": "", "note": f"save failed: {exc!r}"}
         else:
             break
-        if limit and task["op"] == "run" and _address_space() > limit * RETIRE_AT:
-            answer["retire"] = _address_space()  # the parent starts a fresh worker; this one stops here
+        size = _address_space() if limit and task["op"] == "run" else 0
+        if size > limit * RETIRE_AT:
+            answer["retire"] = size  # the parent starts a fresh worker; this one stops here
             out.write(json.dumps(answer) + "\n")
             break
         out.write(json.dumps(answer) + "\n")
@@ -1975,15 +1977,16 @@ def replay_input(spec: str, opts) -> int:
 # ============================================================================ main
 def expand(formats: str) -> list[str]:
     out: list[str] = []
+    readers = reader_formats()
     for name in (f.strip() for f in formats.split(",") if f.strip()):
         if name == "all":
-            out += list(reader_formats()) + [f"rle.{v}" for v in RLE_VERBS]
+            out += list(readers) + [f"rle.{v}" for v in RLE_VERBS]
         elif name == "rle":
             out += [f"rle.{v}" for v in RLE_VERBS]
-        elif name in reader_formats() or (name.startswith("rle.") and name[4:] in RLE_VERBS):
+        elif name in readers or (name.startswith("rle.") and name[4:] in RLE_VERBS):
             out.append(name)
         else:
-            raise SystemExit(f"unknown target {name!r}; choose from {', '.join(reader_formats())}, rle, rle.<verb> "
+            raise SystemExit(f"unknown target {name!r}; choose from {', '.join(readers)}, rle, rle.<verb> "
                              f"({', '.join(RLE_VERBS)}) or all")
     return list(dict.fromkeys(out))
 
@@ -2036,10 +2039,11 @@ def main(argv=None) -> int:
     if opts.replay_input:
         return replay_input(opts.replay_input, opts)
     targets = expand(opts.formats)
-    for t in targets:
-        if t in reader_formats() and not seeds_for(t):
-            print(f"no seed found for {t}; skipped", file=sys.stderr)
-    targets = [t for t in targets if t not in reader_formats() or seeds_for(t)]
+    readers = reader_formats()
+    unseeded = [t for t in targets if t in readers and not seeds_for(t)]
+    for t in unseeded:
+        print(f"no seed found for {t}; skipped", file=sys.stderr)
+    targets = [t for t in targets if t not in unseeded]
     camp = Campaign(opts, targets)
     signal.signal(signal.SIGTERM, _terminate)
     root = workroot()

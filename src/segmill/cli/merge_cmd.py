@@ -63,7 +63,8 @@ def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplic
     if len(from_fmts) not in (0, 1, len(srcs)):
         raise click.UsageError(f"--from is given {len(from_fmts)} times: give it once for every source, or once "
                                f"per source ({len(srcs)})")
-    readers = [get_format(f).name for f in from_fmts] * (len(srcs) if len(from_fmts) == 1 else 1) or [None] * len(srcs)
+    given = list(from_fmts) if len(from_fmts) > 1 else [from_fmts[0] if from_fmts else None] * len(srcs)
+    readers = [get_format(f).name if f else None for f in given]
     fmt = get_format(to_fmt).name if to_fmt else (readers[0] or io.detect_format(srcs[0])[0])
     io.check_destination(dst, fmt, force=force, sources=list(srcs))
     datasets = [io.read(src, reader) for src, reader in zip(srcs, readers)]

@@ -241,8 +241,12 @@ def masks_to_annotations(class_map, instance_map, n_classes, path, *, void_value
 STRUCTURAL_KEYS = frozenset({"voc_instance", "voc_object", "voc_no_xml", "voc_semantic", "panoptic_id"})
 
 
-def dropped_fields(ann, keep_extra=()) -> list[str]:
-    """Attribute and extra-field names of ``ann`` that a mask-only writer cannot hold."""
-    out = [f"attributes.{k}" for k in ann.attributes if k != "void"]
+def dropped_fields(ann, keep_extra=(), keep_attributes=("void",)) -> list[str]:
+    """Attribute and extra-field names of ``ann`` that a mask-only writer cannot hold.
+
+    ``keep_attributes`` are the attributes the writer keeps (``void``: painted
+    as the void value by the mask writers); ``keep_extra`` the extra fields.
+    """
+    out = [f"attributes.{k}" for k in ann.attributes if k not in keep_attributes]
     out += [k for k in ann.extra if k not in STRUCTURAL_KEYS and k not in keep_extra]
     return sorted(out)

@@ -693,8 +693,7 @@ def _paint(item, slots, rule, report):
         if not isinstance(ann.geometry, (Polygons, RLE, Mask, Box)):
             report.lose("L002", f"{type(ann.geometry).__name__} geometry dropped", item.id, ann.id)
             continue
-        dropped = [f for f in dropped_fields(ann) if f != "attributes.z_order"]
-        dropped += [f"attributes.{k}" for k in ann.attributes if k == "void"]  # as before: void is not kept either
+        dropped = dropped_fields(ann, keep_attributes=("z_order",))  # the drawing order is used, void is not
         if ann.score is not None or dropped:
             report.lose("L605", f"dropped: {', '.join(dropped + (['score'] if ann.score is not None else []))}",
                         item.id, ann.id)
