@@ -226,6 +226,8 @@ def seeds_for(fmt: str) -> list[Seed]:
         out += [Seed("fixtures/sa1b", str(fx / "sa1b")),
                 Seed("fixtures/sa1b_tar", str(fx / "sa1b_tar"), "sa_000000.tar"),
                 Seed("datumaro/segment_anything", str(_corpus("datumaro", "segment_anything_dataset")))]
+    elif fmt in ("nifti", "nrrd"):  # the gzip example, and an uncompressed volume whose header bytes mutate
+        out += [Seed(f"fixtures/{fmt}/{d}", str(fx / fmt / d)) for d in ("basic", "raw")]
     else:  # a format without seeds of its own here: its FormatSpec.example
         out.append(_example_seed(fmt))
     return [s for s in out if Path(s.source).is_dir()]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import _atomic
+from . import _atomic, remote
 from .errors import InputError, LossError, OutputError, SegmillError, UsageError
 from .formats import Detection, FormatSpec, detect, get_format
 from .losses import WriteReport, describe
@@ -24,6 +24,8 @@ __all__ = ["read", "stream", "write", "convert", "ConvertOptions", "detect_forma
 
 def detect_format(path) -> tuple[str, Detection]:
     """The name of the format at ``path`` and the detector's reason."""
+    if remote.is_remote(path):  # a URL: a local copy is detected (segmill.remote)
+        return remote.detect_format(path)
     spec, det = detect(path)
     return spec.name, det
 
@@ -47,6 +49,8 @@ def read(path, format: str | None = None, **options) -> Dataset:
     segmill.errors.FormatDetectionError
         The format cannot be told.
     """
+    if remote.is_remote(path):  # a URL: a local copy is read (segmill.remote)
+        return remote.read(path, format, **options)
     p, spec = _reader(path, format, options)
     return _stamped(spec.read(p, **options), spec, p)
 
@@ -65,9 +69,12 @@ def stream(path, format: str | None = None, **options) -> Stream:
         fields, ``meta``) and the items, once, in order; ``bounded`` when the
         format yields items as it reads them, else the dataset was read whole.
     """
+    if remote.is_remote(path):  # a URL: a local copy is streamed, removed after the items (segmill.remote)
+        return remote.stream(path, format, **options)
     p, spec = _reader(path, format, options)
-    if spec.stream is not None:
-        header, items = spec.stream(p, **options)
+    parts = spec.stream(p, **options) if spec.stream is not None else None
+    if parts is not None:
+        header, items = parts
         return Stream(_stamped(header, spec, p), items, True, p)
     ds = _stamped(spec.read(p, **options), spec, p)
     items, ds.items = ds.items, []
@@ -133,6 +140,8 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     is written and all are moved into place only when every split was
     written: nothing is left behind when one fails.
     """
+    if remote.is_remote(path):  # a URL: staged locally, then uploaded (segmill.remote)
+        return remote.write(dataset, path, format, strict=strict, force=force, sources=sources, **options)
     spec = get_format(format)
     if spec.write is None:
         raise InputError(f"segmill cannot write the {spec.name} format", path)
@@ -233,6 +242,8 @@ def check_destination(dst, format: str, *, force: bool = False, sources=()) -> N
 
     Commands call this before reading, so a refused destination costs no work.
     """
+    if remote.is_remote(dst):
+        return remote.check_destination(dst, format, force=force, sources=sources)
     _atomic.check_destination(dst, force=force, **destination_rules(get_format(format), None, sources))
 
 

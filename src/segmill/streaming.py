@@ -3,7 +3,8 @@
 A format whose reader can yield items one by one declares ``stream`` on its
 :class:`~segmill.formats.FormatSpec` (``stream(path, **reader_options) ->
 (header, items)``: the dataset without items, then an iterator of
-:class:`~segmill.model.Item`); memory then holds one item (one image's file)
+:class:`~segmill.model.Item`; or ``None`` for "read me whole", when the
+reader cannot stream that input); memory then holds one item (one image's file)
 at a time, whatever the dataset's size. Other formats are read whole and
 their items handed out one by one (``Stream.bounded`` is False), so callers
 have one way to consume any dataset.
@@ -67,4 +68,7 @@ class Stream:
         """Every item in one :class:`~segmill.model.Dataset` (what :func:`segmill.read` returns)."""
         ds = self.header
         ds.items = list(self)
+        finish = getattr(self._items, "finish_dataset", None)
+        if finish is not None:  # the format completes what only the whole dataset has (COCO's file order)
+            finish(ds)
         return ds

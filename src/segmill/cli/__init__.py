@@ -18,7 +18,7 @@ from .. import __version__
 
 # Command modules, imported in this order.
 _COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "fix_cmd", "merge_cmd", "agree_cmd",
-             "diff_cmd", "gate_cmd")
+             "diff_cmd", "gate_cmd", "tile_cmd")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

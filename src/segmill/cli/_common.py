@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 
 import click
 
-from ..errors import LossError, SegmillError, one_line, spelled
+from ..errors import LossError, SegmillError, UsageError, one_line, spelled
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -38,7 +39,7 @@ def run_guarded(func):
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context(silent=True)
         try:
-            with spelled(flag_spelling(ctx.info_name if ctx is not None else None)):
+            with spelled(flag_spelling(ctx.info_name if ctx is not None else None)), _remote_session():
                 return func(*args, **kwargs)
         except LossError as exc:
             click.echo(f"segmill: {exc}", err=True)
@@ -59,6 +60,28 @@ def run_guarded(func):
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+class DatasetPath(click.Path):
+    """``click.Path`` that lets a URL (``s3://...``, ``memory://...``) through: the library reads it (docs/remote.md).
+
+    A local path is checked as ``click.Path`` checks it (``exists=True`` and so on).
+    """
+
+    _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # two characters at least: C://x is a drive
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and self._URL.match(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
+def _remote_session():
+    """Remote inputs are copied once per command (detected, then read) and removed at its end."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
+    from ..remote import session
+
+    return session()
 
 
 def quiet_option(func):
@@ -95,7 +118,10 @@ def emit(text: str, output: str | None) -> None:
     if output:
         # lazy: start-up time (segmill.cli imports no library module until a command runs)
         from .._atomic import write_bytes
+        from ..remote import is_remote
 
+        if is_remote(output):  # else "s3://b/r.json" would become a local folder "s3:"
+            raise UsageError(f"{output}: reports are written to local files; give a local path")
         write_bytes(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=not text.endswith("\n"))

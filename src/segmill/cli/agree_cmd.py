@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 from . import main
 from ._common import EXIT_FINDINGS, emit, quiet_option, run_guarded, setup_progress
+from ._workers import sharding, workers_options
 
 
 def _split_names(values) -> list[str] | None:
@@ -34,6 +36,32 @@ def _one_file_annotators(path, fmt, names):
         raise click.UsageError(f"{path}: agree needs at least two annotators; this {spec.name} file holds "
                                f"{len(found)}: {', '.join(found) or 'none'}")
     return list(found.values()), names or list(found)
+
+
+def _agree_volumes(paths, fmts, names, opts: dict) -> bool:
+    """Agreement on 3-D volumes (segmill.agree.volumes) when every input is a NIfTI/NRRD volume; else False.
+
+    ``opts``: the command's tolerance, method, out, to_format, force, output_format, output and quiet.
+    """
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
+    from ..agree import volumes
+    from ..agree.surface import DEFAULT_TOLERANCE
+    from ..losses import describe
+
+    vfmts = volumes.volume_formats(paths, fmts)
+    if vfmts is None:
+        return False
+    tol = DEFAULT_TOLERANCE if opts["tolerance"] is None else opts["tolerance"]
+    job = volumes.VolumeRun(tuple(paths), tuple(vfmts), names, tol, opts["method"], opts["out"], opts["to_format"],
+                            opts["force"])
+    report, wrep = volumes.run(job)
+    emit(volumes.render_text(report) if opts["output_format"] == "text" else
+         json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", opts["output"])
+    for code, k in (wrep.summary().items() if wrep is not None else ()):
+        click.echo(f"segmill agree: consensus output lost information: {code} x{k}: {describe(code)}", err=True)
+    if wrep is not None and not opts["quiet"]:
+        click.echo(f"consensus ({opts['method']}) written to {opts['out']}", err=True)
+    return True
 
 
 @main.command("agree")
@@ -73,6 +101,7 @@ def _one_file_annotators(path, fmt, names):
 @click.option("--to", "to_format", metavar="F", help="Consensus output format (default: the first input's).")
 @click.option("--force", is_flag=True, help="Replace an existing --consensus-out.")
 @quiet_option
+@workers_options
 @run_guarded
 def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_tolerance, match_by, reference, void,
           unlabeled, output_format, output, html_out, lowest, image_root, min_pq, min_iou, min_kappa, consensus_method,
@@ -112,11 +141,18 @@ def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_to
                              reference=reference, void=void, unlabeled=unlabeled,
                              surface_tolerance=surface_tolerance)
     names = _split_names(names)
+    if len(datasets) > 1 and _agree_volumes(datasets, fmts, names, {
+            "tolerance": surface_tolerance, "method": consensus_method, "out": consensus_out, "to_format": to_format,
+            "force": force, "output_format": output_format, "output": output, "quiet": quiet}):
+        return
     if len(datasets) == 1:
         loaded, names = _one_file_annotators(datasets[0], fmts[0], names)
     else:
         loaded = [read(p, f) for p, f in zip(datasets, fmts)]
-    report = compare(loaded, names, settings)
+    if (sharded := sharding()) is not None:
+        report = sharded.agree(loaded, names, settings, datasets, fmts)
+    else:
+        report = compare(loaded, names, settings)
     cons = None
     if consensus_method:
         cons = consensus(loaded, consensus_method, report.names, mode=consensus_mode, settings=settings)

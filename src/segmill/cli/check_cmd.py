@@ -8,7 +8,8 @@ import sys
 import click
 
 from . import main
-from ._common import EXIT_FINDINGS, EXIT_OK, emit, quiet_option, run_guarded, setup_progress
+from ._common import EXIT_FINDINGS, EXIT_OK, DatasetPath, emit, quiet_option, run_guarded, setup_progress
+from ._workers import sharding, workers_options
 
 
 def _codes(values) -> list[str] | None:
@@ -22,7 +23,7 @@ def _codes(values) -> list[str] | None:
 
 
 @main.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=DatasetPath(exists=True))
 @click.option("--format", "fmt", metavar="F", help="Input format (detected when omitted).")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Rule codes or prefixes to run, comma-separated (replaces the default set).")
@@ -40,6 +41,7 @@ def _codes(values) -> list[str] | None:
               help="Read settings from this segmill.toml / pyproject.toml instead of searching for one.")
 @click.option("--image-root", type=click.Path(file_okay=False), help="Folder holding the image files.")
 @quiet_option
+@workers_options
 @run_guarded
 def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_format, output, statistics,
                   max_locations, config_file, image_root, quiet):
@@ -57,7 +59,8 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
     cfg = load_config(file=config_file) if config_file else load_config()
     cfg = cfg.override(select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
                        fail_on=fail_on, image_root=image_root)
-    result = check_path(list(paths), format=fmt, config=cfg)
+    run = sharded.check if (sharded := sharding()) is not None else check_path
+    result = run(list(paths), format=fmt, config=cfg)
     options = {"max_locations": max_locations, "statistics": statistics} if output_format == "text" else {}
     emit(render(result, output_format, **options), output)
     if output and not quiet:

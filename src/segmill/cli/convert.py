@@ -11,6 +11,7 @@ from . import main
 from ._common import quiet_option, run_guarded, setup_progress
 from ._edits import EDIT_PARAMS, EditingCommand, edit_options, is_split_spec, transforms_from
 from ._format_options import route_or_explain
+from ._workers import sharding, workers_options
 
 
 @main.command(cls=EditingCommand, side="both")
@@ -25,6 +26,7 @@ from ._format_options import route_or_explain
 @click.option("--json", "as_json", is_flag=True, help="Print the write report as JSON on stdout.")
 @edit_options
 @quiet_option
+@workers_options
 @run_guarded
 def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, quiet, **options):
     """Convert SRC to DST, printing a loss summary (code, count, meaning) on stderr.
@@ -75,8 +77,9 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
         read_notes.extend(ds.meta.get("read_notes", []))
         return editor(ds)
 
-    report = io.convert(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
-                        options=io.ConvertOptions(read=read_opts, write=write_opts, edit=edit))
+    run = sharded.convert if (sharded := sharding()) is not None else io.convert
+    report = run(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
+                 options=io.ConvertOptions(read=read_opts, write=write_opts, edit=edit))
     report.notes[:0] = read_notes
     if as_json:
         out = report.to_dict()

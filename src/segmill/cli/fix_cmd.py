@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 from . import main
-from ._common import quiet_option, run_guarded, setup_progress
+from ._common import DatasetPath, quiet_option, run_guarded, setup_progress
 
 
 def _codes(values) -> list[str] | None:
@@ -19,7 +19,7 @@ def _codes(values) -> list[str] | None:
 
 
 @main.command("fix")
-@click.argument("src", type=click.Path(exists=True))
+@click.argument("src", type=DatasetPath(exists=True))
 @click.argument("dst", type=click.Path(), required=False)
 @click.option("--format", "fmt", metavar="F", help="Input format (detected when omitted); DST gets the same.")
 @click.option("--select", multiple=True, metavar="CODES",

@@ -9,6 +9,7 @@ import click
 from . import main
 from ._common import run_guarded
 from ._format_options import FormatOptionsCommand, route_or_explain
+from ._workers import sharding, workers_options
 
 
 @main.command(cls=FormatOptionsCommand, side="reader")
@@ -16,6 +17,7 @@ from ._format_options import FormatOptionsCommand, route_or_explain
 @click.option("--format", "-f", "fmt", metavar="F", help="Format name (see `segmill formats`); detected when omitted.")
 @click.option("--skip-invalid", is_flag=True, help="Skip bad records (counted) instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@workers_options
 @run_guarded
 def info(path, fmt, skip_invalid, as_json, **reader_options):
     """Summarize PATH: format (and why), images, annotations per category,
@@ -42,9 +44,12 @@ def info(path, fmt, skip_invalid, as_json, **reader_options):
         if spec.option("errors", "reader") is None:
             raise click.UsageError(f"the {spec.name} reader has no lenient mode for --skip-invalid")
         options["errors"] = "skip"
-    st = io.stream(path, spec.name, **options)  # one item at a time where the format streams
-    s = summarize_stream(st)
-    ds = st.header
+    if (sharded := sharding()) is not None:
+        s, ds = sharded.info(path, spec.name, options)
+    else:
+        st = io.stream(path, spec.name, **options)  # one item at a time where the format streams
+        s = summarize_stream(st)
+        ds = st.header
     if as_json:
         out = {"path": str(path), "format": spec.name, "reason": reason, **s}
         out["skipped_records"] = ds.meta.get("skipped", [])

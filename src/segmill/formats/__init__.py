@@ -65,6 +65,9 @@ _MODULES = (
     "camvid",
     "image_masks",
     "sa1b",
+    "geojson",
+    "nifti",
+    "nrrd",
 )
 
 
@@ -108,6 +111,13 @@ class FormatSpec:
         without its items, then an iterator yielding them one at a time as
         they are read (see :mod:`segmill.streaming`); ``None`` when the
         reader needs the whole file first.
+    shards : callable, optional
+        ``shards(path, n, **reader_options) -> list of selections``: the
+        dataset cut into at most ``n`` parts read apart (groups of files, in
+        reading order), each a picklable value that ``stream(path,
+        selection=s, **reader_options)`` reads alone, as the whole read
+        would (see :mod:`segmill.distributed`). ``None``: sharded runs cut
+        the dataset into ranges of item positions instead.
     example : str
         A sample this format reads, as a path under the repository's
         ``fixtures/`` folder (``""``: none). Not used at run time: the generic
@@ -126,6 +136,7 @@ class FormatSpec:
     annotators: Callable | None = None
     stream: Callable | None = None
     example: str = ""
+    shards: Callable | None = None
 
     def option(self, name: str, side: str) -> Option | None:
         """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""

@@ -34,6 +34,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances
+from ._coco_stream import stream_instances
 from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
 from .options import ERRORS, Option, raster, raster_rule
 
@@ -129,6 +130,23 @@ def read(path, errors: str = "raise") -> Dataset:
     return read_instances(path, errors=errors)
 
 
+def stream(path, errors: str = "raise"):
+    """The header and the items of a COCO instances file, one batch of images at a time (see ``_coco_stream``).
+
+    Files under :data:`STREAM_BYTES` are read whole (no index pays off
+    there), and so is any file the index cannot vouch for; ``None`` then.
+    """
+    try:
+        small = Path(path).stat().st_size < STREAM_BYTES
+    except OSError:
+        small = True  # the whole read words the problem
+    return None if small else stream_instances(path, errors)
+
+
+#: Files at least this big are streamed through an index (smaller ones fit in memory many times over).
+STREAM_BYTES = 32 << 20
+
+
 def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = False, raster: str | None = None,
           polygon_mode: str | None = None, tolerance: float | None = None) -> WriteReport:
     """Write a COCO instances file.
@@ -192,6 +210,7 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        stream=stream,
         output="file",
         options=(
             ERRORS,

@@ -169,7 +169,8 @@ def header(path, errors: str = "raise") -> Dataset:
                    meta={"image_root": str(root), "raster_rule": "coco"})
 
 
-def iter_items(path, errors: str = "raise", skipped: list | None = None) -> Iterator[Item]:
+def iter_items(path, errors: str = "raise", skipped: list | None = None,
+               selection: dict | None = None) -> Iterator[Item]:
     """Yield the items of an SA-1B folder, JSON file or tar shard one at a time.
 
     Parameters
@@ -180,6 +181,10 @@ def iter_items(path, errors: str = "raise", skipped: list | None = None) -> Iter
         See :mod:`segmill.formats`.
     skipped : list, optional
         Where records dropped under ``skip`` / ``keep`` are listed (``{"path", "record", "reason"}``).
+    selection : dict, optional
+        One part of :func:`shards`: only the inputs ``start`` to ``stop``
+        (positions in the sorted inputs), annotation ids numbered from
+        ``first_annotation_id`` (1 when ``None``).
 
     Yields
     ------
@@ -194,6 +199,9 @@ def iter_items(path, errors: str = "raise", skipped: list | None = None) -> Iter
         raise InputError("no such file or directory", p)
     root, inputs = sources(p)
     next_id = 1
+    if selection is not None:
+        inputs = inputs[selection["start"]:selection["stop"]]
+        next_id = selection.get("first_annotation_id") or 1
     for src in inputs:
         for doc in documents(root, src, policy):
             try:
@@ -209,7 +217,7 @@ def iter_items(path, errors: str = "raise", skipped: list | None = None) -> Iter
             yield item
 
 
-def stream(path, errors: str = "raise") -> tuple[Dataset, Iterator[Item]]:
+def stream(path, errors: str = "raise", selection: dict | None = None) -> tuple[Dataset, Iterator[Item]]:
     """The header and a generator of the items (see :mod:`segmill.streaming`); one JSON in memory at a time.
 
     Records dropped under ``skip`` / ``keep`` are listed in the header's
@@ -217,7 +225,30 @@ def stream(path, errors: str = "raise") -> tuple[Dataset, Iterator[Item]]:
     """
     ds = header(path, errors)
     skipped = None if ErrorPolicy.of(errors).raising else ds.meta.setdefault("skipped", [])
-    return ds, iter_items(path, errors, skipped)
+    return ds, iter_items(path, errors, skipped, selection)
+
+
+def shards(path, n: int, errors: str = "raise") -> list[dict]:
+    """At most ``n`` selections of :func:`iter_items`: runs of consecutive inputs of about equal bytes.
+
+    Annotation ids run across the whole path, so a part's first id depends
+    on the parts before it: ``first_annotation_id`` is ``None`` here (the
+    part numbers from 1) and a sharded run renumbers (see
+    :mod:`segmill.distributed`).
+    """
+    ErrorPolicy.of(errors)
+    _, inputs = sources(Path(path))
+    sizes = [f.stat().st_size for f in inputs]
+    total = sum(sizes) or 1
+    n = max(1, min(n, len(inputs)))
+    out, start, acc = [], 0, 0
+    for i, size in enumerate(sizes):
+        acc += size
+        if len(out) < n - 1 and acc * n >= total * (len(out) + 1) and i + 1 < len(inputs):
+            out.append({"start": start, "stop": i + 1, "first_annotation_id": None})
+            start = i + 1
+    out.append({"start": start, "stop": len(inputs), "first_annotation_id": None})
+    return out
 
 
 def read(path, errors: str = "raise") -> Dataset:
@@ -250,6 +281,7 @@ register_format(
         read=read,
         write=write,
         stream=stream,
+        shards=shards,
         output="dir",
         options=(
             ERRORS,

@@ -1,0 +1,152 @@
+"""Sharded runs on dask: images/s of ``info``, ``check`` and ``convert --to coco`` on SA-1B-like tar shards.
+
+For each command: the single-process run, then the sharded run on a
+LocalCluster of 1 and of 2 worker processes (one thread each). Cluster
+start-up is timed apart (it is paid once per command); each sharded figure
+is the best of ``--repeat`` runs on a started cluster, after one warm-up run
+(numba kernels loaded in the workers). The sharded results are checked
+against the single-process ones before any time is printed. Per-shard cost
+is the 1-worker time divided by the number of tar shards; the projection to
+the full SA-1B (about 1,000 tars, 11M images) assumes the 2-worker
+efficiency holds at 64 workers and that reading is not I/O bound.
+
+Usage::
+
+    python benchmarks/bench_shards.py [--data DIR] [--shards 8] [--images 12] [--masks 100] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import segmill
+from segmill import io
+from segmill._info import summarize_stream
+from segmill.check import check_path, render
+from segmill.distributed import (
+    check_sharded,
+    connect,
+    convert_sharded,
+    summarize_sharded,
+)
+
+HERE = Path(__file__).resolve().parent
+SA1B_IMAGES, SA1B_TARS = 11_000_000, 1000
+
+
+def _best(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process, bytes (run on each worker)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _jobs(data: Path, out: Path):
+    """``{command: (single-process fn, sharded fn(client, n), result of each for the equality check)}``."""
+    counter = iter(range(10**6))
+
+    def conv_single():
+        dst = out / f"one-{next(counter)}.json"
+        io.convert(data, dst, "sa1b", "coco")
+        return dst.read_bytes()
+
+    def conv_sharded(client, n):
+        dst = out / f"sh-{next(counter)}.json"
+        convert_sharded(client, n, data, dst, "sa1b", "coco")
+        return dst.read_bytes()
+
+    return {
+        "info": (lambda: summarize_stream(segmill.stream(data, "sa1b")),
+                 lambda c, n: summarize_sharded(c, data, "sa1b", {}, n)[0]),
+        "check": (lambda: render(check_path(data, format="sa1b"), "json"),
+                  lambda c, n: render(check_sharded(c, n, data, format="sa1b"), "json")),
+        "convert --to coco": (conv_single, conv_sharded),
+    }
+
+
+def run(data: Path, repeat: int) -> dict:
+    images = segmill.stream(data, "sa1b")
+    n_images = sum(1 for _ in images)
+    tars = len(list(data.glob("*.tar")))
+    figures: dict = {"images": n_images, "tars": tars, "load": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = _jobs(data, Path(tmp))
+        single = {}
+        for name, (fn, _) in jobs.items():
+            expected = fn()  # warm-up (numba cache, file cache) and the reference result
+            single[name] = (expected, _best(fn, repeat))
+        for n in (1, 2):
+            t = time.perf_counter()
+            with connect(n) as client:
+                figures[f"startup_{n}"] = time.perf_counter() - t
+                for name, (_, sharded) in jobs.items():
+                    got = sharded(client, n)
+                    if got != single[name][0]:
+                        raise SystemExit(f"{name}: the sharded result differs from the single-process one")
+                    figures[(name, n)] = _best(lambda fn=sharded, c=client, k=n: fn(c, k), repeat)
+                figures[f"worker_rss_{n}"] = max(client.run(_peak_rss).values())
+        for name in jobs:
+            figures[(name, 0)] = single[name][1]
+    return figures
+
+
+def report(f: dict) -> str:
+    n, tars = f["images"], f["tars"]
+    lines = [(f"{n} images in {tars} tar shards; load average at start {f['load']:.2f}; cluster start-up "
+              f"{f['startup_1']:.1f} s (1 worker), {f['startup_2']:.1f} s (2 workers), not included"),
+             "", "| command | single process | 1 worker | 2 workers | scaling 2 vs 1 | per-shard cost (1 worker) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name in ("info", "check", "convert --to coco"):
+        s, w1, w2 = f[(name, 0)], f[(name, 1)], f[(name, 2)]
+        lines.append(f"| {name} | {n / s:.1f} img/s | {n / w1:.1f} img/s | {n / w2:.1f} img/s | "
+                     f"**{w1 / w2:.2f}x** | {w1 / tars:.2f} s per {n // tars}-image shard |")
+    lines.append("")
+    lines.append(f"peak RSS of a worker over all three commands: {f['worker_rss_1'] / 2**20:.0f} MiB (1 worker), "
+                 f"{f['worker_rss_2'] / 2**20:.0f} MiB (2 workers)")
+    for name in ("info", "check", "convert --to coco"):
+        per_image = f[(name, 1)] / n
+        eff = f[(name, 1)] / f[(name, 2)] / 2
+        hours = SA1B_IMAGES * per_image / (64 * eff) / 3600
+        lines.append(f"projection, {name}: {per_image * 1000:.1f} ms per image per worker -> full SA-1B "
+                     f"({SA1B_IMAGES:,} images, {SA1B_TARS} tars) on 64 workers at {eff:.0%} efficiency: "
+                     f"{hours:.1f} h")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, help="existing SA-1B-like folder (default: generated in a temp dir)")
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--images", type=int, default=12, help="images per tar shard")
+    ap.add_argument("--masks", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            data = Path(tmp) / "sa1b"
+            subprocess.run([sys.executable, str(HERE / "gen_sa1b.py"), str(data), "--shards", str(args.shards),
+                            "--images", str(args.images), "--masks", str(args.masks)], check=True)
+        figures = run(data, args.repeat)
+    print(report(figures))
+    print(json.dumps({f"{k[0]}/{k[1]}" if isinstance(k, tuple) else k: v for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Where sharded work runs: a dask.distributed ``LocalCluster`` or an existing scheduler.
+
+``dask[distributed]`` is optional (``pip install 'segmill[dask]'``); without
+it :func:`connect` raises a :class:`~segmill.errors.UsageError` naming the
+extra, so ``--workers`` fails with exit 2 and nothing is read or written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from ..errors import UsageError
+
+__all__ = ["SCHEDULER_ENV", "connect", "require_distributed"]
+
+#: The environment variable naming an existing scheduler (as dask's own tools read it).
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def require_distributed():
+    """The ``distributed`` module, or a :class:`UsageError` naming the extra to install."""
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("sharded runs (--workers, --scheduler) need dask.distributed: "
+                         "pip install 'segmill[dask]'") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator:
+    """A ``distributed.Client``: on ``scheduler`` when given, else on a new LocalCluster of ``workers`` processes.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes of the LocalCluster (one thread each).
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``); default:
+        ``$DASK_SCHEDULER_ADDRESS`` when ``workers`` is not given.
+
+    Yields
+    ------
+    distributed.Client
+        Closed (and the LocalCluster shut down) on exit.
+    """
+    distributed = require_distributed()
+    scheduler = scheduler or (None if workers else os.environ.get(SCHEDULER_ENV) or None)
+    if scheduler is None and not workers:
+        raise UsageError("a sharded run needs --workers N or --scheduler ADDRESS")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # the CLI prints one line per outcome, not dask's chatter
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+        return
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -1,0 +1,367 @@
+"""COCO instances read as a stream: a compact index of the file, then a batch of images at a time.
+
+A COCO file keeps images and annotations in two arrays, so no image is
+complete before the whole file has been seen. The stream reads the file
+twice, a block at a time, never whole:
+
+1. :func:`build_index` finds every element of the top-level arrays
+   (:func:`segmill._json_spans.scan_block`), parses each run of records to
+   check it and to take the ids it needs, and keeps per image and per
+   annotation a few packed integers (byte spans, the image each annotation
+   belongs to): about 40 bytes an annotation, not the kilobytes its Python
+   objects cost.
+2. :class:`CocoItems` yields the images in file order, a batch at a time,
+   each with its annotations (in file order), read back by their spans and
+   turned into the model by the reader's own code (:func:`read_images`,
+   :class:`_AnnotationReader`), so every value is what :func:`read` gives.
+
+The index checks what :func:`read` checks across the whole file (unique
+image, category and annotation ids, every annotation's image and category
+declared) before the first item is yielded. Whatever the index cannot vouch
+for (ids that are not integers, a record that is not an object, JSON only
+the standard library reads, a lenient ``errors`` mode, a problem of the
+kind just listed, whose exact message the whole read words) makes the
+stream read the file whole instead (:class:`~segmill.streaming.Stream`'s
+``bounded`` is then False): the same items, more memory.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from dataclasses import InitVar, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import jsonio
+from .._progress import track
+from ..errors import InputError
+from ..limits import MAX_JSON_DEPTH
+from ..model import Dataset
+from . import _coco_json as J
+from ._coco_checks import _Errors
+from ._coco_read import CocoOrder, _AnnotationReader, build_dataset_meta, read_categories, read_images
+
+__all__ = ["build_index", "CocoIndex", "CocoItems", "stream_instances"]
+
+#: Bytes read per block while indexing, records parsed per call, images per batch while streaming.
+BLOCK = 8 << 20
+RUN = 4096
+BATCH = 512
+_MAX_MEMBERS = 4096
+_SPACE = b" \t\r\n"
+_ARRAYS = ("images", "annotations")
+
+
+class _Unstreamable(Exception):
+    """The index cannot vouch for the file: read it whole (not an error by itself)."""
+
+
+@dataclass
+class CocoIndex:
+    """Where a COCO file's records are, and what the stream needs to hand them out by image.
+
+    Attributes
+    ----------
+    top : dict
+        The document with ``[]`` in place of ``images`` and ``annotations``.
+    images, annotations : ndarray of int64, shape (n, 2)
+        Byte spans ``[start, end)`` of each record, in file order.
+    owner : ndarray of int64
+        Per annotation, the position of its image in ``images`` (used to
+        group them; not kept).
+    image_ids : ndarray of int64
+        The image ids, in file order.
+    """
+
+    path: Path
+    top: dict
+    images: np.ndarray
+    annotations: np.ndarray
+    owner: InitVar[np.ndarray]
+    image_ids: np.ndarray
+    by_image: np.ndarray = field(init=False)  # annotation positions, grouped by image, in file order within
+    bounds: np.ndarray = field(init=False)  # by_image[bounds[k]:bounds[k + 1]]: the annotations of image k
+
+    def __post_init__(self, owner):
+        self.by_image = np.argsort(owner, kind="stable")
+        self.bounds = np.searchsorted(owner, np.arange(len(self.images) + 1), sorter=self.by_image)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the packed arrays take."""
+        return sum(a.nbytes for a in (self.images, self.annotations, self.image_ids, self.by_image, self.bounds))
+
+
+def _scan(f, size: int):
+    """The member spans and the element spans of a file (see :func:`segmill._json_spans.scan_block`)."""
+    from .._json_spans import ST_BAD, ST_DEPTH, ST_MEMBER, new_state, scan_block
+
+    st = new_state()
+    members = np.full((_MAX_MEMBERS, 3), -1, np.int64)
+    out = np.empty((1 << 16, 3), np.int64)
+    spans: dict[int, array] = {}  # per member: start, end, start, end, ... (16 bytes a record, no copy kept)
+    buf = bytearray(BLOCK)
+    view = np.frombuffer(buf, np.uint8)
+    base = 0
+    while base < size:
+        n = f.readinto(buf)
+        if not n:
+            break
+        done = 0
+        while done < n:
+            used, ne = scan_block(view[done:], n - done, base + done, st, members, out, MAX_JSON_DEPTH)
+            if st[ST_BAD]:
+                raise _Unstreamable
+            rows = out[:ne]
+            for m in np.unique(rows[:, 0]).tolist():
+                mine = rows[rows[:, 0] == m] if rows[0, 0] != rows[-1, 0] else rows
+                spans.setdefault(m, array("q")).frombytes(np.ascontiguousarray(mine[:, 1:]).tobytes())
+            done += used
+        base += n
+    count = int(st[ST_MEMBER]) + 1
+    if st[ST_DEPTH] != 0 or not 0 < count <= _MAX_MEMBERS:
+        raise _Unstreamable
+    return members[:count], spans
+
+
+def _read(fd: int, start: int, end: int) -> bytes:
+    data = os.pread(fd, end - start, start)
+    if len(data) != end - start:
+        raise _Unstreamable  # the file changed under us
+    return data
+
+
+def _between(fd: int, start: int, end: int, sep: bytes) -> None:
+    """The bytes between two spans are white space around one ``sep`` (``b""``: none)."""
+    gap = _read(fd, start, end).strip(_SPACE) if end > start else b""
+    if gap != sep:
+        raise _Unstreamable
+
+
+def _top(fd: int, size: int, members: np.ndarray) -> tuple[dict, dict]:
+    """The document without the two big arrays, and each member's value span by key."""
+    _between(fd, 0, int(members[0, 0]), b"{")
+    spans, texts = {}, []
+    for k, (ks, vs, ve) in enumerate(members.tolist()):
+        if vs < 0 or ve < 0:
+            raise _Unstreamable
+        key_text = _read(fd, ks, vs).rstrip(_SPACE)
+        if not key_text.endswith(b":"):
+            raise _Unstreamable
+        try:
+            key = J._orjson.loads(key_text[:-1])
+        except J._orjson.JSONDecodeError:
+            raise _Unstreamable from None
+        if type(key) is not str or key in spans:
+            raise _Unstreamable  # a repeated key: the parsers keep the last; the whole read says so
+        spans[key] = (vs, ve)
+        value = b"[]" if key in _ARRAYS else _read(fd, vs, ve)
+        texts.append(key_text + value)
+        nxt = int(members[k + 1, 0]) if k + 1 < len(members) else size
+        _between(fd, ve, nxt, b"," if k + 1 < len(members) else b"}")
+    try:
+        top = J._orjson.loads(b"{" + b",".join(texts) + b"}")
+    except J._orjson.JSONDecodeError:
+        raise _Unstreamable from None
+    for key in _ARRAYS:
+        if key not in spans or _read(fd, spans[key][0], spans[key][0] + 1) != b"[":
+            raise _Unstreamable
+    return top, spans
+
+
+def _records(fd: int, spans: np.ndarray, first: int, last: int, path, what: str) -> tuple[list, bool]:
+    """Parse records ``first..last-1`` (consecutive in the file) in one call: ``(records, nonfinite)``.
+
+    What orjson refuses goes to the standard parser (``NaN``, integers
+    beyond 64 bits), as the whole read does; invalid JSON is an
+    :class:`~segmill.errors.InputError` naming the records.
+    """
+    text = b"[" + _read(fd, int(spans[first, 0]), int(spans[last - 1, 1])) + b"]"
+    try:
+        recs, nonfinite = J._orjson.loads(text), False
+    except J._orjson.JSONDecodeError:
+        try:
+            recs, nonfinite = jsonio.parse(text, None)
+        except InputError as exc:
+            raise InputError(exc.message, path, f"{what}[{first}:{last}]") from None
+    if len(recs) != last - first:
+        raise InputError("invalid JSON: the records are not separated by commas", path, f"{what}[{first}:{last}]")
+    return recs, nonfinite
+
+
+def _ids(fd: int, spans: np.ndarray, first: int, last: int) -> np.ndarray:
+    """``(kind, value)`` of ``id``, ``image_id``, ``category_id`` of records ``first..last-1`` (see ``record_ids``)."""
+    from .._json_spans import record_ids
+
+    base = int(spans[first, 0])
+    data = _read(fd, base, int(spans[last - 1, 1]))
+    out = np.empty((last - first, 6), np.int64)
+    rel = spans[first:last] - base
+    record_ids(np.frombuffer(data, np.uint8), np.ascontiguousarray(rel[:, 0]), np.ascontiguousarray(rel[:, 1]), out)
+    return out
+
+
+def _array_spans(fd: int, spans: dict, member: int, span: tuple) -> np.ndarray:
+    """The element spans of one top-level array, with the brackets and commas between them checked."""
+    rows = np.frombuffer(spans.pop(member, array("q")), np.int64).reshape(-1, 2)
+    start, end = span
+    if not len(rows):
+        _between(fd, start + 1, end - 1, b"")
+        return rows
+    _between(fd, start + 1, int(rows[0, 0]), b"")
+    _between(fd, int(rows[-1, 1]), end - 1, b"")
+    for a in range(RUN, len(rows), RUN):  # within a run the parser checks the commas
+        _between(fd, int(rows[a - 1, 1]), int(rows[a, 0]), b",")
+    return rows
+
+
+def _column(found: np.ndarray, k: int, out: array, optional: bool = False) -> None:
+    """Append the values of key ``k`` to ``out`` when every one is an integer (absent ones skipped where
+    ``optional``); else unstreamable."""
+    from .._json_spans import ABSENT, INTEGER
+
+    kinds = found[:, 2 * k]
+    ok = kinds == INTEGER
+    if not (ok.all() or (optional and np.all(ok | (kinds == ABSENT)))):
+        raise _Unstreamable
+    out.frombytes(found[ok, 2 * k + 1].tobytes())
+
+
+def build_index(path) -> CocoIndex | None:
+    """Index a COCO instances file for streaming; ``None`` when it must be read whole (see the module docs)."""
+    if J._orjson is None:
+        return None
+    path = Path(path)
+    image_ids, ann_ids, owners, cat_refs = array("q"), array("q"), array("q"), array("q")
+    try:
+        with open(path, "rb") as f, J.no_gc():
+            size = os.fstat(f.fileno()).st_size
+            members, spans = _scan(f, size)
+            fd = f.fileno()
+            top, values = _top(fd, size, members)
+            keys = list(values)
+            images = _array_spans(fd, spans, keys.index("images"), values["images"])
+            anns = _array_spans(fd, spans, keys.index("annotations"), values["annotations"])
+            del spans
+            for a in range(0, len(images), RUN):
+                _column(_ids(fd, images, a, min(a + RUN, len(images))), 0, image_ids)
+            for a in track(range(0, len(anns), RUN), -(-len(anns) // RUN), "indexing annotations"):
+                found = _ids(fd, anns, a, min(a + RUN, len(anns)))
+                _column(found, 0, ann_ids)
+                _column(found, 1, owners)
+                _column(found, 2, cat_refs, optional=True)
+                cat_refs = array("q", set(cat_refs))  # a few distinct values
+    except _Unstreamable:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", path) from None
+    ids = np.frombuffer(image_ids, np.int64)
+    if not _unique(ids.copy()) or not _unique(np.frombuffer(ann_ids, np.int64)):
+        return None  # the whole read words the problem
+    del ann_ids
+    cats = top.get("categories")
+    declared = [c.get("id") for c in cats if type(c) is dict] if type(cats) is list else []
+    if len(set(declared)) != len(declared) or not set(cat_refs) <= set(declared):
+        return None
+    owner = _positions(ids, np.frombuffer(owners, np.int64))
+    if owner is None:
+        return None
+    return CocoIndex(path, top, images, anns, owner, ids)
+
+
+def _unique(values: np.ndarray) -> bool:
+    """No value twice (sorts ``values`` in place)."""
+    values.sort()
+    return not len(values) or bool(np.all(values[1:] != values[:-1]))
+
+
+def _positions(ids: np.ndarray, refs: np.ndarray) -> np.ndarray | None:
+    """The position in ``ids`` of each of ``refs``; None when one is not there."""
+    if not len(refs):
+        return np.empty(0, np.int64)
+    if not len(ids):
+        return None
+    order = np.argsort(ids, kind="stable")
+    where = np.searchsorted(ids, refs, sorter=order)
+    np.minimum(where, len(ids) - 1, out=where)
+    found = order[where]
+    del where
+    if not np.array_equal(ids[found], refs):
+        return None
+    return found
+
+
+class CocoItems:
+    """The items of an indexed file, in file order, a batch of images at a time (an iterator)."""
+
+    def __init__(self, index: CocoIndex, cats: list, err: _Errors):
+        self.index, self.err = index, err
+        self.cat_ids = {c.id for c in cats}
+        self._gen = self._items()
+        self._seen = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def _items(self):
+        ix = self.index
+        with open(ix.path, "rb") as f:
+            fd = f.fileno()
+            for a in range(0, len(ix.images), BATCH):
+                b = min(a + BATCH, len(ix.images))
+                with J.no_gc():
+                    recs, _ = _records(fd, ix.images, a, b, ix.path, "images")
+                    items = read_images(recs, self.err)
+                    if [it.id for it in items] != ix.image_ids[a:b].tolist():
+                        raise InputError("the file changed while it was read", ix.path)
+                    self._attach(fd, items, a, b)
+                yield from items
+
+    def _attach(self, fd: int, items: list, a: int, b: int) -> None:
+        """Read the annotations of images ``a..b-1`` into ``items``, in file order, by runs of consecutive records."""
+        ix = self.index
+        positions = np.sort(ix.by_image[ix.bounds[a]:ix.bounds[b]])
+        if not len(positions):
+            return
+        runs = np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1)
+        parsed = [(int(r[0]), *_records(fd, ix.annotations, int(r[0]), int(r[-1]) + 1, ix.path, "annotations"))
+                  for r in runs]
+        nonfinite = any(p[2] for p in parsed)
+        reader = _AnnotationReader(items, self.cat_ids, self.err, nonfinite, CocoOrder(), False, True)
+        for first, recs, _ in parsed:
+            if not all(type(r) is dict for r in recs) or any(r.get("image_id") not in reader.by_id for r in recs):
+                raise InputError("the file changed while it was read", ix.path)
+            reader.feed(recs, first)
+        reader.finish()
+
+    def finish_dataset(self, ds: Dataset) -> None:
+        """Once every item is in ``ds``: the file order of the annotations, as :func:`read` records it."""
+        order = CocoOrder()
+        flat = [(ann, it) for it in ds.items for ann in it.annotations]
+        for k in np.argsort(self.index.by_image, kind="stable").tolist():
+            ann, it = flat[k]
+            order.anns.append(ann)
+            order.items.append(it)
+            order.ids.append(ann.id)
+        ds.meta["coco"]["order"] = order
+
+
+def stream_instances(path, errors: str = "raise"):
+    """``(header, items)`` of a COCO instances file, or ``None`` when it must be read whole."""
+    err = _Errors(errors, path)
+    if err.mode != "raise":
+        return None
+    index = build_index(path)
+    if index is None:
+        return None
+    top = index.top
+    cats = read_categories(top.get("categories"), err)
+    extra_top = {k: v for k, v in top.items() if k not in ("info", "licenses", "images", "annotations", "categories")}
+    header = Dataset(cats, [], top.get("info"), top.get("licenses"), extra_top)
+    build_dataset_meta(header, top, None, err)
+    return header, CocoItems(index, cats, err)

@@ -1,0 +1,444 @@
+"""GeoJSON polygons over GeoTIFF scenes (optional extra ``geo``: rasterio, pyproj, shapely).
+
+Layouts
+-------
+A. A folder of scenes (``*.tif``, ``*.tiff``; ``*.png``/``*.jpg`` scenes have no
+   georeferencing), each with a vector file of the same stem beside it
+   (``scene.tif`` + ``scene.geojson``; a GeoPackage ``scene.gpkg`` or a
+   shapefile ``scene.shp`` is read through pyogrio, its first layer), searched
+   recursively. A scene without a vector file beside it is not an item.
+B. One ``.geojson`` (or ``.gpkg`` / ``.shp``) file. Each feature names its scene with the property
+   ``image`` (reader option ``image_field``), a path relative to the folder
+   ``images`` (reader option; default: the vector file's folder). When no
+   feature names a scene, the scene is the file's sibling of the same stem.
+
+Coordinates
+-----------
+A feature's coordinates are in the vector file's CRS: the ``crs`` member
+(``{"type": "name", "properties": {"name": "EPSG:32633"}}``, GeoJSON 2008) or,
+without one, ``OGC:CRS84`` (RFC 7946). When the scene has a CRS and it differs,
+coordinates are reprojected to it with pyproj (``always_xy``); then pixel
+``(col, row) = ~transform * (x, y)`` with the scene's affine transform, the
+same operations as rasterio's. A scene without a CRS (a PNG) has the identity
+transform: coordinates are pixels. Only the scene's header is read.
+
+The scene's georeferencing is kept as the item attribute ``geo``: ``crs``
+(WKT), ``epsg``, ``transform`` (rasterio's 6 numbers ``a, b, c, d, e, f``),
+``width``, ``height`` and ``vector_crs`` (the vector file's CRS name, null for
+RFC 7946's CRS84). It is plain JSON, so COCO carries it (image
+``attributes``) and COCO -> GeoJSON writes map coordinates back.
+
+Properties: ``class`` (reader option ``class_field``) names the category;
+``iscrowd`` and ``score`` set the crowd flag and the score; ``category_id``
+picks a category of the file's ``categories`` member (written by segmill);
+every other property is an annotation attribute, and a feature's ``id``
+becomes the attribute ``feature_id``. Images and annotations are numbered 1,
+2, ... in reading order.
+
+Polygons with holes: a hole is joined to its exterior by a zero-width bridge
+(the COCO way of keeping a hole in one ring, exact under the pixel rule); the
+writer splits such rings back into exterior and holes with shapely.
+
+Scene size: scenes are large by nature and the reader never decodes them, so
+the pixel limit does not apply to them (a side is at most 2**31 - 1); a
+writer or ``segmill tile`` that decodes pixels checks the limit on what it
+decodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import jsonio
+from ..errors import GeometryError, InputError, LimitError, UsageError
+from ..geometry import InvalidGeometry
+from ..losses import register_codes
+from ..model import Annotation, Category, Dataset, Item
+from ..paths import confined_glob, resolve_inside
+from ..validate import ErrorPolicy, brief, finite, hashable_id, string
+from . import NO, Detection, FormatSpec, register_format
+from ._folder_scan import scan_levels
+from ._geo_features import bridge, parse_geometry
+from ._geo_ogr import OGR_SUFFIXES, load_ogr
+from ._geo_scene import (
+    GEO_KEY,
+    SCENE_SUFFIXES,
+    deps,
+    geo_of,
+    open_scene,
+    reprojector,
+    scene_header,
+    to_map,
+    to_pixels,
+    vector_crs_name,
+)
+from ._geo_write import VECTOR_SUFFIX, write
+from .options import ERRORS, Option
+
+register_codes(
+    {
+        "L901": "scene image not found: the vector file is written without it (a re-read needs the scene beside it)",
+        "L902": "mask traced to polygons (GeoJSON holds vectors; exact under the COCO pixel rule)",
+        "L903": "categories not written: there is no image, and each image's vector file lists them",
+        "L904": "image id not kept (images are numbered in reading order)",
+        "L905": "annotation id not kept (features are numbered in reading order)",
+        "L906": "stored area / bbox dropped (a re-read recomputes them from the polygon)",
+        "L907": "image is not a scene the reader opens (.tif, .tiff, .png, .jpg, .jpeg): a re-read skips it",
+        "L908": "an empty mask or a shape kind GeoJSON has no geometry for was dropped",
+    },
+    changes={"classes": ("L901", "L903", "L907"), "images": ("L901", "L907"), "pixels": ("L901", "L907", "L908")},
+)
+
+#: Public names for ``segmill.tiling`` (scene headers, windows, coordinates) besides the reader and writer.
+__all__ = [
+    "GEO_KEY",
+    "SCENE_SUFFIXES",
+    "bridge",
+    "deps",
+    "detect",
+    "geo_of",
+    "open_scene",
+    "read",
+    "scene_header",
+    "to_map",
+    "to_pixels",
+    "write",
+]
+
+_RESERVED = ("iscrowd", "score", "category_id")
+
+
+# ------------------------------------------------------------------ detection
+def _head(f: Path, n: int = 4096) -> bytes:
+    with open(f, "rb") as fh:
+        return fh.read(n)
+
+
+def _is_geojson(f: Path) -> bool:
+    return f.suffix.lower() == VECTOR_SUFFIX and f.is_file() and b'"FeatureCollection"' in _head(f)
+
+
+def detect(path) -> Detection:
+    """A ``.geojson`` FeatureCollection, or a folder whose scenes have a ``.geojson`` of the same stem beside them."""
+    p = Path(path)
+    if p.is_file():
+        if _is_geojson(p):
+            return Detection(0.9, "GeoJSON FeatureCollection file")
+        if p.suffix.lower() in OGR_SUFFIXES and any(p.with_suffix(x).is_file() for x in SCENE_SUFFIXES):
+            return Detection(0.6, f"{p.suffix} vector file with a scene of the same stem beside it")
+        return NO
+    if not p.is_dir():
+        return NO
+    lone = None
+    for _level, entries in scan_levels(p, 4, 5000, descend=lambda e: True):
+        for e in entries:
+            f = Path(e.path)
+            if f.suffix.lower() in SCENE_SUFFIXES and _is_geojson(f.with_suffix(VECTOR_SUFFIX)):
+                where = f.relative_to(p).as_posix()
+                return Detection(0.95, f"scene {where!r} with a GeoJSON file of the same stem beside it")
+            if f.suffix.lower() in (".tif", ".tiff") and any(f.with_suffix(x).is_file() for x in OGR_SUFFIXES):
+                where = f.relative_to(p).as_posix()
+                return Detection(0.9, f"GeoTIFF {where!r} with a GeoPackage or shapefile of the same stem beside it")
+            if lone is None and f.suffix.lower() == VECTOR_SUFFIX and _is_geojson(f):
+                lone = f
+    if lone is not None:  # a geojson output whose scenes were not found (L901): the reader needs them
+        return Detection(0.6, f"GeoJSON file {lone.relative_to(p).as_posix()!r} (its scene is not beside it)")
+    return NO
+
+
+# ------------------------------------------------------------------ reading
+class _Reader:
+    """The state of one read: categories, numbering, policy."""
+
+    def __init__(self, root: Path, class_field: str, image_field: str, policy: ErrorPolicy):
+        self.root = root
+        self.class_field = class_field
+        self.image_field = image_field
+        self.policy = policy
+        self.cats: list[Category] = []
+        self.by_name: dict[str, Category] = {}
+        self.by_id: dict = {}
+        self.next_ann = 1
+
+    def categories(self, doc, f: Path) -> None:
+        """Categories declared in the file's ``categories`` member (segmill writes one)."""
+        decl = doc.get("categories")
+        if decl is None:
+            return
+        if not isinstance(decl, list):
+            raise InputError(f"categories must be a list, got {brief(decl)}", f, "categories")
+        for i, c in enumerate(decl):
+            rec = f"categories[{i}]"
+            if not isinstance(c, dict):
+                raise InputError(f"a category must be an object, got {brief(c)}", f, rec)
+            cid = hashable_id(c.get("id"), "category id", f, rec)
+            name = string(c.get("name"), "category name", f, rec, max_len=1024)
+            sup = c.get("supercategory")
+            sup = None if sup is None else string(sup, "supercategory", f, rec, max_len=1024)
+            if cid in self.by_id:
+                if self.by_id[cid].name != name:
+                    raise InputError(f"category id {cid!r} is declared with two names", f, rec)
+                continue
+            cat = Category(cid, name, sup)
+            self.cats.append(cat)
+            self.by_id[cid] = cat
+            self.by_name.setdefault(name, cat)
+
+    def category(self, props, f, rec):
+        cid = props.get("category_id")
+        if cid is not None and not isinstance(cid, bool) and isinstance(cid, (int, str)) and cid in self.by_id:
+            return cid
+        if self.class_field not in props:
+            raise InputError(f"the feature has no {self.class_field!r} property naming its class (name the "
+                             "property with class_field / --class-field)", f, rec)
+        value = props[self.class_field]
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise InputError(f"property {self.class_field!r} must be a string or an integer, got {brief(value)}",
+                             f, rec)
+        name = string(str(value), self.class_field, f, rec, max_len=1024, allow_empty=False)
+        cat = self.by_name.get(name)
+        if cat is None:
+            ids = [c.id for c in self.cats if isinstance(c.id, int)]
+            cat = Category(max(ids, default=0) + 1, name)
+            self.cats.append(cat)
+            self.by_name[name] = cat
+            self.by_id[cat.id] = cat
+        return cat.id
+
+    def annotation(self, feat, f, rec, to_px):
+        """One feature as an annotation (InputError when malformed; kept as invalid geometry under keep)."""
+        if not isinstance(feat, dict) or feat.get("type") != "Feature":
+            raise InputError(f"a feature must be an object of type 'Feature', got {brief(feat)}", f, rec)
+        props = feat.get("properties")
+        props = {} if props is None else props
+        if not isinstance(props, dict):
+            raise InputError(f"properties must be an object, got {brief(props)}", f, rec)
+        cid = self.category(props, f, rec)
+        try:
+            geom = parse_geometry(feat.get("geometry"), f, rec, to_px)
+        except InputError as exc:
+            if not self.policy.keeping:
+                raise
+            geom = InvalidGeometry(feat.get("geometry"), exc.message)
+        crowd = props.get("iscrowd", False)
+        if crowd not in (True, False, 0, 1):
+            raise InputError(f"iscrowd must be true, false, 0 or 1, got {brief(crowd)}", f, rec)
+        score = props.get("score")
+        score = None if score is None else finite(score, "score", f, rec)
+        skip = {self.class_field, self.image_field, *_RESERVED}
+        attrs = {k: v for k, v in props.items() if k not in skip}
+        if "id" in feat:
+            attrs["feature_id"] = feat["id"]
+        ann = Annotation(self.next_ann, cid, geom, bool(crowd), None, None, score, attrs)
+        self.next_ann += 1
+        return ann
+
+
+def _vector_crs(doc, f) -> str | None:
+    crs = doc.get("crs")
+    if crs is None:
+        return None
+    props = crs.get("properties") if isinstance(crs, dict) else None
+    name = props.get("name") if isinstance(props, dict) else None
+    if not (isinstance(crs, dict) and crs.get("type") == "name" and isinstance(name, str)):
+        raise InputError(f"crs must be {{'type': 'name', 'properties': {{'name': ...}}}}, got {brief(crs)}", f, "crs")
+    return vector_crs_name(name, f, "crs")
+
+
+def _vector_of(scene: Path) -> Path | None:
+    """The vector file beside a scene: ``<stem>.geojson``, else ``.gpkg``, else ``.shp``."""
+    for suffix in (VECTOR_SUFFIX, *OGR_SUFFIXES):
+        cand = scene.with_suffix(suffix)
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _load_collection(f: Path) -> dict:
+    if f.suffix.lower() in OGR_SUFFIXES:
+        return load_ogr(f)
+    doc, _ = jsonio.load(f)
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"),
+                                                                                                list):
+        raise InputError("not a GeoJSON FeatureCollection with a 'features' list", f)
+    return doc
+
+
+def _scene_item(r: _Reader, scene: Path, number: int, vector_crs, f: Path) -> tuple[Item, object]:
+    """An item for ``scene`` and the function taking vector coordinates to its pixels."""
+    name = scene.relative_to(r.root).as_posix()
+    geo = scene_header(scene, name)
+    geo["vector_crs"] = vector_crs
+    reproject = reprojector(vector_crs, geo, path=f, record="crs")
+    t = geo["transform"]
+
+    def to_px(xy):
+        return to_pixels(reproject(xy) if reproject is not None else xy, t)
+
+    item = Item(number, name, geo["width"], geo["height"], attributes={GEO_KEY: geo})
+    return item, to_px
+
+
+def _add_features(r: _Reader, item, to_px, feats, f) -> None:
+    for i, feat in enumerate(feats):
+        rec = f"feature {i}"
+        try:
+            ann = r.annotation(feat, f, rec, to_px)
+        except InputError as exc:
+            r.policy.drop(InputError(exc.message, exc.path or f, exc.record or rec))
+            continue
+        item.annotations.append(ann)
+
+
+def _image_attributes(doc, item, f) -> None:
+    extra = doc.get("image_attributes")
+    if extra is None:
+        return
+    if not isinstance(extra, dict):
+        raise InputError(f"image_attributes must be an object, got {brief(extra)}", f, "image_attributes")
+    for k, v in extra.items():
+        if k != GEO_KEY:
+            item.attributes[k] = v
+
+
+def _read_folder(r: _Reader, root: Path, ds: Dataset) -> None:
+    scenes = [(s, v) for s in _scene_files(root) if (v := _vector_of(s)) is not None]
+    for number, (scene, f) in enumerate(scenes, 1):
+        try:
+            doc = _load_collection(f)
+            r.categories(doc, f)
+            item, to_px = _scene_item(r, scene, number, _vector_crs(doc, f), f)
+            _image_attributes(doc, item, f)
+        except InputError as exc:
+            r.policy.drop(exc)
+            continue
+        _add_features(r, item, to_px, doc["features"], f)
+        ds.items.append(item)
+
+
+def _scene_files(root: Path) -> list[Path]:
+    try:
+        found = confined_glob(root, "**/*")
+    except RecursionError:
+        raise LimitError("folders nested too deeply", root) from None
+    return [p for p in found if p.suffix.lower() in SCENE_SUFFIXES]
+
+
+def _read_file(r: _Reader, f: Path, ds: Dataset) -> None:
+    doc = _load_collection(f)
+    r.categories(doc, f)
+    vcrs = _vector_crs(doc, f)
+    groups: dict[str, list] = {}
+    for i, feat in enumerate(doc["features"]):
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        name = props.get(r.image_field) if isinstance(props, dict) else None
+        if name is not None and not isinstance(name, str):
+            r.policy.drop(InputError(f"property {r.image_field!r} must be a path, got {brief(name)}", f,
+                                     f"feature {i}"))
+            continue
+        groups.setdefault(name, []).append((i, feat))
+    if None in groups and len(groups) > 1:
+        for i, _ in groups.pop(None):
+            r.policy.drop(InputError(f"the feature names no scene (property {r.image_field!r})", f, f"feature {i}"))
+    for number, (name, feats) in enumerate(groups.items(), 1):
+        try:
+            scene = _scene_of(r, f, name)
+            item, to_px = _scene_item(r, scene, number, vcrs, f)
+        except InputError as exc:
+            r.policy.drop(exc)
+            continue
+        for i, feat in feats:
+            try:
+                item.annotations.append(r.annotation(feat, f, f"feature {i}", to_px))
+            except InputError as exc:
+                r.policy.drop(exc)
+        ds.items.append(item)
+
+
+def _scene_of(r: _Reader, f: Path, name: str | None) -> Path:
+    if name is not None:
+        scene = resolve_inside(r.root, name, f, f"{r.image_field} {brief(name)}")
+        if not scene.is_file():
+            raise InputError(f"scene {brief(name)} not found in {str(r.root)!r}", f)
+        return scene
+    for suffix in SCENE_SUFFIXES:
+        cand = f.with_suffix(suffix)
+        if cand.is_file():
+            return resolve_inside(r.root, cand.name, f, "scene")
+    raise InputError(f"no scene beside the vector file ({f.stem}.tif) and no feature names one (property "
+                     f"{r.image_field!r})", f)
+
+
+def read(path, errors: str = "raise", class_field: str = "class", image_field: str = "image",
+         images=None) -> Dataset:
+    """Read GeoJSON polygons over their scenes (layouts A and B of the module docs).
+
+    Parameters
+    ----------
+    path : path
+        A folder of scenes with ``<stem>.geojson`` beside each, or one ``.geojson`` file.
+    errors : {"raise", "skip", "keep"}
+    class_field : str, default "class"
+        The property naming a feature's category.
+    image_field : str, default "image"
+        The property naming a feature's scene (one-file layout).
+    images : path, optional
+        The folder holding the scenes of a one-file layout (default: the file's folder).
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        rasterio or pyproj missing (``pip install 'segmill[geo]'``), a bad option.
+    segmill.errors.InputError
+        Invalid JSON, a malformed feature, a scene GDAL cannot open, a scene
+        path leaving its folder, an unknown CRS or one that cannot be
+        reprojected.
+    """
+    policy = ErrorPolicy.of(errors)
+    for name, value in (("class_field", class_field), ("image_field", image_field)):
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{name} must be a non-empty string; got {brief(value)}")
+    deps()
+    p = Path(path)
+    if images is not None and not Path(images).is_dir():
+        raise UsageError(f"images must be a folder; got {brief(str(images))}")
+    root = Path(images) if images is not None else (p.parent if p.is_file() else p)
+    ds = Dataset(meta={"image_root": str(root), "raster_rule": "coco"})
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    r = _Reader(root, class_field, image_field, policy)
+    try:
+        if p.is_file():
+            _read_file(r, p, ds)
+        else:
+            _read_folder(r, p, ds)
+    except GeometryError as exc:  # the model's own checks: never anything but an InputError
+        raise InputError(str(exc), p) from None
+    ds.categories = r.cats
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+register_format(
+    FormatSpec(
+        name="geojson",
+        description="GeoJSON polygons over GeoTIFF scenes (scene.tif + scene.geojson; extra: segmill[geo])",
+        detect=detect,
+        read=read,
+        write=write,
+        output="dir",
+        options=(
+            ERRORS,
+            Option("class_field", "reader", "the feature property naming the class", default="class"),
+            Option("image_field", "reader", "the feature property naming its scene (one vector file)",
+                   default="image"),
+            Option("images", "reader", "folder of the scenes a single vector file refers to", kind="path"),
+            Option("image_root", "writer", "where the source scenes are (default: where the source says)",
+                   kind="path"),
+            Option("link_images", "writer", "hard-link scenes instead of copying them", kind="bool",
+                   default=False),
+        ),
+        example="geojson/basic",
+    )
+)

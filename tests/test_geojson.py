@@ -1,0 +1,38 @@
+"""geojson format: reading, writing, detection, loss codes, and the conversion matrix rows (see test_geo.py)."""
+
+#: The conversion matrix's rows (tests/test_cross_format.py) whose later format in registry order is
+#: geojson: ``segmill convert <example> out --from S --to T`` reports exactly these loss codes.
+CONVERSIONS = {
+    ('ade20k', 'geojson'): {'L902', 'L904'},
+    ('camvid', 'geojson'): {'L001', 'L902', 'L904'},
+    ('cityscapes', 'geojson'): {'L902', 'L904'},
+    ('coco', 'geojson'): {'L001', 'L901', 'L902', 'L904', 'L905', 'L906'},
+    ('coco_panoptic', 'geojson'): {'L001', 'L901', 'L902', 'L904', 'L906'},
+    ('coco_results', 'geojson'): {'L901', 'L902', 'L904', 'L905', 'L907'},
+    ('cvat', 'geojson'): {'L902', 'L904'},
+    ('geojson', 'camvid'): {'L001', 'L208', 'L705', 'L830'},
+    ('geojson', 'cityscapes'): {'L605', 'L705'},
+    ('geojson', 'coco'): set(),
+    ('geojson', 'coco_panoptic'): {'L001', 'L705'},
+    ('geojson', 'coco_results'): {'L101', 'L110', 'L111', 'L112'},
+    ('geojson', 'cvat'): {'L001', 'L504'},
+    ('geojson', 'geojson'): set(),
+    ('geojson', 'image_masks'): {'L001', 'L208', 'L705', 'L840'},
+    ('geojson', 'kitti'): {'L001', 'L208', 'L705'},
+    ('geojson', 'label_studio'): {'L001', 'L804', 'L806'},
+    ('geojson', 'labelme'): {'L001', 'L406'},
+    ('geojson', 'masks'): {'L001', 'L208', 'L705'},
+    ('geojson', 'sa1b'): {'L001', 'L880'},
+    ('geojson', 'voc'): {'L001', 'L208', 'L705'},
+    ('geojson', 'yolo'): {'L001', 'L303'},
+    ('image_masks', 'geojson'): {'L001', 'L902', 'L904'},
+    ('kitti', 'geojson'): {'L902', 'L904'},
+    ('label_studio', 'geojson'): {'L901', 'L902', 'L904'},
+    ('labelme', 'geojson'): {'L902', 'L904'},
+    ('mapillary', 'geojson'): {'L003', 'L902', 'L904', 'L905'},
+    ('masks', 'geojson'): {'L001', 'L003', 'L901', 'L902', 'L904'},
+    ('open_images', 'geojson'): {'L901', 'L902', 'L904'},
+    ('sa1b', 'geojson'): {'L001', 'L902', 'L906'},
+    ('voc', 'geojson'): {'L001', 'L003', 'L901', 'L902', 'L904', 'L905', 'L906'},
+    ('yolo', 'geojson'): {'L904'},
+}
