@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 import segmill
 from segmill.errors import InputError, LimitError, UsageError
 from segmill.formats import _coco_read
+from segmill.formats import coco as coco_format
 from segmill.geometry import InvalidGeometry
 
 _spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
@@ -109,6 +110,28 @@ def test_the_compact_parse_of_big_files_is_just_as_safe(reads_or_refuses, writes
     # Files of 64 MB and more are parsed with polygons compacted to array('d'): another path.
     with mock.patch.object(_coco_read, "COMPACT_BYTES", 0):
         round_trip(mutate(_doc(FIXTURE), ops, ("none", 0, 0)), mode, reads_or_refuses, writes_or_refuses)
+
+
+@settings(max_examples=int(os.environ.get("SEGMILL_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=3), edit=byte_edit)
+def test_a_mutated_file_streams_to_what_it_reads_or_both_refuse(tmp_path_factory, seed, ops, edit):
+    # The streaming index (formats/_coco_stream.py) is a second reader of the same bytes.
+    path = tmp_path_factory.mktemp("stream") / "annotations.json"
+    path.write_bytes(mutate(_doc(seed), ops, edit))
+    try:
+        whole = segmill.read(path, "coco")
+    except segmill.errors.SegmillError:
+        whole = None
+    with mock.patch.object(coco_format, "STREAM_BYTES", 0):
+        try:
+            streamed = segmill.stream(path, "coco").to_dataset()
+        except segmill.errors.SegmillError as exc:
+            assert "\n" not in str(exc)
+            assert whole is None, f"the stream refused what the read took: {exc}"
+            return
+    assert whole is not None
+    assert streamed == whole or repr(streamed) == repr(whole)  # NaN != NaN: then compare what they show
 
 
 # ------------------------------------------------------------- known crashers

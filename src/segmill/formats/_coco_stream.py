@@ -263,7 +263,10 @@ def build_index(path) -> CocoIndex | None:
     del ann_ids
     cats = top.get("categories")
     declared = [c.get("id") for c in cats if type(c) is dict] if type(cats) is list else []
-    if len(set(declared)) != len(declared) or not set(cat_refs) <= set(declared):
+    try:
+        if len(set(declared)) != len(declared) or not set(cat_refs) <= set(declared):
+            return None
+    except TypeError:  # an unhashable category id: the whole read words it
         return None
     owner = _positions(ids, np.frombuffer(owners, np.int64))
     if owner is None:
