@@ -29,6 +29,9 @@ DATA = ROOT / "bench-data"
 
 JOBS = {
     "segmill info (stream)": "from segmill.cli import main; main(['info', {path!r}], standalone_mode=False)",
+    "segmill convert -> coco (stream)": ("import os, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
+                                         "main(['convert', {path!r}, d + '/o.json', '-q'], standalone_mode=False); "
+                                         "os.remove(d + '/o.json')"),
     "segmill.read (whole)": "import segmill; segmill.read({path!r})",
     "pycocotools COCO()": "from pycocotools.coco import COCO; COCO({path!r})",
 }

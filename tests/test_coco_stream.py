@@ -14,6 +14,7 @@ import segmill
 from segmill.errors import InputError
 from segmill.formats import coco
 from segmill.formats._coco_stream import build_index
+from segmill.io import ConvertOptions
 
 pytestmark = pytest.mark.usefixtures("stream_everything")
 
@@ -201,3 +202,39 @@ def test_record_ids_finds_what_the_parser_finds(records, layout, rnd):
                 assert row[2 * k:2 * k + 2] == [INTEGER, v]
             else:
                 assert row[2 * k] == OTHER
+
+
+@pytest.mark.parametrize("write_opts", [{}, {"segmentation": "rle"}, {"recompute": True}])
+def test_convert_to_coco_streams_and_writes_the_bytes_of_the_whole_write(tmp_path, write_opts, monkeypatch):
+    from segmill.formats._coco_write_stream import write_stream
+
+    path = _write(tmp_path, _dataset(n_images=30, seed=6, shuffle=True))
+    calls = []
+    monkeypatch.setattr(coco, "_write_stream", lambda *a, **k: calls.append(1) or write_stream(*a, **k))
+    streamed = segmill.convert(path, tmp_path / "s.json", options=ConvertOptions(write=write_opts))
+    assert calls, "the conversion did not stream"
+    whole = segmill.write(segmill.read(path, "coco"), tmp_path / "w.json", "coco", **write_opts)
+    assert (tmp_path / "s.json").read_bytes() == (tmp_path / "w.json").read_bytes()
+    assert streamed.summary() == whole.summary() and streamed.notes == whole.notes
+    assert (streamed.items, streamed.annotations) == (whole.items, whole.annotations)
+
+
+def test_a_strict_streamed_convert_with_losses_writes_nothing(tmp_path):
+    from segmill.errors import LossError
+
+    path = _write(tmp_path, _dataset(n_images=5, seed=7))
+    with pytest.raises(LossError):
+        segmill.convert(path, tmp_path / "s.json", strict=True,
+                        options=ConvertOptions(write={"segmentation": "rle"}))  # L101: polygons become RLE
+    assert not (tmp_path / "s.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]  # no spill left behind
+
+
+def test_an_edit_or_another_target_reads_whole(tmp_path, monkeypatch):
+    from segmill.transforms import DropCrowd, Editor
+
+    path = _write(tmp_path, _dataset(n_images=5, seed=8))
+    monkeypatch.setattr(coco, "_write_stream", lambda *a, **k: pytest.fail("streamed"))
+    segmill.convert(path, tmp_path / "e.json", options=ConvertOptions(edit=Editor([DropCrowd()])))
+    segmill.convert(path, tmp_path / "y", to_format="yolo")
+    assert (tmp_path / "e.json").is_file() and (tmp_path / "y" / "data.yaml").is_file()

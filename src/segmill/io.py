@@ -294,8 +294,45 @@ def convert(src, dst, from_format: str | None = None, to_format: str | None = No
     opts = options or ConvertOptions()
     if to_format is not None and SPLIT_FIELD not in str(dst):
         check_destination(dst, to_format, force=force, sources=[src])
+    streamed = _streamed_convert(src, dst, from_format, to_format, opts, strict, force)
+    if streamed is not None:
+        return streamed
     ds = read(src, from_format, **(opts.read or {}))
     if opts.edit is not None:
         ds = opts.edit(ds)
     return write(ds, dst, to_format or ds.meta["source_format"], strict=strict, force=force, sources=[src],
                  **(opts.write or {}))
+
+
+def _streamed_convert(src, dst, from_format, to_format, opts: ConvertOptions, strict: bool,
+                      force: bool) -> WriteReport | None:
+    """:func:`convert` in the memory of a stream, when it can be (else ``None``, nothing done).
+
+    It can when the source streams bounded, is written to its own format
+    (whose :attr:`FormatSpec.write_stream` gives the bytes of the whole
+    write), with no edit, to one local destination.
+    """
+    if opts.edit is not None or SPLIT_FIELD in str(dst) or remote.is_remote(src) or remote.is_remote(dst):
+        return None
+    p = Path(src)
+    if not p.exists():
+        return None  # read() words it
+    spec = get_format(from_format) if from_format else detect(p)[0]
+    if spec.write_stream is None or to_format not in (None, spec.name):
+        return None
+    st = stream(p, spec.name, **(opts.read or {}))
+    if not st.bounded:  # read whole after all: the same dataset as read() (tests/test_coco_stream.py)
+        return write(st.to_dataset(), dst, spec.name, strict=strict, force=force, sources=[src],
+                     **(opts.write or {}))
+    rules = destination_rules(spec, st.header, [src])
+    try:
+        with _atomic.staged(Path(dst), force=force, **rules) as tmp:
+            report = spec.write_stream(st, tmp, **(opts.write or {}))
+            report.path, report.format = str(dst), spec.name
+            if strict and report.losses:
+                raise LossError(_loss_message(report))
+    except OSError as exc:
+        if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        raise OutputError(f"cannot write {Path(dst)}: {exc.strerror or exc}") from None
+    return report

@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; the standard library still works
     _orjson = None
 
-__all__ = ["load", "parse", "read_bytes", "too_deep_error"]
+__all__ = ["load", "parse", "read_bytes", "too_deep_error", "strict_jsonable"]
 
 #: Documents smaller than this are scanned for depth in Python (no kernel start-up).
 _SMALL = 64 * 1024
@@ -139,3 +139,12 @@ def read_bytes(path) -> bytes:
         raise InputError("is a directory, not a JSON file", p) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", p) from None
+
+
+def strict_jsonable(value) -> bool:
+    """``value`` dumps to standard JSON: no NaN or infinity, no object JSON cannot hold, not too deep."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True

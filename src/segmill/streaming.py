@@ -58,6 +58,12 @@ class Stream:
             seen.add(item.id)
             yield item
 
+    @property
+    def annotation_positions(self):
+        """``positions(k)``: where the annotations of the ``k``-th item stood in a file that keeps them apart
+        from their images (COCO), for a writer that puts them back in that order; ``None`` for other formats."""
+        return getattr(self._items, "annotation_positions", None)
+
     def batches(self, size: int = 1000) -> Iterator[list[Item]]:
         """The items in lists of ``size`` (the last one shorter)."""
         it = iter(self)

@@ -78,8 +78,12 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
         return editor(ds)
 
     run = sharded.convert if (sharded := sharding()) is not None else io.convert
+    # To the source's own format with no edit: none passed, so the conversion may stream (io.convert; the
+    # formats that write streams leave no read notes or skipped records in a strict read).
+    plain = (not editor.transforms and not skip_invalid and dst_spec is src_spec
+             and src_spec.write_stream is not None)
     report = run(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
-                 options=io.ConvertOptions(read=read_opts, write=write_opts, edit=edit))
+                 options=io.ConvertOptions(read=read_opts, write=write_opts, edit=None if plain else edit))
     report.notes[:0] = read_notes
     if as_json:
         out = report.to_dict()

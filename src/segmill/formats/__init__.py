@@ -68,6 +68,7 @@ _MODULES = (
     "geojson",
     "nifti",
     "nrrd",
+    "dicom_seg",
 )
 
 
@@ -111,6 +112,12 @@ class FormatSpec:
         without its items, then an iterator yielding them one at a time as
         they are read (see :mod:`segmill.streaming`); ``None`` when the
         reader needs the whole file first.
+    write_stream : callable, optional
+        ``write_stream(stream, path, **writer_options) -> WriteReport``: write
+        a bounded :class:`~segmill.streaming.Stream` of this same format's
+        reader, with the bytes :attr:`write` gives for the whole dataset, in
+        the memory of the stream (``segmill convert`` uses it for a
+        conversion to the source's own format with no edit).
     shards : callable, optional
         ``shards(path, n, **reader_options) -> list of selections``: the
         dataset cut into at most ``n`` parts read apart (groups of files, in
@@ -137,6 +144,7 @@ class FormatSpec:
     stream: Callable | None = None
     example: str = ""
     shards: Callable | None = None
+    write_stream: Callable | None = None
 
     def option(self, name: str, side: str) -> Option | None:
         """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""

@@ -281,6 +281,14 @@ class ChunkedWriter:
         self.f.write((b"" if self.first_key else b",") + dumps(name) + b":")
         self.first_key = False
 
+    def raw_list(self, name: str, chunks: Iterable[bytes]) -> None:
+        """Write a JSON list under ``name`` from ``chunks``: its elements' JSON text, commas included."""
+        self._key(name)
+        self.f.write(b"[")
+        for chunk in chunks:
+            self.f.write(chunk)
+        self.f.write(b"]")
+
     def stream(self, name: str, records: Iterable) -> None:
         """Write ``records`` as a JSON list under ``name``."""
         self._key(name)

@@ -342,6 +342,11 @@ class CocoItems:
             reader.feed(recs, first)
         reader.finish()
 
+    def annotation_positions(self, k: int) -> np.ndarray:
+        """The positions in the file of the annotations of the ``k``-th image, in the order it holds them."""
+        ix = self.index
+        return ix.by_image[ix.bounds[k]:ix.bounds[k + 1]]
+
     def finish_dataset(self, ds: Dataset) -> None:
         """Once every item is in ``ds``: the file order of the annotations, as :func:`read` records it."""
         order = CocoOrder()

@@ -593,18 +593,25 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
     with J.no_gc():
         ds.validate(ds.meta.get("source_path"))
         w = _Write(ds, opts, report)
-        meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
-        top_keys = meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
-        written = set()
         with open(path, "wb") as fh:
             out = J.ChunkedWriter(fh)
-            for k in list(top_keys) + ["info", "licenses", "images", "annotations", "categories"] + list(ds.extra):
-                if k not in written:
-                    written.add(k)
-                    w.section(out, k, top_keys)
+            for k in section_order(ds):
+                w.section(out, k, top_keys(ds))
             out.close()
     report.files = 1
     return report
+
+
+def top_keys(ds: Dataset) -> list:
+    """The top-level keys of the file the dataset was read from (COCO's usual ones when it was not)."""
+    meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
+    return meta.get("keys") or ["info", "licenses", "images", "annotations", "categories"]
+
+
+def section_order(ds: Dataset) -> list:
+    """The top-level keys written, in order: the file's, then the standard ones and the dataset's extra fields."""
+    return list(dict.fromkeys([*top_keys(ds), "info", "licenses", "images", "annotations", "categories",
+                               *ds.extra]))
 
 
 class _Write:
@@ -651,21 +658,25 @@ class _Write:
                 report.lose("L001", f"top-level field {brief(k)} cannot be written as JSON")
 
     def images(self):
-        report = self.report
         for it in self.ds.items:
-            keys = origin_of(it, "coco")
-            f = {"id": self.image_ids[id(it)], "file_name": it.file_name}
-            if it.width is not None or (keys and "width" in keys):
-                f["width"] = it.width
-            if it.height is not None or (keys and "height" in keys):
-                f["height"] = it.height
-            if it.attributes or (keys and "attributes" in keys):
-                f["attributes"] = it.attributes if keys else _clean(it.attributes, report, "image attribute", it.id)
-            extra = it.extra if keys else _clean(it.extra, report, "image field", it.id)
-            if f["id"] is not it.id:
-                extra = dict(extra, segmill_id=it.id)
-            report.items += 1
-            yield _ordered(keys, f, extra, _IMG_ORDER)
+            yield self.image_record(it, self.image_ids[id(it)])
+
+    def image_record(self, it, image_id) -> dict:
+        """The record of image ``it``, written with id ``image_id`` (counted in the report)."""
+        report = self.report
+        keys = origin_of(it, "coco")
+        f = {"id": image_id, "file_name": it.file_name}
+        if it.width is not None or (keys and "width" in keys):
+            f["width"] = it.width
+        if it.height is not None or (keys and "height" in keys):
+            f["height"] = it.height
+        if it.attributes or (keys and "attributes" in keys):
+            f["attributes"] = it.attributes if keys else _clean(it.attributes, report, "image attribute", it.id)
+        extra = it.extra if keys else _clean(it.extra, report, "image field", it.id)
+        if f["id"] is not it.id:
+            extra = dict(extra, segmill_id=it.id)
+        report.items += 1
+        return _ordered(keys, f, extra, _IMG_ORDER)
 
     def one_by_one(self, pairs):
         for a, it in pairs:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import GeometryError, InputError
 from ..geometry import Box, Mask, Polygons, Shape
+from ..jsonio import strict_jsonable
 from ..losses import WriteReport
 from ..model import Dataset
 from ..paths import output_name
@@ -151,19 +152,11 @@ def _feature(ann, item, cats, fn, report, expected_id):
     for k, v in ann.attributes.items():
         if k == "feature_id" and isinstance(v, (int, str)) and not isinstance(v, bool):
             feat = {"type": "Feature", "id": v, "properties": props, "geometry": geom}
-        elif k in props or k in ("image", "feature_id") or not _jsonable(v):
+        elif k in props or k in ("image", "feature_id") or not strict_jsonable(v):
             report.lose("L001", f"attribute {brief(k)} dropped", item.id, ann.id)
         else:
             props[k] = v
     return feat
-
-
-def _jsonable(v) -> bool:
-    try:
-        json.dumps(v, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True
 
 
 def _collection(item, geo, categories, features, report) -> dict:
@@ -173,7 +166,7 @@ def _collection(item, geo, categories, features, report) -> dict:
     doc["categories"] = categories
     attrs = {k: v for k, v in item.attributes.items() if k != GEO_KEY}
     if attrs:
-        if _jsonable(attrs):
+        if strict_jsonable(attrs):
             doc["image_attributes"] = attrs
         else:
             report.lose("L001", "image attributes that are not JSON dropped", item.id)

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..geometry import Box, Mask, Polygons, Shape
+from ..jsonio import strict_jsonable
 from ..losses import WriteReport
 from ..model import Dataset, Item, origin_of
 from ..paths import output_name
@@ -117,18 +118,10 @@ def plan(dataset: Dataset) -> list[tuple[str, str, str]]:
 
 
 # ------------------------------------------------------------------ values
-def _jsonable(v) -> bool:
-    try:
-        json.dumps(v, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True
-
-
 def _extra(obj, ctx: _Ctx, what: str, item_id, ann_id=None) -> dict:
     out = {}
     for k, v in obj.extra.items():
-        if isinstance(k, str) and _jsonable(v):
+        if isinstance(k, str) and strict_jsonable(v):
             out[k] = v
         else:
             ctx.report.lose("L001", f"{what} field {brief(k)} cannot be written as JSON", item_id, ann_id)

@@ -36,6 +36,7 @@ from ._coco_json import peek
 from ._coco_read import read_instances
 from ._coco_stream import stream_instances
 from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
+from ._coco_write_stream import write_stream as _write_stream
 from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRLE", "CocoBox",
@@ -147,6 +148,15 @@ def stream(path, errors: str = "raise"):
 STREAM_BYTES = 32 << 20
 
 
+def write_stream(stream, path, segmentation: str = "keep", recompute: bool = False, raster: str | None = None,
+                 polygon_mode: str | None = None, tolerance: float | None = None) -> WriteReport:
+    """Write a bounded stream of this reader as :func:`write` writes the whole dataset (``_coco_write_stream``)."""
+    _check_tracing_options(segmentation, polygon_mode, tolerance)
+    return _write_stream(stream, path, segmentation=segmentation, recompute=recompute,
+                         raster=raster_rule(stream.header, raster), polygon_mode=polygon_mode or "exact",
+                         tolerance=1.0 if tolerance is None else tolerance)
+
+
 def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = False, raster: str | None = None,
           polygon_mode: str | None = None, tolerance: float | None = None) -> WriteReport:
     """Write a COCO instances file.
@@ -211,6 +221,7 @@ register_format(
         read=read,
         write=write,
         stream=stream,
+        write_stream=write_stream,
         output="file",
         options=(
             ERRORS,
