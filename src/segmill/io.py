@@ -162,11 +162,16 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:
-        if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
-            raise
-        raise OutputError(f"cannot write {Path(path)}: {exc.strerror or exc}"
-                          + (f" ({Path(exc.filename).name[:80]})" if exc.filename else "")) from None
+        _environment_error(exc, path)
     return report
+
+
+def _environment_error(exc: OSError, path) -> None:
+    """Re-raise ``exc``, as an :class:`OutputError` naming ``path`` when the environment caused it (disk full...)."""
+    if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
+        raise exc
+    raise OutputError(f"cannot write {Path(path)}: {exc.strerror or exc}"
+                      + (f" ({Path(exc.filename).name[:80]})" if exc.filename else "")) from None
 
 
 #: The placeholder of a destination written one output per split.
@@ -332,7 +337,5 @@ def _streamed_convert(src, dst, from_format, to_format, opts: ConvertOptions, st
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:
-        if isinstance(exc, SegmillError) or exc.errno not in _ENVIRONMENT_ERRNOS:
-            raise
-        raise OutputError(f"cannot write {Path(dst)}: {exc.strerror or exc}") from None
+        _environment_error(exc, dst)
     return report
