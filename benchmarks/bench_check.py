@@ -9,11 +9,16 @@ Timed, side by side in one run:
 * segmill in-process: read (``errors="keep"``) and check, separately;
 * segmill CLI (``segmill check``, a fresh process: what CI pays);
 * ``datum validate -t segmentation`` from a separate virtualenv (Datumaro's
-  dependencies clash with segmill's), when it is installed there.
+  dependencies clash with segmill's), when it is installed there: the CLI,
+  and its Python API timed inside that process (import of the dataset and
+  ``SegmentationValidator.validate``; interpreter start and imports left out);
+* with ``--profile``: the rule-by-rule table (rule, seconds, findings) from
+  the engine's ``timings`` hook, shared tables (rasterization, pairs) as rows
+  of their own.
 
 Usage::
 
-    python benchmarks/bench_check.py [--images 5000] [--datum /tmp/dm-venv/bin/datum] [--repeat 1]
+    python benchmarks/bench_check.py [--images 5000] [--datum /tmp/dm-venv/bin/datum] [--repeat 1] [--profile]
 
 Make the Datumaro venv with
 ``python -m venv /tmp/dm-venv && /tmp/dm-venv/bin/pip install 'datumaro[cli]'``.
@@ -41,12 +46,37 @@ def _time(fn, repeat):
     return best, out
 
 
+def _profile(ds, ann, check) -> None:
+    """Print the rule-by-rule table of one check run (slowest first), as markdown."""
+    timings: dict = {}
+    check(ds, path=ann, timings=timings)
+    rows = sorted(timings.items(), key=lambda kv: -kv[1][0])
+    print("| rule | seconds | findings |\n| --- | --- | --- |")
+    for code, (sec, n) in rows:
+        if sec >= 0.0005 or n:
+            print(f"| {code} | {sec:.3f} | {n if not code.startswith('shared') else ''} |")
+    rest = [c for c, (sec, n) in rows if sec < 0.0005 and not n]
+    print(f"| {len(rest)} other rules | < 0.0005 each | 0 |")
+    print(f"| total | {sum(sec for sec, _ in timings.values()):.3f} | {sum(n for _, n in timings.values())} |")
+
+
+_DM_SCRIPT = """
+import time, datumaro as dm
+from datumaro.plugins.validators import SegmentationValidator
+t = time.perf_counter()
+ds = dm.Dataset.import_from({root!r}, "coco_instances")
+reports = SegmentationValidator().validate(ds)
+print(time.perf_counter() - t, len(reports.get("validation_reports", ())))
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--datum", default="/tmp/dm-venv/bin/datum")
+    ap.add_argument("--profile", action="store_true", help="print the rule-by-rule table")
     args = ap.parse_args()
 
     import segmill
@@ -68,6 +98,8 @@ def main() -> int:
         print(f"segmill check, {len(result.rules)} default rules: {t_check:7.2f} s  "
               f"({len(result.findings)} findings: {counts})")
         print(f"segmill read + check:        {t_read + t_check:7.2f} s")
+        if args.profile:
+            _profile(ds, ann, check)
 
         cli = [sys.executable, "-m", "segmill", "check", str(ann), "--statistics", "--quiet"]
         t0 = time.perf_counter()
@@ -87,8 +119,15 @@ def main() -> int:
             print(f"datum validate: failed (exit {proc.returncode}) after {t_dm:.2f} s:\n{proc.stderr[-2000:]}")
             return 0
         print(f"datum validate -t segmentation: {t_dm:7.2f} s")
-        print(f"ratio datum / segmill CLI: {t_dm / t_cli:6.1f}x;  datum / segmill in-process read+check: "
+        print(f"ratio datum / segmill CLI: {t_dm / t_cli:6.1f}x;  datum CLI / segmill in-process read+check: "
               f"{t_dm / (t_read + t_check):6.1f}x")
+        py = Path(datum).with_name("python")
+        proc = subprocess.run([str(py), "-c", _DM_SCRIPT.format(root=str(tmp))], capture_output=True, text=True)
+        if proc.returncode == 0:
+            t_api, n_rep = proc.stdout.split()[-2:]
+            t_api = float(t_api)
+            print(f"datumaro API import + SegmentationValidator (in its process): {t_api:7.2f} s  "
+                  f"({n_rep} reports);  ratio to segmill in-process read+check: {t_api / (t_read + t_check):6.1f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

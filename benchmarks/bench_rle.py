@@ -7,8 +7,17 @@ compilation is excluded (every kernel is warmed up first; with ``cache=True``
 a second process loads the compiled code from disk). Outputs are checked for
 equality before timing, so a fast wrong answer cannot pass.
 
+Kernels run compiled throughout (``SEGMILL_JIT=compile``: without it the
+first small calls of a process run as Python, see ``segmill._jit``).
+
 The last section measures numba compile time in a cold process (empty cache
-directory) and in a cached one, and the import time of ``import segmill``.
+directory) and in a cached one, the import time of ``import segmill``, and
+the wall time of ``segmill info`` and ``segmill check`` on the one-image-per-
+record fixture ``fixtures/coco/annotations.json`` in a new process, against
+``python -c "import pycocotools.coco"`` as the floor. (Compile the package's
+bytecode first, ``python -m compileall -q src``, or the figures include
+compiling segmill's source on every run when ``PYTHONDONTWRITEBYTECODE`` is
+set.)
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import pycocotools.mask as M
+os.environ.setdefault("SEGMILL_JIT", "compile")  # before segmill loads: time compiled kernels
 
-from segmill import rle
-from segmill.geometry import Polygons
-from segmill.raster import rasterize, rasterize_packed
+import numpy as np  # noqa: E402
+import pycocotools.mask as M  # noqa: E402
+
+from segmill import rle  # noqa: E402
+from segmill.geometry import Polygons  # noqa: E402
+from segmill.raster import rasterize, rasterize_packed  # noqa: E402
 
 
 def best(fn, repeat: int) -> float:
@@ -181,9 +192,36 @@ def timed_subprocess(code: str, env) -> float:
     return time.perf_counter() - t0
 
 
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "coco", "annotations.json")
+
+
+def timed_command(args, env, repeat=5) -> float:
+    """Best wall time of ``args`` in a new process (output discarded)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(args, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_cli_startup():
+    auto = {k: v for k, v in os.environ.items() if k != "SEGMILL_JIT"}
+    compiled = dict(auto, SEGMILL_JIT="compile")
+    seg = [sys.executable, "-m", "segmill"]
+    floor = timed_command([sys.executable, "-c", "import pycocotools.coco"], auto)
+    label = 'floor: python -c "import pycocotools.coco"'
+    print(f"{label:<52} {floor:7.3f} s")
+    for cmd in ("info", "check"):
+        t = timed_command(seg + [cmd, FIXTURE], auto)
+        tc = timed_command(seg + [cmd, FIXTURE], compiled)
+        print(f"{'segmill ' + cmd + ' fixtures/coco/annotations.json':<52} {t:7.3f} s   "
+              f"(kernels compiled, numba loaded: {tc:.3f} s)")
+
+
 def bench_startup():
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, SEGMILL_JIT="compile")
         cold = timed_subprocess(WARM, env)
         warm = timed_subprocess(WARM, env)
     env = dict(os.environ)
@@ -206,6 +244,7 @@ def main() -> None:
     bench_codec(rng, repeat)
     bench_small(rng, repeat)
     bench_startup()
+    bench_cli_startup()
 
 
 if __name__ == "__main__":

@@ -94,6 +94,36 @@ def test_more_records_than_one_block_and_one_batch(tmp_path, monkeypatch):
     assert _same(path)
 
 
+@pytest.mark.parametrize("spill", [0, 96])
+def test_spilled_spans_stream_as_the_whole_read(tmp_path, monkeypatch, spill):
+    """Record spans in a temporary file (from the first record, or past a few): the same items, the same
+    bytes written back; the spans read back equal the in-memory ones."""
+    from segmill.formats import _coco_stream
+
+    path = _write(tmp_path, _dataset(n_images=60, seed=5, shuffle=True))
+    kept = build_index(path)
+    monkeypatch.setattr(_coco_stream, "BLOCK", 4096)
+    monkeypatch.setattr(_coco_stream, "RUN", 7)
+    monkeypatch.setattr(_coco_stream, "BATCH", 5)
+    monkeypatch.setattr(_coco_stream, "SPILL_BYTES", spill)
+    ix = build_index(path)
+    assert isinstance(ix.annotations, _coco_stream.SpanFile) and isinstance(ix.images, _coco_stream.SpanFile)
+    spans = kept.annotations
+    n = len(spans)
+    assert len(ix.annotations) == n and ix.annotations.nbytes == 0
+    np.testing.assert_array_equal(ix.annotations[0:n], spans)
+    np.testing.assert_array_equal(ix.annotations[3:11], spans[3:11])
+    assert ix.annotations[-1, 1] == spans[-1, 1] and ix.annotations[5, 0] == spans[5, 0]
+    with pytest.raises(IndexError):
+        ix.annotations[n, 0]
+    owner = np.empty(n, np.int64)  # each annotation's image position, from the grouping
+    for k in range(len(ix.bounds) - 1):
+        owner[ix.by_image[ix.bounds[k]:ix.bounds[k + 1]]] = k
+    np.testing.assert_array_equal(ix.by_image, np.argsort(owner, kind="stable"))  # the counting sort is stable
+    np.testing.assert_array_equal(ix.by_image, kept.by_image)
+    assert _same(path)
+
+
 def test_the_index_is_a_few_packed_integers_per_record(tmp_path):
     doc = _dataset(n_images=200, seed=1)
     ix = build_index(_write(tmp_path, doc))
@@ -204,10 +234,19 @@ def test_record_ids_finds_what_the_parser_finds(records, layout, rnd):
                 assert row[2 * k] == OTHER
 
 
-@pytest.mark.parametrize("write_opts", [{}, {"segmentation": "rle"}, {"recompute": True}])
-def test_convert_to_coco_streams_and_writes_the_bytes_of_the_whole_write(tmp_path, write_opts, monkeypatch):
+@pytest.mark.parametrize("write_opts, buckets", [({}, None), ({"segmentation": "rle"}, None),
+                                                 ({"recompute": True}, None), ({}, 1), ({}, 5), ({}, 400)])
+def test_convert_to_coco_streams_and_writes_the_bytes_of_the_whole_write(tmp_path, write_opts, buckets,
+                                                                         monkeypatch):
+    """buckets: the annotations put back in file order from that many bucket files (None: the default, one
+    bucket for a small file); the source's annotations are shuffled, so the buckets must reorder them."""
+    from segmill.formats import _coco_write_stream
     from segmill.formats._coco_write_stream import write_stream
 
+    if buckets is not None:
+        monkeypatch.setattr(_coco_write_stream, "_BUCKETS", buckets)
+        monkeypatch.setattr(_coco_write_stream, "_BUCKET_MIN", 1)
+        monkeypatch.setattr(_coco_write_stream, "_RUN", 3)  # a bucket written out in several runs
     path = _write(tmp_path, _dataset(n_images=30, seed=6, shuffle=True))
     calls = []
     monkeypatch.setattr(coco, "_write_stream", lambda *a, **k: calls.append(1) or write_stream(*a, **k))

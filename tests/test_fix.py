@@ -312,7 +312,7 @@ def test_every_fixable_planted_defect_is_fixed_and_nothing_else_changes():
     fixed, report = fix(ds, path=src)
     assert {c.code for c in report.changes} == DEFECTS_FIXED
     assert [(f.code, why) for f, why in report.left] == [
-        ("G008", "the fix applies only when the counts cover the image exactly")]
+        ("G008", "the fix applies only when the counts cover the image exactly; fixable with --unsafe-fixes")]
     before = check(ds, select=["ALL"], path=src).findings
     after = check(fixed, select=["ALL"], path=src).findings
     fixed_at = {(c.code, c.item_id, c.annotation_id, c.key) for c in report.changes}
@@ -390,6 +390,101 @@ def _untouched_records_are_identical(src: Path, dst: Path, report: dict) -> None
     assert b["categories"] == [c for c in a["categories"] if c["id"] not in gone]
 
 
+#: What only --unsafe-fixes repairs in fixtures/defects: unreadable records, dangling references,
+#: undecodable geometry (G008's planted RLE does not fit its image), repeated ids.
+DEFECTS_UNSAFE = {"S001", "S002", "S003", "S004", "S005", "S014", "G008", "G009", "G010"}
+#: Fixes that change an annotation's geometry (the others keep its pixels).
+GEOMETRY_FIXES = {"G001", "G002", "G003", "G006", "G007", "G008"}
+
+
+def _pixels(rec: dict, h: int, w: int) -> np.ndarray:
+    """pycocotools' mask of a COCO annotation record."""
+    seg = rec["segmentation"]
+    rle = mu.merge(mu.frPyObjects(seg, h, w)) if isinstance(seg, list) else (
+        mu.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else seg)
+    return mu.decode(rle)
+
+
+def test_unsafe_fixes_make_the_defects_fixture_writable_and_leave_only_the_unfixable(tmp_path):
+    src, out = DEFECTS / "annotations.json", tmp_path / "out.json"
+    res = run("fix", src, out, "--unsafe-fixes", "--output-format", "json")
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["summary"]["unsafe_fixes"] is True and report["left"] == []
+    assert {f["code"] for f in report["fixes"]} == DEFECTS_FIXED | DEFECTS_UNSAFE
+    # every planted defect of a fixed rule is gone; what remains is exactly the unfixable planted ones
+    planted = [p for p in json.loads((DEFECTS / "manifest.json").read_text())["planted"]
+               if p["file"] == "annotations.json"]
+    root = ["--image-root", DEFECTS, "--select", "ALL", "--output-format", "json"]
+    before = json.loads(run("check", src, *root).stdout)
+    after = json.loads(run("check", out, *root).stdout)
+    fixed = DEFECTS_FIXED | DEFECTS_UNSAFE
+    assert Counter(f["code"] for f in after["findings"]) == Counter(p["code"] for p in planted
+                                                                    if p["code"] not in fixed)
+    key = ("code", "item_id", "annotation_id", "key")
+    assert Counter(tuple(f[k] for k in key) for f in after["findings"]) == \
+        Counter(tuple(f[k] for k in key) for f in before["findings"] if f["code"] not in fixed)
+    assert after["summary"]["fixable"] == 0 and after["summary"]["unsafe_fixable"] == 0
+    _unsafe_survivors_are_the_sources(src, out, report)
+
+
+def _unsafe_survivors_are_the_sources(src: Path, out: Path, report: dict) -> None:
+    """Annotation by annotation: the survivors are the source's, pixels equal where no fix touched geometry."""
+    a, b = json.loads(src.read_text()), json.loads(out.read_text())
+    fixes = report["fixes"]
+    dropped = {f["annotation_id"] for f in fixes if f["data"].get("annotation_dropped")}
+    renumbered = {f["data"]["old_id"]: f["data"]["new_id"] for f in fixes if f["code"] == "S002"}
+    assert renumbered == {500: 1054}  # after the largest id, 1053
+    source = [r for r in a["annotations"] if isinstance(r, dict) and r["id"] not in dropped]
+    seen, expect = set(), []
+    for r in source:  # the second holder of id 500 gets the fresh id
+        expect.append({**r, "id": renumbered[r["id"]]} if r["id"] in seen and r["id"] in renumbered else r)
+        seen.add(r["id"])
+    got = b["annotations"]
+    assert [r["id"] for r in got] == [r["id"] for r in expect]
+    stored = {f["annotation_id"] for f in fixes if f["code"] in ("G011", "G012", "G015", "G016")}
+    geometry = {f["annotation_id"] for f in fixes if f["code"] in GEOMETRY_FIXES}
+    size = {im["id"]: (im["height"], im["width"]) for im in b["images"]}
+    for old, new in zip(expect, got):
+        if old["id"] not in stored | geometry:
+            assert new == old, old["id"]
+        if old["id"] not in geometry:
+            assert new["segmentation"] == old["segmentation"]
+            assert np.array_equal(_pixels(new, *size[new["image_id"]]), _pixels(old, *size[old["image_id"]]))
+    images = [im for im in a["images"] if im["id"] != 8]  # S014: its width is a string
+    images[1] = {**images[1], "id": 21}  # S001: the second image with id 1, renumbered after the largest, 20
+    assert b["images"] == images
+    assert b["categories"] == [c for c in a["categories"] if c["name"] not in ("bus", "van")]  # S010, S003+S010
+    lines = run("fix", src, "--dry-run", "--unsafe-fixes").stdout.splitlines()
+    for code in DEFECTS_UNSAFE:
+        assert any(re.match(rf"^\S+annotations\.json:\S.*: {code} fixed: ", ln) for ln in lines), code
+    assert "fixtures/defects/annotations.json:image id 8: S014 fixed: dropped the unreadable record" in \
+        "\n".join(lines)
+
+
+def test_unsafe_fixes_are_idempotent_and_renumber_after_the_largest_id():
+    src = DEFECTS / "annotations.json"
+    fixed, report = fix(segmill.read(src, errors="keep"), path=src, unsafe_fixes=True)
+    assert report.unsafe and report.left == []
+    _, second = fix(fixed, path=src, unsafe_fixes=True)
+    assert second.changes == [] and second.rounds == 0
+    cats = [Category(1, "a"), Category(7, "b")]
+    anns = [Annotation(i, 1, Box(0, 0, 4, 4)) for i in (3, 9, 3, 3)]
+    ds = Dataset(cats, [Item(1, "a.png", 8, 8, anns[:2]), Item(1, "b.png", 8, 8, anns[2:])])
+    fixed, report = fix(ds, select=["S"], unsafe_fixes=True)
+    assert [a.id for _, a in fixed.annotations()] == [3, 9, 10, 11]
+    assert [it.id for it in fixed.items] == [1, 2]
+    assert [(c.code, c.data.get("old_id"), c.data.get("new_id")) for c in report.changes] == [
+        ("S001", 1, 2), ("S002", 3, 10), ("S002", 3, 11), ("S010", None, None)]  # category 7 is unused
+    assert [a.id for _, a in ds.annotations()] == [3, 9, 3, 3]  # the input is not changed
+
+
+def test_without_the_flag_unsafe_fixes_do_not_run():
+    src = DEFECTS / "annotations.json"
+    _, report = fix(segmill.read(src, errors="keep"), path=src)
+    assert not {c.code for c in report.changes} & DEFECTS_UNSAFE
+
+
 def test_cli_fix_of_the_fix_fixture_then_check(tmp_path):
     out, again = tmp_path / "out.json", tmp_path / "again.json"
     res = run("fix", FIXTURE, out, "--output-format", "json")
@@ -459,6 +554,7 @@ def test_input_that_cannot_be_written_back_exits_2_and_writes_nothing(tmp_path):
     res = run("fix", DEFECTS / "annotations.json", out)
     assert res.exit_code == 2 and not out.exists()
     assert len(res.output.strip().splitlines()) == 1 and "image id 8" in res.output and "Traceback" not in res.output
+    assert res.output.rstrip().endswith("give --unsafe-fixes to drop this record (reported as S014))")
     res = run("fix", DEFECTS / "annotations.json", "--dry-run")
     assert res.exit_code == 0 and res.stdout.splitlines()[-1].startswith("Would fix 13 findings")
     assert "could not be written" in res.stderr
@@ -484,6 +580,9 @@ def test_check_counts_the_fixable_findings():
     assert "G011 bbox-mismatch [warning]: 1 finding (1 fixable)" in res.stdout
     data = json.loads(run("check", FIXTURE, "--output-format", "json").stdout)
     assert data["summary"]["fixable"] == 9
+    defects = run("check", DEFECTS / "annotations.json", "--select", "ALL")
+    assert "13 findings fixable with segmill fix (10 more with --unsafe-fixes)." in defects.stdout
+    assert "S014 unreadable-record [error]: 2 findings (2 fixable with --unsafe-fixes)" in defects.stdout
     clean = run("check", ROOT / "fixtures" / "coco" / "annotations.json")
     assert "fixable" not in clean.stdout
 
@@ -497,6 +596,11 @@ def test_rules_mark_the_fixable_ones():
     assert re.search(r"^G011 +bbox-mismatch +warning +fix ", listing, re.M)
     assert re.search(r"^G013 +tiny-fragment +warning +A multi-part", listing, re.M)
     assert "Fixable: yes" in run("rules", "G006").stdout and "Fixable: no." in run("rules", "G013").stdout
+    unsafe = {r["code"] for r in data if r["unsafe_fix"]}
+    assert unsafe == DEFECTS_UNSAFE == {r.code for r in rules() if r.unsafe_fixable}
+    assert re.search(r"^S014 +unreadable-record +error +unsafe +A record", listing, re.M)
+    assert re.search(r"^G008 +rle-size-mismatch +error +fix\+ ", listing, re.M)
+    assert "fixable (unsafe)" in listing and "unsafe only" in run("rules", "S005").stdout
 
 
 def test_gate_rules_cannot_declare_a_fix():

@@ -54,7 +54,7 @@ def test_declared_defaults_are_the_functions_defaults(name):
 
 
 def test_every_generated_flag_of_convert_is_a_declared_option():
-    cmd = main.commands["convert"]
+    cmd = main.get_command(None, "convert")
     with click.Context(cmd) as ctx:
         flags = {p.name for p in cmd.get_params(ctx)}
     declared = set(merged(segmill.formats.formats().values()))

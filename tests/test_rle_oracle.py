@@ -49,12 +49,38 @@ def test_encode_equals_pycocotools(m):
     assert list(got.to_coco()["size"]) == list(ref["size"])
 
 
+def test_encode_word_paths_equal_pycocotools():
+    """Masks wide and tall enough for the word-at-a-time kernels (blocks of 32 bytes), both memory orders."""
+    rng = np.random.default_rng(20261204)
+    for i in range(300):
+        h, w = int(rng.integers(1, 160)), int(rng.integers(1, 160))
+        kind = i % 3
+        if kind == 0:
+            m = rng.random((h, w)) < rng.random()
+        elif kind == 1:
+            m = np.zeros((h, w), bool)
+            for _ in range(int(rng.integers(0, 6))):
+                r0, c0 = rng.integers(0, h), rng.integers(0, w)
+                m[r0:r0 + int(rng.integers(1, 90)), c0:c0 + int(rng.integers(1, 90))] = True
+        else:
+            m = np.ones((h, w), bool)
+            m[rng.random((h, w)) < 0.01] = False
+        values = np.where(m, rng.integers(1, 256, (h, w)), 0).astype(np.uint8)
+        ref = coco_encode(m)["counts"].decode()
+        for arr in (np.ascontiguousarray(values), np.asfortranarray(values), m):
+            assert rle.encode(arr).to_coco()["counts"] == ref, (i, h, w, arr.flags.c_contiguous)
+
+
 @SETTINGS
 @given(masks())
 def test_encode_ignores_memory_order(m):
     base = rle.encode(m)
     assert rle.encode(np.asfortranarray(m)) == base
     assert rle.encode(np.ascontiguousarray(m).astype(np.uint8) * 3) == base
+    # foreground bytes of every value (the word kernels test nonzero-ness per byte, 1 next to 255, ...)
+    varied = np.where(m, np.arange(m.size).reshape(m.shape) % 255 + 1, 0).astype(np.uint8)
+    assert rle.encode(np.ascontiguousarray(varied)) == base
+    assert rle.encode(np.asfortranarray(varied)) == base
     padded = np.zeros((m.shape[0], m.shape[1] * 2), bool)
     padded[:, ::2] = m
     assert rle.encode(padded[:, ::2]) == base  # non-contiguous view
@@ -183,6 +209,23 @@ def test_polygon_batch_equals_single_calls():
             for _ in range(200)]
     batch = rle.from_polygons_batch(anns, 40, 30)
     assert batch == [rle.from_polygons(a, 40, 30) for a in anns]
+
+
+def test_single_part_calls_equal_pycocotools():
+    """from_polygons on one flat list takes its own one-call path (polygon_one): 3,000 of every flavour."""
+    rng = np.random.default_rng(20261204)
+    for i in range(3_000):
+        h, w = int(rng.integers(1, 90)), int(rng.integers(1, 90))
+        k = int(rng.integers(3, 20))
+        if i % 3 == 0:
+            pts = rng.uniform(-10, max(h, w) + 10, 2 * k)
+        elif i % 3 == 1:
+            pts = rng.integers(-3, max(h, w) + 3, 2 * k).astype(float)
+        else:
+            pts = np.round(rng.normal(max(h, w) / 2, max(h, w) / 3, 2 * k), 1)
+        part = pts.tolist()
+        got = rle.from_polygons([part], h, w).to_coco()["counts"]
+        assert got == M.frPyObjects([part], h, w)[0]["counts"].decode(), (h, w, part)
 
 
 @pytest.mark.slow

@@ -35,10 +35,11 @@ def _cell(text: str) -> str:
 
 
 def _fixable(r) -> str:
-    """The "fixable" cell: ``yes``, ``yes, only to exact copies``, or empty."""
-    if r.fix is None:
-        return ""
-    return f"yes, only {r.fix.when}" if r.fix.when else "yes"
+    """The "fixable" cell: ``yes``, ``yes, only to exact copies``, ``unsafe`` (``--unsafe-fixes``), or empty."""
+    safe = "" if r.fix is None else f"yes, only {r.fix.when}" if r.fix.when else "yes"
+    if r.unsafe_fix is None:
+        return safe
+    return f"{safe}; the rest unsafe" if safe else "unsafe (--unsafe-fixes)"
 
 
 def check_rules(_arg=None) -> str:
@@ -53,16 +54,20 @@ def check_rules(_arg=None) -> str:
 
 
 def fixes_table(_arg=None) -> str:
-    """The fixes in the order ``segmill fix`` applies them: stage, name, rules, what it does, when."""
+    """The fixes in the order ``segmill fix`` applies them: stage, name, rules, what it does, when.
+
+    Unsafe fixes (run only with ``--unsafe-fixes``) are marked in the name column.
+    """
     from segmill.check.registry import all_rules
 
     stages: dict = {}
     for r in all_rules("check"):
-        if r.fix is not None:
-            stages.setdefault(id(r.fix), (r.fix, []))[1].append(r.code)
+        for fx in r.fixes(unsafe=True):
+            stages.setdefault(id(fx), (fx, []))[1].append(r.code)
     rows = ["| order | fix | rules | what it does | applies |", "| --- | --- | --- | --- | --- |"]
     for fx, codes in sorted(stages.values(), key=lambda fc: (fc[0].stage, fc[0].name)):
-        rows.append(f"| {fx.stage} | {fx.name} | {', '.join(codes)} | {_cell(fx.summary)} | "
+        name = f"{fx.name} (unsafe: --unsafe-fixes)" if fx.unsafe else fx.name
+        rows.append(f"| {fx.stage} | {name} | {', '.join(codes)} | {_cell(fx.summary)} | "
                     f"{_cell('only ' + fx.when if fx.when else 'always')} |")
     return "\n".join(rows) + "\n"
 

@@ -18,7 +18,7 @@ from .model import Dataset
 from .streaming import Stream
 from .validate import ErrorPolicy, brief
 
-__all__ = ["read", "stream", "write", "convert", "ConvertOptions", "detect_format", "check_destination", "split_targets",
+__all__ = ["read", "stream", "write", "write_stream", "convert", "ConvertOptions", "detect_format", "check_destination", "split_targets",
            "SPLIT_FIELD"]
 
 
@@ -329,13 +329,34 @@ def _streamed_convert(src, dst, from_format, to_format, opts: ConvertOptions, st
     if not st.bounded:  # read whole after all: the same dataset as read() (tests/test_coco_stream.py)
         return write(st.to_dataset(), dst, spec.name, strict=strict, force=force, sources=[src],
                      **(opts.write or {}))
-    rules = destination_rules(spec, st.header, [src])
+    return write_stream(st, dst, spec.name, strict=strict, force=force, sources=[src], **(opts.write or {}))
+
+
+def write_stream(st, path, format: str, *, strict: bool = False, force: bool = False, sources=(),
+                 **options) -> WriteReport:
+    """Write the items of a stream atomically with the format's :attr:`FormatSpec.write_stream`.
+
+    Parameters are those of :func:`write`, for a :class:`~segmill.streaming.Stream`
+    (or an object with its ``header``, iteration and ``annotation_positions``:
+    ``segmill merge``'s merged stream) in place of a dataset; ``path`` is one
+    local destination. An exception raised while the items are read leaves
+    nothing written.
+
+    Raises
+    ------
+    segmill.errors.UsageError
+        The format cannot write a stream.
+    """
+    spec = get_format(format)
+    if spec.write_stream is None:
+        raise UsageError(f"the {spec.name} writer cannot write a stream")
+    rules = destination_rules(spec, st.header, sources)
     try:
-        with _atomic.staged(Path(dst), force=force, **rules) as tmp:
-            report = spec.write_stream(st, tmp, **(opts.write or {}))
-            report.path, report.format = str(dst), spec.name
+        with _atomic.staged(Path(path), force=force, **rules) as tmp:
+            report = spec.write_stream(st, tmp, **options)
+            report.path, report.format = str(path), spec.name
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:
-        _environment_error(exc, dst)
+        _environment_error(exc, path)
     return report

@@ -11,7 +11,9 @@ have one way to consume any dataset.
 
 Each item is checked as the reader checks it; of the dataset-wide checks of
 :meth:`~segmill.model.Dataset.validate` a stream makes the one a reader
-cannot make item by item, unique image ids, with a set of the ids seen.
+cannot make item by item, unique image ids, with a set of the ids seen
+(unless the items say ``ids_unique``: their reader checked every id before
+the first item, as COCO's index does).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class Stream:
         if self._used:
             raise UsageError("a stream is read once; call segmill.stream again to read it again")
         self._used = True
+        if getattr(self._items, "ids_unique", False):  # the reader checked them all up front (COCO's index)
+            yield from self._items
+            return
         seen: set = set()
         for item in self._items:
             if item.id in seen:
@@ -63,6 +68,11 @@ class Stream:
         """``positions(k)``: where the annotations of the ``k``-th item stood in a file that keeps them apart
         from their images (COCO), for a writer that puts them back in that order; ``None`` for other formats."""
         return getattr(self._items, "annotation_positions", None)
+
+    @property
+    def annotation_total(self):
+        """How many annotations the source file holds, where :attr:`annotation_positions` counts them."""
+        return getattr(self._items, "annotation_total", None)
 
     def batches(self, size: int = 1000) -> Iterator[list[Item]]:
         """The items in lists of ``size`` (the last one shorter)."""

@@ -26,7 +26,7 @@ from .config import Config, load_config
 from .engine import check, check_datasets, check_path
 from .finding import SEVERITIES, Finding, severity_rank
 from .fixes import FixReport, fix
-from .registry import Fix, Rule, all_rules, get_rule, is_fixable, select_rules
+from .registry import Fix, Rule, all_rules, get_rule, is_fixable, is_unsafe_fixable, select_rules
 from .report import FORMATS as OUTPUT_FORMATS
 from .report import render
 from .result import SCHEMA, CheckResult
@@ -39,6 +39,7 @@ __all__ = [
     "FixReport",
     "Fix",
     "is_fixable",
+    "is_unsafe_fixable",
     "rules",
     "get_rule",
     "select_rules",

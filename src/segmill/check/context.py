@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,8 @@ class Context:
         self.siblings: list[Context] = [self]
         #: Free cache for rule modules (keyed by the module's own names).
         self.cache: dict = {}
+        #: Seconds spent building each shared table (the engine's profile reads it).
+        self.build_seconds: dict[str, float] = {}
         #: Ids of placeholder images a lenient reader made for annotations whose
         #: image is not listed (COCO: ``meta["placeholder_images"]``).
         self.placeholders: set = set(dataset.meta.get("placeholder_images", ()) or ())
@@ -98,25 +101,40 @@ class Context:
     def table(self) -> AnnotationTable:
         """Every annotation of the dataset, one row each, in dataset order (built once)."""
         if self._table is None:
+            t0 = time.perf_counter()
             self._table = AnnotationTable(self.dataset.items)
+            self._timed("annotation table", t0)
         return self._table
+
+    def _timed(self, name: str, t0: float) -> None:
+        """Add the seconds since ``t0`` to :attr:`build_seconds` ``[name]``."""
+        self.build_seconds[name] = self.build_seconds.get(name, 0.0) + time.perf_counter() - t0
 
     def polygons(self) -> PolygonTable:
         """The dataset's :class:`PolygonTable` (built once)."""
         if self._poly_stats is None:
-            self._poly_stats = polygon_table_of(self.table())
+            table = self.table()
+            t0 = time.perf_counter()
+            self._poly_stats = polygon_table_of(table)
+            self._timed("polygon table", t0)
         return self._poly_stats
 
     def pixel_table(self) -> PixelTable:
         """Pixels of every annotation of every sized image, packed (built once, see :func:`pixel_table`)."""
         if self._pix is None:
-            self._pix = pixel_table(self.table(), self.polygons())
+            table, polygons = self.table(), self.polygons()
+            t0 = time.perf_counter()
+            self._pix = pixel_table(table, polygons)
+            self._timed("pixels (rasterize once)", t0)
         return self._pix
 
     def pair_table(self) -> PairTable:
         """Every intersecting pair of the dataset as arrays (built once, see :func:`pair_table`)."""
         if self._pairtab is None:
-            self._pairtab = pair_table(self.table(), self.pixel_table())
+            table, pix = self.table(), self.pixel_table()
+            t0 = time.perf_counter()
+            self._pairtab = pair_table(table, pix)
+            self._timed("pairs (box sweep)", t0)
             self.pairs_tested = self._pairtab.tested
         return self._pairtab
 

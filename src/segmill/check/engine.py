@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Sequence
@@ -91,7 +92,7 @@ def _resolve(config, select, ignore):
 
 
 def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Config | None = None,
-                   select=None, ignore=None) -> CheckResult:
+                   select=None, ignore=None, timings: dict | None = None) -> CheckResult:
     """Check several datasets (splits, files) together.
 
     Every rule runs on each dataset; rules that compare datasets (C005: one
@@ -100,14 +101,34 @@ def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Co
     Parameters
     ----------
     datasets : sequence of (Dataset, path or None)
-    config, select, ignore :
+    config, select, ignore, timings :
         As :func:`check`.
     """
     with no_gc():
-        return _check_datasets(datasets, config, select, ignore)
+        return _check_datasets(datasets, config, select, ignore, timings)
 
 
-def _check_datasets(datasets, config, select, ignore) -> CheckResult:
+def _shared_seconds(contexts) -> dict:
+    """Seconds spent so far building each shared table, summed over the contexts."""
+    out: dict = {}
+    for ctx in contexts:
+        for name, sec in ctx.build_seconds.items():
+            out[name] = out.get(name, 0.0) + sec
+    return out
+
+
+def _record(timings: dict, code: str, seconds: float, found: int, before: dict, after: dict) -> None:
+    """Put one rule's own seconds and findings in ``timings``, and the shared builds it triggered."""
+    built = 0.0
+    for name, sec in after.items():
+        d = sec - before.get(name, 0.0)
+        if d > 0:
+            built += d
+            timings[f"shared: {name}"] = (timings.get(f"shared: {name}", (0.0, 0))[0] + d, 0)
+    timings[code] = (seconds - built, found)
+
+
+def _check_datasets(datasets, config, select, ignore, timings=None) -> CheckResult:
     cfg = _resolve(config, select, ignore)
     rules = select_rules(cfg.select, cfg.ignore, cfg.extend_select)
     severities = {r.code: cfg.severity.get(r.code, r.severity) for r in rules}
@@ -126,6 +147,8 @@ def _check_datasets(datasets, config, select, ignore) -> CheckResult:
     for r in track(rules, total=len(rules), desc="check"):
         opts = {**r.options, **cfg.options.get(r.code, {})}
         sev = severities[r.code]
+        if timings is not None:
+            t0, n0, built0 = time.perf_counter(), len(findings), _shared_seconds(contexts)
         for ctx in contexts:
             for hit in r.func(ctx, **opts):
                 if type(hit) is HitColumns:
@@ -133,6 +156,9 @@ def _check_datasets(datasets, config, select, ignore) -> CheckResult:
                     continue
                 add(_finding(r.code, sev, hit.message, hit.file if hit.file is not None else ctx.file,
                              hit.item_id, hit.annotation_id, dict(hit.data), hit.key))
+        if timings is not None:
+            _record(timings, r.code, time.perf_counter() - t0, len(findings) - n0, built0,
+                    _shared_seconds(contexts))
     for ctx in contexts:
         # Contexts list each other (siblings): break the cycle so the datasets
         # and caches go as soon as the caller drops them, not at the next
@@ -149,7 +175,8 @@ def _check_datasets(datasets, config, select, ignore) -> CheckResult:
     )
 
 
-def check(dataset: Dataset, *, config: Config | None = None, select=None, ignore=None, path=None) -> CheckResult:
+def check(dataset: Dataset, *, config: Config | None = None, select=None, ignore=None, path=None,
+          timings: dict | None = None) -> CheckResult:
     """Check a dataset held in memory.
 
     Parameters
@@ -165,6 +192,12 @@ def check(dataset: Dataset, *, config: Config | None = None, select=None, ignore
     path : path, optional
         Where the dataset was read from: names the file in findings and is the
         root for image files (unless the config or the reader says otherwise).
+    timings : dict, optional
+        A profile, filled when given: rule code -> ``(seconds, findings)``,
+        and ``"shared: NAME"`` -> ``(seconds, 0)`` for each shared table
+        (pixels, pairs, ...) built on first use; a rule's seconds leave out
+        the shared tables it caused to be built. The engine times itself only
+        when asked.
 
     Returns
     -------
@@ -177,11 +210,11 @@ def check(dataset: Dataset, *, config: Config | None = None, select=None, ignore
     >>> [f.code for f in check(ds, select=["S001"]).findings]
     ['S001']
     """
-    return check_datasets([(dataset, path)], config=config, select=select, ignore=ignore)
+    return check_datasets([(dataset, path)], config=config, select=select, ignore=ignore, timings=timings)
 
 
 def check_path(path, *, format: str | None = None, config: Config | None = None, select=None, ignore=None,
-               **read_options) -> CheckResult:
+               timings: dict | None = None, **read_options) -> CheckResult:
     """Read a dataset leniently and check it.
 
     The reader runs with ``errors="keep"``: malformed geometry arrives as
@@ -197,10 +230,15 @@ def check_path(path, *, format: str | None = None, config: Config | None = None,
         Format name; detected when omitted.
     config, select, ignore :
         As :func:`check`.
+    timings : dict, optional
+        As :func:`check`, plus ``"read"`` -> ``(seconds, 0)``.
     **read_options
         Passed to the reader.
     """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     with no_gc():  # one pause for reading and checking: no collection walks the new dataset in between
+        t0 = time.perf_counter()
         datasets = [(io.read(p, format, errors="keep", **read_options), str(p)) for p in paths]
-        return check_datasets(datasets, config=config, select=select, ignore=ignore)
+        if timings is not None:
+            timings["read"] = (time.perf_counter() - t0, 0)
+        return check_datasets(datasets, config=config, select=select, ignore=ignore, timings=timings)

@@ -22,6 +22,7 @@ from ..errors import SegmillError
 from .finding import SEVERITIES
 
 __all__ = ["Rule", "Hit", "Fix", "rule", "register", "all_rules", "get_rule", "select_rules", "is_fixable",
+           "is_unsafe_fixable",
            "FAMILIES", "KINDS"]
 
 FAMILIES = {"S": "structure", "G": "geometry", "C": "consistency", "GATE": "gate"}
@@ -74,6 +75,11 @@ class Fix:
         The condition of :attr:`applies`, read after "the fix applies only"
         (``"to exact copies"``), or ``""`` when every finding of the rule is
         fixable (the docs' "fixable" column).
+    unsafe : bool
+        Whether the fix changes what the dataset says rather than how it
+        says it (drops a record no reader keeps, renumbers a repeated id):
+        it runs only with ``segmill fix --unsafe-fixes``, and is declared
+        with ``unsafe_fix=`` on :func:`rule`.
     """
 
     stage: int
@@ -82,6 +88,7 @@ class Fix:
     apply: Callable = field(compare=False, repr=False)
     applies: Callable = field(default=_always, compare=False, repr=False)
     when: str = ""
+    unsafe: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,9 @@ class Rule:
         ``func(ctx, **options) -> iterable of Hit``.
     fix : Fix, optional
         The rule's safe automatic fix (``segmill fix``), if it has one.
+    unsafe_fix : Fix, optional
+        Its fix for the findings :attr:`fix` does not take, run only with
+        ``segmill fix --unsafe-fixes`` (a :class:`Fix` with ``unsafe=True``).
     """
 
     code: str
@@ -122,11 +132,21 @@ class Rule:
     option_docs: dict = field(default_factory=dict)
     func: Callable[..., Iterable[Hit]] | None = field(default=None, compare=False, repr=False)
     fix: Fix | None = field(default=None, compare=False, repr=False)
+    unsafe_fix: Fix | None = field(default=None, compare=False, repr=False)
 
     @property
     def fixable(self) -> bool:
         """Whether ``segmill fix`` can fix (some of) this rule's findings."""
         return self.fix is not None
+
+    @property
+    def unsafe_fixable(self) -> bool:
+        """Whether ``segmill fix --unsafe-fixes`` can fix findings of this rule that ``segmill fix`` leaves."""
+        return self.unsafe_fix is not None
+
+    def fixes(self, unsafe: bool = False) -> list[Fix]:
+        """The rule's fixes ``segmill fix`` runs (with ``unsafe``: its unsafe fix too)."""
+        return [f for f in (self.fix, self.unsafe_fix if unsafe else None) if f is not None]
 
     @property
     def family(self) -> str:
@@ -150,6 +170,8 @@ class Rule:
             "fixable": self.fixable,
             "fix": None if self.fix is None else {"name": self.fix.name, "summary": self.fix.summary,
                                                   "when": self.fix.when},
+            "unsafe_fix": None if self.unsafe_fix is None else {
+                "name": self.unsafe_fix.name, "summary": self.unsafe_fix.summary, "when": self.unsafe_fix.when},
         }
 
 
@@ -157,15 +179,17 @@ _RULES: dict[str, Rule] = {}
 
 
 def rule(code: str, name: str, *, severity: str, summary: str, doc: str, default: bool = True,
-         options: dict | None = None, option_docs: dict | None = None, fix: Fix | None = None):
+         options: dict | None = None, option_docs: dict | None = None, fix: Fix | None = None,
+         unsafe_fix: Fix | None = None):
     """Register a rule function (decorator).
 
     The function is called as ``func(ctx, **options)`` and yields :class:`Hit`.
-    ``fix`` declares the rule's safe automatic fix (see :class:`Fix`).
+    ``fix`` declares the rule's safe automatic fix, ``unsafe_fix`` the one
+    run only with ``--unsafe-fixes`` (see :class:`Fix`).
     """
     def deco(func):
         register(Rule(code, name, severity, default, summary, doc, dict(options or {}), dict(option_docs or {}),
-                      func, fix))
+                      func, fix, unsafe_fix))
         return func
 
     return deco
@@ -188,8 +212,11 @@ def register(entry: Rule) -> Rule:
         raise ValueError(f"rule code {entry.code} registered twice")
     if (entry.func is None) != entry.is_gate:
         raise ValueError(f"rule {entry.code}: check rules have a function, gate rules none")
-    if entry.fix is not None and entry.is_gate:
+    if (entry.fix is not None or entry.unsafe_fix is not None) and entry.is_gate:
         raise ValueError(f"rule {entry.code}: gate rules have no fix")
+    if ((entry.fix is not None and entry.fix.unsafe)
+            or (entry.unsafe_fix is not None and not entry.unsafe_fix.unsafe)):
+        raise ValueError(f"rule {entry.code}: fix= takes a safe Fix, unsafe_fix= an unsafe one")
     stored = replace(entry, doc=textwrap.dedent(entry.doc).strip())
     _RULES[entry.code] = stored
     return stored
@@ -225,6 +252,14 @@ def is_fixable(finding) -> bool:
     _load()
     r = _RULES.get(finding.code)
     return r is not None and r.fix is not None and bool(r.fix.applies(finding))
+
+
+def is_unsafe_fixable(finding) -> bool:
+    """Whether only ``segmill fix --unsafe-fixes`` would fix ``finding`` (the safe fix does not take it)."""
+    _load()
+    r = _RULES.get(finding.code)
+    return (r is not None and r.unsafe_fix is not None and not is_fixable(finding)
+            and bool(r.unsafe_fix.applies(finding)))
 
 
 def _matches(code: str, selector: str) -> bool:

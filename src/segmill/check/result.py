@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import __version__
 from .finding import SEVERITIES, Finding, severity_rank
-from .registry import Rule, is_fixable
+from .registry import Rule, is_fixable, is_unsafe_fixable
 
 __all__ = ["CheckResult", "SCHEMA"]
 
@@ -96,13 +96,14 @@ class CheckResult:
               "failed": true,
               "summary": {"images": 5000, "annotations": 36000, "findings": 3,
                           "error": 1, "warning": 2, "info": 0,
-                          "by_rule": {"G005": 1, "C001": 2}, "fixable": 1},
+                          "by_rule": {"G005": 1, "C001": 2}, "fixable": 1, "unsafe_fixable": 0},
               "rules": [{"code": "G005", "name": "zero-area", "severity": "error"}, ...],
               "findings": [{"code", "severity", "message", "file", "item_id",
                             "annotation_id", "key", "data", "fingerprint"}, ...]
             }
 
-        ``fixable`` counts the findings ``segmill fix`` would fix;
+        ``fixable`` counts the findings ``segmill fix`` would fix,
+        ``unsafe_fixable`` those only ``segmill fix --unsafe-fixes`` would;
         ``rules`` lists every rule that ran, with its severity in force;
         ``data`` holds the numbers behind a finding (keys per rule, see
         ``segmill rules CODE``); ``fingerprint`` is :meth:`Finding.fingerprint`.
@@ -127,6 +128,7 @@ class CheckResult:
                 **counts,
                 "by_rule": {code: len(fs) for code, fs in self.by_rule().items()},
                 "fixable": sum(map(is_fixable, self.findings)),
+                "unsafe_fixable": sum(map(is_unsafe_fixable, self.findings)),
             },
             "rules": [
                 {"code": r.code, "name": r.name, "severity": self.severities.get(r.code, r.severity)}

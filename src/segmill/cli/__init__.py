@@ -1,7 +1,9 @@
 """The ``segmill`` command line: a thin click layer over the library.
 
 Each command lives in its own module here and attaches itself to :data:`main`
-with ``@main.command()``. Exit codes everywhere: 0 ok, 1 findings / losses
+with ``@main.command()``; a module is imported when its command is first
+asked for (``segmill check`` never imports the agreement or gate code), and
+``--help`` imports them all. Exit codes everywhere: 0 ok, 1 findings / losses
 under ``--strict`` / thresholds failed, 2 usage or input error, 3 internal
 error (see :func:`segmill.cli._common.run_guarded`).
 """
@@ -16,12 +18,36 @@ import click
 
 from .. import __version__
 
-# Command modules, imported in this order.
-_COMMANDS = ("info", "convert", "formats_cmd", "split", "check_cmd", "fix_cmd", "merge_cmd", "agree_cmd",
-             "diff_cmd", "gate_cmd", "tile_cmd")
+#: Command name -> the module (in this package) that defines it.
+_COMMANDS = {"info": "info", "convert": "convert", "formats": "formats_cmd", "split-instances": "split",
+             "check": "check_cmd", "rules": "check_cmd", "fix": "fix_cmd", "merge": "merge_cmd",
+             "agree": "agree_cmd", "diff": "diff_cmd", "gate": "gate_cmd", "tile": "tile_cmd",
+             "untile": "tile_cmd"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """A group whose command modules are imported on first use (start-up time)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(set(_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx, cmd_name):
+        module = _COMMANDS.get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            # a missing module is an ImportError: a command never vanishes silently
+            importlib.import_module(f"{__name__}.{module}")
+        return self.commands.get(cmd_name)
+
+
+def command(name: str) -> click.Command:
+    """The command ``name`` (its module imported)."""
+    cmd = main.get_command(None, name)
+    if cmd is None:
+        raise KeyError(name)
+    return cmd
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="segmill")
 def main() -> None:
     """Convert, check, compare and gate segmentation datasets.
@@ -29,10 +55,6 @@ def main() -> None:
     Exit codes: 0 ok, 1 findings or failed thresholds, 2 usage or input error,
     3 internal error (a bug; SEGMILL_DEBUG=1 shows the traceback).
     """
-
-
-for _name in _COMMANDS:  # a missing module is an ImportError: a command never vanishes silently
-    importlib.import_module(f"{__name__}.{_name}")
 
 
 def run() -> None:

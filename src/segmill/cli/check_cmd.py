@@ -98,17 +98,31 @@ def rules_command(code, as_json):
         return
     for r in catalogue:
         mark = " " if r.default else "*"
-        fixable = "fix" if r.fixable else ""
-        click.echo(f"{r.code}{mark} {r.name:<28} {r.severity:<8} {fixable:<4}{r.summary}")
+        click.echo(f"{r.code}{mark} {r.name:<28} {r.severity:<8} {_fix_mark(r):<7}{r.summary}")
     if any(not r.default for r in catalogue):
         click.echo("\n* off by default: turn on with --extend-select CODE")
     if any(r.fixable for r in catalogue):
         click.echo("fix: segmill fix repairs these findings where it is safe (segmill rules CODE says when)")
+    if any(r.unsafe_fixable for r in catalogue):
+        click.echo("unsafe: fixable (unsafe), only by segmill fix --unsafe-fixes, which drops or renumbers records "
+                   "(each reported)")
+        click.echo("fix+: the safe fix where it applies, --unsafe-fixes the rest")
+
+
+def _fix_mark(r) -> str:
+    """The catalogue's fix column: ``fix``, ``fix+`` (and an unsafe fix), ``unsafe`` or nothing."""
+    if r.fixable:
+        return "fix+" if r.unsafe_fixable else "fix"
+    return "unsafe" if r.unsafe_fixable else ""
 
 
 def _fix_text(r) -> str:
     """``no``, or what the rule's fix does and when it applies."""
+    unsafe = ""
+    if r.unsafe_fix is not None:
+        u_when = f"; applies only {r.unsafe_fix.when}" if r.unsafe_fix.when else ""
+        unsafe = f"segmill fix --unsafe-fixes: {r.unsafe_fix.summary}{u_when}"
     if r.fix is None:
-        return "no"
+        return f"unsafe only ({unsafe})" if unsafe else "no"
     when = f"; applies only {r.fix.when}" if r.fix.when else ""
-    return f"yes (segmill fix: {r.fix.summary}{when})"
+    return f"yes (segmill fix: {r.fix.summary}{when}{'; ' + unsafe if unsafe else ''})"

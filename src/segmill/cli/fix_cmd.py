@@ -26,6 +26,10 @@ def _codes(values) -> list[str] | None:
               help="Rule codes or prefixes whose fixes run, comma-separated (replaces the default set).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes whose fixes do not run.")
 @click.option("--dry-run", is_flag=True, help="Print what would be fixed; write nothing (DST may be left out).")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also drop what no reader or writer can keep (unreadable records, annotations of unlisted "
+                   "images or undeclared categories, undecodable geometry) and renumber repeated ids; each is "
+                   "reported.")
 @click.option("--force", is_flag=True,
               help="Replace DST if it is empty or a previous output of the format (never the source).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -34,7 +38,8 @@ def _codes(values) -> list[str] | None:
               help="Read settings from this segmill.toml / pyproject.toml instead of searching for one.")
 @quiet_option
 @run_guarded
-def fix_command(src, dst, fmt, select, ignore, dry_run, force, output_format, config_file, quiet):
+def fix_command(src, dst, fmt, select, ignore, dry_run, unsafe_fixes, force, output_format, config_file,
+                quiet):
     """Fix what can be fixed safely in SRC and write the result to DST, in SRC's format.
 
     Every fix is reported as `file:record: CODE fixed: what`; findings of
@@ -43,7 +48,9 @@ def fix_command(src, dst, fmt, select, ignore, dry_run, force, output_format, co
     docs/fix.md) and the result is checked again, so fixing DST once more
     changes nothing. Exit 0 when fixes were applied or there was nothing to
     fix, 2 on bad input or usage (nothing written). DST is never SRC, and an
-    existing DST is replaced only with --force.
+    existing DST is replaced only with --force. With --unsafe-fixes, records
+    no reader can keep are dropped and repeated ids renumbered (each reported)
+    instead of refusing to write.
 
     Example: segmill fix fixtures/fix/annotations.json fixed.json
     """
@@ -62,8 +69,8 @@ def fix_command(src, dst, fmt, select, ignore, dry_run, force, output_format, co
     cfg = load_config(file=config_file) if config_file else load_config()
     cfg = cfg.override(select=_codes(select), ignore=_codes(ignore))
     ds = io.read(src, name, errors="keep")
-    fixed, report = fix(ds, config=cfg, path=src)
-    problem = _unwritable(fixed, src)
+    fixed, report = fix(ds, config=cfg, path=src, unsafe_fixes=unsafe_fixes)
+    problem = _unwritable(fixed, src, unsafe_fixes)
     written = None
     if not dry_run:
         if problem is not None:
@@ -79,20 +86,23 @@ def fix_command(src, dst, fmt, select, ignore, dry_run, force, output_format, co
         click.echo(f"segmill: note: the fixed dataset could not be written: {problem}", err=True)
 
 
-def _unwritable(dataset, src):
+def _unwritable(dataset, src, unsafe: bool = False):
     """An :class:`~segmill.errors.InputError` saying why ``dataset`` cannot be written back, or None.
 
     The read was lenient: records it dropped would be lost, annotations of
     unlisted images would gain an image, and whatever the writer's own
     validation refuses (duplicate ids, unknown categories, geometry that
-    stayed malformed) has no automatic fix.
+    stayed malformed) has no safe fix; unless ``unsafe`` fixes ran, the
+    message ends naming ``--unsafe-fixes``, which drops or renumbers it.
     """
+    unsafe_hint = "" if unsafe else "; or give --unsafe-fixes to drop or renumber it, each drop reported"
     hint = (" (the output would still hold it: correct it by hand, or select its fix if its rule has one; "
-            "segmill check lists every finding, segmill rules the fixable rules)")
+            f"segmill check lists every finding, segmill rules the fixable rules{unsafe_hint})")
     for entry in dataset.meta.get("skipped", ()) or ():
         if "(kept" not in str(entry.get("reason", "")):
+            tail = "" if unsafe else "; or give --unsafe-fixes to drop this record (reported as S014)"
             return InputError(f"{entry.get('reason')} (the reader could not keep this, so writing would lose it: "
-                              "correct it by hand)", entry.get("path") or src, entry.get("record"))
+                              f"correct it by hand{tail})", entry.get("path") or src, entry.get("record"))
     if dataset.meta.get("placeholder_images") or dataset.meta.get("orphan_annotations"):
         ids = list(dataset.meta.get("placeholder_images") or ())
         return InputError(f"annotations name images that are not listed ({', '.join(map(repr, ids[:5]))}){hint}",

@@ -48,7 +48,9 @@ def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplic
     sizes of one image.
 
     Sources are read in the format each is detected as, or as --from says
-    (once for all, or once per source in order).
+    (once for all, or once per source in order). COCO files merged into COCO
+    stream when one is big (32 MiB or more): the same output, in about the
+    memory of streaming them.
 
     Example: segmill merge a.json b.json -o merged.json --drop-duplicates
     """
@@ -56,6 +58,7 @@ def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplic
     from .. import io
     from ..formats import get_format
     from ..merging import merge
+    from ..merging.streamed import merge_files, streams
 
     if len(srcs) < 2:
         raise click.UsageError("merge needs at least two sources")
@@ -67,11 +70,20 @@ def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplic
     readers = [get_format(f).name if f else None for f in given]
     fmt = get_format(to_fmt).name if to_fmt else (readers[0] or io.detect_format(srcs[0])[0])
     io.check_destination(dst, fmt, force=force, sources=list(srcs))
-    datasets = [io.read(src, reader) for src, reader in zip(srcs, readers)]
-    merged, mreport = merge(datasets, on_conflict, dedupe_iou, drop_duplicates, match_by, names=list(srcs))
-    if strict and mreport.losses:
-        raise LossError(_loss_message(mreport))
-    report = io.write(merged, dst, fmt, strict=strict, force=force, sources=list(srcs))
+    done = _refuse_losses if strict else None
+    # COCO into COCO with a big source: merged as streams, the same bytes in bounded memory
+    streamed = (merge_files(srcs, dst, on_conflict=on_conflict, dedupe_iou=dedupe_iou,
+                            drop_duplicates=drop_duplicates, match_by=match_by, names=list(srcs), force=force,
+                            strict=strict, done=done)
+                if fmt == "coco" and streams(srcs, readers, dst) else None)
+    if streamed is not None:
+        mreport, report = streamed
+    else:
+        datasets = [io.read(src, reader) for src, reader in zip(srcs, readers)]
+        merged, mreport = merge(datasets, on_conflict, dedupe_iou, drop_duplicates, match_by, names=list(srcs))
+        if done is not None:
+            done(mreport)
+        report = io.write(merged, dst, fmt, strict=strict, force=force, sources=list(srcs))
     if as_json:
         click.echo(json.dumps({"merge": mreport.to_dict(), "write": report.to_dict()}, indent=2, default=str))
     if not quiet:
@@ -80,6 +92,12 @@ def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplic
 
 
 _NO_LOSS = "no loss: the output holds everything the input did"
+
+
+def _refuse_losses(mreport) -> None:
+    """--strict: refuse a merge that lost something (before anything is written)."""
+    if mreport.losses:
+        raise LossError(_loss_message(mreport))
 
 
 def _write_summary(text: str, mreport) -> str:

@@ -8,8 +8,13 @@ twice, a block at a time, never whole:
    (:func:`segmill._json_spans.scan_block`), parses each run of records to
    check it and to take the ids it needs, and keeps per image and per
    annotation a few packed integers (byte spans, the image each annotation
-   belongs to): about 40 bytes an annotation, not the kilobytes its Python
-   objects cost.
+   belongs to): a few bytes an annotation, not the kilobytes its Python
+   objects cost. The byte spans of a big array go to an unnamed temporary
+   file as they are found (:class:`SpanFile`, past :data:`SPILL_BYTES` of
+   them) and are read back a run at a time, so what stays in memory is 4
+   bytes an annotation (its place in image order) and, while the index is
+   built, 8 more of annotation id: memory grows with the file at 12 bytes an
+   annotation at the most, and a file four times as big needs little more.
 2. :class:`CocoItems` yields the images in file order, a batch at a time,
    each with its annotations (in file order), read back by their spans and
    turned into the model by the reader's own code (:func:`read_images`,
@@ -28,6 +33,7 @@ stream read the file whole instead (:class:`~segmill.streaming.Stream`'s
 from __future__ import annotations
 
 import os
+import tempfile
 from array import array
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
@@ -35,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import jsonio
+from .._jit import njit
 from .._progress import track
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
@@ -49,6 +56,8 @@ __all__ = ["build_index", "CocoIndex", "CocoItems", "stream_instances"]
 BLOCK = 8 << 20
 RUN = 4096
 BATCH = 512
+#: Bytes of record spans (16 a record) an array keeps in memory before they go to a temporary file.
+SPILL_BYTES = 8 << 20
 _MAX_MEMBERS = 4096
 _SPACE = b" \t\r\n"
 _ARRAYS = ("images", "annotations")
@@ -56,6 +65,79 @@ _ARRAYS = ("images", "annotations")
 
 class _Unstreamable(Exception):
     """The index cannot vouch for the file: read it whole (not an error by itself)."""
+
+
+class SpanFile:
+    """Record spans ``[start, end)`` kept in an unnamed temporary file, read back as int64 arrays.
+
+    Indexed as the ``(n, 2)`` array it stands for: ``spans[k, j]`` (one
+    number), ``spans[a:b]`` (an array), ``len(spans)``. Nothing of it stays
+    in memory; the operating system removes the file when it is closed.
+    """
+
+    def __init__(self) -> None:
+        self._f = tempfile.TemporaryFile(prefix="segmill-spans-")
+        self._n = 0
+
+    def append(self, flat: array) -> None:
+        """Add spans given as ``start, end, start, end, ...``."""
+        self._f.write(flat.tobytes())
+        self._n += len(flat) // 2
+
+    def done(self) -> SpanFile:
+        """Flush the writes; the spans can be read from now on."""
+        self._f.flush()
+        return self
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def nbytes(self) -> int:  # resident bytes: none
+        return 0
+
+    def _rows(self, a: int, b: int) -> np.ndarray:
+        a, b = max(a, 0), min(b, self._n)
+        if b <= a:
+            return np.empty((0, 2), np.int64)
+        data = os.pread(self._f.fileno(), (b - a) * 16, a * 16)
+        return np.frombuffer(data, np.int64).reshape(-1, 2)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            a, b, step = key.indices(self._n)
+            if step != 1:
+                raise IndexError("SpanFile slices have no step")
+            return self._rows(a, b)
+        k, j = key
+        k = k + self._n if k < 0 else k
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        return self._rows(k, k + 1)[0, j]
+
+
+class _Spans:
+    """The spans of one top-level member as the scan finds them: in memory, then spilled past SPILL_BYTES."""
+
+    def __init__(self) -> None:
+        self.mem = array("q")
+        self.file: SpanFile | None = None
+
+    def add(self, raw: bytes) -> None:
+        self.mem.frombytes(raw)
+        if len(self.mem) * 8 > SPILL_BYTES:
+            if self.file is None:
+                self.file = SpanFile()
+            self.file.append(self.mem)
+            self.mem = array("q")
+
+    def result(self):
+        """An ``(n, 2)`` int64 array, or a :class:`SpanFile` when the spans were spilled."""
+        if self.file is None:
+            return np.frombuffer(self.mem, np.int64).reshape(-1, 2)
+        self.file.append(self.mem)
+        self.mem = array("q")
+        return self.file.done()
 
 
 @dataclass
@@ -66,9 +148,9 @@ class CocoIndex:
     ----------
     top : dict
         The document with ``[]`` in place of ``images`` and ``annotations``.
-    images, annotations : ndarray of int64, shape (n, 2)
+    images, annotations : ndarray of int64, shape (n, 2), or SpanFile
         Byte spans ``[start, end)`` of each record, in file order.
-    owner : ndarray of int64
+    owner : ndarray of int32
         Per annotation, the position of its image in ``images`` (used to
         group them; not kept).
     image_ids : ndarray of int64
@@ -85,8 +167,7 @@ class CocoIndex:
     bounds: np.ndarray = field(init=False)  # by_image[bounds[k]:bounds[k + 1]]: the annotations of image k
 
     def __post_init__(self, owner):
-        self.by_image = np.argsort(owner, kind="stable")
-        self.bounds = np.searchsorted(owner, np.arange(len(self.images) + 1), sorter=self.by_image)
+        self.by_image, self.bounds = _group(owner, len(self.images))
 
     @property
     def nbytes(self) -> int:
@@ -101,7 +182,7 @@ def _scan(f, size: int):
     st = new_state()
     members = np.full((_MAX_MEMBERS, 3), -1, np.int64)
     out = np.empty((1 << 16, 3), np.int64)
-    spans: dict[int, array] = {}  # per member: start, end, start, end, ... (16 bytes a record, no copy kept)
+    spans: dict[int, _Spans] = {}  # per member: start, end, start, end, ... (16 bytes a record, or spilled)
     buf = bytearray(BLOCK)
     view = np.frombuffer(buf, np.uint8)
     base = 0
@@ -117,7 +198,7 @@ def _scan(f, size: int):
             rows = out[:ne]
             for m in np.unique(rows[:, 0]).tolist():
                 mine = rows[rows[:, 0] == m] if rows[0, 0] != rows[-1, 0] else rows
-                spans.setdefault(m, array("q")).frombytes(np.ascontiguousarray(mine[:, 1:]).tobytes())
+                spans.setdefault(m, _Spans()).add(np.ascontiguousarray(mine[:, 1:]).tobytes())
             done += used
         base += n
     count = int(st[ST_MEMBER]) + 1
@@ -205,7 +286,7 @@ def _ids(fd: int, spans: np.ndarray, first: int, last: int) -> np.ndarray:
 
 def _array_spans(fd: int, spans: dict, member: int, span: tuple) -> np.ndarray:
     """The element spans of one top-level array, with the brackets and commas between them checked."""
-    rows = np.frombuffer(spans.pop(member, array("q")), np.int64).reshape(-1, 2)
+    rows = spans.pop(member, _Spans()).result()
     start, end = span
     if not len(rows):
         _between(fd, start + 1, end - 1, b"")
@@ -234,7 +315,7 @@ def build_index(path) -> CocoIndex | None:
     if J._orjson is None:
         return None
     path = Path(path)
-    image_ids, ann_ids, owners, cat_refs = array("q"), array("q"), array("q"), array("q")
+    image_ids, ann_ids, cat_refs = array("q"), array("q"), array("q")
     try:
         with open(path, "rb") as f, J.no_gc():
             size = os.fstat(f.fileno()).st_size
@@ -247,18 +328,27 @@ def build_index(path) -> CocoIndex | None:
             del spans
             for a in range(0, len(images), RUN):
                 _column(_ids(fd, images, a, min(a + RUN, len(images))), 0, image_ids)
+            ids = np.frombuffer(image_ids, np.int64)
+            if not _unique(ids.copy()):
+                raise _Unstreamable  # the whole read words the problem
+            order = np.argsort(ids, kind="stable")
+            owners = array("i" if len(ids) < 2**31 else "q")  # per annotation, its image's position
             for a in track(range(0, len(anns), RUN), -(-len(anns) // RUN), "indexing annotations"):
                 found = _ids(fd, anns, a, min(a + RUN, len(anns)))
                 _column(found, 0, ann_ids)
-                _column(found, 1, owners)
+                refs = array("q")
+                _column(found, 1, refs)
+                owner = _positions(ids, order, np.frombuffer(refs, np.int64))
+                if owner is None:
+                    raise _Unstreamable  # an annotation of an image not listed: the whole read words it
+                owners.frombytes(owner.astype(owners.typecode).tobytes())
                 _column(found, 2, cat_refs, optional=True)
                 cat_refs = array("q", set(cat_refs))  # a few distinct values
     except _Unstreamable:
         return None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", path) from None
-    ids = np.frombuffer(image_ids, np.int64)
-    if not _unique(ids.copy()) or not _unique(np.frombuffer(ann_ids, np.int64)):
+    if not _unique(np.frombuffer(ann_ids, np.int64)):
         return None  # the whole read words the problem
     del ann_ids
     cats = top.get("categories")
@@ -268,10 +358,7 @@ def build_index(path) -> CocoIndex | None:
             return None
     except TypeError:  # an unhashable category id: the whole read words it
         return None
-    owner = _positions(ids, np.frombuffer(owners, np.int64))
-    if owner is None:
-        return None
-    return CocoIndex(path, top, images, anns, owner, ids)
+    return CocoIndex(path, top, images, anns, np.frombuffer(owners, owners.typecode), ids)
 
 
 def _unique(values: np.ndarray) -> bool:
@@ -280,24 +367,45 @@ def _unique(values: np.ndarray) -> bool:
     return not len(values) or bool(np.all(values[1:] != values[:-1]))
 
 
-def _positions(ids: np.ndarray, refs: np.ndarray) -> np.ndarray | None:
-    """The position in ``ids`` of each of ``refs``; None when one is not there."""
+def _positions(ids: np.ndarray, order: np.ndarray, refs: np.ndarray) -> np.ndarray | None:
+    """The position in ``ids`` (sorted by ``order``) of each of ``refs``; None when one is not there."""
     if not len(refs):
         return np.empty(0, np.int64)
     if not len(ids):
         return None
-    order = np.argsort(ids, kind="stable")
     where = np.searchsorted(ids, refs, sorter=order)
     np.minimum(where, len(ids) - 1, out=where)
     found = order[where]
-    del where
     if not np.array_equal(ids[found], refs):
         return None
     return found
 
 
+def _group(owner: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(by_image, bounds)``: annotation positions grouped by image (file order within), and where each
+    image's group starts; ``np.argsort(owner, kind="stable")`` in 4 bytes an annotation, by counting."""
+    bounds = np.zeros(n_images + 1, np.int64)
+    np.cumsum(np.bincount(owner, minlength=n_images), out=bounds[1:])
+    by_image = np.empty(len(owner), np.int32 if len(owner) < 2**31 else np.int64)
+    _fill_groups(owner, bounds, by_image)
+    return by_image, bounds
+
+
+@njit(cache=True, nogil=True)
+def _fill_groups(owner, bounds, out):
+    """Counting sort: ``out[bounds[o] + r] = j`` for the ``r``-th annotation ``j`` of image ``o``."""
+    fill = bounds[:-1].copy()
+    for j in range(owner.shape[0]):
+        o = owner[j]
+        out[fill[o]] = j
+        fill[o] += 1
+
+
 class CocoItems:
     """The items of an indexed file, in file order, a batch of images at a time (an iterator)."""
+
+    #: The index found every image id unique before the first item (the stream needs no set of them).
+    ids_unique = True
 
     def __init__(self, index: CocoIndex, cats: list, err: _Errors):
         self.index, self.err = index, err
@@ -328,7 +436,11 @@ class CocoItems:
     def _attach(self, fd: int, items: list, a: int, b: int) -> None:
         """Read the annotations of images ``a..b-1`` into ``items``, in file order, by runs of consecutive records."""
         ix = self.index
-        positions = np.sort(ix.by_image[ix.bounds[a]:ix.bounds[b]])
+        self._attach_at(fd, items, np.sort(ix.by_image[ix.bounds[a]:ix.bounds[b]]))
+
+    def _attach_at(self, fd: int, items: list, positions: np.ndarray) -> None:
+        """Read the annotations at ``positions`` (sorted; those of ``items``) into ``items``."""
+        ix = self.index
         if not len(positions):
             return
         runs = np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1)
@@ -341,6 +453,49 @@ class CocoItems:
                 raise InputError("the file changed while it was read", ix.path)
             reader.feed(recs, first)
         reader.finish()
+
+    def items_at(self, ks) -> list:
+        """The items at positions ``ks`` (ascending) of the file's images, each with its annotations, as the
+        stream yields them: for a reader that takes images out of file order (``segmill merge``)."""
+        ix = self.index
+        ks = np.asarray(ks, np.int64)
+        if not len(ks):
+            return []
+        with open(ix.path, "rb") as f, J.no_gc():
+            fd = f.fileno()
+            recs: list = []
+            for r in np.split(ks, np.flatnonzero(np.diff(ks) != 1) + 1):
+                recs += _records(fd, ix.images, int(r[0]), int(r[-1]) + 1, ix.path, "images")[0]
+            items = read_images(recs, self.err)
+            if [it.id for it in items] != ix.image_ids[ks].tolist():
+                raise InputError("the file changed while it was read", ix.path)
+            lo, hi = ix.bounds[ks], ix.bounds[ks + 1]
+            self._attach_at(fd, items, np.sort(np.concatenate([ix.by_image[a:b] for a, b in zip(lo, hi)])))
+        return items
+
+    def image_batches(self):
+        """The images in file order, without their annotations, a batch (a list) at a time."""
+        ix = self.index
+        with open(ix.path, "rb") as f:
+            fd = f.fileno()
+            for a in range(0, len(ix.images), BATCH):
+                with J.no_gc():
+                    recs, _ = _records(fd, ix.images, a, min(a + BATCH, len(ix.images)), ix.path, "images")
+                    yield read_images(recs, self.err)
+
+    def annotation_ids(self) -> np.ndarray:
+        """The annotation ids in item order (the images in file order, each image's annotations in file order)."""
+        ix = self.index
+        ids = array("q")
+        with open(ix.path, "rb") as f:
+            for a in range(0, len(ix.annotations), RUN):
+                ids.frombytes(_ids(f.fileno(), ix.annotations, a, min(a + RUN, len(ix.annotations)))[:, 1].tobytes())
+        return np.frombuffer(ids, np.int64)[ix.by_image]
+
+    @property
+    def annotation_total(self) -> int:
+        """How many annotations the file holds (what :meth:`annotation_positions` counts)."""
+        return len(self.index.annotations)
 
     def annotation_positions(self, k: int) -> np.ndarray:
         """The positions in the file of the annotations of the ``k``-th image, in the order it holds them."""

@@ -6,9 +6,20 @@ them (not grouped by image). So each image's record goes to one spill file
 and each annotation's record to another, with its position in the source
 file (:meth:`segmill.formats._coco_stream.CocoItems.annotation_positions`);
 once the stream is used up, the file is assembled in the source's top-level
-key order, the annotation records copied back in file order. Memory holds
-three integers per annotation and one image at a time; the disk holds the
-output about twice while it is assembled.
+key order, the annotation records copied back in file order. A stream whose
+``item_order`` is true (``segmill merge``'s, a dataset no file holds) has no
+positions: its annotations are written in item order, as :func:`write` writes
+a dataset that was not read from one file.
+
+Nothing is kept per record in memory. Records in output order (the images;
+annotations in item order) are copied back as written (:class:`_Sequential`).
+Annotations to be put back in file order go to one of at most
+:data:`_BUCKETS` bucket files by their position, each record with its
+position (:class:`_Buckets`); a bucket is read back whole, sorted by
+position and written out, one after the other. Memory holds one image and
+one bucket (the annotations of at most ``1 / _BUCKETS`` of the file, and
+never fewer than :data:`_BUCKET_MIN` positions); the disk holds the output
+about twice while it is assembled.
 
 Every record is made by :class:`._coco_write._Write`, the in-memory
 writer's own code, so the output is byte-identical to
@@ -17,9 +28,8 @@ writer's own code, so the output is byte-identical to
 
 from __future__ import annotations
 
-import os
+import struct
 import tempfile
-from array import array
 from pathlib import Path
 
 import numpy as np
@@ -33,30 +43,79 @@ from ._coco_write import _annotation_record, _Opts, _Write, section_order, top_k
 
 __all__ = ["write_stream"]
 
-#: Annotation records read back from the spill per write.
-_CHUNK = 4096
+#: Most bucket files of a write, and fewest source positions a bucket covers.
+_BUCKETS = 256
+_BUCKET_MIN = 1 << 14
+#: Records joined per write.
+_RUN = 4096
+#: Bytes copied back per read.
+_BLOCK = 8 << 20
 
 
-class _Spill:
-    """Records written one after the other to a temporary file, read back by number."""
+class _Sequential:
+    """Records written one after the other to a temporary file, with the commas between them."""
 
     def __init__(self, folder: Path):
         self.f = tempfile.TemporaryFile(dir=folder)
-        self.offsets, self.lengths = array("q"), array("q")
+        self.n = 0
 
     def add(self, data: bytes) -> None:
-        self.offsets.append(self.f.tell())
-        self.lengths.append(len(data))
-        self.f.write(data)
+        self.f.write(b"," + data if self.n else data)
+        self.n += 1
 
-    def chunks(self, order: np.ndarray):
-        """The records in ``order``, joined by commas, a chunk at a time."""
+    def chunks(self):
+        """The list's JSON text (its commas included), a block at a time."""
         self.f.flush()
-        fd = self.f.fileno()
-        off, ln = np.frombuffer(self.offsets, np.int64), np.frombuffer(self.lengths, np.int64)
-        for a in range(0, len(order), _CHUNK):
-            idx = order[a:a + _CHUNK]
-            yield (b"," if a else b"") + b",".join(os.pread(fd, int(n), int(o)) for o, n in zip(off[idx], ln[idx]))
+        self.f.seek(0)
+        while block := self.f.read(_BLOCK):
+            yield block
+
+
+class _Buckets:
+    """Records keyed by their position among ``total``, put back in position order bucket by bucket."""
+
+    _HEAD = struct.Struct("<qi")  # position, length
+
+    def __init__(self, folder: Path, total: int):
+        self.folder = folder
+        self.width = max(_BUCKET_MIN, -(-max(total, 1) // _BUCKETS))
+        self.files: dict[int, object] = {}
+        self.n = 0
+
+    def add(self, at: int, data: bytes) -> None:
+        b = at // self.width
+        f = self.files.get(b)
+        if f is None:
+            f = self.files[b] = tempfile.TemporaryFile(dir=self.folder)
+        f.write(self._HEAD.pack(at, len(data)) + data)
+        self.n += 1
+
+    def chunks(self):
+        """The records in position order, joined by commas: a bucket read at a time, written a run at a time."""
+        first = True
+        for b in sorted(self.files):
+            f = self.files.pop(b)
+            f.seek(0)
+            blob = f.read()
+            f.close()
+            ats, starts, ends = self._entries(blob)
+            order = np.argsort(ats, kind="stable").tolist()
+            for i in range(0, len(order), _RUN):
+                part = b",".join([blob[starts[k]:ends[k]] for k in order[i:i + _RUN]])
+                yield part if first else b"," + part
+                first = False
+
+    def _entries(self, blob: bytes):
+        unpack, head = self._HEAD.unpack_from, self._HEAD.size
+        ats, starts, ends = [], [], []
+        p = 0
+        while p < len(blob):
+            at, n = unpack(blob, p)
+            ats.append(at)
+            starts.append(p + head)
+            p += head + n
+            ends.append(p)
+        return np.array(ats, np.int64), starts, ends
 
 
 def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = False, raster: str = "coco",
@@ -64,31 +123,39 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
     """Write the items of ``stream`` (read by the COCO reader) to ``path`` (see the module docs)."""
     header: Dataset = stream.header
     positions = stream.annotation_positions
-    if positions is None:
+    if positions is None and not getattr(stream, "item_order", False):
         raise OutputError("a COCO stream write needs the positions of the source file's annotations")
     opts = _Opts(segmentation, recompute, raster, polygon_mode, tolerance)
     report = WriteReport()
     w = _Write(header, opts, report)  # no items: no id maps, the categories' map if any
     folder = Path(path).parent
-    images, anns = _Spill(folder), _Spill(folder)
-    where = array("q")
+    images = _Sequential(folder)
+    total = getattr(stream, "annotation_total", None)
+    if positions is not None and total is None:
+        raise OutputError("a COCO stream write needs the number of the source file's annotations")
+    anns = _Sequential(folder) if positions is None else _Buckets(folder, total)
+    seen = 0  # annotations met so far: their positions when the stream is in item order
     with J.no_gc():
         for k, item in enumerate(track(stream, desc="writing")):
             images.add(J.dumps(w.image_record(item, item.id)))
-            for ann, at in zip(item.annotations, positions(k).tolist()):
+            n = len(item.annotations)
+            at_ = range(seen, seen + n) if positions is None else positions(k).tolist()
+            seen += n
+            for ann, at in zip(item.annotations, at_):
                 rec = _annotation_record(ann, item, item.id, w.cat_map, None, opts, report)
                 if rec is not None:
                     report.annotations += 1
-                    anns.add(J.dumps(rec))
-                    where.append(at)
-        order = np.argsort(np.frombuffer(where, np.int64), kind="stable")
+                    if isinstance(anns, _Buckets):
+                        anns.add(at, J.dumps(rec))
+                    else:
+                        anns.add(J.dumps(rec))
         with open(path, "wb") as fh:
             out = J.ChunkedWriter(fh)
             for key in section_order(header):
                 if key == "images":
-                    out.raw_list(key, images.chunks(np.arange(len(images.offsets))))
+                    out.raw_list(key, images.chunks())
                 elif key == "annotations":
-                    out.raw_list(key, anns.chunks(order))
+                    out.raw_list(key, anns.chunks())
                 else:
                     w.section(out, key, top_keys(header))
             out.close()

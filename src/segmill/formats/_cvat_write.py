@@ -5,7 +5,6 @@ from __future__ import annotations
 import posixpath
 import re
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
@@ -22,6 +21,22 @@ from ._voc_masks import STRUCTURAL_KEYS
 _VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
 #: Text the reader reads back as an integer attribute (``int()`` of ASCII digits).
 _INT_TEXT = re.compile(r"\s*[+-]?[0-9]{1,19}\s*")
+
+
+def escape(text: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped (xml.sax.saxutils, imported on first use)."""
+    from xml.sax import saxutils  # lazy: it imports urllib.request, email and ssl (~20 ms of start-up)
+
+    return saxutils.escape(text)
+
+
+def quoteattr(text: str) -> str:
+    """An XML attribute value with its quotes (xml.sax.saxutils, imported on first use)."""
+    from xml.sax import saxutils  # lazy, as in escape
+
+    return saxutils.quoteattr(text)
+
+
 #: Characters XML 1.0 cannot hold, even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF).
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -38,6 +53,13 @@ def _xml_safe(lines: list[str], what: str, path, record=None) -> list[str]:
 def _num(v: float) -> str:
     r = repr(float(v))
     return r[:-2] if r.endswith(".0") else r
+
+
+def _points(xy) -> str:
+    """``x1,y1;x2,y2;...`` of ``(n, 2)`` coordinates, each number as :func:`_num` writes it (one
+    ``tolist`` instead of a ``float()`` per NumPy scalar: a third of a COCO -> CVAT write)."""
+    s = [r[:-2] if r.endswith(".0") else r for r in map(repr, np.asarray(xy, np.float64).reshape(-1).tolist())]
+    return ";".join(map(",".join, zip(s[0::2], s[1::2])))
 
 
 def encode_mask_rle(patch: np.ndarray) -> str:
@@ -189,7 +211,7 @@ def _shape_xml(ann, label, item, report, gid, ann_id):
                                **({"rotation": extra["rotation"]} if "rotation" in extra else {})}))
     elif isinstance(g, Polygons):
         for p in g.parts:
-            shapes.append(("polygon", {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in p)}))
+            shapes.append(("polygon", {"points": _points(p)}))
     elif isinstance(g, Shape):
         tag = {"line": "polyline", "linestrip": "polyline", "point": "points"}.get(g.kind, g.kind)
         if tag not in ("polyline", "points"):
@@ -197,7 +219,7 @@ def _shape_xml(ann, label, item, report, gid, ann_id):
             return []
         if tag != g.kind:
             report.lose("L507", f"a {g.kind!r} shape written as <{tag}> reads back as {tag!r}", item.id, ann_id)
-        shapes.append((tag, {"points": ";".join(f"{_num(x)},{_num(y)}" for x, y in g.points)}))
+        shapes.append((tag, {"points": _points(g.points)}))
     elif isinstance(g, (RLE, Mask)):
         if isinstance(g, Mask) and g.array.size and g.left >= 0 and g.top >= 0:
             patch, left, top = g.array, g.left, g.top

@@ -15,6 +15,8 @@ Small API:
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,6 +193,36 @@ def read_label_png(path, *, size=None, allow_16bit: bool = False, modes=("P", "L
     return img
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _paletted_png(a8: np.ndarray, palette: np.ndarray, compress_level: int) -> bytes:
+    """An 8-bit paletted PNG of ``a8`` with a 256-colour ``palette`` (768 bytes), as Pillow writes it.
+
+    Pillow's encoder writes IHDR, PLTE, the rows unfiltered (a 0 byte before
+    each) deflated with zlib (window 15, memory level 9) in IDAT chunks of at
+    most 64 KiB, and IEND; tests/test_png_fastpath.py holds the two to the
+    same bytes.
+    """
+    h, w = a8.shape
+    raw = np.empty((h, w + 1), np.uint8)
+    raw[:, 0] = 0
+    raw[:, 1:] = a8
+    z = zlib.compressobj(compress_level, zlib.DEFLATED, 15, 9)
+    data = z.compress(raw.data) + z.flush()
+    parts = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)),
+             _chunk(b"PLTE", palette.tobytes())]
+    parts += [_chunk(b"IDAT", data[i:i + _IDAT]) for i in range(0, len(data), _IDAT)]
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+#: Pillow's IDAT chunk size (its encoder's buffer, ImageFile.MAXBLOCK).
+_IDAT = 65536
+
+
 def write_png(path, array: np.ndarray, palette: np.ndarray | None = None, compress_level: int = 1) -> None:
     """Write a label map or RGB array as PNG.
 
@@ -213,6 +245,11 @@ def write_png(path, array: np.ndarray, palette: np.ndarray | None = None, compre
         if arr.size and int(arr.max()) > 255:
             raise ValueError("a paletted PNG holds values 0..255 only")
         a8 = np.ascontiguousarray(arr, dtype=np.uint8)
+        pal = np.asarray(palette, np.uint8).reshape(-1)
+        if pal.size == 768 and a8.ndim == 2:  # a full palette (VOC's): the bytes Pillow writes, without Pillow's overhead
+            with open(path, "wb") as f:
+                f.write(_paletted_png(a8, pal, compress_level))
+            return
         im = Image.frombytes("P", (a8.shape[1], a8.shape[0]), a8.tobytes())
         im.putpalette(np.asarray(palette, np.uint8).reshape(-1).tolist())
     elif arr.dtype != np.uint16 and (arr.size == 0 or (int(arr.min()) >= 0 and int(arr.max()) <= 255)):

@@ -15,6 +15,7 @@ from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS, Box
 from ..losses import WriteReport
 from ..model import Dataset
+from ..raster import rasterize
 from ..validate import brief, image_size
 from ._png import voc_colormap, write_png
 from ._voc_masks import (
@@ -431,6 +432,12 @@ def _write_item(item, vid, run: _Run):
     # a void region written with labelme's class list (__ignore__ first) follows labelme2voc: object value 0,
     # its object number left unused
     img = _Image(item, vid, keep_src, run.classes.void_name == "__ignore__")
+    if item.size is not None:
+        # One kernel call for the image's geometries: _place's areas and compose's painting then take
+        # the RLEs the raster service keeps on each geometry (one call per geometry costs ~0.03 ms more).
+        painted = [a.geometry for a in item.annotations if _is_painted(a.geometry)]
+        if len(painted) > 1:
+            rasterize(painted, item.size, run.raster)
     for pos, ann in enumerate(item.annotations):
         img.inst_values.append(_place(img, pos, ann, run))
     _number_mask_only(img, run)

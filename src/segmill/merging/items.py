@@ -89,14 +89,28 @@ class ItemTable:
         imap: dict = {}
         for item, key in zip(ds.items, keys):
             g = self.groups.get(key)
-            if g is None:
-                g = self.groups[key] = self._new_group(s, item, new_ids[item.id])
-            else:
-                self._meet(s, item, g)
+            g = self.groups[key] = self.add_item(s, item, g, new_ids.get(item.id), cmap, rule)
             imap[item.id] = g.id
-            self._add_annotations(s, item, g, [Entry(a, s, self._category(s, item, a, cmap), rule)
-                                               for a in item.annotations])
         return imap
+
+    def add_item(self, s: int, item: Item, group: _Group | None, new_id, cmap: dict, rule: str,
+                 ann_plan: dict | None = None) -> _Group:
+        """Add image ``item`` of source ``s`` and its annotations; the merged image it is part of.
+
+        A new merged image with id ``new_id`` when ``group`` is None, else
+        ``item`` meets ``group``. ``ann_plan`` (``{annotation id: merged id}``)
+        replaces the source's plan made by :meth:`add_source` (a streamed
+        merge gives each image's own).
+        """
+        if ann_plan is not None:
+            self._ann_plan = ann_plan
+        if group is None:
+            group = self._new_group(s, item, new_id)
+        else:
+            self._meet(s, item, group)
+        self._add_annotations(s, item, group, [Entry(a, s, self._category(s, item, a, cmap), rule)
+                                               for a in item.annotations])
+        return group
 
     def items(self) -> list[Item]:
         """The merged images, in order."""
@@ -104,16 +118,25 @@ class ItemTable:
 
     # ------------------------------------------------------------ images
     def _key(self, s: int, item: Item, seen: dict) -> str:
+        key = self.key_of(s, item)
+        if key in seen:
+            self.repeated(s, key, seen[key], item)
+        seen[key] = item.id
+        return key
+
+    def key_of(self, s: int, item: Item) -> str:
+        """What image ``item`` of source ``s`` is matched by (:func:`image_key`); an InputError when it has
+        no file name."""
         if not isinstance(item.file_name, str):
             raise InputError(f"file name must be a string, got {brief(item.file_name)}", self.labels[s - 1],
                              f"image id {brief(item.id)}")
-        key = image_key(item.file_name, self.settings.match_by)
-        if key in seen:
-            what = "base name" if self.settings.match_by == "base_name" else "file name"
-            raise InputError(f"images {brief(seen[key])} and {brief(item.id)} have the same {what} {brief(key)}: "
-                             "merge matches images by it", self.labels[s - 1])
-        seen[key] = item.id
-        return key
+        return image_key(item.file_name, self.settings.match_by)
+
+    def repeated(self, s: int, key: str, first_id, item: Item) -> None:
+        """Raise the InputError of two images of source ``s`` (``first_id``, ``item``) with the same ``key``."""
+        what = "base name" if self.settings.match_by == "base_name" else "file name"
+        raise InputError(f"images {brief(first_id)} and {brief(item.id)} have the same {what} {brief(key)}: "
+                         "merge matches images by it", self.labels[s - 1])
 
     def _new_group(self, s: int, item: Item, new_id) -> _Group:
         if new_id != item.id:

@@ -168,12 +168,13 @@ def _from_coco_one(obj, height, width) -> RLE:
     return RLE(counts, h, w)
 
 
-def _from_coco_list(objs, height, width) -> list[RLE]:
-    # The common case (str counts, a size of two ints) in one kernel call over
-    # one byte buffer; anything else, and any string the kernel refuses, goes
-    # through the one-by-one path, which words the error.
-    n = len(objs)
-    out: list = [None] * n
+def _decode_strings(objs):
+    """The common case of a list of COCO RLE dicts (str counts, a size of two ints) in one kernel call.
+
+    Returns ``(fast, counts, bounds, status, shapes)``: ``fast`` the positions
+    decoded this way, RLE ``fast[k]`` being ``counts[bounds[k]:bounds[k + 1]]``
+    when ``status[k] == 0``; or ``None`` when no item is of that form.
+    """
     fast, strings, totals, shapes = [], [], [], []
     for i, o in enumerate(objs):
         if type(o) is dict and type(o.get("counts")) is str and type(o.get("size")) is list \
@@ -186,19 +187,48 @@ def _from_coco_list(objs, height, width) -> list[RLE]:
             strings.append(o["counts"])
             totals.append(h * w)
             shapes.append((h, w))
-    if fast:
-        joined = "".join(strings)
-        if joined.isascii():
-            char_off = np.zeros(len(strings) + 1, np.int64)
-            np.cumsum([len(t) for t in strings], out=char_off[1:])
-            counts, count_off, status = C.from_strings_checked(
-                np.frombuffer(joined.encode("ascii"), np.uint8), char_off, np.array(totals, np.int64))
-            counts.flags.writeable = False
-            bounds = count_off.tolist()
-            for k, i in enumerate(fast):
-                if status[k] == 0:
-                    h, w = shapes[k]
-                    out[i] = RLE._trusted(counts[bounds[k]:bounds[k + 1]], h, w)
+    if not fast:
+        return None
+    joined = "".join(strings)
+    if not joined.isascii():
+        return None
+    char_off = np.zeros(len(strings) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, strings), np.int64, len(strings)), out=char_off[1:])
+    counts, count_off, status = C.from_strings_checked(
+        np.frombuffer(joined.encode("ascii"), np.uint8), char_off, np.array(totals, np.int64))
+    return fast, counts, count_off, status, shapes
+
+
+def _packed_dicts(objs):
+    """An :class:`RLEBatch` of a list of COCO RLE dicts when every one takes the one-call path, else None."""
+    if not objs or type(objs[0]) is not dict:
+        return None
+    decoded = _decode_strings(objs)
+    if decoded is None:
+        return None
+    fast, counts, count_off, status, shapes = decoded
+    if len(fast) != len(objs) or status.any():
+        return None
+    hs = np.fromiter((h for h, _ in shapes), np.int64, len(shapes))
+    ws = np.fromiter((w for _, w in shapes), np.int64, len(shapes))
+    return RLEBatch._trusted(counts, count_off, hs, ws)
+
+
+def _from_coco_list(objs, height, width) -> list[RLE]:
+    # The common case in one kernel call over one byte buffer (_decode_strings); anything else,
+    # and any string the kernel refuses, goes through the one-by-one path, which words the error.
+    n = len(objs)
+    out: list = [None] * n
+    decoded = _decode_strings(objs)
+    if decoded is not None:
+        fast, counts, count_off, status, shapes = decoded
+        counts.flags.writeable = False
+        bounds = count_off.tolist()
+        trusted = RLE._trusted
+        for k, i in enumerate(fast):
+            if status[k] == 0:
+                h, w = shapes[k]
+                out[i] = trusted(counts[bounds[k]:bounds[k + 1]], h, w)
     for i, o in enumerate(objs):
         if out[i] is None:
             try:
@@ -237,6 +267,15 @@ def _as_rles(rles, verb: str) -> list[RLE]:
     return [_as_rle(r) for r in items]
 
 
+def _as_batch(rles, verb: str) -> RLEBatch:
+    """A sequence of RLEs (or COCO RLE dicts) packed; a list of dicts is decoded straight into the batch."""
+    if type(rles) is list:
+        batch = _packed_dicts(rles)
+        if batch is not None:
+            return batch
+    return RLEBatch._pack(_as_rles(rles, verb))
+
+
 def _common_size(rles, verb):
     shape = rles[0].shape
     for i, r in enumerate(rles):
@@ -249,7 +288,7 @@ def area(rles):
     """Foreground pixel count of one RLE (int) or of each of a sequence (uint64 array)."""
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).area
-    return RLEBatch._pack(_as_rles(rles, "area")).areas()
+    return _as_batch(rles, "area").areas()
 
 
 def bbox(rles):
@@ -260,7 +299,7 @@ def bbox(rles):
     """
     if isinstance(rles, (RLE, dict)):
         return _as_rle(rles).bbox
-    return RLEBatch._pack(_as_rles(rles, "bbox")).bboxes()
+    return _as_batch(rles, "bbox").bboxes()
 
 
 def merge(rles: Sequence[RLE], intersect: bool = False) -> RLE:

@@ -20,7 +20,6 @@ from .._jit import njit
 # uint64 constants: comparing a uint64 with an int64 literal makes numba go
 # through float64, which cannot tell 0x0101010101010101 from its neighbours.
 _ZERO8 = np.uint64(0)
-_ONES8 = np.uint64(0x0101010101010101)
 _HIGH8 = np.uint64(0x8080808080808080)
 
 # Every kernel is compiled with cache=True and without fastmath: the merge and
@@ -67,32 +66,77 @@ def check_counts(counts, total):
     return 0 if canonical else 1
 
 
+_ALL8 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_BYTE_INDEX = np.uint64(0x0001020304050607)  # (1 << 8k) * this >> 56 == k
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _zero_bytes(v):
-    # Nonzero iff some byte of v is zero (the classic has-zero-byte test).
-    return (v - _ONES8) & ~v & _HIGH8
+def _nonzero_flags(v):
+    # Bit 7 of each byte of the result set iff that byte of v is nonzero (exact: no carry crosses bytes).
+    return (((v & _LOW7) + _LOW7) | v) & _HIGH8
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_flag(t):
+    # The byte index (0-7, little-endian) of the lowest flag of a nonzero flags word.
+    low = t & (~t + np.uint64(1))
+    return np.int64(((low >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _skip_uniform(words, wi, prev):
+    # The first word at or after wi that is not all zero bytes (prev 0) / all nonzero bytes (prev 1).
+    nw = words.shape[0]
+    if prev == 0:
+        while wi + 4 <= nw and (words[wi] | words[wi + 1] | words[wi + 2] | words[wi + 3]) == _ZERO8:
+            wi += 4
+        while wi < nw and words[wi] == _ZERO8:
+            wi += 1
+    else:
+        while wi + 4 <= nw and (_nonzero_flags(words[wi]) & _nonzero_flags(words[wi + 1])
+                                & _nonzero_flags(words[wi + 2]) & _nonzero_flags(words[wi + 3])) == _HIGH8:
+            wi += 4
+        while wi < nw and _nonzero_flags(words[wi]) == _HIGH8:
+            wi += 1
+    return wi
 
 
 @njit(cache=True, nogil=True)
 def _encode_span(flat, words, out, m, i, prev, start):
-    # The scanning loop of encode_fortran; stops early when out is full.
-    # (A separate function so that out is never re-bound inside the hot loop:
-    # numba then reloads it on every iteration, ten times slower.)
+    # The scanning loop of encode_fortran; stops early (returning where) when out is full.
+    # (A separate function so that out is never re-bound inside the hot loop: numba then
+    # reloads it on every iteration, ten times slower.) Uniform words are skipped four at a
+    # time; inside a word, each transition is found from the per-byte nonzero flags.
     n = flat.shape[0]
     nw = words.shape[0]
     cap = out.shape[0] - 1
-    while i < n:
-        if (i & 7) == 0:
-            wi = i >> 3
-            if prev == 0:
-                while wi < nw and words[wi] == _ZERO8:
-                    wi += 1
-            else:
-                while wi < nw and _zero_bytes(words[wi]) == _ZERO8:
-                    wi += 1
-            i = wi << 3
-            if i >= n:
+    wi = i >> 3
+    b = i & 7
+    while wi < nw:
+        if b == 0:
+            wi = _skip_uniform(words, wi, prev)
+            if wi >= nw:
                 break
+        f = _nonzero_flags(words[wi])
+        if prev:
+            f = ~f & _HIGH8
+        t = f & (_ALL8 << np.uint64(8 * b))
+        if t == _ZERO8:
+            wi += 1
+            b = 0
+            continue
+        k = _first_flag(t)
+        pos = wi * 8 + k
+        if m == cap:
+            return m, pos, prev, start
+        out[m] = pos - start
+        m += 1
+        start = pos
+        prev ^= 1
+        b = k
+    i = max(i, nw * 8)
+    while i < n:
         v = 1 if flat[i] != 0 else 0
         if v != prev:
             if m == cap:
@@ -111,7 +155,7 @@ def encode_fortran(flat, words):
 
     words is the first ``len(flat) // 8 * 8`` bytes of flat viewed as uint64.
     Whole words that cannot hold a transition (all zero inside a 0-run, no
-    zero byte inside a 1-run) are skipped in one comparison each.
+    zero byte inside a 1-run) are skipped four at a time.
     """
     n = flat.shape[0]
     out = np.empty(min(n + 1, 1 << 16), dtype=np.uint32)
@@ -125,13 +169,56 @@ def encode_fortran(flat, words):
     return out[: m + 1].copy()
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _column_starts(mask, c):
+    # Whether a run starts at the top of column c (its first pixel differs from the last of column c - 1).
+    a = 1 if mask[0, c] != 0 else 0
+    b = 0
+    if c > 0:
+        b = 1 if mask[mask.shape[0] - 1, c - 1] != 0 else 0
+    return a != b
+
+
+@njit(cache=True, nogil=True)
+def _row_changes(mask, r, nw, per_col, buf, m):
+    # Append to buf[m:] the column-major position of every column where row r differs from row
+    # r - 1 (nonzero-wise), counting them in per_col; the new m. buf must have room for w more.
+    # Equal words are skipped four at a time; in a word that differs, each change is found from
+    # the per-byte nonzero flags, not column by column.
+    h, w = mask.shape
+    cur = mask[r, : nw * 8].view(np.uint64)
+    up = mask[r - 1, : nw * 8].view(np.uint64)
+    k = 0
+    while k < nw:
+        while k + 4 <= nw and ((cur[k] ^ up[k]) | (cur[k + 1] ^ up[k + 1]) | (cur[k + 2] ^ up[k + 2])
+                               | (cur[k + 3] ^ up[k + 3])) == _ZERO8:
+            k += 4
+        if k >= nw:
+            break
+        d = _nonzero_flags(cur[k]) ^ _nonzero_flags(up[k])
+        while d != _ZERO8:
+            c = 8 * k + _first_flag(d)
+            d &= d - np.uint64(1)
+            buf[m] = c * h + r
+            m += 1
+            per_col[c + 1] += 1
+        k += 1
+    for c in range(nw * 8, w):
+        if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+            buf[m] = c * h + r
+            m += 1
+            per_col[c + 1] += 1
+    return m
+
+
 @njit(cache=True, nogil=True)
 def encode_c(mask):
     """Counts of a C-ordered (h, w) uint8 mask, read row by row.
 
-    Column-major runs are found without a transposed copy: a first pass counts
-    the transitions of each column, a second writes their positions. Rows are
-    compared 8 columns at a time where they are bytewise equal.
+    Column-major runs are found without a transposed copy, in one pass over
+    the rows: each change between a row and the one above is recorded with
+    its column-major position, then the positions are put in column-major
+    order by a counting sort on the column (stable, so rows stay in order).
     """
     h, w = mask.shape
     total = h * w
@@ -139,56 +226,33 @@ def encode_c(mask):
         return np.zeros(1, dtype=np.uint32)
     per_col = np.zeros(w + 1, dtype=np.int64)
     nw = w // 8
+    buf = np.empty(max(4096, 2 * w), dtype=np.int64)
+    m = 0
     for c in range(w):
-        a = 1 if mask[0, c] != 0 else 0
-        b = 0
-        if c > 0:
-            b = 1 if mask[h - 1, c - 1] != 0 else 0
-        if a != b:
+        if _column_starts(mask, c):
+            buf[m] = c * h
+            m += 1
             per_col[c + 1] += 1
     for r in range(1, h):
-        cur = mask[r].view(np.uint64) if nw * 8 == w else mask[r, : nw * 8].view(np.uint64)
-        up = mask[r - 1].view(np.uint64) if nw * 8 == w else mask[r - 1, : nw * 8].view(np.uint64)
-        for k in range(nw):
-            if cur[k] != up[k]:
-                for c in range(8 * k, 8 * k + 8):
-                    if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
-                        per_col[c + 1] += 1
-        for c in range(nw * 8, w):
-            if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
-                per_col[c + 1] += 1
+        if m + w > buf.shape[0]:
+            grown = np.empty(2 * buf.shape[0] + w, dtype=np.int64)
+            grown[:m] = buf[:m]
+            buf = grown
+        m = _row_changes(mask, r, nw, per_col, buf, m)
     for c in range(w):
         per_col[c + 1] += per_col[c]
-    ntr = per_col[w]
-    pos = np.empty(ntr, dtype=np.int64)
-    fill = per_col[:w].copy()
-    for c in range(w):
-        a = 1 if mask[0, c] != 0 else 0
-        b = 0
-        if c > 0:
-            b = 1 if mask[h - 1, c - 1] != 0 else 0
-        if a != b:
-            pos[fill[c]] = c * h
-            fill[c] += 1
-    for r in range(1, h):
-        cur = mask[r].view(np.uint64) if nw * 8 == w else mask[r, : nw * 8].view(np.uint64)
-        up = mask[r - 1].view(np.uint64) if nw * 8 == w else mask[r - 1, : nw * 8].view(np.uint64)
-        for k in range(nw):
-            if cur[k] != up[k]:
-                for c in range(8 * k, 8 * k + 8):
-                    if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
-                        pos[fill[c]] = c * h + r
-                        fill[c] += 1
-        for c in range(nw * 8, w):
-            if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
-                pos[fill[c]] = c * h + r
-                fill[c] += 1
-    out = np.empty(ntr + 1, dtype=np.uint32)
+    pos = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        v = buf[j]
+        c = v // h
+        pos[per_col[c]] = v
+        per_col[c] += 1
+    out = np.empty(m + 1, dtype=np.uint32)
     prev = 0
-    for k in range(ntr):
+    for k in range(m):
         out[k] = pos[k] - prev
         prev = pos[k]
-    out[ntr] = total - prev
+    out[m] = total - prev
     return out
 
 

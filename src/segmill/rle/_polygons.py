@@ -97,6 +97,10 @@ def from_polygons(polygons, height: int, width: int, rule: str = "coco") -> RLE:
     """
     h, w = check_size(height, width, "polygon image")
     if type(rule) is str and rule == "coco":
+        if type(polygons) is list and len(polygons) == 1 and type(polygons[0]) is list:
+            one = _raster_one(polygons[0], h, w)
+            if one is not None:
+                return RLE._trusted(one, h, w)
         fast = _raster_fast([polygons], (h,), (w,))
         if fast is None:
             fast = _raster_batch([_as_parts(polygons)], [h], [w])
@@ -225,6 +229,24 @@ def _raster_batch(parts_per_ann, hs, ws):
             f"the pixel limit of {_pixel_limit():,} (SEGMILL_MAX_PIXELS); its coordinates lie far outside the image"
         )
     return None if status else (counts, off)
+
+
+def _raster_one(part: list, h: int, w: int):
+    """The counts of one part given as a flat list, in one kernel call; None when the kernel refuses it."""
+    try:
+        arr = np.array(part, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return None
+    if arr.ndim != 1:
+        return None
+    work = _work()
+    counts, most, status = R.polygon_one(arr, h, w, work, MAX_COORD, _pixel_limit())
+    if status:
+        return None
+    if most > work.shape[0]:
+        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
+    counts.flags.writeable = False
+    return counts
 
 
 def _raster_fast(annotations, hs, ws):

@@ -518,3 +518,19 @@ def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord, limit):
     if bad >= 0:
         return counts, offsets, amount, 5, bad
     return counts, offsets, most, 0, -1
+
+
+@njit(cache=True, nogil=True)
+def polygon_one(flat, h, w, work, max_coord, limit):
+    """:func:`polygons_flat` of one annotation of one part, the size as two integers.
+
+    The per-call path of ``from_polygons``: no size or length arrays to build
+    and pass. Returns ``(counts, most, status)`` with ``most`` and ``status``
+    as from :func:`polygons_flat`.
+    """
+    part_len = np.full(1, flat.shape[0], dtype=np.int64)
+    nparts = np.ones(1, dtype=np.int64)
+    hs = np.full(1, h, dtype=np.int64)
+    ws = np.full(1, w, dtype=np.int64)
+    counts, _, most, status, _ = polygons_flat(flat, part_len, nparts, hs, ws, work, max_coord, limit)
+    return counts, most, status

@@ -15,10 +15,13 @@ here, never from the private modules behind it, so those can change freely.
 * :func:`as_parts`: polygon input normalized to ``(k, 2)`` float64 arrays
   (raising :class:`~segmill.errors.PolygonError`).
 * :func:`check_size`, :func:`check_rule`: the argument checks of the verbs.
+* :func:`label_components` (numba): connected regions of a 2-D label array,
+  numbered as scipy.ndimage.label numbers them.
 """
 
 from __future__ import annotations
 
+from ._components import label_components
 from ._iou import _inter_union as inter_union
 from ._kernels import area_batch, bbox_batch
 from ._polygons import _as_parts as as_parts
@@ -26,4 +29,5 @@ from ._polygons import _check_rule as check_rule
 from ._polygons import flat_runs
 from ._rle import check_size
 
-__all__ = ["inter_union", "area_batch", "bbox_batch", "flat_runs", "as_parts", "check_size", "check_rule"]
+__all__ = ["inter_union", "area_batch", "bbox_batch", "flat_runs", "as_parts", "check_size", "check_rule",
+           "label_components"]

@@ -10,7 +10,7 @@ from ...model import Dataset
 from ..config import Config
 from ..engine import check
 from ..finding import Finding
-from ..registry import Fix, Rule, get_rule, select_rules
+from ..registry import Fix, Rule, get_rule, is_fixable, is_unsafe_fixable, select_rules
 from .state import Change, FixState
 
 __all__ = ["fix", "FixReport", "SCHEMA", "MAX_ROUNDS"]
@@ -38,12 +38,15 @@ class FixReport:
         The selected rules that have a fix.
     rounds : int
         Passes over the stages (0 when there was nothing to fix).
+    unsafe : bool
+        Whether the unsafe fixes ran too (``--unsafe-fixes``).
     """
 
     changes: list[Change] = field(default_factory=list)
     left: list[tuple[Finding, str]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     rounds: int = 0
+    unsafe: bool = False
 
     def by_rule(self) -> dict[str, int]:
         """Number of fixes per rule code, in code order."""
@@ -58,15 +61,16 @@ class FixReport:
         return {
             "schema": SCHEMA,
             "summary": {"fixes": len(self.changes), "by_rule": self.by_rule(), "left": len(self.left),
-                        "left_by_rule": self.left_by_rule(), "rounds": self.rounds},
-            "rules": [{"code": r.code, "name": r.name, "fix": r.fix.name} for r in self.rules],
+                        "left_by_rule": self.left_by_rule(), "rounds": self.rounds, "unsafe_fixes": self.unsafe},
+            "rules": [{"code": r.code, "name": r.name, "fix": " + ".join(fx.name for fx in r.fixes(self.unsafe))}
+                      for r in self.rules],
             "fixes": [c.to_dict() for c in self.changes],
             "left": [{**f.to_dict(), "reason": why} for f, why in self.left],
         }
 
 
 def fix(dataset: Dataset, select=None, ignore=None, *, config: Config | None = None,
-        path=None) -> tuple[Dataset, FixReport]:
+        path=None, unsafe_fixes: bool = False) -> tuple[Dataset, FixReport]:
     """Apply the safe automatic fix of every selected rule that has one.
 
     The input is not changed: the result is a copy sharing what no fix
@@ -89,6 +93,12 @@ def fix(dataset: Dataset, select=None, ignore=None, *, config: Config | None = N
         Selection and rule thresholds (see :func:`segmill.check.config.load_config`).
     path : path, optional
         Where the dataset was read from (names the file in the report).
+    unsafe_fixes : bool, default False
+        Run the unsafe fixes too (:attr:`~segmill.check.registry.Fix.unsafe`,
+        run first): drop records no reader keeps (S014), annotations of
+        unlisted images (S005) or undeclared categories (S004) and geometry
+        that cannot be decoded (G008, G009, G010), renumber repeated ids
+        (S001, S002, S003). Each is a reported change.
 
     Returns
     -------
@@ -107,15 +117,15 @@ def fix(dataset: Dataset, select=None, ignore=None, *, config: Config | None = N
     cfg = config or Config()
     if select is not None or ignore is not None:
         cfg = cfg.override(select=select, ignore=ignore)
-    rules = [r for r in select_rules(cfg.select, cfg.ignore, cfg.extend_select) if r.fix is not None]
+    rules = [r for r in select_rules(cfg.select, cfg.ignore, cfg.extend_select) if r.fixes(unsafe_fixes)]
     state = FixState(dataset, None if path is None else str(path))
-    report = FixReport(rules=rules)
+    report = FixReport(rules=rules, unsafe=unsafe_fixes)
     if not rules:
         return state.dataset, report
-    stages = _stages(rules)
+    stages = _stages(rules, unsafe_fixes)
     codes = [r.code for r in rules]
     found = _check(state, cfg, codes)
-    while report.rounds < MAX_ROUNDS and any(_to_fix(state, f) for f in found):
+    while report.rounds < MAX_ROUNDS and any(_to_fix(state, f, unsafe_fixes) for f in found):
         report.rounds += 1
         done = len(state.changes)
         _round(state, cfg, stages, found)
@@ -123,15 +133,16 @@ def fix(dataset: Dataset, select=None, ignore=None, *, config: Config | None = N
         if len(state.changes) == done:
             break
     report.changes = state.changes
-    report.left = [(f, _why(state, f)) for f in found]
+    report.left = [(f, _why(state, f, unsafe_fixes)) for f in found]
     return state.dataset, report
 
 
-def _stages(rules: list[Rule]) -> list[tuple[Fix, list[str]]]:
+def _stages(rules: list[Rule], unsafe: bool = False) -> list[tuple[Fix, list[str]]]:
     """Each fix with the codes of its selected rules, in stage order."""
     out: dict = {}
     for r in rules:
-        out.setdefault(id(r.fix), (r.fix, []))[1].append(r.code)
+        for fx in r.fixes(unsafe):
+            out.setdefault(id(fx), (fx, []))[1].append(r.code)
     return sorted(out.values(), key=lambda fc: (fc[0].stage, fc[0].name))
 
 
@@ -147,25 +158,32 @@ def _round(state: FixState, cfg: Config, stages, found: list[Finding]) -> None:
     fresh = True
     for fx, codes in stages:
         fs = [f for f in found if f.code in codes] if fresh else _check(state, cfg, codes)
-        todo = [f for f in fs if fx.applies(f)]
+        todo = [f for f in fs if _takes(fx, f)]
         if todo:
             fx.apply(state, todo)
             state.settle()
             fresh = fresh and not state.dirty
 
 
-def _to_fix(state: FixState, f: Finding) -> bool:
+def _takes(fx: Fix, f: Finding) -> bool:
+    """Whether fix ``fx`` takes ``f``: an unsafe fix only what its rule's safe fix does not."""
+    if fx.unsafe:
+        return not is_fixable(f) and bool(fx.applies(f))
+    return bool(fx.applies(f))
+
+
+def _to_fix(state: FixState, f: Finding, unsafe: bool = False) -> bool:
     """Whether ``f`` is one a fix should take (it applies, and no fix has given up on it)."""
-    fx = get_rule(f.code).fix
-    return fx is not None and bool(fx.applies(f)) and state.reason(f) is None
+    return state.reason(f) is None and any(_takes(fx, f) for fx in get_rule(f.code).fixes(unsafe))
 
 
-def _why(state: FixState, f: Finding) -> str:
+def _why(state: FixState, f: Finding, unsafe: bool = False) -> str:
     """Why ``f`` is still there."""
     why = state.reason(f)
     if why:
         return why
     fx = get_rule(f.code).fix
-    if fx is not None and not fx.applies(f):
-        return f"the fix applies only {fx.when}" if fx.when else "not safe to fix automatically"
-    return f"still found after {MAX_ROUNDS} rounds of fixes"
+    if fx is not None and fx.applies(f):
+        return f"still found after {MAX_ROUNDS} rounds of fixes"
+    why = f"the fix applies only {fx.when}" if fx is not None and fx.when else "not safe to fix automatically"
+    return why + ("; fixable with --unsafe-fixes" if not unsafe and is_unsafe_fixable(f) else "")

@@ -2,8 +2,9 @@
 
 The text is exactly ``json.dumps(result.to_dict(), indent=2,
 ensure_ascii=False, allow_nan=False)`` plus a newline, where the summary also
-counts the findings ``segmill fix`` would fix (``"fixable"``, last key of
-``summary``; added here unless the result's own summary has it). The standard library
+counts the findings ``segmill fix`` would fix (``"fixable"``) and those only
+``segmill fix --unsafe-fixes`` would (``"unsafe_fixable"``), the last keys of
+``summary`` (added here unless the result's own summary has them). The standard library
 encodes indented JSON in pure Python, one generator step per token, which
 costs tens of seconds for a few hundred thousand findings; :func:`_dumps`
 writes the same text with less work per value, and each finding is turned
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring
 
-from .text import fixable_count
+from .text import fixable_count, unsafe_fixable_count
 
 __all__ = ["render_json"]
 
@@ -149,11 +150,13 @@ def _dict_text(o: dict, indent: str, inner: str) -> str:
 
 
 def _head(result) -> dict:
-    """:meth:`CheckResult.head_dict` with ``summary["fixable"]``: how many findings ``segmill fix`` would fix."""
+    """:meth:`CheckResult.head_dict` with ``summary["fixable"]`` (``"unsafe_fixable"``): how many findings
+    ``segmill fix`` (only ``--unsafe-fixes``) would fix."""
     head = result.head_dict()
     summary = head.get("summary")
     if isinstance(summary, dict) and "fixable" not in summary:
         summary["fixable"] = fixable_count(result)
+        summary["unsafe_fixable"] = unsafe_fixable_count(result)
     return head
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...geometry import Box, Polygons
+from ...rle.kernels import label_components
 from .._kernels import maybe_not_simple
 from .._tables import KIND_BOX, KIND_INVALID, KIND_MASK, KIND_NONE, KIND_POLY, KIND_RLE
 from ..fixes.clip import CLIP
@@ -12,6 +13,7 @@ from ..fixes.parts import DROP_BAD_PARTS, DROP_EMPTY
 from ..fixes.repair import REPAIR
 from ..fixes.rle_size import RLE_SIZE
 from ..fixes.stored import STORED, STORED_MALFORMED
+from ..fixes.unreadable import DROP_UNDECODABLE
 from ..registry import Hit, rule
 from ._invalid import classify
 from ._stored import stored
@@ -38,8 +40,8 @@ def _in_sized(ctx, rows: np.ndarray) -> np.ndarray:
     return rows[t.sizes[0][t.item_of[rows]]]
 
 
-def _invalid_rule(code, name, summary, doc, severity="error", fix=None):
-    @rule(code, name, severity=severity, summary=summary, doc=doc, fix=fix)
+def _invalid_rule(code, name, summary, doc, severity="error", fix=None, unsafe_fix=None):
+    @rule(code, name, severity=severity, summary=summary, doc=doc, fix=fix, unsafe_fix=unsafe_fix)
     def func(ctx):
         return iter(_invalid(ctx).get(code, ()))
 
@@ -72,14 +74,14 @@ _invalid_rule("G009", "rle-counts-sum", "RLE counts do not add up to height x wi
 
     Bad: ``{"size": [2, 3], "counts": [1, 2]}`` (3 of 6 pixels).
     Good: ``{"size": [2, 3], "counts": [1, 2, 3]}``.
-    """)
+    """, unsafe_fix=DROP_UNDECODABLE)
 _invalid_rule("G010", "malformed-geometry", "A geometry cannot be parsed at all.", """
     The segmentation is neither a list of polygons nor an RLE (wrong types,
     an undecodable counts string, a missing key).
 
     Bad: ``"segmentation": "person"``.
     Good: ``"segmentation": [[10, 10, 20, 10, 20, 20]]``.
-    """)
+    """, unsafe_fix=DROP_UNDECODABLE)
 
 
 @rule("G004", "empty-geometry", severity="error", fix=DROP_EMPTY,
@@ -222,7 +224,7 @@ def vertex_outside_image(ctx, tolerance):
                       file=ctx.file_of(it))
 
 
-@rule("G008", "rle-size-mismatch", severity="error", fix=RLE_SIZE,
+@rule("G008", "rle-size-mismatch", severity="error", fix=RLE_SIZE, unsafe_fix=DROP_UNDECODABLE,
       summary="An RLE's size differs from its image's size.",
       doc="""
       An RLE mask is only meaningful at the size of its image; a different
@@ -387,9 +389,7 @@ def _tiny_components(ctx, it, a, r, min_area):
         return
     x, y, bw, bh = (int(v) for v in rle.bbox)
     m = rle.decode()[y:y + bh, x:x + bw]
-    from scipy import ndimage  # imported only when a mask needs labelling (its import costs ~0.2 s)
-
-    lab, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+    lab, n = label_components(m, True)
     if n < 2:
         return
     sizes = np.bincount(lab.ravel())[1:]

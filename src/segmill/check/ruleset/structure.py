@@ -7,8 +7,10 @@ from operator import attrgetter
 
 from ...errors import InputError
 from ...images import image_size
-from ...paths import resolve_inside
+from .._files import image_files
 from ..fixes.categories import DROP_UNUSED_CATEGORIES, POSITIONAL_FORMATS
+from ..fixes.renumber import RENUMBER_ANNOTATIONS, RENUMBER_CATEGORIES, RENUMBER_IMAGES
+from ..fixes.unreadable import DROP_ORPHANS, DROP_UNKNOWN_CATEGORY, DROP_UNREADABLE
 from ..registry import Hit, rule
 
 
@@ -29,7 +31,7 @@ def _repeats(values):
             first[v] = i
 
 
-@rule("S001", "duplicate-image-id", severity="error",
+@rule("S001", "duplicate-image-id", severity="error", unsafe_fix=RENUMBER_IMAGES,
       summary="Two images share one id.",
       doc="""
       Every image needs its own id: annotations point at images by id, so a
@@ -47,7 +49,7 @@ def duplicate_image_id(ctx):
                   it.id, None, {"index": i, "first_index": first}, key=f"#{n}", file=ctx.file_of(it))
 
 
-@rule("S002", "duplicate-annotation-id", severity="error",
+@rule("S002", "duplicate-annotation-id", severity="error", unsafe_fix=RENUMBER_ANNOTATIONS,
       summary="Two annotations share one id.",
       doc="""
       Annotation ids must be unique across the whole file: evaluation and
@@ -65,7 +67,7 @@ def duplicate_annotation_id(ctx):
                   it.id, a.id, {"first_item_id": t.item(first).id}, key=f"#{n}", file=ctx.file_of(it))
 
 
-@rule("S003", "duplicate-category-id", severity="error",
+@rule("S003", "duplicate-category-id", severity="error", unsafe_fix=RENUMBER_CATEGORIES,
       summary="Two categories share one id.",
       doc="""
       A category id must name one class; with a repeat, annotations of that id
@@ -91,7 +93,7 @@ def _used_categories(ctx) -> set:
     return got
 
 
-@rule("S004", "unknown-category", severity="error",
+@rule("S004", "unknown-category", severity="error", unsafe_fix=DROP_UNKNOWN_CATEGORY,
       summary="An annotation points at a category that is not declared.",
       doc="""
       Each annotation's ``category_id`` must be one of the declared
@@ -139,7 +141,7 @@ def orphans(ctx):
     return out
 
 
-@rule("S005", "unknown-image", severity="error",
+@rule("S005", "unknown-image", severity="error", unsafe_fix=DROP_ORPHANS,
       summary="An annotation points at an image that is not listed.",
       doc="""
       Each annotation's ``image_id`` must be one of the listed images;
@@ -187,22 +189,8 @@ def _image_files(ctx):
     if got is not None:
         return got
 
-    res = []
-    found = 0
-    root = ctx.image_root
-    for it in ctx.dataset.items:
-        if root is None or not it.file_name:
-            res.append((None, None))
-            continue
-        try:
-            p = resolve_inside(root, it.file_name)
-        except InputError as exc:
-            res.append((None, exc.message))
-            continue
-        exists = p.is_file()
-        found += exists
-        res.append((p if exists else False, None))
-    ctx.cache["image_files"] = got = (res, found)
+    # one lstat per absent name; resolve_inside for the rest (see check._files)
+    ctx.cache["image_files"] = got = image_files(ctx.image_root, ctx.dataset.items)
     return got
 
 
@@ -342,7 +330,7 @@ def images_not_found(ctx):
                   data={"image_root": str(ctx.image_root), "images": n})
 
 
-@rule("S014", "unreadable-record", severity="error",
+@rule("S014", "unreadable-record", severity="error", unsafe_fix=DROP_UNREADABLE,
       summary="A record the reader could not keep at all.",
       doc="""
       Some records are too broken even for the lenient reader used by
