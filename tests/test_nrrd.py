@@ -196,3 +196,28 @@ def test_hostile_nrrd_files_exit_2_with_one_line_and_write_nothing(tmp_path, kin
     assert res.exit_code == 2, (res.output, res.exception)
     assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_the_same_volume_writes_the_same_bytes_at_any_time(fixtures_dir, tmp_path, monkeypatch):
+    """pynrrd puts the clock time in a comment; the writer leaves it out (a flaky byte comparison found it)."""
+    import datetime as dt
+
+    import nrrd.writer
+
+    ds = segmill.read(fixtures_dir / "labelme" / "basic", "labelme")
+    outs = []
+    for k, when in enumerate((dt.datetime(2026, 1, 1, 0, 0, 0), dt.datetime(2027, 6, 5, 4, 3, 2))):
+        class Clock(dt.datetime):
+            @classmethod
+            def utcnow(cls, _when=when):
+                return _when
+
+        monkeypatch.setattr(nrrd.writer, "datetime", Clock)
+        segmill.write(ds, tmp_path / str(k), "nrrd")
+        files = sorted((tmp_path / str(k)).rglob("*.nrrd"))
+        assert files
+        outs.append([f.read_bytes() for f in files])
+    assert outs[0] == outs[1]
+    assert b"(GMT)" not in outs[0][0] and outs[0][0].startswith(b"NRRD0005\n")
+    back = nrrd.read(str(sorted((tmp_path / "0").rglob("*.nrrd"))[0]))
+    assert back[0].size > 0

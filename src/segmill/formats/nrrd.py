@@ -16,7 +16,9 @@ ones, ``L890`` and ``L891`` (declared by :mod:`segmill.formats.nifti`).
 
 from __future__ import annotations
 
+import io
 import math
+import re
 import zlib
 from pathlib import Path
 
@@ -143,14 +145,21 @@ def _spacing(kept: dict) -> tuple:
     return sp
 
 
+#: The comment line pynrrd adds with the time of the write.
+_WRITTEN_ON = re.compile(rb"# on [0-9: -]+\(GMT\)\.\n")
+
+
 def _save(path: Path, array: np.ndarray, plan) -> None:
     """Write one volume with the header fields it was read with (else spacings from its spacing)."""
     nrrd = require_pynrrd()
     header = _write_header(plan.header if plan.fmt == "nrrd" else {}, plan.spacing)
+    buf = io.BytesIO()
     try:
-        nrrd.write(str(path), np.asarray(array), header, index_order="F")
+        nrrd.write(buf, np.asarray(array), header, index_order="F")
     except (nrrd.NRRDError, ValueError, TypeError) as exc:
         raise InputError(f"cannot write the NRRD volume: {exc}", path) from None
+    # pynrrd writes the clock time into a comment line: without it the same volume gives the same bytes
+    Path(path).write_bytes(_WRITTEN_ON.sub(b"", buf.getvalue(), count=1))
 
 
 def _write_header(kept: dict, spacing) -> dict:
