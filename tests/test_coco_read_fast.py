@@ -255,3 +255,57 @@ def test_a_dropped_dataset_is_freed_without_the_cycle_collector(tmp_path):
         assert item() is None  # the polygon pack holds no reference back to the model
     finally:
         gc.enable()
+
+
+# ------------------------------------------- compressed RLEs decoded a slice at a time
+def _rle_doc(rng, n=40):
+    """Images of two sizes, n compressed-RLE annotations (random masks), pycocotools' strings."""
+    import pycocotools.mask as M
+
+    sizes = {1: (6, 8), 2: (9, 12)}
+    anns = []
+    for k in range(n):
+        iid = 1 + k % 2
+        h, w = sizes[iid]
+        m = np.asfortranarray((rng.random((h, w)) < rng.random()).astype(np.uint8))
+        anns.append({"id": 100 + k, "image_id": iid, "category_id": 5, "iscrowd": 0, "area": float(m.sum()),
+                     "bbox": [0, 0, 1, 1], "segmentation": {"size": [h, w], "counts": M.encode(m)["counts"].decode()}})
+    return {"images": [{"id": i, "file_name": f"{i}.png", "width": w, "height": h} for i, (h, w) in sizes.items()],
+            "annotations": anns, "categories": [{"id": 5, "name": "thing"}]}
+
+
+def test_compressed_rles_read_in_one_call_equal_the_one_by_one_decode(tmp_path):
+    from segmill.rle import from_coco
+
+    doc = _rle_doc(np.random.default_rng(11))
+    ds = segmill.read(_write(tmp_path, doc), "coco")
+    anns = [a for it in ds.items for a in it.annotations]
+    assert len(anns) == 40
+    by_id = {a["id"]: a["segmentation"] for a in doc["annotations"]}
+    for a in anns:
+        want = from_coco(by_id[a.id])
+        assert a.geometry == want
+        assert a.geometry.raw == by_id[a.id]
+        assert not a.geometry.counts.flags.writeable
+    assert segmill.write(ds, tmp_path / "o.json", "coco").lossless
+    assert json.loads((tmp_path / "o.json").read_text())["annotations"] == doc["annotations"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"counts": "0"}, "sum"),                          # decodes, wrong pixel count
+    ({"counts": "\u00e9ab"}, "outside the codec alphabet"),  # not ASCII: the whole slice falls back
+    ("image 2's RLE", "does not match"),                # a valid RLE of the other image's size
+    ({"counts": "PP"}, "ends in the middle"),
+])
+def test_a_bad_compressed_rle_among_good_ones_is_named_as_before(tmp_path, bad, message):
+    doc = _rle_doc(np.random.default_rng(12))
+    seg = doc["annotations"][20]["segmentation"]  # image 1, 6 x 8
+    seg.update(dict(doc["annotations"][21]["segmentation"]) if bad == "image 2's RLE" else bad)
+    path = _write(tmp_path, doc)
+    with pytest.raises(InputError, match=message) as info:
+        segmill.read(path, "coco")
+    assert "annotation id 120" in str(info.value)
+    kept = segmill.read(path, "coco", errors="keep")
+    geoms = {a.id: a.geometry for it in kept.items for a in it.annotations}
+    assert isinstance(geoms[120], InvalidGeometry)
+    assert sum(isinstance(g, InvalidGeometry) for g in geoms.values()) == 1

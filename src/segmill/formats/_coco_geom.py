@@ -31,6 +31,7 @@ from ..geometry import Box, Polygons
 from ..limits import COUNTS_MAX, check_pixels, max_pixels
 from ..raster import first_error, rasterize
 from ..rle import MAX_COORD, RLE, from_coco
+from ..rle.kernels import from_strings_checked
 from ..validate import brief
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
@@ -198,12 +199,44 @@ class CocoRLE(RLE):
         self.raw = raw
         return self
 
+    @classmethod
+    def decoded(cls, raw: dict, counts, height: int, width: int) -> "CocoRLE":
+        """The RLE of ``raw`` from counts already decoded and checked (:func:`decode_compressed`)."""
+        self = object.__new__(cls)
+        self._counts, self._h, self._w, self.raw = counts, height, width, raw
+        return self
+
     @property
     def compressed(self) -> bool:
         return not isinstance(self.raw.get("counts"), list)
 
     def __reduce__(self):
         return (_coco_rle, (self.raw, self._counts.copy(), self._h, self._w))
+
+
+def decode_compressed(pending: list) -> dict:
+    """Decode many compressed RLEs in one kernel call: ``{id(raw): counts}`` of those that decode.
+
+    ``pending`` holds ``(raw, height, width)`` of RLE objects whose ``counts``
+    is a ``str`` and whose ``size`` is ``[height, width]`` (checked by the
+    caller). A string that does not decode to exactly ``height * width``
+    pixels is left out: the record-by-record path words its error. Counts
+    are read-only views of one array.
+    """
+    if not pending:
+        return {}
+    strings = [raw["counts"] for raw, _, _ in pending]
+    joined = "".join(strings)
+    if not joined.isascii():
+        return {}
+    n = len(strings)
+    char_off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, strings), np.int64, n), out=char_off[1:])
+    totals = np.fromiter((h * w for _, h, w in pending), np.int64, n)
+    counts, off, status = from_strings_checked(np.frombuffer(joined.encode("ascii"), np.uint8), char_off, totals)
+    counts.flags.writeable = False
+    bounds, ok = off.tolist(), (status == 0).tolist()
+    return {id(raw): counts[bounds[k]:bounds[k + 1]] for k, (raw, _, _) in enumerate(pending) if ok[k]}
 
 
 def _coco_rle(raw, counts, h, w) -> CocoRLE:

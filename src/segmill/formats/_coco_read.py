@@ -39,7 +39,7 @@ from ._coco_checks import (
     image_record,
     odd,
 )
-from ._coco_geom import CocoPolygons, PolygonPack, parse_segmentation, polygon_problem
+from ._coco_geom import CocoPolygons, CocoRLE, PolygonPack, decode_compressed, parse_segmentation, polygon_problem
 
 __all__ = ["read_instances", "CocoOrder", "build_dataset_meta"]
 
@@ -230,6 +230,7 @@ class _AnnotationReader:
         self.part_len: list = []  # ... coordinates per part ...
         self.nparts: list = []  # ... parts per packed annotation ...
         self.owners: list = []  # ... and the item it was read into
+        self.decoded: dict = {}  # id(RLE object) -> its counts, for the slice being read (see _predecode)
 
     def feed(self, recs: list, base: int, floats: bool = False) -> None:
         """Read the records ``recs``, the first of which is ``annotations[base]``.
@@ -267,6 +268,7 @@ class _AnnotationReader:
         undeclared = False
         plain, geometry, keys_and_owned = _plain_values, self._fast_geometry, _keys_and_owned
         trusted = Annotation._trusted
+        self.decoded = self._predecode(recs) if not skip else {}
         for i, a in enumerate(recs, base):
             if type(a) is dict and not skip:
                 aid = a.get("id")
@@ -306,6 +308,33 @@ class _AnnotationReader:
         if undeclared:
             order.undeclared = True
 
+    def _predecode(self, recs: list) -> dict:
+        """The compressed RLEs of ``recs`` sized as their image, decoded in one kernel call (see decode_compressed).
+
+        Only the common form is taken (``counts`` a ``str``, ``size`` two ints
+        equal to the image's, which was checked with the image); the rest, and
+        any string that does not decode, go through :func:`parse_segmentation`
+        record by record as before, in file order.
+        """
+        by_id = self.by_id
+        pending = []
+        for a in recs:
+            if type(a) is not dict:
+                continue
+            seg = a.get("segmentation")
+            if type(seg) is not dict or type(seg.get("counts")) is not str:
+                continue
+            size = seg.get("size")
+            if type(size) is not list or len(size) != 2 or type(size[0]) is not int or type(size[1]) is not int:
+                continue
+            try:
+                item = by_id.get(a.get("image_id"))
+            except TypeError:
+                continue
+            if item is not None and size[0] == item.height and size[1] == item.width:
+                pending.append((seg, size[0], size[1]))
+        return decode_compressed(pending) if len(pending) > 1 else {}
+
     def _fast_geometry(self, seg, bbox, item):
         """The geometry of a plain ``segmentation``; False for the careful path.
 
@@ -340,6 +369,10 @@ class _AnnotationReader:
                 return False
             if polygon_problem(seg, self.nonfinite) is None:
                 return CocoPolygons(seg)
+        elif type(seg) is dict and self.decoded:
+            counts = self.decoded.get(id(seg))
+            if counts is not None:
+                return CocoRLE.decoded(seg, counts, item.height, item.width)
         try:
             return parse_segmentation(seg, bbox, item.height, item.width, self.nonfinite)
         except GeometryError:
