@@ -56,20 +56,18 @@ def _elements(args) -> int:
 
 
 def _interpret(kernel, args, kwargs):
-    """Run ``kernel``'s Python source; the time counts against the budget unless nested."""
+    """Run ``kernel``'s Python source (a top-level call); its time counts against the budget."""
     global _spent
     import numpy as np  # (numpy is loaded whenever a kernel has arrays to work on)
 
-    depth = getattr(_depth, "n", 0)
-    _depth.n = depth + 1
+    _depth.n = 1
     start = time.perf_counter()
     try:
         with np.errstate(all="ignore"):  # numba's integer arithmetic wraps without a word; so does this
             return kernel.py_func(*args, **kwargs)
     finally:
-        _depth.n = depth
-        if depth == 0:
-            _spent += time.perf_counter() - start
+        _depth.n = 0
+        _spent += time.perf_counter() - start
 
 
 class _Kernel:
@@ -87,8 +85,8 @@ class _Kernel:
 
     def __call__(self, *args, **kwargs):
         if self.dispatcher is None:
-            if getattr(_depth, "n", 0):
-                return _interpret(self, args, kwargs)
+            if getattr(_depth, "n", 0):  # inside an interpreted kernel: its errstate and its clock hold
+                return self.py_func(*args, **kwargs)
             mode = _mode()
             if mode == "interpret" or (mode == "auto" and _spent < INTERPRET_BUDGET
                                        and _elements(args) <= INTERPRET_MAX_ELEMENTS):

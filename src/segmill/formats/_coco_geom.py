@@ -31,7 +31,7 @@ from ..geometry import Box, Polygons
 from ..limits import COUNTS_MAX, check_pixels, max_pixels
 from ..raster import first_error, rasterize
 from ..rle import MAX_COORD, RLE, from_coco
-from ..rle.kernels import from_strings_checked
+from ..rle.kernels import decode_strings
 from ..validate import brief
 
 __all__ = ["CocoPolygons", "CocoRLE", "CocoBox", "PolygonPack", "parse_segmentation", "polygon_problem",
@@ -223,18 +223,11 @@ def decode_compressed(pending: list) -> dict:
     pixels is left out: the record-by-record path words its error. Counts
     are read-only views of one array.
     """
-    if not pending:
+    decoded = decode_strings([raw["counts"] for raw, _, _ in pending], [h * w for _, h, w in pending]) \
+        if pending else None
+    if decoded is None:
         return {}
-    strings = [raw["counts"] for raw, _, _ in pending]
-    joined = "".join(strings)
-    if not joined.isascii():
-        return {}
-    n = len(strings)
-    char_off = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, strings), np.int64, n), out=char_off[1:])
-    totals = np.fromiter((h * w for _, h, w in pending), np.int64, n)
-    counts, off, status = from_strings_checked(np.frombuffer(joined.encode("ascii"), np.uint8), char_off, totals)
-    counts.flags.writeable = False
+    counts, off, status = decoded
     bounds, ok = off.tolist(), (status == 0).tolist()
     return {id(raw): counts[bounds[k]:bounds[k + 1]] for k, (raw, _, _) in enumerate(pending) if ok[k]}
 

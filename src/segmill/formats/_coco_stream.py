@@ -420,23 +420,9 @@ class CocoItems:
         return next(self._gen)
 
     def _items(self):
-        ix = self.index
-        with open(ix.path, "rb") as f:
-            fd = f.fileno()
-            for a in range(0, len(ix.images), BATCH):
-                b = min(a + BATCH, len(ix.images))
-                with J.no_gc():
-                    recs, _ = _records(fd, ix.images, a, b, ix.path, "images")
-                    items = read_images(recs, self.err)
-                    if [it.id for it in items] != ix.image_ids[a:b].tolist():
-                        raise InputError("the file changed while it was read", ix.path)
-                    self._attach(fd, items, a, b)
-                yield from items
-
-    def _attach(self, fd: int, items: list, a: int, b: int) -> None:
-        """Read the annotations of images ``a..b-1`` into ``items``, in file order, by runs of consecutive records."""
-        ix = self.index
-        self._attach_at(fd, items, np.sort(ix.by_image[ix.bounds[a]:ix.bounds[b]]))
+        n = len(self.index.images)
+        for a in range(0, n, BATCH):
+            yield from self.items_at(np.arange(a, min(a + BATCH, n)))
 
     def _attach_at(self, fd: int, items: list, positions: np.ndarray) -> None:
         """Read the annotations at ``positions`` (sorted; those of ``items``) into ``items``."""

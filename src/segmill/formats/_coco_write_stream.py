@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import struct
 import tempfile
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ class _Sequential:
         self.f = tempfile.TemporaryFile(dir=folder)
         self.n = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes, at=None) -> None:
+        """Append a record (``at``, a position, is not needed: records stay in the order added)."""
         self.f.write(b"," + data if self.n else data)
         self.n += 1
 
@@ -80,15 +82,13 @@ class _Buckets:
         self.folder = folder
         self.width = max(_BUCKET_MIN, -(-max(total, 1) // _BUCKETS))
         self.files: dict[int, object] = {}
-        self.n = 0
 
-    def add(self, at: int, data: bytes) -> None:
+    def add(self, data: bytes, at: int) -> None:
         b = at // self.width
         f = self.files.get(b)
         if f is None:
             f = self.files[b] = tempfile.TemporaryFile(dir=self.folder)
         f.write(self._HEAD.pack(at, len(data)) + data)
-        self.n += 1
 
     def chunks(self):
         """The records in position order, joined by commas: a bucket read at a time, written a run at a time."""
@@ -134,21 +134,15 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
     if positions is not None and total is None:
         raise OutputError("a COCO stream write needs the number of the source file's annotations")
     anns = _Sequential(folder) if positions is None else _Buckets(folder, total)
-    seen = 0  # annotations met so far: their positions when the stream is in item order
     with J.no_gc():
         for k, item in enumerate(track(stream, desc="writing")):
             images.add(J.dumps(w.image_record(item, item.id)))
-            n = len(item.annotations)
-            at_ = range(seen, seen + n) if positions is None else positions(k).tolist()
-            seen += n
-            for ann, at in zip(item.annotations, at_):
+            ats = repeat(None) if positions is None else positions(k).tolist()
+            for ann, at in zip(item.annotations, ats):
                 rec = _annotation_record(ann, item, item.id, w.cat_map, None, opts, report)
                 if rec is not None:
                     report.annotations += 1
-                    if isinstance(anns, _Buckets):
-                        anns.add(at, J.dumps(rec))
-                    else:
-                        anns.add(J.dumps(rec))
+                    anns.add(J.dumps(rec), at)
         with open(path, "wb") as fh:
             out = J.ChunkedWriter(fh)
             for key in section_order(header):

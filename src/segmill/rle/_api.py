@@ -187,16 +187,8 @@ def _decode_strings(objs):
             strings.append(o["counts"])
             totals.append(h * w)
             shapes.append((h, w))
-    if not fast:
-        return None
-    joined = "".join(strings)
-    if not joined.isascii():
-        return None
-    char_off = np.zeros(len(strings) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, strings), np.int64, len(strings)), out=char_off[1:])
-    counts, count_off, status = C.from_strings_checked(
-        np.frombuffer(joined.encode("ascii"), np.uint8), char_off, np.array(totals, np.int64))
-    return fast, counts, count_off, status, shapes
+    decoded = C.decode_strings(strings, totals) if fast else None
+    return None if decoded is None else (fast, *decoded, shapes)
 
 
 def _packed_dicts(objs):
@@ -222,7 +214,6 @@ def _from_coco_list(objs, height, width) -> list[RLE]:
     decoded = _decode_strings(objs)
     if decoded is not None:
         fast, counts, count_off, status, shapes = decoded
-        counts.flags.writeable = False
         bounds = count_off.tolist()
         trusted = RLE._trusted
         for k, i in enumerate(fast):

@@ -1,4 +1,4 @@
-"""Numba kernels: COCO's compressed counts string, both ways."""
+"""Numba kernels: COCO's compressed counts string, both ways (and :func:`decode_strings`, a batch of them)."""
 
 from __future__ import annotations
 
@@ -186,3 +186,23 @@ def from_strings_checked(chars, char_off, totals):
         status[i] = st
         count_off[i + 1] = m
     return out[:m], count_off, status
+
+
+def decode_strings(strings: list, totals) -> tuple | None:
+    """Decode and check many compressed counts strings in one :func:`from_strings_checked` call.
+
+    ``strings`` are ``str``; ``totals`` the pixel count each must sum to.
+    Returns ``(counts, count_offsets, status)`` as the kernel does (counts
+    read-only), or ``None`` when a string is not ASCII (the caller's
+    one-by-one path words that).
+    """
+    joined = "".join(strings)
+    if not joined.isascii():
+        return None
+    n = len(strings)
+    char_off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, strings), np.int64, n), out=char_off[1:])
+    counts, count_off, status = from_strings_checked(np.frombuffer(joined.encode("ascii"), np.uint8), char_off,
+                                                     np.asarray(totals, np.int64))
+    counts.flags.writeable = False
+    return counts, count_off, status

@@ -231,21 +231,25 @@ def _raster_batch(parts_per_ann, hs, ws):
     return None if status else (counts, off)
 
 
-def _raster_one(part: list, h: int, w: int):
-    """The counts of one part given as a flat list, in one kernel call; None when the kernel refuses it."""
+def _flat_floats(values: list):
+    """A flat list of numbers as a 1-D float64 array, or None when it is not one (the careful path words it)."""
     try:
-        arr = np.array(part, dtype=np.float64)
+        arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError, RecursionError):
         return None
-    if arr.ndim != 1:
+    return arr if arr.ndim == 1 else None
+
+
+def _raster_one(part: list, h: int, w: int):
+    """The counts of one part given as a flat list, in one kernel call; None when the kernel refuses it."""
+    arr = _flat_floats(part)
+    if arr is None:
         return None
     work = _work()
     counts, most, status = R.polygon_one(arr, h, w, work, MAX_COORD, _pixel_limit())
     if status:
         return None
-    if most > work.shape[0]:
-        _scratch.work = np.empty(min(most, 1 << 23), np.int64)
-    counts.flags.writeable = False
+    _keep_scratch(work, most)
     return counts
 
 
@@ -268,11 +272,8 @@ def _raster_fast(annotations, hs, ws):
             flat.extend(part)
             lens.append(len(part))
         nparts.append(len(ann))
-    try:
-        arr = np.array(flat, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError, RecursionError):
-        return None
-    if arr.ndim != 1:
+    arr = _flat_floats(flat)
+    if arr is None:
         return None
     return FlatBatch._start(arr, np.array(lens, np.int64), np.array(nparts, np.int64),
                             np.asarray(hs, np.int64), np.asarray(ws, np.int64)).finish()
@@ -521,9 +522,14 @@ def _kernel(arr, lens_a, nparts_a, hs_a, ws_a):
                                                        _pixel_limit())
     if status:
         return counts, off, status, index, most
+    _keep_scratch(work, most)
+    return counts, off, 0, -1, 0
+
+
+def _keep_scratch(work: np.ndarray, most: int) -> None:
+    """After a call that wanted ``most`` scratch words: keep a scratch that size (up to 64 MiB) for the next."""
     if most > work.shape[0]:
         _scratch.work = np.empty(min(most, 1 << 23), np.int64)
-    return counts, off, 0, -1, 0
 
 
 def _run_flat(arr, lens_a, nparts_a, hs_a, ws_a):

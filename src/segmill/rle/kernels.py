@@ -17,14 +17,14 @@ here, never from the private modules behind it, so those can change freely.
 * :func:`check_size`, :func:`check_rule`: the argument checks of the verbs.
 * :func:`label_components` (numba): connected regions of a 2-D label array,
   numbered as scipy.ndimage.label numbers them.
-* :func:`from_strings_checked` (numba): many compressed COCO counts strings
-  decoded and checked in one call over one byte buffer (what ``from_coco``
-  does to a list).
+* :func:`decode_strings`: many compressed COCO counts strings decoded and
+  checked in one kernel call over one byte buffer (what ``from_coco`` does
+  to a list).
 """
 
 from __future__ import annotations
 
-from ._codec import from_strings_checked
+from ._codec import decode_strings
 from ._components import label_components
 from ._iou import _inter_union as inter_union
 from ._kernels import area_batch, bbox_batch
@@ -34,4 +34,4 @@ from ._polygons import flat_runs
 from ._rle import check_size
 
 __all__ = ["inter_union", "area_batch", "bbox_batch", "flat_runs", "as_parts", "check_size", "check_rule",
-           "label_components", "from_strings_checked"]
+           "label_components", "decode_strings"]
