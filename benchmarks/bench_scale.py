@@ -11,6 +11,8 @@ measurement runs in a fresh process (peak RSS from ``os.wait4`` on
 the child): ``segmill info`` (streams COCO through its index), a whole
 ``segmill.read`` and pycocotools' ``COCO(path)``. The goal (issue 14): the
 streamed peak at 4x at most 1.2x the peak at 1x, and under 1 GiB at 1x.
+The edit jobs (issue 16) convert with edit flags, streamed
+(:mod:`segmill.transforms.streamed`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ JOBS = {
     "segmill convert -> coco (stream)": ("import os, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
                                          "main(['convert', {path!r}, d + '/o.json', '-q'], standalone_mode=False); "
                                          "os.remove(d + '/o.json')"),
+    "segmill convert -> voc (stream)": ("import shutil, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
+                                        "main(['convert', {path!r}, d + '/voc', '--to', 'voc', '-q'], "
+                                        "standalone_mode=False); shutil.rmtree(d)"),
+    "segmill convert + edits (stream)": (
+        "import os, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
+        "main(['convert', {path!r}, d + '/o.json', '-q', '--drop-crowd', '--map', 'class01=class03', "
+        "'--min-area', '50'], standalone_mode=False); os.remove(d + '/o.json')"),
+    "segmill convert + split (stream)": (
+        "import os, shutil, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
+        "main(['convert', {path!r}, d + '/o_{{split}}.json', '-q', '--split', 'train=0.9,val=0.1', '--stratify'], "
+        "standalone_mode=False); shutil.rmtree(d)"),
     "segmill.read (whole)": "import segmill; segmill.read({path!r})",
     "pycocotools COCO()": "from pycocotools.coco import COCO; COCO({path!r})",
 }
@@ -86,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--one-x", type=Path, help="a train2017-like file (default: made under bench-data/)")
     ap.add_argument("--skip", nargs="*", default=[], help="job names to leave out (e.g. pycocotools)")
+    ap.add_argument("--only", nargs="*", default=[], help="run only the jobs whose names hold one of these")
     args = ap.parse_args()
     one = train_1x(args.one_x)
     four = one.with_name(one.stem + "_4x.json")
@@ -95,7 +109,7 @@ def main() -> None:
     for label, path in (("1x", one), ("4x", four)):
         size = path.stat().st_size / 1e6
         for job, code in JOBS.items():
-            if any(s in job for s in args.skip):
+            if any(s in job for s in args.skip) or (args.only and not any(s in job for s in args.only)):
                 continue
             # peaks are per child: run each job in its own process group of one
             out = subprocess.run([sys.executable, __file__, "--child", code.format(path=str(path))],

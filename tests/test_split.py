@@ -206,3 +206,12 @@ def test_split_of_images_without_regions_says_so():
     ds = Dataset([Category(1, "a")], [Item(1, "a.png", 4, 4)])
     out, report = split_dataset(ds)
     assert len(out.items) == 1 and any("no region to split in 1 image" in n for n in report.notes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**40), values=st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=3)), max_size=40))
+def test_the_seeded_order_is_the_digests_sorted_with_ties_by_index(seed, values):
+    from segmill.transforms.stable import seeded_order, stable_key
+
+    want = sorted(range(len(values)), key=lambda i: (stable_key(seed, values[i]), i))
+    assert seeded_order(seed, values) == want

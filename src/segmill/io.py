@@ -14,7 +14,7 @@ from . import _atomic, remote
 from .errors import InputError, LossError, OutputError, SegmillError, UsageError
 from .formats import Detection, FormatSpec, detect, get_format
 from .losses import WriteReport, describe
-from .model import Dataset
+from .model import Dataset, carried_meta
 from .streaming import Stream
 from .validate import ErrorPolicy, brief
 
@@ -208,7 +208,7 @@ def split_targets(dataset: Dataset, path) -> list[tuple[Path, Dataset]]:
             raise UsageError(f"{text}: split {brief(name)} cannot be part of a file name "
                              "(letters, digits, '_', '.', '-')")
         part = copy.copy(dataset)
-        part.items, part.meta = items, dict(dataset.meta)
+        part.items, part.meta = items, carried_meta(dataset.meta, items)
         out.append((Path(text.replace(SPLIT_FIELD, name)), part))
     return out
 
@@ -273,7 +273,8 @@ class ConvertOptions:
         ``edit(dataset) -> dataset``, called once the dataset is read and
         before it is written (for example a
         :class:`segmill.transforms.Editor`); what it raises stops the
-        conversion with nothing written.
+        conversion with nothing written. An edit with an ``edit_stream``
+        method (as the Editor has) edits a source that streams as a stream.
     """
 
     read: dict | None = None
@@ -313,23 +314,41 @@ def _streamed_convert(src, dst, from_format, to_format, opts: ConvertOptions, st
                       force: bool) -> WriteReport | None:
     """:func:`convert` in the memory of a stream, when it can be (else ``None``, nothing done).
 
-    It can when the source streams bounded, is written to its own format
-    (whose :attr:`FormatSpec.write_stream` gives the bytes of the whole
-    write), with no edit, to one local destination.
+    It can when the source streams bounded and the target format writes
+    streams (:attr:`FormatSpec.write_stream`: to the source's own format, or
+    to one that takes any reader's stream), to a local destination, with no
+    edit or with an edit that streams (``opts.edit.edit_stream``, as
+    :class:`segmill.transforms.Editor` has); each file of a ``{split}``
+    pattern is then written in a pass of its own.
     """
-    if opts.edit is not None or SPLIT_FIELD in str(dst) or remote.is_remote(src) or remote.is_remote(dst):
+    edit_stream = getattr(opts.edit, "edit_stream", None)
+    if opts.edit is not None and edit_stream is None or remote.is_remote(src) or remote.is_remote(dst):
+        return None
+    by_split = SPLIT_FIELD in str(dst)
+    if by_split and edit_stream is None:
         return None
     p = Path(src)
     if not p.exists():
         return None  # read() words it
     spec = get_format(from_format) if from_format else detect(p)[0]
-    if spec.write_stream is None or to_format not in (None, spec.name):
+    target = get_format(to_format) if to_format else spec
+    if spec.stream is None or target.write_stream is None or not (target is spec or target.write_stream_any):
         return None
-    st = stream(p, spec.name, **(opts.read or {}))
+    read_opts, write_opts = opts.read or {}, opts.write or {}
+    st = stream(p, spec.name, **read_opts)
     if not st.bounded:  # read whole after all: the same dataset as read() (tests/test_coco_stream.py)
-        return write(st.to_dataset(), dst, spec.name, strict=strict, force=force, sources=[src],
-                     **(opts.write or {}))
-    return write_stream(st, dst, spec.name, strict=strict, force=force, sources=[src], **(opts.write or {}))
+        ds = st.to_dataset()
+        return write(ds if opts.edit is None else opts.edit(ds), dst, target.name, strict=strict, force=force,
+                     sources=[src], **write_opts)
+    if edit_stream is None:
+        return write_stream(st, dst, target.name, strict=strict, force=force, sources=[src], **write_opts)
+    opened = [st]  # the first pass uses the stream opened here
+    made = edit_stream(lambda: opened.pop() if opened else stream(p, spec.name, **read_opts), by_split)
+    if made is None:
+        return None
+    targets = [(Path(str(dst).replace(SPLIT_FIELD, name)), make) for name, make in made] if by_split \
+        else [(Path(dst), made)]
+    return _write_streams(targets, target, strict, force, [src], write_opts, dst, joined=by_split)
 
 
 def write_stream(st, path, format: str, *, strict: bool = False, force: bool = False, sources=(),
@@ -350,11 +369,31 @@ def write_stream(st, path, format: str, *, strict: bool = False, force: bool = F
     spec = get_format(format)
     if spec.write_stream is None:
         raise UsageError(f"the {spec.name} writer cannot write a stream")
-    rules = destination_rules(spec, st.header, sources)
+    return _write_streams([(Path(path), lambda: st)], spec, strict, force, sources, options, path)
+
+
+def _write_streams(targets, spec, strict: bool, force: bool, sources, options: dict, path,
+                   joined: bool = False) -> WriteReport:
+    """Write each ``(destination, make_stream)`` of ``targets``, all moved into place once every one is written.
+
+    ``path`` is the destination asked for; ``joined``: it is a ``{split}``
+    pattern, and one report covers the outputs.
+    """
+    rules = destination_rules(spec, None, sources)
+    if len(targets) > 1:  # refuse before writing any: staged() checks each again
+        for dst, _ in targets:
+            _atomic.check_destination(dst, force=force, **rules)
     try:
-        with _atomic.staged(Path(path), force=force, **rules) as tmp:
-            report = spec.write_stream(st, tmp, **options)
-            report.path, report.format = str(path), spec.name
+        with contextlib.ExitStack() as stack:
+            reports = []
+            for dst, make in targets:
+                st = make()
+                rules = destination_rules(spec, st.header, sources)
+                tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
+                rep = spec.write_stream(st, tmp, **options)
+                rep.path, rep.format = str(dst), spec.name
+                reports.append(rep)
+            report = _joined(reports, path) if joined else reports[0]
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:

@@ -339,3 +339,25 @@ class Dataset:
                         path,
                         rec,
                     )
+
+
+def carried_meta(meta: dict, items: list) -> dict:
+    """A copy of ``meta`` for a dataset of ``items``, made from the dataset whose meta it was.
+
+    A value of ``meta`` (or of a dict in ``meta``) with a ``restricted(items)``
+    method knows something of each item or annotation (COCO's file order of
+    the annotations); it is replaced by what it says of ``items`` (the kept
+    annotations, the new annotation objects), or left out when that is
+    ``None``. Everything else is shared.
+    """
+    out = {}
+    for key, value in meta.items():
+        if isinstance(value, dict) and any(hasattr(v, "restricted") for v in value.values()):
+            value = {k: (v.restricted(items) if hasattr(v, "restricted") else v) for k, v in value.items()}
+            value = {k: v for k, v in value.items() if v is not None}
+        elif hasattr(value, "restricted"):
+            value = value.restricted(items)
+            if value is None:
+                continue
+        out[key] = value
+    return out

@@ -19,13 +19,13 @@ the first item, as COCO's index does).
 from __future__ import annotations
 
 from itertools import islice
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .errors import InputError, UsageError
 from .model import Dataset, Item
 from .validate import brief
 
-__all__ = ["Stream"]
+__all__ = ["Stream", "batched"]
 
 
 class Stream:
@@ -76,9 +76,7 @@ class Stream:
 
     def batches(self, size: int = 1000) -> Iterator[list[Item]]:
         """The items in lists of ``size`` (the last one shorter)."""
-        it = iter(self)
-        while batch := list(islice(it, size)):
-            yield batch
+        return batched(self, size)
 
     def to_dataset(self) -> Dataset:
         """Every item in one :class:`~segmill.model.Dataset` (what :func:`segmill.read` returns)."""
@@ -88,3 +86,10 @@ class Stream:
         if finish is not None:  # the format completes what only the whole dataset has (COCO's file order)
             finish(ds)
         return ds
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch

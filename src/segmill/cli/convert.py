@@ -77,13 +77,22 @@ def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, qu
         read_notes.extend(ds.meta.get("read_notes", []))
         return editor(ds)
 
+    headers: list = []
+
+    def edit_stream(open_stream, by_split=False):  # a source that streams is edited as a stream (io.convert)
+        def opened():
+            st = open_stream()
+            headers.append(st.header)  # where a streaming reader leaves its notes and skipped records
+            return st
+        return editor.edit_stream(opened, by_split)
+
+    edit.edit_stream = edit_stream
     run = sharded.convert if (sharded := sharding()) is not None else io.convert
-    # To the source's own format with no edit: none passed, so the conversion may stream (io.convert; the
-    # formats that write streams leave no read notes or skipped records in a strict read).
-    plain = (not editor.transforms and not skip_invalid and dst_spec is src_spec
-             and src_spec.write_stream is not None)
     report = run(src, dst, src_spec.name, dst_spec.name, strict=strict, force=force,
-                 options=io.ConvertOptions(read=read_opts, write=write_opts, edit=None if plain else edit))
+                 options=io.ConvertOptions(read=read_opts, write=write_opts, edit=edit))
+    if headers:
+        skipped.extend(headers[-1].meta.get("skipped", []))
+        read_notes.extend(headers[-1].meta.get("read_notes", []))
     report.notes[:0] = read_notes
     if as_json:
         out = report.to_dict()
@@ -122,7 +131,7 @@ def summary_text(report, skipped, edits=None) -> str:
         for loss in report.losses[:5]:
             lines.append(f"    e.g. {loss}")
     else:
-        edited = edits is not None and edits.edits
+        edited = edits is not None and len(edits) > 0
         lines.append(f"no loss: the output holds everything the {'edited dataset' if edited else 'input'} did")
     if skipped:
         lines.append(f"skipped {len(skipped)} invalid record(s):")

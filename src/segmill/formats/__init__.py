@@ -114,10 +114,15 @@ class FormatSpec:
         reader needs the whole file first.
     write_stream : callable, optional
         ``write_stream(stream, path, **writer_options) -> WriteReport``: write
-        a bounded :class:`~segmill.streaming.Stream` of this same format's
-        reader, with the bytes :attr:`write` gives for the whole dataset, in
-        the memory of the stream (``segmill convert`` uses it for a
-        conversion to the source's own format with no edit).
+        a bounded :class:`~segmill.streaming.Stream` with the bytes
+        :attr:`write` gives for the whole dataset, in the memory of the
+        stream (``segmill convert`` uses it when the source streams). A
+        stream of this same format's reader only, unless
+        :attr:`write_stream_any`.
+    write_stream_any : bool, default False
+        :attr:`write_stream` takes any reader's stream (VOC: an image's files
+        need only that image), not only its own format's (COCO: the file
+        order of the annotations, and its ids, come from its own reader).
     shards : callable, optional
         ``shards(path, n, **reader_options) -> list of selections``: the
         dataset cut into at most ``n`` parts read apart (groups of files, in
@@ -145,6 +150,7 @@ class FormatSpec:
     example: str = ""
     shards: Callable | None = None
     write_stream: Callable | None = None
+    write_stream_any: bool = False
 
     def option(self, name: str, side: str) -> Option | None:
         """The option ``name`` of this format's ``side`` (``"reader"``/``"writer"``), or ``None``."""

@@ -90,6 +90,26 @@ class CocoOrder:
 
     __hash__ = None
 
+    def restricted(self, items) -> "CocoOrder | None":
+        """The file order of the annotations of ``items`` (an edit of the dataset read: annotations dropped
+        or replaced, but never a new id), by annotation id; ``None`` when ids do not say it."""
+        rank: dict = {}
+        for r, aid in enumerate(self.ids):
+            if aid is None or rank.setdefault(aid, r) != r:
+                return None
+        anns = [a for it in items for a in it.annotations]
+        owners = [it for it in items for _ in it.annotations]
+        ranks = [rank.get(a.id, -1) for a in anns]
+        if ranks and min(ranks) < 0:
+            return None
+        out = CocoOrder()
+        for k in sorted(range(len(anns)), key=ranks.__getitem__):
+            out.anns.append(anns[k])
+            out.items.append(owners[k])
+            out.ids.append(anns[k].id)
+        out.undeclared = self.undeclared
+        return out
+
 
 def read_categories(raw, err: _Errors) -> list[Category]:
     if raw is None:

@@ -537,6 +537,13 @@ def _file_order(ds: Dataset):
     return zip(order.anns, order.items)
 
 
+def lose_splits(splits: list, report: WriteReport) -> None:
+    """L105 for every image of ``splits`` (``(split, image id)`` pairs) when they name more than one split."""
+    if len({s for s, _ in splits}) > 1:
+        for split, image_id in splits:
+            report.lose("L105", f"split {brief(split)} not recorded", image_id)
+
+
 def _in_item_order(ds: Dataset) -> bool:
     """Whether the file order of the annotations (see :func:`_file_order`) is the items' own order."""
     order = ds.meta["coco"]["order"]
@@ -626,10 +633,7 @@ class _Write:
             self.cat_map = {c.id: cat_map_obj.get(id(c), c.id) for c in ds.categories}
         self.ann_map = _annotation_ids(ds, report)
         self.image_ids = {id(it): it.id if item_map is None else item_map.get(id(it), it.id) for it in ds.items}
-        if len({it.split for it in ds.items if it.split is not None}) > 1:
-            for it in ds.items:
-                if it.split is not None:
-                    report.lose("L105", f"split {brief(it.split)} not recorded", it.id)
+        lose_splits([(it.split, it.id) for it in ds.items if it.split is not None], report)
         self.pairs = _file_order(ds)
         self.by_item = self.pairs is None or _in_item_order(ds)
         if self.by_item:

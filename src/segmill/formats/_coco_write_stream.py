@@ -40,7 +40,7 @@ from ..errors import OutputError
 from ..losses import WriteReport
 from ..model import Dataset
 from . import _coco_json as J
-from ._coco_write import _annotation_record, _Opts, _Write, section_order, top_keys
+from ._coco_write import _annotation_record, _Opts, _Write, lose_splits, section_order, top_keys
 
 __all__ = ["write_stream"]
 
@@ -134,8 +134,11 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
     if positions is not None and total is None:
         raise OutputError("a COCO stream write needs the number of the source file's annotations")
     anns = _Sequential(folder) if positions is None else _Buckets(folder, total)
+    splits: list = []
     with J.no_gc():
         for k, item in enumerate(track(stream, desc="writing")):
+            if item.split is not None:
+                splits.append((item.split, item.id))
             images.add(J.dumps(w.image_record(item, item.id)))
             ats = repeat(None) if positions is None else positions(k).tolist()
             for ann, at in zip(item.annotations, ats):
@@ -143,6 +146,9 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
                 if rec is not None:
                     report.annotations += 1
                     anns.add(J.dumps(rec), at)
+        head = WriteReport()  # the in-memory writer reports these first
+        lose_splits(splits, head)
+        report.losses[:0] = head.losses
         with open(path, "wb") as fh:
             out = J.ChunkedWriter(fh)
             for key in section_order(header):

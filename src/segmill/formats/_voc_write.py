@@ -29,7 +29,7 @@ from ._voc_masks import (
 from ._voc_xml import box_to_voc, centre_polygons, parse_fragment, write_xml, xml_name_ok
 from .options import RASTER_RULES, check_choice, raster_rule
 
-__all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write"]
+__all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "write", "write_stream"]
 
 #: Bytes in one file-name component (NAME_MAX of Linux, macOS and Windows file systems).
 NAME_MAX = 255
@@ -178,16 +178,18 @@ def _has_masks(item) -> bool:
     return any(_is_painted(a.geometry) for a in item.annotations)
 
 
+def _planned(item, seen: set) -> tuple:
+    """``(item, VOC id)``, its id unique among ``seen`` and its painted size checked."""
+    vid = file_stem(item, seen, spaces=False)
+    if _has_masks(item) and item.height is not None and item.width is not None:
+        painted_size(item)
+    return item, vid
+
+
 def _plan(dataset: Dataset) -> list:
     """``[(item, VOC id)]``: every id and every painted size checked before anything is written."""
     seen: set = set()
-    plan = []
-    for item in dataset.items:
-        vid = file_stem(item, seen, spaces=False)
-        if _has_masks(item) and item.height is not None and item.width is not None:
-            painted_size(item)
-        plan.append((item, vid))
-    return plan
+    return [_planned(item, seen) for item in dataset.items]
 
 
 def _list_name_ok(name) -> bool:
@@ -286,6 +288,26 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         name (NUL byte, too long), or whose masks would be empty or over the
         pixel limit; text XML cannot hold.
     """
+    return _write_planned(dataset, lambda: _plan(dataset), path, raster, overlap, mask_mode, labels, xml_polygons)
+
+
+def write_stream(stream, path, *, raster: str | None = None, overlap: str = "zorder", mask_mode: str | None = None,
+                 labels=None, xml_polygons: bool = False) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image whose name or size the write refuses stops it there (the caller
+    stages the folder, so nothing is left of it). Memory holds one image
+    and each image's VOC id.
+    """
+    seen: set = set()
+    return _write_planned(stream.header, lambda: (_planned(item, seen) for item in stream), path, raster, overlap,
+                          mask_mode, labels, xml_polygons)
+
+
+def _write_planned(dataset: Dataset, plan, path, raster, overlap: str, mask_mode, labels,
+                   xml_polygons: bool) -> WriteReport:
+    """Write the ``(item, VOC id)`` pairs ``plan()`` gives with the categories and meta of ``dataset``."""
     raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
     out = Path(path)
@@ -299,7 +321,7 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
                      or classes.source == "labelmap")
     if want_labelmap:
         check_class_names(list(classes.names) + ([classes.void_name] if classes.void_name else []), "labelmap.txt")
-    plan = _plan(dataset)
+    plan = plan()
     palette, obj_palette = _palettes(dataset, classes, labels)
     for d in ("Annotations", "ImageSets/Main", "ImageSets/Segmentation"):
         (out / d).mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ from ._voc_masks import (
     read_labelmap,
     read_text_lines,
 )
-from ._voc_write import NAME_MAX, write
+from ._voc_write import NAME_MAX, write, write_stream
 from ._voc_xml import box_from_voc, parse_xml
 from .options import ERRORS, Option, overlap, raster
 
@@ -332,6 +332,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..model import Dataset
 from ..validate import brief
-from .base import category_names, derive, with_annotations
+from .base import Step, Stepped, category_names, with_annotations
 from .report import EditReport
 
 __all__ = ["KeepClasses", "DropClasses"]
@@ -32,35 +32,54 @@ def _checked_names(names, dataset: Dataset, verb: str) -> set[str]:
     return set(wanted)
 
 
-def _remove(dataset: Dataset, removed: list, keep_uncategorized: bool, why: str) -> tuple[Dataset, EditReport]:
-    """``dataset`` without the categories ``removed`` and their annotations."""
-    report = EditReport()
-    gone = {c.id for c in removed}
-    declared = {c.id for c in dataset.categories}
-    counts = Counter(a.category_id for _, a in dataset.annotations())
-    for c in removed:
-        report.add("E007", f"class {brief(c.name)} (id {brief(c.id)}) removed by {why}, with its "
-                   f"{counts.get(c.id, 0)} annotation(s)", category_id=c.id)
-    names = {c.id: c.name for c in dataset.categories}
-    items = []
-    for item in dataset.items:
-        kept = []
-        for a in item.annotations:
-            orphan = a.category_id is None or a.category_id not in declared
-            if a.category_id in gone or (orphan and not keep_uncategorized):
-                what = f"class {brief(names[a.category_id])}" if a.category_id in gone else "no declared class"
-                report.add("E003", f"annotation of {what} dropped by {why}", item_id=item.id,
-                           annotation_id=a.id, category_id=a.category_id)
-            else:
-                kept.append(a)
-        items.append(item if len(kept) == len(item.annotations) else with_annotations(item, kept))
-    out = {id(c) for c in removed}
-    return derive(dataset, categories=[c for c in dataset.categories if id(c) not in out], items=items), report
+class _Remove(Step):
+    """Remove the categories named by ``filt`` and their annotations (see the module docs)."""
+
+    def __init__(self, filt: "_ClassFilter"):
+        self.filt = filt
+        self.report = EditReport()
+        self.counts: Counter = Counter()
+
+    def begin(self, header: Dataset) -> list:
+        f = self.filt
+        named = _checked_names(f.names, header, "keep" if f.keeping else "drop")
+        self.removed = [c for c in header.categories if (c.name in named) != f.keeping]
+        self.gone = {c.id for c in self.removed}
+        self.declared = {c.id for c in header.categories}
+        self.names = {c.id: c.name for c in header.categories}
+        out = {id(c) for c in self.removed}
+        return [c for c in header.categories if id(c) not in out]
+
+    def edit(self, items: list) -> list:
+        gone, declared, keep_uncategorized, why = self.gone, self.declared, not self.filt.keeping, self.filt.flag
+        out = []
+        for item in items:
+            kept = []
+            for a in item.annotations:
+                self.counts[a.category_id] += 1
+                orphan = a.category_id is None or a.category_id not in declared
+                if a.category_id in gone or (orphan and not keep_uncategorized):
+                    what = f"class {brief(self.names[a.category_id])}" if a.category_id in gone \
+                        else "no declared class"
+                    self.report.add("E003", f"annotation of {what} dropped by {why}", item_id=item.id,
+                                    annotation_id=a.id, category_id=a.category_id)
+                else:
+                    kept.append(a)
+            out.append(item if len(kept) == len(item.annotations) else with_annotations(item, kept))
+        return out
+
+    def end(self) -> EditReport:
+        report = EditReport()
+        for c in self.removed:
+            report.add("E007", f"class {brief(c.name)} (id {brief(c.id)}) removed by {self.filt.flag}, with its "
+                       f"{self.counts.get(c.id, 0)} annotation(s)", category_id=c.id)
+        report.extend(self.report)
+        return report
 
 
 @dataclass(frozen=True)
-class _ClassFilter:
-    """Keep (``keeping``) or remove the classes named, through :func:`_remove` (the two differ only there).
+class _ClassFilter(Stepped):
+    """Keep (``keeping``) or remove the classes named, through :class:`_Remove` (the two differ only there).
 
     Parameters
     ----------
@@ -74,10 +93,8 @@ class _ClassFilter:
     keeping = True  # class attributes, not fields: set by each subclass
     flag = ""
 
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        named = _checked_names(self.names, dataset, "keep" if self.keeping else "drop")
-        removed = [c for c in dataset.categories if (c.name in named) != self.keeping]
-        return _remove(dataset, removed, keep_uncategorized=not self.keeping, why=self.flag)
+    def step(self) -> Step:
+        return _Remove(self)
 
 
 class KeepClasses(_ClassFilter):

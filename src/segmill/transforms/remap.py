@@ -23,7 +23,7 @@ from typing import Mapping
 from ..errors import UsageError
 from ..model import Dataset
 from ..validate import brief
-from .base import category_names, derive, with_annotations
+from .base import Step, Stepped, category_names, run_steps, with_annotations
 from .report import EditReport
 
 __all__ = ["remap_categories", "MapClasses", "checked_mapping"]
@@ -71,36 +71,56 @@ def remap_categories(dataset: Dataset, mapping: Mapping[str, str], *,
     >>> [(c.id, c.name) for c in out.categories], out.items[0].annotations[0].category_id, rep.summary()
     ([(2, 'vehicle')], 2, {'E002': 1})
     """
-    if missing not in ("error", "ignore"):
-        raise UsageError(f"missing must be 'error' or 'ignore', got {brief(missing)}")
-    mapping = checked_mapping(mapping)
-    names = {c.name for c in dataset.categories}
-    unknown = [old for old in mapping if old not in names]
-    if unknown and missing == "error":
-        raise UsageError(f"no class named {brief(unknown[0])} to map (the classes are: {category_names(dataset)})")
-    survivor = _survivors(dataset, mapping)
-    counts = Counter(a.category_id for _, a in dataset.annotations())
-    report = EditReport()
-    categories, moved = [], {}
-    for c in dataset.categories:
-        if c.name not in mapping:
-            categories.append(c)
-            continue
-        new, keep = mapping[c.name], survivor[mapping[c.name]]
-        n = counts.get(c.id, 0)
-        if keep is c:
-            if new != c.name:
-                categories.append(dataclasses.replace(c, name=new))
+    return run_steps(dataset, [_Remap(mapping, missing)])
+
+
+class _Remap(Step):
+    """:func:`remap_categories` as a step: the categories at :meth:`begin`, the annotations as they come."""
+
+    def __init__(self, mapping: Mapping, missing: str):
+        if missing not in ("error", "ignore"):
+            raise UsageError(f"missing must be 'error' or 'ignore', got {brief(missing)}")
+        self.mapping, self.missing = checked_mapping(mapping), missing
+        self.counts: Counter = Counter()
+
+    def begin(self, header: Dataset) -> list:
+        mapping = self.mapping
+        names = {c.name for c in header.categories}
+        unknown = [old for old in mapping if old not in names]
+        if unknown and self.missing == "error":
+            raise UsageError(f"no class named {brief(unknown[0])} to map (the classes are: {category_names(header)})")
+        survivor = _survivors(header, mapping)
+        categories, self.moved, self.changes = [], {}, []
+        for c in header.categories:
+            if c.name not in mapping:
+                categories.append(c)
+                continue
+            new, keep = mapping[c.name], survivor[mapping[c.name]]
+            if keep is c:
+                categories.append(dataclasses.replace(c, name=new) if new != c.name else c)
+                if new != c.name:
+                    self.changes.append(("E001", c, new, keep))
+            else:
+                self.moved[c.id] = keep.id
+                self.changes.append(("E002", c, new, keep))
+        return categories
+
+    def edit(self, items: list) -> list:
+        for item in items:
+            self.counts.update(a.category_id for a in item.annotations)
+        return [_moved(item, self.moved) for item in items] if self.moved else items
+
+    def end(self) -> EditReport:
+        report = EditReport()
+        for code, c, new, keep in self.changes:
+            n = self.counts.get(c.id, 0)
+            if code == "E001":
                 report.add("E001", f"class {brief(c.name)} (id {brief(c.id)}) renamed {brief(new)}; its {n} "
                            "annotation(s) kept", category_id=c.id)
             else:
-                categories.append(c)
-        else:
-            moved[c.id] = keep.id
-            report.add("E002", f"class {brief(c.name)} (id {brief(c.id)}) merged into {brief(new)} "
-                       f"(id {brief(keep.id)}): {n} annotation(s) moved", category_id=c.id)
-    items = [_moved(item, moved) for item in dataset.items] if moved else dataset.items
-    return derive(dataset, categories=categories, items=items), report
+                report.add("E002", f"class {brief(c.name)} (id {brief(c.id)}) merged into {brief(new)} "
+                           f"(id {brief(keep.id)}): {n} annotation(s) moved", category_id=c.id)
+        return report
 
 
 def _survivors(dataset: Dataset, mapping: dict[str, str]) -> dict:
@@ -125,7 +145,7 @@ def _moved(item, moved: dict):
 
 
 @dataclass(frozen=True)
-class MapClasses:
+class MapClasses(Stepped):
     """The ``--map OLD=NEW`` / ``--map-file`` transform: :func:`remap_categories` with ``mapping``.
 
     Parameters
@@ -139,5 +159,5 @@ class MapClasses:
     mapping: Mapping[str, str]
     missing: str = "error"
 
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        return remap_categories(dataset, self.mapping, missing=self.missing)
+    def step(self) -> Step:
+        return _Remap(self.mapping, self.missing)

@@ -12,17 +12,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..model import Dataset
 from ..validate import brief
-from .base import derive
+from .base import Step, Stepped
 from .report import EditReport
 from .stable import checked_seed, seeded_order
 
 __all__ = ["Sample"]
 
 
+class _Sample(Step):
+    selects = True
+
+    def __init__(self, n: int, seed: int):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise UsageError(f"the sample size must be an integer >= 0, got {brief(n)}")
+        self.n, self.seed = n, checked_seed(seed)
+        self.report = EditReport()
+        self.seen = 0
+
+    def decide(self, keys: list) -> None:
+        total = len(keys)
+        if self.n >= total:
+            self.chosen = None
+            self.report.notes.append(f"--sample {self.n}: the dataset has {total} image(s); all kept")
+        else:
+            self.chosen = set(seeded_order(self.seed, keys)[: self.n])
+
+    def edit(self, items: list) -> list:
+        first, self.seen = self.seen, self.seen + len(items)
+        if self.chosen is None:
+            return items
+        out = []
+        for k, item in enumerate(items, first):
+            if k in self.chosen:
+                out.append(item)
+            else:
+                self.report.add("E006", f"image {brief(item.file_name)} left out with its "
+                                f"{len(item.annotations)} annotation(s)", item_id=item.id)
+        return out
+
+    def end(self) -> EditReport:
+        return self.report
+
+
 @dataclass(frozen=True)
-class Sample:
+class Sample(Stepped):
     """Keep ``n`` images chosen by ``seed``.
 
     Parameters
@@ -36,21 +70,5 @@ class Sample:
     n: int
     seed: int = 0
 
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
-            raise UsageError(f"the sample size must be an integer >= 0, got {brief(self.n)}")
-        seed = checked_seed(self.seed)
-        report = EditReport()
-        total = len(dataset.items)
-        if self.n >= total:
-            report.notes.append(f"--sample {self.n}: the dataset has {total} image(s); all kept")
-            return derive(dataset), report
-        chosen = set(seeded_order(seed, [i.id for i in dataset.items])[: self.n])
-        items = []
-        for k, item in enumerate(dataset.items):
-            if k in chosen:
-                items.append(item)
-            else:
-                report.add("E006", f"image {brief(item.file_name)} left out with its {len(item.annotations)} "
-                           "annotation(s)", item_id=item.id)
-        return derive(dataset, items=items), report
+    def step(self) -> Step:
+        return _Sample(self.n, self.seed)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..model import Dataset
 from ..validate import brief
-from .base import derive, with_annotations
+from .base import Step, Stepped, with_annotations
 from .report import EditReport
 from .stable import checked_seed, seeded_order, stable_key
 
@@ -120,19 +120,20 @@ def _deal(order: list[int], room: list[int], assigned: list) -> None:
         given[best] += 1
 
 
-def _stratified(dataset: Dataset, seed: int, room: list[int], assigned: list) -> int:
-    """Fill ``assigned`` group by group (see the module docs); the number of groups."""
-    names = {c.id: c.name for c in dataset.categories}
+def _stratified(keys: list, seed: int, room: list[int], assigned: list) -> int:
+    """Fill ``assigned`` group by group (see the module docs); the number of groups.
+
+    ``keys`` holds each image's ``(id, class set)``, in order.
+    """
     groups: dict[tuple, list[int]] = {}
-    for k, item in enumerate(dataset.items):
-        key = tuple(sorted({names[a.category_id] for a in item.annotations if a.category_id in names}))
-        groups.setdefault(key, []).append(k)
-    keys = list(groups)
-    group_rank = {g: r for r, g in enumerate(keys[i] for i in seeded_order(seed, keys))}
+    for k, (_, group) in enumerate(keys):
+        groups.setdefault(group, []).append(k)
+    names = list(groups)
+    group_rank = {g: r for r, g in enumerate(names[i] for i in seeded_order(seed, names))}
     for g, members in groups.items():
-        members.sort(key=lambda k: (stable_key(seed, dataset.items[k].id), k))
+        members.sort(key=lambda k: (stable_key(seed, keys[k][0]), k))
     room = list(room)
-    for g in sorted(keys, key=lambda g: (len(groups[g]), group_rank[g])):
+    for g in sorted(names, key=lambda g: (len(groups[g]), group_rank[g])):
         members = groups[g]
         if len(members) < len(room):
             continue
@@ -140,13 +141,65 @@ def _stratified(dataset: Dataset, seed: int, room: list[int], assigned: list) ->
             if room[j] > 0:
                 assigned[members.pop(0)] = j
                 room[j] -= 1
-    rest = [k for g in sorted(keys, key=group_rank.get) for k in groups[g]]
+    rest = [k for g in sorted(names, key=group_rank.get) for k in groups[g]]
     _deal(rest, room, assigned)
     return len(groups)
 
 
+class _Split(Step):
+    selects = True
+
+    def __init__(self, splits, seed: int, stratify: bool):
+        self.splits = checked_fractions(splits)
+        self.seed, self.stratify = checked_seed(seed), stratify
+        self.names = [s for s, _ in self.splits]
+        self.seen = self.moved = 0
+
+    def begin(self, header: Dataset) -> None:
+        self.class_names = {c.id: c.name for c in header.categories}
+        self.interned: dict = {}
+
+    def key(self, item):
+        if not self.stratify:
+            return (item.id, None)
+        names = self.class_names
+        group = tuple(sorted({names[a.category_id] for a in item.annotations if a.category_id in names}))
+        return (item.id, self.interned.setdefault(group, group))  # one tuple a class set, however many images
+
+    def decide(self, keys: list) -> None:
+        n = len(keys)
+        room = quotas([f for _, f in self.splits], n)
+        self.assigned = assigned = [None] * n
+        if self.stratify:
+            self.groups = _stratified(keys, self.seed, room, assigned)
+        else:
+            _deal(seeded_order(self.seed, [i for i, _ in keys]), room, assigned)
+
+    def split_of(self, k: int) -> str:
+        """The split of the ``k``-th image :meth:`decide` saw."""
+        return self.names[self.assigned[k]]
+
+    def edit(self, items: list) -> list:
+        first, self.seen = self.seen, self.seen + len(items)
+        out = []
+        for k, item in enumerate(items, first):
+            name = self.split_of(k)
+            self.moved += item.split is not None and item.split != name
+            out.append(item if item.split == name else with_annotations(item, item.annotations, name))
+        return out
+
+    def end(self) -> EditReport:
+        counts = Counter(self.names[j] for j in self.assigned)
+        how = f"stratified by class set, {self.groups} group(s)" if self.stratify else "not stratified"
+        text = ", ".join(f"{s} {counts.get(s, 0)}" for s in self.names)
+        report = EditReport()
+        report.add("E010", f"{len(self.assigned)} image(s) assigned: {text} (seed {self.seed}, {how})"
+                   + (f"; {self.moved} had another split before" if self.moved else ""))
+        return report
+
+
 @dataclass(frozen=True)
-class Split:
+class Split(Stepped):
     """Assign every image to one of ``splits`` (see the module docs).
 
     Parameters
@@ -164,25 +217,5 @@ class Split:
     seed: int = 0
     stratify: bool = False
 
-    def apply(self, dataset: Dataset) -> tuple[Dataset, EditReport]:
-        splits = checked_fractions(self.splits)
-        seed = checked_seed(self.seed)
-        n = len(dataset.items)
-        room = quotas([f for _, f in splits], n)
-        assigned: list = [None] * n
-        if self.stratify:
-            groups = _stratified(dataset, seed, room, assigned)
-        else:
-            _deal(seeded_order(seed, [i.id for i in dataset.items]), room, assigned)
-        names = [s for s, _ in splits]
-        items, moved = [], 0
-        for item, j in zip(dataset.items, assigned):
-            moved += item.split is not None and item.split != names[j]
-            items.append(item if item.split == names[j] else with_annotations(item, item.annotations, names[j]))
-        counts = Counter(names[j] for j in assigned)
-        how = f"stratified by class set, {groups} group(s)" if self.stratify else "not stratified"
-        text = ", ".join(f"{s} {counts.get(s, 0)}" for s in names)
-        report = EditReport()
-        report.add("E010", f"{n} image(s) assigned: {text} (seed {seed}, {how})"
-                   + (f"; {moved} had another split before" if moved else ""))
-        return derive(dataset, items=items), report
+    def step(self) -> Step:
+        return _Split(self.splits, self.seed, self.stratify)
