@@ -170,3 +170,15 @@ def test_a_destination_the_file_system_refuses_is_an_output_error_and_exit_2(fix
     assert res.exit_code == 2, res.output
     assert "internal error" not in res.output
     assert [p.name for p in tmp_path.iterdir()] == []  # nothing left behind
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "labelme", "cityscapes", "kitti", "camvid"])
+def test_a_writer_refusing_the_data_names_the_destination_not_its_staging_folder(tmp_path, fmt):
+    from segmill.geometry import Box
+    from segmill.model import Annotation, Category, Dataset, Item
+
+    ds = Dataset([Category(1, "a")], [Item(100, "a.png", 10, 10, [Annotation(1, 5, Box(1, 1, 2, 2))])])
+    with pytest.raises(InputError) as got:
+        segmill.write(ds, tmp_path / "out", fmt)
+    assert got.value.path == str(tmp_path / "out") and "segmill-tmp" not in str(got.value)
+    assert [p.name for p in tmp_path.iterdir()] == []

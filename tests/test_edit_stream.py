@@ -194,16 +194,46 @@ def test_the_cli_streams_an_edit_and_prints_the_summary_of_the_whole_edit(tmp_pa
 
 def test_a_report_past_its_memory_run_spills_and_reads_back_the_same(tmp_path, monkeypatch):
     """The streamed edit of a big dataset keeps a run of edits in memory: the same report, in order."""
-    from segmill.transforms import report as R
+    from segmill import _entries
 
     src = _source(tmp_path, n_images=60, seed=13)
     chain = [DropCrowd(), MinArea(40), DropClasses(("dog",))]
     whole = Editor(chain)
     whole(segmill.read(src))
-    monkeypatch.setattr(R, "SPILL_EDITS", 3)
+    monkeypatch.setattr(_entries, "SPILL_ENTRIES", 3)
     spilled = Editor(chain)
     segmill.convert(src, tmp_path / "s.json", options=ConvertOptions(edit=spilled))
-    assert spilled.report._spill is not None and len(spilled.report._tail) < 3
+    assert spilled.report._edits._spill is not None and len(spilled.report._edits._tail) < 3
     assert spilled.report.to_dict() == whole.report.to_dict() and len(whole.report.edits) > 20
     assert spilled.report.lines() == whole.report.lines() and spilled.report == whole.report
     assert spilled.report.drop_message() == whole.report.drop_message()
+
+
+def test_an_edited_stream_holds_a_few_batches_of_images_never_all(tmp_path, monkeypatch):
+    """Bounded memory, counted: the items alive while the edited stream is consumed (weak references)."""
+    import gc
+    import weakref
+
+    from segmill.formats import _coco_stream
+    from segmill.streaming import Stream
+
+    monkeypatch.setattr(_coco_stream, "BATCH", 5)  # the reader's own batch of images
+    src = _source(tmp_path, n_images=150, seed=17)
+    refs: list = []  # items are unhashable (compared by value): weak references in a list
+    real = Stream.batches
+
+    def batches(self, size=1000):
+        for batch in real(self, size):
+            refs.extend(weakref.ref(it) for it in batch)
+            yield batch
+
+    monkeypatch.setattr(Stream, "batches", batches)
+    make = Editor([DropCrowd(), MinArea(10), Split(TRAIN_VAL, seed=3, stratify=True)]).edit_stream(
+        lambda: segmill.stream(src, "coco"))
+    most = n = 0
+    for _ in make():
+        n += 1
+        if n % 10 == 0:
+            gc.collect()  # items are freed by reference counting; a collection now and then for any cycle
+        most = max(most, sum(r() is not None for r in refs))
+    assert n == 150 and len(refs) == 150 and 7 <= most <= 3 * 7 + 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,8 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
             reports = []
             for dst, part in targets:
                 tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
-                rep = spec.write(part, tmp, **options)
+                with _named_as(tmp, dst):
+                    rep = spec.write(part, tmp, **options)
                 rep.path, rep.format = str(dst), spec.name
                 reports.append(rep)
             report = reports[0] if len(targets) == 1 and SPLIT_FIELD not in str(path) else _joined(reports, path)
@@ -164,6 +166,18 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     except OSError as exc:
         _environment_error(exc, path)
     return report
+
+
+@contextlib.contextmanager
+def _named_as(tmp, dst):
+    """An :class:`InputError` a writer raises about its staging path ``tmp`` names ``dst`` instead."""
+    try:
+        yield
+    except InputError as exc:
+        staged = str(tmp)
+        if exc.path is None or not (exc.path == staged or exc.path.startswith(staged + os.sep)):
+            raise
+        raise InputError(exc.message, str(dst) + exc.path[len(staged):], exc.record) from None
 
 
 def _environment_error(exc: OSError, path) -> None:
@@ -390,7 +404,8 @@ def _write_streams(targets, spec, strict: bool, force: bool, sources, options: d
                 st = make()
                 rules = destination_rules(spec, st.header, sources)
                 tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
-                rep = spec.write_stream(st, tmp, **options)
+                with _named_as(tmp, dst):
+                    rep = spec.write_stream(st, tmp, **options)
                 rep.path, rep.format = str(dst), spec.name
                 reports.append(rep)
             report = _joined(reports, path) if joined else reports[0]

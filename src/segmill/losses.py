@@ -18,7 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ._coded import count_codes, entry_text
+from ._coded import entry_text
+from ._entries import Entries
 from ._fields import fields_dict
 from .formats import formats
 
@@ -142,7 +143,10 @@ class WriteReport:
     ----------
     path : str
     format : str
-    losses : list of Loss
+    losses : Entries of Loss
+        A list that keeps at most a run of them in memory (see
+        :mod:`segmill._entries`): a streamed conversion can lose something
+        of every annotation.
     items, annotations : int
         How many images and annotations were written.
     files : int
@@ -154,11 +158,15 @@ class WriteReport:
 
     path: str = ""
     format: str = ""
-    losses: list[Loss] = field(default_factory=list)
+    losses: Entries = field(default_factory=Entries)
     items: int = 0
     annotations: int = 0
     files: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not isinstance(self.losses, Entries):
+            self.losses = Entries(self.losses)
 
     def lose(self, code: str, message: str, item_id: Any = None, annotation_id: Any = None) -> None:
         """Record one loss."""
@@ -175,7 +183,7 @@ class WriteReport:
 
     def summary(self) -> dict[str, int]:
         """Count of losses per code, sorted by code."""
-        return count_codes(self.losses)
+        return self.losses.counts()
 
     def to_dict(self) -> dict[str, Any]:
         return {

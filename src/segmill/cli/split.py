@@ -66,7 +66,7 @@ def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_are
         raise click.UsageError(str(exc)) from None
     write_opts = {"raster": raster} if dst_spec.option("raster", "writer") else {}
     report = io.write(out, dst, dst_spec.name, force=force, sources=[src], **write_opts)
-    report.losses[:0] = split_report.losses
+    report.losses.prepend(split_report.losses)
     report.notes[:0] = split_report.notes
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))

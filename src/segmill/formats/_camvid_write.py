@@ -31,12 +31,13 @@ from ._semantic_maps import (
     note_spaced_names,
     paint_classes,
     painting_rule,
-    plan_split_items,
+    plan_split_item,
     report_category_fields,
     split_folder,
 )
+from ._stream_checks import planned_items
 
-__all__ = ["MODES", "write"]
+__all__ = ["MODES", "write", "write_stream"]
 
 MODES = ("RGB", "L")
 CODES = SemanticCodes(merged="L830", crowd="L831", void="L832")
@@ -53,11 +54,15 @@ def _listable(path: str, rec: str) -> str:
 
 def _plan(dataset: Dataset, default_split: str, report: WriteReport) -> list:
     """``[(item, split, stem, image extension)]``: names and painted sizes checked before anything is written."""
-    plan = []
-    for item, sp, stem in plan_split_items(dataset, default_split, report, _listable, "split {} written as {!r}"):
-        ext = Path(item.file_name).suffix.lower() if isinstance(item.file_name, str) else ""
-        plan.append((item, sp, stem, ext if _EXT.match(ext) else ".png"))
-    return plan
+    seen: dict = {}
+    return [_planned(item, default_split, seen, report) for item in dataset.items]
+
+
+def _planned(item, default_split: str, seen: dict, report: WriteReport) -> tuple:
+    """``(item, split, stem, image extension)`` of one item, its stem unique among ``seen`` (by split)."""
+    item, sp, stem = plan_split_item(item, default_split, seen, report, _listable, "split {} written as {!r}")
+    ext = Path(item.file_name).suffix.lower() if isinstance(item.file_name, str) else ""
+    return item, sp, stem, ext if _EXT.match(ext) else ".png"
 
 
 def _line(image: str, mask: str | None) -> str:
@@ -90,10 +95,40 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     Label values: category ids when they are label values (a label-map
     source), else ``background`` 0 and the others 1, 2, ... (``L208``).
     """
+    rule = _check_options(dataset, raster, overlap, split, mask_mode)
+    dataset.validate(path)
+    return _write_planned(dataset, lambda report: _plan(dataset, split, report), path, rule,
+                          (overlap, split, mask_mode, copy_images, image_root))
+
+
+def write_stream(stream, path, raster: str | None = None, overlap: str = "zorder", split: str = "train",
+                 mask_mode: str | None = None, copy_images: bool = True, image_root=None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image the write refuses (its name, its size, what
+    :meth:`~segmill.model.Dataset.validate` refuses) stops it there (the
+    caller stages the folder, so nothing is left of it). Memory holds one
+    image and each image's name and list line.
+    """
+    header = stream.header
+    rule = _check_options(header, raster, overlap, split, mask_mode)
+    return _write_planned(header, planned_items(stream, path, _planned, split), path, rule,
+                          (overlap, split, mask_mode, copy_images, image_root))
+
+
+def _check_options(dataset: Dataset, raster, overlap: str, split, mask_mode) -> str:
+    """The raster rule; a UsageError for an unknown option value, before any work."""
     rule = painting_rule(dataset, raster, overlap, mask_mode, MODES)
     if not isinstance(split, str) or split_folder(split) != split:
         raise UsageError(f"split must be a file name (letters, digits, '_', '.', '-'), got {brief(split)}")
-    dataset.validate(path)
+    return rule
+
+
+def _write_planned(dataset: Dataset, plan, path, rule: str, options: tuple) -> WriteReport:
+    """Write the ``(item, split, stem, extension)`` of ``plan(report)`` with the categories and meta of
+    ``dataset``."""
+    overlap, split, mask_mode, copy_images, image_root = options
     report = WriteReport()
     values, names, colors, _ = label_values(dataset, report, background_zero=True)
     check_table_names(names)
@@ -101,7 +136,7 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     report_category_fields(dataset, report, "L834")
     mode = mask_mode or dataset.meta.get("camvid_mask_mode")
     mode = mode if mode in MODES else "RGB"
-    plan = _plan(dataset, split, report)
+    plan = plan(report)  # the whole dataset: every name checked before anything is written
     out = Path(path)
     out.mkdir(parents=True)
     lists = _write_items(dataset, out, plan, (values, colors, mode), Painting(rule, overlap, 0, CODES), report,

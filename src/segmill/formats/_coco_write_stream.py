@@ -148,7 +148,7 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
                     anns.add(J.dumps(rec), at)
         head = WriteReport()  # the in-memory writer reports these first
         lose_splits(splits, head)
-        report.losses[:0] = head.losses
+        report.losses.prepend(head.losses)
         with open(path, "wb") as fh:
             out = J.ChunkedWriter(fh)
             for key in section_order(header):

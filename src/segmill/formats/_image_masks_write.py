@@ -30,11 +30,12 @@ from ._semantic_maps import (
     label_values,
     paint_classes,
     painting_rule,
-    plan_split_items,
+    plan_split_item,
     report_category_fields,
 )
+from ._stream_checks import checked_items
 
-__all__ = ["META", "MODES", "write"]
+__all__ = ["META", "MODES", "write", "write_stream"]
 
 META = "dataset_meta.json"
 MODES = ("L", "RGB")
@@ -49,12 +50,56 @@ class _Labels(NamedTuple):
     palette: np.ndarray | None
 
 
-def _write_items(dataset: Dataset, out: Path, plan, labels: _Labels, painting: Painting, roots, report) -> None:
+class _Parts:
+    """The folders of one write (``masks/``, ``images/``, ``dataset_meta.json``), each made for its first image.
+
+    Images without a split go to ``default`` (``""``: the root; ``"default"``
+    when some image has a split). ``default=None`` (a stream): the root until
+    an image with a split comes, when what the root got so far moves to
+    ``default/``, as :func:`write` of the whole dataset places it.
+    """
+
+    def __init__(self, out: Path, doc: str, default: str | None, report: WriteReport):
+        self.out, self.doc, self.default, self.report = out, doc, default, report
+        self.made: set = set()
+        self.seen: dict = {}  # stems by folder
+
+    def plan(self, item) -> tuple:
+        """``(item, folder, stem)``: the item's name checked (:func:`plan_split_item`)."""
+        if self.default is None and item.split:
+            self._regroup()
+        return plan_split_item(item, self.default or "", self.seen, self.report)
+
+    def _regroup(self) -> None:
+        """The first image with a split: the images without one go to ``default/``, those written so far too."""
+        self.default = "default"
+        if "" in self.seen:  # no image had a split: no "default" folder yet
+            self.seen["default"] = self.seen.pop("")
+        if "" in self.made:
+            self.made.remove("")
+            (self.out / "default").mkdir()
+            for name in ("masks", "images", META):
+                (self.out / name).rename(self.out / "default" / name)
+            self.made.add("default")
+
+    def folder(self, part: str) -> Path:
+        """The folder ``part``, made (with its ``dataset_meta.json``) when it is new."""
+        if part not in self.made:
+            (self.out / part / "masks").mkdir(parents=True)
+            (self.out / part / "images").mkdir()
+            (self.out / part / META).write_text(self.doc, encoding="utf-8")
+            self.report.files += 1
+            self.made.add(part)
+        return self.out / part
+
+
+def _write_items(dataset: Dataset, parts: _Parts, plan, labels: _Labels, painting: Painting, roots, report) -> None:
     """Every image's mask (and image)."""
     names_by_id = {c.id: c.name for c in dataset.categories}
     missing = 0
     for item, part, stem in plan:
-        copied = copy_image(item, roots, out / part / "images", stem, False, report) if roots is not None else None
+        folder = parts.folder(part)
+        copied = copy_image(item, roots, folder / "images", stem, False, report) if roots is not None else None
         missing += roots is not None and copied is None
         if item.size is None:
             if item.annotations or copied is None:
@@ -65,11 +110,13 @@ def _write_items(dataset: Dataset, out: Path, plan, labels: _Labels, painting: P
         if holes is not None and holes.any():
             report.lose("L845", f"{int(holes.sum())} unannotated pixels written as value 0 "
                         f"({brief(labels.names[0])})", item.id)
-        write_png(out / part / "masks" / f"{stem}.png",
+        write_png(folder / "masks" / f"{stem}.png",
                   labels.palette[cmap.astype(np.intp)] if labels.palette is not None else cmap)
         report.files += 1
         report.items += 1
         report.annotations += painted
+    if not parts.made:  # no image: one empty folder
+        parts.folder("")
     if missing:
         report.notes.append(f"{missing} image(s) not found: masks written without them")
 
@@ -105,6 +152,34 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     """
     rule = painting_rule(dataset, raster, overlap, mask_mode, MODES)
     dataset.validate(path)
+    # items with a split go to <split>/ folders (those without to default/); none with one: one folder
+    default = "default" if any(item.split for item in dataset.items) else ""
+    return _write_planned(dataset, lambda parts: [parts.plan(item) for item in dataset.items], default, path,
+                          rule, (overlap, mask_mode, copy_images, image_root))
+
+
+def write_stream(stream, path, raster: str | None = None, overlap: str = "zorder", mask_mode: str | None = None,
+                 copy_images: bool = True, image_root=None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image the write refuses (its name, its size, what
+    :meth:`~segmill.model.Dataset.validate` refuses) stops it there (the
+    caller stages the folder, so nothing is left of it). Memory holds one
+    image and each image's name. Images without a split are written to the
+    root until an image with a split comes; they are then moved to
+    ``default/`` (:class:`_Parts`).
+    """
+    header = stream.header
+    rule = painting_rule(header, raster, overlap, mask_mode, MODES)
+    return _write_planned(header, lambda parts: (parts.plan(item) for item in checked_items(stream, path)), None,
+                          path, rule, (overlap, mask_mode, copy_images, image_root))
+
+
+def _write_planned(dataset: Dataset, plan, default, path, rule: str, options: tuple) -> WriteReport:
+    """Write the ``(item, folder, stem)`` triples ``plan(parts)`` gives with the categories and meta of
+    ``dataset``; ``default``: the folder of images without a split (None: not known yet, :class:`_Parts`)."""
+    overlap, mask_mode, copy_images, image_root = options
     report = WriteReport()
     values, names, colors, bg = label_values(dataset, report)
     meta = dataset.meta
@@ -115,16 +190,9 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
     if mode == "RGB":
         colors = distinct_colors(names, colors, bg, report, "L843")
     report_category_fields(dataset, report, "L844", META)
-    # items with a split go to <split>/ folders (those without to default/); none with one: one folder
-    plan = plan_split_items(dataset, "default" if any(item.split for item in dataset.items) else "", report)
-    out = Path(path)
-    doc = json.dumps(_meta_doc(names, colors, bg), indent=1)
-    for part in sorted({part for _, part, _ in plan} or {""}):
-        (out / part / "masks").mkdir(parents=True)
-        (out / part / "images").mkdir()
-        (out / part / META).write_text(doc, encoding="utf-8")
-        report.files += 1
+    parts = _Parts(Path(path), json.dumps(_meta_doc(names, colors, bg), indent=1), default, report)
+    plan = plan(parts)  # the whole dataset: every name checked before anything is written
     palette = np.array(colors, np.uint8).reshape(-1, 3) if mode == "RGB" else None
-    _write_items(dataset, out, plan, _Labels(values, names, palette), Painting(rule, overlap, bg, CODES),
+    _write_items(dataset, parts, plan, _Labels(values, names, palette), Painting(rule, overlap, bg, CODES),
                  image_roots(dataset, image_root) if copy_images else None, report)
     return report

@@ -41,13 +41,15 @@ from ._semantic_maps import (
     label_values,
     note_spaced_names,
     painting_rule,
+    plan_split_item,
     plan_split_items,
     report_category_fields,
     split_folder,
 )
+from ._stream_checks import planned_items
 from ._voc_masks import dropped_fields
 
-__all__ = ["TABLES", "write"]
+__all__ = ["TABLES", "write", "write_stream"]
 
 TABLES = ("auto", "official", "custom")
 #: Most instances of one class in one image (k is the low byte of a 16-bit value).
@@ -208,22 +210,53 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
         Before anything is written: a name no file can have, an image over
         the pixel limit, a category name ``label_colors.txt`` cannot hold.
     """
+    rule = _check_options(dataset, raster, overlap, label_table, split)
+    dataset.validate(path)
+    return _write_planned(dataset, lambda report: plan_split_items(dataset, split, report), path, rule,
+                          (overlap, label_table, split, copy_images, image_root))
+
+
+def write_stream(stream, path, raster: str | None = None, overlap: str = "zorder", label_table: str = "auto",
+                 split: str = "training", copy_images: bool = True, image_root=None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image the write refuses (its name, its size, what
+    :meth:`~segmill.model.Dataset.validate` refuses) stops it there (the
+    caller stages the folder, so nothing is left of it). Memory holds one
+    image and each image's name.
+    """
+    header = stream.header
+    rule = _check_options(header, raster, overlap, label_table, split)
+    return _write_planned(header, planned_items(stream, path, plan_split_item, split), path, rule,
+                          (overlap, label_table, split, copy_images, image_root))
+
+
+def _check_options(dataset: Dataset, raster, overlap: str, label_table: str, split) -> str:
+    """The raster rule; a UsageError for an unknown option value, before any work."""
     if label_table not in TABLES:
         raise UsageError(f"label_table must be one of {', '.join(TABLES)}; got {brief(label_table)}")
     rule = painting_rule(dataset, raster, overlap)
     if not isinstance(split, str) or split_folder(split) != split:
         raise UsageError(f"split must be a folder name (letters, digits, '_', '.', '-'), got {brief(split)}")
-    dataset.validate(path)
+    return rule
+
+
+def _write_planned(dataset: Dataset, plan, path, rule: str, options: tuple) -> WriteReport:
+    """Write the ``(item, split folder, stem)`` triples ``plan(report)`` gives with the categories and meta
+    of ``dataset``, each split folder made for its first image."""
+    overlap, label_table, split, copy_images, image_root = options
     report = WriteReport()
     table = _custom(dataset, report) if _custom_wanted(dataset, label_table) else _official(dataset, report)
-    plan = plan_split_items(dataset, split, report)
+    plan = plan(report)  # the whole dataset: every name checked before anything is written
     out = Path(path)
-    for sp in sorted({sp for _, sp, _ in plan} or {split}):
-        for sub in ("image_2", "instance", "semantic", "semantic_rgb"):
-            (out / sp / sub).mkdir(parents=True, exist_ok=True)
+    made: set = set()
     roots = image_roots(dataset, image_root) if copy_images else []
     missing = 0
     for item, sp, stem in plan:
+        if sp not in made:
+            _folders(out, sp)
+            made.add(sp)
         copied = copy_image(item, roots, out / sp / "image_2", stem, False, report) if copy_images else None
         missing += copy_images and copied is None
         if item.size is None:
@@ -236,8 +269,15 @@ def write(dataset: Dataset, path, raster: str | None = None, overlap: str = "zor
         report.files += 3
         report.items += 1
         report.annotations += painted
+    if not made:  # no image: the folders of the default split
+        _folders(out, split)
     _finish(out, table, missing, report)
     return report
+
+
+def _folders(out: Path, sp: str) -> None:
+    for sub in ("image_2", "instance", "semantic", "semantic_rgb"):
+        (out / sp / sub).mkdir(parents=True, exist_ok=True)
 
 
 def _finish(out: Path, table: _Table, missing: int, report: WriteReport) -> None:

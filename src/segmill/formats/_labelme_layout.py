@@ -24,7 +24,7 @@ from ..model import origin_of
 from ..paths import output_name
 from ..validate import brief
 
-__all__ = ["Place", "image_roots", "plan"]
+__all__ = ["Place", "image_roots", "place", "plan"]
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,17 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def plan(dataset, path) -> list[Place]:
-    """The :class:`Place` of every item, every name checked before anything is written.
+    """The :class:`Place` of every item, every name checked before anything is written (see :func:`place`)."""
+    taken: set = set()
+    return [place(item, taken, path) for item in dataset.items]
+
+
+def place(item, taken: set, path) -> Place:
+    """The :class:`Place` of one item, its names unique among ``taken`` (then added to it), and checked.
 
     An item read from LabelMe keeps its JSON's path (its id) and its image
     path; any other goes beside its image, named by the image's stem.
+    ``taken`` holds the names (case-folded) of the items placed before it.
 
     Raises
     ------
@@ -109,31 +116,27 @@ def plan(dataset, path) -> list[Place]:
         A name no file system can hold (a NUL byte, a part longer than
         ``NAME_MAX`` bytes with its suffix, text that cannot be encoded).
     """
-    taken: set = set()
-    out = []
-    for item in dataset.items:
-        rec = f"image id {brief(item.id)}"
-        image, cut = _image_parts(item)
-        own = _json_of_labelme_item(item, image)
-        folder = image[:-1]
-        stem, ext = _split(image[-1])
-        base, n = stem, 0
-        while True:
-            img = [*folder, stem + ext]
-            js = own if own is not None else [*folder, stem + ".json"]
-            keys = {"/".join(img).casefold(), "/".join(js).casefold()}
-            if not keys & taken and len(keys) == 2:
-                break
-            if own is not None:  # the source's JSON name is taken: beside the image, by its stem
-                own = None
-                continue
-            n += 1
-            stem = f"{base}_{n}"
-        for q in img + js:
-            output_name(q, "file name part", path, rec)
-        taken |= keys
-        out.append(Place(tuple(js), tuple(img), cut or n > 0))
-    return out
+    rec = f"image id {brief(item.id)}"
+    image, cut = _image_parts(item)
+    own = _json_of_labelme_item(item, image)
+    folder = image[:-1]
+    stem, ext = _split(image[-1])
+    base, n = stem, 0
+    while True:
+        img = [*folder, stem + ext]
+        js = own if own is not None else [*folder, stem + ".json"]
+        keys = {"/".join(img).casefold(), "/".join(js).casefold()}
+        if not keys & taken and len(keys) == 2:
+            break
+        if own is not None:  # the source's JSON name is taken: beside the image, by its stem
+            own = None
+            continue
+        n += 1
+        stem = f"{base}_{n}"
+    for q in img + js:
+        output_name(q, "file name part", path, rec)
+    taken |= keys
+    return Place(tuple(js), tuple(img), cut or n > 0)
 
 
 def image_roots(dataset, image_root=None) -> list[Path]:

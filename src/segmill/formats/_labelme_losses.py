@@ -9,13 +9,13 @@ model with what that re-read yields and reports a loss where they differ.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..geometry import Shape
+from ..losses import Loss
 from ..validate import brief
 from ._stored_values import coco_area_bbox, rle_area_bbox, stored_differs
 
-__all__ = ["KEPT_ATTRS", "annotation_losses", "category_changes", "dataset_losses", "item_losses", "reading_order"]
+__all__ = ["KEPT_ATTRS", "annotation_losses", "category_changes", "dataset_losses", "id_loss", "item_losses",
+           "item_names"]
 
 #: Annotation attributes LabelMe holds (``void`` as the ``__ignore__`` label, ``z_order`` as the file order).
 KEPT_ATTRS = ("group_id", "z_order", "flags", "description", "void")
@@ -23,25 +23,30 @@ KEPT_ATTRS = ("group_id", "z_order", "flags", "description", "void")
 _KEPT_ITEM_ATTRS = ("flags",)
 
 
-def reading_order(places) -> list[int]:
-    """Item indices in the order the LabelMe reader finds their JSON files (sorted paths)."""
-    return sorted(range(len(places)), key=lambda k: Path(*places[k].json))
+def item_names(item, cats) -> tuple:
+    """The category names of an item's annotations, each once, in the order they first appear."""
+    names: dict = {}
+    for a in item.annotations:
+        c = cats.get(a.category_id)
+        if c is not None:
+            names.setdefault(c.name)
+    return tuple(names)
 
 
-def category_changes(dataset, order) -> str | None:
-    """Categories whose id, details or presence a re-read would not give back; ``None`` when all come back."""
+def category_changes(dataset, names) -> str | None:
+    """Categories whose id, details or presence a re-read would not give back; ``None`` when all come back.
+
+    ``names`` gives the :func:`item_names` of every item in reading order
+    (the reader numbers categories by first appearance).
+    """
     if dataset.meta.get("labelme_labels"):
         return None  # ids came from a class list; reading with the same list restores them
-    cats = dataset.category_by_id()
-    seen: list = []
-    for k in order:
-        for a in dataset.items[k].annotations:
-            c = cats.get(a.category_id)
-            if c is not None and c.name not in seen:
-                seen.append(c.name)
-    expect = {name: i for i, name in enumerate(seen, 1)}
+    seen: dict = {}
+    for item_seen in names:
+        for name in item_seen:
+            seen.setdefault(name, len(seen) + 1)
     bad = [c.name for c in dataset.categories
-           if expect.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
+           if seen.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
     if not bad:
         return None
     more = " ..." if len(bad) > 5 else ""
@@ -69,10 +74,15 @@ def item_losses(item, place, report) -> None:
         report.lose("L001", f"image fields dropped: {', '.join(dropped)}", item.id)
 
 
-def annotation_losses(ann, item, expected_id, rule, report) -> None:
-    """Id, stored area/bbox, score, crowd flag and fields of one written annotation."""
-    if ann.id != expected_id:
-        report.lose("L407", f"annotation id {brief(ann.id)} reads back as {expected_id}", item.id, ann.id)
+def id_loss(item_id, ann_id, expected_id) -> Loss | None:
+    """L407 when the annotation id ``ann_id`` reads back as ``expected_id`` (the reader numbers 1, 2, ...)."""
+    if ann_id != expected_id:
+        return Loss("L407", f"annotation id {brief(ann_id)} reads back as {expected_id}", item_id, ann_id)
+    return None
+
+
+def annotation_losses(ann, item, rule, report) -> None:
+    """Stored area/bbox, score, crowd flag and fields of one written annotation (its id: :func:`id_loss`)."""
     if ann.iscrowd:
         report.lose("L401", "crowd region written as an ordinary instance", item.id, ann.id)
     if ann.score is not None:

@@ -21,15 +21,11 @@ from ..rle import RLE, decode
 from ..validate import brief
 from ._image_files import find_image, place_image
 from ._labelme_geometry import crop, instance_geometry
-from ._labelme_layout import image_roots, plan
-from ._labelme_losses import (
-    annotation_losses,
-    category_changes,
-    dataset_losses,
-    item_losses,
-    reading_order,
-)
+from ._labelme_layout import image_roots, place, plan
+from ._labelme_losses import annotation_losses, item_losses
+from ._labelme_order import ReadingOrder
 from ._labelme_shapes import LINE_TYPES, VOID_LABEL, _b64_image, _parse_shape
+from ._stream_checks import checked_items
 from .options import raster_rule
 
 _KNOWN_TOP = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
@@ -125,33 +121,53 @@ def write(dataset: Dataset, path, indent: int = 2, image_root=None, copy_images:
         does with its "save image data" setting; ``null`` otherwise.
     """
     dataset.validate(path)
-    out = Path(path)
     places = plan(dataset, path)  # every name is checked before anything is written
+    return _write_placed(dataset, zip(dataset.items, places), path, indent, image_root,
+                         (copy_images, link_images, embed_images))
+
+
+def write_stream(stream, path, indent: int = 2, image_root=None, copy_images: bool = True,
+                 link_images: bool = False, embed_images: bool = False) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset: each
+    file is written as its item comes, the report is put in the reader's
+    order at the end (:class:`~._labelme_order.ReadingOrder`). An image the
+    write refuses (a name no file system holds, an invalid geometry) stops
+    it there (the caller stages the folder, so nothing is left of it).
+    Memory holds one image, each image's names and the report.
+    """
+    taken: set = set()
+    placed = ((item, place(item, taken, path)) for item in checked_items(stream, path))
+    return _write_placed(stream.header, placed, path, indent, image_root, (copy_images, link_images, embed_images))
+
+
+def _write_placed(dataset: Dataset, placed, path, indent: int, image_root, how) -> WriteReport:
+    """Write the ``(item, Place)`` pairs of ``placed`` (in any order) with the categories and meta of ``dataset``;
+    ``how`` is ``(copy_images, link_images, embed_images)``."""
+    copy_images, _, embed_images = how
+    out = Path(path)
     out.mkdir(parents=True)
     report = WriteReport()
     rule = raster_rule(dataset)  # what a re-read would draw with
     cats = dataset.category_by_id()
-    order = reading_order(places)
-    changed = category_changes(dataset, order)
-    if changed:
-        report.lose("L402", changed)
-    dataset_losses(dataset, report)
     roots = image_roots(dataset, image_root) if copy_images or embed_images else []
-    if not copy_images:
-        report.notes.append("images not copied (copy_images off): labelme opens a JSON only with its image beside it")
-    next_id = 0
-    for k in order:  # the reader's order, so each annotation's id read back is known
-        item, where = dataset.items[k], places[k]
-        item_losses(item, where, report)
-        data = _image_bytes(item, roots, out, where, (copy_images, link_images, embed_images), report)
-        doc, next_id = _item_doc(item, cats, rule, report, next_id)
+    order = ReadingOrder(dataset, report)
+    for item, where in placed:
+        own, marks = WriteReport(), []  # the item's losses and notes; where each annotation's id loss goes
+        item_losses(item, where, own)
+        data = _image_bytes(item, roots, out, where, how, own)
+        doc = _item_doc(item, cats, rule, own, marks)
         doc["imagePath"] = where.image_path
         doc["imageData"] = base64.b64encode(data).decode("ascii") if data is not None else None
         dst = out.joinpath(*where.json)
         # JSON text holding lone surrogates (read from "\ud800" escapes) is written escaped, as it was read
         _write_text(dst, _dumps(doc, indent, item) + "\n", partial(_dumps, doc, indent, item, True, "\n"))
-        report.files += 1
-        report.items += 1
+        own.files += 1
+        own.items += 1
+        order.add(item, where, own, marks)
+    order.finish(() if copy_images else
+                 ["images not copied (copy_images off): labelme opens a JSON only with its image beside it"])
     return report
 
 
@@ -218,8 +234,12 @@ def _dumps(doc, indent, item, ascii: bool = False, end: str = "") -> str:
         raise InputError(f"cannot write as JSON: {exc}", None, f"image id {brief(item.id)}") from None
 
 
-def _item_doc(item, cats, rule, report, next_id):
-    """The JSON document of one item (``imagePath`` and ``imageData`` are set by the caller), and the last id used."""
+def _item_doc(item, cats, rule, report, marks):
+    """The JSON document of one item (``imagePath`` and ``imageData`` are set by the caller).
+
+    ``marks`` gets ``(position among the losses, id)`` of each annotation written: where the loss of its
+    re-read id goes (:class:`~._labelme_order.ReadingOrder`).
+    """
     meta = dict(origin_of(item, "labelme") or {})
     used: dict = {}
     taken = {_gid(a) for a in item.annotations}
@@ -231,8 +251,8 @@ def _item_doc(item, cats, rule, report, next_id):
         body = _stored_shapes(ann, item, rule) or _shapes_from_geometry(ann.geometry, item, report, ann)
         if not body:
             continue
-        next_id += 1
-        annotation_losses(ann, item, next_id, rule, report)
+        marks.append((len(report.losses), ann.id))
+        annotation_losses(ann, item, rule, report)
         gid = _group_id(ann, label, len(body), used, taken, item, report)
         flags, description = _shape_extras(ann, item, report)
         for s in body:
@@ -252,7 +272,7 @@ def _item_doc(item, cats, rule, report, next_id):
     for k, v in meta.items():
         if k not in _KNOWN_TOP:
             doc[k] = v
-    return doc, next_id
+    return doc
 
 
 def _label(ann, cats, item, report) -> str | None:

@@ -55,9 +55,10 @@ from ._coco_write import _ordered
 from ._image_files import find_image, place_image
 from ._sa1b_record import ANN_KEYS, CATEGORY_ID, ID_FIELD, IMAGE_KEYS
 from ._sa1b_source import clean_member, member_problem, open_tar, read_member
+from ._stream_checks import checked_items
 from .options import raster_rule
 
-__all__ = ["CATEGORY_NAME", "write"]
+__all__ = ["CATEGORY_NAME", "write", "write_stream"]
 
 #: The name of the one implicit category of SA-1B masks.
 CATEGORY_NAME = "object"
@@ -104,17 +105,19 @@ def _names(item: Item) -> tuple[str, str]:
 def plan(dataset: Dataset) -> list[tuple[str, str, str]]:
     """``[(JSON path, image path, file_name)]`` per item, unique and checked before anything is written."""
     used: set = set()
-    out = []
-    for item in dataset.items:
-        json_rel, fn = _names(item)
-        stem, k = json_rel[:-5], 1
-        while json_rel in used:
-            k += 1
-            json_rel = f"{stem}_{k}.json"
-        used.add(json_rel)
-        image_rel = posixpath.normpath(posixpath.join(posixpath.dirname(json_rel), fn))
-        out.append((_checked(json_rel, item), _checked(image_rel, item), fn))
-    return out
+    return [_placed(item, used) for item in dataset.items]
+
+
+def _placed(item: Item, used: set) -> tuple[str, str, str]:
+    """``(JSON path, image path, file_name)`` of an item, its JSON path unique among ``used`` (then added to it)."""
+    json_rel, fn = _names(item)
+    stem, k = json_rel[:-5], 1
+    while json_rel in used:
+        k += 1
+        json_rel = f"{stem}_{k}.json"
+    used.add(json_rel)
+    image_rel = posixpath.normpath(posixpath.join(posixpath.dirname(json_rel), fn))
+    return _checked(json_rel, item), _checked(image_rel, item), fn
 
 
 # ------------------------------------------------------------------ values
@@ -386,6 +389,31 @@ def write(dataset: Dataset, path, shard_size: int = 0, image_root=None, copy_ima
     rule = raster_rule(dataset, raster)  # a bad rule is refused before any work
     dataset.validate(path)
     places = plan(dataset)  # every name is checked before anything is written
+    return _write_planned(dataset, zip(dataset.items, places), path, size, rule, image_root, copy_images, link_images)
+
+
+def write_stream(stream, path, shard_size: int = 0, image_root=None, copy_images: bool = True,
+                 link_images: bool = False, raster: str | None = None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files (and shards) and report as :func:`write` of the whole
+    dataset; an image the write refuses (a name no file system holds, an
+    invalid geometry) stops it there (the caller stages the folder, so
+    nothing is left of it). Memory holds one image, each image's JSON path
+    and one open source shard.
+    """
+    size = _shard_size(shard_size)
+    header = stream.header
+    rule = raster_rule(header, raster)
+    used: set = set()
+    places = ((item, _placed(item, used)) for item in checked_items(stream, path))
+    return _write_planned(header, places, path, size, rule, image_root, copy_images, link_images)
+
+
+def _write_planned(dataset: Dataset, placed, path, size: int, rule: str, image_root, copy_images,
+                   link_images) -> WriteReport:
+    """Write the ``(item, (JSON path, image path, file_name))`` pairs of ``placed`` with the categories and meta
+    of ``dataset``."""
     report = WriteReport()
     ctx = _Ctx(report, rule, _roots(dataset, image_root) if copy_images else [],
                bool(copy_images), bool(link_images))
@@ -393,7 +421,7 @@ def write(dataset: Dataset, path, shard_size: int = 0, image_root=None, copy_ima
     out.mkdir(parents=True)
     sink = _Shards(out, ctx, size) if size else _Folder(out, ctx)
     try:
-        for item, (json_rel, image_rel, fn) in zip(dataset.items, places):
+        for item, (json_rel, image_rel, fn) in placed:
             doc = _document(item, fn, ctx)
             if doc is None:
                 continue

@@ -18,7 +18,8 @@ Writing
     :func:`check_table_names`, :func:`report_category_fields` and
     :func:`note_spaced_names` are the checks and notes of a written table;
     :func:`plan_split_items` names every image's files (:func:`split_folder`)
-    before anything is written; :func:`paint_classes` paints one image with
+    before anything is written (:func:`plan_split_item` one image's, for a
+    stream); :func:`paint_classes` paints one image with
     :func:`segmill.bridges.compose.compose` and reports what a map of classes
     alone cannot keep; :func:`copy_image` puts an item's image beside its mask.
 
@@ -61,6 +62,7 @@ __all__ = [
     "note_spaced_names",
     "paint_classes",
     "painting_rule",
+    "plan_split_item",
     "plan_split_items",
     "read_class_map",
     "read_label_lines",
@@ -254,18 +256,22 @@ def plan_split_items(dataset, default_split: str, report: WriteReport, check_ste
     a stem the format cannot hold otherwise.
     """
     seen: dict = {}
-    plan = []
-    for item in dataset.items:
-        sp = split_folder(item.split) if item.split else default_split
-        if item.split and sp != item.split:
-            report.notes.append(note.format(brief(item.split), sp))
-        stem = file_stem(item, seen.setdefault(sp, set()))
-        if check_stem is not None:
-            check_stem(stem, f"image {brief(item.id)}")
-        if item.size is not None:
-            painted_size(item)
-        plan.append((item, sp, stem))
-    return plan
+    return [plan_split_item(item, default_split, seen, report, check_stem, note) for item in dataset.items]
+
+
+def plan_split_item(item, default_split: str, seen: dict, report: WriteReport, check_stem=None,
+                    note: str = "split {} written as folder {!r}") -> tuple:
+    """``(item, split folder, stem)`` of one item (:func:`plan_split_items`), its stem unique among the stems
+    ``seen`` (``{split folder: set of stems}``, updated) and its painted size checked."""
+    sp = split_folder(item.split) if item.split else default_split
+    if item.split and sp != item.split:
+        report.notes.append(note.format(brief(item.split), sp))
+    stem = file_stem(item, seen.setdefault(sp, set()))
+    if check_stem is not None:
+        check_stem(stem, f"image {brief(item.id)}")
+    if item.size is not None:
+        painted_size(item)
+    return item, sp, stem
 
 
 # ------------------------------------------------------------------ painting

@@ -22,6 +22,7 @@ from ..paths import output_name, split_folder
 from ..rle import RLE, from_polygons
 from ..validate import brief
 from ._image_files import find_image, place_image
+from ._stream_checks import checked_items
 
 DECIMALS = 6
 #: Largest class id read or written (Ultralytics' ids index a names list; anything larger is hostile);
@@ -156,22 +157,54 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
         Hard-link images instead of copying them (a copy when the file system
         cannot link, noted in the report).
     """
+    _check_multipart(multipart)
+    dataset.validate(path)
+    names = _Names(split, source_split(dataset), len({i.split for i in dataset.items if i.split}) <= 1)
+    plan = [(item, names.place(item)) for item in dataset.items]  # every name is checked before anything is written
+    return _write_planned(dataset, plan, path, names, multipart, copy_images, image_root, link_images)
+
+
+def write_stream(stream, path, multipart: str = "largest", copy_images: bool = True, split: str | None = None,
+                 image_root=None, link_images: bool = False) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image the write refuses (a name no file system holds, an invalid
+    geometry) stops it there (the caller stages the folder, so nothing is
+    left of it). Memory holds one image and each image's names.
+
+    With ``split`` given, where an image goes depends on whether the whole
+    dataset has more than one split; the images are written as if it had
+    one, and those written so far are moved (and renamed as :func:`write`
+    names them) when a second split shows.
+    """
+    _check_multipart(multipart)
+    header = stream.header
+    names = _Names(split, source_split(header), None)
+    plan = ((item, names.place(item)) for item in checked_items(stream, path))
+    return _write_planned(header, plan, path, names, multipart, copy_images, image_root, link_images)
+
+
+def _check_multipart(multipart) -> None:
     if multipart not in ("largest", "lines"):
         raise UsageError(f"multipart must be 'largest' or 'lines', got {brief(multipart)}")
-    dataset.validate(path)
+
+
+def _write_planned(dataset: Dataset, plan, path, names, multipart: str, copy_images: bool, image_root,
+                   link_images: bool) -> WriteReport:
+    """Write the ``(item, (split folder, stem, extension))`` pairs of ``plan`` with the categories and meta of
+    ``dataset``; ``names`` is the :class:`_Names` that placed them."""
     out = Path(path)
     report = WriteReport()
-    plan = _plan_names(dataset, split, report)  # every output name is checked before anything is written
     out.mkdir(parents=True)
     rule = dataset.meta.get("raster_rule", "coco")
     classes = _class_map(dataset, report)
     bad = [c.name for c in dataset.categories if c.supercategory or c.isthing is not None or c.color or c.extra]
     if bad:
         report.lose("L309", f"categories {bad[:5]}{' ...' if len(bad) > 5 else ''}: only names are kept")
-    splits: list[str] = []
-    for item, (sp, stem, ext) in zip(dataset.items, plan):
-        if sp not in splits:
-            splits.append(sp)
+    for item, (sp, stem, ext) in plan:
+        if names.moves:
+            _move(out, names)
         (out / "images" / sp).mkdir(parents=True, exist_ok=True)
         (out / "labels" / sp).mkdir(parents=True, exist_ok=True)
         if copy_images:
@@ -184,7 +217,8 @@ def write(dataset: Dataset, path, multipart: str = "largest", copy_images: bool 
         write_text(out / "labels" / sp / (stem + ".txt"), "".join(ln + "\n" for ln in lines))
         report.files += 1
         report.items += 1
-    _write_yaml(out, dataset, classes, splits, report)
+    report.notes[:0] = names.notes  # the names' notes come first, as when every name was checked first
+    _write_yaml(out, dataset, classes, names.splits, report)
     report.files += 1
     return report
 
@@ -203,31 +237,101 @@ def source_split(dataset) -> str | None:
     return stem if stem in _SPLIT_NAMES else None
 
 
-def _plan_names(dataset, split, report) -> list[tuple[str, str, str]]:
-    """``(split folder, stem, image extension)`` of every item, checked before anything is written."""
-    plan, used = [], set()
-    single = len({i.split for i in dataset.items if i.split}) <= 1
-    fallback = split or source_split(dataset) or "train"
-    for item in dataset.items:
-        sp = split_folder(split if split and single else (item.split or fallback))
-        rec = f"image id {brief(item.id)}"
-        stem, ext = os.path.splitext(os.path.basename(item.file_name if isinstance(item.file_name, str) else ""))
-        stem = stem or str(item.id).rsplit("/", 1)[-1]
+class _Names:
+    """The ``(split folder, stem, image extension)`` of each item, every name checked as it is given.
+
+    ``single``: whether the dataset has at most one split (the ``split``
+    option then names the folder of every item); ``None`` for a stream,
+    which cannot know: its items are placed as if it had one until a second
+    split shows, and then every item placed so far is placed again as
+    :func:`write` places it, the changes left in :attr:`moves` for the
+    writer to make.
+
+    Attributes
+    ----------
+    notes : list of str
+        The renamed images, in item order (the report's first notes).
+    splits : list of str
+        The split folders in the order of first use.
+    moves : list of tuple
+        ``(old place, new place)`` pairs of items already written.
+    """
+
+    def __init__(self, split, fallback, single: bool | None):
+        self.split, self.fallback = split, split or fallback or "train"
+        self.single = True if single is None else single
+        self.records = [] if single is None and split else None  # (split, file name, id) per item, to replay
+        self.shown: set = set()
+        self.used: set = set()
+        self.notes: list[str] = []
+        self.splits: list[str] = []
+        self.places: list = []  # of the items placed while ``records`` are kept
+        self.moves: list = []
+
+    def place(self, item) -> tuple[str, str, str]:
+        """The place of the next item (InputError when its name cannot be a file name)."""
+        if self.records is None:
+            return self._assign(item.split, item.file_name, item.id)
+        self.records.append((item.split, item.file_name, item.id))
+        if item.split:
+            self.shown.add(item.split)
+        if len(self.shown) > 1:
+            return self._replay()
+        self.places.append(self._assign(item.split, item.file_name, item.id))
+        return self.places[-1]
+
+    def _replay(self) -> tuple[str, str, str]:
+        """A second split: every item placed again as several splits place them; the last one's place."""
+        records, old = self.records, self.places
+        self.records, self.places, self.single = None, [], False
+        self.used, self.notes, self.splits = set(), [], []
+        new = [self._assign(*rec) for rec in records]
+        self.moves = [(a, b) for a, b in zip(old, new) if a != b]
+        return new[-1]
+
+    def _assign(self, split, file_name, item_id) -> tuple[str, str, str]:
+        sp = split_folder(self.split if self.split and self.single else (split or self.fallback))
+        rec = f"image id {brief(item_id)}"
+        stem, ext = os.path.splitext(os.path.basename(file_name if isinstance(file_name, str) else ""))
+        stem = stem or str(item_id).rsplit("/", 1)[-1]
         if not stem:
             raise InputError("neither the file name nor the id gives a file name", None, rec)
         ext = ext or ".jpg"
-        if (sp, stem) in used:
+        if (sp, stem) in self.used:
             n = 1
-            while (sp, f"{stem}_{n}") in used:
+            while (sp, f"{stem}_{n}") in self.used:
                 n += 1
-            report.notes.append(f"image {brief(item.file_name)} written as {brief(f'{stem}_{n}{ext}')}: "
-                                "its name was taken")
+            self.notes.append(f"image {brief(file_name)} written as {brief(f'{stem}_{n}{ext}')}: "
+                              "its name was taken")
             stem = f"{stem}_{n}"
-        used.add((sp, stem))
+        self.used.add((sp, stem))
         output_name(stem + ext, "image file name", None, rec)
         output_name(stem + ".txt", "label file name", None, rec)
-        plan.append((sp, stem, ext))
-    return plan
+        if sp not in self.splits:
+            self.splits.append(sp)
+        return sp, stem, ext
+
+
+def _move(out: Path, names: _Names) -> None:
+    """Move the files of items already written to the places :attr:`_Names.moves` gives them."""
+    moves, names.moves = names.moves, []
+    tmp = out / ".segmill-moving"
+    tmp.mkdir()
+    staged = []
+    for k, ((sp, stem, ext), new) in enumerate(moves):  # out of the way first: a new name may be an old one
+        pair = [(out / "labels" / sp / (stem + ".txt"), tmp / f"{k}.txt", "labels", ".txt"),
+                (out / "images" / sp / (stem + ext), tmp / f"{k}.img", "images", new[2])]
+        for src, mid, kind, suffix in pair:
+            if src.exists():
+                os.replace(src, mid)
+                staged.append((mid, out / kind / new[0] / (new[1] + suffix)))
+    for mid, dst in staged:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(mid, dst)
+    tmp.rmdir()
+    for sp in {a[0] for a, _ in moves} - set(names.splits):  # folders no item is in any more
+        for kind in ("images", "labels"):
+            (out / kind / sp).rmdir()
 
 
 def _image_roots(dataset, image_root, split) -> list[Path]:

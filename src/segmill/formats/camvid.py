@@ -39,7 +39,7 @@ from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._camvid_write import MODES, write
+from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
 from ._png import voc_colormap
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
@@ -272,6 +272,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

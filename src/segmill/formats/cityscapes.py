@@ -72,6 +72,7 @@ from ._cityscapes_labels import (
     read_label_table,
 )
 from ._png import read_png, voc_colormap
+from ._stream_checks import checked_items
 from ._voc_masks import dropped_fields
 from ._voc_write import NAME_MAX, painted_size
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster, raster_rule
@@ -595,7 +596,28 @@ def write(dataset: Dataset, path, split: str = "train", label_table: str = "auto
     """
     check_choice("label_table", label_table, TABLES)
     dataset.validate(path)
-    plan = _plan(dataset, split, path)
+    plan = _plan(dataset, split, path)  # every name and size checked before anything is written
+    return _write_planned(dataset, plan, path, label_table, raster)
+
+
+def write_stream(stream, path, split: str = "train", label_table: str = "auto",
+                 raster: str | None = None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image the write refuses (its name, its size, what
+    :meth:`~segmill.model.Dataset.validate` refuses) stops it there (the
+    caller stages the folder, so nothing is left of it). Memory holds one
+    image and each image's names.
+    """
+    check_choice("label_table", label_table, TABLES)
+    written: set = set()
+    plan = (_planned(item, split, path, written) for item in checked_items(stream, path))
+    return _write_planned(stream.header, plan, path, label_table, raster)
+
+
+def _write_planned(dataset: Dataset, plan, path, label_table: str, raster) -> WriteReport:
+    """Write the ``(item, names or None)`` pairs of ``plan`` with the categories and meta of ``dataset``."""
     report = WriteReport()
     rule = raster_rule(dataset, raster)
     entries = None
@@ -653,23 +675,24 @@ _LONGEST_SUFFIX = "_gtFine_labelTrainIds.png"
 def _plan(dataset, split, path) -> list:
     """``[(item, (split, city, base) or None)]``: names and sizes checked before anything is written."""
     written: set = set()
-    plan = []
-    for item in dataset.items:
-        if item.size is None:
-            plan.append((item, None))
-            continue
-        rec = f"image {brief(item.id)}"
-        painted_size(item, rec)
-        names = _split_id(item, split)
-        if (len(names[0]) > NAME_MAX or len(names[1]) > NAME_MAX
-                or len(names[2]) + len(_LONGEST_SUFFIX) > NAME_MAX):  # _safe names are ASCII: bytes = characters
-            raise InputError(f"the file name {brief(names[2] + _LONGEST_SUFFIX)} (or its folders) would be longer "
-                             f"than a file name can be ({NAME_MAX} bytes)", path, rec)
-        if names in written:
-            raise InputError(f"two items would both be written as {'/'.join(names)}", path, rec)
-        written.add(names)
-        plan.append((item, names))
-    return plan
+    return [_planned(item, split, path, written) for item in dataset.items]
+
+
+def _planned(item, split, path, written: set) -> tuple:
+    """``(item, (split, city, base) or None)``, its names unique among ``written`` and its size checked."""
+    if item.size is None:
+        return item, None
+    rec = f"image {brief(item.id)}"
+    painted_size(item, rec)
+    names = _split_id(item, split)
+    if (len(names[0]) > NAME_MAX or len(names[1]) > NAME_MAX
+            or len(names[2]) + len(_LONGEST_SUFFIX) > NAME_MAX):  # _safe names are ASCII: bytes = characters
+        raise InputError(f"the file name {brief(names[2] + _LONGEST_SUFFIX)} (or its folders) would be longer "
+                         f"than a file name can be ({NAME_MAX} bytes)", path, rec)
+    if names in written:
+        raise InputError(f"two items would both be written as {'/'.join(names)}", path, rec)
+    written.add(names)
+    return item, names
 
 
 def _z_order(ann):
@@ -764,6 +787,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

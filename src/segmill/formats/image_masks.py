@@ -44,12 +44,12 @@ from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._image_masks_write import META, MODES, write
+from ._image_masks_write import META, MODES, write, write_stream
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
 from ._voc_masks import read_class_names
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["detect", "read", "write", "parse_meta"]
+__all__ = ["detect", "parse_meta", "read", "write"]
 
 register_codes({
     "L840": "several annotations of one class in an image merged into one class region (a mask holds classes, not "
@@ -357,6 +357,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

@@ -45,12 +45,12 @@ from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
-from ._kitti_write import TABLES, write
+from ._kitti_write import TABLES, write, write_stream
 from ._png import read_png
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_label_lines
 from .options import ERRORS, Option, check_choice, overlap, raster
 
-__all__ = ["detect", "read", "write", "categories"]
+__all__ = ["categories", "detect", "read", "write"]
 
 register_codes({
     "L820": "category supercategory / isthing / extra fields dropped (label_colors.txt holds names and colours)",
@@ -266,6 +266,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

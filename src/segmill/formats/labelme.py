@@ -69,7 +69,7 @@ from ._labelme_shapes import (
     _parse_shape,
     b64_image_size,
 )
-from ._labelme_write import write
+from ._labelme_write import write, write_stream
 from ._text import read_utf8
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
@@ -447,6 +447,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

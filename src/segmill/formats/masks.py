@@ -58,7 +58,7 @@ from ._voc_masks import (
 from ._voc_write import _class_values, check_options, file_stem, painted_size
 from .options import ERRORS, Option, overlap, raster, raster_rule
 
-__all__ = ["detect", "read", "write"]
+__all__ = ["detect", "read", "write", "write_stream"]
 
 register_codes({
     "L207": "more than 65535 instances in an image: the extra ones are left out of the 16-bit instances/ map "
@@ -296,6 +296,38 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
     """
     raster = raster_rule(dataset, raster)
     check_options(raster, overlap)
+    if instances is None:
+        instances = any(_instance_like(a) for _, a in dataset.annotations())
+    return _write_planned(dataset, lambda: _plan(dataset), path, raster, overlap, mode, instances)
+
+
+def write_stream(stream, path, *, raster: str | None = None, overlap: str = "zorder", mode: str | None = None,
+                 instances: bool | None = None) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same files and report as :func:`write` of the whole dataset; an
+    image whose name or size the write refuses stops it there (the caller
+    stages the folder, so nothing is left of it). Memory holds one image and
+    each image's name. Without ``instances``, whether ``instances/`` is
+    written depends on every image: the instance maps of the images before
+    the first instance (all zero) are written when it comes (:class:`_Instances`).
+    """
+    header = stream.header
+    raster = raster_rule(header, raster)
+    check_options(raster, overlap)
+    seen: set = set()
+    return _write_planned(header, lambda: (_planned(item, seen) for item in stream), path, raster, overlap, mode,
+                          instances)
+
+
+def _instance_like(ann) -> bool:
+    """Whether ``ann`` makes :func:`write` write ``instances/`` by default (a class region that is not semantic)."""
+    return ann.category_id is not None and not ann.extra.get("voc_semantic")
+
+
+def _write_planned(dataset: Dataset, plan, path, raster: str, overlap: str, mode, instances) -> WriteReport:
+    """Write the ``(item, stem)`` pairs ``plan()`` gives with the categories and meta of ``dataset``;
+    ``instances`` None: ``instances/`` written once an image has an instance (:class:`_Instances`)."""
     out = Path(path)
     report = WriteReport()
     values, cl = _class_values(dataset, report)
@@ -306,22 +338,68 @@ def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "
         raise UsageError(f"mode must be 'L', 'P' or 'I;16', got {brief(mode)}")
     lines = list(cl.names) + ([cl.void_name] if cl.void_name else [])
     check_class_names(lines, "classes.txt")
-    plan = _plan(dataset)
+    plan = plan()  # the whole dataset: every name and size checked before anything is written
     (out / "semantic").mkdir(parents=True)
     (out / "classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    want_inst = instances if instances is not None else any(
-        a.category_id is not None and not a.extra.get("voc_semantic") for _, a in dataset.annotations())
-    if want_inst:
-        (out / "instances").mkdir()
-    run = _Run(out, values, names, cl, mode, raster, overlap, want_inst, report)
-    inst_doc = {}
-    for item, stem in track(plan, desc="masks"):
-        cls_of = _write_item(item, stem, run)
-        if cls_of is not None and want_inst:
-            inst_doc[stem] = cls_of
-    if want_inst:
-        (out / "instances.json").write_text(json.dumps(inst_doc, indent=1), encoding="utf-8")
+    with _Instances(out, instances, report) as inst:
+        run = _Run(out, values, names, cl, mode, raster, overlap, inst, report)
+        for item, stem in track(plan, desc="masks"):
+            inst.check(item)
+            _write_item(item, stem, run)
     return report
+
+
+class _Instances:
+    """``instances/<stem>.png`` and ``instances.json`` (the bytes of ``json.dumps(doc, indent=1)``), written
+    image by image.
+
+    ``want`` None (not known yet, a stream): nothing is written until an
+    image has an instance (:func:`_instance_like`); the images before it
+    (their stems and sizes kept) then get their instance maps, all zero, and
+    ``{}`` entries, as :func:`write` of the whole dataset gives them.
+    """
+
+    def __init__(self, out: Path, want: bool | None, report: WriteReport):
+        self.out, self.want, self.report = out, want, report
+        self.pending: list = []  # (stem, height, width) of the maps written while want is None
+        self.file = None
+        self.entries = 0
+
+    def __enter__(self):
+        if self.want:
+            self._open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.file is not None:
+            self.file.write("\n}" if self.entries else "}")
+            self.file.close()
+
+    def _open(self) -> None:
+        (self.out / "instances").mkdir()
+        self.file = open(self.out / "instances.json", "w", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+        self.file.write("{")
+
+    def check(self, item) -> None:
+        """Start writing instances when ``item`` is the first to have one (``want`` None)."""
+        if self.want is None and any(_instance_like(a) for a in item.annotations):
+            self.want = True
+            self._open()
+            pending, self.pending = self.pending, []
+            for stem, h, w in pending:  # no instance painted: compose's instance map is uint8 zeros
+                self.add(stem, np.zeros((h, w), np.uint8), {})
+
+    def add(self, stem: str, imap: np.ndarray, cls_of: dict) -> None:
+        """The instance map and ``instances.json`` entry of one image whose semantic map was written."""
+        if self.want is None:
+            self.pending.append((stem,) + imap.shape)
+        elif self.want:
+            # no cast: write_png refuses a value over 16 bits instead of wrapping it (L207 keeps them out)
+            write_png(self.out / "instances" / f"{stem}.png", imap)
+            self.report.files += 1
+            entry = json.dumps({stem: cls_of}, indent=1)[2:-2]  # ' "stem": {...}' at the top level's indent
+            self.file.write(("," if self.entries else "") + "\n" + entry)
+            self.entries += 1
 
 
 @dataclass(frozen=True)
@@ -335,7 +413,7 @@ class _Run:
     mode: str  # of the semantic maps
     raster: str
     overlap: str
-    instances: bool  # write instances/
+    instances: _Instances  # instances/ and instances.json
     report: WriteReport
 
     @property
@@ -346,21 +424,23 @@ class _Run:
 def _plan(dataset: Dataset) -> list:
     """``[(item, file stem)]``: every name and size checked before anything is written."""
     seen: set = set()
-    plan = []
-    for item in dataset.items:
-        stem = file_stem(item, seen)
-        if item.height is not None and item.width is not None:
-            painted_size(item)
-        plan.append((item, stem))
-    return plan
+    return [_planned(item, seen) for item in dataset.items]
 
 
-def _write_item(item, stem: str, run: _Run) -> dict | None:
-    """Write one image's maps; its ``{instance value: class name}`` (None when no map was written)."""
+def _planned(item, seen: set) -> tuple:
+    """``(item, file stem)``, the stem unique among ``seen`` and the size checked."""
+    stem = file_stem(item, seen)
+    if item.height is not None and item.width is not None:
+        painted_size(item)
+    return item, stem
+
+
+def _write_item(item, stem: str, run: _Run) -> None:
+    """Write one image's maps (its instance map and classes through ``run.instances``)."""
     report = run.report
     if item.height is None or item.width is None:
         report.lose("L005", "image size unknown: no mask written", item.id)
-        return None
+        return
     if item.extra or item.attributes:
         report.lose("L001", f"image fields {sorted(list(item.extra) + list(item.attributes))} have no place "
                     "in a mask folder", item.id)
@@ -377,14 +457,10 @@ def _write_item(item, stem: str, run: _Run) -> dict | None:
     else:
         write_png(out / "semantic" / f"{stem}.png", cmap.astype(np.uint16 if mode == "I;16" else np.uint8))
     report.files += 1
-    if run.instances:
-        # no cast: write_png refuses a value over 16 bits instead of wrapping it (L207 keeps them out)
-        write_png(out / "instances" / f"{stem}.png", imap)
-        report.files += 1
+    run.instances.add(stem, imap, cls_of)
     report.items += 1
     report.annotations += sum(1 for a in item.annotations if isinstance(a.geometry, AREA_KINDS)
                               and a.id not in unpainted)
-    return cls_of
 
 
 def _instance_values(item, run: _Run) -> tuple[list, dict]:
@@ -439,6 +515,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

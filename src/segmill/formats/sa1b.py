@@ -64,7 +64,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._folder_scan import scan_levels
 from ._sa1b_record import CATEGORY_ID, parse_document
 from ._sa1b_source import documents, sources
-from ._sa1b_write import CATEGORY_NAME, write
+from ._sa1b_write import CATEGORY_NAME, write, write_stream
 from .options import ERRORS, Option, raster
 
 register_codes(
@@ -280,6 +280,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         stream=stream,
         shards=shards,
         output="dir",

@@ -50,7 +50,7 @@ from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
 from ._text import read_utf8
-from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write
+from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write, write_stream
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
@@ -432,6 +432,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

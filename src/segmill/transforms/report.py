@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
-import tempfile
-from collections import Counter
 from typing import Any, Iterator, NamedTuple
 
 from .._coded import entry_text
+from .._entries import Entries
 from .codes import EDIT_CODES, describe_edit, is_drop
 
 __all__ = ["Edit", "EditReport"]
@@ -38,10 +36,10 @@ class Edit(NamedTuple):
 class EditReport:
     """Every edit of one or more transforms, in the order they were made.
 
-    Past :data:`SPILL_EDITS` edits, the older ones wait in an unnamed
-    temporary file (pickled in runs), so a streamed edit of a big dataset
-    keeps a run of edits in memory, not all of them; the counts are kept as
-    they come. Reading :attr:`edits` (or :meth:`to_dict`) reads them all back.
+    The edits are kept in an :class:`~segmill._entries.Entries` (at most a
+    run of them in memory, the older ones in a temporary file, read back
+    in order), so a streamed edit of a big dataset does not hold them all;
+    the counts are kept as they come.
 
     Parameters
     ----------
@@ -56,20 +54,16 @@ class EditReport:
     """
 
     def __init__(self, edits=(), notes=()):
-        self._tail: list[Edit] = []
-        self._spill = None
-        self._counts: Counter = Counter()
+        self._edits = Entries(Edit(*e) for e in edits)
         self.notes: list[str] = list(notes)
-        for e in edits:
-            self._append(Edit(*e))
 
     def __repr__(self) -> str:
-        return f"EditReport({sum(self._counts.values())} edits, {len(self.notes)} notes)"
+        return f"EditReport({len(self)} edits, {len(self.notes)} notes)"
 
     def __eq__(self, other):
         if not isinstance(other, EditReport):
             return NotImplemented
-        return self.edits == other.edits and self.notes == other.notes
+        return self._edits == other._edits and self.notes == other.notes
 
     __hash__ = None
 
@@ -78,48 +72,28 @@ class EditReport:
         """Record one edit (``code`` must be in the table)."""
         if code not in EDIT_CODES:
             raise ValueError(f"edit code {code!r} is not declared in segmill.transforms.codes")
-        self._append(Edit(code, message, item_id, annotation_id, category_id))
-
-    def _append(self, edit: Edit) -> None:
-        self._tail.append(edit)
-        self._counts[edit.code] += 1
-        if len(self._tail) >= SPILL_EDITS:
-            if self._spill is None:
-                self._spill = tempfile.TemporaryFile()
-            self._spill.seek(0, 2)
-            pickle.dump(self._tail, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
-            self._tail = []
+        self._edits.append(Edit(code, message, item_id, annotation_id, category_id))
 
     def __iter__(self) -> Iterator[Edit]:
-        """The edits in order, the spilled ones read back a run at a time."""
-        if self._spill is not None:
-            self._spill.flush()
-            end = self._spill.seek(0, 2)
-            at = 0
-            while at < end:
-                self._spill.seek(at)
-                run = pickle.load(self._spill)
-                at = self._spill.tell()
-                yield from run
-        yield from list(self._tail)
+        """The edits in order (the spilled ones read back a run at a time)."""
+        return iter(self._edits)
 
     @property
     def edits(self) -> list[Edit]:
         """Every edit, in order (a new list)."""
-        return list(self)
+        return list(self._edits)
 
     def __len__(self) -> int:
-        return sum(self._counts.values())
+        return len(self._edits)
 
     def extend(self, other: "EditReport") -> None:
         """Append another report's edits and notes."""
-        for e in other:
-            self._append(e)
+        self._edits.extend(other)
         self.notes.extend(other.notes)
 
     def summary(self) -> dict[str, int]:
         """Count of edits per code, sorted by code."""
-        return {c: self._counts[c] for c in sorted(self._counts) if self._counts[c]}
+        return self._edits.counts()
 
     @property
     def drops(self) -> list[Edit]:
@@ -129,7 +103,7 @@ class EditReport:
     @property
     def drop_count(self) -> int:
         """How many edits removed an annotation, a class or an image."""
-        return sum(n for c, n in self._counts.items() if is_drop(c))
+        return sum(n for c, n in self._edits.counts().items() if is_drop(c))
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (``segmill convert --json`` prints it under ``"edits"``)."""
@@ -166,7 +140,3 @@ class EditReport:
             if is_drop(code):
                 lines.append(f"  {code} x{n}: {describe_edit(code)}")
         return "\n".join(lines)
-
-
-#: Edits a report keeps in memory before it writes them to its temporary file.
-SPILL_EDITS = 50_000
