@@ -55,7 +55,10 @@ def counted(fmt: str):
 
 
 def tree(root: Path) -> dict:
-    """Every file and folder under ``root``: files with their bytes, folders None, a tar with its members' names."""
+    """Every file and folder under ``root``: files with their bytes, folders None, a tar with its members' names
+    (a file ``root``: its bytes under ``""``)."""
+    if Path(root).is_file():
+        return {"": Path(root).read_bytes()}
     out = {}
     for p in sorted(Path(root).rglob("*")):
         out[str(p.relative_to(root))] = p.read_bytes() if p.is_file() else None
@@ -152,14 +155,15 @@ def written_alike(tmp_path, fmt: str, cats, items):
     return a
 
 
-def cli(tmp_path, fmt: str, src, streams, *args) -> Path:
-    """``segmill convert src tmp_path/s --to fmt -q *args``: exit 0, streamed, and the output detected as ``fmt``."""
+def cli(tmp_path, fmt: str, src, streams, *args, name: str = "s") -> Path:
+    """``segmill convert src tmp_path/name --to fmt -q *args``: exit 0, streamed, and the output detected as
+    ``fmt``."""
     from segmill.cli import main
 
-    got = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "s"), "--to", fmt, "-q", *args])
+    got = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / name), "--to", fmt, "-q", *args])
     assert got.exit_code == 0, got.output
-    assert streams and segmill.formats.get_format(fmt).detect(tmp_path / "s").confidence >= 0.5
-    return tmp_path / "s"
+    assert streams and segmill.formats.get_format(fmt).detect(tmp_path / name).confidence >= 0.5
+    return tmp_path / name
 
 
 def from_sa1b(tmp_path, fmt: str, src, streams, **write):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..model import Dataset, origin_of
 from ..rle import RLE, decode
 from ..validate import brief
 from ._cvat_groups import GroupIds, stored_parts
+from ._stream_checks import checked_items
 from ._voc_masks import STRUCTURAL_KEYS
 
 _VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
@@ -87,6 +89,71 @@ def write(dataset: Dataset, path) -> WriteReport:
     re-read gives the same numbers; CVAT itself reads them as floats.
     """
     dataset.validate(path)
+    ids = [i.id for i in dataset.items]
+    int_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
+    return _write(dataset, dataset.items, path, _ImageIds(int_ids))
+
+
+def write_stream(stream, path) -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, an image at a time.
+
+    The same file and report as :func:`write` of the whole dataset: the
+    labels first (from the stream's header), then each ``<image>`` appended
+    as its item comes. An image the write refuses stops it there (the
+    caller stages the folder, so nothing is left of it). Memory holds one
+    image, and the CVAT id of each image read from CVAT while every image
+    id is an integer (:class:`_ImageIds`).
+    """
+    Dataset(categories=stream.header.categories).validate(path)
+    return _write(stream.header, checked_items(stream, path), path, _ImageIds(None))
+
+
+class _ImageIds:
+    """The ``id`` attribute of each ``<image>``: the item's id when every item's is an integer, else the
+    CVAT id it was read with, else its position.
+
+    Given ``None`` (a stream: not known until the last item), the items'
+    own ids are written while they are integers; the first that is not
+    one makes the images before it need :meth:`fix`.
+    """
+
+    def __init__(self, int_ids: bool | None):
+        self.int_ids = True if int_ids is None else int_ids
+        self.streamed = int_ids is None
+        self.before = 0  # images written with their own id before one that is not an integer
+        self.cvat: dict = {}  # position -> (CVAT id, item id) of those images that have a CVAT id
+
+    def raw(self, item, n: int, cv: dict):
+        """The id to write for ``item``, the ``n``-th image (``cv``: its CVAT origin)."""
+        if self.int_ids and self.streamed and not isinstance(item.id, int):
+            self.int_ids, self.before = False, n
+        if self.int_ids:
+            if self.streamed and "id" in cv:
+                self.cvat[n] = (cv["id"], item.id)
+            return item.id
+        return cv.get("id", n)
+
+    def fix(self, f: Path, path) -> None:
+        """Rewrite the ids of the images written before an image id that was not an integer."""
+        if self.int_ids or not self.before:
+            return
+        for n, (raw, iid) in sorted(self.cvat.items()):  # what the whole write checks of these heads
+            _xml_safe([quoteattr(str(raw))], "an image name or annotation", path, f"image id {brief(iid)}")
+        head, n = b"  <image id=", 0
+        tmp = f.with_name(f.name + ".ids")
+        with open(f, "rb") as src, open(tmp, "wb") as dst:
+            for line in src:  # an element's text or attribute never starts a line with "  <image "
+                if n < self.before and line.startswith(head):
+                    old = re.match(rb'  <image id="[^"]*"', line).group()
+                    new = quoteattr(str(self.cvat[n][0] if n in self.cvat else n)).encode("utf-8")
+                    line = head + new + line[len(old):]
+                    n += 1
+                dst.write(line)
+        os.replace(tmp, f)
+
+
+def _write(dataset: Dataset, items, path, ids: _ImageIds) -> WriteReport:
+    """Write the ``items`` (a list, or a stream's checked items) with the categories of ``dataset``."""
     out = Path(path)
     report = WriteReport()
     cats = dataset.category_by_id()
@@ -94,6 +161,24 @@ def write(dataset: Dataset, path) -> WriteReport:
            if c.id != i or c.supercategory or c.isthing is not None or c.extra]
     if bad:
         report.lose("L505", f"categories {bad[:5]}{' ...' if len(bad) > 5 else ''} will read back as 1, 2, ... by name")
+    lines = _labels_xml(dataset)
+    _xml_safe(lines, "a label name or attribute", path)
+    blocks = (_image_block(item, n, ids, cats, report, path) for n, item in enumerate(items))
+    if not ids.streamed:
+        blocks = list(blocks)  # every refusal before anything is written
+    out.mkdir(parents=True)
+    f = out / "annotations.xml"
+    with open(f, "w", encoding="utf-8") as fh:  # what write_text does, a part at a time
+        fh.write("\n".join(lines) + "\n")
+        fh.writelines(blocks)
+        fh.write("</annotations>\n")
+    ids.fix(f, path)
+    report.files = 1
+    return report
+
+
+def _labels_xml(dataset: Dataset) -> list[str]:
+    """The lines of the file before the first ``<image>``: the version and the labels."""
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>",
              "    <task>", "      <labels>"]
     for c in dataset.categories:
@@ -109,24 +194,20 @@ def write(dataset: Dataset, path) -> WriteReport:
                 lines.append(f"            <attribute>{body}</attribute>")
             lines.append("          </attributes>")
         lines.append("        </label>")
-    lines += ["      </labels>", "    </task>", "  </meta>"]
-    _xml_safe(lines, "a label name or attribute", path)
-    ids = [i.id for i in dataset.items]
-    int_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
-    for n, item in enumerate(dataset.items):
-        lines.extend(_xml_safe(_image_xml(item, n, int_ids, cats, report), "an image name or annotation",
-                               path, f"image id {brief(item.id)}"))
-        report.items += 1
-    lines.append("</annotations>")
-    out.mkdir(parents=True)  # only now: every refusal above leaves nothing behind
-    (out / "annotations.xml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report.files = 1
-    return report
+    return lines + ["      </labels>", "    </task>", "  </meta>"]
 
 
-def _image_xml(item, n, int_ids, cats, report):
+def _image_block(item, n, ids, cats, report, path) -> str:
+    """The text of one ``<image>`` element, its lines checked, the item counted."""
+    lines = _xml_safe(_image_xml(item, n, ids, cats, report), "an image name or annotation", path,
+                      f"image id {brief(item.id)}")
+    report.items += 1
+    return "\n".join(lines) + "\n"
+
+
+def _image_xml(item, n, ids, cats, report):
     cv = origin_of(item, "cvat") or {}
-    raw_id = item.id if int_ids else cv.get("id", n)
+    raw_id = ids.raw(item, n, cv)
     name = posixpath.normpath(item.file_name.replace("\\", "/"))
     if name.startswith(("../", "/")) or name == "..":
         report.notes.append(f"image {item.file_name!r} written as {posixpath.basename(name)!r}: "

@@ -11,7 +11,7 @@ same pixel coordinates. What a re-read would not give back is reported.
 
 from __future__ import annotations
 
-import json
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -25,11 +25,13 @@ from ..model import Dataset, origin_of
 from ..rle import RLE
 from ..validate import brief
 from ._label_studio_geometry import box_value, brush_value, point_value, polygon_value
+from ._label_studio_list import TaskList
 from ._label_studio_read import FORMAT, parse_region
 from ._label_studio_tasks import annotator_of, local_name
 from ._stored_values import coco_area_bbox, stored_differs
+from ._stream_checks import checked_items
 
-__all__ = ["write", "KEPT_ATTRS"]
+__all__ = ["KEPT_ATTRS", "write", "write_stream"]
 
 #: Annotation attributes a Label Studio task holds (as the annotation's annotator, a prediction, extra labels).
 KEPT_ATTRS = ("annotator", "prediction", "model_version", "labels")
@@ -43,10 +45,12 @@ class _Run:
     report: WriteReport
     cats: dict
     prefix: str
+    tasks: TaskList
     next_read_id: int = 1  # the id the reader gives the next annotation it reads
     next_ls_id: int = 1  # Label Studio annotation / prediction ids made here
     predictions_read: bool = False  # the source was read with predictions: a re-read with them numbers them too
-    task_ids: set = field(default_factory=set)
+    made: int = 0  # task ids made for images whose id is not an integer
+    used: list = field(default_factory=list)  # category names in first use (what a re-read numbers them by)
 
 
 def write(dataset: Dataset, path, indent: int = 2, image_prefix: str = "") -> WriteReport:
@@ -66,23 +70,53 @@ def write(dataset: Dataset, path, indent: int = 2, image_prefix: str = "") -> Wr
     if not isinstance(image_prefix, str):
         raise InputError(f"image_prefix must be a string, got {brief(image_prefix)}")
     dataset.validate(path)
+    out = io.BytesIO()  # written only whole: every refusal before anything is written
+    tasks = TaskList(out, indent)
+    for it in dataset.items:
+        if _int(it.id):
+            tasks.see_id(it.id)
+    report = _write(dataset, dataset.items, tasks, image_prefix)
+    write_bytes(Path(path), tasks.out.getvalue())
+    return report
+
+
+def write_stream(stream, path, indent: int = 2, image_prefix: str = "") -> WriteReport:
+    """Write the items of ``stream`` (any reader's) as :func:`write` writes them, a task at a time.
+
+    The same file and report as :func:`write` of the whole dataset: each
+    task is appended to the list as its item comes (what the later items
+    change of the earlier tasks is put right at the end, see
+    :mod:`._label_studio_list`). An image the write refuses stops it there
+    (the caller stages the file, so nothing is left of it). Memory holds one
+    task and the category names used.
+    """
+    if not isinstance(image_prefix, str):
+        raise InputError(f"image_prefix must be a string, got {brief(image_prefix)}")
+    Dataset(categories=stream.header.categories).validate(path)
+    with open(path, "w+b") as out:
+        tasks = TaskList(out, indent)
+        try:
+            return _write(stream.header, checked_items(stream, path), tasks, image_prefix)
+        finally:
+            tasks.out.close()
+
+
+def _write(dataset: Dataset, items, tasks: TaskList, image_prefix: str) -> WriteReport:
+    """Write the tasks of ``items`` (a list, or a stream's checked items) with the header of ``dataset``."""
     report = WriteReport()
-    run = _Run(report, dataset.category_by_id(), image_prefix)
+    run = _Run(report, dataset.category_by_id(), image_prefix, tasks)
     run.predictions_read = dataset.meta.get("label_studio_predictions") is True
-    run.task_ids = {it.id for it in dataset.items if _int(it.id)}
     _dataset_losses(dataset, report)
-    tasks = [_task(item, run) for item in dataset.items]
-    _category_losses(dataset, report)
-    try:
-        text = json.dumps(tasks, indent=indent, ensure_ascii=False, allow_nan=False)
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # text holding lone surrogates (read from "\ud800" escapes) is written escaped
-        data = json.dumps(tasks, indent=indent, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as exc:  # values another format put in attributes
-        raise InputError(f"cannot write as JSON: {exc}") from None
-    write_bytes(Path(path), data + b"\n")
+    for item in items:
+        if _int(item.id):
+            tasks.see_id(item.id)
+        _first_use(item, run)
+        task, made = _task(item, run)
+        tasks.add(task, made)
+    _category_losses(dataset, run.used, report)
+    tasks.finish(report)
     report.files = 1
-    report.items = len(tasks)
+    report.items = tasks.count
     return report
 
 
@@ -97,14 +131,16 @@ def _dataset_losses(dataset, report) -> None:
         report.lose("L001", f"dataset fields dropped: {', '.join(dropped)}")
 
 
-def _category_losses(dataset, report) -> None:
-    """Categories a re-read would not give back: ids 1, 2, ... by first use, names only."""
-    seen: list = []
-    cats = dataset.category_by_id()
-    for _, a in dataset.annotations():
-        c = cats.get(a.category_id)
-        if c is not None and c.name not in seen and a.geometry is not None:
-            seen.append(c.name)
+def _first_use(item, run) -> None:
+    """Add the names of the categories ``item`` uses first to ``run.used``."""
+    for a in item.annotations:
+        c = run.cats.get(a.category_id)
+        if c is not None and c.name not in run.used and a.geometry is not None:
+            run.used.append(c.name)
+
+
+def _category_losses(dataset, seen, report) -> None:
+    """Categories a re-read would not give back: ids 1, 2, ... by first use (``seen``), names only."""
     expect = {name: i for i, name in enumerate(seen, 1)}
     bad = [c.name for c in dataset.categories
            if expect.get(c.name) != c.id or c.supercategory or c.isthing is not None or c.color or c.extra]
@@ -114,14 +150,15 @@ def _category_losses(dataset, report) -> None:
 
 
 # ------------------------------------------------------------------ one task
-def _task(item, run: _Run) -> dict:
+def _task(item, run: _Run) -> tuple[dict, int | None]:
+    """The task of ``item``, and ``k`` when its id is the ``k``-th made up (else ``None``)."""
     report = run.report
     stored = origin_of(item, FORMAT) or {}
     top = dict(stored.get("task") or {})
-    tid = item.id
+    tid, made = item.id, None
     if not _int(tid):
-        tid = max(run.task_ids, default=0) + 1
-        run.task_ids.add(tid)
+        run.made += 1
+        made, tid = run.made, run.tasks.made_id(run.made)
         report.lose("L803", f"image id {brief(item.id)} written as task id {tid}", item.id)
     task = {"id": tid, "data": _data(item, stored, top, run)}
     for k, v in top.items():
@@ -137,7 +174,7 @@ def _task(item, run: _Run) -> dict:
         meta = dict(task["meta"]) if isinstance(task.get("meta"), dict) else {}
         meta.update(original_width=item.width, original_height=item.height)
         task["meta"] = meta
-    return task
+    return task, made
 
 
 def _data(item, stored, top, run) -> dict:

@@ -12,25 +12,21 @@ segment becomes an annotation with an RLE mask, its ``iscrowd``, stored
 (segment ids are unique per image only, so annotation ids are renumbered
 dataset-wide; the writer reuses ``panoptic_id`` so panoptic -> instances ->
 panoptic gives the same PNGs). Categories carry ``isthing`` and ``color``.
+The writer (:mod:`._panoptic_write`) writes a dataset or any reader's stream.
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
-import re
 from pathlib import Path
 
 import numpy as np
 
 from .. import jsonio
-from .._progress import track
-from ..errors import InputError, UsageError
-from ..geometry import AREA_KINDS, Box, InvalidGeometry, to_rle
-from ..limits import check_pixels
-from ..losses import WriteReport, register_codes
+from ..errors import InputError
+from ..geometry import InvalidGeometry
+from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
-from ..paths import confined_glob, output_name, resolve_inside
+from ..paths import confined_glob, resolve_inside
 from ..rle import encode
 from ..validate import (
     ErrorPolicy,
@@ -42,11 +38,12 @@ from ..validate import (
     string,
 )
 from . import NO, Detection, FormatSpec, register_format
-from ._png import read_png, write_png
-from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
-from .options import ERRORS, Option, overlap, raster, raster_rule
+from ._panoptic_ids import MAX_ID, ids_from_rgb, rgb_from_ids
+from ._panoptic_write import write, write_stream
+from ._png import read_png
+from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["read", "write", "detect", "CODES", "ids_from_rgb", "rgb_from_ids"]
+__all__ = ["CODES", "MAX_ID", "detect", "ids_from_rgb", "read", "rgb_from_ids", "write", "write_stream"]
 
 CODES = {
     "L251": "an annotation without pixels (box, point, line) has no place in a panoptic PNG and was dropped",
@@ -59,21 +56,8 @@ CODES = {
 register_codes(CODES, changes={
     "pixels": ("L251", "L254", "L255"),
 })
-MAX_ID = 256**3 - 1
 _CAT_KEYS = ("id", "name", "supercategory", "isthing", "color")
 _SEG_KEYS = ("id", "category_id", "area", "bbox", "iscrowd")
-
-
-def ids_from_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Segment ids of an ``(h, w, 3)`` uint8 array, ``R + 256 G + 256^2 B`` in int32."""
-    a = rgb.astype(np.int32)
-    return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
-
-
-def rgb_from_ids(ids: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`ids_from_rgb`."""
-    ids = ids.astype(np.int64)
-    return np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], axis=-1).astype(np.uint8)
 
 
 def _panoptic_jsons(p: Path) -> list[Path]:
@@ -341,202 +325,6 @@ def _add_segments(item: Item, ids: np.ndarray, segs: list, png, jf, where: str, 
         state["next_id"] += 1
 
 
-# ------------------------------------------------------------------- write
-def write(dataset: Dataset, path, *, raster: str | None = None, overlap: str = "zorder") -> WriteReport:
-    """Write ``<path>/annotations/panoptic_<split>.json`` and its PNG folder.
-
-    Overlapping annotations are painted with ``overlap`` (see
-    :func:`segmill.bridges.compose.compose`); every overwritten pixel is
-    reported (``L701``) and the overwritten segments' area/bbox recomputed.
-    Every polygon painted is reported too (``L705``: it reads back as a mask).
-
-    Raises
-    ------
-    segmill.errors.InputError
-        Before anything is painted: an image of zero pixels or over the pixel
-        limit (:class:`~segmill.errors.LimitError`), a PNG name or split that
-        is not a plain file name (NUL byte, absolute, escaping with ``..``),
-        or values that cannot be written as JSON.
-    """
-    # lazy: start-up time (the paint kernels are only needed by writing)
-    from ..bridges.compose import OVERLAP_POLICIES, compose
-
-    raster = raster_rule(dataset, raster)
-    if overlap not in OVERLAP_POLICIES:
-        raise UsageError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}, got {brief(overlap)}")
-    out = Path(path)
-    report = WriteReport()
-    cats = [_category_record(c) for c in dataset.categories]
-    known = {c.id for c in dataset.categories}
-    by_split: dict = {}
-    for item in dataset.items:
-        by_split.setdefault(_split_name(item.split), []).append(item)
-    by_split = by_split or {_split_name(None): []}  # no images: a JSON all the same, holding the categories
-    (out / "annotations").mkdir(parents=True, exist_ok=True)
-    for split, items in by_split.items():
-        name = f"panoptic_{split}"
-        png_dir = out / "annotations" / name
-        png_dir.mkdir()
-        images, records = [], []
-        used_png: set = set()
-        for item in track(items, desc=f"panoptic {split}"):
-            im = {"id": item.id, "width": item.width, "height": item.height, "file_name": item.file_name}
-            im.update({k: v for k, v in item.extra.items() if not (isinstance(k, str) and k.startswith("panoptic_"))})
-            images.append(im)
-            rec = _write_item(item, png_dir, used_png, known, raster, overlap, report, compose)
-            if rec is not None:
-                records.append(rec)
-            report.items += 1
-        doc = {}
-        if dataset.info is not None:
-            doc["info"] = dataset.info
-        if dataset.licenses is not None:
-            doc["licenses"] = dataset.licenses
-        doc.update({"images": images, "annotations": records, "categories": cats})
-        doc.update(dataset.extra)
-        _write_json(out / "annotations" / f"{name}.json", doc)
-        report.files += 1
-    return report
-
-
-def _category_record(c: Category) -> dict:
-    d = {"id": c.id, "name": c.name}
-    if c.supercategory is not None:
-        d["supercategory"] = c.supercategory
-    # panoptic files hold 0/1; a category of unknown kind is written as a thing
-    d["isthing"] = int(c.isthing) if c.isthing is not None else 1
-    if c.color is not None:
-        d["color"] = list(c.color)
-    d.update(c.extra)  # odd values the reader carried through, as found
-    return d
-
-
-def _write_json(path: Path, doc: dict) -> None:
-    """``json.dump`` with values no JSON can hold (from another format's extras) refused as an InputError."""
-    try:
-        text = json.dumps(doc)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InputError(f"the dataset holds a value that cannot be written as JSON: {exc}", path) from None
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-def _split_name(split) -> str:
-    """The split as it names files (``panoptic_<split>.json`` and its folder): refused unless a plain name."""
-    if split is None:
-        return "default"
-    output_name(f"panoptic_{split}", "split", None, f"split {brief(split)}", suffix=".json")
-    return str(split)
-
-
-def _png_name(item: Item, used: set) -> str:
-    """The file name of ``item``'s PNG: its panoptic name (or its image's stem) as a plain name, unique.
-
-    Directories are dropped (PNGs are written flat), but a name that is not a
-    string, is absolute or climbs out with ``..`` is refused: it was never a
-    PNG of this dataset. The rest is :func:`segmill.paths.output_name`'s to
-    refuse (NUL byte, ``.``, a lone surrogate, more than 255 bytes).
-    """
-    where = f"image id {brief(item.id)}"
-    name = item.extra.get("panoptic_file_name") or (Path(str(item.file_name)).stem + ".png")
-    if not isinstance(name, str):
-        raise InputError(f"PNG name {brief(name)} is not a file name", None, where)
-    cleaned = name.replace("\\", "/")
-    if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
-        raise InputError(f"PNG name {brief(name)} is absolute; only plain file names are written", None, where)
-    norm = posixpath.normpath(cleaned)
-    if norm == ".." or norm.startswith("../"):
-        raise InputError(f"PNG name {brief(name)} points outside the PNG folder", None, where)
-    base = output_name(posixpath.basename(norm), "PNG name", None, where)
-    if base in used:
-        stem = posixpath.splitext(base)[0][:120]
-        tag = re.sub(r"[^A-Za-z0-9_.-]", "_", str(item.id))[:64]  # an id may hold '/', '..', NUL
-        base, k = f"{stem}_{tag}.png", 1
-        while base in used:
-            base, k = f"{stem}_{tag}_{k}.png", k + 1
-    used.add(base)
-    return base
-
-
-def _check_canvas(item: Item) -> None:
-    """Refuse, before anything is allocated, an image no PNG can hold: zero pixels, or over the pixel limit."""
-    h, w = item.height, item.width
-    where = f"image id {brief(item.id)}"
-    if h == 0 or w == 0:
-        raise InputError(f"image size {w}x{h}: a panoptic PNG cannot have zero pixels", None, where)
-    check_pixels(h, w, None, where)
-
-
-def _write_item(item, png_dir, used_png, known, raster, overlap, report, compose):
-    if item.height is None or item.width is None:
-        if item.annotations:
-            report.lose("L005", "image size unknown: no panoptic PNG written", item.id)
-        return None
-    _check_canvas(item)
-    png_name = _png_name(item, used_png)
-    anns = item.annotations
-    keep = []
-    for a in anns:
-        if a.score is not None:
-            report.lose("L252", f"score {brief(a.score)} dropped", item.id, a.id)
-        if not isinstance(a.geometry, AREA_KINDS) or isinstance(a.geometry, Box):
-            report.lose("L251", f"{type(a.geometry).__name__} annotation dropped", item.id, a.id)
-        elif a.category_id is None and not a.attributes.get("void"):
-            report.lose("L003", "annotation without a category dropped", item.id, a.id)
-        elif a.category_id is not None and a.category_id not in known:
-            report.lose("L003", f"category {brief(a.category_id)} is not declared; annotation dropped", item.id, a.id)
-        else:
-            if a.category_id is None:
-                report.lose("L254", "void region painted as unlabeled pixels, not kept as a segment", item.id, a.id)
-            keep.append(a)
-    things = [a for a in keep if a.category_id is not None]
-    src = [a.extra.get("panoptic_id") for a in things]
-    if all(type(s) is int and 0 < s <= MAX_ID for s in src) and len(set(src)) == len(src):
-        seg_ids = src
-    else:
-        seg_ids = list(range(1, len(things) + 1))
-        for a, s in zip(things, src):
-            if s is not None:
-                report.lose("L253", f"segment id {brief(s)} renumbered", item.id, a.id)
-    sid_of = {id(a): s for a, s in zip(things, seg_ids)}
-    values = [sid_of.get(id(a), 0) for a in keep]
-    sub = type(item)(item.id, item.file_name, item.width, item.height, annotations=keep)
-    _, idmap, losses = compose(sub, {a.category_id: 1 for a in things}, overlap=overlap, raster=raster,
-                               instance_values=values, void_value=0)
-    hit = set()
-    for l in losses:
-        report.lose(l.code, l.message, l.item_id, l.annotation_id)
-        hit.add(l.annotation_id)
-    write_png(png_dir / png_name, rgb_from_ids(idmap))
-    report.files += 1
-    segs = []
-    for a, s in zip(things, seg_ids):
-        m = encode(idmap == s)
-        if m.area == 0:
-            if to_rle(a.geometry, item.height, item.width, raster).area == 0:
-                report.lose("L255", "no pixels under the raster rule: no segment written", item.id, a.id)
-            else:
-                report.lose("L701", "segment completely hidden by overlapping annotations; dropped", item.id, a.id)
-            continue
-        stored = "panoptic_id" in a.extra and a.id not in hit
-        seg = {"id": s, "category_id": a.category_id,
-               "area": a.area if stored and a.area is not None else int(m.area),
-               "bbox": list(a.bbox) if stored and a.bbox is not None else list(m.bbox),
-               "iscrowd": int(a.iscrowd)}
-        seg.update({k: v for k, v in a.extra.items()
-                    if k not in STRUCTURAL_KEYS and not (isinstance(k, str) and k.startswith("voc_"))})
-        lost = [f for f in dropped_fields(a) if f.startswith(("attributes.", "voc_"))]
-        if lost:
-            report.lose("L001", f"fields {brief(lost)} have no place in COCO panoptic", item.id, a.id)
-        segs.append(seg)
-        report.annotations += 1
-    rec = {"image_id": item.id, "file_name": png_name, "segments_info": segs}
-    extra_rec = item.extra.get("panoptic_record")
-    if isinstance(extra_rec, dict):
-        rec.update(extra_rec)
-    return rec
-
-
 register_format(
     FormatSpec(
         name="coco_panoptic",
@@ -545,6 +333,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

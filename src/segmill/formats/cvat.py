@@ -44,7 +44,7 @@ from ..paths import resolve_inside
 from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
-from ._cvat_write import _VOID_TEXT, encode_mask_rle, write
+from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
@@ -417,6 +417,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

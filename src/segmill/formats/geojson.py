@@ -72,7 +72,7 @@ from ._geo_scene import (
     to_pixels,
     vector_crs_name,
 )
-from ._geo_write import VECTOR_SUFFIX, write
+from ._geo_write import VECTOR_SUFFIX, write, write_stream
 from .options import ERRORS, Option
 
 register_codes(
@@ -103,6 +103,7 @@ __all__ = [
     "to_map",
     "to_pixels",
     "write",
+    "write_stream",
 ]
 
 _RESERVED = ("iscrowd", "score", "category_id")
@@ -427,6 +428,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="dir",
         options=(
             ERRORS,

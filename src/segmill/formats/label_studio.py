@@ -44,7 +44,7 @@ from ..losses import register_codes
 from ..model import Dataset
 from . import NO, Detection, FormatSpec, register_format
 from ._label_studio_read import ReadSettings, read_tasks
-from ._label_studio_write import write
+from ._label_studio_write import write, write_stream
 from .options import ERRORS, Option
 
 register_codes(
@@ -159,6 +159,8 @@ register_format(
         detect=detect,
         read=read,
         write=write,
+        write_stream=write_stream,
+        write_stream_any=True,
         output="file",
         annotators=by_annotator,
         options=(
