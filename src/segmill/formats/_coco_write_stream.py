@@ -12,7 +12,7 @@ positions: its annotations are written in item order, as :func:`write` writes
 a dataset that was not read from one file.
 
 Nothing is kept per record in memory. Records in output order (the images;
-annotations in item order) are copied back as written (:class:`_Sequential`).
+annotations in item order) are copied back as written (:class:`Sequential`).
 Annotations to be put back in file order go to one of at most
 :data:`_BUCKETS` bucket files by their position, each record with its
 position (:class:`_Buckets`); a bucket is read back whole, sorted by
@@ -42,7 +42,7 @@ from ..model import Dataset
 from . import _coco_json as J
 from ._coco_write import _annotation_record, _Opts, _Write, lose_splits, section_order, top_keys
 
-__all__ = ["write_stream"]
+__all__ = ["Sequential", "write_stream"]
 
 #: Most bucket files of a write, and fewest source positions a bucket covers.
 _BUCKETS = 256
@@ -53,16 +53,17 @@ _RUN = 4096
 _BLOCK = 8 << 20
 
 
-class _Sequential:
-    """Records written one after the other to a temporary file, with the commas between them."""
+class Sequential:
+    """Records written one after the other to a temporary file, with ``sep`` between them (a JSON list's
+    text; COCO panoptic's writer spills its lists here too, with ``json.dumps``'s ``", "``)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, sep: bytes = b","):
         self.f = tempfile.TemporaryFile(dir=folder)
-        self.n = 0
+        self.n, self.sep = 0, sep
 
     def add(self, data: bytes, at=None) -> None:
         """Append a record (``at``, a position, is not needed: records stay in the order added)."""
-        self.f.write(b"," + data if self.n else data)
+        self.f.write(self.sep + data if self.n else data)
         self.n += 1
 
     def chunks(self):
@@ -129,11 +130,11 @@ def write_stream(stream, path, *, segmentation: str = "keep", recompute: bool = 
     report = WriteReport()
     w = _Write(header, opts, report)  # no items: no id maps, the categories' map if any
     folder = Path(path).parent
-    images = _Sequential(folder)
+    images = Sequential(folder)
     total = getattr(stream, "annotation_total", None)
     if positions is not None and total is None:
         raise OutputError("a COCO stream write needs the number of the source file's annotations")
-    anns = _Sequential(folder) if positions is None else _Buckets(folder, total)
+    anns = Sequential(folder) if positions is None else _Buckets(folder, total)
     splits: list = []
     with J.no_gc():
         for k, item in enumerate(track(stream, desc="writing")):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tempfile
 from pathlib import Path
 
 from .._progress import track
@@ -36,13 +35,12 @@ from ..rle import encode
 from ..validate import brief
 from ._panoptic_ids import MAX_ID, rgb_from_ids
 from ._png import write_png
+from ._coco_write_stream import Sequential
 from ._voc_masks import STRUCTURAL_KEYS, dropped_fields
 from .options import raster_rule
 
 __all__ = ["write", "write_stream"]
 
-#: Bytes copied back from a spill per read.
-_BLOCK = 8 << 20
 _JSON_ERRORS = (TypeError, ValueError, RecursionError)
 
 
@@ -95,8 +93,7 @@ class _Records:
     """
 
     def __init__(self, folder: Path):
-        self.f = tempfile.TemporaryFile(dir=folder)
-        self.n = 0
+        self.list = Sequential(folder, b", ")
         self.error: Exception | None = None
 
     def add(self, record) -> None:
@@ -107,8 +104,7 @@ class _Records:
         except _JSON_ERRORS as exc:
             self.error = exc
             return
-        self.f.write((", " + text if self.n else text).encode("utf-8"))
-        self.n += 1
+        self.list.add(text.encode("utf-8"))
 
     def check(self) -> None:
         if self.error is not None:
@@ -117,14 +113,12 @@ class _Records:
     def copy_to(self, fh) -> None:
         """The list's JSON text (brackets included) written to ``fh``, a block at a time."""
         fh.write(b"[")
-        self.f.flush()
-        self.f.seek(0)
-        while block := self.f.read(_BLOCK):
+        for block in self.list.chunks():
             fh.write(block)
         fh.write(b"]")
 
     def close(self) -> None:
-        self.f.close()
+        self.list.f.close()
 
 
 class _Split:

@@ -140,7 +140,7 @@ def edit_stream(transforms: Sequence, open_stream: Callable[[], Stream], on_end:
         return open_stream  # nothing to edit: the source as it streams
     keys: dict[int, list] = {}
     selecting = [j for j, t in enumerate(transforms) if t.step().selects]
-    if by_split and (not selecting or not isinstance(_last_split(transforms, selecting), int)):
+    if by_split and not (selecting and _splits(transforms[selecting[-1]])):
         return None
     for j in selecting:
         keys[j] = _keys_of(transforms, j, open_stream(), keys)
@@ -152,7 +152,7 @@ def edit_stream(transforms: Sequence, open_stream: Callable[[], Stream], on_end:
 
     if not by_split:
         return make
-    j = _last_split(transforms, selecting)
+    j = selecting[-1]
     last = transforms[j].step()
     last.begin(Dataset())
     last.decide(keys[j])
@@ -160,10 +160,9 @@ def edit_stream(transforms: Sequence, open_stream: Callable[[], Stream], on_end:
     return [(name, lambda name=name: make(name)) for name in names]
 
 
-def _last_split(transforms, selecting: list[int]):
-    """The index of the last selecting step when it is a split, else ``None``."""
-    j = selecting[-1]
-    return j if hasattr(transforms[j].step(), "split_of") else None
+def _splits(transform) -> bool:
+    """Whether ``transform`` assigns splits (its step says which split each image it decided on has)."""
+    return hasattr(transform.step(), "split_of")
 
 
 def _keys_of(transforms, j: int, source: Stream, keys: dict) -> list:
