@@ -69,8 +69,11 @@ def coco_like(rng, n_images, h=480, w=640, per_image=20, verts=30):
     return images, h, w
 
 
-def bench_polygons(rng, repeat, n_images):
+def bench_polygons(rng, repeat, n_images, timed=True):
     images, h, w = coco_like(rng, n_images)
+    big = [blob_polygon(rng, 2048, 2048, 1900, 1000).tolist()]
+    if not timed:  # the random draws are made all the same, so later sections see the same inputs
+        return
 
     def seg():
         return [rle.from_polygons_batch(anns, h, w) for anns in images]
@@ -102,7 +105,6 @@ def bench_polygons(rng, repeat, n_images):
     assert seg_packed() == [[x.to_coco()["counts"] for x in xs] for xs in a]
     report("  (same, rasterize_packed + strings per image)", best(seg_packed, repeat), best(ref, repeat))
 
-    big = [blob_polygon(rng, 2048, 2048, 1900, 1000).tolist()]
     seg_big = lambda: rle.from_polygons(big, 4096, 4096)  # noqa: E731
     ref_big = lambda: M.merge(M.frPyObjects(big, 4096, 4096))  # noqa: E731
     assert seg_big().to_coco()["counts"] == ref_big()["counts"].decode()
@@ -128,6 +130,8 @@ def bench_dense(rng, repeat):
     report("encode 4096x4096, C-ordered bool input (pycocotools: +asfortranarray)",
            best(lambda: rle.encode(dense_c), repeat),
            best(lambda: M.encode(np.asfortranarray(dense_c.astype(np.uint8))), repeat))
+    report("  (segmill on C-ordered bool, pycocotools on F-ordered uint8)",
+           best(lambda: rle.encode(dense_c), repeat), best(lambda: M.encode(dense_f), repeat))
 
 
 def bench_codec(rng, repeat):
@@ -232,19 +236,31 @@ def bench_startup():
     print(f"{'import segmill (process start subtracted)':<52} {imp - base:7.3f} s")
 
 
+SECTIONS = ("polygons", "dense", "codec", "small", "startup")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and images")
+    ap.add_argument("--only", choices=SECTIONS, action="append",
+                    help="run only this section (repeatable; the inputs stay those of a full run)")
     args = ap.parse_args()
     repeat = 3 if args.quick else 7
+    only = set(args.only or SECTIONS)
     rng = np.random.default_rng(0)
     exec(WARM, {})  # compile / load every kernel before timing
-    bench_polygons(rng, repeat, 50 if args.quick else 250)
-    bench_dense(rng, repeat)
-    bench_codec(rng, repeat)
-    bench_small(rng, repeat)
-    bench_startup()
-    bench_cli_startup()
+    bench_polygons(rng, repeat, 50 if args.quick else 250, timed="polygons" in only)
+    if "dense" in only:
+        bench_dense(rng, repeat)
+    else:
+        big_mask(rng)  # the same random draws, so the codec inputs are those of a full run
+    if "codec" in only:
+        bench_codec(rng, repeat)
+    if "small" in only:
+        bench_small(rng, repeat)
+    if "startup" in only:
+        bench_startup()
+        bench_cli_startup()
 
 
 if __name__ == "__main__":

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+
 from .._jit import njit
 
-from ..rle.kernels import inter_union as _inter_union
-
-__all__ = ["maybe_not_simple", "intersecting_pairs", "gather_runs"]
+__all__ = ["maybe_not_simple", "maybe_area_changing", "intersecting_pairs", "pairs_sharing_pixels"]
 
 # Orientation values closer to zero than this fraction of their magnitude are
 # treated as "maybe zero": the exact sign is left to shapely (GEOS, robust).
@@ -41,6 +40,124 @@ def _may_cross(ax, ay, bx, by, cx, cy, dx, dy):
 
 
 @njit(cache=True)
+def _centre(xy, idx, m):
+    """The area centroid of the ring (its vertex mean when the signed area is about zero)."""
+    x0 = xy[idx[0], 0]
+    y0 = xy[idx[0], 1]
+    sx = 0.0
+    sy = 0.0
+    a2 = 0.0
+    for i in range(m):
+        ax = xy[idx[i], 0] - x0
+        ay = xy[idx[i], 1] - y0
+        bx = xy[idx[(i + 1) % m], 0] - x0
+        by = xy[idx[(i + 1) % m], 1] - y0
+        w = ax * by - bx * ay
+        a2 += w
+        sx += (ax + bx) * w
+        sy += (ay + by) * w
+    if abs(a2) > 1e-12:
+        return x0 + sx / (3.0 * a2), y0 + sy / (3.0 * a2)
+    sx = 0.0
+    sy = 0.0
+    for i in range(m):
+        sx += xy[idx[i], 0]
+        sy += xy[idx[i], 1]
+    return sx / m, sy / m
+
+
+@njit(cache=True)
+def _star_simple(xy, idx, m):
+    """True when the ring turns one way around its centroid, exactly once: it is then simple.
+
+    Every edge is certainly on the same side of the centroid ``c`` (orientation
+    beyond rounding), so the angle seen from ``c`` moves one way; one crossing
+    of the ray from ``c`` towards +x means one turn: each ray from ``c``
+    meets the ring once (a star-shaped ring). O(m): most rings of blob-like
+    objects are proved simple here without testing pairs of edges.
+    """
+    cx, cy = _centre(xy, idx, m)
+    sign = 0
+    turns = 0
+    for i in range(m):
+        a = idx[i]
+        b = idx[(i + 1) % m]
+        d, e = _orient(cx, cy, xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1])
+        sg = 1 if d > e else (-1 if d < -e else 0)
+        if sg == 0 or (sign != 0 and sg != sign):
+            return False
+        sign = sg
+        if sg > 0:
+            if xy[a, 1] < cy <= xy[b, 1]:
+                turns += 1
+        elif xy[b, 1] < cy <= xy[a, 1]:
+            turns += 1
+    return turns == 1
+
+
+@njit(cache=True)
+def _ring_flagged(xy, idx, m):
+    """Whether ring ``xy[idx[0]], ..., xy[idx[m - 1]]`` (closed) may cross or touch itself.
+
+    False only when every pair of its edges is proved apart: see :func:`maybe_not_simple`.
+    """
+    if m < 3:
+        return True
+    for i in range(m):
+        v = idx[i]
+        if not (np.isfinite(xy[v, 0]) and np.isfinite(xy[v, 1])):
+            return True
+    if _star_simple(xy, idx, m):
+        return False
+    # zero-length edges and fold-backs at each vertex (adjacent edges)
+    for i in range(m):
+        a = idx[(i + m - 1) % m]
+        b = idx[i]
+        c = idx[(i + 1) % m]
+        if xy[b, 0] == xy[c, 0] and xy[b, 1] == xy[c, 1]:
+            return True
+        d, e = _orient(xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1])
+        if abs(d) <= e:
+            dot = (xy[b, 0] - xy[a, 0]) * (xy[c, 0] - xy[b, 0]) + (xy[b, 1] - xy[a, 1]) * (xy[c, 1] - xy[b, 1])
+            if dot <= 0.0 or m == 3:
+                return True
+    return _edges_may_cross(xy, idx, m)
+
+
+@njit(cache=True)
+def _edges_may_cross(xy, idx, m):
+    """Whether two non-adjacent edges of the ring may share a point (edge ``i`` runs from vertex ``i``).
+
+    Edges are swept by left end: a pair is tested only when the x-ranges of
+    its edges meet (the pairs left out are apart by :func:`_may_cross`'s
+    first test).
+    """
+    x0 = np.empty(m)
+    x1 = np.empty(m)
+    for i in range(m):
+        xa = xy[idx[i], 0]
+        xb = xy[idx[(i + 1) % m], 0]
+        x0[i] = min(xa, xb)
+        x1[i] = max(xa, xb)
+    order = np.argsort(x0)
+    for p in range(m):
+        i = order[p]
+        a = idx[i]
+        b = idx[(i + 1) % m]
+        for q in range(p + 1, m):
+            j = order[q]
+            if x0[j] > x1[i]:
+                break
+            if j == (i + 1) % m or i == (j + 1) % m:
+                continue  # adjacent edges: tested at their shared vertex
+            c = idx[j]
+            d = idx[(j + 1) % m]
+            if _may_cross(xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1], xy[d, 0], xy[d, 1]):
+                return True
+    return False
+
+
+@njit(cache=True)
 def maybe_not_simple(xy, pstart, plen):
     """Flag rings that may cross or touch themselves (a conservative pre-test).
 
@@ -58,71 +175,103 @@ def maybe_not_simple(xy, pstart, plen):
     """
     n = pstart.shape[0]
     out = np.zeros(n, dtype=np.bool_)
+    idx = np.empty(max(1, plen.max()) if n else 1, np.int64)
     for p in range(n):
         s = pstart[p]
         m = plen[p]
-        if m < 3:
-            out[p] = True
-            continue
-        flagged = False
-        for v in range(s, s + m):
-            if not (np.isfinite(xy[v, 0]) and np.isfinite(xy[v, 1])):
-                flagged = True
-        # zero-length edges and fold-backs at each vertex (adjacent edges)
         for i in range(m):
-            if flagged:
-                break
-            a = s + (i + m - 1) % m
-            b = s + i
-            c = s + (i + 1) % m
-            if xy[b, 0] == xy[c, 0] and xy[b, 1] == xy[c, 1]:
-                flagged = True
-                break
-            d, e = _orient(xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1])
-            if abs(d) <= e:
-                dot = (xy[b, 0] - xy[a, 0]) * (xy[c, 0] - xy[b, 0]) + (xy[b, 1] - xy[a, 1]) * (xy[c, 1] - xy[b, 1])
-                if dot <= 0.0 or m == 3:
-                    flagged = True
-                    break
-        if not flagged:
-            # non-adjacent edges i = (v_i, v_i+1) and j = (v_j, v_j+1)
-            for i in range(m):
-                a = s + i
-                b = s + (i + 1) % m
-                last = m if i > 0 else m - 1  # edge m-1 is adjacent to edge 0
-                for j in range(i + 2, last):
-                    c = s + j
-                    d = s + (j + 1) % m
-                    if _may_cross(xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1],
-                                  xy[c, 0], xy[c, 1], xy[d, 0], xy[d, 1]):
-                        flagged = True
-                        break
-                if flagged:
-                    break
-        out[p] = flagged
+            idx[i] = s + i
+        out[p] = _ring_flagged(xy, idx, m)
     return out
 
 
 @njit(cache=True)
-def gather_runs(counts, offsets, rows):
-    """The runs of masks ``rows`` packed one after another, without an index array per run.
+def _axis_spike(xy, a, b, c):
+    """Whether ``a -> b -> c`` runs along one vertical or horizontal line and turns back at ``b``.
 
-    Mask ``i`` has runs ``counts[offsets[i] : offsets[i + 1]]``. Returns
-    ``(out, out_offsets)``: mask ``rows[k]``'s runs are
-    ``out[out_offsets[k] : out_offsets[k + 1]]``.
+    Exact (comparisons only): such a ``b`` adds an out-and-back of no area.
     """
-    n = rows.shape[0]
-    off = np.zeros(n + 1, np.int64)
-    for k in range(n):
-        r = rows[k]
-        off[k + 1] = off[k] + offsets[r + 1] - offsets[r]
-    out = np.empty(off[n], counts.dtype)
-    for k in range(n):
-        r = rows[k]
-        s = offsets[r]
-        for q in range(off[k + 1] - off[k]):
-            out[off[k] + q] = counts[s + q]
-    return out, off
+    if xy[a, 0] == xy[b, 0] and xy[b, 0] == xy[c, 0]:
+        k = 1
+    elif xy[a, 1] == xy[b, 1] and xy[b, 1] == xy[c, 1]:
+        k = 0
+    else:
+        return False
+    return (xy[b, k] > xy[a, k] and xy[c, k] < xy[b, k]) or (xy[b, k] < xy[a, k] and xy[c, k] > xy[b, k])
+
+
+@njit(cache=True)
+def _same(xy, a, b):
+    return xy[a, 0] == xy[b, 0] and xy[a, 1] == xy[b, 1]
+
+
+@njit(cache=True)
+def _despike(xy, s, m, idx):
+    """Ring ``s .. s + m`` without repeated vertices and axis spikes, as vertex indices.
+
+    Writes the kept vertices to ``idx`` and returns ``(lo, hi)``: the ring is
+    ``idx[lo : hi + 1]``. Each removal takes out a vertex that adds only an
+    out-and-back along a line (or nothing): the winding number of every point
+    off the ring, hence every area, is unchanged.
+    """
+    k = 0
+    for v in range(s, s + m):
+        idx[k] = v
+        k += 1
+        while k >= 2:
+            if _same(xy, idx[k - 2], idx[k - 1]):
+                k -= 1
+            elif k >= 3 and _axis_spike(xy, idx[k - 3], idx[k - 2], idx[k - 1]):
+                idx[k - 2] = idx[k - 1]
+                k -= 1
+            else:
+                break
+    lo = 0
+    hi = k - 1
+    while hi - lo >= 2:  # the closing junction: idx[hi] -> idx[lo]
+        if _same(xy, idx[hi], idx[lo]) or _axis_spike(xy, idx[hi - 1], idx[hi], idx[lo]):
+            hi -= 1
+        elif _axis_spike(xy, idx[hi], idx[lo], idx[lo + 1]):
+            lo += 1
+        else:
+            break
+    return lo, hi
+
+
+@njit(cache=True)
+def maybe_area_changing(xy, pstart, plen):
+    """Flag rings whose enclosed area may differ from their shoelace area (a conservative pre-test).
+
+    Like :func:`maybe_not_simple`, but a ring is first freed of repeated
+    vertices and of vertices where it turns back along a vertical or
+    horizontal line (what clipping to the image border makes): those add no
+    area. A ring left unflagged is then simple up to such zero-area
+    out-and-backs, so the area of its repaired polygon (the points of
+    non-zero winding number) equals its shoelace area, in exact arithmetic.
+
+    Returns
+    -------
+    numpy.ndarray of bool, one per ring (a subset of :func:`maybe_not_simple`'s flags)
+    """
+    n = pstart.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    idx = np.empty(max(1, plen.max()) if n else 1, np.int64)
+    for p in range(n):
+        s = pstart[p]
+        m = plen[p]
+        for i in range(m):
+            idx[i] = s + i
+        if not _ring_flagged(xy, idx, m):
+            continue  # simple as it is (the common case: one test)
+        for i in range(m):
+            if not (np.isfinite(xy[s + i, 0]) and np.isfinite(xy[s + i, 1])):
+                m = 0
+        if m < 3:
+            out[p] = True
+            continue
+        lo, hi = _despike(xy, s, m, idx)
+        out[p] = hi - lo < 2 or _ring_flagged(xy, idx[lo:], hi - lo + 1)
+    return out
 
 
 @njit(cache=True)
@@ -168,26 +317,110 @@ def _strip_step(bb, s, e):
 
 
 @njit(cache=True)
+def _shared_pixels(counts, sa, ea, sb, eb, lo, hi):
+    """Pixels in ``[lo, hi)`` set in both masks ``counts[sa:ea]`` and ``counts[sb:eb]`` (runs from a 0-run).
+
+    Runs before ``lo`` are only summed; the two run lists are walked in
+    step from there until ``hi``.
+    """
+    ka = sa
+    pa = np.int64(0)  # where run ka starts
+    while ka < ea and pa + np.int64(counts[ka]) <= lo:
+        pa += np.int64(counts[ka])
+        ka += 1
+    kb = sb
+    pb = np.int64(0)
+    while kb < eb and pb + np.int64(counts[kb]) <= lo:
+        pb += np.int64(counts[kb])
+        kb += 1
+    if ka >= ea or kb >= eb:
+        return np.int64(0)
+    ra = pa + np.int64(counts[ka]) - lo  # pixels left in the current runs
+    rb = pb + np.int64(counts[kb]) - lo
+    va = (ka - sa) % 2 == 1
+    vb = (kb - sb) % 2 == 1
+    pos = lo
+    inter = np.int64(0)
+    while pos < hi:
+        c = min(ra, rb)
+        if va and vb:
+            inter += min(c, hi - pos)
+        pos += c
+        ra -= c
+        rb -= c
+        if ra == 0:
+            ka += 1
+            if ka >= ea:
+                break
+            ra = np.int64(counts[ka])
+            va = not va
+        if rb == 0:
+            kb += 1
+            if kb >= eb:
+                break
+            rb = np.int64(counts[kb])
+            vb = not vb
+    return inter
+
+
+@njit(cache=True)
+def _overlap_span(bb, a, b, height):
+    """Column-major pixel positions ``[lo, hi)`` holding the overlap of boxes ``a`` and ``b`` (all: height 0)."""
+    if height <= 0:
+        return np.int64(0), np.int64(9223372036854775807)
+    x0 = np.int64(max(bb[a, 0], bb[b, 0]))
+    y0 = np.int64(max(bb[a, 1], bb[b, 1]))
+    x1 = np.int64(min(bb[a, 0] + bb[a, 2], bb[b, 0] + bb[b, 2]))
+    y1 = np.int64(min(bb[a, 1] + bb[a, 3], bb[b, 1] + bb[b, 3]))
+    return x0 * height + y0, (x1 - 1) * height + y1
+
+
+@njit(cache=True)
 def intersecting_pairs(counts, offsets, bb, gstart):
+    """Pairs of masks of one group (image) that share pixels, with their intersection and union.
+
+    As :func:`pairs_sharing_pixels` over masks ``counts[offsets[i] :
+    offsets[i + 1]]`` (every run walked), plus each pair's union.
+
+    Returns
+    -------
+    lo, hi, inter, union : int64 arrays
+    tested : int
+    """
+    n = offsets.shape[0] - 1
+    area = np.zeros(n, np.int64)
+    for i in range(n):
+        for k in range(offsets[i] + 1, offsets[i + 1], 2):
+            area[i] += np.int64(counts[k])
+    lo, hi, inter, tested = pairs_sharing_pixels(counts, offsets[:-1], offsets[1:], np.zeros(n, np.int64), bb,
+                                                 gstart)
+    union = area[lo] + area[hi] - inter
+    return lo, hi, inter, union, tested
+
+
+@njit(cache=True)
+def pairs_sharing_pixels(counts, starts, ends, heights, bb, gstart):
     """Pairs of masks of one group (image) that share pixels, by sweeping boxes strip by strip.
 
-    Mask ``i`` has runs ``counts[offsets[i] : offsets[i + 1]]`` and a
+    Mask ``i`` has runs ``counts[starts[i] : ends[i]]`` (column-major, of an
+    image ``heights[i]`` rows high; 0: unknown, every run is walked) and a
     non-empty pixel box ``bb[i] = (x, y, w, h)``; group ``g`` holds masks
     ``gstart[g] .. gstart[g + 1]`` (all of one height and width). Within a
     group, boxes are bucketed into horizontal strips (about twice the mean box
     height), and each strip is swept by left edge. A pair is considered only
     in the strip holding the top row of its boxes' overlap, so once. Runs are
-    walked only for pairs whose boxes overlap: the work follows the number of
-    overlapping boxes, not the square of the group's size, even for a
-    million small objects in one image.
+    walked only for pairs whose boxes overlap, and only over the pixels
+    between the first and the last of the overlap of the boxes: the work
+    follows the number of overlapping boxes, not the square of the group's
+    size, even for a million small objects in one image.
 
     Returns
     -------
     lo, hi : int64 arrays
         Global mask indices, ``lo < hi``, of pairs with a non-empty
         intersection (in no particular order).
-    inter, union : int64 arrays
-        Their shared and combined pixel counts.
+    inter : int64 array
+        Their shared pixel counts.
     tested : int
         How many pairs had their runs walked (boxes overlapping).
     """
@@ -195,7 +428,6 @@ def intersecting_pairs(counts, offsets, bb, gstart):
     lo = np.empty(cap, np.int64)
     hi = np.empty(cap, np.int64)
     inter = np.empty(cap, np.int64)
-    union = np.empty(cap, np.int64)
     n = 0
     tested = 0
     for g in range(gstart.shape[0] - 1):
@@ -231,16 +463,15 @@ def intersecting_pairs(counts, offsets, bb, gstart):
                     if np.int64((max(ay0, by0) - ymin) // step) != k:
                         continue  # this pair's overlap starts in another strip, which handles it
                     tested += 1
-                    i, u = _inter_union(counts[offsets[a] : offsets[a + 1]], counts[offsets[b] : offsets[b + 1]])
+                    w0, w1 = _overlap_span(bb, a, b, heights[a])
+                    i = _shared_pixels(counts, starts[a], ends[a], starts[b], ends[b], w0, w1)
                     if i > 0:
                         if n == lo.shape[0]:
                             lo = _grow(lo, n)
                             hi = _grow(hi, n)
                             inter = _grow(inter, n)
-                            union = _grow(union, n)
                         lo[n] = min(a, b)
                         hi[n] = max(a, b)
                         inter[n] = i
-                        union[n] = u
                         n += 1
-    return lo[:n], hi[:n], inter[:n], union[:n], tested
+    return lo[:n], hi[:n], inter[:n], tested

@@ -20,7 +20,7 @@ from ..raster import rasterize
 from ..rle import RLE, FlatBatch
 from ..rle import kernels as rle_kernels
 from ..rle.kernels import check_size
-from ._kernels import gather_runs, intersecting_pairs
+from ._kernels import pairs_sharing_pixels
 from ._tables import (
     KIND_BOX,
     KIND_MASK,
@@ -51,6 +51,7 @@ class PixelTable:
     widths: np.ndarray
     objects: dict
     _area: np.ndarray | None = None
+    _boxes: np.ndarray | None = None
 
     def rle(self, i: int) -> RLE:
         """Pixel index ``i`` as an :class:`RLE` (a view of the packed counts, or the original object)."""
@@ -71,6 +72,12 @@ class PixelTable:
         if self._area is None:
             self._area = rle_kernels.area_batch(self.counts, self.offsets)
         return self._area
+
+    def boxes(self) -> np.ndarray:
+        """Pixel box ``(x, y, w, h)`` of each pixel index, float64 (cached)."""
+        if self._boxes is None:
+            self._boxes = rle_kernels.bbox_batch(self.counts, self.offsets, self.heights, self.widths)
+        return self._boxes
 
     def runs(self) -> np.ndarray:
         """Number of runs of each pixel index (1 or 0: an empty mask)."""
@@ -225,7 +232,7 @@ class PairTable:
 
 
 def pair_table(table: AnnotationTable, pix: PixelTable) -> PairTable:
-    """Every intersecting pair of every sized image, pruned by bounding box (see :func:`intersecting_pairs`)."""
+    """Every intersecting pair of every sized image, pruned by bounding box (see :func:`pairs_sharing_pixels`)."""
     sized = table.sizes[0]
     item_of = table.item_of
     prow = pix.row
@@ -238,16 +245,15 @@ def pair_table(table: AnnotationTable, pix: PixelTable) -> PairTable:
     if idx.size < 2:
         return PairTable(z, z, z, z, np.zeros(0), np.zeros(0), 0)
     pi = prow[idx]
-    if pi.size == runs.size and np.array_equal(pi, np.arange(pi.size)):
-        counts, offsets = pix.counts, pix.offsets
-    else:
-        counts, offsets = gather_runs(pix.counts, pix.offsets, pi)
-    hs, ws = pix.heights[pi], pix.widths[pi]
+    # Masks are read in place (by start and end), their boxes and areas taken from the whole table.
+    bb = pix.boxes()[pi]
+    areas = pix.area[pi].astype(np.int64)
     owner = item_of[idx]
     gstart = np.r_[np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]), owner.size].astype(np.int64)
-    bb = rle_kernels.bbox_batch(counts, offsets, hs, ws)
-    areas = rle_kernels.area_batch(counts, offsets).astype(np.float64)
-    lo, hi, inter, union, tested = intersecting_pairs(counts, offsets, bb, gstart)
+    lo, hi, inter, tested = pairs_sharing_pixels(pix.counts, pix.offsets[pi], pix.offsets[pi + 1],
+                                                 pix.heights[pi], bb, gstart)
+    union = areas[lo] + areas[hi] - inter
+    areas = areas.astype(np.float64)
     order = np.lexsort((hi, lo))  # masks are numbered item by item: this is (item, i, j) order
     lo, hi = lo[order], hi[order]
     iou = inter[order] / union[order]

@@ -19,6 +19,7 @@ from ..validate import brief
 from ._cvat_groups import GroupIds, stored_parts
 from ._stream_checks import checked_items
 from ._voc_masks import STRUCTURAL_KEYS
+from ._voc_xml import NOT_XML
 
 _VOID_TEXT = {"true": True, "false": False}  # the void flag of a label-less shape
 #: Text the reader reads back as an integer attribute (``int()`` of ASCII digits).
@@ -39,14 +40,10 @@ def quoteattr(text: str) -> str:
     return saxutils.quoteattr(text)
 
 
-#: Characters XML 1.0 cannot hold, even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF).
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
 def _xml_safe(lines: list[str], what: str, path, record=None) -> list[str]:
     """``lines`` when XML 1.0 can hold them; else InputError (a NUL in a file name, a control character)."""
     for line in lines:
-        bad = _NOT_XML.search(line)
+        bad = NOT_XML.search(line)
         if bad:
             raise InputError(f"{what} holds the character {bad.group()!r}, which XML cannot hold", path, record)
     return lines

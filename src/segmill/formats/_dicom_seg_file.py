@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import math
-import sqlite3
 import struct
 import warnings
 import zlib
@@ -55,7 +53,7 @@ MAX_SEGMENT = 0xFFFF
 #: The errors pydicom and highdicom raise on a broken file (anything else is a bug, exit 3).
 _BAD = (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError, EOFError, RuntimeError,
         NotImplementedError, OverflowError, struct.error, zlib.error, UnicodeError, LookupError, AssertionError,
-        ZeroDivisionError, np.linalg.LinAlgError, sqlite3.Error)  # highdicom indexes frames in SQLite
+        ZeroDivisionError, np.linalg.LinAlgError)  # and sqlite3.Error (see _broken): highdicom indexes frames in SQLite
 
 
 @dataclass
@@ -96,6 +94,8 @@ class SegVolume:
 @contextlib.contextmanager
 def quiet():
     """pydicom's and highdicom's warnings and log messages silenced (the CLI prints one line per outcome)."""
+    import logging  # lazy: start-up time of every command (detection imports this module)
+
     loggers = [logging.getLogger(n) for n in ("pydicom", "highdicom")]
     levels = [lg.level for lg in loggers]
     try:
@@ -138,9 +138,11 @@ def has_preamble(path: Path) -> bool:
 
 
 def _bad():
-    """The exceptions pydicom and highdicom raise on broken input (:data:`_BAD` and pydicom's own)."""
+    """The exceptions pydicom and highdicom raise on broken input (:data:`_BAD`, SQLite's and pydicom's own)."""
+    import sqlite3  # lazy: start-up time of every command (detection imports this module)
+
     pydicom = require_pydicom()
-    return (pydicom.errors.InvalidDicomError, pydicom.errors.BytesLengthException, *_BAD)
+    return (pydicom.errors.InvalidDicomError, pydicom.errors.BytesLengthException, sqlite3.Error, *_BAD)
 
 
 def _file_bytes(path: Path) -> io.BytesIO:

@@ -32,7 +32,7 @@ from ..errors import InputError
 __all__ = ["TaskList"]
 
 _CHUNK = 1 << 20
-_PAST_TILDE = re.compile("[\x7f-\U0010ffff]")
+_PAST_TILDE = re.compile("[^\x00-\x7e]")  # [\x7f-\U0010ffff], which compiles 10x slower
 
 
 class TaskList:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from itertools import chain
 
 import numpy as np
 
@@ -231,25 +232,30 @@ def _raster_batch(parts_per_ann, hs, ws):
     return None if status else (counts, off)
 
 
-def _flat_floats(values: list):
-    """A flat list of numbers as a 1-D float64 array, or None when it is not one (the careful path words it)."""
+def _flat_floats(values, count: int):
+    """``count`` numbers from an iterable as a 1-D float64 array, or None when they are not
+    numbers (the careful path words it). (``np.fromiter`` converts each item as ``np.array``
+    does, without its search for nested sequences: a nested one fails here.)"""
     try:
-        arr = np.array(values, dtype=np.float64)
+        return np.fromiter(values, np.float64, count)
     except (TypeError, ValueError, OverflowError, RecursionError):
         return None
-    return arr if arr.ndim == 1 else None
 
 
 def _raster_one(part: list, h: int, w: int):
     """The counts of one part given as a flat list, in one kernel call; None when the kernel refuses it."""
-    arr = _flat_floats(part)
-    if arr is None:
+    try:  # _flat_floats inline: this is the per-call path
+        arr = np.fromiter(part, np.float64, len(part))
+    except (TypeError, ValueError, OverflowError, RecursionError):
         return None
-    work = _work()
-    counts, most, status = R.polygon_one(arr, h, w, work, MAX_COORD, _pixel_limit())
-    if status:
+    work = getattr(_scratch, "work", None)
+    if work is None:
+        work = _work()
+    counts, most = R.polygon_one(arr, h, w, work, MAX_COORD, _pixel_limit())
+    if not counts.shape[0]:
         return None
-    _keep_scratch(work, most)
+    if most > work.shape[0]:
+        _keep_scratch(work, most)
     return counts
 
 
@@ -260,19 +266,17 @@ def _raster_fast(annotations, hs, ws):
     or is invalid: the caller then takes the general path, which also words
     the precise error.
     """
-    flat: list = []
-    lens: list = []
+    parts: list = []
     nparts: list = []
     for ann in annotations:
-        if type(ann) is not list or not ann or type(ann[0]) is not list:
+        if type(ann) is not list or not ann:
             return None
-        for part in ann:
-            if type(part) is not list:
-                return None
-            flat.extend(part)
-            lens.append(len(part))
+        parts.extend(ann)
         nparts.append(len(ann))
-    arr = _flat_floats(flat)
+    lens = [len(p) if type(p) is list else -1 for p in parts]
+    if min(lens, default=0) < 0:
+        return None
+    arr = _flat_floats(chain.from_iterable(parts), sum(lens))
     if arr is None:
         return None
     return FlatBatch._start(arr, np.array(lens, np.int64), np.array(nparts, np.int64),

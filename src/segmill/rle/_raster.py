@@ -93,29 +93,50 @@ def _row_of(vmin, h):
     return r if r < h else np.int64(h)
 
 
+_ONE = np.uint64(1)
+_SIX = np.uint64(63)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(out, k, bits, base, n, row, h):
+    """Record the toggle (column n, row): k counts the toggles in out[0] (column), out[1] (row).
+
+    Or, when bits is not empty, flip the bit of position ``n * h + row - base``
+    and count only strays (a position beyond bits; none by construction).
+    """
+    if bits.shape[0] == 0:
+        out[0, k] = n
+        out[1, k] = row
+        return k + 1
+    i = n * h + row - base
+    if i < 0 or i >= bits.shape[0] * 64:
+        return k + 1
+    bits[i >> 6] ^= _ONE << (np.uint64(i) & _SIX)
+    return k
+
+
 @njit(cache=True, nogil=True)
-def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
-    """Append toggles (out[0] column, out[1] row) of one edge's interior pairs."""
+def _edge_crossings(xs, ys, xe, ye, h, w, out, k, bits, base):
+    """Record the toggles of one edge's interior pairs with :func:`_put`; the new k."""
     if xs == xe and ys == ye:
         return k
     xs, ys, xe, ye, dx, dy, flip = _oriented(xs, ys, xe, ye)
     if dx >= dy:
         # u = xs + t, pairs (t, t + 1) with t = 0 .. dx - 1; crossing when
         # xs + t == 5 n + 2 for a column n in [0, w - 1].
+        # The pair's lower end is at t when s >= 0 and at t + 1 otherwise:
+        # ys + s * t + 0.5 is monotone in t (rounding is), and so is trunc.
         s = float(ye - ys) / dx
-        hi = xs + dx - 1
         first = _first_centre(xs)
-        last = min(hi, 5 * (w - 1) + 2)
-        u = first
-        while u <= last:
-            t = u - xs
-            v0 = _trunc(ys + s * t + 0.5)
-            v1 = _trunc(ys + s * (t + 1) + 0.5)
-            n = (u - 2) // 5
-            out[0, k] = n
-            out[1, k] = _row_of(min(v0, v1), h)
-            k += 1
-            u += 5
+        last = min(xs + dx - 1, 5 * (w - 1) + 2)
+        if first > last:
+            return k
+        n = (first - 2) // 5
+        t = first - xs if s >= 0 else first - xs + 1
+        for _ in range((last - first) // 5 + 1):
+            k = _put(out, k, bits, base, n, _row_of(_trunc(ys + s * t + 0.5), h), h)
+            n += 1
+            t += 5
         return k
     # Steep edge: v = ys + t, u(t) = trunc(xs + s t + 0.5), monotone in t.
     s = float(xe - xs) / dy
@@ -153,16 +174,13 @@ def _edge_crossings(xs, ys, xe, ye, h, w, out, k):
                 t -= 1
             while t < dy and _trunc(xs + s * t + 0.5) > target:
                 t += 1
-        n = (c - 2) // 5
-        out[0, k] = n
-        out[1, k] = _row_of(ys + t - 1, h)
-        k += 1
+        k = _put(out, k, bits, base, (c - 2) // 5, _row_of(ys + t - 1, h), h)
         c += 5
     return k
 
 
 @njit(cache=True, nogil=True)
-def _pair_crossing(ua, va, ub, vb, h, w, out, k):
+def _pair_crossing(ua, va, ub, vb, h, w, out, k, bits, base):
     # pycocotools' test for a consecutive point pair (a then b).
     if ua == ub:
         return k
@@ -170,9 +188,7 @@ def _pair_crossing(ua, va, ub, vb, h, w, out, k):
     xd = (float(xi) + 0.5) / 5.0 - 0.5
     if math.floor(xd) != xd or xd < 0 or xd > w - 1:
         return k
-    out[0, k] = np.int64(xd)
-    out[1, k] = _row_of(min(va, vb), h)
-    return k + 1
+    return _put(out, k, bits, base, np.int64(xd), _row_of(min(va, vb), h), h)
 
 
 @njit(cache=True, nogil=True)
@@ -258,42 +274,109 @@ def _toggles_to_counts(cr, k, h, w, a, order, dst):
 
     Writes the runs into dst (len >= k + 1) and returns how many.
     """
+    total = h * w  # no toggle exceeds h*w, so the order holds
+    if k == 0:
+        dst[0] = total
+        return 1
     _sorted_positions(cr, k, h, a, order)
-    a[k] = h * w  # no toggle exceeds h*w, so the order holds
-    n = k + 1
-    p = np.int64(0)
-    for j in range(n):
-        t = a[j]
-        a[j] = t - p
-        p = t
-    j = 0
-    m = 0
-    dst[m] = a[j]
-    m += 1
-    j += 1
-    while j < n:
-        if a[j] > 0:
-            dst[m] = a[j]
+    # One pass over the differences: an empty run (a toggle twice) joins
+    # the next run to the previous one.
+    dst[0] = a[0]
+    prev = a[0]
+    m = 1
+    join = False
+    for j in range(1, k + 1):
+        p = a[j] if j < k else total
+        d = p - prev
+        prev = p
+        if join:
+            dst[m - 1] += d
+            join = False
+        elif d > 0:
+            dst[m] = d
             m += 1
-            j += 1
         else:
-            j += 1
-            if j < n:
-                dst[m - 1] += a[j]
-                j += 1
+            join = True
     return m
 
 
+# De Bruijn sequence and table: the index of the lowest set bit of a uint64.
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_LOW_BIT = np.zeros(64, dtype=np.int64)
+for _b in range(64):
+    _LOW_BIT[((1 << _b) * 0x03F79D71B4CB0A89 & 0xFFFFFFFFFFFFFFFF) >> 58] = _b
+del _b
+
+
 @njit(cache=True, nogil=True)
-def _ring_cost(X, Y, lo, hi, w):
-    """``(bound, steps)`` of the ring X[lo:hi], Y[lo:hi] in an image ``w`` wide.
+def _bits_to_counts(bits, base, total, dst):
+    """The runs of the toggle parity bits (bit i: position ``base + i``) into dst; how many.
+
+    The same runs as :func:`_toggles_to_counts` gives for those toggles: a
+    position toggled twice folds away there as it cancels here, and a toggle
+    at ``total`` (row h of the last column) ends no run in either.
+    """
+    m = 0
+    prev = np.int64(0)
+    for wi in range(bits.shape[0]):
+        x = bits[wi]
+        while x != 0:
+            low = x & (~x + _ONE)
+            x ^= low
+            p = base + wi * 64 + _LOW_BIT[(low * _DEBRUIJN) >> np.uint64(58)]
+            if p >= total:
+                break
+            if m == 0:
+                dst[0] = p
+            else:
+                dst[m] = p - prev
+            m += 1
+            prev = p
+    if m == 0:
+        dst[0] = total
+        return 1
+    dst[m] = total - prev
+    return m + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ring_columns(X, lo, hi, w):
+    """``(first, count)``: the image columns the ring's toggles can fall in.
+
+    Edge toggles lie between the vertices' columns; junction pairs of a ring
+    with negative coordinates may round one grid unit beyond: a column of
+    margin on each side covers both.
+    """
+    xmin = X[lo]
+    xmax = X[lo]
+    for j in range(lo, hi):
+        xmin = min(xmin, X[j])
+        xmax = max(xmax, X[j])
+    first = max((xmin - 2) // 5 - 1, 0)
+    last = min((xmax - 2) // 5 + 1, w - 1)
+    return first, max(last - first + 1, 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _parity_words(X, lo, hi, h, w, bound):
+    """Words of the ring's parity bitmap (one bit per position of its columns), or 0
+    when a bitmap would be larger than sorting the ``bound`` toggles is worth."""
+    nc = _ring_columns(X, lo, hi, w)[1]
+    words = (nc * h) // 64 + 2
+    return words if words <= 4 * bound + 256 else 0
+
+
+@njit(cache=True, nogil=True)
+def _ring_cost(X, Y, lo, hi, h, w):
+    """``(bound, steps, words)`` of the ring X[lo:hi], Y[lo:hi] in an ``h`` x ``w`` image.
 
     bound: an upper bound on its toggles (+1 for the total). An edge crosses
     at most one pixel column per 5 grid units and at most every column of
     the image once, plus one junction pair: ``min(dx // 5, w) + 3`` covers
     it, so a far-away vertex costs no more than the image is wide.
     steps: the points pycocotools' DDA would trace (``max(dx, dy)`` per
-    edge), the measure of work the caller limits.
+    edge), the measure of work the caller limits. words: the int64 scratch
+    :func:`_ring_counts` wants.
     """
     bound = 1
     steps = 0
@@ -303,19 +386,12 @@ def _ring_cost(X, Y, lo, hi, w):
         dy = abs(Y[j1] - Y[j])
         bound += min(dx // 5, w) + 3
         steps += max(dx, dy)
-    return bound, steps
+    return bound, steps, max(4 * bound + 2, _parity_words(X, lo, hi, h, w, bound))
 
 
 @njit(cache=True, nogil=True)
-def _ring_counts(X, Y, lo, hi, h, w, work, dst, bound):
-    """Runs of the ring X[lo:hi], Y[lo:hi] (vertices on the 5x grid) into dst.
-
-    bound: the ring's toggle bound from :func:`_ring_cost`; work: int64
-    scratch of at least 4 * bound + 2. Returns the number of runs.
-    """
-    out = work[: 2 * bound].reshape(2, bound)
-    pos = work[2 * bound : 3 * bound + 1]
-    order = work[3 * bound + 1 : 4 * bound + 2]
+def _ring_toggles(X, Y, lo, hi, h, w, out, bits, base):
+    """Record every toggle of the ring X[lo:hi], Y[lo:hi] (see :func:`_put`); the count."""
     nt = 0
     # With no negative coordinate, every edge starts and ends exactly on its
     # vertices, so the pair of points where two edges meet is one point twice
@@ -336,10 +412,36 @@ def _ring_counts(X, Y, lo, hi, h, w, work, dst, bound):
         ye = Y[j1]
         if negative and j > lo:
             su, sv = _edge_point(xs, ys, xe, ye, False)
-            nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt)
-        nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt)
+            nt = _pair_crossing(pu, pv, su, sv, h, w, out, nt, bits, base)
+        nt = _edge_crossings(xs, ys, xe, ye, h, w, out, nt, bits, base)
         if negative:
             pu, pv = _edge_point(xs, ys, xe, ye, True)
+    return nt
+
+
+@njit(cache=True, nogil=True)
+def _ring_counts(X, Y, lo, hi, h, w, work, dst, bound):
+    """Runs of the ring X[lo:hi], Y[lo:hi] (vertices on the 5x grid) into dst.
+
+    bound: the ring's toggle bound from :func:`_ring_cost`; work: int64
+    scratch of at least the words it gives. Returns the number of runs.
+
+    A ring whose columns hold few pixels per toggle (the usual polygon)
+    flips bits in a parity bitmap of its columns, read back in order: no
+    sort. Others (long thin rings in large images) sort their toggles.
+    """
+    words = _parity_words(X, lo, hi, h, w, bound)
+    none = work[:0].view(np.uint64)
+    if words:
+        bits = work[:words].view(np.uint64)
+        bits[:] = 0
+        first = _ring_columns(X, lo, hi, w)[0]
+        if _ring_toggles(X, Y, lo, hi, h, w, work[:0].reshape(2, 0), bits, first * h) == 0:
+            return _bits_to_counts(bits, first * h, h * w, dst)
+    out = work[: 2 * bound].reshape(2, bound)
+    pos = work[2 * bound : 3 * bound + 1]
+    order = work[3 * bound + 1 : 4 * bound + 2]
+    nt = _ring_toggles(X, Y, lo, hi, h, w, out, none, 0)
     return _toggles_to_counts(out, nt, h, w, pos, order, dst)
 
 
@@ -361,11 +463,11 @@ def _costs(X, Y, part_off, ann_off, h, w, limit):
         total = np.int64(0)
         work = np.int64(0)
         for p in range(ann_off[i], ann_off[i + 1]):
-            b, steps = _ring_cost(X, Y, part_off[p], part_off[p + 1], wi)
+            b, steps, words = _ring_cost(X, Y, part_off[p], part_off[p + 1], hi, wi)
             bounds[p] = b
             total += b
             work += b + steps
-            most = max(most, 4 * b + 2)
+            most = max(most, words)
         if work > limit:
             return bounds, cap, most, i, work
         # Canonical runs of an h*w mask number at most h*w + 1, whatever the toggles.
@@ -472,6 +574,23 @@ def _batch_problem(flat, part_len, ann_nparts, h, w, limit):
 
 
 @njit(cache=True, nogil=True)
+def _part_status(flat, start, n, max_coord):
+    """0 when flat[start:start + n] is a part: an even count of at least 6 finite
+    coordinates within +/-max_coord; else the status of :func:`polygons_flat`."""
+    if n % 2:
+        return 1
+    if n < 6:
+        return 2
+    for j in range(start, start + n):
+        v = flat[j]
+        if not np.isfinite(v):
+            return 3
+        if abs(v) > max_coord:
+            return 4
+    return 0
+
+
+@njit(cache=True, nogil=True)
 def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord, limit):
     """polygons_batch on COCO-style input, validated in the same call.
 
@@ -492,20 +611,7 @@ def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord, limit):
     start = 0
     for p in range(n_parts):
         n = part_len[p]
-        status = 0
-        if n % 2:
-            status = 1
-        elif n < 6:
-            status = 2
-        else:
-            for j in range(start, start + n):
-                v = flat[j]
-                if not np.isfinite(v):
-                    status = 3
-                    break
-                if abs(v) > max_coord:
-                    status = 4
-                    break
+        status = _part_status(flat, start, n, max_coord)
         if status:
             return np.zeros(0, np.uint32), np.zeros(0, np.int64), 0, status, p
         start += n
@@ -524,13 +630,33 @@ def polygons_flat(flat, part_len, ann_nparts, h, w, work, max_coord, limit):
 def polygon_one(flat, h, w, work, max_coord, limit):
     """:func:`polygons_flat` of one annotation of one part, the size as two integers.
 
-    The per-call path of ``from_polygons``: no size or length arrays to build
-    and pass. Returns ``(counts, most, status)`` with ``most`` and ``status``
-    as from :func:`polygons_flat`.
+    The per-call path of ``from_polygons``, lean: no size or length arrays,
+    the vertices and the ring's scratch in ``work`` (or in a local array
+    when it is too small). Returns ``(counts, most)``: most, the scratch
+    words wanted; counts empty when a value is refused (any status of
+    :func:`polygons_flat` but 0: the caller's careful path words it).
     """
-    part_len = np.full(1, flat.shape[0], dtype=np.int64)
-    nparts = np.ones(1, dtype=np.int64)
-    hs = np.full(1, h, dtype=np.int64)
-    ws = np.full(1, w, dtype=np.int64)
-    counts, _, most, status, _ = polygons_flat(flat, part_len, nparts, hs, ws, work, max_coord, limit)
-    return counts, most, status
+    if h < 0 or w < 0 or h > limit or w > limit or (w and h > limit // w):
+        return np.zeros(0, np.uint32), 0
+    n = flat.shape[0]
+    if _part_status(flat, 0, n, max_coord):
+        return np.zeros(0, np.uint32), 0
+    k = n // 2
+    if work.shape[0] < 2 * k:
+        work = np.empty(2 * k, dtype=np.int64)
+    X = work[:k]
+    Y = work[k : 2 * k]
+    for j in range(k):
+        X[j] = _trunc(5.0 * flat[2 * j] + 0.5)
+        Y[j] = _trunc(5.0 * flat[2 * j + 1] + 0.5)
+    bound, steps, words = _ring_cost(X, Y, 0, k, h, w)
+    if bound + steps > limit:
+        return np.zeros(0, np.uint32), 0
+    if h * w == 0:
+        return np.zeros(1, np.uint32), 0
+    rest = work[2 * k :]
+    if rest.shape[0] < words:
+        rest = np.empty(words, dtype=np.int64)
+    counts = np.empty(min(bound, h * w + 1) + 1, dtype=np.uint32)
+    m = _ring_counts(X, Y, 0, k, h, w, rest, counts, bound)
+    return counts[:m], 2 * k + words

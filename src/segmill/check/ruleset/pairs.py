@@ -71,17 +71,55 @@ def _pairs(anns, i, j) -> tuple[list, list]:
       """)
 def overlapping_instances(ctx, min_overlap, duplicate_iou):
     pt = ctx.pair_table()
-    for it, file, ks in _spans(ctx, (pt.overlap >= min_overlap) & (pt.iou < duplicate_iou)):
-        i, j, inter, iou, overlap = _rows(pt, ks)
+    selected = (pt.overlap >= min_overlap) & (pt.iou < duplicate_iou)
+    whole = _whole_table(ctx, selected)
+    if whole is not None:  # every pair at once: one file, each item listed once
+        ks, file, item_ids, firsts, seconds = whole
+        yield _overlaps(pt, ks, item_ids, firsts, seconds, min_overlap, file)
+        return
+    for it, file, ks in _spans(ctx, selected):
+        i, j = pt.i[ks].tolist(), pt.j[ks].tolist()
         firsts, seconds = _pairs(it.annotations, i, j)
-        aids = list(map(_id, firsts))
-        yield HitColumns(
-            [f"overlaps annotation {aid} by {so} of the smaller one (IoU {sv})" for aid, so, sv in
-             zip(aids, _formatted(pt.overlap[ks], ".0%"), _formatted(pt.iou[ks], ".2f"))],
-            [it.id] * len(aids), list(map(_id, seconds)),
-            [{"other_annotation_id": aid, "iou": v, "overlap": o, "intersection": n, "min_overlap": min_overlap}
-             for aid, v, o, n in zip(aids, iou, overlap, inter)],
-            [f"with {aid}" for aid in aids], file)
+        yield _overlaps(pt, ks, [it.id] * len(firsts), firsts, seconds, min_overlap, file)
+
+
+def _whole_table(ctx, selected: np.ndarray):
+    """``(ks, file, item ids, firsts, seconds)`` of the selected pairs of the whole table, in order.
+
+    None when the findings cannot come as one run (an Item object listed
+    twice gets its pairs once per listing; items naming files of their own),
+    or when nothing is selected.
+    """
+    t = ctx.table()
+    ks = np.flatnonzero(selected)
+    if not ks.size or not t.first.all():
+        return None
+    pos = ctx.pair_table().item[ks]
+    uniq = np.unique(pos).tolist()
+    items = t.items
+    files = {ctx.file_of(items[p]) for p in uniq}
+    if len(files) != 1:
+        return None
+    pt = ctx.pair_table()
+    start = t.start[pos]
+    anns = t.anns
+    firsts = list(map(anns.__getitem__, (start + pt.i[ks]).tolist()))
+    seconds = list(map(anns.__getitem__, (start + pt.j[ks]).tolist()))
+    item_ids = list(map(_id, map(items.__getitem__, pos.tolist())))
+    return ks, files.pop(), item_ids, firsts, seconds
+
+
+def _overlaps(pt, ks, item_ids, firsts, seconds, min_overlap, file) -> HitColumns:
+    """C001's hits for pairs ``ks`` of the pair table."""
+    inter, iou, overlap = pt.inter[ks].tolist(), pt.iou[ks].tolist(), pt.overlap[ks].tolist()
+    aids = list(map(_id, firsts))
+    return HitColumns(
+        [f"overlaps annotation {aid} by {so} of the smaller one (IoU {sv})" for aid, so, sv in
+         zip(aids, _formatted(pt.overlap[ks], ".0%"), _formatted(pt.iou[ks], ".2f"))],
+        item_ids, list(map(_id, seconds)),
+        [{"other_annotation_id": aid, "iou": v, "overlap": o, "intersection": n, "min_overlap": min_overlap}
+         for aid, v, o, n in zip(aids, iou, overlap, inter)],
+        [f"with {aid}" for aid in aids], file)
 
 
 @rule("C002", "duplicate-annotation", severity="error", fix=DEDUPLICATE,
