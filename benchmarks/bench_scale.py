@@ -44,6 +44,8 @@ JOBS = {
         "import os, shutil, tempfile; from segmill.cli import main; d = tempfile.mkdtemp(); "
         "main(['convert', {path!r}, d + '/o_{{split}}.json', '-q', '--split', 'train=0.9,val=0.1', '--stratify'], "
         "standalone_mode=False); shutil.rmtree(d)"),
+    "segmill check (stream)": ("from segmill.cli import main\ntry:\n    main(['check', {path!r}, '-q', '--output-format', "
+                               "'json', '-o', '/dev/null'], standalone_mode=False)\nexcept SystemExit:\n    pass"),
     "segmill.read (whole)": "import segmill; segmill.read({path!r})",
     "pycocotools COCO()": "from pycocotools.coco import COCO; COCO({path!r})",
 }

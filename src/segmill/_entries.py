@@ -24,6 +24,8 @@ from collections import Counter
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
+from .budget import scaled
+
 __all__ = ["Entries", "SPILL_ENTRIES"]
 
 #: Entries kept in memory before a run of them is written to the temporary file.
@@ -50,7 +52,7 @@ class Entries:
         """Add one entry at the end."""
         self._tail.append(entry)
         self._counts[entry.code] += 1
-        if len(self._tail) >= SPILL_ENTRIES:
+        if len(self._tail) >= scaled(SPILL_ENTRIES, 64):
             self._write_run()
 
     def _write_run(self) -> None:

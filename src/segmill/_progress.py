@@ -46,3 +46,15 @@ def _draw(desc: str, n: int, total: int | None, elapsed: float) -> None:
     else:
         sys.stderr.write(f"\r{desc} {n} {elapsed:5.1f}s")
     sys.stderr.flush()
+
+
+class paused:
+    """A ``with`` block that draws no bar (inner work of a run that draws its own)."""
+
+    def __enter__(self):
+        self._token = _enabled.set(False)
+        return self
+
+    def __exit__(self, *exc):
+        _enabled.reset(self._token)
+        return False

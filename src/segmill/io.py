@@ -73,13 +73,32 @@ def stream(path, format: str | None = None, **options) -> Stream:
     if remote.is_remote(path):  # a URL: a local copy is streamed, removed after the items (segmill.remote)
         return remote.stream(path, format, **options)
     p, spec = _reader(path, format, options)
-    parts = spec.stream(p, **options) if spec.stream is not None else None
-    if parts is not None:
-        header, items = parts
-        return Stream(_stamped(header, spec, p), items, True, p)
+    st = _bounded(p, spec, options)
+    if st is not None:
+        return st
     ds = _stamped(spec.read(p, **options), spec, p)
     items, ds.items = ds.items, []
     return Stream(ds, iter(items), False, p)
+
+
+def stream_bounded(path, format: str | None = None, **options) -> Stream | None:
+    """:func:`stream` when the format yields this path's items as it reads them, else ``None`` (nothing read).
+
+    For a caller with another way to handle a dataset read whole (``segmill
+    check`` checks it leniently); a remote path is ``None`` too.
+    """
+    if remote.is_remote(path):
+        return None
+    p, spec = _reader(path, format, options)
+    return _bounded(p, spec, options)
+
+
+def _bounded(p: Path, spec: FormatSpec, options: dict) -> Stream | None:
+    parts = spec.stream(p, **options) if spec.stream is not None else None
+    if parts is None:
+        return None
+    header, items = parts
+    return Stream(_stamped(header, spec, p), items, True, p)
 
 
 def _reader(path, format, options) -> tuple[Path, FormatSpec]:

@@ -89,6 +89,28 @@ def quiet_option(func):
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on stderr.")(func)
 
 
+def _enter_budget(ctx: click.Context, _param, value):
+    """Hold the command's run to the budget ``value`` (a size), released when the command ends."""
+    if value is None:
+        return None
+    from .. import budget  # lazy: start-up time
+
+    try:
+        nbytes = budget.parse_size(value)
+    except Exception as exc:  # UsageError: click's own usage error, exit 2
+        raise click.BadParameter(str(exc).removeprefix("--memory-budget ")) from None
+    ctx.with_resource(budget.using(nbytes))
+    return None
+
+
+def memory_budget_option(func):
+    """``--memory-budget SIZE``: what a streaming run may keep in memory (:mod:`segmill.budget`)."""
+    return click.option("--memory-budget", metavar="SIZE", callback=_enter_budget, expose_value=False,
+                        help="What a streaming run keeps in memory: the size from which COCO files stream, index "
+                             "spans, report entries and batches scale with it (512M, 2G; default 1G, or an eighth "
+                             "of this machine's memory if less; env SEGMILL_MEMORY_BUDGET).")(func)
+
+
 def force_option(never: str = "the source"):
     """``--force``: replace DST when it is empty or a previous output of the target format.
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import main
-from ._common import EXIT_FINDINGS, emit, quiet_option, run_guarded, setup_progress
+from ._common import EXIT_FINDINGS, emit, memory_budget_option, quiet_option, run_guarded, setup_progress
 from ._workers import sharding, workers_options
 
 
@@ -101,6 +101,7 @@ def _agree_volumes(paths, fmts, names, opts: dict) -> bool:
 @click.option("--to", "to_format", metavar="F", help="Consensus output format (default: the first input's).")
 @click.option("--force", is_flag=True, help="Replace an existing --consensus-out.")
 @quiet_option
+@memory_budget_option
 @workers_options
 @run_guarded
 def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_tolerance, match_by, reference, void,

@@ -8,7 +8,8 @@ import sys
 import click
 
 from . import main
-from ._common import EXIT_FINDINGS, EXIT_OK, DatasetPath, emit, quiet_option, run_guarded, setup_progress
+from ._common import (EXIT_FINDINGS, EXIT_OK, DatasetPath, emit, memory_budget_option, quiet_option, run_guarded,
+                      setup_progress)
 from ._workers import sharding, workers_options
 
 
@@ -41,6 +42,7 @@ def _codes(values) -> list[str] | None:
               help="Read settings from this segmill.toml / pyproject.toml instead of searching for one.")
 @click.option("--image-root", type=click.Path(file_okay=False), help="Folder holding the image files.")
 @quiet_option
+@memory_budget_option
 @workers_options
 @run_guarded
 def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_format, output, statistics,
@@ -59,8 +61,14 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
     cfg = load_config(file=config_file) if config_file else load_config()
     cfg = cfg.override(select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
                        fail_on=fail_on, image_root=image_root)
-    run = sharded.check if (sharded := sharding()) is not None else check_path
-    result = run(list(paths), format=fmt, config=cfg)
+    if (sharded := sharding()) is not None:
+        result = sharded.check(list(paths), format=fmt, config=cfg)
+    else:  # a big COCO file or SA-1B streams (same findings); the rest, or a record the stream refuses: whole
+        from ..check.streamed import check_streamed  # lazy: start-up time
+
+        result = check_streamed(list(paths), format=fmt, config=cfg)
+        if result is None:
+            result = check_path(list(paths), format=fmt, config=cfg)
     options = {"max_locations": max_locations, "statistics": statistics} if output_format == "text" else {}
     emit(render(result, output_format, **options), output)
     if output and not quiet:

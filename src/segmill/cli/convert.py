@@ -8,7 +8,7 @@ import click
 
 from ..errors import UsageError
 from . import main
-from ._common import quiet_option, run_guarded, setup_progress
+from ._common import memory_budget_option, quiet_option, run_guarded, setup_progress
 from ._edits import EDIT_PARAMS, EditingCommand, edit_options, is_split_spec, transforms_from
 from ._format_options import route_or_explain
 from ._workers import sharding, workers_options
@@ -26,6 +26,7 @@ from ._workers import sharding, workers_options
 @click.option("--json", "as_json", is_flag=True, help="Print the write report as JSON on stdout.")
 @edit_options
 @quiet_option
+@memory_budget_option
 @workers_options
 @run_guarded
 def convert(src, dst, from_fmt, to_fmt, strict, force, skip_invalid, as_json, quiet, **options):

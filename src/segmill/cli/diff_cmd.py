@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import main
-from ._common import EXIT_FINDINGS, emit, quiet_option, run_guarded, setup_progress
+from ._common import EXIT_FINDINGS, emit, memory_budget_option, quiet_option, run_guarded, setup_progress
 
 
 def split_base_head(paths: tuple[str, ...], base_rev: str | None) -> tuple[str | None, str]:
@@ -36,6 +36,7 @@ def split_base_head(paths: tuple[str, ...], base_rev: str | None) -> tuple[str |
               help="Changes listed in text and markdown reports.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the versions differ (like git diff --exit-code).")
 @quiet_option
+@memory_budget_option
 @run_guarded
 def diff_cmd(paths, fmt, base_rev, match, match_iou, output_format, output, limit, exit_code, quiet):
     """Show what changed between BASE and HEAD.

@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 from . import main
-from ._common import DatasetPath, quiet_option, run_guarded, setup_progress
+from ._common import DatasetPath, memory_budget_option, quiet_option, run_guarded, setup_progress
 
 
 def _codes(values) -> list[str] | None:
@@ -37,6 +37,7 @@ def _codes(values) -> list[str] | None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="Read settings from this segmill.toml / pyproject.toml instead of searching for one.")
 @quiet_option
+@memory_budget_option
 @run_guarded
 def fix_command(src, dst, fmt, select, ignore, dry_run, unsafe_fixes, force, output_format, config_file,
                 quiet):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import main
-from ._common import EXIT_FINDINGS, emit, quiet_option, run_guarded, setup_progress
+from ._common import EXIT_FINDINGS, emit, memory_budget_option, quiet_option, run_guarded, setup_progress
 from .diff_cmd import split_base_head
 
 _FORMATS = ["text", "json", "junit", "sarif", "github", "markdown"]
@@ -38,6 +38,7 @@ _FORMATS = ["text", "json", "junit", "sarif", "github", "markdown"]
 @click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
               help="Findings and changes listed per section in text and markdown reports.")
 @quiet_option
+@memory_budget_option
 @run_guarded
 def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_on, select, ignore, annotators,
              output_format, output, summary_file, docs_url, limit, quiet):

@@ -7,7 +7,7 @@ import json
 import click
 
 from . import main
-from ._common import run_guarded
+from ._common import memory_budget_option, run_guarded
 from ._format_options import FormatOptionsCommand, route_or_explain
 from ._workers import sharding, workers_options
 
@@ -18,6 +18,7 @@ from ._workers import sharding, workers_options
 @click.option("--skip-invalid", is_flag=True, help="Skip bad records (counted) instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @workers_options
+@memory_budget_option
 @run_guarded
 def info(path, fmt, skip_invalid, as_json, **reader_options):
     """Summarize PATH: format (and why), images, annotations per category,

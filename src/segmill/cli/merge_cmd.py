@@ -8,7 +8,7 @@ import click
 
 from ..errors import LossError
 from . import main
-from ._common import force_option, quiet_option, run_guarded, setup_progress
+from ._common import force_option, memory_budget_option, quiet_option, run_guarded, setup_progress
 from .convert import summary_text
 
 
@@ -30,6 +30,7 @@ from .convert import summary_text
 @force_option("a source")
 @click.option("--json", "as_json", is_flag=True, help="Print the merge and write reports as JSON on stdout.")
 @quiet_option
+@memory_budget_option
 @run_guarded
 def merge_cmd(srcs, dst, from_fmts, to_fmt, on_conflict, dedupe_iou, drop_duplicates, match_by, strict, force, as_json,
               quiet):

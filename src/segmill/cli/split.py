@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 from . import main
-from ._common import force_option, quiet_option, run_guarded, setup_progress
+from ._common import force_option, memory_budget_option, quiet_option, run_guarded, setup_progress
 from .convert import summary_text
 
 
@@ -29,6 +29,7 @@ from .convert import summary_text
 @force_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @quiet_option
+@memory_budget_option
 @run_guarded
 def split_instances_cmd(src, dst, from_fmt, to_fmt, connectivity, stuff, min_area, ignore_value, raster, force,
                         as_json, quiet):

@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import _progress, io
 from ..formats import get_format
-from ..model import Dataset, Item
+from ..model import Dataset, Item, carried_meta
 
 __all__ = [
     "SHARDS_PER_WORKER",
@@ -95,13 +95,16 @@ def plan(path, format: str, options: dict, workers: int) -> list[Shard]:
     """The shards of the dataset at ``path`` for ``workers`` workers.
 
     A format with ``FormatSpec.shards`` gives up to ``SHARDS_PER_WORKER``
-    parts per worker; any other format one :class:`PositionRange` per
-    worker (each part reads the whole file, so more parts only cost more).
+    parts per worker; any other format, or one whose ``shards`` gives
+    ``None`` for this path (COCO read whole: a small file, a lenient
+    ``errors``), one :class:`PositionRange` per worker (each part reads the
+    whole file, so more parts only cost more).
     """
     spec = get_format(format)
+    sels = None
     if spec.shards is not None and spec.stream is not None:
         sels = spec.shards(path, max(1, workers) * SHARDS_PER_WORKER, **options)
-    else:
+    if sels is None:
         sels = [PositionRange(k, max(1, workers)) for k in range(max(1, workers))]
     return [Shard(str(path), spec.name, dict(options), s, i, len(sels)) for i, s in enumerate(sels)]
 
@@ -253,9 +256,14 @@ def merged_meta(shards: Sequence[Shard], blobs: Sequence[bytes], items: Sequence
     The first part's meta (its references resolved in ``items``, the
     whole read's items, when given), with every part's skipped records in
     order. Parts by position each read the whole dataset: their lists are
-    the whole read's already, the first part's is taken.
+    the whole read's already, the first part's is taken. With a format's
+    own parts, a value of the first part's meta with a ``restricted(items)``
+    method (COCO's file order of the annotations, see
+    :func:`segmill.model.carried_meta`) is resolved in ``items``.
     """
     meta = unpack_meta(blobs[0], items) if blobs else {}
+    if shards and not shards[0].by_position and items is not None:
+        meta = carried_meta(meta, items)
     if shards and not shards[0].by_position:
         rest = [unpack_meta(b, None) for b in blobs[1:]]
         if "skipped" in meta or any("skipped" in m for m in rest):

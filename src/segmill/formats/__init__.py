@@ -128,7 +128,8 @@ class FormatSpec:
         dataset cut into at most ``n`` parts read apart (groups of files, in
         reading order), each a picklable value that ``stream(path,
         selection=s, **reader_options)`` reads alone, as the whole read
-        would (see :mod:`segmill.distributed`). ``None``: sharded runs cut
+        would (see :mod:`segmill.distributed`). ``None`` (the attribute, or
+        what it returns for a path the format reads whole): sharded runs cut
         the dataset into ranges of item positions instead.
     example : str
         A sample this format reads, as a path under the repository's

@@ -28,10 +28,16 @@ the standard library reads, a lenient ``errors`` mode, a problem of the
 kind just listed, whose exact message the whole read words) makes the
 stream read the file whole instead (:class:`~segmill.streaming.Stream`'s
 ``bounded`` is then False): the same items, more memory.
+
+A sharded run (:mod:`segmill.distributed`) cuts an indexed file into runs
+of images (:func:`plan_parts`, on the driver); each :class:`CocoPart`
+carries the byte spans of its records, and :func:`part_stream` reads them on
+a worker through the same :class:`CocoItems`, without scanning the file.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from array import array
@@ -43,6 +49,7 @@ import numpy as np
 from .. import jsonio
 from .._jit import njit
 from .._progress import track
+from ..budget import scaled
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
 from ..model import Dataset
@@ -50,7 +57,8 @@ from . import _coco_json as J
 from ._coco_checks import _Errors
 from ._coco_read import CocoOrder, _AnnotationReader, build_dataset_meta, read_categories, read_images
 
-__all__ = ["build_index", "CocoIndex", "CocoItems", "stream_instances"]
+__all__ = ["CocoIndex", "CocoItems", "CocoPart", "FileOrder", "build_index", "part_stream", "plan_parts",
+           "stream_instances"]
 
 #: Bytes read per block while indexing, records parsed per call, images per batch while streaming.
 BLOCK = 8 << 20
@@ -125,7 +133,7 @@ class _Spans:
 
     def add(self, raw: bytes) -> None:
         self.mem.frombytes(raw)
-        if len(self.mem) * 8 > SPILL_BYTES:
+        if len(self.mem) * 8 > scaled(SPILL_BYTES):
             if self.file is None:
                 self.file = SpanFile()
             self.file.append(self.mem)
@@ -155,6 +163,12 @@ class CocoIndex:
         group them; not kept).
     image_ids : ndarray of int64
         The image ids, in file order.
+    positions : ndarray of int64, optional
+        The index of a part of the file (:class:`CocoPart`): the position in
+        the file's ``annotations`` of each of ``annotations`` (ascending);
+        ``None``: the whole file's, position ``k`` is ``k``.
+    image_base : int
+        The position in the file's ``images`` of ``images[0]``.
     """
 
     path: Path
@@ -165,6 +179,8 @@ class CocoIndex:
     image_ids: np.ndarray
     by_image: np.ndarray = field(init=False)  # annotation positions, grouped by image, in file order within
     bounds: np.ndarray = field(init=False)  # by_image[bounds[k]:bounds[k + 1]]: the annotations of image k
+    positions: np.ndarray | None = None
+    image_base: int = 0
 
     def __post_init__(self, owner):
         self.by_image, self.bounds = _group(owner, len(self.images))
@@ -252,13 +268,16 @@ def _top(fd: int, size: int, members: np.ndarray) -> tuple[dict, dict]:
     return top, spans
 
 
-def _records(fd: int, spans: np.ndarray, first: int, last: int, path, what: str) -> tuple[list, bool]:
+def _records(fd: int, spans: np.ndarray, first: int, last: int, path, what: str,
+             at: int | None = None) -> tuple[list, bool]:
     """Parse records ``first..last-1`` (consecutive in the file) in one call: ``(records, nonfinite)``.
 
     What orjson refuses goes to the standard parser (``NaN``, integers
     beyond 64 bits), as the whole read does; invalid JSON is an
-    :class:`~segmill.errors.InputError` naming the records.
+    :class:`~segmill.errors.InputError` naming the records (from ``at``,
+    their position in the file, when ``spans`` are a part's).
     """
+    where = f"{what}[{first if at is None else at}:{last if at is None else at + last - first}]"
     text = b"[" + _read(fd, int(spans[first, 0]), int(spans[last - 1, 1])) + b"]"
     try:
         recs, nonfinite = J._orjson.loads(text), False
@@ -266,9 +285,9 @@ def _records(fd: int, spans: np.ndarray, first: int, last: int, path, what: str)
         try:
             recs, nonfinite = jsonio.parse(text, None)
         except InputError as exc:
-            raise InputError(exc.message, path, f"{what}[{first}:{last}]") from None
+            raise InputError(exc.message, path, where) from None
     if len(recs) != last - first:
-        raise InputError("invalid JSON: the records are not separated by commas", path, f"{what}[{first}:{last}]")
+        raise InputError("invalid JSON: the records are not separated by commas", path, where)
     return recs, nonfinite
 
 
@@ -429,9 +448,11 @@ class CocoItems:
         ix = self.index
         if not len(positions):
             return
-        runs = np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1)
-        parsed = [(int(r[0]), *_records(fd, ix.annotations, int(r[0]), int(r[-1]) + 1, ix.path, "annotations"))
-                  for r in runs]
+        where = positions if ix.positions is None else ix.positions[positions]  # in the file
+        cuts = np.flatnonzero(np.diff(where) != 1) + 1
+        parsed = [(int(w[0]), *_records(fd, ix.annotations, int(r[0]), int(r[-1]) + 1, ix.path, "annotations",
+                                        int(w[0])))
+                  for r, w in zip(np.split(positions, cuts), np.split(where, cuts))]
         nonfinite = any(p[2] for p in parsed)
         reader = _AnnotationReader(items, self.cat_ids, self.err, nonfinite, CocoOrder(), False, True)
         for first, recs, _ in parsed:
@@ -451,7 +472,8 @@ class CocoItems:
             fd = f.fileno()
             recs: list = []
             for r in np.split(ks, np.flatnonzero(np.diff(ks) != 1) + 1):
-                recs += _records(fd, ix.images, int(r[0]), int(r[-1]) + 1, ix.path, "images")[0]
+                recs += _records(fd, ix.images, int(r[0]), int(r[-1]) + 1, ix.path, "images",
+                                 ix.image_base + int(r[0]))[0]
             items = read_images(recs, self.err)
             if [it.id for it in items] != ix.image_ids[ks].tolist():
                 raise InputError("the file changed while it was read", ix.path)
@@ -508,9 +530,173 @@ def stream_instances(path, errors: str = "raise"):
     index = build_index(path)
     if index is None:
         return None
-    top = index.top
+    header = _header(index.top, err)
+    return header, CocoItems(index, header.categories, err)
+
+
+def _header(top: dict, err: _Errors, order=None) -> Dataset:
+    """The dataset without its items, from the document without its two big arrays."""
     cats = read_categories(top.get("categories"), err)
     extra_top = {k: v for k, v in top.items() if k not in ("info", "licenses", "images", "annotations", "categories")}
     header = Dataset(cats, [], top.get("info"), top.get("licenses"), extra_top)
-    build_dataset_meta(header, top, None, err)
-    return header, CocoItems(index, cats, err)
+    build_dataset_meta(header, top, order, err)
+    return header
+
+
+# -- parts: runs of images read apart (sharded runs, segmill.distributed) --------------------------------------
+
+
+@dataclass(eq=False)
+class CocoPart:
+    """A run of a COCO file's images, with what a worker needs to read them without indexing the file.
+
+    Made on the driver from its index (:func:`plan_parts`): the spans of
+    the run's images and of their annotations, so that a worker reads only
+    those bytes. The index checked the whole file (unique ids, every
+    reference declared) before the parts were made.
+
+    Attributes
+    ----------
+    start, stop : int
+        The images ``[start, stop)`` of the file, in file order.
+    size, mtime_ns : int
+        The file as indexed (a changed file is an error, not other items).
+    top : dict
+        The document without its two big arrays (the header).
+    images, image_ids : ndarray of int64
+        Spans and ids of the run's images.
+    annotations, positions, owner : ndarray
+        Spans of the run's annotations, their positions in the file's
+        ``annotations`` (ascending) and their image (from 0 in the run).
+    file_order : ndarray or None
+        The first part only: for every annotation of the file in item
+        order, its position in the file (:class:`FileOrder`).
+    """
+
+    start: int
+    stop: int
+    size: int
+    mtime_ns: int
+    top: dict
+    images: np.ndarray
+    image_ids: np.ndarray
+    annotations: np.ndarray
+    positions: np.ndarray
+    owner: np.ndarray
+    file_order: np.ndarray | None = None
+
+    def __repr__(self):
+        return f"CocoPart(images {self.start}:{self.stop}, {len(self.positions)} annotations)"
+
+
+class FileOrder:
+    """COCO's file order of the annotations, as the first part of a sharded read sends it to the driver.
+
+    Stands in ``meta["coco"]["order"]`` until the driver has every item:
+    :meth:`restricted` (see :func:`segmill.model.carried_meta`) then gives
+    the :class:`CocoOrder` that :func:`read` records.
+    """
+
+    def __init__(self, by_image: np.ndarray):
+        self.by_image = by_image
+
+    def __repr__(self):
+        return f"FileOrder({len(self.by_image)} annotations)"
+
+    def restricted(self, items) -> CocoOrder | None:
+        """The order of the annotations of ``items`` (every item of the file), or ``None`` when they are not."""
+        flat = [(ann, it) for it in items for ann in it.annotations]
+        if len(flat) != len(self.by_image):
+            return None
+        order = CocoOrder()
+        for k in np.argsort(self.by_image, kind="stable").tolist():
+            ann, it = flat[k]
+            order.anns.append(ann)
+            order.items.append(it)
+            order.ids.append(ann.id)
+        return order
+
+
+def _cuts(bounds: np.ndarray, n: int) -> list[int]:
+    """Image positions cutting the file into at most ``n`` runs of about equal records (images + annotations)."""
+    images = len(bounds) - 1
+    weight = bounds + np.arange(images + 1)  # records up to each image
+    total = int(weight[-1])
+    cuts = [0]
+    for j in range(1, n):
+        k = int(np.searchsorted(weight, total * j // n, side="left"))
+        if cuts[-1] < k < images:
+            cuts.append(k)
+    cuts.append(images)
+    return cuts
+
+
+def plan_parts(path, n: int) -> list[CocoPart] | None:
+    """At most ``n`` parts of a COCO file, runs of images in file order; ``None`` when it must be read whole.
+
+    The driver indexes the file once; each part carries the spans of its
+    records (16 bytes a record, 4 more an annotation), so workers neither
+    scan nor hold the whole file's index.
+    """
+    index = build_index(path)
+    if index is None:
+        return None
+    st = os.stat(path)
+    cuts = _cuts(index.bounds, max(1, n))
+    parts = []
+    for j, (a, b) in enumerate(itertools.pairwise(cuts)):
+        lo, hi = int(index.bounds[a]), int(index.bounds[b])
+        pos = index.by_image[lo:hi].astype(np.int64)
+        owner = np.repeat(np.arange(b - a, dtype=np.int32 if b - a < 2**31 else np.int64),
+                          np.diff(index.bounds[a:b + 1]))  # as build_index's (one compiled _fill_groups)
+        o = np.argsort(pos, kind="stable")
+        parts.append(CocoPart(a, b, st.st_size, st.st_mtime_ns, index.top, np.asarray(index.images[a:b]),
+                              index.image_ids[a:b].copy(), np.empty((0, 2), np.int64), pos[o], owner[o],
+                              index.by_image.copy() if j == 0 else None))
+    _fill_spans(index.annotations, parts)
+    return parts
+
+
+def _fill_spans(spans, parts: list[CocoPart]) -> None:
+    """Give each part the spans of its annotations, reading ``spans`` (maybe spilled) a run at a time."""
+    out = [[] for _ in parts]
+    step = max(RUN, 1 << 16)
+    for c in range(0, len(spans), step):
+        rows = np.asarray(spans[c:c + step])
+        for k, part in enumerate(parts):
+            a, b = np.searchsorted(part.positions, [c, c + step])
+            if b > a:
+                out[k].append(rows[part.positions[a:b] - c])
+    for part, got in zip(parts, out):
+        part.annotations = np.concatenate(got) if got else np.empty((0, 2), np.int64)
+
+
+def part_stream(path, part: CocoPart, errors: str = "raise"):
+    """``(header, items)`` of one part of a COCO file: its images in file order, as the whole stream yields them.
+
+    The header and ``meta`` are the whole read's, but for ``meta["coco"]["order"]``: a
+    :class:`FileOrder` in the first part (the driver resolves it once it has every item), ``None`` in the others.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        The file changed since the part was made, or a record does not read.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", path) from None
+    if (st.st_size, st.st_mtime_ns) != (part.size, part.mtime_ns):
+        raise InputError("the file changed since it was cut into shards", path)
+    err = _Errors(errors, path)
+    header = _header(part.top, err, None if part.file_order is None else FileOrder(part.file_order))
+    index = CocoIndex(path, part.top, part.images, part.annotations, part.owner, part.image_ids,
+                      positions=part.positions, image_base=part.start)
+    return header, _PartItems(index, header.categories, err)
+
+
+class _PartItems(CocoItems):
+    """The items of a part (:class:`CocoItems` over the part's index), without what only the whole file has."""
+
+    annotation_positions = annotation_total = finish_dataset = None

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._nameset import NameSet
 from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS
 from ..losses import WriteReport
@@ -262,11 +263,14 @@ def plan_split_items(dataset, default_split: str, report: WriteReport, check_ste
 def plan_split_item(item, default_split: str, seen: dict, report: WriteReport, check_stem=None,
                     note: str = "split {} written as folder {!r}") -> tuple:
     """``(item, split folder, stem)`` of one item (:func:`plan_split_items`), its stem unique among the stems
-    ``seen`` (``{split folder: set of stems}``, updated) and its painted size checked."""
+    ``seen`` (``{split folder: NameSet of stems}``, updated) and its painted size checked."""
     sp = split_folder(item.split) if item.split else default_split
     if item.split and sp != item.split:
         report.notes.append(note.format(brief(item.split), sp))
-    stem = file_stem(item, seen.setdefault(sp, set()))
+    names = seen.get(sp)
+    if names is None:
+        names = seen[sp] = NameSet()
+    stem = file_stem(item, names)
     if check_stem is not None:
         check_stem(stem, f"image {brief(item.id)}")
     if item.size is not None:

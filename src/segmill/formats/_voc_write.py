@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from .._nameset import NameSet
 from .._progress import track
+from ..budget import scaled
 from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS, Box
 from ..losses import WriteReport
@@ -33,6 +37,8 @@ __all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "wr
 
 #: Bytes in one file-name component (NAME_MAX of Linux, macOS and Windows file systems).
 NAME_MAX = 255
+#: Characters of ``ImageSets`` lines a write keeps in memory before appending them to scratch files.
+_LIST_BUFFER = 4 << 20
 #: The ``ImageSets`` list kinds.
 SETS = ("Main", "Segmentation", "Layout", "Action")
 
@@ -188,7 +194,7 @@ def _planned(item, seen: set) -> tuple:
 
 def _plan(dataset: Dataset) -> list:
     """``[(item, VOC id)]``: every id and every painted size checked before anything is written."""
-    seen: set = set()
+    seen = NameSet()
     return [_planned(item, seen) for item in dataset.items]
 
 
@@ -297,10 +303,11 @@ def write_stream(stream, path, *, raster: str | None = None, overlap: str = "zor
 
     The same files and report as :func:`write` of the whole dataset; an
     image whose name or size the write refuses stops it there (the caller
-    stages the folder, so nothing is left of it). Memory holds one image
-    and each image's VOC id.
+    stages the folder, so nothing is left of it). Memory holds one image,
+    a 16-byte digest of each image's VOC id (:class:`~segmill._nameset.NameSet`)
+    and at most :data:`_LIST_BUFFER` characters of ``ImageSets`` lines.
     """
-    seen: set = set()
+    seen = NameSet()
     return _write_planned(stream.header, lambda: (_planned(item, seen) for item in stream), path, raster, overlap,
                           mask_mode, labels, xml_polygons)
 
@@ -328,7 +335,7 @@ def _write_planned(dataset: Dataset, plan, path, raster, overlap: str, mask_mode
     if dataset.info or dataset.licenses or dataset.extra:
         report.lose("L001", "dataset-level info / licenses / extra fields have no place in VOC")
     run = _Run(out, values, names, classes, palette, obj_palette, mode, raster, overlap, report, xml_polygons)
-    lists = _Lists()
+    lists = _Lists(out)
     for item, vid in track(plan, desc="voc"):
         _write_item(item, vid, run)
         lists.add(item, vid, report)
@@ -373,11 +380,23 @@ def _palettes(dataset: Dataset, classes: ClassList, labels) -> tuple[np.ndarray,
 
 
 class _Lists:
-    """The ``ImageSets`` lists of one write: image lists per (kind, split), image-level labels per list."""
+    """The ``ImageSets`` lists of one write: image lists per (kind, split), image-level labels per list.
 
-    def __init__(self):
+    Lines are kept in memory up to :data:`_LIST_BUFFER` bytes in all, then
+    appended to one file per list in a scratch folder inside ``out``; at the
+    end each list is moved into place, image lists first, then label lists
+    (a label list named like an image list of ``Main`` replaces it, as the
+    whole write always did). Memory holds no image's id past the buffer.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
         self.sets: dict[tuple[str, str], list[str]] = {}
-        self.labels: dict[str, list[tuple[str, int]]] = {}
+        self.labels: dict[str, list[str]] = {}
+        self.files: dict[tuple, Path] = {}
+        self.scratch: Path | None = None
+        self.buffered = 0
+        self.spills = 0
 
     def add(self, item, vid: str, report: WriteReport) -> None:
         """List the image written as ``vid`` where it belongs."""
@@ -385,23 +404,57 @@ class _Lists:
         if any(a.geometry is not None and not _is_box(a) for a in item.annotations) and "Segmentation" not in sets:
             sets = dict(sets)
             sets["Segmentation"] = [_split_of(item, report)]
+        line = f"{vid}\n"
         for kind, splits in sets.items():
             for s in splits:
-                self.sets.setdefault((kind, s), []).append(vid)
+                self._put(self.sets, (kind, s), line)
         for key, v in _labels_of(item, report).items():
-            self.labels.setdefault(key, []).append((vid, v))
+            self._put(self.labels, key, f"{vid} {v:2d}\n")
+        if self.buffered > scaled(_LIST_BUFFER):
+            self._spill()
+
+    def _put(self, lists: dict, key, line: str) -> None:
+        lines = lists.get(key)
+        if lines is None:
+            lines = lists[key] = []
+            self.files[(lists is self.labels, key)] = None
+        lines.append(line)
+        self.buffered += len(line)
+
+    def _spill(self) -> None:
+        """Append every buffered line to its list's scratch file."""
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix=".lists-", dir=self.out))
+        for which, lists in ((False, self.sets), (True, self.labels)):
+            for key, lines in lists.items():
+                if not lines:
+                    continue
+                f = self.files[(which, key)]
+                if f is None:
+                    f = self.files[(which, key)] = self.scratch / f"{self.spills}.txt"
+                    self.spills += 1
+                with open(f, "a", encoding="utf-8") as fh:
+                    fh.write("".join(lines))
+                lines.clear()
+        self.buffered = 0
 
     def write(self, out: Path, report: WriteReport) -> None:
         """Write every list under ``out/ImageSets``."""
-        for (kind, s), ids in self.sets.items():
+        for (labels, key), spilled in sorted(self.files.items(), key=lambda kv: kv[0][0]):  # image lists first
+            kind, name = ("Main", key) if labels else key
             d = out / "ImageSets" / kind
             d.mkdir(parents=True, exist_ok=True)
-            (d / f"{s}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+            target = d / f"{name}.txt"
+            rest = "".join((self.labels if labels else self.sets)[key])
+            if spilled is None:
+                target.write_text(rest, encoding="utf-8")
+            else:
+                with open(spilled, "a", encoding="utf-8") as fh:
+                    fh.write(rest)
+                os.replace(spilled, target)
             report.files += 1
-        for key, rows in self.labels.items():
-            (out / "ImageSets" / "Main" / f"{key}.txt").write_text(
-                "".join(f"{i} {v:2d}\n" for i, v in rows), encoding="utf-8")
-            report.files += 1
+        if self.scratch is not None:
+            os.rmdir(self.scratch)
 
 
 def _is_box(ann):

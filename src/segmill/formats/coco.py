@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..budget import scaled
 from ..errors import UsageError
 from ..losses import WriteReport
 from ..model import Dataset
@@ -34,7 +35,7 @@ from . import NO, Detection, FormatSpec, register_format
 from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances
-from ._coco_stream import stream_instances
+from ._coco_stream import CocoPart, part_stream, plan_parts, stream_instances
 from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
 from ._coco_write_stream import write_stream as _write_stream
 from .options import ERRORS, Option, raster, raster_rule
@@ -131,20 +132,46 @@ def read(path, errors: str = "raise") -> Dataset:
     return read_instances(path, errors=errors)
 
 
-def stream(path, errors: str = "raise"):
+def stream(path, errors: str = "raise", selection: CocoPart | None = None):
     """The header and the items of a COCO instances file, one batch of images at a time (see ``_coco_stream``).
 
     Files under :data:`STREAM_BYTES` are read whole (no index pays off
     there), and so is any file the index cannot vouch for; ``None`` then.
+    ``selection``: one part of :func:`shards`, its images only (whatever the
+    file's size: the part was made from the index).
     """
+    if selection is not None:
+        return part_stream(path, selection, errors)
     try:
-        small = Path(path).stat().st_size < STREAM_BYTES
+        small = Path(path).stat().st_size < scaled(STREAM_BYTES)
     except OSError:
         small = True  # the whole read words the problem
     return None if small else stream_instances(path, errors)
 
 
-#: Files at least this big are streamed through an index (smaller ones fit in memory many times over).
+def shards(path, n: int, errors: str = "raise") -> list[CocoPart] | None:
+    """At most ``n`` runs of images in file order that :func:`stream` reads apart (``selection=``).
+
+    ``None`` (a sharded run then cuts the whole read's items by position)
+    when :func:`stream` would read the file whole: under
+    :data:`STREAM_BYTES`, ``errors`` other than ``"raise"``, or a file the
+    index cannot vouch for.
+    """
+    if errors != "raise" or _small(path):
+        return None
+    return plan_parts(path, n)
+
+
+def _small(path) -> bool:
+    """Whether the file is under :data:`STREAM_BYTES` (scaled to the memory budget), or cannot be looked at."""
+    try:
+        return Path(path).stat().st_size < scaled(STREAM_BYTES)
+    except OSError:
+        return True  # the whole read words the problem
+
+
+#: Files at least this big (at the default memory budget; :func:`segmill.budget.scaled`) are streamed
+#: through an index (smaller ones fit in memory many times over).
 STREAM_BYTES = 32 << 20
 
 
@@ -222,6 +249,7 @@ register_format(
         write=write,
         stream=stream,
         write_stream=write_stream,
+        shards=shards,
         output="file",
         options=(
             ERRORS,

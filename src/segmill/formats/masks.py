@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import jsonio
+from .._nameset import NameSet
 from .._progress import track
 from ..errors import InputError, UsageError
 from ..geometry import AREA_KINDS
@@ -315,7 +316,7 @@ def write_stream(stream, path, *, raster: str | None = None, overlap: str = "zor
     header = stream.header
     raster = raster_rule(header, raster)
     check_options(raster, overlap)
-    seen: set = set()
+    seen = NameSet()
     return _write_planned(header, lambda: (_planned(item, seen) for item in stream), path, raster, overlap, mode,
                           instances)
 
@@ -423,11 +424,11 @@ class _Run:
 
 def _plan(dataset: Dataset) -> list:
     """``[(item, file stem)]``: every name and size checked before anything is written."""
-    seen: set = set()
+    seen = NameSet()
     return [_planned(item, seen) for item in dataset.items]
 
 
-def _planned(item, seen: set) -> tuple:
+def _planned(item, seen: NameSet) -> tuple:
     """``(item, file stem)``, the stem unique among ``seen`` and the size checked."""
     stem = file_stem(item, seen)
     if item.height is not None and item.width is not None:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..budget import scaled
 from ..errors import UsageError
 from ..model import Dataset
 from . import _dataset_fields, _meta
@@ -358,5 +359,5 @@ def streams(paths: Sequence, formats: Sequence, dst=None) -> bool:
             return False  # the in-memory merge reads (and words the errors of) anything else
         if (fmt or io.detect_format(p)[0]) != "coco":
             return False
-        big = big or Path(p).stat().st_size >= coco.STREAM_BYTES
+        big = big or Path(p).stat().st_size >= scaled(coco.STREAM_BYTES)
     return big

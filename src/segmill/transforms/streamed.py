@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .._progress import track
+from ..budget import scaled
 from ..model import Dataset
 from ..streaming import Stream, batched
 from .base import Step, derive
@@ -68,7 +69,7 @@ class EditedStream:
     def __iter__(self):
         positions = self.source.annotation_positions
         out = first = 0
-        for batch in self.source.batches(BATCH):
+        for batch in self.source.batches(scaled(BATCH, 16)):
             where = _places(batch, first) if positions is not None else None
             first += len(batch)
             for st in self.steps:
@@ -173,7 +174,8 @@ def _keys_of(transforms, j: int, source: Stream, keys: dict) -> list:
     probe.begin(header)
     out: list = []
     what = type(transforms[j]).__name__.lower()
-    for batch in batched(track(source, desc=f"reading the images the {what} chooses from"), BATCH):
+    for batch in batched(track(source, desc=f"reading the images the {what} chooses from"),
+                         scaled(BATCH, 16)):
         for st in steps:
             batch = st.edit(batch)
         out.extend(probe.key(it) for it in batch)
