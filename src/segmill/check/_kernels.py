@@ -6,7 +6,7 @@ import numpy as np
 
 from .._jit import njit
 
-__all__ = ["maybe_not_simple", "maybe_area_changing", "intersecting_pairs", "pairs_sharing_pixels"]
+__all__ = ["maybe_not_simple", "intersecting_pairs", "pairs_sharing_pixels"]
 
 # Orientation values closer to zero than this fraction of their magnitude are
 # treated as "maybe zero": the exact sign is left to shapely (GEOS, robust).
@@ -182,95 +182,6 @@ def maybe_not_simple(xy, pstart, plen):
         for i in range(m):
             idx[i] = s + i
         out[p] = _ring_flagged(xy, idx, m)
-    return out
-
-
-@njit(cache=True)
-def _axis_spike(xy, a, b, c):
-    """Whether ``a -> b -> c`` runs along one vertical or horizontal line and turns back at ``b``.
-
-    Exact (comparisons only): such a ``b`` adds an out-and-back of no area.
-    """
-    if xy[a, 0] == xy[b, 0] and xy[b, 0] == xy[c, 0]:
-        k = 1
-    elif xy[a, 1] == xy[b, 1] and xy[b, 1] == xy[c, 1]:
-        k = 0
-    else:
-        return False
-    return (xy[b, k] > xy[a, k] and xy[c, k] < xy[b, k]) or (xy[b, k] < xy[a, k] and xy[c, k] > xy[b, k])
-
-
-@njit(cache=True)
-def _same(xy, a, b):
-    return xy[a, 0] == xy[b, 0] and xy[a, 1] == xy[b, 1]
-
-
-@njit(cache=True)
-def _despike(xy, s, m, idx):
-    """Ring ``s .. s + m`` without repeated vertices and axis spikes, as vertex indices.
-
-    Writes the kept vertices to ``idx`` and returns ``(lo, hi)``: the ring is
-    ``idx[lo : hi + 1]``. Each removal takes out a vertex that adds only an
-    out-and-back along a line (or nothing): the winding number of every point
-    off the ring, hence every area, is unchanged.
-    """
-    k = 0
-    for v in range(s, s + m):
-        idx[k] = v
-        k += 1
-        while k >= 2:
-            if _same(xy, idx[k - 2], idx[k - 1]):
-                k -= 1
-            elif k >= 3 and _axis_spike(xy, idx[k - 3], idx[k - 2], idx[k - 1]):
-                idx[k - 2] = idx[k - 1]
-                k -= 1
-            else:
-                break
-    lo = 0
-    hi = k - 1
-    while hi - lo >= 2:  # the closing junction: idx[hi] -> idx[lo]
-        if _same(xy, idx[hi], idx[lo]) or _axis_spike(xy, idx[hi - 1], idx[hi], idx[lo]):
-            hi -= 1
-        elif _axis_spike(xy, idx[hi], idx[lo], idx[lo + 1]):
-            lo += 1
-        else:
-            break
-    return lo, hi
-
-
-@njit(cache=True)
-def maybe_area_changing(xy, pstart, plen):
-    """Flag rings whose enclosed area may differ from their shoelace area (a conservative pre-test).
-
-    Like :func:`maybe_not_simple`, but a ring is first freed of repeated
-    vertices and of vertices where it turns back along a vertical or
-    horizontal line (what clipping to the image border makes): those add no
-    area. A ring left unflagged is then simple up to such zero-area
-    out-and-backs, so the area of its repaired polygon (the points of
-    non-zero winding number) equals its shoelace area, in exact arithmetic.
-
-    Returns
-    -------
-    numpy.ndarray of bool, one per ring (a subset of :func:`maybe_not_simple`'s flags)
-    """
-    n = pstart.shape[0]
-    out = np.zeros(n, dtype=np.bool_)
-    idx = np.empty(max(1, plen.max()) if n else 1, np.int64)
-    for p in range(n):
-        s = pstart[p]
-        m = plen[p]
-        for i in range(m):
-            idx[i] = s + i
-        if not _ring_flagged(xy, idx, m):
-            continue  # simple as it is (the common case: one test)
-        for i in range(m):
-            if not (np.isfinite(xy[s + i, 0]) and np.isfinite(xy[s + i, 1])):
-                m = 0
-        if m < 3:
-            out[p] = True
-            continue
-        lo, hi = _despike(xy, s, m, idx)
-        out[p] = hi - lo < 2 or _ring_flagged(xy, idx[lo:], hi - lo + 1)
     return out
 
 
