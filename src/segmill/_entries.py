@@ -46,13 +46,14 @@ class Entries:
         self._spill = None
         self._spilled = 0
         self._counts: Counter = Counter()
+        self._limit = scaled(SPILL_ENTRIES, 64)  # once: the budget is read from the environment
         self.extend(entries)
 
     def append(self, entry) -> None:
         """Add one entry at the end."""
         self._tail.append(entry)
         self._counts[entry.code] += 1
-        if len(self._tail) >= scaled(SPILL_ENTRIES, 64):
+        if len(self._tail) >= self._limit:
             self._write_run()
 
     def _write_run(self) -> None:

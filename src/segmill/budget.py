@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 from contextlib import contextmanager
+from functools import lru_cache
 
 from .errors import UsageError
 
@@ -56,7 +57,9 @@ def parse_size(text, what: str = "--memory-budget") -> int:
     return value
 
 
+@lru_cache(maxsize=1)
 def _machine() -> int | None:
+    """The machine's memory in bytes (asked once), or None where the system does not say."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # not a POSIX system

@@ -130,10 +130,11 @@ class _Spans:
     def __init__(self) -> None:
         self.mem = array("q")
         self.file: SpanFile | None = None
+        self.limit = scaled(SPILL_BYTES)
 
     def add(self, raw: bytes) -> None:
         self.mem.frombytes(raw)
-        if len(self.mem) * 8 > scaled(SPILL_BYTES):
+        if len(self.mem) * 8 > self.limit:
             if self.file is None:
                 self.file = SpanFile()
             self.file.append(self.mem)

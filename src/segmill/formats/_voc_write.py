@@ -397,6 +397,7 @@ class _Lists:
         self.scratch: Path | None = None
         self.buffered = 0
         self.spills = 0
+        self.limit = scaled(_LIST_BUFFER)
 
     def add(self, item, vid: str, report: WriteReport) -> None:
         """List the image written as ``vid`` where it belongs."""
@@ -410,7 +411,7 @@ class _Lists:
                 self._put(self.sets, (kind, s), line)
         for key, v in _labels_of(item, report).items():
             self._put(self.labels, key, f"{vid} {v:2d}\n")
-        if self.buffered > scaled(_LIST_BUFFER):
+        if self.buffered > self.limit:
             self._spill()
 
     def _put(self, lists: dict, key, line: str) -> None:

@@ -142,11 +142,7 @@ def stream(path, errors: str = "raise", selection: CocoPart | None = None):
     """
     if selection is not None:
         return part_stream(path, selection, errors)
-    try:
-        small = Path(path).stat().st_size < scaled(STREAM_BYTES)
-    except OSError:
-        small = True  # the whole read words the problem
-    return None if small else stream_instances(path, errors)
+    return None if _small(path) else stream_instances(path, errors)
 
 
 def shards(path, n: int, errors: str = "raise") -> list[CocoPart] | None:
