@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import InputError, spelling
 
-__all__ = ["staged", "check_destination", "write_bytes"]
+__all__ = ["staged", "check_destination", "write_bytes", "write_chunks"]
 
 
 def _remove(p: Path) -> None:
@@ -138,18 +139,43 @@ def staged(dst, force: bool = False, **rules):
 
 def write_bytes(path, data: bytes) -> None:
     """Write a file atomically (temp file in the same folder + rename), with the umask's permissions."""
+    write_chunks(path, (data,))
+
+
+def write_chunks(path, chunks: Iterable[bytes]) -> None:
+    """Write the concatenation of ``chunks`` to a file atomically, each chunk as it comes.
+
+    The chunks go to a temporary file in the same folder, renamed to
+    ``path`` (with the umask's permissions) once the last is written;
+    nothing is left when a chunk fails to come. A ``path`` that is a
+    device or a pipe (``/dev/null``, ``/dev/stdout``) is written straight
+    into, never replaced.
+    """
     path = Path(path)
+    if _is_stream(path):
+        with open(path, "wb") as f:
+            f.writelines(chunks)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{_stem(path.name)}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.writelines(chunks)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any new file
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a pipe (written into, not replaced)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def _stem(name: str) -> str:

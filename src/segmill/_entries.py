@@ -13,6 +13,12 @@ It behaves as the list it replaces where reports use one: ``append``,
 (reading back), ``==`` with a list, ``+`` (a list); :meth:`prepend` stands for
 ``entries[:0] = more``. A pickled or copied :class:`Entries` carries its
 entries (the file stays with its owner).
+
+A report that summarizes its entries by more than their code (a check's
+findings by severity and fixability) gives a ``tally``: a function of an
+entry whose values are counted as entries come (:meth:`Entries.tallies`),
+and :meth:`Entries.runs` says whether the entries of each code come
+together, so a summary and a writer grouping by code need no extra pass.
 """
 
 from __future__ import annotations
@@ -26,10 +32,17 @@ from typing import Any, Iterable, Iterator
 
 from .budget import scaled
 
-__all__ = ["Entries", "SPILL_ENTRIES"]
+__all__ = ["Entries", "SPILL_ENTRIES", "spill_limit"]
 
 #: Entries kept in memory before a run of them is written to the temporary file.
 SPILL_ENTRIES = 50_000
+
+_NO_CODE = object()  # the code before the first entry: equal to none
+
+
+def spill_limit(share: int = 1) -> int:
+    """Entries kept in memory by each of ``share`` lists filled together (the budget's :data:`SPILL_ENTRIES`)."""
+    return max(1, scaled(SPILL_ENTRIES, 64) // max(1, share))
 
 
 class Entries:
@@ -38,21 +51,41 @@ class Entries:
     Parameters
     ----------
     entries : iterable, optional
-        Named tuples with a ``code``.
+        Named tuples (or objects) with a ``code``.
+    tally : callable, optional
+        ``tally(entry) -> hashable``: the values counted by :meth:`tallies`.
+        A module-level function (a pickled :class:`Entries` carries it).
+    limit : int, optional
+        Entries kept in memory (default: :func:`spill_limit`, read once).
     """
 
-    def __init__(self, entries: Iterable = ()):
+    def __init__(self, entries: Iterable = (), *, tally=None, limit: int | None = None):
         self._tail: list = []
         self._spill = None
         self._spilled = 0
-        self._counts: Counter = Counter()
-        self._limit = scaled(SPILL_ENTRIES, 64)  # once: the budget is read from the environment
+        self._tally = tally
+        self._reset_counts()
+        self._limit = spill_limit() if limit is None else max(1, limit)  # once: the budget is read from the env
         self.extend(entries)
+
+    def _reset_counts(self) -> None:
+        self._counts: Counter = Counter()
+        self._tallies: Counter = Counter()
+        self._runs, self._last = 0, _NO_CODE
+
+    def _count(self, entry) -> None:
+        code = entry.code
+        self._counts[code] += 1
+        if code != self._last:
+            self._runs += 1
+            self._last = code
+        if self._tally is not None:
+            self._tallies[self._tally(entry)] += 1
 
     def append(self, entry) -> None:
         """Add one entry at the end."""
         self._tail.append(entry)
-        self._counts[entry.code] += 1
+        self._count(entry)
         if len(self._tail) >= self._limit:
             self._write_run()
 
@@ -86,10 +119,13 @@ class Entries:
             return
         if self._spill is None:
             self._tail[:0] = head
-            self._counts.update(e.code for e in head)
+            self._reset_counts()
+            for e in self._tail:
+                self._count(e)
             return
         old_spill, old_tail = self._spill, self._tail
-        self._spill, self._spilled, self._tail, self._counts = None, 0, [], Counter()
+        self._spill, self._spilled, self._tail = None, 0, []
+        self._reset_counts()
         self.extend(head)
         try:
             self.extend(_runs(old_spill))
@@ -129,6 +165,19 @@ class Entries:
         """Count of entries per code, sorted by code (what ``summary()`` gives)."""
         return {c: n for c, n in sorted(self._counts.items()) if n}
 
+    def tallies(self) -> dict | None:
+        """Count of each value of ``tally(entry)``, in order of first appearance (``None`` without a tally)."""
+        return None if self._tally is None else dict(self._tallies)
+
+    @property
+    def tally(self):
+        """The ``tally`` function given (or ``None``)."""
+        return self._tally
+
+    def runs(self) -> int:
+        """Number of runs of entries of one code (as many as codes when each code's entries come together)."""
+        return self._runs
+
     def __eq__(self, other: Any):
         if isinstance(other, (Entries, list, tuple)):
             return len(self) == len(other) and list(self) == list(other)
@@ -140,7 +189,14 @@ class Entries:
         return f"Entries({list(self)!r})" if len(self) <= 20 else f"Entries({len(self)} entries)"
 
     def __reduce__(self):
-        return (Entries, (list(self),))
+        if self._tally is None:
+            return (Entries, (list(self),))
+        return (_tallied, (list(self), self._tally))
+
+
+def _tallied(entries: list, tally) -> Entries:
+    """An unpickled :class:`Entries` with a tally."""
+    return Entries(entries, tally=tally)
 
 
 def _runs(f) -> Iterator:

@@ -44,6 +44,10 @@ class Stream:
         For messages.
     """
 
+    #: Whether no source file orders the annotations apart from the items (a dataset made, not read:
+    #: a consensus): a COCO stream write then writes them in item order, as :func:`segmill.write` does.
+    item_order = False
+
     def __init__(self, header: Dataset, items: Iterator[Item], bounded: bool, path=None):
         self.header, self.bounded, self.path = header, bounded, path
         self._items = items

@@ -17,7 +17,7 @@ Extending: :class:`AgreeSettings` (the settings of a run, validated once),
 """
 
 from .compare import compare
-from .consensus import consensus
+from .consensus import consensus, consensus_stream
 from .matching import iou_matrix, match
 from .multirater import fleiss_kappa, krippendorff_alpha
 from .pixel import cohen_kappa
@@ -32,6 +32,7 @@ __all__ = [
     "cohen_kappa",
     "compare",
     "consensus",
+    "consensus_stream",
     "fleiss_kappa",
     "iou_matrix",
     "krippendorff_alpha",

@@ -20,7 +20,7 @@ its rules as :class:`KeyRule` values; this module holds the one algorithm:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,16 +57,33 @@ class KeyRule:
             raise UsageError(f"duplicates must be one of {DUPLICATE_POLICIES} or a callable, got {self.duplicates!r}")
 
 
-@dataclass
 class Row:
     """One image across the lists: ``items[i]`` from list ``i`` (``None`` where absent).
 
     ``key`` is the key the row was formed on; for an item no rule paired, its
     key under the first rule that keyed it (``None`` when none did).
+    ``positions[i]`` is the index of the item in list ``i`` (``None`` where
+    absent). The items are taken from the lists when asked for: from a
+    :class:`segmill.spilled.SpilledItems`, each access reads them again.
     """
 
-    key: Hashable | None
-    items: list
+    __slots__ = ("key", "positions", "_lists", "_keyed")
+
+    def __init__(self, key, positions: tuple, lists, keyed):
+        self.key, self.positions, self._lists, self._keyed = key, positions, lists, keyed
+
+    @property
+    def items(self) -> list:
+        """The items, one per list (``None`` where absent)."""
+        return [None if j is None else self._lists[li][j] for li, j in enumerate(self.positions)]
+
+    @property
+    def skeletons(self) -> list:
+        """What the items were keyed by: the items, or a spilled list's skeletons (no annotations)."""
+        return [None if j is None else self._keyed[li][j] for li, j in enumerate(self.positions)]
+
+    def __repr__(self) -> str:
+        return f"Row({self.key!r}, {self.positions!r})"
 
 
 def align(lists, rules) -> list[Row]:
@@ -75,7 +92,9 @@ def align(lists, rules) -> list[Row]:
     Parameters
     ----------
     lists : sequence of sequence
-        The items of each list (e.g. each annotator's ``Dataset.items``).
+        The items of each list (e.g. each annotator's ``Dataset.items``). A
+        :class:`segmill.spilled.SpilledItems` is keyed by its skeletons and
+        its items are read only when a row's ``items`` are asked for.
     rules : sequence of KeyRule
 
     Returns
@@ -88,13 +107,14 @@ def align(lists, rules) -> list[Row]:
     >>> [(r.key, r.items) for r in align([["a", "B"], ["b", "c"]], [by_name])]
     [('a', ['a', None]), ('b', ['B', 'b']), ('c', [None, 'c'])]
     """
-    lists = [list(items) for items in lists]
+    lists = [items if isinstance(items, Sequence) else list(items) for items in lists]
+    keyed = [getattr(items, "skeletons", items) for items in lists]  # a spilled list keys its skeletons
     row_of = [[None] * len(items) for items in lists]  # row index of each item, once placed
     first_key: dict[tuple[int, int], Hashable] = {}
     rows: list[Row] = []
     for rule in rules:
         slots: dict[Hashable, list] = {}  # key -> item index per list, in order of first appearance
-        for li, items in enumerate(lists):
+        for li, items in enumerate(keyed):
             for j, k in _keyed(items, row_of[li], rule, li):
                 first_key.setdefault((li, j), k)
                 slots.setdefault(k, [None] * len(lists))[li] = j
@@ -104,14 +124,14 @@ def align(lists, rules) -> list[Row]:
             for li, j in enumerate(slot):
                 if j is not None:
                     row_of[li][j] = len(rows)
-            rows.append(Row(k, [None if j is None else lists[li][j] for li, j in enumerate(slot)]))
-    for li, items in enumerate(lists):
-        for j, item in enumerate(items):
-            if row_of[li][j] is None:
-                row_of[li][j] = len(rows)
+            rows.append(Row(k, tuple(slot), lists, keyed))
+    for li, placed in enumerate(row_of):
+        for j, r in enumerate(placed):
+            if r is None:
+                placed[j] = len(rows)
                 alone = [None] * len(lists)
-                alone[li] = item
-                rows.append(Row(first_key.get((li, j)), alone))
+                alone[li] = j
+                rows.append(Row(first_key.get((li, j)), tuple(alone), lists, keyed))
     order: list[int] = []
     seen: set[int] = set()
     for placed in row_of:

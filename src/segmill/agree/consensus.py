@@ -24,12 +24,15 @@ annotator that declares the name.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from .. import rle as R
 from .._progress import track
 from ..errors import InputError
 from ..model import Annotation, Category, Dataset, Item
+from ..streaming import Stream
 from . import _kernels as K
 from .pairing import pair_datasets
 from .rasterize import prepare
@@ -81,6 +84,18 @@ def consensus(datasets, method: str = "majority", names=None, *, mode: str = "mu
     >>> out.items[0].annotations[0].area
     16.0
     """
+    return consensus_stream(datasets, method, names, mode=mode, settings=settings, **options).to_dataset()
+
+
+def consensus_stream(datasets, method: str = "majority", names=None, *, mode: str = "multiclass",
+                     settings: AgreeSettings | None = None, **options) -> Stream:
+    """:func:`consensus` as a :class:`~segmill.streaming.Stream`: each image decided when it is read.
+
+    Parameters are those of :func:`consensus`. A STAPLE fit passes over
+    every image before the stream is returned; ``header.meta["consensus"]``
+    is then complete. Memory holds one image of each annotator (with
+    :mod:`segmill.spilled` datasets), whatever the number of images.
+    """
     if method not in METHODS:
         raise InputError(f"consensus method must be one of {METHODS}, got {method!r}")
     if mode not in MODES:
@@ -96,7 +111,7 @@ def consensus(datasets, method: str = "majority", names=None, *, mode: str = "mu
     else:
         on = _binary_staple(prepared, groups, info) if method == "staple" else _binary_majority(pairing)
         decide = _BinaryDecision(on)
-    return _dataset(datasets, pairing, groups, prepared, decide, info)
+    return _stream(datasets, pairing, groups, prepared, decide, info)
 
 
 class _Preparer:
@@ -219,10 +234,15 @@ def _binary_staple(prepared, groups, info: dict) -> list[np.ndarray]:
     return on
 
 
-def _dataset(datasets, pairing, groups, prepared, decide, info: dict) -> Dataset:
+def _stream(datasets, pairing, groups, prepared, decide, info: dict) -> Stream:
     """The consensus dataset: per image, one RLE annotation per category ``decide`` keeps."""
-    out = Dataset(categories=_categories(datasets, pairing), meta={"consensus": info})
-    cat_ids = [c.id for c in out.categories]
+    header = Dataset(categories=_categories(datasets, pairing), meta={"consensus": info})
+    st = Stream(header, _items(groups, prepared, decide, [c.id for c in header.categories]), True)
+    st.item_order = True  # made, not read: no file orders its annotations
+    return st
+
+
+def _items(groups, prepared, decide, cat_ids) -> Iterator[Item]:
     ann_id = 0
     for g in track(groups, desc="consensus"):
         anns = []
@@ -230,8 +250,7 @@ def _dataset(datasets, pairing, groups, prepared, decide, info: dict) -> Dataset
             ann_id += 1
             anns.append(Annotation(ann_id, cat_ids[k], r, iscrowd=False, area=float(r.area), bbox=r.bbox))
         first = next(it for it in g.items if it is not None)
-        out.items.append(Item(first.id, first.file_name, g.width, g.height, anns, split=first.split))
-    return out
+        yield Item(first.id, first.file_name, g.width, g.height, anns, split=first.split)
 
 
 def _class_code(prep, k: int, hw: int):

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..model import Dataset, Item
-from .align import KeyRule, align
+from .align import KeyRule, Row, align
 from .settings import MATCH_BY
 
 
-@dataclass
 class ImageGroup:
     """One image as seen by every annotator.
 
@@ -33,18 +32,34 @@ class ImageGroup:
         The matching key (file name, or ``str(id)``).
     items : list of Item or None
         One entry per annotator; ``None`` where the annotator lacks the image.
+        Taken from the datasets when asked for (from a spilled dataset, read
+        again at each access: see :mod:`segmill.spilled`).
     height, width : int
     """
 
-    key: str
-    items: list[Item | None]
-    height: int
-    width: int
+    __slots__ = ("key", "height", "width", "_items", "_row")
+
+    def __init__(self, key: str, items, height: int, width: int):
+        self.key, self.height, self.width = key, height, width
+        self._items = self._row = None
+        if isinstance(items, Row):
+            self._row = items
+        else:
+            self._items = list(items)
+
+    @property
+    def items(self) -> list[Item | None]:
+        return self._row.items if self._row is not None else self._items
 
     @property
     def complete(self) -> bool:
         """``True`` when every annotator has this image."""
-        return all(it is not None for it in self.items)
+        if self._row is not None:
+            return all(j is not None for j in self._row.positions)
+        return all(it is not None for it in self._items)
+
+    def __repr__(self) -> str:
+        return f"ImageGroup({self.key!r}, {self.height}x{self.width})"
 
 
 @dataclass
@@ -127,7 +142,7 @@ def pair_datasets(datasets, names=None, match_by: str = "file_name", void=()) ->
     categories, cat_index = _line_up_categories(datasets, void)
     pairing = Pairing(names, categories, cat_index, void=void)
     for row in align([ds.items for ds in datasets], [_image_rule(datasets, names, match_by)]):
-        _add_image(pairing, row.key, row.items)
+        _add_image(pairing, row)
     return pairing
 
 
@@ -162,9 +177,10 @@ def _image_rule(datasets, names, match_by: str) -> KeyRule:
     return KeyRule(key=lambda item: str(item.id), duplicates=duplicate)
 
 
-def _add_image(pairing: Pairing, key: str, items: list) -> None:
+def _add_image(pairing: Pairing, row: Row) -> None:
     """Record one image row: missing annotators, and either a group or the reason it is skipped."""
-    names = pairing.names
+    names, key = pairing.names, row.key
+    items = row.skeletons  # the fields an image is lined up by, without reading its annotations
     absent = [names[a] for a, it in enumerate(items) if it is None]
     if absent:
         pairing.missing.append({"image": key, "missing_from": absent})
@@ -177,4 +193,4 @@ def _add_image(pairing: Pairing, key: str, items: list) -> None:
         pairing.skipped.append({"image": key, "reason": reason})
         return
     h, w = sizes.pop()
-    pairing.groups.append(ImageGroup(key, items, h, w))
+    pairing.groups.append(ImageGroup(key, row, h, w))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
 from .. import __version__
+from .._entries import Entries
+from ._tally import Tally, finding_key
 from .finding import SEVERITIES, Finding, severity_rank
-from .registry import Rule, is_fixable, is_unsafe_fixable
+from .registry import Rule
 
 __all__ = ["CheckResult", "SCHEMA"]
 
@@ -29,7 +30,9 @@ class CheckResult:
     Attributes
     ----------
     findings : list of Finding
-        Sorted by rule code, then in dataset order.
+        Sorted by rule code, then in dataset order. A streamed check gives
+        an :class:`~segmill._entries.Entries` (a list that spills to a
+        temporary file past the memory budget, tallied as it fills).
     rules : list of Rule
         The rules that ran.
     severities : dict
@@ -50,12 +53,25 @@ class CheckResult:
     images: int = 0
     annotations: int = 0
 
+    def tally(self) -> Tally:
+        """The findings counted by rule, severity and fixability (one pass, none for a streamed check's)."""
+        return Tally.of(self.findings)
+
+    def _severities(self) -> dict[str, int]:
+        """Count of each severity, in order of first appearance."""
+        if isinstance(self.findings, Entries) and self.findings.tally is finding_key:
+            return self.tally().severities
+        out: dict[str, int] = {}
+        for s in map(_severity, self.findings):
+            out[s] = out.get(s, 0) + 1
+        return out
+
     def failed(self, fail_on: str | None = None) -> bool:
         """Whether any finding is at or above ``fail_on`` (default: the configured level)."""
         level = severity_rank(fail_on or self.fail_on)
         # Each distinct severity once, in order of first appearance: the same answer (and the
         # same error for an unknown one) as testing every finding in order.
-        return any(severity_rank(s) >= level for s in dict.fromkeys(map(_severity, self.findings)))
+        return any(severity_rank(s) >= level for s in self._severities())
 
     def by_rule(self) -> dict[str, list[Finding]]:
         """Findings grouped by rule code, in code order."""
@@ -70,15 +86,18 @@ class CheckResult:
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity (every severity present, zeros included)."""
-        c = Counter(map(_severity, self.findings))
+        c = self._severities()
         return {s: c.get(s, 0) for s in SEVERITIES}
 
-    def statistics(self) -> list[dict[str, Any]]:
-        """One row per rule that fired: code, name, severity, count (most frequent first)."""
+    def statistics(self, tally: Tally | None = None) -> list[dict[str, Any]]:
+        """One row per rule that fired: code, name, severity, count (most frequent first).
+
+        ``tally``: :meth:`tally`, when the caller has it.
+        """
         names = {r.code: r.name for r in self.rules}
         rows = [
-            {"code": code, "name": names.get(code, ""), "severity": fs[0].severity, "count": len(fs)}
-            for code, fs in self.by_rule().items()
+            {"code": code, "name": names.get(code, ""), "severity": t.severity, "count": t.count}
+            for code, t in (tally or self.tally()).rules.items()
         ]
         rows.sort(key=lambda r: (-r["count"], r["code"]))
         return rows
@@ -112,23 +131,27 @@ class CheckResult:
         out["findings"] = [f.to_dict() for f in self.findings]
         return out
 
-    def head_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` without its last key, ``findings`` (for writers that stream them)."""
-        counts = self.counts()
+    def head_dict(self, tally: Tally | None = None) -> dict[str, Any]:
+        """:meth:`to_dict` without its last key, ``findings`` (for writers that stream them).
+
+        ``tally``: :meth:`tally`, when the caller has it (the head is made without reading a finding).
+        """
+        t = tally or self.tally()
+        level = severity_rank(self.fail_on)
         return {
             "schema": SCHEMA,
             "segmill_version": __version__,
             "paths": list(self.paths),
             "fail_on": self.fail_on,
-            "failed": self.failed(),
+            "failed": t.failed(level),
             "summary": {
                 "images": self.images,
                 "annotations": self.annotations,
-                "findings": len(self.findings),
-                **counts,
-                "by_rule": {code: len(fs) for code, fs in self.by_rule().items()},
-                "fixable": sum(map(is_fixable, self.findings)),
-                "unsafe_fixable": sum(map(is_unsafe_fixable, self.findings)),
+                "findings": t.total,
+                **{s: t.severities.get(s, 0) for s in SEVERITIES},
+                "by_rule": {code: r.count for code, r in t.rules.items()},
+                "fixable": t.fixable,
+                "unsafe_fixable": t.unsafe,
             },
             "rules": [
                 {"code": r.code, "name": r.name, "severity": self.severities.get(r.code, r.severity)}

@@ -23,10 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import _progress, io
+from .._entries import Entries, spill_limit
 from ..budget import scaled
 from ..errors import InputError
 from ..model import Dataset
 from ..streaming import batched
+from ._tally import findings_entries
 from .config import Config
 from .engine import check_datasets
 from .registry import select_rules
@@ -96,24 +98,38 @@ def split_rules(cfg: Config):
 
 def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> CheckResult:
     """The findings in the single-process order: rule by rule, the parts' per-image findings in order
-    (``parts``: per path, a ``{code: findings}`` a part), the driver's over ``skeletons`` for the rest."""
+    (``parts``: per path, a ``{code: findings}`` a part), the driver's over ``skeletons`` for the rest.
+
+    The findings are an :class:`~segmill._entries.Entries` (spilled past the memory budget, tallied
+    as they come: :func:`segmill.check._tally.findings_entries`); the parts' lists are taken out of
+    ``parts`` as they are copied (a spilled one's file goes with it).
+    """
     by_code: dict = {}
     if driver:
         for f in check_datasets(skeletons, config=only(cfg, driver)).findings:
             by_code.setdefault(f.code, []).append(f)
-    findings = []
+    findings = findings_entries()
     for code in codes:
         if code in PER_IMAGE_RULES:
             for per_path in parts:
                 for found in per_path:
-                    findings += found.get(code, [])
+                    findings.extend(found.pop(code, ()))  # dropped once copied: spilled lists close their files
         else:
-            findings += by_code.get(code, [])
+            findings.extend(by_code.pop(code, ()))
     return CheckResult(findings=findings, rules=rules,
                        severities={r.code: cfg.severity.get(r.code, r.severity) for r in rules},
                        fail_on=cfg.fail_on, paths=[str(p) for p in paths],
                        images=sum(len(ds.items) for ds, _ in skeletons),
                        annotations=sum(ds.num_annotations for ds, _ in skeletons))
+
+
+def _collect(found: dict, findings, limit: int) -> None:
+    """Add ``findings`` to ``found`` (code -> :class:`~segmill._entries.Entries` keeping ``limit`` in memory)."""
+    for f in findings:
+        got = found.get(f.code)
+        if got is None:
+            got = found[f.code] = Entries(limit=limit)
+        got.append(f)
 
 
 def as_paths(paths) -> list:
@@ -129,7 +145,8 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
     rules run at the end over the skeletons of the batches (every item and
     annotation without its geometry, as the workers of
     :func:`segmill.distributed.check_sharded` send them). Memory holds a batch (:data:`segmill.transforms.streamed.BATCH`
-    images, scaled by the memory budget), the skeletons and the findings.
+    images, scaled by the memory budget), the skeletons and the budget's share of the findings
+    (:class:`~segmill._entries.Entries` per rule, the rest in temporary files).
 
     Returns ``None``, having used nothing of what it read, when a path does
     not stream (a format or a file read whole, a remote path) or holds a
@@ -141,6 +158,7 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
     cfg = config or Config()
     paths = as_paths(paths)
     rules, codes, driver, full, worker_cfg = split_rules(cfg)
+    limit = spill_limit(len(worker_cfg.select) if worker_cfg is not None else 1)  # the lists of a path share it
     parts, skeletons = [], []
     for p in paths:
         st = io.stream_bounded(p, format, **read_options)
@@ -153,8 +171,7 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
                     ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra,
                                  dict(header.meta))
                     with _progress.paused():
-                        for f in check_datasets([(ds, str(p))], config=worker_cfg).findings:
-                            found.setdefault(f.code, []).append(f)
+                        _collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
                 skel += [skeleton_item(it, keeps_geometry(it, full)) for it in batch]
         except InputError:
             return None

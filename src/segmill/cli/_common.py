@@ -6,6 +6,7 @@ import functools
 import os
 import re
 import sys
+from typing import Iterator
 
 import click
 
@@ -135,15 +136,45 @@ def setup_progress(quiet: bool) -> None:
     _progress.enable(not quiet)
 
 
-def emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it atomically to ``output``."""
+def emit(text, output: str | None) -> None:
+    """Print ``text``, or write it atomically to ``output``; a newline is added when it does not end with one
+    on the terminal.
+
+    ``text`` is a string or an iterable of string chunks (a report made as it is written: each chunk is
+    written as it comes, never the whole text held).
+    """
+    chunks = (text,) if isinstance(text, str) else text
     if output:
         # lazy: start-up time (segmill.cli imports no library module until a command runs)
-        from .._atomic import write_bytes
+        from .._atomic import write_chunks
         from ..remote import is_remote
 
         if is_remote(output):  # else "s3://b/r.json" would become a local folder "s3:"
             raise UsageError(f"{output}: reports are written to local files; give a local path")
-        write_bytes(output, text.encode("utf-8"))
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+        write_chunks(output, (c.encode("utf-8") for c in _joined(chunks)))
+        return
+    last = ""
+    for part in _joined(chunks):
+        if part:
+            click.echo(part, nl=False)
+            last = part
+    if not last.endswith("\n"):
+        click.echo("")
+
+
+#: Characters of chunks gathered before a write (a report of a million findings is a million chunks).
+_WRITE_CHARS = 1 << 20
+
+
+def _joined(chunks) -> Iterator[str]:
+    """``chunks`` gathered into strings of about :data:`_WRITE_CHARS` characters (the last one shorter)."""
+    run: list[str] = []
+    size = 0
+    for c in chunks:
+        run.append(c)
+        size += len(c)
+        if size >= _WRITE_CHARS:
+            yield "".join(run)
+            run, size = [], 0
+    if run:
+        yield "".join(run)

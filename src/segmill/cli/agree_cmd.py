@@ -64,6 +64,30 @@ def _agree_volumes(paths, fmts, names, opts: dict) -> bool:
     return True
 
 
+def _write_consensus(cons, out, fmt: str, force: bool, sources) -> tuple:
+    """Write the consensus stream ``cons`` (an image at a time where the format can): ``(report, images, regions)``."""
+    # lazy: start-up time (segmill.cli imports no library module until a command runs)
+    from .. import io
+    from ..formats import get_format
+    from ..streaming import Stream
+
+    counts = [0, 0]
+
+    def counted(items):
+        for it in items:
+            counts[0] += 1
+            counts[1] += len(it.annotations)
+            yield it
+
+    st = Stream(cons.header, counted(cons), True)
+    st.item_order = cons.item_order
+    if get_format(fmt).write_stream is not None:
+        rep = io.write_stream(st, out, fmt, force=force, sources=sources)
+    else:
+        rep = io.write(st.to_dataset(), out, fmt, force=force, sources=sources)
+    return rep, counts[0], counts[1]
+
+
 @main.command("agree")
 @click.argument("datasets", nargs=-1, required=True, type=click.Path())
 @click.option("-f", "--format", "formats", multiple=True, metavar="F",
@@ -119,10 +143,10 @@ def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_to
     Exit codes: 0 ok, 1 a --min-* threshold failed, 2 usage or input error.
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
-    from .. import read, write
+    from ..spilled import spill
     from ..io import check_destination
     from ..losses import describe
-    from ..agree import compare, consensus, report_html, report_json, report_text
+    from ..agree import compare, consensus_stream, report_html, report_json, report_text
     from ..agree.settings import AgreeSettings
     from ..agree.surface import DEFAULT_TOLERANCE
 
@@ -149,15 +173,15 @@ def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_to
     if len(datasets) == 1:
         loaded, names = _one_file_annotators(datasets[0], fmts[0], names)
     else:
-        loaded = [read(p, f) for p, f in zip(datasets, fmts)]
+        loaded = [spill(p, f) for p, f in zip(datasets, fmts)]  # a big COCO file waits on disk
     if (sharded := sharding()) is not None:
         report = sharded.agree(loaded, names, settings, datasets, fmts)
     else:
         report = compare(loaded, names, settings)
     cons = None
     if consensus_method:
-        cons = consensus(loaded, consensus_method, report.names, mode=consensus_mode, settings=settings)
-        report.consensus = {k: v for k, v in cons.meta["consensus"].items() if k not in ("missing", "skipped")}
+        cons = consensus_stream(loaded, consensus_method, report.names, mode=consensus_mode, settings=settings)
+        report.consensus = {k: v for k, v in cons.header.meta["consensus"].items() if k not in ("missing", "skipped")}
         report.consensus["output"] = str(consensus_out)
     if output_format == "json":
         emit(report_json.render(report), output)
@@ -171,12 +195,10 @@ def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_to
         if not quiet:
             click.echo(f"HTML report written to {html_out}", err=True)
     if cons is not None:
-        ds = cons
         fmt = to_format or loaded[0].meta.get("source_format")
-        wrep = write(ds, consensus_out, fmt, force=force, sources=datasets)
+        wrep, images, regions = _write_consensus(cons, consensus_out, fmt, force, datasets)
         if not quiet:
-            n = sum(len(i.annotations) for i in ds.items)
-            click.echo(f"consensus ({consensus_method}, {consensus_mode}): {len(ds.items)} images, {n} regions "
+            click.echo(f"consensus ({consensus_method}, {consensus_mode}): {images} images, {regions} regions "
                        f"written to {consensus_out} as {fmt}", err=True)
         # losses are never silent, even with --quiet
         for code, k in wrep.summary().items():

@@ -55,7 +55,8 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
     unreadable input.
     """
     # lazy: start-up time (segmill.check loads the rules and numba kernels)
-    from ..check import check_path, load_config, render
+    from ..check import check_path, load_config
+    from ..check.report import render_chunks
 
     setup_progress(quiet)
     cfg = load_config(file=config_file) if config_file else load_config()
@@ -70,7 +71,7 @@ def check_command(paths, fmt, select, extend_select, ignore, fail_on, output_for
         if result is None:
             result = check_path(list(paths), format=fmt, config=cfg)
     options = {"max_locations": max_locations, "statistics": statistics} if output_format == "text" else {}
-    emit(render(result, output_format, **options), output)
+    emit(render_chunks(result, output_format, **options), output)  # written as made, never held whole
     if output and not quiet:
         from ..check.report.text import summary_line  # lazy: start-up time (see check_command)
 

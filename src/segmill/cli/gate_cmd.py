@@ -56,7 +56,7 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
       segmill gate data/instances.json --base-rev origin/main --output-format markdown
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
-    from .. import read
+    from ..spilled import spill_or_read
     from ..gate import Baseline, gate, load_baseline, load_configs, open_versions, render_gate
 
     setup_progress(quiet)
@@ -78,7 +78,7 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
     if annotators:
         stems = [Path(p).stem for p in annotators]
         keys = stems if len(set(stems)) == len(stems) else [str(p) for p in annotators]
-        ann_sets = {k: read(p, fmt, errors="keep") for k, p in zip(keys, annotators)}
+        ann_sets = {k: spill_or_read(p, fmt) for k, p in zip(keys, annotators)}
     if fail_on:
         cfg = replace(cfg, fail_on=fail_on)
     with open_versions(base, head, base_rev=base_rev, format=fmt) as v:

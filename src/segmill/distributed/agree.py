@@ -21,6 +21,7 @@ from ..agree.report import AgreementReport
 from ..agree.settings import AgreeSettings
 from ..errors import UsageError
 from ..formats import get_format
+from ..spilled import spill
 from .shards import PositionRange
 
 __all__ = ["AgreeSources", "load_annotators", "measure_part", "measure_sharded"]
@@ -47,7 +48,7 @@ def load_annotators(sources: AgreeSources) -> list:
         if spec.annotators is None:
             raise UsageError(f"{path}: the {spec.name} format holds one annotator's work")
         return list(spec.annotators(path).values())
-    return [io.read(p, f) for p, f in zip(sources.paths, sources.formats)]
+    return [spill(p, f) for p, f in zip(sources.paths, sources.formats)]
 
 
 def measure_part(part: PositionRange, sources: AgreeSources, names, settings: AgreeSettings):

@@ -70,6 +70,7 @@ from ._labelme_shapes import (
     b64_image_size,
 )
 from ._labelme_write import write, write_stream
+from ._perfile_stream import validated
 from ._text import read_utf8
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
@@ -92,7 +93,7 @@ register_codes(
     "crowd": ("L401",),
 })
 
-__all__ = ["AREA_TYPES", "LINE_TYPES", "VOID_LABEL", "detect", "read", "write"]
+__all__ = ["AREA_TYPES", "LINE_TYPES", "VOID_LABEL", "detect", "read", "stream", "write"]
 
 
 # ------------------------------------------------------------------ detection
@@ -217,17 +218,30 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
+    root, files, ds = _start(p, raster, labels)
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    ds.items = list(_items(files, root, raster, policy, ds.categories, labels))
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def _start(p: Path, raster: str, labels):
+    """``(root, JSON files, dataset without items)``: the label list's categories, if any, and the meta."""
     root = p.parent if p.is_file() else p
     files = [p] if p.is_file() else _json_files(p)
     fixed = labels is not None
-    cats = _read_labels(labels) if fixed else []
-    by_name = {c.name: c for c in cats}
-    ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root)})
+    ds = Dataset(categories=_read_labels(labels) if fixed else [],
+                 meta={"raster_rule": raster, "image_root": str(root)})
     if fixed:
         ds.meta["labelme_labels"] = str(labels)
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
+    return root, files, ds
 
+
+def _items(files, root: Path, raster: str, policy: ErrorPolicy, cats: list, labels):
+    """Yield the item of each file in turn, annotation ids 1, 2, ...; a new label is added to ``cats``."""
+    by_name = {c.name: c for c in cats}
     next_ann = 1
     for f in files:
         data = _load_json(f)  # a file that is not JSON at all raises in every mode
@@ -247,10 +261,54 @@ def read(path, errors: str = "raise", raster: str = "coco", labels=None) -> Data
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
-        ds.items.append(item)
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+        yield item
+
+
+def stream(path, errors: str = "raise", raster: str = "coco", labels=None):
+    """The header and a generator of the items, one JSON file at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories and errors of :func:`read` (the validation made
+    as the items come). Without a label list the categories are the labels
+    in order of first appearance across the files: a first pass reads each
+    file's shape labels (keeping the label names only). ``None`` (read
+    whole) for ``errors`` other than ``"raise"``, where the categories
+    depend on which shapes every file drops or keeps.
+    """
+    policy = ErrorPolicy.of(errors)
+    check_choice("raster", raster, RASTER_RULES)
+    if not policy.raising:
+        return None
+    p = Path(path)
+    root, files, ds = _start(p, raster, labels)
+    cats = ds.categories
+    if labels is None:
+        cats += [Category(k, name) for k, name in enumerate(_first_labels(files), 1)]
+    return ds, validated(_streamed_items(files, root, raster, cats, labels), cats, p)
+
+
+def _first_labels(files) -> list[str]:
+    """Every shape label but the void one, in order of first appearance; a file or shape :func:`read`
+    refuses is passed over (the read raises there, whatever the categories)."""
+    found: dict = {}
+    for f in files:
+        try:
+            data = _load_json(f)
+        except InputError:
+            continue
+        for shape in data["shapes"]:
+            label = shape.get("label") if isinstance(shape, dict) else None
+            if isinstance(label, str) and label != VOID_LABEL:
+                found.setdefault(label, None)
+    return list(found)
+
+
+def _streamed_items(files, root: Path, raster: str, cats: list, labels):
+    """The items of :func:`_items` under ``raise``, with the categories found first."""
+    n = len(cats)
+    for item in _items(files, root, raster, ErrorPolicy.of("raise"), cats, labels):
+        if len(cats) != n:  # the first pass saw every label
+            raise InputError("the JSON files changed while they were read", root)
+        yield item
 
 
 _DROP = object()  # _category_id: the annotation is dropped (skip mode)
@@ -446,6 +504,7 @@ register_format(
         description="LabelMe JSON, one file per image (polygons, rectangles, circles, masks, lines, points)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

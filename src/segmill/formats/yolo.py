@@ -49,6 +49,7 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
+from ._perfile_stream import validated
 from ._text import read_utf8
 from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write, write_stream
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -74,7 +75,7 @@ register_codes(
 })
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm")
-__all__ = ["detect", "read", "write", "format_coord", "IMAGE_EXTS", "DECIMALS"]
+__all__ = ["detect", "read", "stream", "write", "format_coord", "IMAGE_EXTS", "DECIMALS"]
 
 # private helpers that tests reach through this module
 _snap = _yolo_write._snap
@@ -245,6 +246,24 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     check_choice("raster", raster, RASTER_RULES)
     p = Path(path)
+    root, names, doc, ds = _start(p, raster)
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    seen_classes: set[int] = set()
+    ds.items = list(_items(root, policy, seen_classes))
+    ids = sorted(set(names or {}) | seen_classes)
+    ds.categories = [Category(i, (names or {}).get(i, str(i))) for i in ids]
+    if names is not None and not seen_classes <= set(names) and policy.raising:
+        raise _undeclared(seen_classes, names, _yaml_file(root))
+    _restore_ids(ds, _source_ids(doc, names, _yaml_file(root)))
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def _start(p: Path, raster: str):
+    """``(root, names, data.yaml document, dataset without items)``, the checks every read makes first."""
     root = p.parent if p.is_file() else p
     names, doc = _load_names(root)
     if not (root / "labels").is_dir():
@@ -252,10 +271,11 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
     ds = Dataset(meta={"raster_rule": raster, "image_root": str(root)})
     # data.yaml's other keys are kept for the YOLO writer, which reuses those not about layout (download ...).
     ds.meta["yolo_yaml"] = {k: v for k, v in doc.items() if k not in ("names", IDS_KEY)}
-    if not policy.raising:
-        # skip: listed and dropped; keep: listed for `segmill check` (S014)
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    seen_classes: set[int] = set()
+    return root, names, doc, ds
+
+
+def _items(root: Path, policy: ErrorPolicy, seen_classes: set):
+    """Yield the items in reading order, annotation ids 1, 2, ...; the classes read are added to ``seen_classes``."""
     next_ann = 1
     for split, stem, img, lbl in _pairs(root):
         if img is None:
@@ -277,17 +297,75 @@ def read(path, errors: str = "raise", raster: str = "coco") -> Dataset:
                     seen_classes.add(cls)
                 item.annotations.append(Annotation(next_ann, cls, geom))
                 next_ann += 1
-        ds.items.append(item)
-    ids = sorted(set(names or {}) | seen_classes)
-    ds.categories = [Category(i, (names or {}).get(i, str(i))) for i in ids]
-    if names is not None and not seen_classes <= set(names) and policy.raising:
-        bad = sorted(seen_classes - set(names))
-        more = " ..." if len(bad) > 10 else ""
-        raise InputError(f"class ids {bad[:10]}{more} are not in data.yaml names", _yaml_file(root), "names")
-    _restore_ids(ds, _source_ids(doc, names, _yaml_file(root)))
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+        yield item
+
+
+def _undeclared(seen_classes: set, names: dict, f) -> InputError:
+    """The error of label classes missing from ``names`` (every class read is in ``seen_classes``)."""
+    bad = sorted(seen_classes - set(names))
+    more = " ..." if len(bad) > 10 else ""
+    return InputError(f"class ids {bad[:10]}{more} are not in data.yaml names", f, "names")
+
+
+def stream(path, errors: str = "raise", raster: str = "coco"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories and errors of :func:`read` (the class check and
+    the validation made as the items come: a failure is raised once every
+    label file was read, as :func:`read` raises it). Without ``names`` in
+    data.yaml the classes come from the label files: a first pass reads the
+    class of each line (keeping the set of classes only). ``None`` (read
+    whole) for ``errors`` other than ``"raise"`` (the categories then depend
+    on which lines every file drops) and for a ``segmill_category_ids`` key
+    :func:`read` refuses (it does so after reading every file).
+    """
+    policy = ErrorPolicy.of(errors)
+    check_choice("raster", raster, RASTER_RULES)
+    if not policy.raising:
+        return None
+    p = Path(path)
+    root, names, doc, ds = _start(p, raster)
+    try:
+        ids = _source_ids(doc, names, _yaml_file(root))
+    except InputError:
+        return None
+    classes = sorted(names) if names is not None else _label_classes(root)
+    ds.categories = [Category(ids.get(i, i) if ids else i, (names or {}).get(i, str(i))) for i in classes]
+    return ds, validated(_streamed_items(root, names, set(classes), ids), ds.categories, p)
+
+
+def _label_classes(root: Path) -> list[int]:
+    """The classes of every line of every label file, sorted; a line or file :func:`read` refuses is passed
+    over (the read raises there, whatever the categories)."""
+    classes: set[int] = set()
+    for _, _, _, lbl in _pairs(root):
+        if lbl is None:
+            continue
+        try:
+            text = read_utf8(lbl)
+        except InputError:
+            continue
+        for ln in text.splitlines():
+            vals = ln.split()
+            if vals and (cls := _class_or_none(vals[0])) is not None:
+                classes.add(cls)
+    return sorted(classes)
+
+
+def _streamed_items(root: Path, names, classes: set, ids):
+    """The items of :func:`_items` under ``raise``, checked for undeclared classes, with their source ids."""
+    seen: set[int] = set()
+    items = _items(root, ErrorPolicy.of("raise"), seen)
+    for item in items:
+        if not seen <= classes:
+            if names is None:  # the first pass saw every class
+                raise InputError("the label files changed while they were read", root)
+            for _ in items:  # every file is read, as read() does: their errors first, then all the bad classes
+                pass
+            raise _undeclared(seen, names, _yaml_file(root))
+        if ids:
+            _restore_item(item, ids)
+        yield item
 
 
 def _source_ids(doc, names, f):
@@ -320,9 +398,13 @@ def _restore_ids(ds: Dataset, ids) -> None:
     for c in ds.categories:
         c.id = ids.get(c.id, c.id)
     for item in ds.items:
-        for a in item.annotations:
-            if a.category_id in ids:
-                a.category_id = ids[a.category_id]
+        _restore_item(item, ids)
+
+
+def _restore_item(item: Item, ids: dict) -> None:
+    for a in item.annotations:
+        if a.category_id in ids:
+            a.category_id = ids[a.category_id]
 
 
 def _listing(root: Path, pattern: str) -> list[Path]:
@@ -431,6 +513,7 @@ register_format(
         description="YOLO segmentation, Ultralytics layout (data.yaml, images/<split>, labels/<split>/*.txt)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

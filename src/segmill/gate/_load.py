@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import io
+from ..spilled import spill_or_read
 from ..errors import InputError
 from ..model import Dataset
 from .gitrev import checkout_path, repo_relative
@@ -27,8 +28,9 @@ class Versions:
 
 
 def _read(path: Path, fmt: str | None) -> Dataset:
-    # errors="keep": a broken record must become a check finding, not a read error.
-    return io.read(path, fmt, errors="keep")
+    # errors="keep": a broken record must become a check finding, not a read error. A file that
+    # streams is spilled to disk (one image in memory at a time: segmill.spilled).
+    return spill_or_read(path, fmt)
 
 
 @contextlib.contextmanager

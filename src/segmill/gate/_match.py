@@ -20,6 +20,8 @@ Annotations (inside a pair of images)
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 from ..agree.matching import match
@@ -35,35 +37,78 @@ DIFF_COMPARISON = ">="
 
 
 def ids_are_stable(pairs, base: Dataset, head: Dataset, min_iou: float = 0.5) -> bool:
-    """Whether annotation ids identify the same object in both versions (see module doc)."""
-    b_img: dict = {}
-    h_img: dict = {}
-    for ds, where in ((base, b_img), (head, h_img)):
-        for item, ann in ds.annotations():
-            if ann.id is None or ann.id in where:
-                return False
-            where[ann.id] = (item, ann)
-    shared = b_img.keys() & h_img.keys()
+    """Whether annotation ids identify the same object in both versions (see module doc).
+
+    One pass over each dataset for the ids (kept as packed integers when
+    they are), one over the pairs of images for the annotations an id names
+    on both sides: memory holds the ids and one pair of images.
+    """
+    b_ids, h_ids = _unique_ids(base), _unique_ids(head)
+    if b_ids is None or h_ids is None:
+        return False
+    shared = _shared_count(b_ids, h_ids)
     if not shared:
-        return not b_img or not h_img
-    pair_of = {id(b): id(h) for b, h in pairs if b is not None and h is not None}
-    allowed = (1.0 - STABLE_ID_SHARE) * len(shared)
-    bad = 0
-    for a in shared:
-        (bi, ba), (hi, ha) = b_img[a], h_img[a]
-        # Same image, and the same object: an equal or overlapping shape. Ids a
-        # reader numbered in file order shift when one annotation is inserted,
-        # and then point at a neighbour elsewhere in the image.
-        if pair_of.get(id(bi)) == id(hi):
-            if geometry_same(ba, ha):
+        return not len(b_ids) or not len(h_ids)
+    allowed = (1.0 - STABLE_ID_SHARE) * shared
+    bad = shared  # an id counts as good once found on a pair of images with the same object
+    for bi, hi in pairs:
+        if bad <= allowed:
+            break
+        if bi is None or hi is None:
+            continue
+        on_head = {a.id: a for a in hi.annotations}
+        for ba in bi.annotations:
+            ha = on_head.get(ba.id)
+            # Same image, and the same object: an equal or overlapping shape. Ids a
+            # reader numbered in file order shift when one annotation is inserted,
+            # and then point at a neighbour elsewhere in the image.
+            if ha is not None and _same_object(ba, ha, bi, hi, min_iou):
+                bad -= 1
+    return bad <= allowed
+
+
+def _same_object(ba, ha, bi, hi, min_iou: float) -> bool:
+    if geometry_same(ba, ha):
+        return True
+    iou = pair_iou(ba, ha, bi, hi)
+    return iou is None or iou >= min_iou  # no pixels to compare: give the id the benefit of the doubt
+
+
+def _unique_ids(ds: Dataset):
+    """The annotation ids of ``ds`` (a sorted ``int64`` array, or a set), or ``None`` when one is missing or repeated."""
+    ids = array("q")
+    loose = None  # the ids once one is not a machine integer
+    for _, ann in ds.annotations():
+        i = ann.id
+        if i is None:
+            return None
+        if loose is None:
+            try:
+                ids.append(i)
                 continue
-            iou = pair_iou(ba, ha, bi, hi)
-            if iou is None or iou >= min_iou:  # no pixels to compare: give the id the benefit of the doubt
-                continue
-        bad += 1
-        if bad > allowed:
-            return False
-    return True
+            except (TypeError, OverflowError):
+                loose = set(ids.tolist())
+                if len(loose) != len(ids):
+                    return None
+        if i in loose:
+            return None
+        loose.add(i)
+    if loose is not None:
+        return loose
+    packed = np.frombuffer(ids, np.int64) if len(ids) else np.zeros(0, np.int64)
+    packed = np.sort(packed)
+    if packed.size > 1 and not np.all(packed[1:] != packed[:-1]):
+        return None
+    return packed
+
+
+def _shared_count(a, b) -> int:
+    """How many ids two :func:`_unique_ids` results share."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return int(np.intersect1d(a, b, assume_unique=True).size)
+    a = set(a.tolist()) if isinstance(a, np.ndarray) else a
+    b = set(b.tolist()) if isinstance(b, np.ndarray) else b
+    return len(a & b)
 
 
 def _rasterizable(ann: Annotation, item: Item) -> bool:

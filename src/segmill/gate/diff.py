@@ -27,6 +27,7 @@ classes
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,14 +173,30 @@ class DatasetDiff:
         }
 
 
-def match_images(base: Dataset, head: Dataset) -> list[tuple[Item | None, Item | None]]:
+def match_images(base: Dataset, head: Dataset) -> ImagePairs:
     """``(base_item, head_item)`` pairs by :data:`segmill.agree.align.VERSION_RULES` (file name, then id).
 
     In head order, then the images only ``base`` has, in base order; one side
     is ``None`` for an added or removed image.
     """
-    rows = align([head.items, base.items], VERSION_RULES)
-    return [(row.items[1], row.items[0]) for row in rows]
+    return ImagePairs(align([head.items, base.items], VERSION_RULES))
+
+
+class ImagePairs(Sequence):
+    """The pairs :func:`match_images` makes, each pair's items taken from the datasets when it is reached
+    (a spilled dataset's one pair at a time: :mod:`segmill.spilled`)."""
+
+    def __init__(self, rows):
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        h, b = self._rows[k].items
+        return b, h
 
 
 def _key(item: Item) -> str:

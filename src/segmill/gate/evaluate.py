@@ -20,6 +20,7 @@ from ..check import Finding
 from ..check import check as check_dataset
 from ..check.finding import severity_rank
 from ..model import Dataset, Item
+from ..spilled import SpilledItems
 from .baseline import Baseline
 from .diff import DatasetDiff, diff
 from .policy import RULES, GateConfig
@@ -272,11 +273,9 @@ class _Findings:
 
 def _new_check_findings(out: _Findings, base, head, counts: dict, checker, check_config, paths) -> list:
     """GATE001: check both versions, report the head's new findings; the head's check findings."""
-    if checker is None:
-        checker = check_dataset
     base_path, head_path = paths
-    bres = checker(base, config=check_config, path=base_path)
-    hres = checker(head, config=check_config, path=head_path)
+    bres = _check_version(base, checker, check_config, base_path)
+    hres = _check_version(head, checker, check_config, head_path)
     fresh = new_findings(_relocate(bres.findings, base_path, head_path), hres.findings)
     counts.update(base=len(bres.findings), head=len(hres.findings), new=len(fresh))
     for f in fresh:
@@ -284,6 +283,23 @@ def _new_check_findings(out: _Findings, base, head, counts: dict, checker, check
                 annotation_id=f.annotation_id, key=f.fingerprint(), severity=f.severity, file=f.file,
                 data={"check_code": f.code, "check_fingerprint": f.fingerprint(), "location": f.location()})
     return list(hres.findings)
+
+
+def _check_version(ds: Dataset, checker, config, path):
+    """The check of one version: ``checker``'s, or for a spilled dataset the streamed check of its file.
+
+    A spilled dataset (:mod:`segmill.spilled`) is checked as ``segmill
+    check`` checks its file, a batch of images at a time (the same findings
+    as the whole check, :func:`segmill.check.streamed.check_streamed`).
+    """
+    if checker is None and path is not None and isinstance(ds.items, SpilledItems):
+        # lazy: the streamed check is needed only for a spilled dataset
+        from ..check.streamed import check_streamed
+
+        res = check_streamed(str(path), format=ds.meta.get("source_format"), config=config)
+        if res is not None:
+            return res
+    return (checker or check_dataset)(ds, config=config, path=path)
 
 
 def _category_rules(out: _Findings, d: DatasetDiff) -> None:

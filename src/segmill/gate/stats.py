@@ -11,6 +11,7 @@ id is not declared is keyed ``"<id 7>"``.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,7 @@ def class_stats(ds: Dataset) -> dict[str, ClassStats]:
     Declared classes without annotations are listed with zero counts.
     """
     names = class_name_map(ds)
-    areas: dict[str, list[float]] = {}
+    areas: dict[str, array] = {}  # packed: 8 bytes an annotation
     counts: dict[str, int] = {}
     images: dict[str, int] = {}
     for item in ds.items:
@@ -101,13 +102,16 @@ def class_stats(ds: Dataset) -> dict[str, ClassStats]:
             seen.add(key)
             a = geometry_area(ann)
             if a is not None:
-                areas.setdefault(key, []).append(a)
+                got = areas.get(key)
+                if got is None:
+                    got = areas[key] = array("d")
+                got.append(a)
         for key in seen:
             images[key] = images.get(key, 0) + 1
     out: dict[str, ClassStats] = {}
     for key in sorted(set(names.values()) | set(counts)):
         st = ClassStats(count=counts.get(key, 0), images=images.get(key, 0))
-        arr = np.asarray(areas.get(key, ()), dtype=np.float64)
+        arr = np.frombuffer(areas[key], np.float64) if key in areas else np.zeros(0)
         if arr.size:
             st.mean_area = float(arr.mean())
             st.median_area = float(np.median(arr))

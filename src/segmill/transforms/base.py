@@ -69,6 +69,11 @@ class Step:
         """What :meth:`decide` needs to know of ``item`` (a step that :attr:`selects`)."""
         return item.id
 
+    def new_keys(self):
+        """The empty container the :meth:`key` of every item is appended to for :meth:`decide`
+        (a list; a step may pack its keys)."""
+        return []
+
     def decide(self, keys: list) -> None:
         """Choose, knowing the :meth:`key` of every item in order (a step that :attr:`selects`)."""
 
@@ -98,7 +103,9 @@ def run_steps(dataset: Dataset, steps: Iterable[Step]) -> tuple[Dataset, EditRep
     for st in steps:
         categories = st.begin(dataset)
         if st.selects:
-            st.decide([st.key(it) for it in dataset.items])
+            keys = st.new_keys()
+            keys.extend(st.key(it) for it in dataset.items)
+            st.decide(keys)
         items = st.edit(list(dataset.items))
         report.extend(st.end())
         dataset = derive(dataset, categories=categories, items=items)

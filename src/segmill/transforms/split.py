@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import UsageError
 from ..model import Dataset
 from ..validate import brief
 from .base import Step, Stepped, with_annotations
 from .report import EditReport
-from .stable import checked_seed, seeded_order, stable_key
+from .stable import checked_seed, seeded_order
 
 __all__ = ["Split", "parse_split", "quotas", "SPLIT_NAME"]
 
@@ -120,30 +123,80 @@ def _deal(order: list[int], room: list[int], assigned: list) -> None:
         given[best] += 1
 
 
-def _stratified(keys: list, seed: int, room: list[int], assigned: list) -> int:
-    """Fill ``assigned`` group by group (see the module docs); the number of groups.
+class SplitKeys:
+    """Each image's ``(id, class set)`` in order, packed: what a split chooses with, 6 bytes an image.
 
-    ``keys`` holds each image's ``(id, class set)``, in order.
+    The ids are kept as ``int64`` while every one is a plain ``int`` (else
+    as a list), the class sets as an index into the distinct ones (in order
+    of first appearance). Behaves as the list of pairs it stands for where a
+    split uses it: ``append``, ``extend``, ``len``, indexing.
     """
-    groups: dict[tuple, list[int]] = {}
-    for k, (_, group) in enumerate(keys):
-        groups.setdefault(group, []).append(k)
-    names = list(groups)
-    group_rank = {g: r for r, g in enumerate(names[i] for i in seeded_order(seed, names))}
-    for g, members in groups.items():
-        members.sort(key=lambda k: (stable_key(seed, keys[k][0]), k))
+
+    def __init__(self, keys=()):
+        self.ids = array("q")
+        self.loose: list | None = None  # the ids, once one is not a plain machine integer
+        self.group_of = array("i")
+        self.groups: list[tuple] = []
+        self._where: dict = {}
+        self.extend(keys)
+
+    def append(self, key) -> None:
+        i, group = key
+        if self.loose is not None:
+            self.loose.append(i)
+        elif type(i) is int and -(1 << 63) <= i < (1 << 63):
+            self.ids.append(i)
+        else:  # a str, a bool, a huge int: its digest depends on its type, kept as it is
+            self.loose = self.ids.tolist() + [i]
+            self.ids = array("q")
+        g = self._where.get(group)
+        if g is None:
+            g = self._where[group] = len(self.groups)
+            self.groups.append(group)
+        self.group_of.append(g)
+
+    def extend(self, keys) -> None:
+        for key in keys:
+            self.append(key)
+
+    def __len__(self) -> int:
+        return len(self.group_of)
+
+    def id_values(self):
+        """The ids in order (the packed array, or the list)."""
+        return self.loose if self.loose is not None else self.ids
+
+    def __getitem__(self, k: int) -> tuple:
+        return self.id_values()[k], self.groups[self.group_of[k]]
+
+
+def _stratified(keys: SplitKeys, seed: int, room: list[int], assigned) -> int:
+    """Fill ``assigned`` group by group (see the module docs); the number of groups."""
+    n_groups = len(keys.groups)
+    of = np.frombuffer(keys.group_of, np.int32) if len(keys) else np.zeros(0, np.int32)
+    by_group = np.argsort(of, kind="stable")  # the images of each group together, in order
+    bounds = np.searchsorted(of[by_group], np.arange(n_groups + 1)).tolist()
+    ids = keys.id_values()
+    members = []
+    for g in range(n_groups):
+        ks = by_group[bounds[g]:bounds[g + 1]]
+        members.append(ks[seeded_order(seed, [ids[k] for k in ks.tolist()])].tolist())  # ties: by position
+    rank = [0] * n_groups
+    for r, g in enumerate(seeded_order(seed, keys.groups)):
+        rank[g] = r
     room = list(room)
-    for g in sorted(names, key=lambda g: (len(groups[g]), group_rank[g])):
-        members = groups[g]
-        if len(members) < len(room):
+    start = [0] * n_groups  # members given away by the coverage pass
+    for g in sorted(range(n_groups), key=lambda g: (len(members[g]), rank[g])):
+        if len(members[g]) < len(room):
             continue
         for j in range(len(room)):
             if room[j] > 0:
-                assigned[members.pop(0)] = j
+                assigned[members[g][start[g]]] = j
+                start[g] += 1
                 room[j] -= 1
-    rest = [k for g in sorted(names, key=group_rank.get) for k in groups[g]]
+    rest = [k for g in sorted(range(n_groups), key=rank.__getitem__) for k in members[g][start[g]:]]
     _deal(rest, room, assigned)
-    return len(groups)
+    return n_groups
 
 
 class _Split(Step):
@@ -166,14 +219,19 @@ class _Split(Step):
         group = tuple(sorted({names[a.category_id] for a in item.annotations if a.category_id in names}))
         return (item.id, self.interned.setdefault(group, group))  # one tuple a class set, however many images
 
-    def decide(self, keys: list) -> None:
+    def new_keys(self) -> SplitKeys:
+        return SplitKeys()
+
+    def decide(self, keys) -> None:
+        if not isinstance(keys, SplitKeys):
+            keys = SplitKeys(keys)
         n = len(keys)
         room = quotas([f for _, f in self.splits], n)
-        self.assigned = assigned = [None] * n
+        self.assigned = assigned = array("h", bytes(2 * n))  # every image is dealt a split below
         if self.stratify:
             self.groups = _stratified(keys, self.seed, room, assigned)
         else:
-            _deal(seeded_order(self.seed, [i for i, _ in keys]), room, assigned)
+            _deal(seeded_order(self.seed, keys.id_values()), room, assigned)
 
     def split_of(self, k: int) -> str:
         """The split of the ``k``-th image :meth:`decide` saw."""

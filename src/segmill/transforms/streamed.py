@@ -172,7 +172,7 @@ def _keys_of(transforms, j: int, source: Stream, keys: dict) -> list:
     header = _begun(steps, source.header, keys)
     probe = transforms[j].step()
     probe.begin(header)
-    out: list = []
+    out = probe.new_keys()
     what = type(transforms[j]).__name__.lower()
     for batch in batched(track(source, desc=f"reading the images the {what} chooses from"),
                          scaled(BATCH, 16)):

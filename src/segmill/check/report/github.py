@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["render_github"]
+from typing import Iterator
+
+__all__ = ["github_chunks", "render_github"]
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -17,8 +19,12 @@ def _prop(s: str) -> str:
 
 def render_github(result) -> str:
     """``::error file=F,title=CODE::name: location: message`` lines (escaped as GitHub requires)."""
+    return "".join(github_chunks(result))
+
+
+def github_chunks(result) -> Iterator[str]:
+    """:func:`render_github`'s lines, one finding at a time (each with its newline)."""
     names = {r.code: r.name for r in result.rules}
-    out = []
     for f in result.findings:
         props = []
         if f.file:
@@ -26,5 +32,4 @@ def render_github(result) -> str:
         props.append(f"title={_prop(f.code)}")
         where = f.location().split(": ", 1)[-1] if f.file else f.location()
         text = f"{names.get(f.code, f.code)}: {where}: {f.message}"
-        out.append(f"::{_LEVEL[f.severity]} {','.join(props)}::{_data(text)}")
-    return "\n".join(out) + ("\n" if out else "")
+        yield f"::{_LEVEL[f.severity]} {','.join(props)}::{_data(text)}\n"

@@ -8,20 +8,22 @@ counts the findings ``segmill fix`` would fix (``"fixable"``) and those only
 encodes indented JSON in pure Python, one generator step per token, which
 costs tens of seconds for a few hundred thousand findings; :func:`_dumps`
 writes the same text with less work per value, and each finding is turned
-into a dict only while it is written (the whole result is never held twice).
-Anything it does not know how to write exactly as :mod:`json` would (a
-value of an unexpected type, a cycle) sends the whole result to
-:func:`json.dumps`.
+into a dict only while it is written and given away as a chunk
+(:func:`json_chunks`): the report is never held whole. Anything it does not
+know how to write exactly as :mod:`json` would (a value of an unexpected
+type, a cycle) sends that part (the head, or one finding) to
+:func:`json.dumps`, indented to its place: the same text.
 """
 
 from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring
+from typing import Iterator
 
-from .text import fixable_count, unsafe_fixable_count
+from .._tally import tally_of
 
-__all__ = ["render_json"]
+__all__ = ["json_chunks", "json_text", "render_json"]
 
 _INF = float("inf")
 
@@ -149,39 +151,39 @@ def _dict_text(o: dict, indent: str, inner: str) -> str:
     return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
 
 
-def _head(result) -> dict:
+def _head(result, tally) -> dict:
     """:meth:`CheckResult.head_dict` with ``summary["fixable"]`` (``"unsafe_fixable"``): how many findings
     ``segmill fix`` (only ``--unsafe-fixes``) would fix."""
-    head = result.head_dict()
+    head = result.head_dict(tally)
     summary = head.get("summary")
     if isinstance(summary, dict) and "fixable" not in summary:
-        summary["fixable"] = fixable_count(result)
-        summary["unsafe_fixable"] = unsafe_fixable_count(result)
+        summary["fixable"] = tally.fixable
+        summary["unsafe_fixable"] = tally.unsafe
     return head
 
 
-def _dumps(result) -> str:
-    """:meth:`CheckResult.to_dict` as indented JSON, the findings converted one at a time."""
-    head = _text(_head(result), "")  # every key but the last, "findings"
-    out = [head[:-2], ",\n  " + _key("findings") + ": "]  # the head without its closing "\n}"
-    if not result.findings:
-        out.append("[]")
-    else:
-        out.append("[\n    ")
-        sep = ""
-        for f in result.findings:  # one string per finding: not millions of fragments held at once
-            out.append(sep + _text(f.to_dict(), "    "))
-            sep = ",\n    "
-        out.append("\n  ]")
-    out.append("\n}\n")
-    return "".join(out)
+def json_text(o, indent: str) -> str:
+    """``json.dumps(o, indent=2, ensure_ascii=False, allow_nan=False)`` at nesting ``indent`` (its lines after
+    the first start with ``indent``): :func:`_text`'s, or :func:`json.dumps`'s where it gives up."""
+    try:
+        return _text(o, indent)
+    except (_Unusual, RecursionError):
+        # json's indented text of a nested value is its own with every line break indented (strings
+        # hold no raw line break: json escapes them)
+        return json.dumps(o, indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n" + indent)
+
+
+def json_chunks(result) -> Iterator[str]:
+    """:meth:`CheckResult.to_dict` as indented JSON: the head, then one chunk per finding, then the end."""
+    head = json_text(_head(result, tally_of(result)), "")  # every key but the last, "findings"
+    yield head[:-2] + ",\n  " + _key("findings") + ": "  # the head without its closing "\n}"
+    sep = "[\n    "
+    for f in result.findings:  # one string per finding, given away at once
+        yield sep + json_text(f.to_dict(), "    ")
+        sep = ",\n    "
+    yield "[]\n}\n" if sep == "[\n    " else "\n  ]\n}\n"
 
 
 def render_json(result) -> str:
     """The result as indented JSON with a trailing newline."""
-    try:
-        return _dumps(result)
-    except (_Unusual, RecursionError):
-        out = _head(result)
-        out["findings"] = [f.to_dict() for f in result.findings]
-        return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(json_chunks(result))
