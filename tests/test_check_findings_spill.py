@@ -11,6 +11,9 @@ is what it prints.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import dataclasses
 import json
 import random
@@ -29,6 +32,11 @@ from segmill.cli import main
 from segmill.formats import coco
 from segmill.transforms import streamed
 
+_spec = importlib.util.spec_from_file_location("_defects", Path(__file__).with_name("_defects.py"))
+_defects = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_defects)
+spoil_geometry = _defects.spoil_geometry
+
 #: Each format with the options it takes (the text report's variants too).
 _RENDERINGS = [("text", {}), ("text", {"statistics": True}), ("text", {"max_locations": 0}),
                ("text", {"max_locations": 3}), ("json", {}), ("junit", {}), ("sarif", {}), ("github", {})]
@@ -38,15 +46,7 @@ def _many_findings(path, n_images: int = 120, seed: int = 5):
     """A COCO file with findings of several rules and severities (geometry, overlaps, names, files)."""
     doc = synth.coco_dict(n_images, seed=seed)
     doc["categories"].append({"id": 900, "name": "Class01 ", "supercategory": "x"})  # similar name, unused
-    for k, a in enumerate(doc["annotations"][::3]):
-        if isinstance(a["segmentation"], list) and a["segmentation"]:
-            x, y = a["segmentation"][0][:2]
-            if k % 3 == 0:  # a bow tie: self-intersecting
-                a["segmentation"] = [[x, y, x + 9, y + 9, x + 9, y, x, y + 9]]
-            elif k % 3 == 1:  # degenerate: no area
-                a["segmentation"] = [[x, y, x + 5, y, x + 10, y]]
-            else:
-                a["area"] = a["area"] * 3 + 7  # stored area disagrees
+    spoil_geometry(doc["annotations"][::3])
     doc["images"][1]["file_name"] = doc["images"][0]["file_name"]  # the same file twice
     path.write_text(json.dumps(doc))
     return path

@@ -8,6 +8,9 @@ back to the whole read, which reports it.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import json
 
 import pytest
@@ -22,21 +25,18 @@ from segmill.check import streamed as dcheck
 from segmill.formats import coco
 from segmill.transforms import streamed
 
+_spec = importlib.util.spec_from_file_location("_defects", Path(__file__).with_name("_defects.py"))
+_defects = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_defects)
+spoil_geometry = _defects.spoil_geometry
+
 
 def _with_defects(path, n_images: int, seed: int):
     """A synthetic COCO file with defects a strict read accepts (geometry, names, files, usage)."""
     doc = synth.coco_dict(n_images, seed=seed)
     doc["categories"].append({"id": 900, "name": "Class01 ", "supercategory": "x"})  # similar name, unused
     anns = doc["annotations"]
-    for k, a in enumerate(anns[::5]):
-        if isinstance(a["segmentation"], list) and a["segmentation"]:
-            x, y = a["segmentation"][0][:2]
-            if k % 3 == 0:  # a bow tie: self-intersecting
-                a["segmentation"] = [[x, y, x + 9, y + 9, x + 9, y, x, y + 9]]
-            elif k % 3 == 1:  # degenerate: no area
-                a["segmentation"] = [[x, y, x + 5, y, x + 10, y]]
-            else:
-                a["area"] = a["area"] * 3 + 7  # stored area disagrees
+    spoil_geometry(anns[::5])
     for a in anns[::2]:  # a class with enough objects to score sizes (C008)
         a["category_id"] = doc["categories"][0]["id"]
     for a in anns[2::18]:  # a speck: a size outlier of its class
