@@ -27,10 +27,11 @@ from collections.abc import Sequence
 from typing import Iterable, Iterator
 
 from . import io
+from ._fields import without_init
 from .errors import InputError
 from .model import Dataset, Item
 
-__all__ = ["SpilledItems", "spill", "skeletons_of", "spill_or_read"]
+__all__ = ["SpilledItems", "spill", "spill_or_read"]
 
 _EMPTY: dict = {}
 _READ_AHEAD = 1 << 20  # bytes read at a time by a sequential pass
@@ -42,15 +43,8 @@ def _skeleton(item: Item) -> Item:
     No annotations, and ``attributes`` and ``extra`` one shared empty dict:
     a COCO image's extra fields (URLs, dates) would cost more than the rest.
     """
-    out = Item.__new__(Item)
-    put = object.__setattr__
-    for k, v in item.__dict__.items():
-        if k == "annotations":
-            v = []
-        elif k == "attributes" or k == "extra" or k == "origin":
-            v = _EMPTY if k != "origin" else None
-        put(out, k, v)
-    return out
+    return without_init(Item, **{**item.__dict__, "annotations": [], "attributes": _EMPTY, "extra": _EMPTY,
+                                 "origin": None})
 
 
 class SpilledItems(Sequence):
@@ -117,11 +111,6 @@ class SpilledItems(Sequence):
 
     def __reduce__(self):  # a copy sent to another process carries its items
         return (list, (list(self),))
-
-
-def skeletons_of(items: Sequence) -> Sequence:
-    """What to key ``items`` by: a spilled list's skeletons, or the items themselves."""
-    return items.skeletons if isinstance(items, SpilledItems) else items
 
 
 def spill(path, format: str | None = None, **options) -> Dataset:

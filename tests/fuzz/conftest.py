@@ -55,6 +55,23 @@ def read_or_refuse(path, fmt: str, **options):
     return ds
 
 
+def stream_or_refuse(path, fmt: str, whole, **options) -> None:
+    """Stream ``path`` as ``fmt``: the dataset :func:`read_or_refuse` gave (``whole``), or a refusal where it refused.
+
+    A format's stream is a second reader of the same bytes: it must take what
+    the read takes and refuse (with a one-line :class:`SegmillError`) what
+    the read refuses.
+    """
+    try:
+        streamed = segmill.stream(path, fmt, **options).to_dataset()
+    except SegmillError as exc:
+        assert "\n" not in str(exc), f"multi-line message: {exc!r}"
+        assert whole is None, f"the stream refused what the read took: {exc}"
+        return
+    assert whole is not None, "the stream took what the read refused"
+    assert streamed == whole or repr(streamed) == repr(whole)  # NaN != NaN: then compare what they show
+
+
 def write_or_refuse(ds, dst, fmt: str, **options):
     """Write ``ds`` as ``fmt`` to ``dst``; a SegmillError leaves nothing; nothing lands beside ``dst``."""
     dst = Path(dst)
@@ -74,6 +91,11 @@ def write_or_refuse(ds, dst, fmt: str, **options):
 @pytest.fixture
 def reads_or_refuses():
     return read_or_refuse
+
+
+@pytest.fixture
+def streams_or_refuses():
+    return stream_or_refuse
 
 
 @pytest.fixture

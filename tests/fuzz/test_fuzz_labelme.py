@@ -86,7 +86,8 @@ def _mutated(seed: Path, ops, edit) -> bytes:
        name=st.sampled_from(NAMES), mode=st.sampled_from(["raise", "skip", "keep"]),
        raster=st.sampled_from(["coco", "pil"]), whole_folder=st.booleans())
 def test_mutated_labelme_is_read_or_refused_and_written_back_or_refused(
-        reads_or_refuses, writes_or_refuses, seed, ops, edit, name, mode, raster, whole_folder):
+        reads_or_refuses, streams_or_refuses, writes_or_refuses, seed, ops, edit, name, mode, raster,
+        whole_folder):
     json_file, beside = seed
     data = _mutated(json_file, ops, edit)
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,6 +103,7 @@ def test_mutated_labelme_is_read_or_refused_and_written_back_or_refused(
             target = src / "x.json"
             target.write_bytes(data)
         ds = reads_or_refuses(src if whole_folder else target, "labelme", errors=mode, raster=raster)
+        streams_or_refuses(src if whole_folder else target, "labelme", ds, errors=mode, raster=raster)
         if ds is not None and mode != "keep":
             writes_or_refuses(ds, Path(tmp) / "out", "labelme")
 

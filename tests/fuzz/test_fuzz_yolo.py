@@ -128,7 +128,7 @@ mutation = st.tuples(
 @given(seed=st.sampled_from(SEEDS), ops=st.lists(mutation, min_size=1, max_size=4),
        mode=st.sampled_from(["raise", "skip", "keep"]), raster=st.sampled_from(["coco", "pil"]))
 def test_mutated_yolo_is_read_or_refused_and_written_back_or_refused(
-        reads_or_refuses, writes_or_refuses, seed, ops, mode, raster):
+        reads_or_refuses, streams_or_refuses, writes_or_refuses, seed, ops, mode, raster):
     with tempfile.TemporaryDirectory() as tmp:
         src, outside = Path(tmp) / "in", Path(tmp) / "outside"
         shutil.copytree(seed, src, copy_function=shutil.copyfile)
@@ -136,6 +136,7 @@ def test_mutated_yolo_is_read_or_refused_and_written_back_or_refused(
         for op in ops:
             _mutate(src, outside, *op)
         ds = reads_or_refuses(src, "yolo", errors=mode, raster=raster)
+        streams_or_refuses(src, "yolo", ds, errors=mode, raster=raster)  # the stream: a second reader
         if ds is not None and mode != "keep":
             writes_or_refuses(ds, Path(tmp) / "out", "yolo")
 

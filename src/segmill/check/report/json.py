@@ -23,7 +23,7 @@ from typing import Iterator
 
 from .._tally import tally_of
 
-__all__ = ["json_chunks", "json_text", "render_json"]
+__all__ = ["json_chunks", "json_text", "list_chunks", "render_json"]
 
 _INF = float("inf")
 
@@ -177,11 +177,20 @@ def json_chunks(result) -> Iterator[str]:
     """:meth:`CheckResult.to_dict` as indented JSON: the head, then one chunk per finding, then the end."""
     head = json_text(_head(result, tally_of(result)), "")  # every key but the last, "findings"
     yield head[:-2] + ",\n  " + _key("findings") + ": "  # the head without its closing "\n}"
-    sep = "[\n    "
-    for f in result.findings:  # one string per finding, given away at once
-        yield sep + json_text(f.to_dict(), "    ")
-        sep = ",\n    "
-    yield "[]\n}\n" if sep == "[\n    " else "\n  ]\n}\n"
+    yield from list_chunks((f.to_dict() for f in result.findings), "    ")  # one string per finding
+    yield "\n}\n"
+
+
+def list_chunks(values, indent: str) -> Iterator[str]:
+    """The JSON list of ``values`` as :func:`json_text` writes it with items at ``indent``, a value a chunk.
+
+    ``[]`` when there is none; else the closing bracket two spaces less in.
+    """
+    sep = "[\n" + indent
+    for v in values:
+        yield sep + json_text(v, indent)
+        sep = ",\n" + indent
+    yield "[]" if sep[0] == "[" else "\n" + indent[:-2] + "]"
 
 
 def render_json(result) -> str:

@@ -113,13 +113,11 @@ def sarif_chunks(result) -> Iterator[str]:
     yield before
     # lazy: start-up time (only the renderer asked for is loaded); json.dumps's text without its
     # closures per call (cycles, which no_gc would keep: a few hundred bytes a finding)
-    from .json import json_text
+    from .json import list_chunks
 
-    index, sep = _index(result), "[\n" + _AT
-    for f in result.findings:
-        yield sep + json_text(_result(f, index), _AT)
-        sep = ",\n" + _AT
-    yield ("[]" if sep == "[\n" + _AT else "\n      ]") + after
+    index = _index(result)
+    yield from list_chunks((_result(f, index) for f in result.findings), _AT)
+    yield after
 
 
 def _dumps(o) -> str:
