@@ -54,18 +54,22 @@ class SpilledItems(Sequence):
     ----------
     items : iterable of Item
         Read once, in order.
+    skeletons : bool, default True
+        Whether to keep :attr:`skeletons` (a pass that needs none keeps
+        only the offsets in memory: ``segmill check``).
 
     Attributes
     ----------
     skeletons : list of Item
         Per item, a copy with ``id``, ``file_name``, size and ``split`` only
-        (no annotations, empty ``attributes`` and ``extra``).
+        (no annotations, empty ``attributes`` and ``extra``). Absent when
+        not kept.
     """
 
-    def __init__(self, items: Iterable[Item]):
+    def __init__(self, items: Iterable[Item], *, skeletons: bool = True):
         self._file = tempfile.TemporaryFile()
         self._ends = array("Q")
-        self.skeletons: list[Item] = []
+        kept: list[Item] | None = [] if skeletons else None
         at = 0
         dumps, write = pickle.dumps, self._file.write
         for item in items:
@@ -73,8 +77,11 @@ class SpilledItems(Sequence):
             write(data)
             at += len(data)
             self._ends.append(at)
-            self.skeletons.append(_skeleton(item))
+            if kept is not None:
+                kept.append(_skeleton(item))
         self._file.flush()
+        if kept is not None:
+            self.skeletons = kept
 
     def __len__(self) -> int:
         return len(self._ends)

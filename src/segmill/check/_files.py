@@ -19,6 +19,9 @@ from ..paths import is_inside, resolve_inside
 
 __all__ = ["image_files"]
 
+_NO_NAME = (None, None)
+_ABSENT = (False, None)
+
 
 def _absent_inside(root_r: str, name, folders: dict) -> bool:
     """Whether ``name`` certainly resolves inside ``root_r`` to nothing at all (no file, no link)."""
@@ -54,16 +57,16 @@ def image_files(root, items) -> tuple[list, int]:
     name :func:`~segmill.paths.resolve_inside` refuses, ``(None, None)`` without root or name; plus how
     many were found.
     """
-    res = []
+    res = []  # the common answers are shared tuples: a pointer an image
     found = 0
     root_r = os.path.realpath(root) if root is not None else None
     folders: dict = {}
     for it in items:
         if root is None or not it.file_name:
-            res.append((None, None))
+            res.append(_NO_NAME)
             continue
         if _absent_inside(root_r, it.file_name, folders):
-            res.append((False, None))
+            res.append(_ABSENT)
             continue
         try:
             p = resolve_inside(root, it.file_name)
@@ -72,5 +75,5 @@ def image_files(root, items) -> tuple[list, int]:
             continue
         exists = p.is_file()
         found += exists
-        res.append((p if exists else False, None))
+        res.append((p, None) if exists else _ABSENT)
     return res, found

@@ -92,7 +92,7 @@ def _resolve(config, select, ignore):
 
 
 def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Config | None = None,
-                   select=None, ignore=None, timings: dict | None = None) -> CheckResult:
+                   select=None, ignore=None, timings: dict | None = None, sink=None) -> CheckResult:
     """Check several datasets (splits, files) together.
 
     Every rule runs on each dataset; rules that compare datasets (C005: one
@@ -103,9 +103,13 @@ def check_datasets(datasets: Sequence[tuple[Dataset, str | None]], *, config: Co
     datasets : sequence of (Dataset, path or None)
     config, select, ignore, timings :
         As :func:`check`.
+    sink : callable, optional
+        ``sink(code)`` -> a list-like (``append``, ``extend``, ``len``) that
+        takes the rule's findings as they come, instead of the result's
+        list (which is then empty): a streamed check spills them.
     """
     with no_gc():
-        return _check_datasets(datasets, config, select, ignore, timings)
+        return _check_datasets(datasets, config, select, ignore, timings, sink)
 
 
 def _shared_seconds(contexts) -> dict:
@@ -128,7 +132,7 @@ def _record(timings: dict, code: str, seconds: float, found: int, before: dict, 
     timings[code] = (seconds - built, found)
 
 
-def _check_datasets(datasets, config, select, ignore, timings=None) -> CheckResult:
+def _check_datasets(datasets, config, select, ignore, timings=None, sink=None) -> CheckResult:
     cfg = _resolve(config, select, ignore)
     rules = select_rules(cfg.select, cfg.ignore, cfg.extend_select)
     severities = {r.code: cfg.severity.get(r.code, r.severity) for r in rules}
@@ -143,21 +147,22 @@ def _check_datasets(datasets, config, select, ignore, timings=None) -> CheckResu
     for ctx in contexts:
         ctx.siblings = contexts
     findings: list[Finding] = []
-    add = findings.append
     for r in track(rules, total=len(rules), desc="check"):
         opts = {**r.options, **cfg.options.get(r.code, {})}
         sev = severities[r.code]
+        out = findings if sink is None else sink(r.code)
+        add = out.append
         if timings is not None:
-            t0, n0, built0 = time.perf_counter(), len(findings), _shared_seconds(contexts)
+            t0, n0, built0 = time.perf_counter(), len(out), _shared_seconds(contexts)
         for ctx in contexts:
             for hit in r.func(ctx, **opts):
                 if type(hit) is HitColumns:
-                    findings += hit.findings(r.code, sev, ctx.file)
+                    out.extend(hit.findings(r.code, sev, ctx.file))
                     continue
                 add(_finding(r.code, sev, hit.message, hit.file if hit.file is not None else ctx.file,
                              hit.item_id, hit.annotation_id, dict(hit.data), hit.key))
         if timings is not None:
-            _record(timings, r.code, time.perf_counter() - t0, len(findings) - n0, built0,
+            _record(timings, r.code, time.perf_counter() - t0, len(out) - n0, built0,
                     _shared_seconds(contexts))
     for ctx in contexts:
         # Contexts list each other (siblings): break the cycle so the datasets

@@ -14,7 +14,10 @@ skeletons that keep every geometry: correct, but the dataset is then held.
 
 Two runs use the split: :func:`check_streamed` (a stream, a batch of images
 at a time, in one process) and :func:`segmill.distributed.check_sharded`
-(shards on a dask cluster).
+(shards on a dask cluster). :func:`check_streamed` keeps the skeletons on
+disk (:class:`~segmill.spilled.SpilledItems`, 8 bytes an image in memory):
+the dataset-level rules read them in passes and keep packed values (ids as
+int64, file-name hashes), never an annotation table over the whole dataset.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .._entries import Entries, spill_limit
 from ..budget import scaled
 from ..errors import InputError
 from ..model import Dataset
+from ..spilled import SpilledItems
 from ..streaming import batched
 from ._tally import findings_entries
 from .config import Config
@@ -96,18 +100,21 @@ def split_rules(cfg: Config):
     return rules, codes, driver, full, (only(cfg, per_image) if per_image else None)
 
 
-def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> CheckResult:
+def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths, counts=None) -> CheckResult:
     """The findings in the single-process order: rule by rule, the parts' per-image findings in order
     (``parts``: per path, a ``{code: findings}`` a part), the driver's over ``skeletons`` for the rest.
 
     The findings are an :class:`~segmill._entries.Entries` (spilled past the memory budget, tallied
     as they come: :func:`segmill.check._tally.findings_entries`); the parts' lists are taken out of
-    ``parts`` as they are copied (a spilled one's file goes with it).
+    ``parts`` as they are copied (a spilled one's file goes with it). The driver's findings go to an
+    :class:`~segmill._entries.Entries` per rule as they come. ``counts``: ``(images, annotations)``
+    when the caller counted them (else counted over ``skeletons``).
     """
     by_code: dict = {}
     if driver:
-        for f in check_datasets(skeletons, config=only(cfg, driver)).findings:
-            by_code.setdefault(f.code, []).append(f)
+        limit = spill_limit(len(driver))
+        check_datasets(skeletons, config=only(cfg, driver),
+                       sink=lambda code: by_code.setdefault(code, Entries(limit=limit)))
     findings = findings_entries()
     for code in codes:
         if code in PER_IMAGE_RULES:
@@ -119,8 +126,8 @@ def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> Chec
     return CheckResult(findings=findings, rules=rules,
                        severities={r.code: cfg.severity.get(r.code, r.severity) for r in rules},
                        fail_on=cfg.fail_on, paths=[str(p) for p in paths],
-                       images=sum(len(ds.items) for ds, _ in skeletons),
-                       annotations=sum(ds.num_annotations for ds, _ in skeletons))
+                       images=counts[0] if counts else sum(len(ds.items) for ds, _ in skeletons),
+                       annotations=counts[1] if counts else sum(ds.num_annotations for ds, _ in skeletons))
 
 
 def _collect(found: dict, findings, limit: int) -> None:
@@ -159,23 +166,33 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
     paths = as_paths(paths)
     rules, codes, driver, full, worker_cfg = split_rules(cfg)
     limit = spill_limit(len(worker_cfg.select) if worker_cfg is not None else 1)  # the lists of a path share it
-    parts, skeletons = [], []
+    parts, skeletons, counts = [], [], [0, 0]
     for p in paths:
         st = io.stream_bounded(p, format, **read_options)
         if st is None:
             return None
-        header, found, skel = st.header, {}, []
-        try:
+        header, found = st.header, {}
+
+        def skeleton_items(st=st, header=header, found=found, p=p):
+            """The stream's items as skeletons, the per-image rules run on each batch on the way."""
             for batch in batched(_progress.track(st, desc="check"), scaled(BATCH, 16)):
                 if worker_cfg is not None:
                     ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra,
                                  dict(header.meta))
                     with _progress.paused():
                         _collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
-                skel += [skeleton_item(it, keeps_geometry(it, full)) for it in batch]
+                counts[0] += len(batch)
+                for it in batch:
+                    counts[1] += len(it.annotations)
+                    yield skeleton_item(it, keeps_geometry(it, full))
+
+        try:
+            # on disk, not in memory: the dataset-level rules read them in passes, an item at a time
+            items = SpilledItems(skeleton_items(), skeletons=False)
         except InputError:
             return None
-        skeletons.append((Dataset(header.categories, skel, header.info, header.licenses, header.extra,
-                                  dict(header.meta)), str(p)))
+        ds = Dataset(header.categories, [], header.info, header.licenses, header.extra, dict(header.meta))
+        ds.items = items
+        skeletons.append((ds, str(p)))
         parts.append([found])
-    return assemble(cfg, rules, codes, driver, parts, skeletons, paths)
+    return assemble(cfg, rules, codes, driver, parts, skeletons, paths, counts=tuple(counts))

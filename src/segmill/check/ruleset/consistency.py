@@ -191,13 +191,13 @@ def _pixels_of(a):
 
 def _voc_items(ctx) -> dict:
     """Item position -> its annotations that carry a VOC instance number (only items having any)."""
-    t = ctx.table()
     out: dict = {}
-    # Most annotations have no extra fields at all: only those that do are looked into.
-    for r in compress(range(len(t.anns)), map(attrgetter("extra"), t.anns)):
-        a = t.anns[r]
-        if a.extra.get("voc_instance") is not None:
-            out.setdefault(int(t.item_of[r]), []).append(a)
+    # One pass over the items (no annotation table: a streamed check's items are on disk). Most
+    # annotations have no extra fields at all: only those that do are looked into.
+    for p, it in enumerate(ctx.dataset.items):
+        for a in compress(it.annotations, map(attrgetter("extra"), it.annotations)):
+            if a.extra.get("voc_instance") is not None:
+                out.setdefault(p, []).append(a)
     return out
 
 

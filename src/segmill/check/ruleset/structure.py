@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
+from itertools import islice
 from operator import attrgetter
+
+import numpy as np
 
 from ...errors import InputError
 from ...images import image_size
@@ -15,13 +19,32 @@ from ..registry import Hit, rule
 
 
 def _repeats(values):
-    """Yield ``(index, first_index, occurrence)`` for every repeat of a value."""
-    values = list(values)
-    if len(set(values)) == len(values):
+    """Yield ``(index, first_index, occurrence)`` for every repeat of a value, in index order.
+
+    ``values`` is read once. Integers (the usual ids) are packed, 8 bytes
+    each, and compared sorted; anything else is compared in a dict, ``None``
+    never a repeat. Both ways give the same answers (``True`` equals ``1``
+    in either).
+    """
+    packed, listed = array("q"), None
+    it = iter(values)
+    while chunk := list(islice(it, _CHUNK)):
+        if listed is None:
+            try:
+                packed += array("q", chunk)
+                continue
+            except (TypeError, OverflowError):
+                listed = packed.tolist()
+                packed = None
+        listed += chunk
+    if listed is None:
+        yield from _packed_repeats(np.frombuffer(packed, np.int64) if packed else np.zeros(0, np.int64))
+        return
+    if len(set(listed)) == len(listed):
         return  # all distinct (the common case, decided in C)
     first: dict = {}
     seen: dict = defaultdict(int)
-    for i, v in enumerate(values):
+    for i, v in enumerate(listed):
         if v is None:
             continue
         seen[v] += 1
@@ -29,6 +52,25 @@ def _repeats(values):
             yield i, first[v], seen[v]
         else:
             first[v] = i
+
+
+_CHUNK = 1 << 16
+
+
+def _packed_repeats(vals: np.ndarray):
+    """:func:`_repeats` over int64 ``vals``: a sort, and a stable argsort only when a value repeats."""
+    s = np.sort(vals)
+    if not (s[1:] == s[:-1]).any():
+        return
+    del s
+    order = np.argsort(vals, kind="stable")
+    s = vals[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    again = np.flatnonzero(np.r_[False, s[1:] == s[:-1]])  # sorted positions repeating the one before
+    group = starts[np.searchsorted(starts, again, side="right") - 1]
+    index, first, occurrence = order[again], order[group], again - group + 1
+    for k in np.argsort(index, kind="stable"):
+        yield int(index[k]), int(first[k]), int(occurrence[k])
 
 
 @rule("S001", "duplicate-image-id", severity="error", unsafe_fix=RENUMBER_IMAGES,
@@ -43,7 +85,7 @@ def _repeats(values):
       """)
 def duplicate_image_id(ctx):
     items = ctx.real_items()
-    for i, first, n in _repeats([it.id for it in items]):
+    for i, first, n in _repeats(it.id for it in items):
         it = items[i]
         yield Hit(f"image id {it.id!r} is used again by {it.file_name!r} (first by {items[first].file_name!r})",
                   it.id, None, {"index": i, "first_index": first}, key=f"#{n}", file=ctx.file_of(it))
@@ -60,11 +102,25 @@ def duplicate_image_id(ctx):
       Good: ids 17 and 18.
       """)
 def duplicate_annotation_id(ctx):
-    t = ctx.table()
-    for i, first, n in _repeats(list(map(attrgetter("id"), t.anns))):
-        it, a = t.item(i), t.anns[i]
-        yield Hit(f"annotation id {a.id!r} is used again (first in image {t.item(first).id!r})",
-                  it.id, a.id, {"first_item_id": t.item(first).id}, key=f"#{n}", file=ctx.file_of(it))
+    items = ctx.dataset.items  # read in one pass: no annotation table (a streamed check's are on disk)
+    counts = array("q")
+
+    def ids():
+        for it in items:
+            anns = it.annotations
+            counts.append(len(anns))
+            yield from map(attrgetter("id"), anns)
+
+    ends = None
+    for i, first, n in _repeats(ids()):
+        if ends is None:
+            ends = np.cumsum(np.frombuffer(counts, np.int64))
+        p, q = np.searchsorted(ends, [i, first], side="right")
+        it = items[int(p)]
+        a = it.annotations[i - (int(ends[p - 1]) if p else 0)]
+        first_id = items[int(q)].id
+        yield Hit(f"annotation id {a.id!r} is used again (first in image {first_id!r})",
+                  it.id, a.id, {"first_item_id": first_id}, key=f"#{n}", file=ctx.file_of(it))
 
 
 @rule("S003", "duplicate-category-id", severity="error", unsafe_fix=RENUMBER_CATEGORIES,
@@ -89,7 +145,7 @@ def _used_categories(ctx) -> set:
     """Every annotation's ``category_id`` (cached: S004 and S010 share it)."""
     got = ctx.cache.get("used_categories")
     if got is None:
-        got = ctx.cache["used_categories"] = set(map(attrgetter("category_id"), ctx.table().anns))
+        got = ctx.cache["used_categories"] = {a.category_id for it in ctx.dataset.items for a in it.annotations}
     return got
 
 
@@ -171,16 +227,28 @@ def _norm_name(name: str) -> str:
       Good: one entry for ``a.jpg``, holding all its annotations.
       """)
 def duplicate_image_file(ctx):
+    items = ctx.dataset.items
+    # A pass keeps 8 bytes an image (the name's hash); the names are compared only where a hash repeats.
+    hashes = array("q", (hash(_norm_name(it.file_name)) or 1 if it.file_name else 0 for it in items))
+    h = np.frombuffer(hashes, np.int64) if hashes else np.zeros(0, np.int64)
+    s = np.sort(h[h != 0])
+    twice = np.unique(s[1:][s[1:] == s[:-1]])
+    if not twice.size:
+        return
+    suspect = np.isin(h, twice)
+    del hashes, h, s
     first: dict = {}
-    for it in ctx.dataset.items:
+    for p, it in enumerate(items):
+        if not suspect[p]:
+            continue
         key = _norm_name(it.file_name)
         if not key:
             continue
-        if key in first and first[key].id != it.id:
-            yield Hit(f"{it.file_name!r} is already listed as image {first[key].id!r}", it.id, None,
-                      {"file_name": it.file_name, "other_item_id": first[key].id},
-                      key=f"dup of {first[key].id}", file=ctx.file_of(it))
-        first.setdefault(key, it)
+        if key in first and first[key] != it.id:
+            yield Hit(f"{it.file_name!r} is already listed as image {first[key]!r}", it.id, None,
+                      {"file_name": it.file_name, "other_item_id": first[key]},
+                      key=f"dup of {first[key]}", file=ctx.file_of(it))
+        first.setdefault(key, it.id)
 
 
 def _image_files(ctx):
