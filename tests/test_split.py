@@ -214,4 +214,4 @@ def test_the_seeded_order_is_the_digests_sorted_with_ties_by_index(seed, values)
     from segmill.transforms.stable import seeded_order, stable_key
 
     want = sorted(range(len(values)), key=lambda i: (stable_key(seed, values[i]), i))
-    assert seeded_order(seed, values) == want
+    assert seeded_order(seed, values).tolist() == want

@@ -3,11 +3,14 @@
 The oracle is the same write with the buffer never reached: the files must be
 the same bytes whether the lines were held in memory or appended to scratch
 files as images came, including a label list named like an image list of
-``Main``, which replaces it.
+``Main``, which replaces it. The memory tests (tracemalloc) check that what a
+write keeps per image stays a few bytes: 8-byte digests, lines as characters.
 """
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,10 @@ from hypothesis import strategies as st
 import segmill
 from segmill._nameset import NameSet
 from segmill.formats import _voc_write
-from segmill.geometry import Polygons
+from segmill.geometry import Box, Polygons
+from segmill.losses import WriteReport
 from segmill.model import Annotation, Category, Dataset, Item
+from segmill.streaming import Stream
 
 SPLITS = ("train", "val", "test")
 CLASSES = ("cat", "dog")
@@ -107,3 +112,83 @@ def test_nameset_grows_past_its_first_table():
     s = NameSet(f"img{i}" for i in range(5000))
     assert len(s) == 5000 and all(f"img{i}" in s for i in range(0, 5000, 7)) and "img5000" not in s
     assert 1 not in s  # not a string: never in it
+
+
+def _traced(fn) -> tuple[int, int]:
+    """``(bytes held after, peak bytes during)`` ``fn()``, as tracemalloc sees them."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        kept = fn()
+        gc.collect()
+        now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del kept
+    return now - base, peak - base
+
+
+def test_nameset_holds_about_8_bytes_a_name_and_never_doubles_a_table():
+    # N and 4N multiples of RECENT: no recent digests held at either end
+    n = 20 * 1024
+    names = [f"{i:012d}" for i in range(4 * n)]
+    small = _traced(lambda: NameSet(names[:n]))
+    big = _traced(lambda: NameSet(names))
+    held, peak = ((b - s) / (3 * n) for b, s in zip(big, small))
+    assert held < 12, f"{held:.1f} bytes held a name"  # a table half full: 16-32
+    assert peak < 24, f"{peak:.1f} bytes at the peak a name"  # a doubling table rehashed: about 65
+
+
+def test_buffered_list_lines_cost_about_their_characters(tmp_path):
+    vids = [f"{i:012d}" for i in range(20_000)]
+    items = [Item(id=i, file_name=f"{v}.jpg", split="train") for i, v in enumerate(vids)]
+    report = WriteReport()
+
+    def fill():
+        lists = _voc_write._Lists(tmp_path)
+        lists.limit = 1 << 30  # held, never spilled
+        for item, vid in zip(items, vids):
+            lists.add(item, vid, report)
+        return lists
+
+    held, _ = _traced(fill)
+    chars = 13 * len(vids)
+    assert held < 1.5 * chars, f"{held / chars:.1f} bytes a character"  # a list of line strings: about 5.5
+
+
+def test_streamed_write_holds_no_object_per_image(tmp_path):
+    """What a streamed VOC write holds at the end of its images grows by a few bytes an image, not by objects."""
+    cats = [Category(1, "cat")]
+
+    def items(n):
+        for k in range(n):
+            yield Item(id=k + 1, file_name=f"{k:08d}.jpg", width=4, height=4, split="train",
+                       annotations=[Annotation(id=k + 1, category_id=1, geometry=Box(0, 0, 2, 2))])
+
+    def held(n) -> int:
+        at_end = []
+        write_lists = _voc_write._Lists.write
+
+        def measured(self, out, report):
+            gc.collect()
+            at_end.append(tracemalloc.get_traced_memory()[0])
+            return write_lists(self, out, report)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_voc_write._Lists, "write", measured)
+            gc.collect()
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                report = _voc_write.write_stream(Stream(Dataset(categories=cats), items(n), True), tmp_path / f"o{n}")
+            finally:
+                tracemalloc.stop()
+        assert report.items == n
+        return at_end[0] - base
+
+    held(8)  # what a first write loads and caches once
+    n = 512
+    small = held(n)
+    grown = (held(4 * n) - small) / (3 * n)
+    assert grown < 40, f"{grown:.0f} bytes an image"  # a doubling digest table and line strings: about 85

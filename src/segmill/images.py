@@ -15,13 +15,25 @@ import warnings
 from .errors import InputError
 from .limits import check_pixels
 
-__all__ = ["open_image", "image_size"]
+__all__ = ["open_header", "open_image", "image_size"]
 
 _PIL_LIMIT_LOCK = threading.Lock()
 
 
-def _header(src, path, record):
-    """Open ``src`` (a path or a file object) reading only its header; segmill's limit, not Pillow's."""
+def open_header(src, path, record):
+    """Open ``src`` (a path or a file object) reading only its header; segmill's limit, not Pillow's.
+
+    Parameters
+    ----------
+    src : path or file object
+    path, record :
+        What an :class:`~segmill.errors.InputError` names.
+
+    Returns
+    -------
+    PIL.Image.Image
+        Opened lazily (no pixel decoded), its size within the pixel limit.
+    """
     # lazy: start-up time (PIL is only needed to open images)
     from PIL import Image, UnidentifiedImageError
 
@@ -53,7 +65,7 @@ def _header(src, path, record):
 
 def image_size(src, path=None, record: str | None = None) -> tuple[int, int]:
     """``(height, width)`` from an image's header, within the pixel limit; nothing is decoded."""
-    im = _header(src, path if path is not None else src, record)
+    im = open_header(src, path if path is not None else src, record)
     with im:
         w, h = im.size
     return h, w
@@ -80,7 +92,7 @@ def open_image(src, path=None, record: str | None = None):
         (:class:`~segmill.errors.LimitError`).
     """
     path = path if path is not None else src
-    im = _header(src, path, record)
+    im = open_header(src, path, record)
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:

@@ -187,6 +187,28 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
     return report
 
 
+def write_staged(write_to: Callable, path, format: str, header: Dataset, *, strict: bool = False,
+                 force: bool = False, sources=()) -> WriteReport:
+    """Write atomically what ``write_to(tmp)`` writes, as :func:`write` writes a dataset (same rules and errors).
+
+    For a writer that is not the format's :attr:`FormatSpec.write` (a sharded
+    conversion's assembled parts). ``path`` is one local destination;
+    ``header`` is the dataset without its items (its ``source_path`` is a
+    source); ``write_to`` returns the :class:`WriteReport`.
+    """
+    spec = get_format(format)
+    try:
+        with _atomic.staged(path, force=force, **destination_rules(spec, header, sources)) as tmp:
+            with _named_as(tmp, path):
+                report = write_to(tmp)
+            report.path, report.format = str(path), spec.name
+            if strict and report.losses:
+                raise LossError(_loss_message(report))
+    except OSError as exc:
+        _environment_error(exc, path)
+    return report
+
+
 @contextlib.contextmanager
 def _named_as(tmp, dst):
     """An :class:`InputError` a writer raises about its staging path ``tmp`` names ``dst`` instead."""
@@ -376,6 +398,7 @@ def _streamed_convert(src, dst, from_format, to_format, opts: ConvertOptions, st
     if edit_stream is None:
         return write_stream(st, dst, target.name, strict=strict, force=force, sources=[src], **write_opts)
     opened = [st]  # the first pass uses the stream opened here
+    del st  # held by `opened` only, so that its index goes once that pass is done
     made = edit_stream(lambda: opened.pop() if opened else stream(p, spec.name, **read_opts), by_split)
     if made is None:
         return None
@@ -425,6 +448,7 @@ def _write_streams(targets, spec, strict: bool, force: bool, sources, options: d
                 tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
                 with _named_as(tmp, dst):
                     rep = spec.write_stream(st, tmp, **options)
+                st = None  # a pass's stream (its index) goes before the next one is opened
                 rep.path, rep.format = str(dst), spec.name
                 reports.append(rep)
             report = _joined(reports, path) if joined else reports[0]

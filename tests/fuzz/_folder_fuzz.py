@@ -134,8 +134,13 @@ def _draw_options(choices: dict, data) -> dict:
     return {option: data.draw(st.sampled_from(values), option) for option, values in choices.items()}
 
 
-def round_trip(spec: FolderFuzz, name: str, data, reads_or_refuses, writes_or_refuses) -> None:
-    """Copy seed ``name``, mutate one file, read it in a drawn ``errors`` mode, write what was read."""
+def round_trip(spec: FolderFuzz, name: str, data, reads_or_refuses, writes_or_refuses,
+               streams_or_refuses=None) -> None:
+    """Copy seed ``name``, mutate one file, read it in a drawn ``errors`` mode, write what was read.
+
+    With ``streams_or_refuses`` the mutated input is also streamed: the dataset read, or a refusal where
+    the read refused.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         root = mut.copy_seed(seed(spec, name), tmp / "ds")
@@ -146,6 +151,9 @@ def round_trip(spec: FolderFuzz, name: str, data, reads_or_refuses, writes_or_re
         options = _draw_options(spec.read_choices, data)
         ds = reads_or_refuses(root / spec.entry, spec.fmt, errors=errors, **options,
                               **spec.seed_options.get(name, {}))
+        if streams_or_refuses is not None:
+            streams_or_refuses(root / spec.entry, spec.fmt, ds, errors=errors, **options,
+                               **spec.seed_options.get(name, {}))
         if ds is not None and errors != "keep":
             writes_or_refuses(ds, tmp / f"out{spec.out_suffix}", spec.written_as,
                               **_draw_options(spec.write_choices, data))

@@ -8,7 +8,8 @@ cut, a PNG re-encoded (mode, size, palette, bit depth, bomb header), a file
 replaced by a directory or a symbolic link out of the dataset, an odd file
 name, or an ``ImageSets`` list with odd or non-UTF-8 lines.
 
-Property: that of ``_folder_fuzz.round_trip``; what is read is written back as VOC.
+Property: that of ``_folder_fuzz.round_trip``; what is read is written back as VOC, and the
+mutated folder streams to the dataset read (or is refused where the read refused).
 """
 
 from __future__ import annotations
@@ -67,15 +68,16 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data())
-def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "fixtures/voc", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                 streams_or_refuses):
+    ff.round_trip(SPEC, "fixtures/voc", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @settings(ff.FUZZ, max_examples=ff.LONG or 30)
 @given(data=st.data(), seed=st.sampled_from([k for k in SPEC.seeds if k.startswith("datumaro/")]))
 def test_mutated_datumaro_voc_reads_or_refuses_and_writes_or_refuses(data, seed, reads_or_refuses,
-                                                                     writes_or_refuses):
-    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses)
+                                                                     writes_or_refuses, streams_or_refuses):
+    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 def test_the_unmutated_seeds_read_and_write_back(tmp_path, reads_or_refuses, writes_or_refuses):

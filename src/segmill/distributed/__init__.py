@@ -2,8 +2,9 @@
 
 A dataset is cut into shards (:mod:`.shards`: a format's own parts, such as
 runs of SA-1B tar shards, or ranges of item positions); each shard is read,
-counted, checked or measured on a worker, and the driver merges the parts
-so that the result equals the single-process one (byte for byte for
+counted, checked or measured on a worker (for ``convert --to coco``, its
+records rendered there too, see :mod:`.convert`), and the driver merges the
+parts so that the result equals the single-process one (byte for byte for
 ``convert``). ``dask[distributed]`` is optional: ``pip install 'segmill[dask]'``.
 See ``docs/scale.md``.
 """

@@ -35,13 +35,16 @@ __all__ = [
     "SHARDS_PER_WORKER",
     "PositionRange",
     "Shard",
+    "gather",
     "light",
     "merged_meta",
     "open_shard",
+    "own_numbered",
     "pack_meta",
     "plan",
     "renumber",
     "run",
+    "shift_ids",
     "unpack_meta",
     "with_offsets",
 ]
@@ -197,48 +200,67 @@ def unpack_meta(blob: bytes, items: Sequence[Item] | None, offset: int = 0) -> d
     return _RefUnpickler(_io.BytesIO(blob), items, offset).load()
 
 
-def run(client, func: Callable, shards: Sequence[Shard], *args, desc: str = "shards") -> list:
+def run(client, func: Callable, shards: Sequence, *args, desc: str = "shards") -> list:
     """``func(shard, *args)`` for every shard on the cluster; the results in shard order.
 
     Progress (shards done / total) goes to stderr when progress is on. When
     shards fail, the error of the first failing shard (in shard order, so
     the first bad record of the dataset as a single process would meet it)
-    is raised once every shard has finished.
+    is raised once every shard has finished. ``shards`` may be futures
+    (``func`` then runs where their results are).
     """
-    # lazy: dask is an optional dependency (segmill[dask]); run() is only called once it was found
+    # one message to the scheduler for all the tasks (a submit each costs a round trip)
+    return gather(client, client.map(func, shards, *([a] * len(shards) for a in args), pure=False), desc)
+
+
+def gather(client, futures: Sequence, desc: str = "shards") -> list:
+    """The results of ``futures`` in order, once all are done (the first failure raised, see :func:`run`).
+
+    Each result is fetched as its task ends (no last round trip for all).
+    """
+    # lazy: dask is an optional dependency (segmill[dask]); only called once it was found
     from distributed import as_completed
 
-    futures = [client.submit(func, s, *args, pure=False) for s in shards]
-    for _ in _progress.track(as_completed(futures), total=len(futures), desc=desc):
-        pass
+    done = {}
+    for f, result in _progress.track(as_completed(futures, with_results=True, raise_errors=False),
+                                     total=len(futures), desc=desc):
+        done[f.key] = result
     for f in futures:
         if f.status == "error":
             raise f.exception()
-    return client.gather(futures)
+    return [done[f.key] for f in futures]
+
+
+def own_numbered(shard: Shard) -> bool:
+    """Whether the shard numbers its annotations from 1 (the ids of the whole read come from the parts before)."""
+    sel = shard.selection
+    return isinstance(sel, dict) and "first_annotation_id" in sel and sel["first_annotation_id"] is None
+
+
+def shift_ids(items: Sequence[Item], offset: int) -> None:
+    """Add ``offset`` to every int annotation id of ``items`` (in place)."""
+    if offset:
+        for it in items:
+            for ann in it.annotations:
+                if isinstance(ann.id, int):
+                    ann.id += offset
 
 
 def renumber(shards: Sequence[Shard], items_per_shard: Sequence[Sequence[Item]]) -> None:
     """Give annotations the ids of the whole read, where parts numbered from 1 (in place)."""
     offset = 0
     for shard, items in zip(shards, items_per_shard):
-        sel = shard.selection
-        own = isinstance(sel, dict) and "first_annotation_id" in sel and sel["first_annotation_id"] is None
-        count = 0
-        for it in items:
-            for ann in it.annotations:
-                count += 1
-                if own and offset and isinstance(ann.id, int):
-                    ann.id += offset
-        offset += count
+        if own_numbered(shard):
+            shift_ids(items, offset)
+        offset += sum(len(it.annotations) for it in items)
 
 
 def with_offsets(shards: Sequence[Shard], counts: Sequence[int]) -> list[Shard]:
     """The shards with ``first_annotation_id`` set from the annotation counts of the parts before."""
     out, first = [], 1
     for shard, n in zip(shards, counts):
-        sel = shard.selection
-        if isinstance(sel, dict) and "first_annotation_id" in sel and sel["first_annotation_id"] is None:
-            shard = replace(shard, selection={**sel, "first_annotation_id": first})
+        if own_numbered(shard):
+            shard = replace(shard, selection={**shard.selection, "first_annotation_id": first})
         out.append(shard)
         first += n
     return out

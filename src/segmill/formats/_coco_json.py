@@ -237,18 +237,28 @@ def _default(obj):
 
 def dumps(obj) -> bytes:
     """Compact JSON bytes; numpy values and tuples become JSON numbers and lists."""
+    return _encoded(obj)[0]
+
+
+def _encoded(obj) -> tuple[bytes, bool]:
+    """:func:`dumps`'s text, and whether the first-choice encoder wrote it.
+
+    ``False`` when orjson refused ``obj`` (or a lone surrogate made the
+    standard library escape every non-ASCII character): the text of a list
+    then depends on which records were encoded together.
+    """
     if _orjson is not None:
         try:
             return _orjson.dumps(obj, default=_default,
-                                 option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_SERIALIZE_NUMPY)
+                                 option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_SERIALIZE_NUMPY), True
         except (TypeError, _orjson.JSONEncodeError):
             pass  # e.g. integers beyond 64 bits: let the standard library try
     try:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default,
-                          allow_nan=True).encode("utf-8")
+                          allow_nan=True).encode("utf-8"), _orjson is None
     except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the source): escaped, it reads back the same
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=True, default=_default,
-                          allow_nan=True).encode("ascii")
+                          allow_nan=True).encode("ascii"), False
 
 
 def jsonable(value) -> bool:
@@ -298,16 +308,25 @@ class ChunkedWriter:
         self.f.write(b"}")
 
 
-def write_list(f, records: Iterable, chunk: int = 4096) -> None:
-    """Write ``records`` to the binary file ``f`` as one JSON list, in chunks."""
+def write_list(f, records: Iterable, chunk: int = 4096) -> bool:
+    """Write ``records`` to the binary file ``f`` as one JSON list, in chunks.
+
+    Returns whether the first-choice encoder wrote every chunk (see
+    :func:`_encoded`): then the text is the records' own texts joined by
+    commas, whatever the chunks.
+    """
     f.write(b"[")
     buf: list = []
-    first = True
+    first = uniform = True
     for r in records:
         buf.append(r)
         if len(buf) >= chunk:
-            f.write((b"" if first else b",") + dumps(buf)[1:-1])
-            first, buf = False, []
+            text, fast = _encoded(buf)
+            f.write((b"" if first else b",") + text[1:-1])
+            first, buf, uniform = False, [], uniform and fast
     if buf:
-        f.write((b"" if first else b",") + dumps(buf)[1:-1])
+        text, fast = _encoded(buf)
+        f.write((b"" if first else b",") + text[1:-1])
+        uniform = uniform and fast
     f.write(b"]")
+    return uniform

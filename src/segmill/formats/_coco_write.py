@@ -9,6 +9,8 @@ loss with a code (see :data:`LOSS_CODES`).
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
@@ -43,12 +45,18 @@ _IMG_ORDER = ("id", "file_name", "width", "height", "attributes")
 _CAT_ORDER = ("id", "name", "supercategory", "isthing", "color")
 
 
-def _int_ids(objs, what: str, report: WriteReport, attr: str = "id"):
-    """Map every object's id to an int COCO id: ints kept, others numbered after the largest int."""
+def _int_ids(objs, what: str, report: WriteReport, attr: str = "id", top: int | None = None):
+    """Map every object's id to an int COCO id: ints kept, others numbered after the largest int.
+
+    ``top``: the number after which to number them (default: the largest
+    int id of ``objs``; a part of a dataset is given its place, see
+    :func:`render_part`).
+    """
     ids = [getattr(o, attr) for o in objs]
     if all(type(i) is int for i in ids):
         return None
-    top = max((i for i in ids if type(i) is int), default=0)
+    if top is None:
+        top = int_ids_top(ids)
     out = {}
     n = 0
     for o, i in zip(objs, ids):
@@ -57,9 +65,18 @@ def _int_ids(objs, what: str, report: WriteReport, attr: str = "id"):
         top += 1
         out[id(o)] = top
         n += 1
-    report.notes.append(f"{n} {what} without an integer id got ids from {top - n + 1} in {what[:-1]} order"
-                        f" (original ids kept in the field 'segmill_id')")
+    report.notes.append(_ids_note(what, n, top - n + 1))
     return out
+
+
+def int_ids_top(ids) -> int:
+    """The largest int of ``ids`` (0 when none): ids that are not ints are numbered after it."""
+    return max((i for i in ids if type(i) is int), default=0)
+
+
+def _ids_note(what: str, n: int, first: int) -> str:
+    return (f"{n} {what} without an integer id got ids from {first} in {what[:-1]} order"
+            f" (original ids kept in the field 'segmill_id')")
 
 
 def _annotation_ids(ds: Dataset, report: WriteReport):
@@ -609,6 +626,131 @@ def write_instances(ds: Dataset, path, *, segmentation: str = "keep", recompute:
     return report
 
 
+def splits_of(items) -> list:
+    """``(split, image id)`` of the items that have a split (what :func:`lose_splits` takes)."""
+    return [(it.split, it.id) for it in items if it.split is not None]
+
+
+@dataclass
+class Part:
+    """The images and annotations of some items as :func:`write_instances` writes them (see :func:`render_part`).
+
+    Attributes
+    ----------
+    images, annotations : bytes
+        The JSON text of the records, joined by commas (no brackets; empty
+        when there is none).
+    image_losses, annotation_losses : list of Loss
+        What writing each list lost, in order.
+    items, annotation_count : int
+        Records written.
+    """
+
+    images: bytes
+    annotations: bytes
+    image_losses: list
+    annotation_losses: list
+    items: int
+    annotation_count: int
+
+
+def render_part(ds: Dataset, image_top: int = 0, *, segmentation: str = "keep", recompute: bool = False,
+                raster: str = "coco", polygon_mode: str = "exact", tolerance: float = 1.0) -> Part | None:
+    """The records of ``ds``'s items as :func:`write_instances` writes them in a file with more items (or ``None``).
+
+    The records are made by the writer's own code; :func:`write_parts` puts
+    the parts of a dataset together. ``image_top``: the number after which
+    this part's image ids that are not ints are numbered (the whole
+    dataset's largest int image id, see :func:`int_ids_top`, plus the number
+    of such ids in the parts before). ``None`` when this text may depend on
+    the other parts' items: an annotation without an int id, an annotation
+    order kept from a file, or records the first-choice JSON encoder
+    refused. The items are not validated here.
+    """
+    opts = _Opts(segmentation, recompute, raster, polygon_mode, tolerance)
+    coco = ds.meta.get("coco")
+    if isinstance(coco, dict) and isinstance(coco.get("order"), CocoOrder):
+        return None  # the whole file's annotation order: not the parts' one after the other
+    report = WriteReport()
+    with J.no_gc():
+        w = _Write(ds, opts, report, whole=False, image_top=image_top)
+        if w.ann_map is not None:
+            return None
+        images, fast_images = _list_text(w.images())
+        n = len(report.losses)
+        annotations, fast_annotations = _list_text(w.annotations())
+    if not (fast_images and fast_annotations):
+        return None
+    losses = list(report.losses)
+    return Part(images, annotations, losses[:n], losses[n:], report.items, report.annotations)
+
+
+def _list_text(records) -> tuple[bytes, bool]:
+    buf = io.BytesIO()
+    uniform = J.write_list(buf, records)
+    return buf.getvalue()[1:-1], uniform
+
+
+def _joined(texts):
+    first = True
+    for t in texts:
+        if t:
+            if not first:
+                yield b","
+            yield t
+            first = False
+
+
+def write_parts(header: Dataset, parts: list, path, splits: list, numbered: tuple[int, int] = (0, 0), *,
+                segmentation: str = "keep", recompute: bool = False, raster: str = "coco",
+                polygon_mode: str = "exact", tolerance: float = 1.0) -> WriteReport:
+    """Write the file :func:`write_instances` writes for the dataset whose items the ``parts`` hold, in order.
+
+    Parameters
+    ----------
+    header : Dataset
+        The dataset without its items (categories, top-level fields, meta).
+    parts : list of Part
+        From :func:`render_part`, in item order.
+    path : path
+    splits : list
+        ``(split, image id)`` of every item, in order (:func:`splits_of`).
+    numbered : (int, int)
+        How many images had an id that is not an int, and the first id they
+        were given (see :func:`render_part`).
+
+    Notes
+    -----
+    The items are not validated here (the caller checked them); the
+    report is :func:`write_instances`'s, losses in the same order.
+    """
+    opts = _Opts(segmentation, recompute, raster, polygon_mode, tolerance)
+    report = WriteReport()
+    if numbered[0]:
+        report.notes.append(_ids_note("images", *numbered))
+    with J.no_gc():
+        w = _Write(header, opts, report)  # no items: the categories' id map only
+        lose_splits(splits, report)
+        with open(path, "wb") as fh:
+            out = J.ChunkedWriter(fh)
+            for k in section_order(header):
+                if k == "images":
+                    out.raw_list(k, _joined(p.images for p in parts))
+                    for p in parts:
+                        report.losses.extend(p.image_losses)
+                        report.items += p.items
+                elif k == "annotations":
+                    out.raw_list(k, _joined(p.annotations for p in parts))
+                    for p in parts:
+                        report.losses.extend(p.annotation_losses)
+                        report.annotations += p.annotation_count
+                else:
+                    w.section(out, k, top_keys(header))
+            out.close()
+    report.files = 1
+    return report
+
+
 def top_keys(ds: Dataset) -> list:
     """The top-level keys of the file the dataset was read from (COCO's usual ones when it was not)."""
     meta = ds.meta.get("coco") if isinstance(ds.meta.get("coco"), dict) else {}
@@ -622,18 +764,25 @@ def section_order(ds: Dataset) -> list:
 
 
 class _Write:
-    """One COCO write: the id maps, the annotation order, and each top-level section."""
+    """One COCO write: the id maps, the annotation order, and each top-level section.
 
-    def __init__(self, ds: Dataset, opts: _Opts, report: WriteReport):
+    ``whole`` false: ``ds`` holds a part of the items (:func:`render_part`),
+    whose split losses are the whole dataset's to tell; ``image_top``: see
+    :func:`_int_ids`.
+    """
+
+    def __init__(self, ds: Dataset, opts: _Opts, report: WriteReport, whole: bool = True,
+                 image_top: int | None = None):
         self.ds, self.opts, self.report = ds, opts, report
-        item_map = _int_ids(ds.items, "images", report)
+        item_map = _int_ids(ds.items, "images", report, top=image_top)
         cat_map_obj = _int_ids(ds.categories, "categories", report)
         self.cat_map = None
         if cat_map_obj is not None:
             self.cat_map = {c.id: cat_map_obj.get(id(c), c.id) for c in ds.categories}
         self.ann_map = _annotation_ids(ds, report)
         self.image_ids = {id(it): it.id if item_map is None else item_map.get(id(it), it.id) for it in ds.items}
-        lose_splits([(it.split, it.id) for it in ds.items if it.split is not None], report)
+        if whole:
+            lose_splits(splits_of(ds.items), report)
         self.pairs = _file_order(ds)
         self.by_item = self.pairs is None or _in_item_order(ds)
         if self.by_item:

@@ -39,6 +39,8 @@ __all__ = ["NAME_MAX", "SETS", "check_options", "file_stem", "painted_size", "wr
 NAME_MAX = 255
 #: Characters of ``ImageSets`` lines a write keeps in memory before appending them to scratch files.
 _LIST_BUFFER = 4 << 20
+#: Lines of one list joined into one string (see ``_Lines``).
+_CHUNK_LINES = 256
 #: The ``ImageSets`` list kinds.
 SETS = ("Main", "Segmentation", "Layout", "Action")
 
@@ -304,7 +306,7 @@ def write_stream(stream, path, *, raster: str | None = None, overlap: str = "zor
     The same files and report as :func:`write` of the whole dataset; an
     image whose name or size the write refuses stops it there (the caller
     stages the folder, so nothing is left of it). Memory holds one image,
-    a 16-byte digest of each image's VOC id (:class:`~segmill._nameset.NameSet`)
+    an 8-byte digest of each image's VOC id (:class:`~segmill._nameset.NameSet`)
     and at most :data:`_LIST_BUFFER` characters of ``ImageSets`` lines.
     """
     seen = NameSet()
@@ -379,20 +381,53 @@ def _palettes(dataset: Dataset, classes: ClassList, labels) -> tuple[np.ndarray,
     return palette, obj_palette
 
 
+class _Lines:
+    """The buffered lines of one list, joined into one string every :data:`_CHUNK_LINES` lines.
+
+    A list of short line strings costs about 70 bytes a line besides its
+    characters; chunks cost about the characters.
+    """
+
+    __slots__ = ("chunks", "tail")
+
+    def __init__(self):
+        self.chunks: list[str] = []
+        self.tail: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.chunks or self.tail)
+
+    def append(self, line: str) -> None:
+        self.tail.append(line)
+        if len(self.tail) >= _CHUNK_LINES:
+            self.chunks.append("".join(self.tail))
+            self.tail = []
+
+    def write_to(self, fh) -> None:
+        """Write every buffered line, in order, to the text file ``fh`` (a chunk at a time)."""
+        for chunk in self.chunks:
+            fh.write(chunk)
+        fh.write("".join(self.tail))
+
+    def clear(self) -> None:
+        self.chunks, self.tail = [], []
+
+
 class _Lists:
     """The ``ImageSets`` lists of one write: image lists per (kind, split), image-level labels per list.
 
-    Lines are kept in memory up to :data:`_LIST_BUFFER` bytes in all, then
-    appended to one file per list in a scratch folder inside ``out``; at the
-    end each list is moved into place, image lists first, then label lists
-    (a label list named like an image list of ``Main`` replaces it, as the
-    whole write always did). Memory holds no image's id past the buffer.
+    Lines are kept in memory up to :data:`_LIST_BUFFER` characters in all
+    (joined into chunks, :class:`_Lines`), then appended to one file per list
+    in a scratch folder inside ``out``; at the end each list is moved into
+    place, image lists first, then label lists (a label list named like an
+    image list of ``Main`` replaces it, as the whole write always did). Memory
+    holds no image's id past the buffer.
     """
 
     def __init__(self, out: Path):
         self.out = out
-        self.sets: dict[tuple[str, str], list[str]] = {}
-        self.labels: dict[str, list[str]] = {}
+        self.sets: dict[tuple[str, str], _Lines] = {}
+        self.labels: dict[str, _Lines] = {}
         self.files: dict[tuple, Path] = {}
         self.scratch: Path | None = None
         self.buffered = 0
@@ -417,7 +452,7 @@ class _Lists:
     def _put(self, lists: dict, key, line: str) -> None:
         lines = lists.get(key)
         if lines is None:
-            lines = lists[key] = []
+            lines = lists[key] = _Lines()
             self.files[(lists is self.labels, key)] = None
         lines.append(line)
         self.buffered += len(line)
@@ -435,7 +470,7 @@ class _Lists:
                     f = self.files[(which, key)] = self.scratch / f"{self.spills}.txt"
                     self.spills += 1
                 with open(f, "a", encoding="utf-8") as fh:
-                    fh.write("".join(lines))
+                    lines.write_to(fh)
                 lines.clear()
         self.buffered = 0
 
@@ -446,12 +481,13 @@ class _Lists:
             d = out / "ImageSets" / kind
             d.mkdir(parents=True, exist_ok=True)
             target = d / f"{name}.txt"
-            rest = "".join((self.labels if labels else self.sets)[key])
+            rest = (self.labels if labels else self.sets)[key]
             if spilled is None:
-                target.write_text(rest, encoding="utf-8")
+                with open(target, "w", encoding="utf-8") as fh:
+                    rest.write_to(fh)
             else:
                 with open(spilled, "a", encoding="utf-8") as fh:
-                    fh.write(rest)
+                    rest.write_to(fh)
                 os.replace(spilled, target)
             report.files += 1
         if self.scratch is not None:

@@ -36,12 +36,15 @@ from ._coco_geom import CocoBox, CocoPolygons, CocoRLE, rasterize_items
 from ._coco_json import peek
 from ._coco_read import read_instances
 from ._coco_stream import CocoPart, part_stream, plan_parts, stream_instances
-from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, write_instances
+from ._coco_write import LOSS_CODES, SEGMENTATION_MODES, Part, int_ids_top, splits_of, write_instances
+from ._coco_write import render_part as _render_part
+from ._coco_write import write_parts as _write_parts
 from ._coco_write_stream import write_stream as _write_stream
 from .options import ERRORS, Option, raster, raster_rule
 
 __all__ = ["read", "write", "detect", "rasterize_items", "CocoPolygons", "CocoRLE", "CocoBox",
-           "LOSS_CODES", "SEGMENTATION_MODES"]
+           "LOSS_CODES", "SEGMENTATION_MODES", "Part", "int_ids_top", "render_part", "splits_of",
+           "write_parts"]
 
 
 #: Bytes a detector reads at each end of a file: enough to see an annotation record's keys past a long
@@ -217,10 +220,38 @@ def write(dataset: Dataset, path, segmentation: str = "keep", recompute: bool = 
         ``polygon_mode`` without ``segmentation="polygon"``, or ``tolerance``
         without ``polygon_mode="simplified"``: they would change nothing.
     """
+    return write_instances(dataset, path, **_writer_options(dataset, segmentation, recompute, raster, polygon_mode,
+                                                            tolerance))
+
+
+def _writer_options(dataset: Dataset, segmentation="keep", recompute=False, raster=None, polygon_mode=None,
+                    tolerance=None) -> dict:
+    """The writer's options (:func:`write`'s) checked, with their defaults resolved for ``dataset``."""
     _check_tracing_options(segmentation, polygon_mode, tolerance)
-    return write_instances(dataset, path, segmentation=segmentation, recompute=recompute,
-                           raster=raster_rule(dataset, raster),
-                           polygon_mode=polygon_mode or "exact", tolerance=1.0 if tolerance is None else tolerance)
+    return {"segmentation": segmentation, "recompute": recompute, "raster": raster_rule(dataset, raster),
+            "polygon_mode": polygon_mode or "exact", "tolerance": 1.0 if tolerance is None else tolerance}
+
+
+def render_part(dataset: Dataset, image_top: int = 0, **options) -> Part | None:
+    """The records of ``dataset``'s items as :func:`write` writes them among others, or ``None``.
+
+    For a sharded conversion: each worker renders its part, and
+    :func:`write_parts` writes the file (see ``_coco_write.render_part``
+    for ``image_top`` and ``None``). ``options`` are :func:`write`'s.
+    """
+    return _render_part(dataset, image_top, **_writer_options(dataset, **options))
+
+
+def write_parts(header: Dataset, parts: list, path, splits: list, numbered: tuple[int, int] = (0, 0),
+                **options) -> WriteReport:
+    """The file and the report :func:`write` gives for the dataset whose items ``parts`` hold.
+
+    ``header`` is the dataset without its items; ``splits`` the ``(split,
+    image id)`` of every item in order; ``numbered`` how many image ids
+    were not ints and the first id they got; ``options`` are
+    :func:`write`'s (see ``_coco_write.write_parts``).
+    """
+    return _write_parts(header, parts, path, splits, numbered, **_writer_options(header, **options))
 
 
 def _check_tracing_options(segmentation, polygon_mode, tolerance) -> None:

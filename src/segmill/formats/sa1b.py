@@ -244,7 +244,8 @@ def shards(path, n: int, errors: str = "raise") -> list[dict]:
     out, start, acc = [], 0, 0
     for i, size in enumerate(sizes):
         acc += size
-        if len(out) < n - 1 and acc * n >= total * (len(out) + 1) and i + 1 < len(inputs):
+        # cut at the input boundary nearest each n-th of the bytes (the first one past it made uneven parts)
+        if len(out) < n - 1 and i + 1 < len(inputs) and (2 * acc + sizes[i + 1]) * n >= 2 * total * (len(out) + 1):
             out.append({"start": start, "stop": i + 1, "first_annotation_id": None})
             start = i + 1
     out.append({"start": start, "stop": len(inputs), "first_annotation_id": None})

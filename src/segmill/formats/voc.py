@@ -17,6 +17,10 @@ Reading
   annotation. XML objects without pixels are :class:`~segmill.geometry.Box`
   annotations; class pixels outside every instance are one annotation per
   class (``extra["voc_semantic"]``).
+* Streaming (:func:`stream`): the same items, one image at a time, from the
+  same generator; the image index (:mod:`._voc_index`) is read first, and a
+  first pass over the mask PNG headers (:mod:`._voc_palette`) gives the
+  header ``meta["palette"]`` and ``meta["voc_mask_mode"]``.
 
 Writing
 -------
@@ -37,23 +41,25 @@ from ..errors import GeometryError, InputError
 from ..geometry import Box
 from ..losses import register_codes
 from ..model import Annotation, Dataset, Item
-from ..paths import confine, confined_glob, resolve_inside
+from ..paths import confine, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._png import colors_to_index, read_label_png, voc_colormap
+from ._perfile_stream import validated
+from ._voc_index import read_index
 from ._voc_masks import (
     ClassList,
     default_classes,
     masks_to_annotations,
     read_class_names,
     read_labelmap,
-    read_text_lines,
 )
+from ._voc_palette import MaskFacts, mask_facts
 from ._voc_write import NAME_MAX, write, write_stream
 from ._voc_xml import box_from_voc, parse_xml
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["CODES", "detect", "read", "write"]
+__all__ = ["CODES", "detect", "read", "stream", "write"]
 
 CODES = {
     "L201": "more than 255 classes: categories beyond label value 254 cannot be painted in an 8-bit VOC mask",
@@ -72,7 +78,6 @@ register_codes(CODES, changes={
     "pixels": ("L201", "L202", "L206"),
 })
 
-_SETS = ("Main", "Segmentation", "Layout", "Action")
 _KNOWN_ATTRS = ("pose", "truncated", "occluded", "difficult")
 
 
@@ -99,43 +104,6 @@ def _classes(root: Path, labels) -> ClassList:
     if lm.is_file():
         return read_labelmap(confine(root, lm))
     return default_classes()
-
-
-def _read_sets(root: Path):
-    """The image lists of ``ImageSets``.
-
-    Returns ``{id: {"Main": [splits], ...}}``, the id order, image-level
-    class labels ``{id: {"<class>_<split>": v}}`` and where each id was
-    first listed ``{id: (file, "line n")}``.
-    """
-    sets: dict[str, dict[str, list[str]]] = {}
-    order: list[str] = []
-    labels: dict[str, dict] = {}
-    where: dict[str, tuple] = {}
-    for kind in _SETS:
-        for f in confined_glob(root, f"ImageSets/{kind}/*.txt"):
-            for ln, line in enumerate(read_text_lines(f, "image list"), 1):
-                parts = line.split()
-                if not parts or parts[0].startswith("#"):
-                    continue
-                iid = parts[0]
-                if iid not in sets:
-                    sets[iid] = {}
-                    order.append(iid)
-                    where[iid] = (f, f"line {ln}")
-                if kind == "Main" and len(parts) == 2 and "_" in f.stem:
-                    cls, _, split = f.stem.rpartition("_")
-                    try:
-                        labels.setdefault(iid, {})[f"{cls}_{split}"] = int(parts[1])
-                    except ValueError:
-                        raise InputError(f"expected '<id> <1|0|-1>', got {brief(line)}", f, f"line {ln}") from None
-                    continue
-                if len(parts) != 1:
-                    raise InputError(f"expected one image id a line, got {brief(line)}", f, f"line {ln}")
-                sets[iid].setdefault(kind, [])
-                if f.stem not in sets[iid][kind]:
-                    sets[iid][kind].append(f.stem)
-    return sets, order, labels, where
 
 
 def _read_mask(path, classes: ClassList, size, what):
@@ -167,48 +135,111 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
     are refused (:class:`~segmill.errors.InputError`).
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    root, classes, index, ds = _start(path, labels)
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    facts = MaskFacts()
+    ds.items = list(_items(root, index, classes, policy, facts))
+    facts.apply(ds.meta)
+    if not policy.keeping:
+        ds.validate(root)
+    return ds
+
+
+def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come, a failure raised once every image was read). The
+    image index (ids in reading order, their ``ImageSets`` lists) is read
+    first and kept; so is what the masks say of the whole dataset
+    (``meta["palette"]``, ``meta["voc_mask_mode"]``): a first pass reads
+    each mask's PNG header (:mod:`segmill.formats._voc_palette`). ``None``
+    (read whole) for ``errors`` other than ``"raise"``.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    root, classes, index, ds = _start(path, labels)
+    expected = _first_pass(root, index)
+    expected.apply(ds.meta)
+    return ds, _Items(validated(_streamed_items(root, index, classes, expected), ds.categories, root))
+
+
+class _Items:
+    """A stream's items whose ids are unique by construction (the index lists each id once)."""
+
+    ids_unique = True
+
+    def __init__(self, items):
+        self._items = items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._items)
+
+
+def _start(path, labels):
+    """``(root, classes, index, dataset without items)``: what a read reads before the first image."""
     root = Path(path)
     if not root.is_dir():
         raise InputError("a VOC dataset is a folder", root)
     classes = _classes(root, labels)
-    cats = classes.categories()
-    name_to_value = {n: i for i, n in enumerate(classes.names)}
-    sets, order, img_labels, where = _read_sets(root)
-    for sub in ("Annotations", "SegmentationClass", "SegmentationObject"):
-        for f in confined_glob(root, f"{sub}/*"):
-            if f.suffix.lower() in (".xml", ".png") and f.stem not in sets:
-                sets[f.stem] = {}
-                order.append(f.stem)
-                where[f.stem] = (f, None)
-    ds = Dataset(categories=cats)
+    index = read_index(root)
+    ds = Dataset(categories=classes.categories())
     ds.meta.update({"voc_class_values": True, "voc_classes": classes, "source_format": "voc"})
-    if not policy.raising:
-        # skip: listed and dropped; keep: listed for `segmill check` (S014)
-        policy.skipped = ds.meta.setdefault("skipped", [])
+    return root, classes, index, ds
+
+
+def _items(root, index, classes, policy, facts):
+    """Yield the item of each image in index order, annotation ids 1, 2, ...; their masks are added to ``facts``."""
+    name_to_value = {n: i for i, n in enumerate(classes.names)}
     next_id = 1
-    palettes, modes = set(), set()
-    for iid in order:
+    for k, iid in enumerate(index.ids):
         try:
-            item, next_id, pal, mode = _read_item(root, iid, sets[iid], classes, name_to_value, next_id,
-                                                  where[iid])
+            item, next_id, pal, mode = _read_item(root, iid, index.sets(k), classes, name_to_value, next_id,
+                                                  index.where(k))
         except InputError as exc:
             policy.drop(exc)
             continue
-        if iid in img_labels:
-            item.extra["voc_labels"] = img_labels[iid]
-        if pal is not None:
-            palettes.add(pal.tobytes())
-        if mode:
-            modes.add(mode)
-        ds.items.append(item)
-    if len(palettes) == 1:
-        # bytes, not an array: Dataset equality compares meta
-        ds.meta["palette"] = palettes.pop()
-    if modes == {"RGB"}:
-        ds.meta["voc_mask_mode"] = "RGB"
-    if not policy.keeping:
-        ds.validate(root)
-    return ds
+        img_labels = index.labels(k)
+        if img_labels is not None:
+            item.extra["voc_labels"] = img_labels
+        facts.add(pal.tobytes() if pal is not None else None, mode)
+        yield item
+
+
+def _streamed_items(root, index, classes, expected):
+    """The items of :func:`_items` under ``raise``; their masks must say what the first pass read."""
+    facts = MaskFacts()
+    yield from _items(root, index, classes, ErrorPolicy.of("raise"), facts)
+    if facts != expected:
+        raise InputError("the mask files changed while they were read", root)
+
+
+def _first_pass(root, index) -> MaskFacts:
+    """What the masks say of the dataset, from their headers, image by image as :func:`_read_item` opens them.
+
+    It stops at the first image the read refuses (its paths, an unreadable
+    mask): the read raises there, or before, so the meta is never complete.
+    """
+    facts = MaskFacts()
+    for k, iid in enumerate(index.ids):
+        try:
+            _, cls_path, obj_path = _item_paths(root, iid, index.where(k))
+            if _is_file(cls_path):
+                mode, pal = mask_facts(cls_path)
+            elif _is_file(obj_path):
+                mode, pal = mask_facts(obj_path)[0], None  # an object mask's palette is not the class palette
+            else:
+                continue
+        except InputError:
+            break
+        facts.add(pal, mode)
+    return facts
 
 
 def _is_file(p: Path) -> bool:
@@ -331,6 +362,7 @@ register_format(
         description="Pascal VOC folder: Annotations XML, ImageSets, SegmentationClass/Object paletted PNGs",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -36,7 +36,7 @@ class _Sample(Step):
             self.chosen = None
             self.report.notes.append(f"--sample {self.n}: the dataset has {total} image(s); all kept")
         else:
-            self.chosen = set(seeded_order(self.seed, keys)[: self.n])
+            self.chosen = set(seeded_order(self.seed, keys)[: self.n].tolist())
 
     def edit(self, items: list) -> list:
         first, self.seen = self.seen, self.seen + len(items)

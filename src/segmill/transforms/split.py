@@ -107,7 +107,7 @@ def quotas(fractions, n: int) -> list[int]:
     return out
 
 
-def _deal(order: list[int], room: list[int], assigned: list) -> None:
+def _deal(order, room: list[int], assigned: list) -> None:
     """Give the images ``order`` to splits with ``room`` (summing to ``len(order)``), interleaved.
 
     Image t goes to the split furthest behind its share ``room[j] * t / len(order)``
@@ -116,6 +116,8 @@ def _deal(order: list[int], room: list[int], assigned: list) -> None:
     """
     total = len(order)
     given = [0] * len(room)
+    if isinstance(order, np.ndarray):
+        order = array("q", order.astype(np.int64).tobytes())  # plain ints as they are read, 8 bytes each
     for t, idx in enumerate(order, 1):
         best = max((j for j in range(len(room)) if given[j] < room[j]),
                    key=lambda j: (room[j] * t - given[j] * total, -j))
@@ -177,10 +179,10 @@ def _stratified(keys: SplitKeys, seed: int, room: list[int], assigned) -> int:
     by_group = np.argsort(of, kind="stable")  # the images of each group together, in order
     bounds = np.searchsorted(of[by_group], np.arange(n_groups + 1)).tolist()
     ids = keys.id_values()
-    members = []
+    members = []  # arrays of positions (8 bytes an image, not a Python int each)
     for g in range(n_groups):
         ks = by_group[bounds[g]:bounds[g + 1]]
-        members.append(ks[seeded_order(seed, [ids[k] for k in ks.tolist()])].tolist())  # ties: by position
+        members.append(ks[seeded_order(seed, map(ids.__getitem__, ks.tolist()))])  # ties: by position
     rank = [0] * n_groups
     for r, g in enumerate(seeded_order(seed, keys.groups)):
         rank[g] = r
@@ -194,8 +196,8 @@ def _stratified(keys: SplitKeys, seed: int, room: list[int], assigned) -> int:
                 assigned[members[g][start[g]]] = j
                 start[g] += 1
                 room[j] -= 1
-    rest = [k for g in sorted(range(n_groups), key=rank.__getitem__) for k in members[g][start[g]:]]
-    _deal(rest, room, assigned)
+    rest = [members[g][start[g]:] for g in sorted(range(n_groups), key=rank.__getitem__)]
+    _deal(np.concatenate(rest) if rest else np.zeros(0, np.int64), room, assigned)
     return n_groups
 
 

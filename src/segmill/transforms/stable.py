@@ -30,11 +30,15 @@ def stable_key(seed: int, value) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def seeded_order(seed: int, values) -> list[int]:
-    """Indices of ``values`` sorted by :func:`stable_key` (ties, equal values, by index).
+def seeded_order(seed: int, values) -> np.ndarray:
+    """Indices of ``values`` (int64) sorted by :func:`stable_key` (ties, equal values, by index).
 
     The digests are sorted as two big-endian 64-bit columns (the same order
-    as the bytes), 16 bytes an image, with a stable sort.
+    as the bytes), 16 bytes an image, with a stable sort; ``values`` is read
+    once and no digest is kept as an object.
     """
-    cols = np.frombuffer(b"".join([stable_key(seed, v) for v in values]), ">u8").reshape(-1, 2)
-    return np.lexsort((cols[:, 1], cols[:, 0])).tolist()
+    buf = bytearray()
+    for v in values:
+        buf += stable_key(seed, v)
+    cols = np.frombuffer(bytes(buf), ">u8").reshape(-1, 2)
+    return np.lexsort((cols[:, 1], cols[:, 0]))
