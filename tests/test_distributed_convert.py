@@ -111,14 +111,20 @@ def test_an_image_id_repeated_across_shards_is_the_single_process_error(client, 
     (src / "sa_000009.tar").write_bytes((sa1b / "sa_000000.tar").read_bytes())  # the same images again
     with tarfile.open(src / "sa_000009.tar") as tf:
         assert tf.getnames()
+    errors = _errors(client, src, tmp_path / "out.json")
+    assert errors[0] == errors[1] and "duplicate image id" in errors[0]
+    assert staged == [] and not (tmp_path / "out.json").exists()
+
+
+def _errors(client, src, dst) -> list[str]:
+    """The error of the single-process convert of ``src``, then the sharded one's (both must refuse)."""
     errors = []
     for run in (lambda d: io.convert(src, d, "sa1b", "coco"),
                 lambda d: convert_sharded(client, 2, src, d, "sa1b", "coco")):
         with pytest.raises(InputError) as exc:
-            run(tmp_path / "out.json")
+            run(dst)
         errors.append(str(exc.value))
-    assert errors[0] == errors[1] and "duplicate image id" in errors[0]
-    assert staged == [] and not (tmp_path / "out.json").exists()
+    return errors
 
 
 def test_the_first_bad_record_is_the_single_process_error(client, tmp_path):
@@ -127,12 +133,7 @@ def test_the_first_bad_record_is_the_single_process_error(client, tmp_path):
     (folder / "sa_3.json").write_text('{"image": {"image_id": 3}, "annotations": [')  # broken JSON
     (folder / "sa_4.json").write_text("[1]")  # later in order: never the one reported
     assert len(plan(folder, "sa1b", {}, 2)) > 2
-    errors = []
-    for run in (lambda d: io.convert(folder, d, "sa1b", "coco"),
-                lambda d: convert_sharded(client, 2, folder, d, "sa1b", "coco")):
-        with pytest.raises(InputError) as exc:
-            run(tmp_path / "out.json")
-        errors.append(str(exc.value))
+    errors = _errors(client, folder, tmp_path / "out.json")
     assert errors[0] == errors[1] and "sa_3.json" in errors[0]
     assert not (tmp_path / "out.json").exists()
 
