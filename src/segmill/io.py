@@ -167,24 +167,10 @@ def write(dataset: Dataset, path, format: str, *, strict: bool = False, force: b
         raise InputError(f"segmill cannot write the {spec.name} format", path)
     targets = split_targets(dataset, path)
     rules = destination_rules(spec, dataset, sources)
-    if len(targets) > 1:  # refuse before writing any: staged() checks each again
-        for dst, _ in targets:
-            _atomic.check_destination(dst, force=force, **rules)
-    try:
-        with contextlib.ExitStack() as stack:
-            reports = []
-            for dst, part in targets:
-                tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
-                with _named_as(tmp, dst):
-                    rep = spec.write(part, tmp, **options)
-                rep.path, rep.format = str(dst), spec.name
-                reports.append(rep)
-            report = reports[0] if len(targets) == 1 and SPLIT_FIELD not in str(path) else _joined(reports, path)
-            if strict and report.losses:
-                raise LossError(_loss_message(report))
-    except OSError as exc:
-        _environment_error(exc, path)
-    return report
+    _refuse_early([dst for dst, _ in targets], force, rules)
+    writes = [(dst, rules, lambda tmp, part=part: spec.write(part, tmp, **options)) for dst, part in targets]
+    joined = len(targets) != 1 or SPLIT_FIELD in str(path)
+    return _write_staged(writes, spec, path, strict=strict, force=force, joined=joined)
 
 
 def write_staged(write_to: Callable, path, format: str, header: Dataset, *, strict: bool = False,
@@ -197,11 +183,38 @@ def write_staged(write_to: Callable, path, format: str, header: Dataset, *, stri
     source); ``write_to`` returns the :class:`WriteReport`.
     """
     spec = get_format(format)
+    return _write_staged([(Path(path), destination_rules(spec, header, sources), write_to)], spec, path,
+                         strict=strict, force=force, joined=False)
+
+
+def _refuse_early(destinations: list, force: bool, rules: dict) -> None:
+    """Refuse any of several destinations before writing one (``staged`` checks each again)."""
+    if len(destinations) > 1:
+        for dst in destinations:
+            _atomic.check_destination(dst, force=force, **rules)
+
+
+def _write_staged(writes, spec, path, *, strict: bool, force: bool, joined: bool) -> WriteReport:
+    """The one staged write: each ``(destination, rules, write_to)`` of ``writes`` (read as it goes)
+    written by ``write_to(tmp) -> WriteReport`` into a staging path, all moved into place once every
+    one is written.
+
+    ``rules`` are the destination's :func:`destination_rules`; ``path`` the destination asked for
+    (what errors name); ``joined``: one report covers the outputs (a ``{split}`` pattern). Each
+    ``write_to`` is let go once it has written, so what it holds (a stream's index) goes before the
+    next destination's is made.
+    """
     try:
-        with _atomic.staged(path, force=force, **destination_rules(spec, header, sources)) as tmp:
-            with _named_as(tmp, path):
-                report = write_to(tmp)
-            report.path, report.format = str(path), spec.name
+        with contextlib.ExitStack() as stack:
+            reports = []
+            for dst, rules, write_to in writes:
+                tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
+                with _named_as(tmp, dst):
+                    rep = write_to(tmp)
+                del write_to
+                rep.path, rep.format = str(dst), spec.name
+                reports.append(rep)
+            report = _joined(reports, path) if joined else reports[0]
             if strict and report.losses:
                 raise LossError(_loss_message(report))
     except OSError as exc:
@@ -433,27 +446,16 @@ def _write_streams(targets, spec, strict: bool, force: bool, sources, options: d
     """Write each ``(destination, make_stream)`` of ``targets``, all moved into place once every one is written.
 
     ``path`` is the destination asked for; ``joined``: it is a ``{split}``
-    pattern, and one report covers the outputs.
+    pattern, and one report covers the outputs. Each stream is opened when
+    its turn comes (its header gives the destination rules).
     """
-    rules = destination_rules(spec, None, sources)
-    if len(targets) > 1:  # refuse before writing any: staged() checks each again
-        for dst, _ in targets:
-            _atomic.check_destination(dst, force=force, **rules)
-    try:
-        with contextlib.ExitStack() as stack:
-            reports = []
-            for dst, make in targets:
-                st = make()
-                rules = destination_rules(spec, st.header, sources)
-                tmp = stack.enter_context(_atomic.staged(dst, force=force, **rules))
-                with _named_as(tmp, dst):
-                    rep = spec.write_stream(st, tmp, **options)
-                st = None  # a pass's stream (its index) goes before the next one is opened
-                rep.path, rep.format = str(dst), spec.name
-                reports.append(rep)
-            report = _joined(reports, path) if joined else reports[0]
-            if strict and report.losses:
-                raise LossError(_loss_message(report))
-    except OSError as exc:
-        _environment_error(exc, path)
-    return report
+    _refuse_early([dst for dst, _ in targets], force, destination_rules(spec, None, sources))
+
+    def writes():
+        for dst, make in targets:
+            st = make()
+            yield dst, destination_rules(spec, st.header, sources), \
+                lambda tmp, st=st: spec.write_stream(st, tmp, **options)
+            st = None  # a pass's stream (its index) goes before the next one is opened
+
+    return _write_staged(writes(), spec, path, strict=strict, force=force, joined=joined)

@@ -300,7 +300,9 @@ class Dataset:
 
     @property
     def num_annotations(self) -> int:
-        return sum(len(i.annotations) for i in self.items)
+        """How many annotations the items hold (items on disk count theirs as they are spilled)."""
+        counted = getattr(self.items, "annotation_count", None)  # segmill.spilled.SpilledItems
+        return counted if counted is not None else sum(len(i.annotations) for i in self.items)
 
     def validate(self, path=None) -> None:
         """Check referential integrity; raise :class:`~segmill.errors.InputError`.

@@ -64,15 +64,19 @@ class SpilledItems(Sequence):
         Per item, a copy with ``id``, ``file_name``, size and ``split`` only
         (no annotations, empty ``attributes`` and ``extra``). Absent when
         not kept.
+    annotation_count : int
+        The items' annotations, counted as they were spilled
+        (:attr:`segmill.model.Dataset.num_annotations` reads it: no pass).
     """
 
     def __init__(self, items: Iterable[Item], *, skeletons: bool = True):
         self._file = tempfile.TemporaryFile()
         self._ends = array("Q")
         kept: list[Item] | None = [] if skeletons else None
-        at = 0
+        at = n_annotations = 0
         dumps, write = pickle.dumps, self._file.write
         for item in items:
+            n_annotations += len(item.annotations)
             data = dumps(item, pickle.HIGHEST_PROTOCOL)
             write(data)
             at += len(data)
@@ -80,6 +84,7 @@ class SpilledItems(Sequence):
             if kept is not None:
                 kept.append(_skeleton(item))
         self._file.flush()
+        self.annotation_count = n_annotations
         if kept is not None:
             self.skeletons = kept
 

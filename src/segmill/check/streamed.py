@@ -100,15 +100,14 @@ def split_rules(cfg: Config):
     return rules, codes, driver, full, (only(cfg, per_image) if per_image else None)
 
 
-def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths, counts=None) -> CheckResult:
+def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> CheckResult:
     """The findings in the single-process order: rule by rule, the parts' per-image findings in order
     (``parts``: per path, a ``{code: findings}`` a part), the driver's over ``skeletons`` for the rest.
 
     The findings are an :class:`~segmill._entries.Entries` (spilled past the memory budget, tallied
     as they come: :func:`segmill.check._tally.findings_entries`); the parts' lists are taken out of
     ``parts`` as they are copied (a spilled one's file goes with it). The driver's findings go to an
-    :class:`~segmill._entries.Entries` per rule as they come. ``counts``: ``(images, annotations)``
-    when the caller counted them (else counted over ``skeletons``).
+    :class:`~segmill._entries.Entries` per rule as they come.
     """
     by_code: dict = {}
     if driver:
@@ -126,8 +125,8 @@ def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths, counts=
     return CheckResult(findings=findings, rules=rules,
                        severities={r.code: cfg.severity.get(r.code, r.severity) for r in rules},
                        fail_on=cfg.fail_on, paths=[str(p) for p in paths],
-                       images=counts[0] if counts else sum(len(ds.items) for ds, _ in skeletons),
-                       annotations=counts[1] if counts else sum(ds.num_annotations for ds, _ in skeletons))
+                       images=sum(len(ds.items) for ds, _ in skeletons),
+                       annotations=sum(ds.num_annotations for ds, _ in skeletons))
 
 
 def _collect(found: dict, findings, limit: int) -> None:
@@ -166,7 +165,7 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
     paths = as_paths(paths)
     rules, codes, driver, full, worker_cfg = split_rules(cfg)
     limit = spill_limit(len(worker_cfg.select) if worker_cfg is not None else 1)  # the lists of a path share it
-    parts, skeletons, counts = [], [], [0, 0]
+    parts, skeletons = [], []
     for p in paths:
         st = io.stream_bounded(p, format, **read_options)
         if st is None:
@@ -181,9 +180,7 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
                                  dict(header.meta))
                     with _progress.paused():
                         _collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
-                counts[0] += len(batch)
                 for it in batch:
-                    counts[1] += len(it.annotations)
                     yield skeleton_item(it, keeps_geometry(it, full))
 
         try:
@@ -195,4 +192,4 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
         ds.items = items
         skeletons.append((ds, str(p)))
         parts.append([found])
-    return assemble(cfg, rules, codes, driver, parts, skeletons, paths, counts=tuple(counts))
+    return assemble(cfg, rules, codes, driver, parts, skeletons, paths)

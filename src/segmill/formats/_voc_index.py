@@ -24,11 +24,10 @@ from ..errors import InputError
 from ..paths import confined_glob
 from ..validate import brief
 from ._voc_masks import read_text_lines
+from ._voc_write import SETS  # the ImageSets folders, in reading order
 
-__all__ = ["SETS", "SetsIndex", "read_index"]
+__all__ = ["SetsIndex", "read_index"]
 
-#: The ImageSets folders, in reading order.
-SETS = ("Main", "Segmentation", "Layout", "Action")
 #: The folders whose files add the ids no list names, in reading order.
 _FOLDERS = ("Annotations", "SegmentationClass", "SegmentationObject")
 

@@ -38,7 +38,7 @@ def _repeats(values):
                 packed = None
         listed += chunk
     if listed is None:
-        yield from _packed_repeats(np.frombuffer(packed, np.int64) if packed else np.zeros(0, np.int64))
+        yield from _packed_repeats(np.frombuffer(packed, np.int64))
         return
     if len(set(listed)) == len(listed):
         return  # all distinct (the common case, decided in C)
@@ -230,7 +230,7 @@ def duplicate_image_file(ctx):
     items = ctx.dataset.items
     # A pass keeps 8 bytes an image (the name's hash); the names are compared only where a hash repeats.
     hashes = array("q", (hash(_norm_name(it.file_name)) or 1 if it.file_name else 0 for it in items))
-    h = np.frombuffer(hashes, np.int64) if hashes else np.zeros(0, np.int64)
+    h = np.frombuffer(hashes, np.int64)
     s = np.sort(h[h != 0])
     twice = np.unique(s[1:][s[1:] == s[:-1]])
     if not twice.size:
