@@ -8,7 +8,10 @@ is the best of ``--repeat`` runs on a started cluster, after one warm-up run
 against the single-process ones before any time is printed. Per-shard cost
 is the 1-worker time divided by the number of tar shards; the projection to
 the full SA-1B (about 1,000 tars, 11M images) assumes the 2-worker
-efficiency holds at 64 workers and that reading is not I/O bound.
+efficiency holds at 64 workers and that reading is not I/O bound. The CPU
+seconds of the driver and of the workers per run are printed too: on a
+shared machine they move less than wall times, and they show what the
+driver (and the scheduler in its process) takes from the workers' cores.
 
 Usage::
 
@@ -57,6 +60,22 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) this process has used (run on each worker)."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _cpu_per_run(client, fn, repeat: int) -> tuple[float, float]:
+    """CPU seconds one run of ``fn`` costs: the driver's (its scheduler included), all workers' together."""
+    driver, workers = time.process_time(), sum(client.run(_cpu).values())
+    for _ in range(repeat):
+        fn()
+    return ((time.process_time() - driver) / repeat, (sum(client.run(_cpu).values()) - workers) / repeat)
+
+
 def _jobs(data: Path, out: Path):
     """``{command: (single-process fn, sharded fn(client, n), result of each for the equality check)}``."""
     counter = iter(range(10**6))
@@ -99,7 +118,9 @@ def run(data: Path, repeat: int) -> dict:
                     got = sharded(client, n)
                     if got != single[name][0]:
                         raise SystemExit(f"{name}: the sharded result differs from the single-process one")
-                    figures[(name, n)] = _best(lambda fn=sharded, c=client, k=n: fn(c, k), repeat)
+                    run_once = lambda fn=sharded, c=client, k=n: fn(c, k)  # noqa: E731
+                    figures[(name, n)] = _best(run_once, repeat)
+                    figures[("cpu", name, n)] = _cpu_per_run(client, run_once, repeat)
                 figures[f"worker_rss_{n}"] = max(client.run(_peak_rss).values())
         for name in jobs:
             figures[(name, 0)] = single[name][1]
@@ -116,6 +137,12 @@ def report(f: dict) -> str:
         s, w1, w2 = f[(name, 0)], f[(name, 1)], f[(name, 2)]
         lines.append(f"| {name} | {n / s:.1f} img/s | {n / w1:.1f} img/s | {n / w2:.1f} img/s | "
                      f"**{w1 / w2:.2f}x** | {w1 / tars:.2f} s per {n // tars}-image shard |")
+    lines += ["", "CPU seconds per run (machine load does not inflate these as it does wall times):", "",
+              "| command | 1 worker: driver, workers | 2 workers: driver, workers | worker CPU 2 vs 1 |",
+              "| --- | --- | --- | --- |"]
+    for name in ("info", "check", "convert --to coco"):
+        (d1, w1), (d2, w2) = f[("cpu", name, 1)], f[("cpu", name, 2)]
+        lines.append(f"| {name} | {d1:.2f} s, {w1:.2f} s | {d2:.2f} s, {w2:.2f} s | {w2 / w1:.2f} |")
     lines.append("")
     lines.append(f"peak RSS of a worker over all three commands: {f['worker_rss_1'] / 2**20:.0f} MiB (1 worker), "
                  f"{f['worker_rss_2'] / 2**20:.0f} MiB (2 workers)")
@@ -145,7 +172,7 @@ def main() -> None:
                             "--images", str(args.images), "--masks", str(args.masks)], check=True)
         figures = run(data, args.repeat)
     print(report(figures))
-    print(json.dumps({f"{k[0]}/{k[1]}" if isinstance(k, tuple) else k: v for k, v in figures.items()}))
+    print(json.dumps({"/".join(map(str, k)) if isinstance(k, tuple) else k: v for k, v in figures.items()}))
 
 
 if __name__ == "__main__":
