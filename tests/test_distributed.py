@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -227,3 +228,17 @@ def test_workers_and_scheduler_together_are_refused():
     r = CliRunner().invoke(main, ["info", str(FIX / "coco" / "annotations.json"), "--workers", "2",
                                   "--scheduler", "tcp://127.0.0.1:1"])
     assert r.exit_code == 2 and "not both" in r.output
+
+
+
+def test_local_workers_start_without_the_malloc_trim_threshold(monkeypatch):
+    # set at all, it fixes glibc's mmap threshold: every mask-sized array is mapped and faulted in afresh
+    from segmill.distributed.cluster import UNTRIMMED
+
+    monkeypatch.delenv(UNTRIMMED, raising=False)  # an earlier LocalCluster in this process may have set it
+    with connect(1) as c:
+        assert set(c.run(os.getenv, UNTRIMMED).values()) == {None}
+        assert set(c.run(os.getenv, "OMP_NUM_THREADS").values()) == {"1"}  # dask's other settings kept
+    monkeypatch.setenv(UNTRIMMED, "131072")  # the user's own choice wins
+    with connect(1) as c:
+        assert set(c.run(os.getenv, UNTRIMMED).values()) == {"131072"}
