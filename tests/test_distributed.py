@@ -230,7 +230,6 @@ def test_workers_and_scheduler_together_are_refused():
     assert r.exit_code == 2 and "not both" in r.output
 
 
-
 def test_local_workers_start_without_the_malloc_trim_threshold(monkeypatch):
     # set at all, it fixes glibc's mmap threshold: every mask-sized array is mapped and faulted in afresh
     from segmill.distributed.cluster import UNTRIMMED
