@@ -53,27 +53,26 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
-def _peak_rss() -> int:
-    """Peak resident memory of this process, bytes (run on each worker)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _cpu() -> float:
-    """CPU seconds (user + system) this process has used (run on each worker)."""
+def _usage() -> tuple[float, int]:
+    """CPU seconds (user + system) and peak resident bytes of this process (run on each worker)."""
     import resource
 
     use = resource.getrusage(resource.RUSAGE_SELF)
-    return use.ru_utime + use.ru_stime
+    return use.ru_utime + use.ru_stime, use.ru_maxrss * 1024
 
 
-def _cpu_per_run(client, fn, repeat: int) -> tuple[float, float]:
-    """CPU seconds one run of ``fn`` costs: the driver's (its scheduler included), all workers' together."""
-    driver, workers = time.process_time(), sum(client.run(_cpu).values())
-    for _ in range(repeat):
-        fn()
-    return ((time.process_time() - driver) / repeat, (sum(client.run(_cpu).values()) - workers) / repeat)
+def _workers_cpu(client) -> float:
+    return sum(cpu for cpu, _ in client.run(_usage).values())
+
+
+def _best_sharded(client, fn, repeat: int) -> tuple[float, tuple[float, float]]:
+    """:func:`_best` of ``fn`` and, over the same runs, the CPU seconds a run cost: the driver's, all workers'.
+
+    The driver's includes the scheduler, which runs in its process.
+    """
+    driver, workers = time.process_time(), _workers_cpu(client)
+    best = _best(fn, repeat)
+    return best, ((time.process_time() - driver) / repeat, (_workers_cpu(client) - workers) / repeat)
 
 
 def _jobs(data: Path, out: Path):
@@ -118,10 +117,9 @@ def run(data: Path, repeat: int) -> dict:
                     got = sharded(client, n)
                     if got != single[name][0]:
                         raise SystemExit(f"{name}: the sharded result differs from the single-process one")
-                    run_once = lambda fn=sharded, c=client, k=n: fn(c, k)  # noqa: E731
-                    figures[(name, n)] = _best(run_once, repeat)
-                    figures[("cpu", name, n)] = _cpu_per_run(client, run_once, repeat)
-                figures[f"worker_rss_{n}"] = max(client.run(_peak_rss).values())
+                    figures[(name, n)], figures[("cpu", name, n)] = _best_sharded(
+                        client, lambda fn=sharded, c=client, k=n: fn(c, k), repeat)
+                figures[f"worker_rss_{n}"] = max(peak for _, peak in client.run(_usage).values())
         for name in jobs:
             figures[(name, 0)] = single[name][1]
     return figures
