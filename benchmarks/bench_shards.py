@@ -16,6 +16,7 @@ driver (and the scheduler in its process) takes from the workers' cores.
 Usage::
 
     python benchmarks/bench_shards.py [--data DIR] [--shards 8] [--images 12] [--masks 100] [--repeat 2]
+                                      [--commands "info,check,convert --to coco"]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from segmill.distributed import (
 
 HERE = Path(__file__).resolve().parent
 SA1B_IMAGES, SA1B_TARS = 11_000_000, 1000
+COMMANDS = ("info", "check", "convert --to coco")
 
 
 def _best(fn, repeat: int) -> float:
@@ -98,13 +100,13 @@ def _jobs(data: Path, out: Path):
     }
 
 
-def run(data: Path, repeat: int) -> dict:
+def run(data: Path, repeat: int, commands: list[str]) -> dict:
     images = segmill.stream(data, "sa1b")
     n_images = sum(1 for _ in images)
     tars = len(list(data.glob("*.tar")))
-    figures: dict = {"images": n_images, "tars": tars, "load": os.getloadavg()[0]}
+    figures: dict = {"images": n_images, "tars": tars, "load": os.getloadavg()[0], "commands": commands}
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = _jobs(data, Path(tmp))
+        jobs = {name: job for name, job in _jobs(data, Path(tmp)).items() if name in commands}
         single = {}
         for name, (fn, _) in jobs.items():
             expected = fn()  # warm-up (numba cache, file cache) and the reference result
@@ -131,20 +133,20 @@ def report(f: dict) -> str:
               f"{f['startup_1']:.1f} s (1 worker), {f['startup_2']:.1f} s (2 workers), not included"),
              "", "| command | single process | 1 worker | 2 workers | scaling 2 vs 1 | per-shard cost (1 worker) |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for name in ("info", "check", "convert --to coco"):
+    for name in f["commands"]:
         s, w1, w2 = f[(name, 0)], f[(name, 1)], f[(name, 2)]
         lines.append(f"| {name} | {n / s:.1f} img/s | {n / w1:.1f} img/s | {n / w2:.1f} img/s | "
                      f"**{w1 / w2:.2f}x** | {w1 / tars:.2f} s per {n // tars}-image shard |")
     lines += ["", "CPU seconds per run (machine load does not inflate these as it does wall times):", "",
               "| command | 1 worker: driver, workers | 2 workers: driver, workers | worker CPU 2 vs 1 |",
               "| --- | --- | --- | --- |"]
-    for name in ("info", "check", "convert --to coco"):
+    for name in f["commands"]:
         (d1, w1), (d2, w2) = f[("cpu", name, 1)], f[("cpu", name, 2)]
         lines.append(f"| {name} | {d1:.2f} s, {w1:.2f} s | {d2:.2f} s, {w2:.2f} s | {w2 / w1:.2f} |")
     lines.append("")
-    lines.append(f"peak RSS of a worker over all three commands: {f['worker_rss_1'] / 2**20:.0f} MiB (1 worker), "
+    lines.append(f"peak RSS of a worker over the commands: {f['worker_rss_1'] / 2**20:.0f} MiB (1 worker), "
                  f"{f['worker_rss_2'] / 2**20:.0f} MiB (2 workers)")
-    for name in ("info", "check", "convert --to coco"):
+    for name in f["commands"]:
         per_image = f[(name, 1)] / n
         eff = f[(name, 1)] / f[(name, 2)] / 2
         hours = SA1B_IMAGES * per_image / (64 * eff) / 3600
@@ -161,14 +163,19 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=12, help="images per tar shard")
     ap.add_argument("--masks", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--commands", default=",".join(COMMANDS),
+                    help=f"comma-separated, of {', '.join(COMMANDS)} (default: all)")
     args = ap.parse_args()
+    commands = [c.strip() for c in args.commands.split(",")]
+    if not commands or set(commands) - set(COMMANDS):
+        ap.error(f"--commands takes some of {', '.join(COMMANDS)}")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
             data = Path(tmp) / "sa1b"
             subprocess.run([sys.executable, str(HERE / "gen_sa1b.py"), str(data), "--shards", str(args.shards),
                             "--images", str(args.images), "--masks", str(args.masks)], check=True)
-        figures = run(data, args.repeat)
+        figures = run(data, args.repeat, commands)
     print(report(figures))
     print(json.dumps({"/".join(map(str, k)) if isinstance(k, tuple) else k: v for k, v in figures.items()}))
 

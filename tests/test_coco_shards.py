@@ -256,3 +256,30 @@ def test_cli_workers_with_a_memory_budget_streams_and_equals_single_process(coco
     b = CliRunner().invoke(main, ["info", str(coco_file), "--json", "--workers", "2"])
     assert a.exit_code == b.exit_code == 0, a.output + b.output
     assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+@pytest.mark.parametrize("order", ["items", "image ids"])
+def test_convert_sharded_grouped_annotations_render_with_the_parse_only_in_item_order(client, tmp_path_factory,
+                                                                                        monkeypatch, order):
+    """Annotations grouped by image. In the images' order, each part is rendered in its parse's task (one round);
+    in another order (image ids here) the writer keeps the file's, so the parts fall back to the general path."""
+    import segmill.distributed.convert as dconvert
+    from segmill import io
+
+    doc = coco_dict(120, seed=7)
+    position = {im["id"]: k for k, im in enumerate(doc["images"])}
+    doc["annotations"].sort(key=lambda a: position[a["image_id"]] if order == "items" else a["image_id"])
+    assert [position[a["image_id"]] for a in doc["annotations"]] != sorted(position.values()) or order == "items"
+    src = tmp_path_factory.mktemp("grouped") / "big.json"
+    src.write_text(json.dumps(doc))
+    monkeypatch.setattr(coco, "STREAM_BYTES", 0)
+    assert len(plan(src, "coco", {}, 2)) > 2
+    rounds, real = [], dconvert.gather
+    monkeypatch.setattr(dconvert, "gather", lambda c, fs, desc="shards": rounds.append(desc) or real(c, fs, desc))
+    out = src.parent / "out"
+    io.convert(src, out / "one.json", "coco", "coco")
+    rep = dconvert.convert_sharded(client, 2, src, out / "two.json", "coco", "coco")
+    # facts and parts in one round; the fall-back reads the parsed items again
+    assert rounds == (["read"] if order == "items" else ["read", "read"])
+    assert (out / "one.json").read_bytes() == (out / "two.json").read_bytes() and rep.annotations > 100
+    assert sorted(os.listdir(out)) == ["one.json", "two.json"]

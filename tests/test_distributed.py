@@ -241,3 +241,14 @@ def test_local_workers_start_without_the_malloc_trim_threshold(monkeypatch):
     monkeypatch.setenv(UNTRIMMED, "131072")  # the user's own choice wins
     with connect(1) as c:
         assert set(c.run(os.getenv, UNTRIMMED).values()) == {"131072"}
+
+
+
+def test_a_local_cluster_drops_what_only_a_watcher_needs():
+    # the profiler and 20 ms ticks cost CPU that nobody looks at; results come straight from the workers
+    import dask
+
+    with connect(1) as c:
+        assert set(c.run(dask.config.get, "distributed.worker.profile.enabled").values()) == {False}
+        assert set(c.run(lambda dask_worker: dask_worker._tick_interval).values()) == {0.5}
+        assert c.direct_to_workers is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -144,3 +145,29 @@ def test_skipped_records_same_output_and_report(client, tmp_path, staged):
     (folder / "sa_0.json").write_text('{"image": 1, "annotations": []}')
     _both(client, tmp_path / "out", folder, "sa1b", "coco", options=io.ConvertOptions(read={"errors": "skip"}))
     assert len(staged) == 1
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_parts_go_through_files_only_where_the_workers_share_the_files(client, sa1b, tmp_path, monkeypatch, local):
+    """A LocalCluster's workers spill their text beside the output; a client by address gets the text."""
+    from distributed import Client
+
+    from segmill.formats import coco
+
+    seen = []
+    real = coco.write_parts
+
+    def spy(header, parts, *args, **kwargs):
+        seen.append(({type(p.images).__name__ for p in parts}, sorted(os.listdir(tmp_path / "two"))))
+        return real(header, parts, *args, **kwargs)
+
+    monkeypatch.setattr(coco, "write_parts", spy)
+    if local:
+        _both(client, tmp_path, sa1b, "sa1b", "coco")
+    else:
+        with Client(client.scheduler.address) as remote:
+            _both(remote, tmp_path, sa1b, "sa1b", "coco")
+    (kinds, beside), = seen
+    assert kinds == ({"Spilled"} if local else {"bytes"})
+    assert any(name.endswith(".segmill-parts") for name in beside) == local
+    assert os.listdir(tmp_path / "two") == ["out.json"]  # the parts' folder is gone

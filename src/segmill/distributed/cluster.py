@@ -63,9 +63,9 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
         with client:
             yield client
         return
-    with _untrimmed(), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client:
+    with _local_config(), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                   dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, direct_to_workers=True) as client:
         yield client
 
 
@@ -73,20 +73,31 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
 UNTRIMMED = "MALLOC_TRIM_THRESHOLD_"
 
 
-def _untrimmed():
-    """Dask's configuration with the workers started without ``MALLOC_TRIM_THRESHOLD_``.
+def _local_config():
+    """Dask's configuration for a LocalCluster that :func:`connect` starts.
 
-    The nanny sets it (65536) so that workers give freed memory back. Set at
-    all, it also fixes glibc's mmap threshold at 128 KiB: every array past
-    that (a decoded 1500 x 2250 mask is 3.4 MB) is then mapped afresh and
-    faulted in page by page, then unmapped. A sharded ``check`` of 192
-    SA-1B-like images spent 17.2 s of system time in 8.9 M page faults
-    beside 32.5 s of user time (55 s wall); without it, 0.4 s in 5,400
-    (38.5 s). A variable already in the driver's environment still wins (as
-    dask's own rule has it); workers of an existing cluster keep theirs (see
+    What serves only someone watching the cluster is off or slowed: each
+    worker's statistical profiler (a stack sample of the running task every
+    10 ms, for the dashboard) and the 20 ms tick by which every server's
+    event loop times itself (500 ms here). An idle 2-worker cluster spent
+    105-145 ms of CPU a second (driver and workers) with them, 43-49
+    without. (:func:`connect` also has the client take results straight
+    from the workers, not through the scheduler.)
+
+    The workers also start without ``MALLOC_TRIM_THRESHOLD_``. The nanny
+    sets it (65536) so that workers give freed memory back. Set at all, it
+    also fixes glibc's mmap threshold at 128 KiB: every array past that (a
+    decoded 1500 x 2250 mask is 3.4 MB) is then mapped afresh and faulted
+    in page by page, then unmapped. A sharded ``check`` of 192 SA-1B-like
+    images spent 17.2 s of system time in 8.9 M page faults beside 32.5 s
+    of user time (55 s wall); without it, 0.4 s in 5,400 (38.5 s). A
+    variable already in the driver's environment still wins (as dask's own
+    rule has it); workers of an existing cluster keep theirs (see
     ``docs/scale.md``).
     """
     # lazy: dask is an optional dependency (segmill[dask]); only called once it was found
     import dask
 
-    return dask.config.set({f"distributed.nanny.pre-spawn-environ.{UNTRIMMED}": None})
+    return dask.config.set({f"distributed.nanny.pre-spawn-environ.{UNTRIMMED}": None,
+                            "distributed.worker.profile.enabled": False,
+                            "distributed.admin.tick.interval": "500ms"})

@@ -13,17 +13,23 @@ workers:
    are not ints, and checks that no id repeats across shards;
 3. each worker renders its records with the COCO writer's own code
    (:func:`segmill.formats.coco.render_part`: the JSON text of its image
-   and annotation records, and their losses);
+   and annotation records, and their losses). A shard whose text cannot
+   depend on the others (the first, or one that keeps its annotation ids,
+   with no image id to number) is rendered right after its facts, in the
+   same task: no second round for it;
 4. the driver writes the header sections and the parts' text in order,
-   atomically (:func:`segmill.formats.coco.write_parts`).
+   atomically (:func:`segmill.formats.coco.write_parts`). On a
+   LocalCluster the workers put their text in files beside the
+   destination and the driver copies it from there (in the kernel); on
+   other clusters the text comes to the driver.
 
 Anything that would make a shard's text depend on the others (annotation
 ids the writer must give, the annotation order of a COCO source file, an
 invalid item, an id repeated across shards, records the first-choice JSON
 encoder refuses) falls back to the general path, with the items already
 parsed. Memory: each worker holds its shards' items until they are
-rendered, the driver the output's text until it is written (the general
-path holds the whole dataset on the driver).
+rendered; the driver holds the output's text only on a cluster that is not
+local (the general path holds the whole dataset on the driver).
 
 The general path (any other target, an edit, a ``{split}`` or remote
 destination): workers send their items back; the driver puts them in the
@@ -35,6 +41,13 @@ byte for byte.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -161,15 +174,56 @@ def _compact(ids: np.ndarray):
     return ids
 
 
-def _render(parsed: Parsed, offset: int, image_top: int, options: dict):
-    """On a worker: the shard's :class:`~segmill.formats.coco.Part`, its annotation ids moved by ``offset``."""
+def _render(parsed: Parsed, offset: int, image_top: int, options: dict, spill_to: str | None = None):
+    """On a worker: the shard's :class:`~segmill.formats.coco.Part`, its annotation ids moved by ``offset``.
+
+    With ``spill_to`` (a new file's path), the part's text is written there
+    and the part says where (:meth:`~segmill.formats.coco.Part.spill`).
+    """
     header, items = parsed.header, parsed.items
     ds = Dataset(header.categories, items, header.info, header.licenses, header.extra, header.meta)
     shift_ids(items, offset)
     try:
-        return coco.render_part(ds, image_top, **options)
+        part = coco.render_part(ds, image_top, **options)
     finally:
         shift_ids(items, -offset)  # the items stay as read, for the general path
+    return part.spill(spill_to) if part is not None and spill_to else part
+
+
+def _facts_rendered(parsed: Parsed, shard: Shard, ahead: bool, options: dict, spill_to: str | None) -> dict:
+    """On a worker: :func:`shard_facts`, and with ``ahead`` the shard's Part (``"part"``) when it is valid alone.
+
+    ``"rendered"`` says whether it was rendered: the shard is valid and has
+    no image id to number. ``ahead`` is false when the shards' annotation
+    ids depend on the shards before them (see :func:`_offsets`).
+    """
+    facts = shard_facts(parsed, shard)
+    facts["rendered"] = ahead and facts["plain"] and not facts["numbered"]
+    facts["part"] = _render(parsed, 0, 0, options, spill_to) if facts["rendered"] else None
+    return facts
+
+
+@contextlib.contextmanager
+def _spill_folder(client, dst) -> Iterator[str | None]:
+    """A new folder beside ``dst`` for the parts' text when the workers share this machine's files, else ``None``.
+
+    The workers of a LocalCluster write their parts there and the driver
+    copies them into the output (in the kernel): the text is not sent
+    through the cluster, nor held by the driver. The folder goes on exit.
+    """
+    # lazy: dask is an optional dependency (segmill[dask]); only called once it was found
+    from distributed import LocalCluster
+
+    if not isinstance(getattr(client, "cluster", None), LocalCluster):
+        yield None
+        return
+    parent = Path(dst).parent
+    folder = tempfile.mkdtemp(prefix=f".{Path(dst).name}.", suffix=".segmill-parts",
+                              dir=parent if parent.is_dir() else None)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _offsets(shards, facts) -> list[int]:
@@ -233,14 +287,32 @@ def _renders(dst, to_format: str, opts: io.ConvertOptions) -> bool:
 def _convert_rendered(client, shards, src, dst, from_format: str, opts: io.ConvertOptions, strict: bool,
                       force: bool) -> WriteReport:
     """:func:`convert_sharded` to one COCO file, rendered on the workers (the module docs' steps)."""
+    with _spill_folder(client, dst) as folder:
+        return _convert_rendered_in(folder, client, shards, src, dst, from_format, opts, strict, force)
+
+
+def _convert_rendered_in(folder, client, shards, src, dst, from_format: str, opts: io.ConvertOptions, strict: bool,
+                         force: bool) -> WriteReport:
     parsed = client.map(parse_shard, shards, pure=False)  # the items stay on the workers
-    facts = gather(client, client.map(shard_facts, parsed, shards, pure=False), "read")
+    n = len(shards)
+    write_opts = [opts.write or {}] * n
+    spill = [None if folder is None else os.path.join(folder, f"part-{i}") for i in range(n)]
+    # each shard rendered right after its parse when no shard's ids depend on the ones before (all or none:
+    # rendering only the first ahead leaves its worker with fewer renders than the others after the barrier)
+    ahead = [not any(own_numbered(s) for s in shards[1:])] * n
+    facts = gather(client, client.map(_facts_rendered, parsed, shards, ahead, write_opts, spill, pure=False,
+                                      priority=1), "read")
     offsets = _offsets(shards, facts)
     tops, numbered = _image_tops(facts)
     parts = None
     if all(f["plain"] for f in facts) and _unique(facts, offsets):
-        write_opts = [opts.write or {}] * len(shards)
-        parts = gather(client, client.map(_render, parsed, offsets, tops, write_opts, pure=False), "render")
+        parts = [f.pop("part") for f in facts]
+        todo = [i for i, f in enumerate(facts) if not f["rendered"]]
+        if todo:
+            again = client.map(_render, *([seq[i] for i in todo] for seq in (parsed, offsets, tops, write_opts, spill)),
+                               pure=False)
+            for i, part in zip(todo, gather(client, again, "render")):
+                parts[i] = part
     if parts is None or any(p is None for p in parts):
         results = gather(client, client.map(_as_read, parsed, pure=False), "read")
         ds = _assembled(shards, results, src, from_format, opts.read or {})

@@ -292,11 +292,18 @@ class ChunkedWriter:
         self.first_key = False
 
     def raw_list(self, name: str, chunks: Iterable[bytes]) -> None:
-        """Write a JSON list under ``name`` from ``chunks``: its elements' JSON text, commas included."""
+        """Write a JSON list under ``name`` from ``chunks``: its elements' JSON text, commas included.
+
+        A chunk is bytes or has ``copy_to(file)`` (text kept in a file, see
+        ``_coco_write.Spilled``).
+        """
         self._key(name)
         self.f.write(b"[")
         for chunk in chunks:
-            self.f.write(chunk)
+            if isinstance(chunk, bytes):
+                self.f.write(chunk)
+            else:
+                chunk.copy_to(self.f)
         self.f.write(b"]")
 
     def stream(self, name: str, records: Iterable) -> None:

@@ -604,6 +604,10 @@ class FileOrder:
     def __repr__(self):
         return f"FileOrder({len(self.by_image)} annotations)"
 
+    def in_item_order(self) -> bool:
+        """Whether the file holds the annotations in the items' order (the writer then writes them so)."""
+        return bool(np.all(np.diff(self.by_image) > 0))
+
     def restricted(self, items) -> CocoOrder | None:
         """The order of the annotations of ``items`` (every item of the file), or ``None`` when they are not."""
         flat = [(ann, it) for it in items for ann in it.annotations]

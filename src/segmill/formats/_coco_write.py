@@ -9,8 +9,10 @@ loss with a code (see :data:`LOSS_CODES`).
 
 from __future__ import annotations
 
+import errno
 import io
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 import numpy as np
@@ -637,21 +639,78 @@ class Part:
 
     Attributes
     ----------
-    images, annotations : bytes
+    images, annotations : bytes or Spilled
         The JSON text of the records, joined by commas (no brackets; empty
-        when there is none).
+        when there is none), or where it was put (:meth:`spill`).
     image_losses, annotation_losses : list of Loss
         What writing each list lost, in order.
     items, annotation_count : int
         Records written.
     """
 
-    images: bytes
-    annotations: bytes
+    images: bytes | Spilled
+    annotations: bytes | Spilled
     image_losses: list
     annotation_losses: list
     items: int
     annotation_count: int
+
+    def spill(self, path) -> Part:
+        """This part with its text moved to the new file ``path`` (:func:`write_parts` copies it from there).
+
+        A sharded conversion's workers keep the output's text on disk
+        instead of sending it to the driver (which would hold all of it).
+        """
+        with open(path, "wb") as fh:
+            fh.write(self.images)
+            fh.write(self.annotations)
+        path, n = str(path), len(self.images)
+        return replace(self, images=Spilled(path, 0, n), annotations=Spilled(path, n, len(self.annotations)))
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """``length`` bytes of text at ``offset`` in the file ``path`` (a :meth:`Part.spill`)."""
+
+    path: str
+    offset: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def copy_to(self, fh) -> None:
+        """Append the text to the binary file ``fh`` (copied in the kernel where it can be)."""
+        fh.flush()
+        with open(self.path, "rb") as src:
+            done = _sent(src, fh, self.offset, self.length)
+            src.seek(self.offset + done)
+            left = self.length - done
+            while left:
+                chunk = src.read(min(left, 1 << 22))
+                if not chunk:
+                    raise OSError(f"{self.path} ends before byte {self.offset + self.length}")
+                fh.write(chunk)
+                left -= len(chunk)
+
+
+#: What ``os.sendfile`` raises where it cannot write to a file (the copy then goes through Python).
+_NO_SENDFILE = {None, errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP}
+
+
+def _sent(src, dst, offset: int, count: int) -> int:
+    """How many bytes ``os.sendfile`` copied from ``src`` at ``offset`` to ``dst`` (0 where it cannot)."""
+    done = 0
+    try:
+        while done < count:
+            n = os.sendfile(dst.fileno(), src.fileno(), offset + done, count - done)
+            if not n:
+                break
+            done += n
+    except (AttributeError, OSError) as exc:  # AttributeError: no os.sendfile on this system
+        if done or getattr(exc, "errno", None) not in _NO_SENDFILE:
+            raise
+    return done
 
 
 def render_part(ds: Dataset, image_top: int = 0, *, segmentation: str = "keep", recompute: bool = False,
@@ -669,8 +728,9 @@ def render_part(ds: Dataset, image_top: int = 0, *, segmentation: str = "keep", 
     """
     opts = _Opts(segmentation, recompute, raster, polygon_mode, tolerance)
     coco = ds.meta.get("coco")
-    if isinstance(coco, dict) and isinstance(coco.get("order"), CocoOrder):
-        return None  # the whole file's annotation order: not the parts' one after the other
+    order = coco.get("order") if isinstance(coco, dict) else None
+    if isinstance(order, CocoOrder) or not (order is None or order.in_item_order()):
+        return None  # the whole file's annotation order (a sharded read's first part has a FileOrder)
     report = WriteReport()
     with J.no_gc():
         w = _Write(ds, opts, report, whole=False, image_top=image_top)
