@@ -78,18 +78,21 @@ def _best_sharded(client, fn, repeat: int) -> tuple[float, tuple[float, float]]:
 
 
 def _jobs(data: Path, out: Path):
-    """``{command: (single-process fn, sharded fn(client, n), result of each for the equality check)}``."""
-    counter = iter(range(10**6))
+    """``{command: (single-process fn, sharded fn(client, n))}``; each returns what the equality check compares.
+
+    A conversion returns its output's path (rewritten by every run, as a user
+    re-running it would): reading the bytes back is not part of the time.
+    """
 
     def conv_single():
-        dst = out / f"one-{next(counter)}.json"
-        io.convert(data, dst, "sa1b", "coco")
-        return dst.read_bytes()
+        dst = out / "one.json"
+        io.convert(data, dst, "sa1b", "coco", force=True)
+        return dst
 
     def conv_sharded(client, n):
-        dst = out / f"sh-{next(counter)}.json"
-        convert_sharded(client, n, data, dst, "sa1b", "coco")
-        return dst.read_bytes()
+        dst = out / "sharded.json"
+        convert_sharded(client, n, data, dst, "sa1b", "coco", force=True)
+        return dst
 
     return {
         "info": (lambda: summarize_stream(segmill.stream(data, "sa1b")),
@@ -98,6 +101,10 @@ def _jobs(data: Path, out: Path):
                   lambda c, n: render(check_sharded(c, n, data, format="sa1b"), "json")),
         "convert --to coco": (conv_single, conv_sharded),
     }
+
+
+def _result(got):
+    return got.read_bytes() if isinstance(got, Path) else got
 
 
 def run(data: Path, repeat: int, commands: list[str]) -> dict:
@@ -109,15 +116,14 @@ def run(data: Path, repeat: int, commands: list[str]) -> dict:
         jobs = {name: job for name, job in _jobs(data, Path(tmp)).items() if name in commands}
         single = {}
         for name, (fn, _) in jobs.items():
-            expected = fn()  # warm-up (numba cache, file cache) and the reference result
+            expected = _result(fn())  # warm-up (numba cache, file cache) and the reference result
             single[name] = (expected, _best(fn, repeat))
         for n in (1, 2):
             t = time.perf_counter()
             with connect(n) as client:
                 figures[f"startup_{n}"] = time.perf_counter() - t
                 for name, (_, sharded) in jobs.items():
-                    got = sharded(client, n)
-                    if got != single[name][0]:
+                    if _result(sharded(client, n)) != single[name][0]:
                         raise SystemExit(f"{name}: the sharded result differs from the single-process one")
                     figures[(name, n)], figures[("cpu", name, n)] = _best_sharded(
                         client, lambda fn=sharded, c=client, k=n: fn(c, k), repeat)
