@@ -13,9 +13,9 @@ workers:
    are not ints, and checks that no id repeats across shards;
 3. each worker renders its records with the COCO writer's own code
    (:func:`segmill.formats.coco.render_part`: the JSON text of its image
-   and annotation records, and their losses). A shard whose text cannot
-   depend on the others (the first, or one that keeps its annotation ids,
-   with no image id to number) is rendered right after its facts, in the
+   and annotation records, and their losses). When no shard's annotation
+   ids depend on the shards before it (they keep the ids read), each shard
+   with no image id to number is rendered right after its facts, in the
    same task: no second round for it;
 4. the driver writes the header sections and the parts' text in order,
    atomically (:func:`segmill.formats.coco.write_parts`). On a
