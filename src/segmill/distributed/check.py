@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..budget import scaled
 from ..check import check_datasets
 from ..check.config import Config
 from ..check.result import CheckResult
@@ -23,6 +24,8 @@ from ..check.streamed import (
 )
 from ..formats import detect, get_format
 from ..model import Dataset
+from ..streaming import batched
+from ..transforms.streamed import BATCH
 from .shards import (
     Shard,
     count_annotations,
@@ -39,15 +42,28 @@ __all__ = ["PER_IMAGE_RULES", "SKELETON_RULES", "check_shard", "check_sharded"]
 
 
 def check_shard(shard: Shard, cfg: Config | None, full_skeleton: bool) -> tuple[Dataset, list, dict, bytes]:
-    """On a worker: ``(header, skeleton items, {code: findings in order}, meta)`` of one shard."""
+    """On a worker: ``(header, skeleton items, {code: findings in order}, meta)`` of one shard.
+
+    A format's own part (a tar, a group of files, a run of a COCO file's
+    images) streams: the per-image rules run on a batch of images at a time,
+    as in :func:`segmill.check.streamed.check_streamed`, so that the worker
+    holds a batch and the skeletons, not the part (a real SA-1B tar is
+    11,000 images, about 9 GB as items). A position range has the whole
+    read in memory anyway and is checked in one batch. (A format's own part
+    sends a meta that refers to no item: COCO's parts carry their file
+    order as arrays, :class:`~segmill.formats._coco_stream.FileOrder`.)
+    """
     header, items, everything = open_shard(shard, whole=True)
-    ds = Dataset(header.categories, list(items), header.info, header.licenses, header.extra, dict(header.meta))
     found: dict = {}
-    if cfg is not None:
-        for f in check_datasets([(ds, shard.path)], config=cfg).findings:
-            found.setdefault(f.code, []).append(f)
-    skeleton = [skeleton_item(it, keeps_geometry(it, full_skeleton)) for it in ds.items]
-    return light(header), skeleton, found, pack_meta(header.meta, ds.items if everything is None else everything)
+    skeleton: list = []
+    size = max(1, len(everything)) if everything is not None else scaled(BATCH, 16)
+    for batch in batched(items, size):
+        if cfg is not None:
+            ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra, dict(header.meta))
+            for f in check_datasets([(ds, shard.path)], config=cfg).findings:
+                found.setdefault(f.code, []).append(f)
+        skeleton.extend(skeleton_item(it, keeps_geometry(it, full_skeleton)) for it in batch)
+    return light(header), skeleton, found, pack_meta(header.meta, everything)
 
 
 def _shards_of(client, path, format, options, workers) -> list[Shard]:
