@@ -135,6 +135,41 @@ def test_check_sharded_report_equals_single_process(client, data):
     assert total > 20  # the defects fixture alone trips most rules
 
 
+def test_check_sharded_spills_the_skeletons_of_a_formats_own_parts(client, data, monkeypatch):
+    from segmill.distributed import check as dcheck
+    from segmill.spilled import SpilledItems
+
+    seen = []
+    real = dcheck.assemble
+
+    def spy(cfg, rules, codes, driver, parts, skeletons, paths):
+        seen.append(type(skeletons[0][0].items))
+        return real(cfg, rules, codes, driver, parts, skeletons, paths)
+
+    monkeypatch.setattr(dcheck, "assemble", spy)
+    got = check_sharded(client, 2, data["sa1b"], format="sa1b")
+    assert seen == [SpilledItems] and got.images == 12
+    assert render(got, "json") == render(check_path(data["sa1b"], format="sa1b"), "json")
+
+
+def test_results_in_order_come_in_shard_order_and_raise_the_first_failure_in_order(client):
+    import time
+
+    from segmill.distributed.shards import results_in_order
+
+    def task(k):
+        if k == 3:
+            raise ValueError("three")  # fails first in time
+        if k == 1:
+            time.sleep(0.5)
+            raise ValueError("one")  # fails first in order
+        return k * 10
+
+    with pytest.raises(ValueError, match="one"):
+        list(results_in_order(client, task, [0, 1, 2, 3]))
+    assert list(results_in_order(client, task, [0, 2, 4, 5])) == [0, 20, 40, 50]
+
+
 def test_check_sharded_several_files_every_rule(client):
     from segmill.check.config import Config
 

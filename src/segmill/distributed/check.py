@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._entries import Entries, spill_limit
 from ..budget import scaled
 from ..check import check_datasets
 from ..check.config import Config
@@ -24,6 +25,7 @@ from ..check.streamed import (
 )
 from ..formats import detect, get_format
 from ..model import Dataset
+from ..spilled import SpilledItems
 from ..streaming import batched
 from ..transforms.streamed import BATCH
 from .shards import (
@@ -34,6 +36,7 @@ from .shards import (
     open_shard,
     pack_meta,
     plan,
+    results_in_order,
     run,
     with_offsets,
 )
@@ -80,6 +83,13 @@ def check_sharded(client, workers: int, paths, *, format: str | None = None, con
                   **read_options) -> CheckResult:
     """:func:`segmill.check.check_path` run shard by shard on the cluster (same result).
 
+    The driver takes the shards' results in order, one at a time. For a
+    format's own parts it spills the skeletons as they come, as the
+    single-process streamed check does (:class:`~segmill.spilled.SpilledItems`:
+    8 bytes an image in memory), and keeps the budget's share of the
+    findings (the rest in temporary files). Position ranges (a dataset
+    every worker reads whole) keep their skeletons in memory.
+
     Parameters
     ----------
     client : distributed.Client
@@ -92,14 +102,35 @@ def check_sharded(client, workers: int, paths, *, format: str | None = None, con
     cfg = config or Config()
     paths = as_paths(paths)
     rules, codes, driver, full, worker_cfg = split_rules(cfg)
+    limit = spill_limit(len(worker_cfg.select) if worker_cfg is not None else 1)
     parts, skeletons = [], []
     for p in paths:
         shards = _shards_of(client, p, format, read_options, workers)
-        results = run(client, check_shard, shards, worker_cfg, full, desc="check")
-        head = results[0][0]
-        skel = Dataset(head.categories, [it for _, items, _, _ in results for it in items], head.info,
-                       head.licenses, head.extra)
-        skel.meta = merged_meta(shards, [m for _, _, _, m in results], skel.items)
+        results = results_in_order(client, check_shard, shards, worker_cfg, full, desc="check")
+        heads, blobs, found = [], [], {}
+
+        def skeleton_items(results=results, heads=heads, blobs=blobs, found=found):
+            for head, items, part_found, blob in results:
+                heads.append(head)
+                blobs.append(blob)
+                for code, findings in part_found.items():
+                    _collect(found, code, findings, limit)
+                yield from items
+
+        by_position = shards[0].by_position
+        items = list(skeleton_items()) if by_position else SpilledItems(skeleton_items(), skeletons=False)
+        head = heads[0]
+        skel = Dataset(head.categories, items, head.info, head.licenses, head.extra)
+        # a format's own part refers to no item in its meta (see check_shard): nothing to resolve in the spill
+        skel.meta = merged_meta(shards, blobs, items if by_position else None)
         skeletons.append((skel, str(p)))
-        parts.append([found for _, _, found, _ in results])
+        parts.append([found])
     return assemble(cfg, rules, codes, driver, parts, skeletons, paths)
+
+
+def _collect(found: dict, code: str, findings: list, limit: int) -> None:
+    """Add a part's ``findings`` of rule ``code`` to ``found`` (code -> Entries keeping ``limit`` in memory)."""
+    got = found.get(code)
+    if got is None:
+        got = found[code] = Entries(limit=limit)
+    got.extend(findings)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io as _io
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ __all__ = [
     "pack_meta",
     "plan",
     "renumber",
+    "results_in_order",
     "run",
     "shift_ids",
     "unpack_meta",
@@ -211,6 +212,24 @@ def run(client, func: Callable, shards: Sequence, *args, desc: str = "shards") -
     """
     # one message to the scheduler for all the tasks (a submit each costs a round trip)
     return gather(client, client.map(func, shards, *([a] * len(shards) for a in args), pure=False), desc)
+
+
+def results_in_order(client, func: Callable, shards: Sequence, *args, desc: str = "shards") -> Iterator:
+    """:func:`run`, its results yielded in shard order as they come, each let go once yielded.
+
+    The driver then holds one shard's result at a time (the others wait on
+    the workers), not every shard's. The first failing shard in order
+    raises when its turn comes (the error :func:`run` raises); the tasks
+    not yet consumed are cancelled when the iterator is closed.
+    """
+    futures = client.map(func, shards, *([a] * len(shards) for a in args), pure=False)
+    try:
+        for k in _progress.track(range(len(futures)), desc=desc):
+            future, futures[k] = futures[k], None
+            yield future.result()  # raises the shard's error
+            del future
+    finally:
+        client.cancel([f for f in futures if f is not None])
 
 
 def gather(client, futures: Sequence, desc: str = "shards") -> list:
