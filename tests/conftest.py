@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,20 @@ def write_bomb_png(path, width: int = 20_000, height: int = 20_000) -> Path:
     path = Path(path)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path
+
+
+def write_sa1b(out: Path, shards: int, images: int) -> Path:
+    """SA-1B-like tar shards in ``out`` (``benchmarks/gen_sa1b.py``): small images of 96 x 64, 6 masks each."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_sa1b.py"), str(out), "--shards", str(shards),
+                    "--images", str(images), "--masks", "6", "--width", "96", "--height", "64"], check=True,
+                   capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sa1b_tars():
+    """:func:`write_sa1b`: ``sa1b_tars(out, shards, images)``."""
+    return write_sa1b
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,7 @@ tests/test_distributed.py.
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import weakref
-from pathlib import Path
 
 import pytest
 
@@ -24,17 +21,11 @@ from segmill.distributed import check as dcheck
 from segmill.distributed.shards import plan
 from segmill.model import Annotation, Dataset, Item
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def tar_folder(tmp_path_factory):
+def tar_folder(tmp_path_factory, sa1b_tars):
     """One SA-1B-like tar of 8 small images (one part for one worker)."""
-    out = tmp_path_factory.mktemp("sa1b") / "data"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_sa1b.py"), str(out), "--shards", "1",
-                    "--images", "8", "--masks", "6", "--width", "96", "--height", "64"], check=True,
-                   capture_output=True)
-    return out
+    return sa1b_tars(tmp_path_factory.mktemp("sa1b") / "data", 1, 8)
 
 
 def _shard(folder):

@@ -7,8 +7,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -48,13 +46,10 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(tmp_path_factory, sa1b_tars):
     """Generated inputs: SA-1B-like tar shards (3 tars), a COCO file of 40 images."""
     base = tmp_path_factory.mktemp("sharded")
-    sa = base / "sa1b"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_sa1b.py"), str(sa), "--shards", "3",
-                    "--images", "4", "--masks", "6", "--width", "96", "--height", "64"], check=True,
-                   capture_output=True)
+    sa = sa1b_tars(base / "sa1b", 3, 4)
     coco = base / "coco.json"
     coco.write_text(json.dumps(coco_dict(40, seed=3)))
     return {"sa1b": sa, "coco": coco, "base": base}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -30,13 +28,9 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def sa1b(tmp_path_factory):
+def sa1b(tmp_path_factory, sa1b_tars):
     """SA-1B-like tar shards: 3 tars of 4 images."""
-    out = tmp_path_factory.mktemp("render") / "sa1b"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_sa1b.py"), str(out), "--shards", "3",
-                    "--images", "4", "--masks", "6", "--width", "96", "--height", "64"], check=True,
-                   capture_output=True)
-    return out
+    return sa1b_tars(tmp_path_factory.mktemp("render") / "sa1b", 3, 4)
 
 
 @pytest.fixture
