@@ -38,8 +38,8 @@ from .engine import check_datasets
 from .registry import select_rules
 from .result import CheckResult
 
-__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed", "keeps_geometry", "only",
-           "skeleton_item", "split_rules"]
+__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed",
+           "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
 
 #: Rules whose findings for an image depend on that image alone (run on the workers).
 PER_IMAGE_RULES = frozenset({f"G{n:03d}" for n in range(1, 17)} | {"C001", "C002", "C003", "C009", "S004", "S008",
@@ -147,7 +147,7 @@ def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> Chec
                        annotations=sum(ds.num_annotations for ds, _ in skeletons))
 
 
-def _collect(found: dict, findings, limit: int) -> None:
+def collect(found: dict, findings, limit: int) -> None:
     """Add ``findings`` to ``found`` (code -> :class:`~segmill._entries.Entries` keeping ``limit`` in memory)."""
     for f in findings:
         got = found.get(f.code)
@@ -197,7 +197,7 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
                     ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra,
                                  dict(header.meta))
                     with _progress.paused():
-                        _collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
+                        collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
                 for it in batch:
                     yield skeleton_item(it, keeps_geometry(it, full))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._entries import Entries, spill_limit
+from .._entries import spill_limit
 from ..budget import scaled
 from ..check import check_datasets
 from ..check.config import Config
@@ -19,6 +19,7 @@ from ..check.streamed import (
     SKELETON_RULES,
     as_paths,
     assemble,
+    collect,
     keeps_geometry,
     skeleton_item,
     split_rules,
@@ -113,8 +114,8 @@ def check_sharded(client, workers: int, paths, *, format: str | None = None, con
             for head, items, part_found, blob in results:
                 heads.append(head)
                 blobs.append(blob)
-                for code, findings in part_found.items():
-                    _collect(found, code, findings, limit)
+                for findings in part_found.values():
+                    collect(found, findings, limit)
                 yield from items
 
         by_position = shards[0].by_position
@@ -126,11 +127,3 @@ def check_sharded(client, workers: int, paths, *, format: str | None = None, con
         skeletons.append((skel, str(p)))
         parts.append([found])
     return assemble(cfg, rules, codes, driver, parts, skeletons, paths)
-
-
-def _collect(found: dict, code: str, findings: list, limit: int) -> None:
-    """Add a part's ``findings`` of rule ``code`` to ``found`` (code -> Entries keeping ``limit`` in memory)."""
-    got = found.get(code)
-    if got is None:
-        got = found[code] = Entries(limit=limit)
-    got.extend(findings)
