@@ -22,6 +22,7 @@ int64, file-name hashes), never an annotation table over the whole dataset.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from .registry import select_rules
 from .result import CheckResult
 
 __all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed",
-           "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
+           "checked_skeletons", "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
 
 #: Rules whose findings for an image depend on that image alone (run on the workers).
 PER_IMAGE_RULES = frozenset({f"G{n:03d}" for n in range(1, 17)} | {"C001", "C002", "C003", "C009", "S004", "S008",
@@ -147,6 +148,35 @@ def assemble(cfg: Config, rules, codes, driver, parts, skeletons, paths) -> Chec
                        annotations=sum(ds.num_annotations for ds, _ in skeletons))
 
 
+def checked_skeletons(header: Dataset, items, cfg: Config | None, full: bool, path, size: int,
+                      add) -> Iterator:
+    """The skeletons of ``items``, the per-image rules run on each batch of ``size`` items on the way.
+
+    Parameters
+    ----------
+    header : Dataset
+        The dataset the items belong to (categories, meta), without items.
+    items : iterable of Item
+    cfg : Config or None
+        The per-image rules (``None``: none run).
+    full : bool
+        Whether every skeleton keeps its geometry (see :func:`keeps_geometry`).
+    path : path
+        What the findings name.
+    size : int
+        Items a batch: what is held at once.
+    add : callable
+        Called with each batch's findings (rule by rule, in item order).
+    """
+    for batch in batched(items, size):
+        if cfg is not None:
+            ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra, dict(header.meta))
+            with _progress.paused():
+                add(check_datasets([(ds, str(path))], config=cfg).findings)
+        for it in batch:
+            yield skeleton_item(it, keeps_geometry(it, full))
+
+
 def collect(found: dict, findings, limit: int) -> None:
     """Add ``findings`` to ``found`` (code -> :class:`~segmill._entries.Entries` keeping ``limit`` in memory)."""
     for f in findings:
@@ -190,20 +220,13 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
             return None
         header, found = st.header, {}
 
-        def skeleton_items(st=st, header=header, found=found, p=p):
-            """The stream's items as skeletons, the per-image rules run on each batch on the way."""
-            for batch in batched(_progress.track(st, desc="check"), scaled(BATCH, 16)):
-                if worker_cfg is not None:
-                    ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra,
-                                 dict(header.meta))
-                    with _progress.paused():
-                        collect(found, check_datasets([(ds, str(p))], config=worker_cfg).findings, limit)
-                for it in batch:
-                    yield skeleton_item(it, keeps_geometry(it, full))
+        def add(findings, found=found):
+            collect(found, findings, limit)
 
         try:
             # on disk, not in memory: the dataset-level rules read them in passes, an item at a time
-            items = SpilledItems(skeleton_items(), skeletons=False)
+            items = SpilledItems(checked_skeletons(header, _progress.track(st, desc="check"), worker_cfg, full, p,
+                                                   scaled(BATCH, 16), add), skeletons=False)
         except InputError:
             return None
         ds = Dataset(header.categories, [], header.info, header.licenses, header.extra, dict(header.meta))

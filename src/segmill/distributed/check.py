@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .._entries import spill_limit
 from ..budget import scaled
-from ..check import check_datasets
 from ..check.config import Config
 from ..check.result import CheckResult
 from ..check.streamed import (
@@ -19,15 +18,13 @@ from ..check.streamed import (
     SKELETON_RULES,
     as_paths,
     assemble,
+    checked_skeletons,
     collect,
-    keeps_geometry,
-    skeleton_item,
     split_rules,
 )
 from ..formats import detect, get_format
 from ..model import Dataset
 from ..spilled import SpilledItems
-from ..streaming import batched
 from ..transforms.streamed import BATCH
 from .shards import (
     Shard,
@@ -59,14 +56,13 @@ def check_shard(shard: Shard, cfg: Config | None, full_skeleton: bool) -> tuple[
     """
     header, items, everything = open_shard(shard, whole=True)
     found: dict = {}
-    skeleton: list = []
+
+    def add(findings):
+        for f in findings:
+            found.setdefault(f.code, []).append(f)
+
     size = max(1, len(everything)) if everything is not None else scaled(BATCH, 16)
-    for batch in batched(items, size):
-        if cfg is not None:
-            ds = Dataset(header.categories, batch, header.info, header.licenses, header.extra, dict(header.meta))
-            for f in check_datasets([(ds, shard.path)], config=cfg).findings:
-                found.setdefault(f.code, []).append(f)
-        skeleton.extend(skeleton_item(it, keeps_geometry(it, full_skeleton)) for it in batch)
+    skeleton = list(checked_skeletons(header, items, cfg, full_skeleton, shard.path, size, add))
     return light(header), skeleton, found, pack_meta(header.meta, everything)
 
 

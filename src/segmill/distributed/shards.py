@@ -210,8 +210,13 @@ def run(client, func: Callable, shards: Sequence, *args, desc: str = "shards") -
     is raised once every shard has finished. ``shards`` may be futures
     (``func`` then runs where their results are).
     """
+    return gather(client, _map(client, func, shards, args), desc)
+
+
+def _map(client, func: Callable, shards: Sequence, args: tuple) -> list:
+    """``func(shard, *args)`` submitted for every shard: the futures, in shard order."""
     # one message to the scheduler for all the tasks (a submit each costs a round trip)
-    return gather(client, client.map(func, shards, *([a] * len(shards) for a in args), pure=False), desc)
+    return client.map(func, shards, *([a] * len(shards) for a in args), pure=False)
 
 
 def results_in_order(client, func: Callable, shards: Sequence, *args, desc: str = "shards") -> Iterator:
@@ -222,7 +227,7 @@ def results_in_order(client, func: Callable, shards: Sequence, *args, desc: str 
     raises when its turn comes (the error :func:`run` raises); the tasks
     not yet consumed are cancelled when the iterator is closed.
     """
-    futures = client.map(func, shards, *([a] * len(shards) for a in args), pure=False)
+    futures = _map(client, func, shards, args)
     try:
         for k in _progress.track(range(len(futures)), desc=desc):
             future, futures[k] = futures[k], None
