@@ -112,13 +112,20 @@ def formats_table(_arg=None) -> str:
 
     names = list(formats())
     codes = _format_codes(names)
-    rows = ["| format | read | write | writes | its loss codes | what |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| format | read | write | streams | writes | its loss codes | what |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in names:
         spec = get_format(name)
         rows.append(f"| `{name}` | {'yes' if spec.read else 'no'} | {'yes' if spec.write else 'no'} | "
-                    f"{'a file' if spec.output == 'file' else 'a folder'} | {', '.join(codes[name]) or '-'} | "
-                    f"{_cell(spec.description)} |")
+                    f"{_streams(spec)} | {'a file' if spec.output == 'file' else 'a folder'} | "
+                    f"{', '.join(codes[name]) or '-'} | {_cell(spec.description)} |")
     return "\n".join(rows) + "\n"
+
+
+def _streams(spec) -> str:
+    """Which sides of a format work one image at a time: its reader (``stream``), its writer (``write_stream``)."""
+    sides = [side for side, fn in (("read", spec.stream), ("write", spec.write_stream)) if fn is not None]
+    return ", ".join(sides) or "-"
 
 
 def _yes_no(value) -> str:
