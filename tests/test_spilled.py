@@ -152,6 +152,24 @@ def test_gate_on_spilled_equals_in_memory(tmp_path):
     assert cli["findings"] == ref["findings"]
 
 
+def test_gate_checks_the_spilled_items_without_reading_the_files_again(tmp_path, monkeypatch):
+    from segmill import io
+    from segmill.gate.evaluate import Origin
+
+    doc = synth.coco_dict(6, seed=9)
+    a = _write(tmp_path / "a.json", doc)
+    b = _write(tmp_path / "b.json", _defective(_edited(doc, 9)))
+    where = Origin(str(a), str(b), "a", "b")
+    ref = gate(segmill.read(a, errors="keep"), segmill.read(b, errors="keep"), origin=where).to_dict()
+    sa, sb = spill_or_read(a), spill_or_read(b)
+    opened = []
+    real = io.stream_bounded
+    monkeypatch.setattr(io, "stream_bounded", lambda *a, **k: opened.append(a) or real(*a, **k))
+    assert gate(sa, sb, origin=where).to_dict() == ref
+    assert opened == []  # each version was read once, when it was spilled
+    assert any(f["code"] == "GATE001" for f in ref["findings"])
+
+
 @pytest.mark.parametrize("match_by", ["file_name", "id"])
 def test_agree_on_spilled_equals_in_memory(tmp_path, match_by):
     doc = synth.coco_dict(7, seed=11)

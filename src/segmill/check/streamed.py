@@ -39,7 +39,7 @@ from .engine import check_datasets
 from .registry import select_rules
 from .result import CheckResult
 
-__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed",
+__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed", "check_streams",
            "checked_skeletons", "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
 
 #: Rules whose findings for an image depend on that image alone (run on the workers).
@@ -207,15 +207,26 @@ def check_streamed(paths, *, format: str | None = None, config: Config | None = 
     record the strict stream refuses: the caller then checks the whole read,
     leniently (``errors="keep"``), which reports that record as a finding.
     """
+    paths = as_paths(paths)
+    # opened one after another, as each is checked: one path's index in memory at a time
+    opened = ((p, io.stream_bounded(p, format, **read_options)) for p in paths)
+    return check_streams(opened, paths, config=config)
+
+
+def check_streams(streams, paths, *, config: Config | None = None) -> CheckResult | None:
+    """:func:`check_streamed` of streams already open: ``(path, Stream or None)`` per path of ``paths``.
+
+    ``segmill gate`` checks the items it spilled for its diff this way,
+    without reading the file again (:func:`segmill.spilled.as_stream`).
+    ``None`` as for :func:`check_streamed`, for a ``None`` stream too.
+    """
     from ..transforms.streamed import BATCH  # lazy: the transforms are not needed by a whole check
 
     cfg = config or Config()
-    paths = as_paths(paths)
     rules, codes, driver, full, worker_cfg = split_rules(cfg)
     limit = spill_limit(len(worker_cfg.select) if worker_cfg is not None else 1)  # the lists of a path share it
     parts, skeletons = [], []
-    for p in paths:
-        st = io.stream_bounded(p, format, **read_options)
+    for p, st in streams:
         if st is None:
             return None
         header, found = st.header, {}

@@ -20,7 +20,7 @@ from ..check import Finding
 from ..check import check as check_dataset
 from ..check.finding import severity_rank
 from ..model import Dataset, Item
-from ..spilled import SpilledItems
+from ..spilled import SpilledItems, as_stream
 from .baseline import Baseline
 from .diff import DatasetDiff, diff
 from .policy import RULES, GateConfig
@@ -290,13 +290,14 @@ def _check_version(ds: Dataset, checker, config, path):
 
     A spilled dataset (:mod:`segmill.spilled`) is checked as ``segmill
     check`` checks its file, a batch of images at a time (the same findings
-    as the whole check, :func:`segmill.check.streamed.check_streamed`).
+    as the whole check, :func:`segmill.check.streamed.check_streams`), from
+    the items spilled: the file is not read again.
     """
     if checker is None and path is not None and isinstance(ds.items, SpilledItems):
         # lazy: the streamed check is needed only for a spilled dataset
-        from ..check.streamed import check_streamed
+        from ..check.streamed import check_streams
 
-        res = check_streamed(str(path), format=ds.meta.get("source_format"), config=config)
+        res = check_streams([(str(path), as_stream(ds, path))], [str(path)], config=config)
         if res is not None:
             return res
     return (checker or check_dataset)(ds, config=config, path=path)
