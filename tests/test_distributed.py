@@ -52,12 +52,15 @@ def data(tmp_path_factory, sa1b_tars):
     sa = sa1b_tars(base / "sa1b", 3, 4)
     coco = base / "coco.json"
     coco.write_text(json.dumps(coco_dict(40, seed=3)))
-    return {"sa1b": sa, "coco": coco, "base": base}
+    labelme = base / "labelme"  # 40 JSON files: a format cut into runs of files
+    segmill.write(segmill.read(coco), labelme, "labelme")
+    return {"sa1b": sa, "coco": coco, "base": base, "labelme": labelme}
 
 
 def _inputs(data):
     return [(data["sa1b"], "sa1b"), (data["coco"], "coco"), (FIX / "coco" / "annotations.json", "coco"),
-            (FIX / "labelme" / "basic", "labelme"), (FIX / "voc", "voc"), (FIX / "sa1b", "sa1b")]
+            (FIX / "labelme" / "basic", "labelme"), (FIX / "voc", "voc"), (FIX / "sa1b", "sa1b"),
+            (FIX / "yolo" / "seg", "yolo"), (data["labelme"], "labelme")]
 
 
 def test_plan_covers_every_input_once(data):
@@ -87,12 +90,14 @@ def test_read_sharded_numbers_annotations_as_the_whole_read(client, data):
 
 
 @pytest.mark.parametrize("case", [("coco", "coco", "out.json"), ("sa1b", "coco", "out.json"),
-                                  ("labelme", "voc", "voc_out")])
+                                  ("labelme", "voc", "voc_out"), ("labelme", "coco", "out.json"),
+                                  ("yolo", "coco", "out.json"), ("yolo", "labelme", "lm_out")])
 def test_convert_cli_sharded_output_equals_single_process_byte_for_byte(case, data, tmp_path, client):
     src_key, to, name = case
     # one case starts its own LocalCluster (--workers); the others use the module's (--scheduler), as on a cluster
     sharded = ["--workers", "2"] if src_key == "sa1b" else ["--scheduler", client.scheduler.address]
-    src = {"coco": data["coco"], "sa1b": data["sa1b"], "labelme": FIX / "labelme" / "basic"}[src_key]
+    src = {"coco": data["coco"], "sa1b": data["sa1b"], "labelme": data["labelme"],
+           "yolo": FIX / "yolo" / "seg"}[src_key]
     outs, reports = [], []
     for extra, tag in (([], "one"), (sharded, "two")):
         dst = tmp_path / tag / name

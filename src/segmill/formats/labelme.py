@@ -70,6 +70,7 @@ from ._labelme_shapes import (
     b64_image_size,
 )
 from ._labelme_write import write, write_stream
+from ._file_runs import chosen, first_annotation_id, runs
 from ._perfile_stream import validated
 from ._text import read_utf8
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -239,10 +240,11 @@ def _start(p: Path, raster: str, labels):
     return root, files, ds
 
 
-def _items(files, root: Path, raster: str, policy: ErrorPolicy, cats: list, labels):
-    """Yield the item of each file in turn, annotation ids 1, 2, ...; a new label is added to ``cats``."""
+def _items(files, root: Path, raster: str, policy: ErrorPolicy, cats: list, labels, first: int = 1):
+    """Yield the item of each file in turn, annotation ids ``first``, ``first + 1``, ...; a new label is added
+    to ``cats``."""
     by_name = {c.name: c for c in cats}
-    next_ann = 1
+    next_ann = first
     for f in files:
         data = _load_json(f)  # a file that is not JSON at all raises in every mode
         try:
@@ -264,7 +266,7 @@ def _items(files, root: Path, raster: str, policy: ErrorPolicy, cats: list, labe
         yield item
 
 
-def stream(path, errors: str = "raise", raster: str = "coco", labels=None):
+def stream(path, errors: str = "raise", raster: str = "coco", labels=None, selection: dict | None = None):
     """The header and a generator of the items, one JSON file at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories and errors of :func:`read` (the validation made
@@ -272,18 +274,39 @@ def stream(path, errors: str = "raise", raster: str = "coco", labels=None):
     in order of first appearance across the files: a first pass reads each
     file's shape labels (keeping the label names only). ``None`` (read
     whole) for ``errors`` other than ``"raise"``, where the categories
-    depend on which shapes every file drops or keeps.
+    depend on which shapes every file drops or keeps. ``selection``: one part
+    of :func:`shards` (see :mod:`segmill.formats._file_runs`); the labels
+    still come from every file.
     """
+    opened = _streamable(path, errors, raster, labels)
+    if opened is None:
+        return None
+    p, root, files, ds = opened
+    cats = ds.categories
+    if labels is None:
+        cats += [Category(k, name) for k, name in enumerate(_first_labels(files), 1)]
+    part = _streamed_items(chosen(files, selection), root, raster, cats, labels, first_annotation_id(selection))
+    return ds, validated(part, cats, p)
+
+
+def _streamable(path, errors: str, raster: str, labels):
+    """``(path, root, JSON files, dataset without items)`` of a dataset :func:`stream` reads, else ``None``."""
     policy = ErrorPolicy.of(errors)
     check_choice("raster", raster, RASTER_RULES)
     if not policy.raising:
         return None
     p = Path(path)
-    root, files, ds = _start(p, raster, labels)
-    cats = ds.categories
-    if labels is None:
-        cats += [Category(k, name) for k, name in enumerate(_first_labels(files), 1)]
-    return ds, validated(_streamed_items(files, root, raster, cats, labels), cats, p)
+    return (p, *_start(p, raster, labels))
+
+
+def shards(path, n: int, errors: str = "raise", raster: str = "coco", labels=None):
+    """At most ``n`` selections of :func:`stream`: runs of JSON files of about equal bytes.
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    opened = _streamable(path, errors, raster, labels)
+    return None if opened is None else runs([f.stat().st_size for f in opened[2]], n)
 
 
 def _first_labels(files) -> list[str]:
@@ -302,10 +325,10 @@ def _first_labels(files) -> list[str]:
     return list(found)
 
 
-def _streamed_items(files, root: Path, raster: str, cats: list, labels):
+def _streamed_items(files, root: Path, raster: str, cats: list, labels, first: int = 1):
     """The items of :func:`_items` under ``raise``, with the categories found first."""
     n = len(cats)
-    for item in _items(files, root, raster, ErrorPolicy.of("raise"), cats, labels):
+    for item in _items(files, root, raster, ErrorPolicy.of("raise"), cats, labels, first):
         if len(cats) != n:  # the first pass saw every label
             raise InputError("the JSON files changed while they were read", root)
         yield item
@@ -505,6 +528,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

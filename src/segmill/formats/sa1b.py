@@ -61,6 +61,7 @@ from ..losses import register_codes
 from ..model import Category, Dataset, Item
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import chosen, first_annotation_id, runs
 from ._folder_scan import scan_levels
 from ._sa1b_record import CATEGORY_ID, parse_document
 from ._sa1b_source import documents, sources
@@ -198,10 +199,7 @@ def iter_items(path, errors: str = "raise", skipped: list | None = None,
     if not p.exists():
         raise InputError("no such file or directory", p)
     root, inputs = sources(p)
-    next_id = 1
-    if selection is not None:
-        inputs = inputs[selection["start"]:selection["stop"]]
-        next_id = selection.get("first_annotation_id") or 1
+    inputs, next_id = chosen(inputs, selection), first_annotation_id(selection)
     for src in inputs:
         for doc in documents(root, src, policy):
             try:
@@ -238,18 +236,7 @@ def shards(path, n: int, errors: str = "raise") -> list[dict]:
     """
     ErrorPolicy.of(errors)
     _, inputs = sources(Path(path))
-    sizes = [f.stat().st_size for f in inputs]
-    total = sum(sizes) or 1
-    n = max(1, min(n, len(inputs)))
-    out, start, acc = [], 0, 0
-    for i, size in enumerate(sizes):
-        acc += size
-        # cut at the input boundary nearest each n-th of the bytes (the first one past it made uneven parts)
-        if len(out) < n - 1 and i + 1 < len(inputs) and (2 * acc + sizes[i + 1]) * n >= 2 * total * (len(out) + 1):
-            out.append({"start": start, "stop": i + 1, "first_annotation_id": None})
-            start = i + 1
-    out.append({"start": start, "stop": len(inputs), "first_annotation_id": None})
-    return out
+    return runs([f.stat().st_size for f in inputs], n)
 
 
 def read(path, errors: str = "raise") -> Dataset:

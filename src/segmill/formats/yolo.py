@@ -49,6 +49,7 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
+from ._file_runs import chosen, first_annotation_id, runs
 from ._perfile_stream import validated
 from ._text import read_utf8
 from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write, write_stream
@@ -274,10 +275,13 @@ def _start(p: Path, raster: str):
     return root, names, doc, ds
 
 
-def _items(root: Path, policy: ErrorPolicy, seen_classes: set):
-    """Yield the items in reading order, annotation ids 1, 2, ...; the classes read are added to ``seen_classes``."""
-    next_ann = 1
-    for split, stem, img, lbl in _pairs(root):
+def _items(root: Path, policy: ErrorPolicy, seen_classes: set, selection: dict | None = None):
+    """Yield the items in reading order, annotation ids 1, 2, ...; the classes read are added to ``seen_classes``.
+
+    ``selection``: one part of :func:`shards`, its image/label pairs only, annotation ids from its first.
+    """
+    next_ann = first_annotation_id(selection)
+    for split, stem, img, lbl in chosen(list(_pairs(root)), selection):
         if img is None:
             want = f"images/{split}/{stem}.*" if split else f"images/{stem}.*"
             policy.drop(InputError(f"image {want} not found (YOLO needs the image for its size)", lbl,
@@ -307,7 +311,7 @@ def _undeclared(seen_classes: set, names: dict, f) -> InputError:
     return InputError(f"class ids {bad[:10]}{more} are not in data.yaml names", f, "names")
 
 
-def stream(path, errors: str = "raise", raster: str = "coco"):
+def stream(path, errors: str = "raise", raster: str = "coco", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories and errors of :func:`read` (the class check and
@@ -318,7 +322,21 @@ def stream(path, errors: str = "raise", raster: str = "coco"):
     whole) for ``errors`` other than ``"raise"`` (the categories then depend
     on which lines every file drops) and for a ``segmill_category_ids`` key
     :func:`read` refuses (it does so after reading every file).
+    ``selection``: one part of :func:`shards` (see
+    :mod:`segmill.formats._file_runs`); the classes still come from every
+    label file.
     """
+    opened = _streamable(path, errors, raster)
+    if opened is None:
+        return None
+    p, root, names, ds, ids = opened
+    classes = sorted(names) if names is not None else _label_classes(root)
+    ds.categories = [Category(ids.get(i, i) if ids else i, (names or {}).get(i, str(i))) for i in classes]
+    return ds, validated(_streamed_items(root, names, set(classes), ids, selection), ds.categories, p)
+
+
+def _streamable(path, errors: str, raster: str):
+    """``(path, root, names, dataset without items, source ids)`` of a dataset :func:`stream` reads, else ``None``."""
     policy = ErrorPolicy.of(errors)
     check_choice("raster", raster, RASTER_RULES)
     if not policy.raising:
@@ -329,9 +347,19 @@ def stream(path, errors: str = "raise", raster: str = "coco"):
         ids = _source_ids(doc, names, _yaml_file(root))
     except InputError:
         return None
-    classes = sorted(names) if names is not None else _label_classes(root)
-    ds.categories = [Category(ids.get(i, i) if ids else i, (names or {}).get(i, str(i))) for i in classes]
-    return ds, validated(_streamed_items(root, names, set(classes), ids), ds.categories, p)
+    return p, root, names, ds, ids
+
+
+def shards(path, n: int, errors: str = "raise", raster: str = "coco"):
+    """At most ``n`` selections of :func:`stream`: runs of image/label pairs of about equal label bytes.
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    opened = _streamable(path, errors, raster)
+    if opened is None:
+        return None
+    return runs([lbl.stat().st_size if lbl is not None else 0 for *_, lbl in _pairs(opened[1])], n)
 
 
 def _label_classes(root: Path) -> list[int]:
@@ -352,10 +380,10 @@ def _label_classes(root: Path) -> list[int]:
     return sorted(classes)
 
 
-def _streamed_items(root: Path, names, classes: set, ids):
+def _streamed_items(root: Path, names, classes: set, ids, selection=None):
     """The items of :func:`_items` under ``raise``, checked for undeclared classes, with their source ids."""
     seen: set[int] = set()
-    items = _items(root, ErrorPolicy.of("raise"), seen)
+    items = _items(root, ErrorPolicy.of("raise"), seen, selection)
     for item in items:
         if not seen <= classes:
             if names is None:  # the first pass saw every class
@@ -514,6 +542,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -1,0 +1,56 @@
+"""Parts of a dataset read from many input files: runs of consecutive inputs, for ``FormatSpec.shards``.
+
+A format whose stream reads its inputs (files, image/label pairs, tar
+shards) one after another can be cut into parts that workers read apart
+(:mod:`segmill.distributed`): part ``k`` is the inputs ``start:stop`` of the
+reading order, chosen so the parts hold about equal bytes. A *selection* is
+the picklable dict ``{"start", "stop", "first_annotation_id"}``; a stream
+given one reads those inputs only, and numbers its annotations from
+``first_annotation_id`` (``None``: from 1, and a sharded run renumbers them
+as the whole read numbers them, see :func:`segmill.distributed.shards.renumber`).
+
+The parts read in order give the whole read's items, in order, when each
+input gives its item (or none) whatever the others hold: the categories
+and any dataset-level value must come from the header, which every part
+reads whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["chosen", "first_annotation_id", "runs"]
+
+
+def runs(sizes: Sequence[int], n: int) -> list[dict]:
+    """At most ``n`` selections: runs of consecutive inputs of about equal total ``sizes`` (bytes).
+
+    Each cut is made at the input boundary nearest a multiple of the total
+    over ``n``; there is one part at least (empty when there are no inputs).
+
+    Examples
+    --------
+    >>> [(s["start"], s["stop"]) for s in runs([10, 10, 10, 10], 2)]
+    [(0, 2), (2, 4)]
+    """
+    total = sum(sizes) or 1
+    n = max(1, min(n, len(sizes)))
+    out, start, acc = [], 0, 0
+    for i, size in enumerate(sizes):
+        acc += size
+        # cut at the input boundary nearest each n-th of the bytes (the first one past it made uneven parts)
+        if len(out) < n - 1 and i + 1 < len(sizes) and (2 * acc + sizes[i + 1]) * n >= 2 * total * (len(out) + 1):
+            out.append({"start": start, "stop": i + 1, "first_annotation_id": None})
+            start = i + 1
+    out.append({"start": start, "stop": len(sizes), "first_annotation_id": None})
+    return out
+
+
+def chosen(inputs: Sequence, selection: dict | None) -> Sequence:
+    """The inputs a selection names (all of them for ``None``)."""
+    return inputs if selection is None else inputs[selection["start"]:selection["stop"]]
+
+
+def first_annotation_id(selection: dict | None) -> int:
+    """The id a part's first annotation gets: the selection's, else 1."""
+    return (selection or {}).get("first_annotation_id") or 1

@@ -1,0 +1,112 @@
+"""Formats cut into runs of input files (``FormatSpec.shards``, :mod:`segmill.formats._file_runs`).
+
+The oracle is the whole stream: the parts a sharded run plans, each opened
+as a worker opens it and renumbered as the driver renumbers them, give the
+whole stream's items in order (annotation ids included); a part of a bad
+dataset refuses it as the whole read does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import segmill
+from segmill.distributed.shards import PositionRange, open_shard, plan, renumber
+from segmill.errors import InputError
+from segmill.formats import formats
+from segmill.formats._file_runs import runs
+
+HERE = Path(__file__).parent
+FIXTURES = HERE.parent / "fixtures"
+RUN_FORMATS = ("yolo", "labelme", "sa1b")
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+P = _load("test_perfile_stream")  # its built YOLO and LabelMe sets
+
+
+def parts_read(path, fmt: str, workers: int, **options) -> list:
+    """The items of every part of a sharded run's plan, read as the workers read them, renumbered."""
+    shards = plan(path, fmt, options, workers)
+    assert not any(isinstance(s.selection, PositionRange) for s in shards), "the format's own parts"
+    parts = [list(open_shard(s)[1]) for s in shards]
+    renumber(shards, parts)
+    return [item for part in parts for item in part]
+
+
+def same_in_parts(path, fmt: str, **options) -> None:
+    if formats()[fmt].stream(path, **options) is None:  # read whole: cut by positions, as the stream is
+        assert all(isinstance(s.selection, PositionRange) for s in plan(path, fmt, options, 2))
+        return
+    try:
+        whole = list(segmill.stream(path, fmt, **options))
+    except InputError:
+        whole = None
+    for workers in (1, 2, 3):
+        try:
+            got = parts_read(path, fmt, workers, **options)
+        except InputError:
+            got = None
+        assert (got is None) == (whole is None), (path, workers)
+        assert got == whole, (path, workers)
+
+
+def test_every_run_format_declares_shards_and_a_selecting_stream():
+    for fmt in RUN_FORMATS:
+        spec = formats()[fmt]
+        assert spec.shards is not None and spec.stream is not None, fmt
+
+
+@pytest.mark.parametrize("fmt", RUN_FORMATS)
+def test_the_fixture_in_parts_is_the_whole_stream(fmt):
+    same_in_parts(FIXTURES / formats()[fmt].example, fmt)
+
+
+def test_built_yolo_sets_in_parts_are_the_whole_stream(tmp_path):
+    for path in P._yolo_cases(tmp_path).values():
+        same_in_parts(path, "yolo")
+        same_in_parts(path, "yolo", raster="pil")
+
+
+def test_built_labelme_sets_in_parts_are_the_whole_stream(tmp_path):
+    cases = P._labelme_cases(tmp_path)
+    for path in cases.values():
+        same_in_parts(path, "labelme")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("__ignore__\n_background_\n" + "".join(f"c{k}\n" for k in range(8)))
+    same_in_parts(cases["good"], "labelme", labels=labels)
+
+
+def test_parts_hold_about_equal_bytes_and_cover_every_input_once(tmp_path):
+    root = P.yolo_set(tmp_path / "y", {f"s{k:02d}": f"0 {P.TRI}\n" * (1 + k % 3) for k in range(12)})
+    shards = plan(root, "yolo", {}, 2)
+    sels = [s.selection for s in shards]
+    assert sels[0]["start"] == 0 and sels[-1]["stop"] == 12 and len(sels) > 2
+    assert all(a["stop"] == b["start"] for a, b in zip(sels, sels[1:]))
+    assert all(s["first_annotation_id"] is None for s in sels)  # a part numbers from 1; the driver renumbers
+    assert [(r["start"], r["stop"]) for r in runs([5, 1, 1, 1, 1, 1], 2)] == [(0, 1), (1, 6)]
+    assert runs([], 3) == [{"start": 0, "stop": 0, "first_annotation_id": None}]
+
+
+def test_a_part_numbers_its_annotations_from_the_selections_first_id(tmp_path):
+    root = P.yolo_set(tmp_path / "y", {f"s{k}": f"0 {P.TRI}\n1 {P.TRI}\n" for k in range(4)})
+    sel = {**plan(root, "yolo", {}, 2)[1].selection, "first_annotation_id": 100}
+    _, items = formats()["yolo"].stream(root, selection=sel)
+    ids = [a.id for it in items for a in it.annotations]
+    assert ids[0] == 100 and ids == list(range(100, 100 + len(ids)))
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "labelme"])
+def test_lenient_reads_are_cut_into_position_ranges(fmt):
+    path = FIXTURES / formats()[fmt].example
+    assert formats()[fmt].shards(path, 4, errors="keep") is None
+    assert all(isinstance(s.selection, PositionRange) for s in plan(path, fmt, {"errors": "keep"}, 2))
