@@ -21,7 +21,7 @@ from segmill.formats._file_runs import runs
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
-RUN_FORMATS = ("yolo", "labelme", "sa1b")
+RUN_FORMATS = ("yolo", "labelme", "voc", "sa1b")
 
 
 def _load(name: str):
@@ -110,3 +110,18 @@ def test_lenient_reads_are_cut_into_position_ranges(fmt):
     path = FIXTURES / formats()[fmt].example
     assert formats()[fmt].shards(path, 4, errors="keep") is None
     assert all(isinstance(s.selection, PositionRange) for s in plan(path, fmt, {"errors": "keep"}, 2))
+
+
+@pytest.mark.parametrize("mode", ["P", "RGB"])
+def test_built_voc_sets_in_parts_are_the_whole_stream(tmp_path, mode):
+    from segmill import synth
+
+    ds = segmill.read(synth.write_coco(tmp_path / "src.json", 9, seed=4, extra_fields=False), "coco")
+    root = tmp_path / mode
+    segmill.write(ds, root, "voc", mask_mode=mode)
+    same_in_parts(root, "voc")
+    assert len(plan(root, "voc", {}, 2)) == 8  # 9 images, up to 4 parts a worker
+    # a mask refused in the second half: the part holding it refuses it, as the whole read does
+    bad = sorted((root / "SegmentationClass").glob("*.png"))[-1]
+    bad.write_bytes(b"not a png")
+    same_in_parts(root, "voc")

@@ -44,6 +44,7 @@ from ..model import Annotation, Dataset, Item
 from ..paths import confine, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import chosen, first_annotation_id, runs
 from ._png import colors_to_index, read_label_png, voc_colormap
 from ._perfile_stream import validated
 from ._voc_index import read_index
@@ -147,7 +148,7 @@ def read(path, *, labels=None, raster: str = "coco", errors: str = "raise") -> D
     return ds
 
 
-def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise"):
+def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -156,15 +157,33 @@ def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise"):
     first and kept; so is what the masks say of the whole dataset
     (``meta["palette"]``, ``meta["voc_mask_mode"]``): a first pass reads
     each mask's PNG header (:mod:`segmill.formats._voc_palette`). ``None``
-    (read whole) for ``errors`` other than ``"raise"``.
+    (read whole) for ``errors`` other than ``"raise"``. ``selection``: one
+    part of :func:`shards`, a run of images of the index (see
+    :mod:`segmill.formats._file_runs`); the meta still comes from every mask.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     root, classes, index, ds = _start(path, labels)
-    expected = _first_pass(root, index)
+    expected = _first_pass(root, index, range(len(index.ids)))
     expected.apply(ds.meta)
-    return ds, _Items(validated(_streamed_items(root, index, classes, expected), ds.categories, root))
+    part = chosen(range(len(index.ids)), selection)
+    if selection is not None:  # what the part's own masks say, for the check that they did not change
+        expected = _first_pass(root, index, part)
+    items = _streamed_items(root, index, classes, expected, part, first_annotation_id(selection))
+    return ds, _Items(validated(items, ds.categories, root))
+
+
+def shards(path, n: int, *, labels=None, raster: str = "coco", errors: str = "raise"):
+    """At most ``n`` selections of :func:`stream`: runs of about equal numbers of images of the index.
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    _, _, index, _ = _start(path, labels)
+    return runs([1] * len(index.ids), n)
 
 
 class _Items:
@@ -194,11 +213,12 @@ def _start(path, labels):
     return root, classes, index, ds
 
 
-def _items(root, index, classes, policy, facts):
-    """Yield the item of each image in index order, annotation ids 1, 2, ...; their masks are added to ``facts``."""
+def _items(root, index, classes, policy, facts, part: range | None = None, next_id: int = 1):
+    """Yield the item of each image in index order (those at ``part``, else all), annotation ids ``next_id``,
+    ``next_id + 1``, ...; their masks are added to ``facts``."""
     name_to_value = {n: i for i, n in enumerate(classes.names)}
-    next_id = 1
-    for k, iid in enumerate(index.ids):
+    for k in range(len(index.ids)) if part is None else part:
+        iid = index.ids[k]
         try:
             item, next_id, pal, mode = _read_item(root, iid, index.sets(k), classes, name_to_value, next_id,
                                                   index.where(k))
@@ -212,22 +232,24 @@ def _items(root, index, classes, policy, facts):
         yield item
 
 
-def _streamed_items(root, index, classes, expected):
+def _streamed_items(root, index, classes, expected, part: range, first: int):
     """The items of :func:`_items` under ``raise``; their masks must say what the first pass read."""
     facts = MaskFacts()
-    yield from _items(root, index, classes, ErrorPolicy.of("raise"), facts)
+    yield from _items(root, index, classes, ErrorPolicy.of("raise"), facts, part, first)
     if facts != expected:
         raise InputError("the mask files changed while they were read", root)
 
 
-def _first_pass(root, index) -> MaskFacts:
-    """What the masks say of the dataset, from their headers, image by image as :func:`_read_item` opens them.
+def _first_pass(root, index, part: range) -> MaskFacts:
+    """What the masks of the images at ``part`` say, from their headers, image by image as :func:`_read_item`
+    opens them.
 
     It stops at the first image the read refuses (its paths, an unreadable
     mask): the read raises there, or before, so the meta is never complete.
     """
     facts = MaskFacts()
-    for k, iid in enumerate(index.ids):
+    for k in part:
+        iid = index.ids[k]
         try:
             _, cls_path, obj_path = _item_paths(root, iid, index.where(k))
             if _is_file(cls_path):
@@ -363,6 +385,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
