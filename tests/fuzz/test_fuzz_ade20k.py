@@ -9,7 +9,8 @@ nesting), a PNG re-encoded (mode, size, palette, bit depth, bomb header),
 bytes flipped or cut, a file made a directory or a symbolic link out of the
 dataset, an odd file name. The ``source`` option picks the pixels.
 
-Property: that of ``_folder_fuzz.round_trip``; what is read is written as COCO (ADE20K is read only).
+Property: that of ``_folder_fuzz.round_trip``; what is read is written as COCO (ADE20K is read only), and
+the stream (``ade20k.stream``: a first pass for the categories) gives what the read gives, or refuses alike.
 """
 
 from __future__ import annotations
@@ -54,15 +55,16 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data())
-def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "fixtures/ade20k", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                streams_or_refuses):
+    ff.round_trip(SPEC, "fixtures/ade20k", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @settings(ff.FUZZ, max_examples=ff.LONG or 30)
 @given(data=st.data(), seed=st.sampled_from([k for k in SPEC.seeds if k.startswith("datumaro/")]))
 def test_mutated_datumaro_ade20k_reads_or_refuses_and_writes_or_refuses(data, seed, reads_or_refuses,
-                                                                       writes_or_refuses):
-    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses)
+                                                                       writes_or_refuses, streams_or_refuses):
+    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @pytest.mark.parametrize("source", SOURCES)

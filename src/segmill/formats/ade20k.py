@@ -65,10 +65,11 @@ from ..validate import ErrorPolicy, brief, image_size, string
 from . import NO, Detection, FormatSpec, register_format
 from ._ade20k_objects import AdeObject, parse_object, polygon_of
 from ._folder_scan import scan_levels
+from ._perfile_stream import validated
 from ._png import read_png
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
-__all__ = ["detect", "read", "SOURCES", "class_map"]
+__all__ = ["detect", "read", "stream", "SOURCES", "class_map"]
 
 SOURCES = ("auto", "masks", "polygons", "seg")
 SPLITS = ("training", "validation", "train", "val", "test", "testing")
@@ -175,6 +176,16 @@ def read(path, *, source: str = "auto", errors: str = "raise", raster: str = "co
         file, PNG of the wrong size or mode, or path leaving the root.
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
+    p, files, st = _start(path, source, policy, raster)
+    st.ds.items = list(_items(files, st))
+    st.ds.meta["read_notes"] = _notes(st, p)
+    if not policy.keeping:
+        st.ds.validate(p)
+    return st.ds
+
+
+def _start(path, source: str, policy: ErrorPolicy, raster: str):
+    """``(path, annotation files, read state)``: the options checked, the files found, the meta."""
     if source not in SOURCES:
         raise UsageError(f"source must be one of {', '.join(SOURCES)}; got {brief(source)}")
     check_choice("raster", raster, RASTER_RULES)
@@ -185,18 +196,64 @@ def read(path, *, source: str = "auto", errors: str = "raise", raster: str = "co
                        "ade20k_source": source})
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
-    st = _State(root, source, policy, ds)
+    return p, files, _State(root, source, policy, ds)
+
+
+def _items(files, st: _State):
+    """Yield the item of each file in turn, annotation ids 1, 2, ...; its new classes go to the categories."""
     for f in files:
         try:
             item = _read_item(f, st)
         except InputError as exc:
-            policy.drop(exc if exc.path else InputError(exc.message, f, exc.record))
+            st.policy.drop(exc if exc.path else InputError(exc.message, f, exc.record))
             continue
-        ds.items.append(item)
-    ds.meta["read_notes"] = _notes(st, p)
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+        yield item
+
+
+def stream(path, *, source: str = "auto", errors: str = "raise", raster: str = "coco"):
+    """The header and a generator of the items, one image's files at a time (see :mod:`segmill.streaming`).
+
+    The items, categories, meta and errors of :func:`read`, in every
+    ``errors`` mode (the validation made as the items come, a failure raised
+    once every file was read; none under ``keep``, as :func:`read`). The
+    categories (classes in order of first appearance) and the note on
+    Latin-1 files come from a first pass over the JSON files, one at a time:
+    it reads what :func:`read` reads of each file before its pixels (its
+    objects, with the same checks, so the same objects are dropped); under
+    ``raise`` it stops at the first file the read refuses (the stream raises
+    the read's error there, or before).
+    """
+    policy = ErrorPolicy.of(errors)
+    p, files, st = _start(path, source, policy, raster)
+    first = _first_pass(files, st)
+    st.cats = dict(first.cats)
+    st.ds.categories = list(first.ds.categories)
+    st.ds.meta["read_notes"] = _notes(first, p)
+    items = _streamed_items(files, st)
+    return st.ds, (items if policy.keeping else validated(items, st.ds.categories, p))
+
+
+def _first_pass(files, st: _State) -> _State:
+    """A read of every file's JSON (no pixels) under ``st``'s errors mode: its categories and Latin-1 files."""
+    first = _State(st.root, st.source, ErrorPolicy(st.policy.mode), Dataset())  # its own list of skipped records
+    for f in files:
+        try:
+            _head(f, first)
+        except InputError:
+            if first.policy.raising:
+                break
+    return first
+
+
+def _streamed_items(files, st: _State):
+    """The items of :func:`_items`, with the categories the first pass found."""
+    n = len(st.ds.categories)
+    for item in _items(files, st):
+        if len(st.ds.categories) != n:  # the first pass saw every class
+            break
+        yield item
+    if len(st.ds.categories) != n:
+        raise InputError("the JSON files changed while they were read", st.root)
 
 
 def _json_files(root: Path) -> list[Path]:
@@ -251,6 +308,18 @@ def _split_of(rel: Path) -> str | None:
 
 def _read_item(f: Path, st: _State) -> Item:
     """One image: its JSON, size, objects and their pixels."""
+    item, parsed = _head(f, st)
+    size = (item.height, item.width)
+    if st.source == "seg":
+        names = {o.class_id: o.name for o in parsed}
+        item.annotations = _from_maps(f, names, size, st)
+    else:
+        item.annotations = _from_objects(parsed, f, size, st)
+    return item
+
+
+def _head(f: Path, st: _State) -> tuple[Item, list[AdeObject]]:
+    """``(item without annotations, checked objects)`` of one image's JSON; the objects' classes declared."""
     doc = _load(f, st)
     ann = doc.get("annotation") if type(doc) is dict else None
     if type(ann) is not dict:
@@ -271,13 +340,7 @@ def _read_item(f: Path, st: _State) -> Item:
         if type(scene) is not list:
             raise InputError(f"scene must be a list of words, got {brief(scene)}", f, "annotation")
         item.attributes["scene"] = [string(s, "scene", f, "annotation") for s in scene]
-    parsed = _objects(objs, f, st)
-    if st.source == "seg":
-        names = {o.class_id: o.name for o in parsed}
-        item.annotations = _from_maps(f, names, (h, w), st)
-    else:
-        item.annotations = _from_objects(parsed, f, (h, w), st)
-    return item
+    return item, _objects(objs, f, st)
 
 
 def _size(ann: dict, f: Path) -> tuple[int, int]:
@@ -408,6 +471,7 @@ register_format(
                     "read only",
         detect=detect,
         read=read,
+        stream=stream,
         write=None,
         output="dir",
         options=(

@@ -58,10 +58,12 @@ from ._mapillary_json import (
     polygon_size,
     segments,
 )
+from ._mapillary_panoptic import load as panoptic_doc
+from ._perfile_stream import validated
 from ._png import read_png
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
-__all__ = ["detect", "read", "VERSIONS", "SOURCES"]
+__all__ = ["detect", "read", "stream", "VERSIONS", "SOURCES"]
 
 VERSIONS = ("v1.2", "v2.0")
 SOURCES = ("auto", "instances", "panoptic", "labels", "polygons")
@@ -123,6 +125,7 @@ class _Read:
         self.root, self.version, self.source, self.policy, self.ds = root, version, source, policy, ds
         self.table: LabelTable | None = None
         self.next_id = 1
+        self.streaming = False  # a panoptic JSON is then indexed, not loaded whole
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -169,6 +172,15 @@ def read(path, *, version: str | None = None, source: str = "auto", errors: str 
         ``errors="raise"``) any bad file or value.
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
+    p, splits, rd = _start(path, version, source, policy, raster)
+    rd.ds.items = list(_items(splits, rd))
+    if not policy.keeping:
+        rd.ds.validate(p)
+    return rd.ds
+
+
+def _start(path, version, source: str, policy: ErrorPolicy, raster: str):
+    """``(path, split folders, read state)``: options checked, the layout, the config's categories, the meta."""
     if version is not None:
         check_choice("version", version, VERSIONS)
     check_choice("source", source, SOURCES)
@@ -187,15 +199,71 @@ def read(path, *, version: str | None = None, source: str = "auto", errors: str 
     cfg = confine(root, root / f"config_{version}.json")
     rd.table = parse_config(jsonio.load(cfg)[0], cfg)
     ds.categories = list(rd.table.categories)
-    for split in splits:
-        _read_split(split, rd)
     used = [s.name for s in splits if (s / version / source).is_dir()]
     ds.meta["read_notes"] = notes + [f"{version} {source} read from {len(used)} split(s): {', '.join(used)}"] + (
         [f"label {rd.table.names[v]!r} is void: its pixels are void regions, not a category"
          for v in sorted(rd.table.void)])
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+    return p, splits, rd
+
+
+def stream(path, *, version: str | None = None, source: str = "auto", errors: str = "raise",
+           raster: str = "coco"):
+    """The header and the items, one image's files at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come, a failure raised once every image was read).
+    The categories are the config's, known before the first item. A
+    ``panoptic/`` JSON is indexed, never loaded whole
+    (:mod:`segmill.formats._mapillary_panoptic`; a file the index cannot
+    vouch for is loaded whole, with the whole read's error or values).
+    Image ids are checked for repeats as :func:`read` checks them (a set of
+    the ids seen). ``None`` (read whole) for ``errors="keep"``, where the
+    read checks nothing after its files (an image id may repeat).
+    """
+    policy = ErrorPolicy.of(errors)
+    if policy.keeping:
+        return None
+    p, splits, rd = _start(path, version, source, policy, raster)
+    rd.streaming = True
+    return rd.ds, _UniqueItems(_items(splits, rd), rd.ds.categories, p)
+
+
+class _UniqueItems:
+    """The checked items of a stream (:func:`validated`), image ids checked as :meth:`Dataset.validate` does.
+
+    A repeated id is a failure of the validation: the items after it are
+    read but not yielded, and it is raised at the end unless an earlier item
+    failed (then that one is raised), as the whole read's validation would.
+    """
+
+    ids_unique = True
+
+    def __init__(self, items, categories: list, path: Path):
+        self._repeated: list = []
+        self._gen = self._checked(validated(self._first_of_each(items, path), categories, path))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def _first_of_each(self, items, path: Path):
+        seen: set = set()
+        for item in items:
+            if self._repeated:
+                continue
+            if item.id in seen:
+                self._repeated.append(InputError(f"duplicate image id {item.id!r}", path,
+                                                 f"image {item.file_name!r}"))
+                continue
+            seen.add(item.id)
+            yield item
+
+    def _checked(self, items):
+        yield from items
+        if self._repeated:
+            raise self._repeated[0]
 
 
 def _version(root: Path, splits: list, version, p: Path) -> tuple[str, list]:
@@ -226,22 +294,24 @@ def _source(splits: list, version: str, source: str, p: Path) -> str:
     return source
 
 
-def _read_split(split: Path, rd: _Read) -> None:
-    """The items of one split folder from its ``<version>/<source>`` files; a bad one dropped or raised."""
-    d = split / rd.version / rd.source
-    if not d.is_dir():
-        return
-    if rd.source == "panoptic":
-        _read_panoptic(split, d, rd)
-        return
-    pattern = "*.json" if rd.source == "polygons" else "*.png"
-    for f in _files(rd.root, d, pattern):
-        try:
-            item = _polygons_item(split, f, rd) if rd.source == "polygons" else _map_item(split, f, rd)
-        except InputError as exc:
-            rd.policy.drop(exc)
+def _items(splits: list, rd: _Read):
+    """Yield the items of every split folder in turn, from its ``<version>/<source>`` files; a bad one dropped
+    or raised."""
+    for split in splits:
+        d = split / rd.version / rd.source
+        if not d.is_dir():
             continue
-        rd.ds.items.append(item)
+        if rd.source == "panoptic":
+            yield from _panoptic_items(split, d, rd)
+            continue
+        pattern = "*.json" if rd.source == "polygons" else "*.png"
+        for f in _files(rd.root, d, pattern):
+            try:
+                item = _polygons_item(split, f, rd) if rd.source == "polygons" else _map_item(split, f, rd)
+            except InputError as exc:
+                rd.policy.drop(exc)
+                continue
+            yield item
 
 
 def _files(root: Path, d: Path, pattern: str) -> list[Path]:
@@ -271,44 +341,43 @@ def _map_item(split: Path, f: Path, rd: _Read) -> Item:
     return item
 
 
-def _read_panoptic(split: Path, d: Path, rd: _Read) -> None:
-    """The items of one ``panoptic/`` folder: its ``panoptic_*.json`` and the PNGs beside it."""
+def _panoptic_items(split: Path, d: Path, rd: _Read):
+    """Yield the items of one ``panoptic/`` folder: its ``panoptic_*.json`` and the PNGs beside it."""
     docs = _files(rd.root, d, "*.json")
     if len(docs) != 1:
         rd.policy.drop(InputError(f"expected one panoptic JSON, found {len(docs)}", d))
         return
     jf = docs[0]
-    doc = jsonio.load(jf)[0]
+    doc = panoptic_doc(jf, rd.streaming)
     try:
-        cats = panoptic_categories(doc, rd.table, jf)
-        records = doc.get("annotations")
-        if type(records) is not list:
-            raise InputError("a panoptic JSON needs an 'annotations' list", jf)
-        sizes = _image_sizes(doc.get("images", []), jf)
+        cats = panoptic_categories(doc.top, rd.table, jf)
+        records = doc.records(jf)
+        sizes: dict = {}
+        for start, images in doc.image_runs():
+            _image_sizes(images, jf, start, sizes)
     except InputError as exc:
         rd.policy.drop(exc)
         return
-    for i, rec in enumerate(records):
+    for i, rec in records:
         try:
             item = _panoptic_item(split, d, jf, (i, rec), (cats, sizes), rd)
         except InputError as exc:
             rd.policy.drop(exc)
             continue
-        rd.ds.items.append(item)
+        yield item
 
 
-def _image_sizes(images, jf) -> dict:
-    """``{image id: (height, width)}`` of a panoptic JSON's ``images`` (records without a size left out)."""
+def _image_sizes(images, jf, start: int, out: dict) -> None:
+    """Add ``{image id: (height, width)}`` of the records ``images`` of a panoptic JSON's ``images`` (from
+    position ``start``) to ``out`` (records without a size left out)."""
     if type(images) is not list:
         raise InputError(f"images must be a list, got {brief(images)}", jf)
-    out = {}
-    for i, im in enumerate(images):
+    for i, im in enumerate(images, start):
         if type(im) is not dict or "id" not in im:
             raise InputError("an image record needs an id", jf, f"images[{i}]")
         iid = hashable_id(im["id"], "image id", jf, f"images[{i}]")
         if im.get("height") is not None or im.get("width") is not None:
             out[iid] = image_size(im.get("height"), im.get("width"), jf, f"image id {brief(iid)}", allow_zero=False)
-    return out
 
 
 def _panoptic_item(split: Path, d: Path, jf: Path, numbered, known, rd: _Read) -> Item:
@@ -379,6 +448,7 @@ register_format(
                     "v2.0 polygons/); read only",
         detect=detect,
         read=read,
+        stream=stream,
         write=None,
         output="dir",
         options=(
