@@ -34,13 +34,18 @@ def _load(name: str):
 P = _load("test_perfile_stream")  # its built YOLO and LabelMe sets
 
 
-def parts_read(path, fmt: str, workers: int, **options) -> list:
-    """The items of every part of a sharded run's plan, read as the workers read them, renumbered."""
+def parts_read(path, fmt: str, workers: int, **options) -> tuple[list, list]:
+    """The items of every part of a sharded run's plan, read as the workers read them, renumbered; the
+    records the parts skipped, in order."""
     shards = plan(path, fmt, options, workers)
     assert not any(isinstance(s.selection, PositionRange) for s in shards), "the format's own parts"
-    parts = [list(open_shard(s)[1]) for s in shards]
+    parts, skipped = [], []
+    for s in shards:
+        header, items, _ = open_shard(s)
+        parts.append(list(items))
+        skipped += header.meta.get("skipped", [])
     renumber(shards, parts)
-    return [item for part in parts for item in part]
+    return [item for part in parts for item in part], skipped
 
 
 def same_in_parts(path, fmt: str, **options) -> None:
@@ -48,7 +53,8 @@ def same_in_parts(path, fmt: str, **options) -> None:
         assert all(isinstance(s.selection, PositionRange) for s in plan(path, fmt, options, 2))
         return
     try:
-        whole = list(segmill.stream(path, fmt, **options))
+        st = segmill.stream(path, fmt, **options)
+        whole = list(st), st.header.meta.get("skipped", [])
     except InputError:
         whole = None
     for workers in (1, 2, 3):
@@ -125,3 +131,4 @@ def test_built_voc_sets_in_parts_are_the_whole_stream(tmp_path, mode):
     bad = sorted((root / "SegmentationClass").glob("*.png"))[-1]
     bad.write_bytes(b"not a png")
     same_in_parts(root, "voc")
+
