@@ -44,7 +44,7 @@ from ..errors import InputError, LimitError, UsageError
 from ..limits import max_pixels
 from ..validate import brief, finite, int_in, string
 
-__all__ = ["SEG_SOP_CLASS", "SegVolume", "load_seg", "require_highdicom", "sniff"]
+__all__ = ["SEG_SOP_CLASS", "SegVolume", "load_seg", "require_highdicom", "seg_header", "sniff"]
 
 #: Segmentation Storage.
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -162,7 +162,7 @@ def max_bytes() -> int:
     return max_pixels() + (64 << 20)
 
 
-def _header(path: Path, data: io.BytesIO | None = None) -> tuple[object, str]:
+def _header(path: Path, data=None) -> tuple[object, str]:
     """The data set of ``path`` without its pixel data (pydicom) and its SOP class, or an InputError."""
     pydicom = require_pydicom()
     try:
@@ -279,6 +279,26 @@ def load_seg(path: Path, threshold: float = 0.5) -> SegVolume:
             seg_type = _check_header(*_header(path, data), path)
             data.seek(0)
             return _volume(hd, data, path, seg_type, threshold)
+    except InputError:
+        raise
+    except _bad() as exc:
+        raise InputError(f"cannot read the DICOM SEG: {brief(str(exc) or type(exc).__name__)}", path) from None
+
+
+def seg_header(path: Path) -> tuple[list, str]:
+    """``(segments, segmentation type)`` of a SEG from its header alone (pixel data left unread).
+
+    The header checks of :func:`load_seg`, in its order, and its segment
+    descriptions: what a stream's first pass needs of each file. A file
+    refused here :func:`load_seg` refuses too; one :func:`load_seg` refuses
+    may pass (its frames, its pixels, its size on disk are not read).
+    """
+    require_highdicom()
+    try:
+        with quiet(), open(path, "rb") as fh:
+            ds, uid = _header(path, fh)
+            seg_type = _check_header(ds, uid, path)
+            return _segments(ds, path), seg_type
     except InputError:
         raise
     except _bad() as exc:

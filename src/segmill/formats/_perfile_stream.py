@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from ..errors import InputError
 from ..model import Category, Dataset, Item
 
-__all__ = ["validated"]
+__all__ = ["UniqueIds", "validated"]
 
 
 def validated(items: Iterator[Item], categories: list[Category], path) -> Iterator[Item]:
@@ -60,3 +60,23 @@ def _failure(ds: Dataset, path) -> InputError | None:
     except InputError as exc:
         return exc
     return None
+
+
+class UniqueIds:
+    """A stream's items whose image ids are unique by construction (no set of the ids seen is needed).
+
+    :class:`~segmill.streaming.Stream` checks ids unless its items say
+    ``ids_unique``: a reader that names each item after a file, or a file and
+    a position in it, that it reads once.
+    """
+
+    ids_unique = True
+
+    def __init__(self, items: Iterator[Item]):
+        self._items = iter(items)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)

@@ -23,9 +23,11 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection
 from ._volume_components import check_options, components
 from ._volume_slices import AXIS_LETTERS, Volume, slice_items
+from ._volume_stream import read_run, stream_run
 from ._volume_table import MAX_LABEL, find_table, read_table
 
-__all__ = ["Backend", "ReadOptions", "check_voxels", "detect_volumes", "label_array", "read_volumes", "volume_files"]
+__all__ = ["Backend", "ReadOptions", "check_voxels", "detect_volumes", "label_array", "read_volumes", "stream_volumes",
+           "volume_files"]
 
 
 @dataclass(frozen=True)
@@ -157,38 +159,93 @@ def read_volumes(path, backend: Backend, errors="raise", **options) -> Dataset:
     ``stuff``), checked here.
     """
     policy = ErrorPolicy.of(errors)
+    new_run, ds, folder = _start(path, backend, options)
+    return read_run(new_run(), ds, policy, folder)
+
+
+def stream_volumes(path, backend: Backend, errors="raise", **options):
+    """The header and the items of :func:`read_volumes`, one volume at a time (:mod:`segmill.streaming`).
+
+    The categories are the label values found in every volume (and those of
+    the label table): a first pass reads each volume, one at a time, for its
+    label values (:mod:`segmill.formats._volume_stream`), so each volume is
+    read and decompressed twice (memory: one volume). With
+    ``volume_instances="components"`` and ``min_area`` > 0 the first pass
+    also splits each volume into components (the labels left, the notes of
+    the components dropped): twice that work as well. Every ``errors`` mode
+    streams; the files a lenient read drops are listed in the header.
+    """
+    ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    new_run, ds, folder = _start(path, backend, options)
+    return stream_run(new_run, ds, errors, folder)
+
+
+def _start(path, backend: Backend, options: dict):
+    """``(new_run, dataset without items, folder)``: the options checked, the files listed, the table read."""
     opts = _options(**options)
-    labels = opts.labels
-    files, folder, table_path = _sources(path, backend, labels)
+    files, folder, table_path = _sources(path, backend, opts.labels)
     table = read_table(table_path) if table_path is not None else {}
     ds = Dataset()
     ds.meta.update({"source_format": backend.fmt, "volume_axis": opts.axis})
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    values: set = set()
-    names: set = set()
-    nid = 1
-    for f in files:
-        try:
-            vol = backend.load(f)
-            vol.name = strip_suffix(f.name, backend)
-            if vol.name in names:
-                raise InputError(f"a second volume named {brief(vol.name)} (one name, two file types)", f)
-            items, nid = _volume_items(vol, opts, table, nid, ds, f)
-        except InputError as exc:
-            if isinstance(exc, LimitError):
-                raise
-            policy.drop(exc)
-            continue
-        names.add(vol.name)
-        values.update(a.category_id for it in items for a in it.annotations)
-        ds.items.extend(items)
-    ds.categories = _categories(values, table)
-    if table_path is not None:
-        ds.meta["label_table"] = str(table_path)
-    if not policy.keeping:
-        ds.validate(folder)
-    return ds
+    return (lambda: _Run(backend, opts, table, table_path, files)), ds, folder
+
+
+class _Run:
+    """One read of the volume files (a run of :mod:`segmill.formats._volume_stream`): names, label values, notes."""
+
+    def __init__(self, backend: Backend, opts: ReadOptions, table: dict, table_path, files: list[Path]):
+        self.backend, self.opts, self.table, self.table_path, self.files = backend, opts, table, table_path, files
+        self.names: set = set()
+        self.values: set = set()
+        self.notes: list = []
+        self.nid = 1
+
+    def _load(self, f: Path) -> Volume:
+        vol = self.backend.load(f)
+        vol.name = strip_suffix(f.name, self.backend)
+        if vol.name in self.names:
+            raise InputError(f"a second volume named {brief(vol.name)} (one name, two file types)", f)
+        return vol
+
+    def first(self, f: Path) -> None:
+        """The label values of one volume (its components only where small ones are dropped)."""
+        vol = self._load(f)
+        split = self.opts.instances == "components" and self.opts.min_area > 0
+        self._add(vol, self._components(vol, f) if split else None)
+
+    def volume(self, f: Path) -> list:
+        """The slice items of one volume (instances split when asked)."""
+        vol = self._load(f)
+        comp = self._components(vol, f) if self.opts.instances == "components" else None
+        parts = (comp.ids, comp.classes) if comp is not None else ()
+        items, self.nid = slice_items(vol, self.opts.axis, self.nid, *parts)
+        self._add(vol, comp)
+        return items
+
+    def _components(self, vol: Volume, f: Path):
+        opts = self.opts
+        return components(vol.array, connectivity=opts.connectivity, min_area=opts.min_area,
+                          stuff=_stuff_values(opts.stuff, self.table, f))
+
+    def _add(self, vol: Volume, comp) -> None:
+        """The facts of one volume: its name, its label values (those of its slices' annotations), its notes."""
+        self.names.add(vol.name)
+        if comp is None:  # every voxel's label: the values of one annotation per label and slice
+            self.values.update(int(v) for v in np.flatnonzero(np.bincount(vol.array.reshape(-1))) if v)
+            return
+        self.values.update(comp.classes.values())
+        for v, k in sorted(comp.dropped.items()):
+            self.notes.append(f"{vol.name}: {k} component(s) of label {v} under {self.opts.min_area} voxels dropped")
+
+    def facts(self) -> tuple:
+        return self.names, self.values, self.notes
+
+    def finish(self, ds: Dataset) -> None:
+        if self.notes:
+            ds.meta["read_notes"] = list(self.notes)
+        ds.categories = _categories(self.values, self.table)
+        if self.table_path is not None:
+            ds.meta["label_table"] = str(self.table_path)
 
 
 def _sources(path, backend: Backend, labels) -> tuple[list[Path], Path, Path | None]:
@@ -252,19 +309,6 @@ def _stuff_values(stuff: str, table: dict, path) -> list[int]:
         else:
             raise UsageError(f"stuff: {brief(tok)} is neither a label value nor a name in the label table")
     return out
-
-
-def _volume_items(vol: Volume, opts: ReadOptions, table: dict, nid: int, ds: Dataset, f: Path):
-    """The slice items of one volume (instances split when asked), and the next annotation id."""
-    if opts.instances == "none":
-        return slice_items(vol, opts.axis, nid)
-    comp = components(vol.array, connectivity=opts.connectivity, stuff=_stuff_values(opts.stuff, table, f),
-                      min_area=opts.min_area)
-    if comp.dropped:
-        notes = ds.meta.setdefault("read_notes", [])
-        for v, k in sorted(comp.dropped.items()):
-            notes.append(f"{vol.name}: {k} component(s) of label {v} under {opts.min_area} voxels dropped")
-    return slice_items(vol, opts.axis, nid, comp.ids, comp.classes)
 
 
 def _categories(values: set, table: dict) -> list[Category]:

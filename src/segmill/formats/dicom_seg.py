@@ -42,17 +42,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, LimitError, UsageError
+from ..errors import InputError, UsageError
 from ..model import Annotation, Category, Dataset, Item
 from ..paths import confined_glob
 from ..rle import encode
 from ..validate import ErrorPolicy, brief, finite
 from . import NO, Detection, FormatSpec, register_format
-from ._dicom_seg_file import SegVolume, load_seg, require_highdicom, sniff
+from ._dicom_seg_file import SegVolume, load_seg, require_highdicom, seg_header, sniff
 from ._volume_slices import AXIS_LETTERS, slice_of
+from ._volume_stream import read_run, stream_run
 from .options import ERRORS, Option
 
-__all__ = ["detect", "read"]
+__all__ = ["detect", "read", "stream"]
 
 #: The NRRD space the orientation is kept in (DICOM patient coordinates).
 LPS = "left-posterior-superior"
@@ -147,14 +148,14 @@ def _items(name: str, vol: SegVolume, axis: int, nid: int) -> tuple[list[Item], 
     return items, nid
 
 
-def _merge_categories(cats: dict, vol: SegVolume, path) -> None:
-    """Add the segments of ``vol`` to ``cats`` (``{number: Category}``); a number named twice differently is refused."""
-    for s in vol.segments:
+def _merge_categories(cats: dict, segments: list, path) -> None:
+    """Add ``segments`` to ``cats`` (``{number: Category}``); a number named twice differently is refused."""
+    for s in segments:
         old = cats.get(s.number)
         if old is not None and old.name != s.label:
             raise InputError(f"segment {s.number} is {brief(s.label)} here but {brief(old.name)} in another file "
                              "of the folder: read the files one at a time", path)
-    for s in vol.segments:
+    for s in segments:
         cats.setdefault(s.number, Category(s.number, s.label, extra=dict(s.extra)))
 
 
@@ -185,38 +186,81 @@ def read(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise") 
     require_highdicom()
     axis, threshold = _check(axis, threshold)
     policy = ErrorPolicy.of(errors)
+    new_run, ds, folder = _start(path, axis, threshold)
+    return read_run(new_run(), ds, policy, folder)
+
+
+def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise"):
+    """The header and the items of :func:`read`, one SEG file at a time (:mod:`segmill.streaming`), or ``None``.
+
+    The categories (the segments of every file) and the notes come from a
+    first pass over the files' headers alone (pixel data left unread; see
+    :mod:`segmill.formats._volume_stream`); then each file is read whole, one
+    at a time (memory: one volume). ``None`` (read whole) for ``errors``
+    other than ``"raise"``: a file a lenient read drops for its pixel data
+    gives no categories, which its header alone cannot tell.
+    """
+    require_highdicom()
+    axis, threshold = _check(axis, threshold)
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    new_run, ds, folder = _start(path, axis, threshold)
+    return stream_run(new_run, ds, errors, folder)
+
+
+def _start(path, axis, threshold):
+    """``(new_run, dataset without items, folder)``: the SEG files listed (the options checked before)."""
     files, folder, ignored = _files(path)
     ds = Dataset()
     ds.meta.update({"source_format": "dicom_seg", "volume_axis": axis})
     if ignored:
         ds.meta["read_notes"] = [f"{ignored} .dcm file(s) that are not DICOM SEG ignored"]
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    cats: dict = {}
-    names: set = set()
-    nid = 1
-    for f in files:
+    return (lambda: _Run(files, axis, threshold)), ds, folder
+
+
+class _Run:
+    """One read of the SEG files (a run of :mod:`segmill.formats._volume_stream`): segments, names, notes."""
+
+    def __init__(self, files: list[Path], axis: int, threshold: float):
+        self.files, self.axis, self.threshold = files, axis, threshold
+        self.cats: dict = {}
+        self.names: set = set()
+        self.notes: list = []
+        self.nid = 1
+
+    def _name(self, f: Path) -> str:
         name = f.name[:-4] if f.name.lower().endswith(".dcm") and len(f.name) > 4 else f.name
-        try:
-            if name in names:
-                raise InputError(f"a second volume named {brief(name)}", f)
-            vol = load_seg(f, threshold)
-            _merge_categories(cats, vol, f)
-        except InputError as exc:
-            if isinstance(exc, LimitError):
-                raise
-            policy.drop(exc)
-            continue
-        names.add(name)
-        if vol.seg_type == "FRACTIONAL":
-            ds.meta.setdefault("read_notes", []).append(
-                f"{name}: FRACTIONAL segmentation thresholded at {threshold:g} (the fractions are not kept)")
-        items, nid = _items(name, vol, axis, nid)
-        ds.items.extend(items)
-    ds.categories = [cats[k] for k in sorted(cats)]
-    if not policy.keeping:
-        ds.validate(folder)
-    return ds
+        if name in self.names:
+            raise InputError(f"a second volume named {brief(name)}", f)
+        return name
+
+    def first(self, f: Path) -> None:
+        """The segments and the type of one file, from its header."""
+        name = self._name(f)
+        self._add(name, *seg_header(f), f)
+
+    def volume(self, f: Path) -> list[Item]:
+        """The slice items of one file."""
+        name = self._name(f)
+        vol = load_seg(f, self.threshold)
+        self._add(name, vol.segments, vol.seg_type, f)
+        items, self.nid = _items(name, vol, self.axis, self.nid)
+        return items
+
+    def _add(self, name: str, segments: list, seg_type: str, f: Path) -> None:
+        _merge_categories(self.cats, segments, f)
+        self.names.add(name)
+        if seg_type == "FRACTIONAL":
+            self.notes.append(f"{name}: FRACTIONAL segmentation thresholded at {self.threshold:g} "
+                              "(the fractions are not kept)")
+
+    def facts(self) -> tuple:
+        return self.cats, self.names, self.notes
+
+    def finish(self, ds: Dataset) -> None:
+        if self.notes:
+            ds.meta.setdefault("read_notes", []).extend(self.notes)
+        ds.categories = [self.cats[k] for k in sorted(self.cats)]
 
 
 register_format(
@@ -226,6 +270,7 @@ register_format(
         description="DICOM SEG segmentations (read-only; one item per slice, one mask per segment)",
         detect=detect,
         read=read,
+        stream=stream,
         write=None,
         output="dir",
         options=(

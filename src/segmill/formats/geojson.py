@@ -47,10 +47,11 @@ decodes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import jsonio
-from ..errors import GeometryError, InputError, LimitError, UsageError
+from ..errors import GeometryError, InputError, LimitError, SegmillError, UsageError
 from ..geometry import InvalidGeometry
 from ..losses import register_codes
 from ..model import Annotation, Category, Dataset, Item
@@ -73,6 +74,7 @@ from ._geo_scene import (
     vector_crs_name,
 )
 from ._geo_write import VECTOR_SUFFIX, write, write_stream
+from ._perfile_stream import UniqueIds, validated
 from .options import ERRORS, Option
 
 register_codes(
@@ -100,6 +102,7 @@ __all__ = [
     "open_scene",
     "read",
     "scene_header",
+    "stream",
     "to_map",
     "to_pixels",
     "write",
@@ -208,12 +211,7 @@ class _Reader:
 
     def annotation(self, feat, f, rec, to_px):
         """One feature as an annotation (InputError when malformed; kept as invalid geometry under keep)."""
-        if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            raise InputError(f"a feature must be an object of type 'Feature', got {brief(feat)}", f, rec)
-        props = feat.get("properties")
-        props = {} if props is None else props
-        if not isinstance(props, dict):
-            raise InputError(f"properties must be an object, got {brief(props)}", f, rec)
+        props = _properties(feat, f, rec)
         cid = self.category(props, f, rec)
         try:
             geom = parse_geometry(feat.get("geometry"), f, rec, to_px)
@@ -233,6 +231,17 @@ class _Reader:
         ann = Annotation(self.next_ann, cid, geom, bool(crowd), None, None, score, attrs)
         self.next_ann += 1
         return ann
+
+
+def _properties(feat, f, rec) -> dict:
+    """A feature's properties (``{}`` for null); InputError unless it is a Feature object with an object there."""
+    if not isinstance(feat, dict) or feat.get("type") != "Feature":
+        raise InputError(f"a feature must be an object of type 'Feature', got {brief(feat)}", f, rec)
+    props = feat.get("properties")
+    props = {} if props is None else props
+    if not isinstance(props, dict):
+        raise InputError(f"properties must be an object, got {brief(props)}", f, rec)
+    return props
 
 
 def _vector_crs(doc, f) -> str | None:
@@ -302,8 +311,13 @@ def _image_attributes(doc, item, f) -> None:
             item.attributes[k] = v
 
 
-def _read_folder(r: _Reader, root: Path, ds: Dataset) -> None:
-    scenes = [(s, v) for s in _scene_files(root) if (v := _vector_of(s)) is not None]
+def _scenes(root: Path) -> list[tuple[Path, Path]]:
+    """``(scene, vector file)`` of every scene below ``root`` with a vector file beside it, in reading order."""
+    return [(s, v) for s in _scene_files(root) if (v := _vector_of(s)) is not None]
+
+
+def _folder_items(r: _Reader, scenes: list) -> Iterator[Item]:
+    """Yield the item of each scene in turn (layout A), its vector file read then; images numbered 1, 2, ..."""
     for number, (scene, f) in enumerate(scenes, 1):
         try:
             doc = _load_collection(f)
@@ -314,7 +328,7 @@ def _read_folder(r: _Reader, root: Path, ds: Dataset) -> None:
             r.policy.drop(exc)
             continue
         _add_features(r, item, to_px, doc["features"], f)
-        ds.items.append(item)
+        yield item
 
 
 def _scene_files(root: Path) -> list[Path]:
@@ -325,7 +339,8 @@ def _scene_files(root: Path) -> list[Path]:
     return [p for p in found if p.suffix.lower() in SCENE_SUFFIXES]
 
 
-def _read_file(r: _Reader, f: Path, ds: Dataset) -> None:
+def _file_items(r: _Reader, f: Path) -> Iterator[Item]:
+    """Yield the item of each scene the features of one vector file name (layout B), read whole first."""
     doc = _load_collection(f)
     r.categories(doc, f)
     vcrs = _vector_crs(doc, f)
@@ -353,7 +368,7 @@ def _read_file(r: _Reader, f: Path, ds: Dataset) -> None:
                 item.annotations.append(r.annotation(feat, f, f"feature {i}", to_px))
             except InputError as exc:
                 r.policy.drop(exc)
-        ds.items.append(item)
+        yield item
 
 
 def _scene_of(r: _Reader, f: Path, name: str | None) -> Path:
@@ -396,6 +411,41 @@ def read(path, errors: str = "raise", class_field: str = "class", image_field: s
         reprojected.
     """
     policy = ErrorPolicy.of(errors)
+    p, root, ds = _start(path, class_field, image_field, images)
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    r = _Reader(root, class_field, image_field, policy)
+    ds.items = list(_model_errors(_file_items(r, p) if p.is_file() else _folder_items(r, _scenes(p)), p))
+    ds.categories = r.cats
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def stream(path, errors: str = "raise", class_field: str = "class", image_field: str = "image", images=None):
+    """The header and a generator of the items, one scene at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    A folder of scenes (layout A) streams: its items, categories and errors
+    are :func:`read`'s (the validation made as the items come). The
+    categories come first from a first pass over the vector files, one at a
+    time: each is parsed twice (its ``categories`` member and its features'
+    classes; the scenes are not opened then). ``None`` (read whole) for one
+    vector file (layout B), whose features are grouped by scene across the
+    whole file, and for ``errors`` other than ``"raise"``, where the
+    categories depend on which files and features a lenient read drops.
+    """
+    policy = ErrorPolicy.of(errors)
+    p, root, ds = _start(path, class_field, image_field, images)
+    if not policy.raising or p.is_file():
+        return None
+    scenes = _scenes(p)
+    ds.categories = _first_categories(_Reader(root, class_field, image_field, policy), scenes)
+    items = _streamed_items(_Reader(root, class_field, image_field, policy), scenes, ds.categories, p)
+    return ds, UniqueIds(validated(items, ds.categories, p))
+
+
+def _start(path, class_field, image_field, images) -> tuple[Path, Path, Dataset]:
+    """``(path, scene root, dataset without items)``, the options and the geo extra checked."""
     for name, value in (("class_field", class_field), ("image_field", image_field)):
         if not isinstance(value, str) or not value:
             raise UsageError(f"{name} must be a non-empty string; got {brief(value)}")
@@ -404,21 +454,38 @@ def read(path, errors: str = "raise", class_field: str = "class", image_field: s
     if images is not None and not Path(images).is_dir():
         raise UsageError(f"images must be a folder; got {brief(str(images))}")
     root = Path(images) if images is not None else (p.parent if p.is_file() else p)
-    ds = Dataset(meta={"image_root": str(root), "raster_rule": "coco"})
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    r = _Reader(root, class_field, image_field, policy)
+    return p, root, Dataset(meta={"image_root": str(root), "raster_rule": "coco"})
+
+
+def _model_errors(items: Iterator[Item], p: Path) -> Iterator[Item]:
+    """``items``, where the model's own checks (a GeometryError) are never anything but an InputError."""
     try:
-        if p.is_file():
-            _read_file(r, p, ds)
-        else:
-            _read_folder(r, p, ds)
-    except GeometryError as exc:  # the model's own checks: never anything but an InputError
+        yield from items
+    except GeometryError as exc:
         raise InputError(str(exc), p) from None
-    ds.categories = r.cats
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+
+
+def _first_categories(r: _Reader, scenes: list) -> list[Category]:
+    """The categories a raising read of ``scenes`` ends with: each vector file's declared ones and its
+    features' classes, in reading order. It stops at the first file or feature the read refuses (the read
+    raises there, or before, whatever the categories)."""
+    try:
+        for _, f in scenes:
+            doc = _load_collection(f)
+            r.categories(doc, f)
+            for i, feat in enumerate(doc["features"]):
+                rec = f"feature {i}"
+                r.category(_properties(feat, f, rec), f, rec)
+    except SegmillError:
+        pass
+    return r.cats
+
+
+def _streamed_items(r: _Reader, scenes: list, expected: list, p: Path) -> Iterator[Item]:
+    """The items of :func:`_folder_items` under ``raise``; their categories must be the first pass's."""
+    yield from _model_errors(_folder_items(r, scenes), p)
+    if r.cats != expected:
+        raise InputError("the vector files changed while they were read", p)
 
 
 register_format(
@@ -427,6 +494,7 @@ register_format(
         description="GeoJSON polygons over GeoTIFF scenes (scene.tif + scene.geojson; extra: segmill[geo])",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

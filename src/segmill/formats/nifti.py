@@ -47,13 +47,14 @@ from ._volume_read import (
     label_array,
     load_volumes,
     read_volumes,
+    stream_volumes,
     volumes_dataset,
 )
 from ._volume_slices import Volume
 from ._volume_write import write_volumes
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["VOLUME_OPTIONS", "detect", "read", "slices_dataset", "volumes", "write"]
+__all__ = ["VOLUME_OPTIONS", "detect", "read", "slices_dataset", "stream", "volumes", "write"]
 
 register_codes({
     "L890": "images without volume attributes were written as the slices of a volume, one per image size "
@@ -297,6 +298,19 @@ def read(path, *, axis: int = 2, labels=None, volume_instances: str = "none", co
                         connectivity=connectivity, min_area=min_area, stuff=stuff)
 
 
+def stream(path, *, axis: int = 2, labels=None, volume_instances: str = "none", connectivity: int = 26,
+           min_area: int = 0, stuff: str = "", errors: str = "raise"):
+    """The header and the items of :func:`read`, one volume at a time (:mod:`segmill.streaming`).
+
+    A first pass reads every volume once for its label values (the
+    categories), one at a time: each volume is read twice. Costs and modes:
+    :func:`segmill.formats._volume_read.stream_volumes`.
+    """
+    require_nibabel()
+    return stream_volumes(path, BACKEND, errors, axis=axis, labels=labels, volume_instances=volume_instances,
+                          connectivity=connectivity, min_area=min_area, stuff=stuff)
+
+
 def write(dataset: Dataset, path, *, values: str = "label", overlap: str = "zorder",
           raster: str | None = None) -> WriteReport:
     """Write a folder of ``<volume>.nii.gz`` and ``labels.txt`` (:mod:`segmill.formats._volume_write`)."""
@@ -311,6 +325,7 @@ register_format(
         description="NIfTI label volumes (.nii/.nii.gz, one item per slice; label table beside them)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         output="dir",
         options=VOLUME_OPTIONS,
