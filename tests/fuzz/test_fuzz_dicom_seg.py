@@ -115,14 +115,16 @@ def cases(draw):
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=cases())
-def test_dicom_seg_reader_returns_a_dataset_or_refuses(data, reads_or_refuses, writes_or_refuses):
+def test_dicom_seg_reader_returns_a_dataset_or_refuses(data, reads_or_refuses, writes_or_refuses, streams_or_refuses):
     with tempfile.TemporaryDirectory() as d:
         root = Path(d) / "in"
         shutil.copytree(SEED, root)
         (root / NAME).write_bytes(data)
         for errors in ("raise", "skip"):
             ds = reads_or_refuses(root, "dicom_seg", errors=errors)
-            reads_or_refuses(root / NAME, "dicom_seg", errors=errors, axis=0)
+            streams_or_refuses(root, "dicom_seg", ds, errors=errors)
+            one = reads_or_refuses(root / NAME, "dicom_seg", errors=errors, axis=0)
+            streams_or_refuses(root / NAME, "dicom_seg", one, errors=errors, axis=0)
             if ds is not None and errors == "raise":
                 writes_or_refuses(ds, Path(d) / "out.json", "coco")
                 writes_or_refuses(ds, Path(d) / "out", "nifti")

@@ -61,7 +61,7 @@ def _scene_bytes(edit: int | None) -> bytes:
        scene_edit=st.one_of(st.none(), st.integers(0, 10**6)), mode=st.sampled_from(["raise", "skip", "keep"]),
        one_file=st.booleans())
 def test_mutated_geojson_is_read_or_refused_and_written_back_or_refused(
-        reads_or_refuses, writes_or_refuses, ops, edit, scene_edit, mode, one_file):
+        reads_or_refuses, writes_or_refuses, streams_or_refuses, ops, edit, scene_edit, mode, one_file):
     data = jm.mutate_values(json.loads((FIXTURE / "scene.geojson").read_text(encoding="utf-8")), ops, edit,
                             limit=400)
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +70,7 @@ def test_mutated_geojson_is_read_or_refused_and_written_back_or_refused(
         (src / "scene.tif").write_bytes(_scene_bytes(scene_edit))
         (src / "scene.geojson").write_bytes(data)
         ds = reads_or_refuses(src / "scene.geojson" if one_file else src, "geojson", errors=mode)
+        streams_or_refuses(src / "scene.geojson" if one_file else src, "geojson", ds, errors=mode)
         if ds is not None and mode != "keep":
             writes_or_refuses(ds, Path(tmp) / "out", "geojson")
 

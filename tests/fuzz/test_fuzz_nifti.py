@@ -105,7 +105,7 @@ def cases(draw):
     return fmt, name, data, table
 
 
-def _run_case(case, reads_or_refuses, writes_or_refuses):
+def _run_case(case, reads_or_refuses, writes_or_refuses, streams_or_refuses):
     fmt, name, data, table = case
     seed = ROOT / "fixtures" / fmt / "raw"
     with tempfile.TemporaryDirectory() as d:
@@ -117,7 +117,9 @@ def _run_case(case, reads_or_refuses, writes_or_refuses):
             (root / tname).write_bytes(table)
         for errors in ("raise", "skip"):
             ds = reads_or_refuses(root, fmt, errors=errors)
-            reads_or_refuses(root / name, fmt, errors=errors, volume_instances="components")
+            streams_or_refuses(root, fmt, ds, errors=errors)
+            parts = reads_or_refuses(root / name, fmt, errors=errors, volume_instances="components", min_area=2)
+            streams_or_refuses(root / name, fmt, parts, errors=errors, volume_instances="components", min_area=2)
             if ds is not None and errors == "raise":
                 writes_or_refuses(ds, Path(d) / "out", fmt)
                 writes_or_refuses(ds, Path(d) / "out.json", "coco")
@@ -125,8 +127,8 @@ def _run_case(case, reads_or_refuses, writes_or_refuses):
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=cases())
-def test_volume_readers_return_a_dataset_or_refuse(case, reads_or_refuses, writes_or_refuses):
-    _run_case(case, reads_or_refuses, writes_or_refuses)
+def test_volume_readers_return_a_dataset_or_refuse(case, reads_or_refuses, writes_or_refuses, streams_or_refuses):
+    _run_case(case, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @pytest.mark.parametrize("fmt", ["nifti", "nrrd"])

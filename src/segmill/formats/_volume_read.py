@@ -4,7 +4,9 @@ A format gives a :class:`Backend` (its file suffixes and a ``load(path) ->
 Volume`` that checks the header and the voxel limit before reading data);
 :func:`read_volumes` finds the files (one file, or a folder of them), reads
 the label table, and turns each volume into slice items
-(:mod:`segmill.formats._volume_slices`).
+(:mod:`segmill.formats._volume_slices`); :func:`stream_volumes` gives the
+same items one volume at a time, after a first pass for the label values
+(:mod:`segmill.formats._volume_stream`).
 """
 
 from __future__ import annotations

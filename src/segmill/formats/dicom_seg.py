@@ -31,6 +31,9 @@ overlaps are kept. FRACTIONAL segmentations are thresholded (a voxel is in a
 segment when its fraction is at least ``threshold``, default 0.5; the
 fractions are not kept, noted in ``meta["read_notes"]``).
 
+Streaming (:func:`stream`): the same items, one SEG file at a time, after a
+first pass over the files' headers (segments and type; pixel data unread).
+
 Refused with exit 2 (nothing read): a file that is not DICOM or not a SEG, a
 header pydicom cannot parse, frames x rows x columns (then slices x rows x
 columns x segments) over the pixel limit, before any pixel is decoded, frames

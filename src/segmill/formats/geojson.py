@@ -12,6 +12,10 @@ B. One ``.geojson`` (or ``.gpkg`` / ``.shp``) file. Each feature names its scene
    ``images`` (reader option; default: the vector file's folder). When no
    feature names a scene, the scene is the file's sibling of the same stem.
 
+Layout A streams (:func:`stream`): one scene and its vector file at a time,
+after a first pass over the vector files for the categories. Layout B is
+read whole (its features are grouped by scene across the file).
+
 Coordinates
 -----------
 A feature's coordinates are in the vector file's CRS: the ``crs`` member
@@ -52,15 +56,15 @@ from pathlib import Path
 
 from .. import jsonio
 from ..errors import GeometryError, InputError, LimitError, SegmillError, UsageError
-from ..geometry import InvalidGeometry
 from ..losses import register_codes
-from ..model import Annotation, Category, Dataset, Item
+from ..model import Category, Dataset, Item
 from ..paths import confined_glob, resolve_inside
-from ..validate import ErrorPolicy, brief, finite, hashable_id, string
+from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._folder_scan import scan_levels
-from ._geo_features import bridge, parse_geometry
+from ._geo_features import bridge
 from ._geo_ogr import OGR_SUFFIXES, load_ogr
+from ._geo_reader import Reader, properties
 from ._geo_scene import (
     GEO_KEY,
     SCENE_SUFFIXES,
@@ -109,9 +113,6 @@ __all__ = [
     "write_stream",
 ]
 
-_RESERVED = ("iscrowd", "score", "category_id")
-
-
 # ------------------------------------------------------------------ detection
 def _head(f: Path, n: int = 4096) -> bytes:
     with open(f, "rb") as fh:
@@ -151,99 +152,6 @@ def detect(path) -> Detection:
 
 
 # ------------------------------------------------------------------ reading
-class _Reader:
-    """The state of one read: categories, numbering, policy."""
-
-    def __init__(self, root: Path, class_field: str, image_field: str, policy: ErrorPolicy):
-        self.root = root
-        self.class_field = class_field
-        self.image_field = image_field
-        self.policy = policy
-        self.cats: list[Category] = []
-        self.by_name: dict[str, Category] = {}
-        self.by_id: dict = {}
-        self.next_ann = 1
-
-    def categories(self, doc, f: Path) -> None:
-        """Categories declared in the file's ``categories`` member (segmill writes one)."""
-        decl = doc.get("categories")
-        if decl is None:
-            return
-        if not isinstance(decl, list):
-            raise InputError(f"categories must be a list, got {brief(decl)}", f, "categories")
-        for i, c in enumerate(decl):
-            rec = f"categories[{i}]"
-            if not isinstance(c, dict):
-                raise InputError(f"a category must be an object, got {brief(c)}", f, rec)
-            cid = hashable_id(c.get("id"), "category id", f, rec)
-            name = string(c.get("name"), "category name", f, rec, max_len=1024)
-            sup = c.get("supercategory")
-            sup = None if sup is None else string(sup, "supercategory", f, rec, max_len=1024)
-            if cid in self.by_id:
-                if self.by_id[cid].name != name:
-                    raise InputError(f"category id {cid!r} is declared with two names", f, rec)
-                continue
-            cat = Category(cid, name, sup)
-            self.cats.append(cat)
-            self.by_id[cid] = cat
-            self.by_name.setdefault(name, cat)
-
-    def category(self, props, f, rec):
-        cid = props.get("category_id")
-        if cid is not None and not isinstance(cid, bool) and isinstance(cid, (int, str)) and cid in self.by_id:
-            return cid
-        if self.class_field not in props:
-            raise InputError(f"the feature has no {self.class_field!r} property naming its class (name the "
-                             "property with class_field / --class-field)", f, rec)
-        value = props[self.class_field]
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise InputError(f"property {self.class_field!r} must be a string or an integer, got {brief(value)}",
-                             f, rec)
-        name = string(str(value), self.class_field, f, rec, max_len=1024, allow_empty=False)
-        cat = self.by_name.get(name)
-        if cat is None:
-            ids = [c.id for c in self.cats if isinstance(c.id, int)]
-            cat = Category(max(ids, default=0) + 1, name)
-            self.cats.append(cat)
-            self.by_name[name] = cat
-            self.by_id[cat.id] = cat
-        return cat.id
-
-    def annotation(self, feat, f, rec, to_px):
-        """One feature as an annotation (InputError when malformed; kept as invalid geometry under keep)."""
-        props = _properties(feat, f, rec)
-        cid = self.category(props, f, rec)
-        try:
-            geom = parse_geometry(feat.get("geometry"), f, rec, to_px)
-        except InputError as exc:
-            if not self.policy.keeping:
-                raise
-            geom = InvalidGeometry(feat.get("geometry"), exc.message)
-        crowd = props.get("iscrowd", False)
-        if crowd not in (True, False, 0, 1):
-            raise InputError(f"iscrowd must be true, false, 0 or 1, got {brief(crowd)}", f, rec)
-        score = props.get("score")
-        score = None if score is None else finite(score, "score", f, rec)
-        skip = {self.class_field, self.image_field, *_RESERVED}
-        attrs = {k: v for k, v in props.items() if k not in skip}
-        if "id" in feat:
-            attrs["feature_id"] = feat["id"]
-        ann = Annotation(self.next_ann, cid, geom, bool(crowd), None, None, score, attrs)
-        self.next_ann += 1
-        return ann
-
-
-def _properties(feat, f, rec) -> dict:
-    """A feature's properties (``{}`` for null); InputError unless it is a Feature object with an object there."""
-    if not isinstance(feat, dict) or feat.get("type") != "Feature":
-        raise InputError(f"a feature must be an object of type 'Feature', got {brief(feat)}", f, rec)
-    props = feat.get("properties")
-    props = {} if props is None else props
-    if not isinstance(props, dict):
-        raise InputError(f"properties must be an object, got {brief(props)}", f, rec)
-    return props
-
-
 def _vector_crs(doc, f) -> str | None:
     crs = doc.get("crs")
     if crs is None:
@@ -274,7 +182,7 @@ def _load_collection(f: Path) -> dict:
     return doc
 
 
-def _scene_item(r: _Reader, scene: Path, number: int, vector_crs, f: Path) -> tuple[Item, object]:
+def _scene_item(r: Reader, scene: Path, number: int, vector_crs, f: Path) -> tuple[Item, object]:
     """An item for ``scene`` and the function taking vector coordinates to its pixels."""
     name = scene.relative_to(r.root).as_posix()
     geo = scene_header(scene, name)
@@ -289,7 +197,7 @@ def _scene_item(r: _Reader, scene: Path, number: int, vector_crs, f: Path) -> tu
     return item, to_px
 
 
-def _add_features(r: _Reader, item, to_px, feats, f) -> None:
+def _add_features(r: Reader, item, to_px, feats, f) -> None:
     for i, feat in enumerate(feats):
         rec = f"feature {i}"
         try:
@@ -316,7 +224,7 @@ def _scenes(root: Path) -> list[tuple[Path, Path]]:
     return [(s, v) for s in _scene_files(root) if (v := _vector_of(s)) is not None]
 
 
-def _folder_items(r: _Reader, scenes: list) -> Iterator[Item]:
+def _folder_items(r: Reader, scenes: list) -> Iterator[Item]:
     """Yield the item of each scene in turn (layout A), its vector file read then; images numbered 1, 2, ..."""
     for number, (scene, f) in enumerate(scenes, 1):
         try:
@@ -339,7 +247,7 @@ def _scene_files(root: Path) -> list[Path]:
     return [p for p in found if p.suffix.lower() in SCENE_SUFFIXES]
 
 
-def _file_items(r: _Reader, f: Path) -> Iterator[Item]:
+def _file_items(r: Reader, f: Path) -> Iterator[Item]:
     """Yield the item of each scene the features of one vector file name (layout B), read whole first."""
     doc = _load_collection(f)
     r.categories(doc, f)
@@ -371,7 +279,7 @@ def _file_items(r: _Reader, f: Path) -> Iterator[Item]:
         yield item
 
 
-def _scene_of(r: _Reader, f: Path, name: str | None) -> Path:
+def _scene_of(r: Reader, f: Path, name: str | None) -> Path:
     if name is not None:
         scene = resolve_inside(r.root, name, f, f"{r.image_field} {brief(name)}")
         if not scene.is_file():
@@ -414,7 +322,7 @@ def read(path, errors: str = "raise", class_field: str = "class", image_field: s
     p, root, ds = _start(path, class_field, image_field, images)
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
-    r = _Reader(root, class_field, image_field, policy)
+    r = Reader(root, class_field, image_field, policy)
     ds.items = list(_model_errors(_file_items(r, p) if p.is_file() else _folder_items(r, _scenes(p)), p))
     ds.categories = r.cats
     if not policy.keeping:
@@ -439,8 +347,8 @@ def stream(path, errors: str = "raise", class_field: str = "class", image_field:
     if not policy.raising or p.is_file():
         return None
     scenes = _scenes(p)
-    ds.categories = _first_categories(_Reader(root, class_field, image_field, policy), scenes)
-    items = _streamed_items(_Reader(root, class_field, image_field, policy), scenes, ds.categories, p)
+    ds.categories = _first_categories(Reader(root, class_field, image_field, policy), scenes)
+    items = _streamed_items(Reader(root, class_field, image_field, policy), scenes, ds.categories, p)
     return ds, UniqueIds(validated(items, ds.categories, p))
 
 
@@ -465,7 +373,7 @@ def _model_errors(items: Iterator[Item], p: Path) -> Iterator[Item]:
         raise InputError(str(exc), p) from None
 
 
-def _first_categories(r: _Reader, scenes: list) -> list[Category]:
+def _first_categories(r: Reader, scenes: list) -> list[Category]:
     """The categories a raising read of ``scenes`` ends with: each vector file's declared ones and its
     features' classes, in reading order. It stops at the first file or feature the read refuses (the read
     raises there, or before, whatever the categories)."""
@@ -475,13 +383,13 @@ def _first_categories(r: _Reader, scenes: list) -> list[Category]:
             r.categories(doc, f)
             for i, feat in enumerate(doc["features"]):
                 rec = f"feature {i}"
-                r.category(_properties(feat, f, rec), f, rec)
+                r.category(properties(feat, f, rec), f, rec)
     except SegmillError:
         pass
     return r.cats
 
 
-def _streamed_items(r: _Reader, scenes: list, expected: list, p: Path) -> Iterator[Item]:
+def _streamed_items(r: Reader, scenes: list, expected: list, p: Path) -> Iterator[Item]:
     """The items of :func:`_folder_items` under ``raise``; their categories must be the first pass's."""
     yield from _model_errors(_folder_items(r, scenes), p)
     if r.cats != expected:

@@ -19,6 +19,10 @@ Each label value v > 0 is a category (id v) named by the label table, else
 ``label_<v>``; ``volume_instances="components"`` splits each label into 3-D
 connected components (:mod:`segmill.formats._volume_components`).
 
+Streaming (:func:`stream`): the same items, one volume at a time, after a
+first pass that reads each volume (one at a time) for its label values, the
+categories: each volume is read twice.
+
 Refused with exit 2 (nothing read): a header nibabel cannot parse, a volume
 that is not 3-D (trailing axes of size 1 are allowed), more voxels than the
 pixel limit, a non-finite or non-positive voxel size, labels that are not
@@ -298,17 +302,15 @@ def read(path, *, axis: int = 2, labels=None, volume_instances: str = "none", co
                         connectivity=connectivity, min_area=min_area, stuff=stuff)
 
 
-def stream(path, *, axis: int = 2, labels=None, volume_instances: str = "none", connectivity: int = 26,
-           min_area: int = 0, stuff: str = "", errors: str = "raise"):
-    """The header and the items of :func:`read`, one volume at a time (:mod:`segmill.streaming`).
+def stream(path, **options):
+    """The header and the items of :func:`read` (its options), one volume at a time (:mod:`segmill.streaming`).
 
-    A first pass reads every volume once for its label values (the
-    categories), one at a time: each volume is read twice. Costs and modes:
-    :func:`segmill.formats._volume_read.stream_volumes`.
+    A first pass reads every volume, one at a time, for its label values
+    (the categories): each volume is read twice (costs and modes:
+    :func:`segmill.formats._volume_read.stream_volumes`).
     """
     require_nibabel()
-    return stream_volumes(path, BACKEND, errors, axis=axis, labels=labels, volume_instances=volume_instances,
-                          connectivity=connectivity, min_area=min_area, stuff=stuff)
+    return stream_volumes(path, BACKEND, **options)
 
 
 def write(dataset: Dataset, path, *, values: str = "label", overlap: str = "zorder",

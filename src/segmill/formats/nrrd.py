@@ -242,17 +242,11 @@ def read(path, *, axis: int = 2, labels=None, volume_instances: str = "none", co
                         connectivity=connectivity, min_area=min_area, stuff=stuff)
 
 
-def stream(path, *, axis: int = 2, labels=None, volume_instances: str = "none", connectivity: int = 26,
-           min_area: int = 0, stuff: str = "", errors: str = "raise"):
-    """The header and the items of :func:`read`, one volume at a time (:mod:`segmill.streaming`).
-
-    A first pass reads every volume once for its label values (the
-    categories), one at a time: each volume is read twice. Costs and modes:
-    :func:`segmill.formats._volume_read.stream_volumes`.
-    """
+def stream(path, **options):
+    """:func:`read` one volume at a time, after a first pass for the label values (see
+    :func:`segmill.formats.nifti.stream`)."""
     require_pynrrd()
-    return stream_volumes(path, BACKEND, errors, axis=axis, labels=labels, volume_instances=volume_instances,
-                          connectivity=connectivity, min_area=min_area, stuff=stuff)
+    return stream_volumes(path, BACKEND, **options)
 
 
 def write(dataset: Dataset, path, *, values: str = "label", overlap: str = "zorder",
