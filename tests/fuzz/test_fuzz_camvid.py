@@ -34,14 +34,16 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data())
-def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "fixtures/camvid", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                 streams_or_refuses):
+    ff.round_trip(SPEC, "fixtures/camvid", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @settings(ff.FUZZ, max_examples=ff.LONG or 30)
 @given(data=st.data())
-def test_mutated_datumaro_camvid_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "datumaro/camvid", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_datumaro_camvid_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                        streams_or_refuses):
+    ff.round_trip(SPEC, "datumaro/camvid", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 def test_the_unmutated_seeds_read_and_write_back(tmp_path, reads_or_refuses, writes_or_refuses):

@@ -49,14 +49,16 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data())
-def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "fixtures/kitti", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                 streams_or_refuses):
+    ff.round_trip(SPEC, "fixtures/kitti", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @settings(ff.FUZZ, max_examples=ff.LONG or 30)
 @given(data=st.data())
-def test_mutated_datumaro_kitti_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "datumaro/kitti_segmentation", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_datumaro_kitti_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                       streams_or_refuses):
+    ff.round_trip(SPEC, "datumaro/kitti_segmentation", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @pytest.mark.parametrize("custom", [False, True])

@@ -26,6 +26,11 @@ Facts:
   has no instances). Item ids are ``<split>/<image path without its first
   folder and extension>``; a line without annotation is an image without
   annotations, sized from its header when the image is there.
+
+:func:`stream` gives the items of :func:`read` one line at a time
+(``errors="raise"``); ``meta["camvid_mask_mode"]`` (the annotations' one mode,
+which the writer writes back) comes from a first pass over the annotations'
+image headers.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from ..images import image_size
+from ..images import image_size, open_header
 from ..losses import register_codes
 from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob, resolve_inside
@@ -42,11 +47,12 @@ from . import NO, Detection, FormatSpec, register_format
 from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
 from ._png import voc_colormap
+from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
 from ._voc_masks import read_text_lines
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["CAMVID_LABELS", "detect", "read", "write", "label_table"]
+__all__ = ["CAMVID_LABELS", "detect", "read", "stream", "write", "label_table"]
 
 register_codes({
     "L830": "several annotations of one class in an image merged into one class region (CamVid maps hold classes, "
@@ -221,6 +227,39 @@ def read(path, errors: str = "raise", labels=None) -> Dataset:
         CamVid classes).
     """
     policy = ErrorPolicy.of(errors)
+    root, lists, colors, ds = _start(path, policy, labels)
+    modes: set = set()
+    ds.items = list(_items(root, lists, colors, len(ds.categories), policy, modes))
+    _apply_modes(ds.meta, modes)
+    if not policy.keeping:
+        ds.validate(root)
+    return ds
+
+
+def stream(path, errors: str = "raise", labels=None):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come, a failure raised once every image was read).
+    ``meta["camvid_mask_mode"]``, which depends on every annotation, comes
+    from a first pass over the list lines and the annotations' image
+    headers (nothing decoded but a file whose header cannot say its mode
+    exactly). ``None`` (read whole) for ``errors`` other than ``"raise"``,
+    where that mode depends on which annotations the read drops.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    root, lists, colors, ds = _start(path, policy, labels)
+    expected = _first_modes(root, lists, colors)
+    _apply_modes(ds.meta, expected)
+    items = _streamed_items(root, lists, colors, len(ds.categories), expected)
+    return ds, validated(items, ds.categories, root)
+
+
+def _start(path, policy: ErrorPolicy, labels):
+    """``(root, list files, {colour: value}, dataset without items)``: what a read reads before the first
+    line (the label table, the list files found); lenient drops listed in its meta."""
     root = Path(path)
     if not root.is_dir():
         raise InputError("a CamVid dataset is a folder", root)
@@ -236,31 +275,90 @@ def read(path, errors: str = "raise", labels=None) -> Dataset:
                                       "background)"]})
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
-    modes, ids, nid = set(), set(), 1
+    return root, lists, colors, ds
+
+
+def _lines(lists):
+    """``(list file, record, line)`` of every line of every list, in order (a list is read when reached)."""
     for lst in lists:
         for ln, line in enumerate(read_text_lines(lst, "CamVid list"), 1):
-            rec = f"line {ln}"
-            try:
-                pair = parse_line(line, lst, rec)
-                if pair is None:
-                    continue
-                item, mode = _read_pair(root, lst.stem, pair, colors, len(table), lst, rec)
-                if item.id in ids:
-                    raise InputError(f"image {brief(item.id)} is listed twice", lst, rec)
-            except InputError as exc:
-                policy.drop(exc)
+            yield lst, f"line {ln}", line
+
+
+def _items(root: Path, lists, colors: dict, n_labels: int, policy: ErrorPolicy, modes: set):
+    """Yield the item of each list line in turn (its annotation decoded then), annotation ids 1, 2, ...;
+    the annotations' modes are added to ``modes``."""
+    ids, nid = set(), 1
+    for lst, rec, line in _lines(lists):
+        try:
+            pair = parse_line(line, lst, rec)
+            if pair is None:
                 continue
-            ids.add(item.id)
-            modes.add(mode)
-            for ann in item.annotations:
-                ann.id, nid = nid, nid + 1
-            ds.items.append(item)
-    modes.discard(None)
+            item, mode = _read_pair(root, lst.stem, pair, colors, n_labels, lst, rec)
+            if item.id in ids:
+                raise InputError(f"image {brief(item.id)} is listed twice", lst, rec)
+        except InputError as exc:
+            policy.drop(exc)
+            continue
+        ids.add(item.id)
+        modes.add(mode)
+        for ann in item.annotations:
+            ann.id, nid = nid, nid + 1
+        yield item
+
+
+def _apply_modes(meta: dict, modes: set) -> None:
+    """``meta["camvid_mask_mode"]`` when every annotation read has one mode (``None``: a line without one)."""
+    modes = modes - {None}
     if len(modes) == 1:
-        ds.meta["camvid_mask_mode"] = "RGB" if modes.pop() == "RGB" else "L"
-    if not policy.keeping:
-        ds.validate(root)
-    return ds
+        meta["camvid_mask_mode"] = "RGB" if modes.pop() == "RGB" else "L"
+
+
+def _streamed_items(root: Path, lists, colors: dict, n_labels: int, expected: set):
+    """The items of :func:`_items` under ``raise``; their annotations' modes must be what the first pass read."""
+    modes: set = set()
+    yield from _items(root, lists, colors, n_labels, ErrorPolicy.of("raise"), modes)
+    if modes - {None} != expected:
+        raise InputError("the annotation files changed while they were read", root)
+
+
+#: The mode :func:`~segmill.formats._semantic_maps.read_class_map` gives an annotation, by the mode Pillow
+#: opens a single-frame PNG in (the alpha channel of ``RGBA`` / ``LA`` / ``PA`` dropped, when opaque, on decoding).
+_READ_AS = {"P": "P", "PA": "P", "L": "L", "LA": "L", "1": "L", "I": "I;16", "I;16": "I;16", "RGB": "RGB",
+            "RGBA": "RGB"}
+
+
+def _mask_mode(mask: Path, colors: dict) -> str:
+    """The mode :func:`~segmill.formats._semantic_maps.read_class_map` gives ``mask``, from its header where
+    exact (a single-frame PNG in a mode of :data:`_READ_AS`), else from the decode the read makes."""
+    im = open_header(mask, mask, None)
+    with im:
+        mode = _READ_AS.get(im.mode)
+        if im.format == "PNG" and getattr(im, "n_frames", 1) == 1 and mode is not None:
+            return mode
+    return read_class_map(mask, colors, what="annotation")[1]
+
+
+def _first_modes(root: Path, lists, colors: dict) -> set:
+    """The modes of every listed annotation, as :func:`_read_pair` reads them, from their headers.
+
+    It stops at the first line the read refuses (a list, a line, a path, an
+    annotation that is not there or not an image): the read raises there,
+    or before, so the header it gave is never the whole read's.
+    """
+    modes = set()
+    try:
+        for lst, rec, line in _lines(lists):
+            pair = parse_line(line, lst, rec)
+            if pair is None or pair[1] is None:
+                continue
+            mask = find_file(root, pair[1], lst, rec)
+            if mask is None:
+                break
+            modes.add(_mask_mode(mask, colors))
+    except InputError:
+        pass
+    return modes
 
 
 register_format(
@@ -271,6 +369,7 @@ register_format(
                     "label_colors.txt",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -33,10 +33,12 @@ instances) and ``id * 1000 + k`` an instance. Value 0 (unlabeled) is
 background, not an annotation.
 
 The reader takes, per image, ``instanceIds`` if present, else ``labelIds``,
-else ``polygons`` (``source=`` forces one). The writer writes ``labelIds``,
-``instanceIds`` and ``labelTrainIds``; with a custom table also
-``label_colors.txt`` (then ``labelTrainIds`` equals ``labelIds``: there is no
-train-id mapping).
+else ``polygons`` (``source=`` forces one). :func:`stream` gives the items of
+:func:`read` one image at a time, in every ``errors`` mode: the label table
+and the file names (for the layout notes) are read first, each image's file
+when its item comes. The writer writes ``labelIds``, ``instanceIds`` and
+``labelTrainIds``; with a custom table also ``label_colors.txt`` (then
+``labelTrainIds`` equals ``labelIds``: there is no train-id mapping).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from ._cityscapes_labels import (
     parse_label_colors,
     read_label_table,
 )
+from ._perfile_stream import validated
 from ._png import read_png, voc_colormap
 from ._stream_checks import checked_items
 from ._voc_masks import dropped_fields
@@ -274,6 +277,33 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
     ``meta["read_notes"]`` says both in words (for the command line).
     """
     policy = ErrorPolicy.of(errors)  # unknown option values are refused before any work
+    p, prefix, found, table, ds = _start(path, policy, raster, source, labels, label_table)
+    ds.items = list(_items(found, prefix, table, source, policy))
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def stream(path, errors: str = "raise", raster: str = "coco", source: str = "auto", labels=None,
+           label_table: str = "auto"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`).
+
+    The items, categories, meta and errors of :func:`read`, in every
+    ``errors`` mode (the validation made as the items come, a failure
+    raised once every image was read; none under ``"keep"``, as in the
+    read). The label table is fixed before the first item; the layout
+    notes come from the file names, all listed first (no file is opened
+    then); each image's file is decoded when its item comes.
+    """
+    policy = ErrorPolicy.of(errors)
+    p, prefix, found, table, ds = _start(path, policy, raster, source, labels, label_table)
+    items = _items(found, prefix, table, source, policy)
+    return ds, items if policy.keeping else validated(items, ds.categories, p)
+
+
+def _start(path, policy: ErrorPolicy, raster: str, source: str, labels, label_table: str):
+    """``(path, prefix, {_Place: files}, table, dataset without items)``: what a read reads before the first
+    image (the options checked, the label table, every file name); lenient drops listed in its meta."""
     check_choice("raster", raster, RASTER_RULES)
     check_choice("source", source, SOURCES)
     check_choice("label_table", label_table, TABLES)
@@ -297,6 +327,11 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
     ds = Dataset(categories=table.categories(), meta=meta)
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
+    return p, prefix, found, table, ds
+
+
+def _items(found: dict, prefix, table: LabelTable, source: str, policy: ErrorPolicy):
+    """Yield the item of each image of ``found`` in turn (its file decoded then), annotation ids 1, 2, ..."""
     next_ann = 1
     for place, files in found.items():
         order = [source] if source != "auto" else ["instanceIds", "labelIds", "polygons"]
@@ -314,10 +349,7 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
         for ann in item.annotations:
             ann.id = next_ann
             next_ann += 1
-        ds.items.append(item)
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+        yield item
 
 
 def _image_path(place: _Place, prefix) -> str:
@@ -786,6 +818,7 @@ register_format(
                     "(label_colors.txt)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -27,6 +27,10 @@ Facts (KITTI devkit_semantics, Datumaro ``kitti_segmentation``):
 Item ids are ``<split>/<stem>``; ``file_name`` is the image path from the
 root. A split folder given directly (holding ``instance/`` or ``image_2/``)
 is read alone, with ``label_colors.txt`` from its parent.
+
+:func:`stream` gives the items of :func:`read` one image at a time, in every
+``errors`` mode: the label table is read first, a split's file names when
+its first image is read, each map when its item comes.
 """
 
 from __future__ import annotations
@@ -46,11 +50,12 @@ from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
 from ._kitti_write import TABLES, write, write_stream
+from ._perfile_stream import validated
 from ._png import read_png
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_label_lines
 from .options import ERRORS, Option, check_choice, overlap, raster
 
-__all__ = ["categories", "detect", "read", "write"]
+__all__ = ["categories", "detect", "read", "stream", "write"]
 
 register_codes({
     "L820": "category supercategory / isthing / extra fields dropped (label_colors.txt holds names and colours)",
@@ -224,6 +229,32 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
         official table.
     """
     policy = ErrorPolicy.of(errors)
+    p, root, splits, table, ds = _start(path, policy, source, labels, label_table)
+    ds.items = list(_items(root, splits, table, source, policy))
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def stream(path, errors: str = "raise", source: str = "auto", labels=None, label_table: str = "auto"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`).
+
+    The items, categories, meta and errors of :func:`read`, in every
+    ``errors`` mode (the validation made as the items come, a failure
+    raised once every image was read; none under ``"keep"``, as in the
+    read). The label table is fixed before the first item; a split's file
+    names are listed when its first item is read, each image's map decoded
+    when its item comes.
+    """
+    policy = ErrorPolicy.of(errors)
+    p, root, splits, table, ds = _start(path, policy, source, labels, label_table)
+    items = _items(root, splits, table, source, policy)
+    return ds, items if policy.keeping else validated(items, ds.categories, p)
+
+
+def _start(path, policy: ErrorPolicy, source: str, labels, label_table: str):
+    """``(path, root, [(split, folder)], table, dataset without items)``: what a read reads before the first
+    image (the options checked, the split folders, the label table); lenient drops listed in its meta."""
     check_choice("source", source, SOURCES)
     check_choice("label_table", label_table, TABLES)
     p = Path(path)
@@ -241,6 +272,11 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
                        "voc_class_values": True, BACKGROUND_KEY: 0})
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
+    return p, root, splits, table, ds
+
+
+def _items(root: Path, splits, table: LabelTable, source: str, policy: ErrorPolicy):
+    """Yield the item of each image of each split in turn (its map decoded then), annotation ids 1, 2, ..."""
     nid = 1
     for split, folder in splits:
         for stem, files in _scan(folder).items():
@@ -251,10 +287,7 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
                 continue
             for ann in item.annotations:
                 ann.id, nid = nid, nid + 1
-            ds.items.append(item)
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+            yield item
 
 
 register_format(
@@ -265,6 +298,7 @@ register_format(
                     "label ids or label_colors.txt",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
