@@ -295,6 +295,18 @@ def test_a_scene_path_leaving_the_images_folder_is_refused(tmp_path, fixtures_di
         segmill.read(tmp_path / "labels.geojson", "geojson", images=sub)
 
 
+def test_an_images_folder_for_a_folder_of_scenes_is_a_usage_error(tmp_path, fixtures_dir):
+    folder = _copy_fixture(tmp_path, fixtures_dir)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for read in (segmill.read, segmill.stream):
+        with pytest.raises(UsageError, match="folder of scenes"):
+            read(folder, "geojson", images=other)
+    run = CliRunner().invoke(main, ["info", str(folder), "--images", str(other)])
+    assert run.exit_code == 2 and "internal error" not in run.output, run.output
+    assert segmill.read(folder, "geojson", images=folder) == segmill.read(folder, "geojson")  # the folder itself
+
+
 def test_a_missing_extra_is_a_usage_error_naming_it(monkeypatch, fixtures_dir):
     monkeypatch.setitem(sys.modules, "rasterio", None)
     with pytest.raises(UsageError, match=r"segmill\[geo\]"):

@@ -361,6 +361,10 @@ def _start(path, class_field, image_field, images) -> tuple[Path, Path, Dataset]
     p = Path(path)
     if images is not None and not Path(images).is_dir():
         raise UsageError(f"images must be a folder; got {brief(str(images))}")
+    if images is not None and p.is_dir() and Path(images).resolve() != p.resolve():
+        # layout A: each scene lies beside its vector file, below the folder read
+        raise UsageError(f"images names the scenes' folder of one vector file; {brief(str(p))} is a folder "
+                         "of scenes, each beside its vector file (leave images out)")
     root = Path(images) if images is not None else (p.parent if p.is_file() else p)
     return p, root, Dataset(meta={"image_root": str(root), "raster_rule": "coco"})
 
