@@ -18,6 +18,7 @@ reads whole.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 
 __all__ = ["chosen", "first_annotation_id", "runs"]
 
@@ -46,9 +47,17 @@ def runs(sizes: Sequence[int], n: int) -> list[dict]:
     return out
 
 
-def chosen(inputs: Sequence, selection: dict | None) -> Sequence:
-    """The inputs a selection names (all of them for ``None``)."""
-    return inputs if selection is None else inputs[selection["start"]:selection["stop"]]
+def chosen(inputs, selection: dict | None):
+    """The inputs a selection names (all of them for ``None``): a slice of a sequence, else an iterator.
+
+    An iterator of inputs (a folder listed as it is walked) is consumed up
+    to the selection's stop.
+    """
+    if selection is None:
+        return inputs
+    if isinstance(inputs, Sequence):
+        return inputs[selection["start"]:selection["stop"]]
+    return islice(inputs, selection["start"], selection["stop"])
 
 
 def first_annotation_id(selection: dict | None) -> int:
