@@ -7,8 +7,9 @@ sizes, malformed point lists and mask runs, names leaving the folder),
 attributes and elements deleted, duplicated or renamed, entity declarations
 and deep nesting added, bytes flipped, the text truncated. The property
 (``tests/fuzz/conftest.py``): the reader returns a dataset or refuses with a
-one-line SegmillError in every ``errors`` mode, and a dataset it returns is
-written back as CVAT or refused just as cleanly.
+one-line SegmillError in every ``errors`` mode, its stream takes what it
+takes and refuses what it refuses, and a dataset it returns is written back
+as CVAT or refused just as cleanly.
 """
 
 from __future__ import annotations
@@ -105,15 +106,17 @@ def _mutated(xml_file: Path, ops, prologue, edit) -> bytes:
        prologue=st.sampled_from(PROLOGUES + [""] * 16), edit=byte_edit, mode=st.sampled_from(["raise", "skip", "keep"]),
        whole_folder=st.booleans())
 def test_mutated_cvat_is_read_or_refused_and_written_back_or_refused(
-        reads_or_refuses, writes_or_refuses, seed, ops, prologue, edit, mode, whole_folder):
+        reads_or_refuses, writes_or_refuses, streams_or_refuses, seed, ops, prologue, edit, mode, whole_folder):
     folder, xml_name = seed
     data = _mutated(folder / xml_name, ops, prologue, edit)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         shutil.copytree(folder, src, copy_function=shutil.copyfile)
         (src / xml_name).write_bytes(data)
-        ds = reads_or_refuses(src if whole_folder and xml_name == "annotations.xml" else src / xml_name, "cvat",
-                              errors=mode)
+        path = src if whole_folder and xml_name == "annotations.xml" else src / xml_name
+        ds = reads_or_refuses(path, "cvat", errors=mode)
+        if mode != "keep":  # keep reads whole, and keeps repeated image ids that a stream refuses
+            streams_or_refuses(path, "cvat", ds, errors=mode)
         if ds is not None and mode != "keep":
             writes_or_refuses(ds, Path(tmp) / "out", "cvat")
 

@@ -23,7 +23,7 @@ from ..model import Category, Dataset, Item
 __all__ = ["UniqueIds", "validated"]
 
 
-def validated(items: Iterator[Item], categories: list[Category], path) -> Iterator[Item]:
+def validated(items: Iterator[Item], categories: list[Category], path, ids: bool = False) -> Iterator[Item]:
     """``items`` checked as :meth:`Dataset.validate` checks the whole dataset, a failure raised at the end.
 
     Parameters
@@ -34,6 +34,10 @@ def validated(items: Iterator[Item], categories: list[Category], path) -> Iterat
         The header's categories (checked once, before the first item).
     path : path
         What the whole read's ``ds.validate(path)`` names.
+    ids : bool, default False
+        Check that item ids are unique too (for a reader whose ids can
+        repeat), with :meth:`Dataset.validate`'s message, in its order; the
+        iterator then says ``ids_unique`` (the stream need not check them).
 
     Raises
     ------
@@ -41,9 +45,18 @@ def validated(items: Iterator[Item], categories: list[Category], path) -> Iterat
         An error of the items, else the first failure of the validation,
         once every item was read.
     """
+    checked = _validated(items, categories, path, set() if ids else None)
+    return _UniqueIds(checked) if ids else checked
+
+
+def _validated(items, categories, path, seen: set | None):
     failure = _failure(Dataset(categories=categories), path)
     by_id = {c.id: c for c in categories} if failure is None else {}
     for item in items:
+        if failure is None and seen is not None:
+            if item.id in seen:  # Dataset.validate's words
+                failure = InputError(f"duplicate image id {item.id!r}", path, f"image {item.file_name!r}")
+            seen.add(item.id)
         if failure is None:
             # the item's own categories only: the same findings as the whole list, without its cost per item
             used = {a.category_id for a in item.annotations}
@@ -52,6 +65,21 @@ def validated(items: Iterator[Item], categories: list[Category], path) -> Iterat
                 yield item
     if failure is not None:
         raise failure
+
+
+class _UniqueIds:
+    """Items whose ids :func:`validated` checked (:class:`~segmill.streaming.Stream` then keeps no set of them)."""
+
+    ids_unique = True
+
+    def __init__(self, items: Iterator[Item]):
+        self._items = items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)
 
 
 def _failure(ds: Dataset, path) -> InputError | None:

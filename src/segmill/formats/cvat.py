@@ -32,7 +32,6 @@ Element facts (CVAT's exporter and the corpus files):
 from __future__ import annotations
 
 from pathlib import Path
-from xml.etree.ElementTree import TreeBuilder
 
 import numpy as np
 
@@ -44,7 +43,9 @@ from ..paths import resolve_inside
 from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
+from ._cvat_xml import Images, images, parse_xml
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
+from ._perfile_stream import validated
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
 register_codes(
@@ -62,7 +63,7 @@ register_codes(
     "instance classes": ("L505",),
 })
 
-__all__ = ["detect", "read", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
+__all__ = ["detect", "read", "stream", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask")
 _COMMON = ("label", "occluded", "z_order", "group_id", "source")
@@ -93,45 +94,6 @@ _INT64 = (-(2**63), 2**63 - 1)
 _INT32_MAX = 2**31 - 1
 
 
-def _parse_xml(f: Path):
-    """The parsed tree; every parser refusal (DTD entities included) is one line with its position."""
-    # lazy: start-up time (defusedxml is only needed to parse XML)
-    from defusedxml import DefusedXmlException
-    from defusedxml import ElementTree as ET
-
-    # our own parser object, so that a refusal raised from inside expat can still tell its position
-    parser = ET.DefusedXMLParser(target=TreeBuilder(), forbid_dtd=False, forbid_entities=True,
-                                 forbid_external=True)
-    try:
-        with open(f, "rb") as fh:
-            return ET.parse(fh, parser=parser)
-    except IsADirectoryError:
-        raise InputError("is a directory, not an XML file", f) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", f) from None
-    except (ET.ParseError, DefusedXmlException, LookupError, ValueError) as exc:  # LookupError: unknown encoding
-        position = getattr(exc, "position", None)
-        if position is None:
-            expat = getattr(parser, "parser", None)
-            position = (expat.CurrentLineNumber, expat.CurrentColumnNumber) if expat is not None else ("?", -1)
-        line, col = position
-        reason = str(exc).split(": line ")[0] if getattr(exc, "position", None) else _defused_reason(exc)
-        raise InputError(f"not valid XML at line {line}, column {col + 1}: {reason}", f) from None
-
-
-def _defused_reason(exc) -> str:
-    # lazy: start-up time (defusedxml is only needed to parse XML)
-    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-
-    if isinstance(exc, EntitiesForbidden):
-        return f"entity declaration {brief(exc.name)} refused (entities can expand without bound)"
-    if isinstance(exc, ExternalReferenceForbidden):
-        return "external reference refused"
-    if isinstance(exc, DTDForbidden):
-        return "document type declaration refused"
-    return f"{type(exc).__name__}: {exc}"
-
-
 def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool = False) -> Dataset:
     """Read a CVAT for images 1.1 XML file (or the folder holding ``annotations.xml``).
 
@@ -154,16 +116,33 @@ def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool =
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     check_choice("raster", raster, RASTER_RULES)
+    f = _xml_file(path)
+    top = parse_xml(f)
+    ds, cat_by_name = _start(top, f, raster, policy)
+    elements = top.findall("image")
+    raw_ids = [im.get("id") for im in elements]
+    repeated = len(set(raw_ids)) != len(raw_ids)
+    ds.items = list(_items(elements, repeated, f, cat_by_name, policy, (raster, split_groups)))
+    if not policy.keeping:
+        ds.validate(f)
+    return ds
+
+
+def _xml_file(path) -> Path:
+    """The XML file a path names: itself, or the folder's ``annotations.xml`` (or single ``.xml``)."""
     p = Path(path)
     f = p if p.is_file() else _xml_in(p)
     if f is None:
         raise InputError("no annotations.xml (or single .xml) found", p)
-    root_dir = f.parent
-    top = _parse_xml(f).getroot()
+    return f
+
+
+def _start(top, f: Path, raster: str, policy: ErrorPolicy):
+    """``(dataset without items, categories by name)`` of the root element (or a tree without its images)."""
     if top.tag != "annotations":
         raise InputError(f"root element is <{_tag(top)}>, expected <annotations>", f)
     cats, cat_by_name = _categories(top)
-    ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(root_dir / "images")})
+    ds = Dataset(categories=cats, meta={"raster_rule": raster, "image_root": str(f.parent / "images")})
     version = top.findtext("version")
     if version:
         ds.meta["cvat_version"] = version.strip()
@@ -172,14 +151,20 @@ def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool =
         policy.skipped = ds.meta.setdefault("skipped", [])
     if top.find("track") is not None:
         raise InputError("<track> elements: this is CVAT for video; segmill reads CVAT for images", f)
-    images = top.findall("image")
-    raw_ids = [im.get("id") for im in images]
-    repeated = len(set(raw_ids)) != len(raw_ids)
+    return ds, cat_by_name
+
+
+def _items(elements, repeated: bool, f: Path, cat_by_name: dict, policy: ErrorPolicy, how: tuple):
+    """Yield the item of each ``<image>`` in turn, annotation ids 1, 2, ...; ``how`` is ``(raster, split_groups)``.
+
+    ``repeated``: whether some ``id`` is on two images (item ids then say the subset).
+    """
+    raster, split_groups = how
     next_ann = 1
-    for n, im in enumerate(images):
+    for n, im in enumerate(elements):
         rec = f"image id {brief(im.get('id'))} name {brief(im.get('name'))}"
         try:
-            item = _item(im, n, repeated, root_dir, f, rec, check_path=not policy.keeping)
+            item = _item(im, n, repeated, f.parent, f, rec, check_path=not policy.keeping)
         except InputError as exc:
             policy.drop(exc)
             continue
@@ -193,10 +178,39 @@ def read(path, errors: str = "raise", raster: str = "coco", split_groups: bool =
             ann.id = next_ann
             next_ann += 1
             item.annotations.append(ann)
-        ds.items.append(item)
-    if not policy.keeping:
-        ds.validate(f)
-    return ds
+        yield item
+
+
+def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool = False):
+    """The header and a generator of the items, one ``<image>`` at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come, a failure raised once every image was read).
+    The file is parsed twice, never whole (:mod:`segmill.formats._cvat_xml`):
+    a first pass checks the whole XML (a refusal comes before any item, as
+    in :func:`read`) and keeps the header (``<meta>``, ``<version>``) and
+    the set of ``<image>`` ids (do ids repeat?); the second hands out each
+    ``<image>`` as it ends. A ``<track>`` (CVAT for video, whose tracks span
+    frames) is refused before any item, as :func:`read` refuses it. ``None``
+    (read whole) for ``errors="keep"``, which keeps repeated image ids that
+    a stream refuses.
+    """
+    policy = ErrorPolicy.of(errors)
+    check_choice("raster", raster, RASTER_RULES)
+    if policy.keeping:
+        return None
+    f = _xml_file(path)
+    head = Images(head=True)
+    seen: set = set()
+    repeated = False
+    for im in images(f, head):
+        raw = im.get("id")
+        repeated = repeated or raw in seen
+        seen.add(raw)
+    del seen
+    ds, cat_by_name = _start(head.root, f, raster, policy)
+    items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups))
+    return ds, validated(items, ds.categories, f, ids=True)
 
 
 def _tag(el) -> str:
@@ -416,6 +430,7 @@ register_format(
         description="CVAT for images 1.1 XML (boxes, polygons, polylines, points, row-major RLE masks)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
