@@ -10,8 +10,9 @@ declare billions of values or carry bytes over 255), keys deleted, values of
 the document copied elsewhere, bytes flipped, the text truncated. The
 property (``tests/fuzz/conftest.py``): the reader returns a dataset or
 refuses with a one-line SegmillError, in every ``errors`` mode and
-``annotations`` choice, and a dataset it returns is written back as Label
-Studio or refused just as cleanly.
+``annotations`` choice, its stream takes what it takes and refuses what it
+refuses, and a dataset it returns is written back as Label Studio or refused
+just as cleanly.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def _mutated(seed: Path, ops, edit) -> bytes:
        annotations=st.sampled_from(["all", "all", "latest", "none", "1", "2", "a@b.c"]), predictions=st.booleans(),
        image_root=st.booleans())
 def test_mutated_label_studio_is_read_or_refused_and_written_back_or_refused(
-        reads_or_refuses, writes_or_refuses, seed, ops, edit, mode, annotations, predictions, image_root):
+        reads_or_refuses, writes_or_refuses, streams_or_refuses, seed, ops, edit, mode, annotations, predictions,
+        image_root):
     data = _mutated(seed, ops, edit)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
@@ -101,6 +103,8 @@ def test_mutated_label_studio_is_read_or_refused_and_written_back_or_refused(
         if image_root:
             opts["image_root"] = src / "imgs"
         ds = reads_or_refuses(target, "label_studio", **opts)
+        if mode != "keep":  # keep reads whole, and keeps repeated task ids that a stream refuses
+            streams_or_refuses(target, "label_studio", ds, **opts)
         if ds is not None and mode != "keep":
             writes_or_refuses(ds, Path(tmp) / "out.json", "label_studio")
 

@@ -16,7 +16,7 @@ from ..validate import image_size as checked_size
 from ._label_studio_geometry import kind_of, read_geometry
 from ._label_studio_tasks import annotator_of, as_tasks, image_reference, local_name
 
-__all__ = ["ReadSettings", "read_tasks", "parse_region", "FORMAT"]
+__all__ = ["ReadSettings", "Reader", "read_tasks", "header", "task_record", "parse_region", "FORMAT"]
 
 FORMAT = "label_studio"
 
@@ -66,23 +66,9 @@ def read_tasks(s: ReadSettings) -> Dataset:
         raise InputError(f"not a Label Studio export: a list of tasks was expected, got {type(doc).__name__}",
                          s.path)
     tasks, s.layout = as_tasks(doc)
-    ds = Dataset(meta={"image_root": str(s.root), "label_studio_layout": s.layout})
-    if s.predictions:
-        ds.meta["label_studio_predictions"] = True
-    if not s.policy.raising:
-        s.policy.skipped = ds.meta.setdefault("skipped", [])
-    reader = _Reader(s)
-    for k, task in enumerate(tasks):
-        rec = f"task {brief(task.get('id'))}" if isinstance(task, dict) and "id" in task else f"task #{k}"
-        try:
-            item = reader.task(task, k, rec)
-        except InputError as exc:
-            if s.policy.raising:
-                raise
-            s.policy.drop(InputError(exc.message, s.path, exc.record or rec))
-            continue
-        if item is not None:
-            ds.items.append(item)
+    ds = header(s)
+    reader = Reader(s)
+    ds.items = list(reader.items(tasks))
     ds.categories = reader.cats
     if reader.left_out:
         ds.meta["label_studio_left_out"] = reader.left_out
@@ -91,16 +77,77 @@ def read_tasks(s: ReadSettings) -> Dataset:
     return ds
 
 
-class _Reader:
-    """Builds items one task at a time; holds the categories and the next annotation id."""
+def header(s: ReadSettings) -> Dataset:
+    """The dataset without items and categories: the meta of a read (``skipped`` listed there when lenient)."""
+    ds = Dataset(meta={"image_root": str(s.root), "label_studio_layout": s.layout})
+    if s.predictions:
+        ds.meta["label_studio_predictions"] = True
+    if not s.policy.raising:
+        s.policy.skipped = ds.meta.setdefault("skipped", [])
+    return ds
 
-    def __init__(self, s: ReadSettings):
+
+def task_record(task, k: int) -> str:
+    """How messages name the ``k``-th task (from 0): by its id, else by its position."""
+    return f"task {brief(task.get('id'))}" if isinstance(task, dict) and "id" in task else f"task #{k}"
+
+
+class Reader:
+    """Builds items one task at a time; holds the categories and the next annotation id.
+
+    Parameters
+    ----------
+    s : ReadSettings
+    cats : list of Category, optional
+        The categories known before the first task (a stream's first pass):
+        a label is added to this list when it is new.
+    """
+
+    def __init__(self, s: ReadSettings, cats: list[Category] | None = None):
         self.s = s
-        self.cats: list[Category] = []
-        self.by_name: dict[str, Category] = {}
+        self.cats: list[Category] = [] if cats is None else cats
+        self.by_name: dict[str, Category] = {c.name: c for c in self.cats}
         self.next_id = 1
         self.seen: set = set()  # task ids
         self.left_out = 0  # tasks the annotator asked for has no annotation of (not theirs to compare)
+
+    def items(self, tasks):
+        """Yield the item of each task in turn (a bad task raises, or is dropped when lenient)."""
+        s = self.s
+        for k, task in enumerate(tasks):
+            rec = task_record(task, k)
+            try:
+                item = self.task(task, k, rec)
+            except InputError as exc:
+                if s.policy.raising:
+                    raise
+                s.policy.drop(InputError(exc.message, s.path, exc.record or rec))
+                continue
+            if item is not None:
+                yield item
+
+    def labels(self, task, rec: str) -> tuple[bool, list[str]]:
+        """``(left out, labels)`` of a task: whether :meth:`task` leaves it out, else the first label of each
+        region it reads, in order (the categories it adds, when nothing is refused).
+
+        Nothing but the annotations' results is looked at: a task :meth:`task` refuses may give labels.
+        """
+        if not isinstance(task, dict):
+            return False, []
+        groups = self._groups(task, rec)
+        if self._left_out(groups):
+            return True, []
+        out = []
+        for g in groups:
+            for results in _regions(g["results"])[0] if g["read"] else []:
+                labels = _first_labels(_result_labels(results, self.s.path, rec))
+                if labels:
+                    out.append(labels[0])
+        return False, out
+
+    def _left_out(self, groups) -> bool:
+        """Whether a task read for one annotator has no annotation of theirs."""
+        return self.s.annotations not in _MODES and not any(g["read"] and not g["prediction"] for g in groups)
 
     # -------------------------------------------------------------- a task
     def task(self, task, k: int, rec: str) -> Item | None:
@@ -115,7 +162,7 @@ class _Reader:
         key, ref = image_reference(task.get("data"), s.path, rec)
         name = self._file_name(ref, rec)
         groups = self._groups(task, rec)
-        if s.annotations not in _MODES and not any(g["read"] and not g["prediction"] for g in groups):
+        if self._left_out(groups):
             self.left_out += 1
             return None
         size = self._size(task, groups, name, rec)
@@ -315,22 +362,15 @@ def _is_region(r) -> bool:
 
 def parse_region(results, size, path, where):
     """``(geometry, labels, attributes, score)`` of one region's results."""
-    geom_result, labels, attrs = None, None, {}
-    for k, r in results:
-        if not isinstance(r, dict):
-            raise InputError(f"a result must be an object, got {brief(r)}", path, where)
-        rtype = r.get("type", "")
-        value = r.get("value")
-        if not isinstance(rtype, str) or not isinstance(value, dict):
-            raise InputError(f"a result needs a string type and an object value, got type {brief(rtype)}",
-                             path, where)
+    geom_result, attrs = None, {}
+    found = _result_labels(results, path, where)
+    labels = _first_labels(found)
+    for (_, r), lab in zip(results, found):
+        rtype, value = r.get("type", ""), r["value"]
         kind = kind_of(rtype, value)
         if kind is not None and geom_result is None:
             geom_result = (kind, r)
-        found = _labels(rtype, value, path, where)
-        if found is not None and labels is None:
-            labels = found
-        elif kind is None and found is None:
+        if kind is None and lab is None:
             name = r.get("from_name") if isinstance(r.get("from_name"), str) else rtype
             attrs[name] = value.get(rtype, value)
     if geom_result is None:
@@ -347,7 +387,27 @@ def parse_region(results, size, path, where):
         raise InputError("no original_width/original_height and no image to take the size from", path, where)
     geom = read_geometry(kind, r["value"], rsize, path, where)
     score = finite(r["score"], "score", path, where) if r.get("score") is not None else None
-    return geom, labels or [], attrs, score
+    return geom, labels, attrs, score
+
+
+def _result_labels(results, path, where) -> list:
+    """The label list of each result of a region (``None`` where it has none), each result's types checked."""
+    out = []
+    for k, r in results:
+        if not isinstance(r, dict):
+            raise InputError(f"a result must be an object, got {brief(r)}", path, where)
+        rtype = r.get("type", "")
+        value = r.get("value")
+        if not isinstance(rtype, str) or not isinstance(value, dict):
+            raise InputError(f"a result needs a string type and an object value, got type {brief(rtype)}",
+                             path, where)
+        out.append(_labels(rtype, value, path, where))
+    return out
+
+
+def _first_labels(found: list) -> list[str]:
+    """The labels of a region from :func:`_result_labels`: its first result's list (``[]`` when none has one)."""
+    return next((x for x in found if x is not None), None) or []
 
 
 def _labels(rtype, value, path, where):

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import InputError
 from ..validate import brief
 
-__all__ = ["MIN_KEYS", "is_task", "as_tasks", "image_reference", "local_name", "annotator_of"]
+__all__ = ["MIN_KEYS", "is_task", "as_tasks", "layout_of", "image_reference", "local_name", "annotator_of"]
 
 #: The keys of a JSON-MIN record that are not task data nor control tags.
 MIN_KEYS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement")
@@ -60,8 +60,7 @@ def as_tasks(records: list) -> tuple[list, str]:
     in order of first appearance; a record that is not an object is left as
     it is (the reader refuses it with its position).
     """
-    first = next((r for r in records if isinstance(r, dict)), None)
-    if first is None or is_task(first) or "annotations" in first or "predictions" in first:
+    if layout_of(next((r for r in records if isinstance(r, dict)), None)) == "json":
         return records, "json"
     tasks: dict = {}
     out = []
@@ -85,6 +84,14 @@ def as_tasks(records: list) -> tuple[list, str]:
                 ann[dst] = rec[src]
         task["annotations"].append(ann)
     return out, "json-min"
+
+
+def layout_of(first: dict | None) -> str:
+    """The layout of an export whose first object record is ``first``: ``"json"`` (tasks, or no object at all)
+    or ``"json-min"``."""
+    if first is None or is_task(first) or "annotations" in first or "predictions" in first:
+        return "json"
+    return "json-min"
 
 
 def _hashable(v) -> bool:

@@ -44,7 +44,9 @@ from ..losses import register_codes
 from ..model import Dataset
 from . import NO, Detection, FormatSpec, register_format
 from ._label_studio_read import ReadSettings, read_tasks
+from ._label_studio_stream import stream_tasks
 from ._label_studio_write import write, write_stream
+from ._perfile_stream import validated
 from .options import ERRORS, Option
 
 register_codes(
@@ -67,7 +69,7 @@ register_codes(
     "pixels": ("L806", "L808"),
 })
 
-__all__ = ["detect", "read", "write", "by_annotator"]
+__all__ = ["detect", "read", "stream", "write", "by_annotator"]
 
 #: Bytes of a file's head the detector reads.
 _HEAD = 8192
@@ -134,6 +136,30 @@ def read(path, errors: str = "raise", annotations: str = "all", predictions: boo
     return read_tasks(ReadSettings.of(path, errors, annotations, predictions, image_root))
 
 
+def stream(path, errors: str = "raise", annotations: str = "all", predictions: bool = False, image_root=None):
+    """The header and a generator of the items, one task at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come, a failure raised once every task was read). A
+    first pass parses every task of the list (a task at a time) and keeps
+    the labels of the regions read: the categories, in order of first
+    appearance (:mod:`segmill.formats._label_studio_stream`). ``None`` (read
+    whole) for ``errors`` other than ``"raise"``, where the categories depend
+    on the regions every task drops or keeps; for a JSON-MIN export, whose
+    records of one task may lie anywhere in the file; for one task; and for
+    JSON the stream cannot vouch for (invalid JSON, whose message names its
+    line in the whole file).
+    """
+    s = ReadSettings.of(path, errors, annotations, predictions, image_root)
+    if not s.policy.raising:
+        return None
+    parts = stream_tasks(s)
+    if parts is None:
+        return None
+    ds, items = parts
+    return ds, validated(items, ds.categories, s.path)
+
+
 def by_annotator(path, **options) -> dict:
     """One dataset per annotator of an export, ``{annotator: Dataset}`` (for ``segmill.agree.compare``).
 
@@ -158,6 +184,7 @@ register_format(
                     "percent coordinates)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
