@@ -46,7 +46,7 @@ def validated(items: Iterator[Item], categories: list[Category], path, ids: bool
         once every item was read.
     """
     checked = _validated(items, categories, path, set() if ids else None)
-    return _UniqueIds(checked) if ids else checked
+    return UniqueIds(checked) if ids else checked
 
 
 def _validated(items, categories, path, seen: set | None):
@@ -65,21 +65,6 @@ def _validated(items, categories, path, seen: set | None):
                 yield item
     if failure is not None:
         raise failure
-
-
-class _UniqueIds:
-    """Items whose ids :func:`validated` checked (:class:`~segmill.streaming.Stream` then keeps no set of them)."""
-
-    ids_unique = True
-
-    def __init__(self, items: Iterator[Item]):
-        self._items = items
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> Item:
-        return next(self._items)
 
 
 def _failure(ds: Dataset, path) -> InputError | None:

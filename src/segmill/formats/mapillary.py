@@ -225,45 +225,7 @@ def stream(path, *, version: str | None = None, source: str = "auto", errors: st
         return None
     p, splits, rd = _start(path, version, source, policy, raster)
     rd.streaming = True
-    return rd.ds, _UniqueItems(_items(splits, rd), rd.ds.categories, p)
-
-
-class _UniqueItems:
-    """The checked items of a stream (:func:`validated`), image ids checked as :meth:`Dataset.validate` does.
-
-    A repeated id is a failure of the validation: the items after it are
-    read but not yielded, and it is raised at the end unless an earlier item
-    failed (then that one is raised), as the whole read's validation would.
-    """
-
-    ids_unique = True
-
-    def __init__(self, items, categories: list, path: Path):
-        self._repeated: list = []
-        self._gen = self._checked(validated(self._first_of_each(items, path), categories, path))
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self._gen)
-
-    def _first_of_each(self, items, path: Path):
-        seen: set = set()
-        for item in items:
-            if self._repeated:
-                continue
-            if item.id in seen:
-                self._repeated.append(InputError(f"duplicate image id {item.id!r}", path,
-                                                 f"image {item.file_name!r}"))
-                continue
-            seen.add(item.id)
-            yield item
-
-    def _checked(self, items):
-        yield from items
-        if self._repeated:
-            raise self._repeated[0]
+    return rd.ds, validated(_items(splits, rd), rd.ds.categories, p, ids=True)  # read's message for a repeat
 
 
 def _version(root: Path, splits: list, version, p: Path) -> tuple[str, list]:

@@ -46,7 +46,7 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._file_runs import chosen, first_annotation_id, runs
 from ._png import colors_to_index, read_label_png, voc_colormap
-from ._perfile_stream import validated
+from ._perfile_stream import UniqueIds, validated
 from ._voc_index import read_index
 from ._voc_masks import (
     ClassList,
@@ -171,7 +171,7 @@ def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise", se
     if selection is not None:  # what the part's own masks say, for the check that they did not change
         expected = _first_pass(root, index, part)
     items = _streamed_items(root, index, classes, expected, part, first_annotation_id(selection))
-    return ds, _Items(validated(items, ds.categories, root))
+    return ds, UniqueIds(validated(items, ds.categories, root))
 
 
 def shards(path, n: int, *, labels=None, raster: str = "coco", errors: str = "raise"):
@@ -184,21 +184,6 @@ def shards(path, n: int, *, labels=None, raster: str = "coco", errors: str = "ra
         return None
     _, _, index, _ = _start(path, labels)
     return runs([1] * len(index.ids), n)
-
-
-class _Items:
-    """A stream's items whose ids are unique by construction (the index lists each id once)."""
-
-    ids_unique = True
-
-    def __init__(self, items):
-        self._items = items
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self._items)
 
 
 def _start(path, labels):
