@@ -10,8 +10,9 @@ duplicated, bytes flipped, the text truncated; in the PNGs, one truncated,
 flipped, deleted, made a directory, grey, a header declaring a huge image,
 recoloured, or a symbolic link to a file outside the dataset. The property
 (``tests/fuzz/conftest.py``): the reader returns a dataset or refuses with a
-one-line SegmillError in every ``errors`` mode, and what it returns is written
-back as panoptic or refused just as cleanly.
+one-line SegmillError in every ``errors`` mode, its stream takes what it
+takes and refuses what it refuses, and what it returns is written back as
+panoptic or refused just as cleanly.
 """
 
 from __future__ import annotations
@@ -116,8 +117,11 @@ def _copy_seed(seed: Path, tmp: Path) -> tuple[Path, Path]:
     return holder / "ds", holder
 
 
-def round_trip_folder(root: Path, mode: str, reads_or_refuses, writes_or_refuses):
+def round_trip_folder(root: Path, mode: str, reads_or_refuses, writes_or_refuses, streams_or_refuses=None):
+    """Read ``root`` in ``errors`` mode ``mode`` (and stream it, with ``streams_or_refuses``), write what was read."""
     ds = reads_or_refuses(root, "coco_panoptic", errors=mode)
+    if streams_or_refuses is not None:
+        streams_or_refuses(root, "coco_panoptic", ds, errors=mode)
     if ds is not None:
         out = root.parent.parent / "out"
         out.mkdir(exist_ok=True)
@@ -135,14 +139,15 @@ png_edit = st.tuples(st.sampled_from(PNG_EDITS), st.integers(0, 10**6), st.integ
 @given(seed=st.sampled_from(SEEDS), which=st.integers(0, 10), ops=st.lists(mutation, max_size=3),
        edit=byte_edit, png=png_edit, mode=st.sampled_from(MODES))
 def test_mutated_panoptic_is_read_or_refused_and_written_back_or_refused(reads_or_refuses, writes_or_refuses,
-                                                                           seed, which, ops, edit, png, mode):
+                                                                           streams_or_refuses, seed, which, ops, edit,
+                                                                           png, mode):
     with tempfile.TemporaryDirectory() as tmp:
         root, holder = _copy_seed(seed, Path(tmp))
         jsons = sorted(root.glob("annotations/*.json"))
         mutate_json(jsons[which % len(jsons)], ops, edit)
         pngs = sorted(root.glob("annotations/*/*.png"))
         mutate_png(pngs[which % len(pngs)], png[0], png[1], png[2], holder / "outside.png")
-        round_trip_folder(root, mode, reads_or_refuses, writes_or_refuses)
+        round_trip_folder(root, mode, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 # ------------------------------------------------------------- known crashers
@@ -156,10 +161,12 @@ def test_the_unmutated_seeds_read_and_write_back(reads_or_refuses, writes_or_ref
 
 @pytest.mark.parametrize("case", jm.regression_cases(CASES), ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", MODES)
-def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, case, mode, tmp_path):
+def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, streams_or_refuses, case, mode,
+                                               tmp_path):
     holder = tmp_path / "in"
     shutil.copytree(case, holder / "ds")
-    jm.expect_case_outcome(case, mode, round_trip_folder(holder / "ds", mode, reads_or_refuses, writes_or_refuses))
+    jm.expect_case_outcome(case, mode, round_trip_folder(holder / "ds", mode, reads_or_refuses, writes_or_refuses,
+                                                         streams_or_refuses))
 
 
 def test_an_unknown_errors_mode_is_a_usage_error():

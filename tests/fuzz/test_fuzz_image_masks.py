@@ -48,15 +48,16 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data())
-def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, "fixtures/image_masks", data, reads_or_refuses, writes_or_refuses)
+def test_mutated_fixture_reads_or_refuses_and_writes_or_refuses(data, reads_or_refuses, writes_or_refuses,
+                                                                 streams_or_refuses):
+    ff.round_trip(SPEC, "fixtures/image_masks", data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @settings(ff.FUZZ, max_examples=ff.LONG or 30)
 @given(data=st.data(), seed=st.sampled_from([k for k in SPEC.seeds if k.startswith("datumaro/")]))
 def test_mutated_datumaro_folders_read_or_refuse_and_write_or_refuse(data, seed, reads_or_refuses,
-                                                                     writes_or_refuses):
-    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses)
+                                                                     writes_or_refuses, streams_or_refuses):
+    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 def test_the_unmutated_seeds_read_and_write_back(tmp_path, reads_or_refuses, writes_or_refuses):

@@ -48,8 +48,8 @@ SPEC = ff.FolderFuzz(
 @ff.FUZZ
 @given(data=st.data(), variant=st.sampled_from(VARIANTS))
 def test_mutated_mask_folder_reads_or_refuses_and_writes_or_refuses(data, variant, reads_or_refuses,
-                                                                    writes_or_refuses):
-    ff.round_trip(SPEC, variant, data, reads_or_refuses, writes_or_refuses)
+                                                                    writes_or_refuses, streams_or_refuses):
+    ff.round_trip(SPEC, variant, data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

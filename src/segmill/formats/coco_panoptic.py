@@ -17,7 +17,9 @@ The writer (:mod:`._panoptic_write`) writes a dataset or any reader's stream.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,11 +41,14 @@ from ..validate import (
 )
 from . import NO, Detection, FormatSpec, register_format
 from ._panoptic_ids import MAX_ID, ids_from_rgb, rgb_from_ids
+from ._panoptic_stream import RecordLookup, distinct, index_split
 from ._panoptic_write import write, write_stream
+from ._perfile_stream import validated
 from ._png import read_png
+from ._stream_passes import IdsChecked
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["CODES", "MAX_ID", "detect", "ids_from_rgb", "read", "rgb_from_ids", "write", "write_stream"]
+__all__ = ["CODES", "MAX_ID", "detect", "ids_from_rgb", "read", "rgb_from_ids", "stream", "write", "write_stream"]
 
 CODES = {
     "L251": "an annotation without pixels (box, point, line) has no place in a panoptic PNG and was dropped",
@@ -119,14 +124,9 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
     """
     p = Path(path)
     policy = ErrorPolicy.of(errors)  # an unknown mode is a UsageError before anything is read
-    files = _panoptic_jsons(p)
-    if not files:
-        raise InputError("no panoptic JSON (with a PNG folder named like it) found", p)
-    ds = Dataset()
-    ds.meta["source_format"] = "coco_panoptic"
-    state = {"next_id": 1, "cats": {}}
-    for jf in files:
-        _read_json(jf, len(files), png_dir, ds, policy, state)
+    files, ds = _start(p)
+    state = {"next_id": 1}
+    ds.items = list(_items(_whole_splits(files, ds, policy, {}), png_dir, policy, state))
     if policy.skipped or policy.mode == "skip":
         ds.meta["skipped"] = policy.skipped
     if not policy.keeping:
@@ -134,23 +134,104 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
     return ds
 
 
-def _read_json(jf: Path, n_files: int, png_dir, ds: Dataset, policy: ErrorPolicy, state: dict) -> None:
-    """Add one panoptic JSON (a split when there are several) to ``ds``."""
-    doc, _ = jsonio.load(jf)
-    if type(doc) is not dict:
-        raise InputError(f"top level is a {type(doc).__name__}, expected an object", jf)
-    for key in ("images", "annotations", "categories"):
-        if type(doc.get(key)) is not list:
-            raise InputError(f"'{key}' is missing or not a list", jf)
+def stream(path, *, png_dir=None, errors: str = "raise", raster: str = "coco"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come). Each JSON is indexed first
+    (:mod:`segmill.formats._panoptic_stream`: the byte span of every image
+    and annotation record, every record parsed once to check it, nothing of
+    it kept but the spans and the annotation records' image ids); its
+    header (categories, ``info``, other keys) is read then, and each image's
+    records are parsed again, and its PNG decoded, when its item is built.
+    ``None`` (read whole: the same items, more memory) for ``errors`` other
+    than ``"raise"``, and where the index cannot vouch for what the read
+    gives: an error before the first image of a file (invalid JSON, a bad
+    category or annotation record, which the read words), image ids that
+    repeat or an image or annotation record whose id is a string or beyond
+    64 bits, JSON that only the standard library parses at the top level.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    p = Path(path)
+    files, ds = _start(p)
+    splits = _indexed_splits(files, ds)
+    if splits is None:
+        return None
+    state = {"next_id": 1}
+    return ds, IdsChecked(validated(_items(splits, png_dir, policy, state), ds.categories, p))
+
+
+def _start(p: Path) -> tuple[list[Path], Dataset]:
+    """``(panoptic JSON files, dataset without items)``."""
+    files = _panoptic_jsons(p)
+    if not files:
+        raise InputError("no panoptic JSON (with a PNG folder named like it) found", p)
+    ds = Dataset()
+    ds.meta["source_format"] = "coco_panoptic"
+    return files, ds
+
+
+class _Split(NamedTuple):
+    """One panoptic JSON as the items are read from it."""
+
+    jf: Path
+    split: str | None
+    images: Iterable  # (position, image record)
+    records: dict | RecordLookup  # .get(image id): the annotation record of the image, or None
+    cats: dict  # the categories declared in this file and the ones before it, by id
+
+
+def _whole_splits(files: list[Path], ds: Dataset, policy: ErrorPolicy, cats: dict):
+    """Each JSON loaded whole in turn, its header added to ``ds`` and its categories to ``cats``."""
+    for jf in files:
+        doc, _ = jsonio.load(jf)
+        if type(doc) is not dict:
+            raise InputError(f"top level is a {type(doc).__name__}, expected an object", jf)
+        for key in ("images", "annotations", "categories"):
+            if type(doc.get(key)) is not list:
+                raise InputError(f"'{key}' is missing or not a list", jf)
+        _add_header(doc, jf, ds, policy, cats)
+        yield _Split(jf, _split_name(jf, len(files)), enumerate(doc["images"]), _records(doc["annotations"], jf, policy),
+                     cats)
+
+
+def _indexed_splits(files: list[Path], ds: Dataset) -> list[_Split] | None:
+    """Each JSON indexed and its header added to ``ds``; ``None`` where the index cannot vouch for the read."""
+    cats: dict = {}
+    splits, ids = [], []
+    for jf in files:
+        index = index_split(jf, _record_key)
+        if index is None or type(index.top.get("categories")) is not list:
+            return None
+        try:
+            _add_header(index.top, jf, ds, ErrorPolicy.of("raise"), cats)
+        except InputError:  # the read words it, after the items of the files before
+            return None
+        ids.append(index.image_ids)
+        index.image_ids = None  # kept until checked below, not while streaming
+        splits.append(_Split(jf, _split_name(jf, len(files)), index.image_records(), index.lookup(), dict(cats)))
+    if not distinct(ids):
+        return None  # the read's validation words it
+    return splits
+
+
+def _split_name(jf: Path, n_files: int) -> str | None:
+    """The split of the items of ``jf``: none when it is the only file."""
     split = jf.stem[len("panoptic_"):] if jf.stem.startswith("panoptic_") and n_files > 1 else None
     if split is None and n_files > 1:
         split = jf.stem
+    return split
+
+
+def _add_header(doc: dict, jf: Path, ds: Dataset, policy: ErrorPolicy, cats: dict) -> None:
+    """``info``, ``licenses``, the other top-level keys and the new categories of one JSON, added to ``ds``."""
     ds.info = doc.get("info", ds.info)
     ds.licenses = doc.get("licenses", ds.licenses)
     for k, v in doc.items():
         if k not in ("info", "licenses", "images", "annotations", "categories"):
             ds.extra[k] = v
-    cats = state["cats"]
     for i, c in enumerate(doc["categories"]):
         try:
             cat = _category(c, jf, i)
@@ -160,19 +241,23 @@ def _read_json(jf: Path, n_files: int, png_dir, ds: Dataset, policy: ErrorPolicy
         if cat.id not in cats:
             cats[cat.id] = cat
             ds.categories.append(cat)
-    pngs = Path(png_dir) if png_dir is not None else jf.with_suffix("")
-    records = _records(doc["annotations"], jf, policy)
-    for i, im in enumerate(doc["images"]):
-        try:
-            item = _item(im, i, records, pngs, jf, cats, state, policy.keeping)
-        except InputError as exc:
-            if exc.record is None and not policy.raising:
-                # skip: listed and dropped; keep: listed for `segmill check` (S014)
-                exc.record = _image_where(im, i)
-            policy.drop(exc)
-            continue
-        item.split = split
-        ds.items.append(item)
+
+
+def _items(splits, png_dir, policy: ErrorPolicy, state: dict):
+    """Yield the item of each image record of each JSON in turn (annotation ids 1, 2, ... in ``state``)."""
+    for s in splits:
+        pngs = Path(png_dir) if png_dir is not None else s.jf.with_suffix("")
+        for i, im in s.images:
+            try:
+                item = _item(im, i, s.records, pngs, s.jf, s.cats, state, policy.keeping)
+            except InputError as exc:
+                if exc.record is None and not policy.raising:
+                    # skip: listed and dropped; keep: listed for `segmill check` (S014)
+                    exc.record = _image_where(im, i)
+                policy.drop(exc)
+                continue
+            item.split = s.split
+            yield item
 
 
 def _image_where(im, i: int) -> str:
@@ -209,14 +294,19 @@ def _records(raw: list, jf, policy: ErrorPolicy) -> dict:
     """The annotation records by image id (the last one wins, as before)."""
     records = {}
     for i, a in enumerate(raw):
-        rec = f"annotations[{i}]"
         try:
-            if type(a) is not dict or "image_id" not in a:
-                raise InputError("annotation record has no image_id", jf, rec)
-            records[hashable_id(a["image_id"], "image_id", jf, rec)] = a
+            records[_record_key(a, i, jf)] = a
         except InputError as exc:
             policy.drop(exc)
     return records
+
+
+def _record_key(a, i: int, jf) -> int | str:
+    """The image id of annotation record ``i``, checked."""
+    rec = f"annotations[{i}]"
+    if type(a) is not dict or "image_id" not in a:
+        raise InputError("annotation record has no image_id", jf, rec)
+    return hashable_id(a["image_id"], "image_id", jf, rec)
 
 
 def _item(im, i: int, records: dict, pngs: Path, jf, cats: dict, state: dict, keep: bool) -> Item:
@@ -332,6 +422,7 @@ register_format(
         description="COCO panoptic: RGB segment-id PNGs (id = R + 256 G + 256^2 B) + segments_info JSON",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -36,6 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from .. import jsonio
 from ..errors import InputError, UsageError
 from ..images import image_size
@@ -45,11 +47,13 @@ from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
 from ._image_masks_write import META, MODES, write, write_stream
+from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
+from ._stream_passes import IdsChecked, decoded_mode, first_pass, unchanged
 from ._voc_masks import read_class_names
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["detect", "parse_meta", "read", "write"]
+__all__ = ["detect", "parse_meta", "read", "stream", "write"]
 
 register_codes({
     "L840": "several annotations of one class in an image merged into one class region (a mask holds classes, not "
@@ -256,12 +260,17 @@ def _read_item(r: _Reading, part: _Part, iid: str, mask: Path | None, image: Pat
     values, mode = read_class_map(mask, _colors(part.table))
     item.height, item.width = int(values.shape[0]), int(values.shape[1])
     if part.table is None:
-        known = set(int(v) for v in set(values.reshape(-1).tolist()))
+        known = _values(values)
         r.found.update(known)
     else:
         known = part.table.names
     item.annotations = class_annotations(values, known, r.background, mask)
     return item, mode
+
+
+def _values(values: np.ndarray) -> set:
+    """The label values in a class map."""
+    return set(int(v) for v in set(values.reshape(-1).tolist()))
 
 
 def _categories(table: LabelMeta | None, found: set | None, bg) -> list[Category]:
@@ -290,7 +299,57 @@ def read(path, errors: str = "raise", labels=None, background: int | None = None
         How masks and images are named around the shared id.
     """
     policy = ErrorPolicy.of(errors)
+    r, parts, ds = _start(path, policy, labels, background, Naming(masks_prefix, masks_suffix, images_prefix))
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    modes, unpaired = set(), [0, 0]
+    ds.items = list(_items(r, _listing(parts, r.naming, unpaired), modes))
+    ds.categories = _categories(parts[0].table, r.found, r.background)
+    _describe(ds, parts, modes, unpaired, r.naming)
+    if not policy.keeping:
+        ds.validate(r.root)
+    return ds
+
+
+def stream(path, errors: str = "raise", labels=None, background: int | None = None, masks_prefix: str = "",
+           masks_suffix: str = "", images_prefix: str = ""):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come). The folders are listed first and the names
+    kept (the unpaired files are counted from them). The header depends on
+    every mask: a first pass (:func:`segmill.formats._stream_passes.first_pass`)
+    reads each mask's PNG header for its mode; without a label table the
+    classes are the values found in the masks, so that pass decodes every
+    mask (one at a time), which the items then decode again: twice the
+    decoding, the memory of one mask. ``None`` (read whole) for ``errors``
+    other than ``"raise"``, and when listing a folder fails (the read
+    raises that after the items of the folders before it).
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
     naming = Naming(masks_prefix, masks_suffix, images_prefix)
+    r, parts, ds = _start(path, policy, labels, background, naming)
+    unpaired = [0, 0]
+    try:
+        entries = list(_listing(parts, naming, unpaired))
+    except InputError:
+        return None
+    modes, found = set(), r.found
+    first_pass(entries, lambda e: _mask_facts(e, found, modes))
+    expected = (set(found) if found is not None else None, set(modes))
+    ds.categories = _categories(parts[0].table, found, r.background)
+    _describe(ds, parts, set(modes), unpaired, naming)
+    r = r._replace(found=set() if found is not None else None)
+    modes.clear()
+    seen = lambda: (r.found, modes - {None})  # noqa: E731 (what the items' masks said)
+    items = unchanged(_items(r, iter(entries), modes), seen, expected, r.root)
+    return ds, IdsChecked(validated(items, ds.categories, r.root))
+
+
+def _start(path, policy: ErrorPolicy, labels, background, naming: Naming):
+    """``(what every item shares, parts, dataset without items)``; the options checked."""
     for name, v in zip(Naming._fields, naming):
         if not isinstance(v, str) or "/" in v or "\\" in v or "\0" in v:
             raise UsageError(f"{name} must be a part of a file name, got {brief(v)}")
@@ -301,34 +360,60 @@ def read(path, errors: str = "raise", labels=None, background: int | None = None
     table = parts[0].table
     bg = _background(table, background) if table is not None else _background(LabelMeta({}, {}, 0), background)
     r = _Reading(p, naming, bg, policy, None if table is not None else set())
-    ds = Dataset(meta={"image_root": str(p), BACKGROUND_KEY: bg})
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    modes, unpaired, nid = set(), [0, 0], 1
+    return r, parts, Dataset(meta={"image_root": str(p), BACKGROUND_KEY: bg})
+
+
+class _Entry(NamedTuple):
+    """One id of one part: its mask and image files (None: none)."""
+
+    part: _Part
+    iid: str
+    mask: Path | None
+    image: Path | None
+
+
+def _listing(parts, naming: Naming, unpaired: list):
+    """Yield the :class:`_Entry` of every id of each part in turn; ``unpaired`` counts masks without an image
+    and images without a mask as each part is listed."""
     for part in parts:
-        masks = _ids(part.folder / "masks", masks_prefix, masks_suffix, IMAGE_EXTS)
-        images = _ids(part.folder / "images", images_prefix, "", IMAGE_EXTS)
+        masks = _ids(part.folder / "masks", naming.masks_prefix, naming.masks_suffix, IMAGE_EXTS)
+        images = _ids(part.folder / "images", naming.images_prefix, "", IMAGE_EXTS)
         for iid in sorted(set(masks) | set(images)):
             unpaired[0] += iid not in images
             unpaired[1] += iid not in masks
-            try:
-                item, mode = _read_item(r, part, iid, masks.get(iid), images.get(iid))
-            except InputError as exc:
-                policy.drop(exc)
-                continue
-            modes.add(mode)
-            for ann in item.annotations:
-                ann.id, nid = nid, nid + 1
-            ds.items.append(item)
-    ds.categories = _categories(table, r.found, bg)
-    _describe(ds, table, parts, modes, unpaired, naming)
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+            yield _Entry(part, iid, masks.get(iid), images.get(iid))
 
 
-def _describe(ds: Dataset, table, parts, modes: set, unpaired, naming: Naming) -> None:
+def _items(r: _Reading, entries, modes: set):
+    """Yield the item of each entry, annotation ids 1, 2, ...; each mask's mode is added to ``modes``."""
+    nid = 1
+    for e in entries:
+        try:
+            item, mode = _read_item(r, e.part, e.iid, e.mask, e.image)
+        except InputError as exc:
+            r.policy.drop(exc)
+            continue
+        modes.add(mode)
+        for ann in item.annotations:
+            ann.id, nid = nid, nid + 1
+        yield item
+
+
+def _mask_facts(e: _Entry, found: set | None, modes: set) -> None:
+    """What one entry's mask says of the header (first pass): its mode, and its values without a table."""
+    if e.mask is None:
+        return
+    if found is None:
+        modes.add(decoded_mode(e.mask))
+        return
+    values, mode = read_class_map(e.mask)  # no table: RGB is refused, as the read refuses it
+    found.update(_values(values))
+    modes.add(mode)
+
+
+def _describe(ds: Dataset, parts, modes: set, unpaired, naming: Naming) -> None:
     """``meta``: whether ids are label values, the mask mode, and the read notes."""
+    table = parts[0].table
     values = [c.id for c in ds.categories]
     ds.meta["voc_class_values"] = table is not None and values == list(range(len(values)))
     modes.discard(None)
@@ -356,6 +441,7 @@ register_format(
                     "(Datumaro's common semantic segmentation)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -48,7 +48,9 @@ from ..model import Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
+from ._perfile_stream import validated
 from ._png import read_label_png, write_png
+from ._stream_passes import IdsChecked, decoded_mode, first_pass, unchanged
 from ._voc_masks import (
     ClassList,
     check_class_names,
@@ -59,7 +61,7 @@ from ._voc_masks import (
 from ._voc_write import _class_values, check_options, file_stem, painted_size
 from .options import ERRORS, Option, overlap, raster, raster_rule
 
-__all__ = ["detect", "read", "write", "write_stream"]
+__all__ = ["detect", "read", "stream", "write", "write_stream"]
 
 register_codes({
     "L207": "more than 65535 instances in an image: the extra ones are left out of the 16-bit instances/ map "
@@ -164,6 +166,49 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
     that is a directory is not a mask and is left out.
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
+    folder, stems, ds = _start(path, labels, ignore_value, background)
+    images = _image_names(folder.root)
+    if not policy.raising:
+        # skip: listed and dropped; keep: listed for `segmill check` (S014)
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    modes = set()
+    ds.items = list(_items(folder, stems, images, policy, modes))
+    if len(modes) == 1:
+        ds.meta["masks_mode"] = modes.pop()
+    if not policy.keeping:
+        ds.validate(folder.root)
+    return ds
+
+
+def stream(path, *, labels=None, ignore_value: int = 255, background: int = 0, errors: str = "raise",
+           raster: str = "coco"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come). The label-map stems and the names in
+    ``images/`` are listed first and kept; ``instances.json`` (read only
+    for images without a semantic map) is loaded whole, as the read loads
+    it. ``meta["masks_mode"]`` depends on every semantic map: a first pass
+    reads each one's PNG header (:func:`segmill.formats._stream_passes.decoded_mode`;
+    nothing is decoded but images whose header cannot say it). ``None``
+    (read whole) for ``errors`` other than ``"raise"``.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    folder, stems, ds = _start(path, labels, ignore_value, background)
+    images = _image_names(folder.root)
+    modes: set = set()
+    first_pass(stems, lambda stem: modes.add(_semantic_mode(folder, stem)))
+    if len(modes) == 1:
+        ds.meta["masks_mode"] = next(iter(modes))
+    seen: set = set()
+    items = unchanged(_items(folder, stems, images, policy, seen), lambda: seen, modes, folder.root)
+    return ds, IdsChecked(validated(items, ds.categories, folder.root))
+
+
+def _start(path, labels, ignore_value, background) -> tuple[_Folder, list[str], Dataset]:
+    """``(what every item shares, label-map stems, dataset without items)``; the options checked."""
     ignore_value = _option_value(ignore_value, "ignore_value")
     background = _option_value(background, "background")
     root = Path(path)
@@ -179,7 +224,6 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
                          cl_path)
     inst_doc = _instance_doc(root)
     stems, flat = _stems(root)
-    images = _image_names(root)
     folder = _Folder(root, cl, {n: i for i, n in enumerate(cl.names)}, inst_doc, ignore_value, background, flat)
     ds = Dataset(categories=cl.categories())
     ds.meta.update({"voc_class_values": True, "voc_classes": cl, "source_format": "masks",
@@ -187,11 +231,13 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
     if flat:
         ds.meta["read_notes"] = [("label maps read from the folder itself (no semantic/ folder): each PNG is a "
                                   "semantic map, classes from classes.txt")]
-    if not policy.raising:
-        # skip: listed and dropped; keep: listed for `segmill check` (S014)
-        policy.skipped = ds.meta.setdefault("skipped", [])
+    return folder, stems, ds
+
+
+def _items(folder: _Folder, stems: list[str], images: dict, policy: ErrorPolicy, modes: set):
+    """Yield the item of each stem in turn, annotation ids 1, 2, ...; each semantic map's mode (None: none) is
+    added to ``modes``."""
     nid = 1
-    modes = set()
     for stem in stems:
         try:
             item, nid, mode = _item(folder, stem, nid)
@@ -200,12 +246,13 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
             continue
         item.file_name = images.get(stem, f"{stem}.png")
         modes.add(mode)
-        ds.items.append(item)
-    if len(modes) == 1:
-        ds.meta["masks_mode"] = modes.pop()
-    if not policy.keeping:
-        ds.validate(root)
-    return ds
+        yield item
+
+
+def _semantic_mode(folder: _Folder, stem: str) -> str | None:
+    """The mode the read gives the semantic map of ``stem`` (None: it has none), from its header where exact."""
+    sem_p, _ = _map_paths(folder, stem)
+    return decoded_mode(sem_p) if sem_p.is_file() else None
 
 
 def _stems(root: Path) -> tuple[list[str], bool]:
@@ -247,12 +294,17 @@ class _Folder:
     flat: bool = False
 
 
+def _map_paths(folder: _Folder, stem: str) -> tuple[Path, Path]:
+    """The semantic and instance map paths of ``stem``."""
+    root = folder.root
+    sem_p = root / f"{stem}.png" if folder.flat else root / "semantic" / f"{stem}.png"
+    return sem_p, root / "instances" / f"{stem}.png"
+
+
 def _item(folder: _Folder, stem: str, nid: int):
     """``(item, next annotation id, semantic map mode)`` of the label maps named ``stem``."""
     root = folder.root
-    sem_p, ins_p = root / "semantic" / f"{stem}.png", root / "instances" / f"{stem}.png"
-    if folder.flat:
-        sem_p = root / f"{stem}.png"
+    sem_p, ins_p = _map_paths(folder, stem)
     cmap = imap = None
     size = None
     mode = None
@@ -515,6 +567,7 @@ register_format(
         description="plain PNG mask folder: classes.txt + semantic/*.png label maps (+ instances/*.png id maps)",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
