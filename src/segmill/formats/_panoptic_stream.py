@@ -78,7 +78,7 @@ class SplitIndex:
     def image_records(self) -> Iterator[tuple[int, object]]:
         """``(position, image record)`` of each image, parsed a run at a time when the items come."""
         n = len(self.images)
-        with _reading(self.path) as f:
+        with _Reopened(self.path) as f:
             for a in range(0, n, RUN):
                 recs, _ = _parsed(f.fileno(), self.images, a, min(a + RUN, n), self.path, "images")
                 yield from enumerate(recs, a)
@@ -101,12 +101,12 @@ class RecordLookup:
         k = int(np.searchsorted(ix.keys, iid))
         if k == len(ix.keys) or ix.keys[k] != iid:
             return None
-        with _reading(ix.path) as f:
+        with _Reopened(ix.path) as f:
             recs, _ = _parsed(f.fileno(), ix.spans, k, k + 1, ix.path, "annotations")
         return recs[0]
 
 
-class _reading:
+class _Reopened:
     """The indexed file opened again; a file that cannot be is an InputError (it was read a moment ago)."""
 
     def __init__(self, path: Path):
