@@ -57,8 +57,8 @@ from . import _coco_json as J
 from ._coco_checks import _Errors
 from ._coco_read import CocoOrder, _AnnotationReader, build_dataset_meta, read_categories, read_images
 
-__all__ = ["CocoIndex", "CocoItems", "CocoPart", "FileOrder", "build_index", "part_stream", "plan_parts",
-           "stream_instances"]
+__all__ = ["CocoIndex", "CocoItems", "CocoPart", "FileOrder", "build_index", "document_spans", "part_stream",
+           "plan_parts", "stream_instances"]
 
 #: Bytes read per block while indexing, records parsed per call, images per batch while streaming.
 BLOCK = 8 << 20
@@ -304,6 +304,23 @@ def _ids(fd: int, spans: np.ndarray, first: int, last: int) -> np.ndarray:
     return out
 
 
+def document_spans(f, size: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``(document without its two big arrays, image record spans, annotation record spans)`` of an open file.
+
+    The one scan of a COCO-shaped JSON (instances, panoptic) every index
+    starts from: member spans, the top-level values, then the element spans
+    of ``images`` and ``annotations`` with the text between them checked.
+    Raises :class:`_Unstreamable` where the scan cannot vouch for the file.
+    """
+    members, spans = _scan(f, size)
+    fd = f.fileno()
+    top, values = _top(fd, size, members)
+    keys = list(values)
+    images = _array_spans(fd, spans, keys.index("images"), values["images"])
+    anns = _array_spans(fd, spans, keys.index("annotations"), values["annotations"])
+    return top, images, anns
+
+
 def _array_spans(fd: int, spans: dict, member: int, span: tuple) -> np.ndarray:
     """The element spans of one top-level array, with the brackets and commas between them checked."""
     rows = spans.pop(member, _Spans()).result()
@@ -338,14 +355,8 @@ def build_index(path) -> CocoIndex | None:
     image_ids, ann_ids, cat_refs = array("q"), array("q"), array("q")
     try:
         with open(path, "rb") as f, J.no_gc():
-            size = os.fstat(f.fileno()).st_size
-            members, spans = _scan(f, size)
             fd = f.fileno()
-            top, values = _top(fd, size, members)
-            keys = list(values)
-            images = _array_spans(fd, spans, keys.index("images"), values["images"])
-            anns = _array_spans(fd, spans, keys.index("annotations"), values["annotations"])
-            del spans
+            top, images, anns = document_spans(f, os.fstat(fd).st_size)
             for a in range(0, len(images), RUN):
                 _column(_ids(fd, images, a, min(a + RUN, len(images))), 0, image_ids)
             ids = np.frombuffer(image_ids, np.int64)

@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import jsonio
 from ..errors import InputError
 from . import _coco_json as J
-from ._coco_stream import RUN, _array_spans, _records, _scan, _top, _Unstreamable
+from ._coco_stream import RUN, _records, _Unstreamable, document_spans
 
 __all__ = ["IndexedDoc", "WholeDoc", "indexed", "load"]
 
@@ -92,12 +92,8 @@ def indexed(path: Path) -> IndexedDoc | None:
     try:
         with open(path, "rb") as f:
             stamp = _stamp(f)
-            members, spans = _scan(f, stamp[0])
             fd = f.fileno()
-            top, values = _top(fd, stamp[0], members)
-            keys = list(values)
-            arrays = [_array_spans(fd, spans, keys.index(k), values[k]) for k in ("images", "annotations")]
-            del spans
+            top, *arrays = document_spans(f, stamp[0])
             for rows, what in zip(arrays, ("images", "annotations")):
                 for a in range(0, len(rows), RUN):  # invalid JSON anywhere is the whole load's error
                     _records(fd, rows, a, min(a + RUN, len(rows)), path, what)

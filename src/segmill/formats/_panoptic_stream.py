@@ -34,15 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import _coco_json as J
-from ._coco_stream import (
-    RUN,
-    SpanFile,
-    _array_spans,
-    _records,
-    _scan,
-    _top,
-    _Unstreamable,
-)
+from ._coco_stream import RUN, SpanFile, _records, _Unstreamable, document_spans
 
 __all__ = ["RecordLookup", "SplitIndex", "distinct", "index_split"]
 
@@ -141,14 +133,8 @@ def index_split(path: Path, record_key) -> SplitIndex | None:
         return None
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            members, spans = _scan(f, size)
             fd = f.fileno()
-            top, values = _top(fd, size, members)
-            keys = list(values)
-            images = _array_spans(fd, spans, keys.index("images"), values["images"])
-            anns = _array_spans(fd, spans, keys.index("annotations"), values["annotations"])
-            del spans
+            top, images, anns = document_spans(f, os.fstat(fd).st_size)
             image_ids = _image_ids(fd, images, path)
             ann_keys, ann_spans = _annotation_keys(fd, anns, path, record_key)
     except (_Unstreamable, InputError, OSError):  # the read words the problem

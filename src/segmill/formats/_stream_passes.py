@@ -8,7 +8,7 @@ their masks said is held to what the first pass read (:func:`unchanged`).
 The first pass stops at the first mask the read refuses: the read raises
 there, or before, so the header is never used. Each reader's item ids are
 unique by construction, so the stream keeps no set of them
-(:class:`IdsChecked`, VOC's).
+(:class:`~segmill.formats._perfile_stream.UniqueIds`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from ..errors import InputError
 from ..images import open_header
 from ._png import read_png
-from .voc import _Items as IdsChecked
 
-__all__ = ["IdsChecked", "decoded_mode", "first_pass", "unchanged"]
+__all__ = ["decoded_mode", "first_pass", "unchanged"]
 
 #: The mode :func:`segmill.formats._png.read_png` gives a decoded image, by the mode Pillow opens a PNG in
 #: (where it decodes without an error: ``RGBA`` and the others with alpha when fully opaque).

@@ -43,9 +43,8 @@ from . import NO, Detection, FormatSpec, register_format
 from ._panoptic_ids import MAX_ID, ids_from_rgb, rgb_from_ids
 from ._panoptic_stream import RecordLookup, distinct, index_split
 from ._panoptic_write import write, write_stream
-from ._perfile_stream import validated
+from ._perfile_stream import UniqueIds, validated
 from ._png import read_png
-from ._stream_passes import IdsChecked
 from .options import ERRORS, Option, overlap, raster
 
 __all__ = ["CODES", "MAX_ID", "detect", "ids_from_rgb", "read", "rgb_from_ids", "stream", "write", "write_stream"]
@@ -160,7 +159,7 @@ def stream(path, *, png_dir=None, errors: str = "raise", raster: str = "coco"):
     if splits is None:
         return None
     state = {"next_id": 1}
-    return ds, IdsChecked(validated(_items(splits, png_dir, policy, state), ds.categories, p))
+    return ds, UniqueIds(validated(_items(splits, png_dir, policy, state), ds.categories, p))
 
 
 def _start(p: Path) -> tuple[list[Path], Dataset]:

@@ -47,9 +47,9 @@ from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
 from ._image_masks_write import META, MODES, write, write_stream
-from ._perfile_stream import validated
+from ._perfile_stream import UniqueIds, validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
-from ._stream_passes import IdsChecked, decoded_mode, first_pass, unchanged
+from ._stream_passes import decoded_mode, first_pass, unchanged
 from ._voc_masks import read_class_names
 from .options import ERRORS, Option, overlap, raster
 
@@ -345,7 +345,7 @@ def stream(path, errors: str = "raise", labels=None, background: int | None = No
     modes.clear()
     seen = lambda: (r.found, modes - {None})  # noqa: E731 (what the items' masks said)
     items = unchanged(_items(r, iter(entries), modes), seen, expected, r.root)
-    return ds, IdsChecked(validated(items, ds.categories, r.root))
+    return ds, UniqueIds(validated(items, ds.categories, r.root))
 
 
 def _start(path, policy: ErrorPolicy, labels, background, naming: Naming):

@@ -48,9 +48,9 @@ from ..model import Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._perfile_stream import validated
+from ._perfile_stream import UniqueIds, validated
 from ._png import read_label_png, write_png
-from ._stream_passes import IdsChecked, decoded_mode, first_pass, unchanged
+from ._stream_passes import decoded_mode, first_pass, unchanged
 from ._voc_masks import (
     ClassList,
     check_class_names,
@@ -204,7 +204,7 @@ def stream(path, *, labels=None, ignore_value: int = 255, background: int = 0, e
         ds.meta["masks_mode"] = next(iter(modes))
     seen: set = set()
     items = unchanged(_items(folder, stems, images, policy, seen), lambda: seen, modes, folder.root)
-    return ds, IdsChecked(validated(items, ds.categories, folder.root))
+    return ds, UniqueIds(validated(items, ds.categories, folder.root))
 
 
 def _start(path, labels, ignore_value, background) -> tuple[_Folder, list[str], Dataset]:
