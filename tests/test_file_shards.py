@@ -9,6 +9,7 @@ dataset refuses it as the whole read does.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from segmill.formats._file_runs import runs
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
-RUN_FORMATS = ("yolo", "labelme", "voc", "sa1b")
+RUN_FORMATS = ("yolo", "labelme", "voc", "cityscapes", "kitti", "sa1b")
 
 
 def _load(name: str):
@@ -32,6 +33,7 @@ def _load(name: str):
 
 
 P = _load("test_perfile_stream")  # its built YOLO and LabelMe sets
+S = _load("test_semantic_read_stream")  # its Cityscapes and KITTI breakers
 
 
 def parts_read(path, fmt: str, workers: int, **options) -> tuple[list, list]:
@@ -132,3 +134,22 @@ def test_built_voc_sets_in_parts_are_the_whole_stream(tmp_path, mode):
     bad.write_bytes(b"not a png")
     same_in_parts(root, "voc")
 
+
+
+@pytest.mark.parametrize("fmt", ["cityscapes", "kitti"])
+@pytest.mark.parametrize("errors", ["raise", "skip", "keep"])
+def test_built_cityscapes_and_kitti_sets_in_parts_are_the_whole_stream(tmp_path, fmt, errors):
+    from segmill import synth
+
+    ds = segmill.read(synth.write_coco(tmp_path / "src.json", 9, seed=5, extra_fields=False), "coco")
+    for k, item in enumerate(ds.items):
+        item.split = ("train", "val")[k % 2]
+    clean = tmp_path / "clean"
+    segmill.write(ds, clean, fmt)
+    same_in_parts(clean, fmt, errors=errors)
+    for breaker in (S._truncated, S._bad_value, S._a_folder):
+        for at in (0, 4):
+            root = tmp_path / f"{breaker.__name__}-{at}"
+            shutil.copytree(clean, root)
+            S._break(root, fmt, at, breaker)
+            same_in_parts(root, fmt, errors=errors)

@@ -73,6 +73,7 @@ from ._cityscapes_labels import (
     parse_label_colors,
     read_label_table,
 )
+from ._file_runs import chosen, first_annotation_id, runs
 from ._perfile_stream import validated
 from ._png import read_png, voc_colormap
 from ._stream_checks import checked_items
@@ -285,7 +286,7 @@ def read(path, errors: str = "raise", raster: str = "coco", source: str = "auto"
 
 
 def stream(path, errors: str = "raise", raster: str = "coco", source: str = "auto", labels=None,
-           label_table: str = "auto"):
+           label_table: str = "auto", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`).
 
     The items, categories, meta and errors of :func:`read`, in every
@@ -293,12 +294,25 @@ def stream(path, errors: str = "raise", raster: str = "coco", source: str = "aut
     raised once every image was read; none under ``"keep"``, as in the
     read). The label table is fixed before the first item; the layout
     notes come from the file names, all listed first (no file is opened
-    then); each image's file is decoded when its item comes.
+    then); each image's file is decoded when its item comes. ``selection``:
+    one part of :func:`shards`, a run of the images in reading order (see
+    :mod:`segmill.formats._file_runs`).
     """
     policy = ErrorPolicy.of(errors)
     p, prefix, found, table, ds = _start(path, policy, raster, source, labels, label_table)
-    items = _items(found, prefix, table, source, policy)
+    items = _items(found, prefix, table, source, policy, selection)
     return ds, items if policy.keeping else validated(items, ds.categories, p)
+
+
+def shards(path, n: int, errors: str = "raise", raster: str = "coco", source: str = "auto", labels=None,
+           label_table: str = "auto") -> list[dict]:
+    """At most ``n`` selections of :func:`stream`: runs of images of about equal bytes (their gtFine files).
+
+    Annotation ids run across the whole dataset: a part numbers from 1 and
+    a sharded run renumbers.
+    """
+    _, _, found, _, _ = _start(path, ErrorPolicy.of(errors), raster, source, labels, label_table)
+    return runs([sum(f.stat().st_size for f in files.values()) for files in found.values()], n)
 
 
 def _start(path, policy: ErrorPolicy, raster: str, source: str, labels, label_table: str):
@@ -330,10 +344,11 @@ def _start(path, policy: ErrorPolicy, raster: str, source: str, labels, label_ta
     return p, prefix, found, table, ds
 
 
-def _items(found: dict, prefix, table: LabelTable, source: str, policy: ErrorPolicy):
-    """Yield the item of each image of ``found`` in turn (its file decoded then), annotation ids 1, 2, ..."""
-    next_ann = 1
-    for place, files in found.items():
+def _items(found: dict, prefix, table: LabelTable, source: str, policy: ErrorPolicy, selection=None):
+    """Yield the item of each image of ``found`` in turn (its file decoded then), annotation ids 1, 2, ...
+    (those of ``selection`` only, numbered from its first id)."""
+    next_ann = first_annotation_id(selection)
+    for place, files in chosen(list(found.items()), selection):
         order = [source] if source != "auto" else ["instanceIds", "labelIds", "polygons"]
         kind = next((k for k in order if k in files), None)
         try:
@@ -819,6 +834,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -49,6 +49,7 @@ from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
+from ._file_runs import chosen, first_annotation_id, runs
 from ._kitti_write import TABLES, write, write_stream
 from ._perfile_stream import validated
 from ._png import read_png
@@ -236,7 +237,8 @@ def read(path, errors: str = "raise", source: str = "auto", labels=None, label_t
     return ds
 
 
-def stream(path, errors: str = "raise", source: str = "auto", labels=None, label_table: str = "auto"):
+def stream(path, errors: str = "raise", source: str = "auto", labels=None, label_table: str = "auto",
+           selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`).
 
     The items, categories, meta and errors of :func:`read`, in every
@@ -244,12 +246,31 @@ def stream(path, errors: str = "raise", source: str = "auto", labels=None, label
     raised once every image was read; none under ``"keep"``, as in the
     read). The label table is fixed before the first item; a split's file
     names are listed when its first item is read, each image's map decoded
-    when its item comes.
+    when its item comes. ``selection``: one part of :func:`shards`, a run
+    of the images in reading order (see :mod:`segmill.formats._file_runs`).
     """
     policy = ErrorPolicy.of(errors)
     p, root, splits, table, ds = _start(path, policy, source, labels, label_table)
-    items = _items(root, splits, table, source, policy)
+    items = _items(root, splits, table, source, policy, selection)
     return ds, items if policy.keeping else validated(items, ds.categories, p)
+
+
+def shards(path, n: int, errors: str = "raise", source: str = "auto", labels=None,
+           label_table: str = "auto") -> list[dict]:
+    """At most ``n`` selections of :func:`stream`: runs of images of about equal bytes (their maps and image).
+
+    Annotation ids run across the whole dataset: a part numbers from 1 and
+    a sharded run renumbers.
+    """
+    _, _, splits, _, _ = _start(path, ErrorPolicy.of(errors), source, labels, label_table)
+    return runs([sum(f.stat().st_size for f in files.values()) for *_, files in _images(splits)], n)
+
+
+def _images(splits):
+    """``(split, stem, {kind: file})`` of every image, split by split (each listed when reached)."""
+    for split, folder in splits:
+        for stem, files in _scan(folder).items():
+            yield split, stem, files
 
 
 def _start(path, policy: ErrorPolicy, source: str, labels, label_table: str):
@@ -275,19 +296,19 @@ def _start(path, policy: ErrorPolicy, source: str, labels, label_table: str):
     return p, root, splits, table, ds
 
 
-def _items(root: Path, splits, table: LabelTable, source: str, policy: ErrorPolicy):
-    """Yield the item of each image of each split in turn (its map decoded then), annotation ids 1, 2, ..."""
-    nid = 1
-    for split, folder in splits:
-        for stem, files in _scan(folder).items():
-            try:
-                item = _read_item(split, stem, files, root, table, source, policy)
-            except InputError as exc:
-                policy.drop(exc)
-                continue
-            for ann in item.annotations:
-                ann.id, nid = nid, nid + 1
-            yield item
+def _items(root: Path, splits, table: LabelTable, source: str, policy: ErrorPolicy, selection=None):
+    """Yield the item of each image of each split in turn (its map decoded then), annotation ids 1, 2, ...
+    (those of ``selection`` only, numbered from its first id)."""
+    nid = first_annotation_id(selection)
+    for split, stem, files in chosen(_images(splits), selection):
+        try:
+            item = _read_item(split, stem, files, root, table, source, policy)
+        except InputError as exc:
+            policy.drop(exc)
+            continue
+        for ann in item.annotations:
+            ann.id, nid = nid, nid + 1
+        yield item
 
 
 register_format(
@@ -299,6 +320,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
