@@ -9,7 +9,8 @@ duplicates, nothing), a mask PNG re-encoded (mode, size, palette, bit depth,
 bomb header), bytes flipped or cut, a file made a directory or a symbolic
 link out of the dataset, an odd file name.
 
-Property: that of ``_folder_fuzz.round_trip``; what is read is written as COCO (Open Images is read only).
+Property: that of ``_folder_fuzz.round_trip``; what is read is written as COCO (Open Images is read only),
+and the stream gives what the read gives (or refuses where it refuses).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ SPEC = ff.FolderFuzz(
 
 @ff.FUZZ
 @given(data=st.data(), seed=st.sampled_from(sorted(SPEC.seeds)))
-def test_mutated_seeds_read_or_refuse_and_write_or_refuse(data, seed, reads_or_refuses, writes_or_refuses):
-    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses)
+def test_mutated_seeds_read_or_refuse_and_write_or_refuse(data, seed, reads_or_refuses, writes_or_refuses,
+                                                          streams_or_refuses):
+    ff.round_trip(SPEC, seed, data, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 def test_the_unmutated_seeds_read_and_write(tmp_path, reads_or_refuses, writes_or_refuses):

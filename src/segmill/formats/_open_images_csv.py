@@ -16,7 +16,10 @@ one raises :class:`~segmill.errors.InputError` naming the file and the line.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,7 +28,8 @@ import numpy as np
 from ..errors import InputError
 from ..validate import brief, finite, image_size, string
 
-__all__ = ["MaskRow", "read_csv", "mask_rows", "class_names", "image_meta", "resize_nearest"]
+__all__ = ["MaskRow", "Offsets", "read_csv", "mask_header", "mask_rows", "checked_rows", "row_at", "class_names",
+           "image_meta", "resize_nearest"]
 
 REQUIRED = ("MaskPath", "ImageID", "LabelName")
 BOX = ("BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax")
@@ -38,8 +42,41 @@ def _text(raw: bytes, f) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", f) from None
 
 
-def read_csv(f) -> Iterator[tuple[int, list]]:
+class Offsets:
+    """Where in its file (bytes) the rows :func:`read_csv` yields end: the header's, the last row's."""
+
+    def __init__(self) -> None:
+        self.header_end = -1
+        self.end = -1
+
+
+class _Lines:
+    """The lines of a CSV opened as text (``newline=""``), counting the bytes they take in the file."""
+
+    def __init__(self, fh) -> None:
+        self._fh = fh
+        self.pos = 3 if fh.buffer.peek(3)[:3] == codecs.BOM_UTF8 else 0  # utf-8-sig drops the BOM
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self._fh.readline()
+        if not line:
+            raise StopIteration
+        self.pos += len(line.encode("utf-8"))  # decoded strictly from UTF-8: the same bytes
+        return line
+
+
+def read_csv(f, offsets: Offsets | None = None) -> Iterator[tuple[int, list]]:
     """``(line number, fields)`` of each non-empty row of the CSV file ``f``, streamed.
+
+    Parameters
+    ----------
+    f : path
+    offsets : Offsets, optional
+        Set, as each row is yielded, to where it ends in the file (and the
+        first row, the header, ends): what :func:`row_at` reads back.
 
     Raises
     ------
@@ -51,10 +88,15 @@ def read_csv(f) -> Iterator[tuple[int, list]]:
     reader = None
     try:
         with open(f, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, strict=True)
+            lines = fh if offsets is None else _Lines(fh)
+            reader = csv.reader(lines, strict=True)
             for row in reader:
                 line = reader.line_num
                 if row and any(v.strip() for v in row):
+                    if offsets is not None:
+                        offsets.end = lines.pos  # the reader reads no line ahead of the row
+                        if offsets.header_end < 0:
+                            offsets.header_end = lines.pos
                     yield line, row
     except IsADirectoryError:
         raise InputError("is a directory, not a CSV file", f) from None
@@ -64,6 +106,26 @@ def read_csv(f) -> Iterator[tuple[int, list]]:
         raise InputError(f"not UTF-8 text (within the lines after line {line})", f) from None
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", f, f"line {reader.line_num if reader else 1}") from None
+
+
+def row_at(fd: int, span: tuple[int, int], header: list, line: int, f) -> MaskRow:
+    """The row :func:`read_csv` gave at line ``line``, ending at ``span[1]`` after the previous row's end
+    ``span[0]`` (blank lines between are passed over as it does), read back from the open file ``fd`` and
+    checked again.
+
+    Raises
+    ------
+    segmill.errors.InputError
+        The row's check fails, or the file no longer holds a row there.
+    """
+    start, end = span
+    raw = os.pread(fd, end - start, start)
+    try:
+        rows = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), strict=True)
+        row = next(r for r in rows if r and any(v.strip() for v in r))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise InputError("the CSV file changed while it was read", f, f"line {line}") from None
+    return _mask_row(line, dict(zip(header, row)), len(row) == len(header), f)
 
 
 @dataclass
@@ -85,8 +147,8 @@ def _name(value: str, what: str, f, rec) -> str:
     return value
 
 
-def mask_rows(rows: Iterator, f) -> Iterator:
-    """The rows of a segmentation CSV after its header: each a :class:`MaskRow` or the InputError it raised."""
+def mask_header(rows: Iterator, f) -> list:
+    """The columns of a segmentation CSV: its first row (taken from ``rows``), checked."""
     first = next(rows, None)
     if first is None:
         raise InputError("empty segmentation CSV (no header)", f)
@@ -95,6 +157,16 @@ def mask_rows(rows: Iterator, f) -> Iterator:
     if missing:
         raise InputError(f"no column {', '.join(missing)} in the header (expected MaskPath, ImageID, LabelName, "
                          "BoxID, BoxXMin, BoxXMax, BoxYMin, BoxYMax, PredictedIoU, Clicks)", f, f"line {first[0]}")
+    return header
+
+
+def mask_rows(rows: Iterator, f) -> Iterator:
+    """The rows of a segmentation CSV after its header: each a :class:`MaskRow` or the InputError it raised."""
+    yield from checked_rows(rows, mask_header(rows, f), f)
+
+
+def checked_rows(rows: Iterator, header: list, f) -> Iterator:
+    """The rows after the header ``header``: each a :class:`MaskRow` or the InputError it raised."""
     for line, row in rows:
         try:
             yield _mask_row(line, dict(zip(header, row)), len(row) == len(header), f)

@@ -28,12 +28,18 @@ image with nearest neighbour, OpenCV's ``INTER_NEAREST`` rule (as
 size comes from the image file's header, else from Datumaro's
 ``annotations/images.meta``; an image with neither is a bad record. Images
 that no segmentation row names are not items.
+
+:func:`stream` gives the same items one image at a time, from a compact
+index of the CSVs (:mod:`segmill.formats._open_images_stream`); a mask PNG
+is decoded only when its item is built.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import numpy as np
 
 from .. import jsonio
 from ..errors import InputError
@@ -44,10 +50,12 @@ from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._open_images_csv import MaskRow, class_names, image_meta, mask_rows, read_csv, resize_nearest
+from ._open_images_stream import RowIndex, build_index, other_split
+from ._perfile_stream import UniqueIds, validated
 from ._png import read_png
 from .options import ERRORS
 
-__all__ = ["detect", "read"]
+__all__ = ["detect", "read", "stream"]
 
 SUFFIX = "-annotations-object-segmentation.csv"
 CLASS_FILES = ("oidv7-class-descriptions.csv", "oidv6-class-descriptions.csv", "class-descriptions-boxable.csv",
@@ -90,7 +98,7 @@ def detect(path) -> Detection:
 
 
 class _Read:
-    """One read: folders, classes, image sizes, the items by ImageID, the next annotation id."""
+    """One read: folders, image sizes, the items by ImageID, the classes used, the next annotation id."""
 
     def __init__(self, root: Path, ann: Path, policy: ErrorPolicy):
         self.root, self.ann, self.policy = root, ann, policy
@@ -120,6 +128,19 @@ def read(path, *, errors: str = "raise") -> Dataset:
     """
     policy = ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     p = Path(path)
+    rd, csvs, ds = _start(p, policy)
+    if not policy.raising:
+        policy.skipped = ds.meta.setdefault("skipped", [])
+    ds.items = list(_items(csvs, rd))
+    ds.categories, notes = _categories(rd.ann, rd.used)
+    ds.meta["read_notes"] = notes + [_resized_note(rd.resized)]
+    if not policy.keeping:
+        ds.validate(p)
+    return ds
+
+
+def _start(p: Path, policy: ErrorPolicy) -> tuple[_Read, list, Dataset]:
+    """``(read state, segmentation CSVs, dataset without items)``: what a read reads before the first row."""
     if not p.is_dir():
         raise InputError("an Open Images dataset is a folder", p)
     root, ann = _folders(p)
@@ -127,37 +148,43 @@ def read(path, *, errors: str = "raise") -> Dataset:
     if not csvs:
         raise InputError(f"no <split>{SUFFIX} (expected annotations/train{SUFFIX} beside masks/ and images/)", p)
     ds = Dataset(meta={"source_format": "open_images", "image_root": str(root)})
-    if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
     rd = _Read(root, ann, policy)
     if (ann / META).is_file():
         rd.meta_sizes = image_meta(jsonio.read_bytes(confine(ann, ann / META)), ann / META)
+    return rd, csvs, ds
+
+
+def _split(f: Path) -> str:
+    """The split of a segmentation CSV, from its name."""
+    return _PREFIX.sub("", f.name[: -len(SUFFIX)]) or "default"
+
+
+def _items(csvs: list, rd: _Read):
+    """Every row of the CSVs, in reading order, added to its image's item: the items, in order of first appearance."""
     for f in csvs:
-        split = _PREFIX.sub("", f.name[: -len(SUFFIX)]) or "default"
+        split = _split(f)
         for row in mask_rows(read_csv(f), f):
             try:
                 if isinstance(row, InputError):
                     raise row
                 _add_row(row, split, f, rd)
             except InputError as exc:
-                policy.drop(exc)
-    ds.items = list(rd.items.values())
-    ds.categories, notes = _categories(rd)
-    ds.meta["read_notes"] = notes + [f"{rd.resized} mask(s) at another resolution than their image resized to it "
-                                     "by nearest neighbour (OpenCV INTER_NEAREST)"]
-    if not policy.keeping:
-        ds.validate(p)
-    return ds
+                rd.policy.drop(exc)
+    return rd.items.values()
 
 
-def _categories(rd: _Read) -> tuple[list, list]:
-    """The classes the rows use, in the description file's order; undescribed ones named by their MID."""
+def _resized_note(n: int) -> str:
+    return f"{n} mask(s) at another resolution than their image resized to it by nearest neighbour (OpenCV INTER_NEAREST)"
+
+
+def _categories(ann: Path, used: dict) -> tuple[list, list]:
+    """The classes used, in the description file's order; undescribed ones named by their MID."""
     names: dict = {}
-    found = next((rd.ann / n for n in CLASS_FILES if (rd.ann / n).is_file()), None)
+    found = next((ann / n for n in CLASS_FILES if (ann / n).is_file()), None)
     if found is not None:
-        names = class_names(read_csv(confine(rd.ann, found)), found)
-    cats = [Category(mid, name) for mid, name in names.items() if mid in rd.used]
-    missing = [mid for mid in rd.used if mid not in names]
+        names = class_names(read_csv(confine(ann, found)), found)
+    cats = [Category(mid, name) for mid, name in names.items() if mid in used]
+    missing = [mid for mid in used if mid not in names]
     cats += [Category(mid, mid) for mid in missing]
     notes = [f"classes named from {found.name}" if found else "no class description file: classes named by MID"]
     if missing and found:
@@ -172,18 +199,35 @@ def _add_row(row: MaskRow, split: str, f: Path, rd: _Read) -> None:
         item = _item(row, split, f, rd)
         rd.items[row.image_id] = item
     elif item.split != split:
-        raise InputError(f"ImageID {row.image_id!r} is also in the {item.split} split", f, f"line {row.line}")
-    png = _first(rd.root, [f"masks/{split}/{row.mask_path}", f"masks/{row.mask_path}"], f, row)
-    if png is None:
-        raise InputError(f"mask {row.mask_path!r} not found in masks/{split}/ or masks/", f, f"line {row.line}")
-    arr = read_png(png).array
-    mask = arr.any(axis=2) if arr.ndim == 3 else arr != 0
-    if mask.shape != (item.height, item.width):
-        rd.resized += 1
-        mask = resize_nearest(mask, item.height, item.width)
-    item.annotations.append(Annotation(rd.next_id, row.label, encode(mask), attributes=dict(row.attributes)))
+        raise other_split(row, item.split, f)
+    ann, resized = _annotation(row, split, f, item, rd.root, rd.next_id)
+    item.annotations.append(ann)
+    rd.resized += resized
     rd.next_id += 1
     rd.used.setdefault(row.label)
+
+
+def _mask_file(row: MaskRow, split: str, f: Path, root: Path) -> Path:
+    """The mask PNG of a row: ``masks/<split>/<MaskPath>``, else ``masks/<MaskPath>``."""
+    png = _first(root, [f"masks/{split}/{row.mask_path}", f"masks/{row.mask_path}"], f, row)
+    if png is None:
+        raise InputError(f"mask {row.mask_path!r} not found in masks/{split}/ or masks/", f, f"line {row.line}")
+    return png
+
+
+def _mask(row: MaskRow, split: str, f: Path, root: Path) -> np.ndarray:
+    """The decoded mask of a row, at its own resolution."""
+    arr = read_png(_mask_file(row, split, f, root)).array
+    return arr.any(axis=2) if arr.ndim == 3 else arr != 0
+
+
+def _annotation(row: MaskRow, split: str, f: Path, item: Item, root: Path, ann_id: int) -> tuple[Annotation, bool]:
+    """``(annotation of a row, whether its mask was resized to the item)``."""
+    mask = _mask(row, split, f, root)
+    resized = mask.shape != (item.height, item.width)
+    if resized:
+        mask = resize_nearest(mask, item.height, item.width)
+    return Annotation(ann_id, row.label, encode(mask), attributes=dict(row.attributes)), resized
 
 
 def _first(root: Path, names: list, f, row: MaskRow):
@@ -212,6 +256,117 @@ def _item(row: MaskRow, split: str, f: Path, rd: _Read) -> Item:
     return Item(row.image_id, name, width=w, height=h, split=split)
 
 
+# ------------------------------------------------------------------ streaming
+def stream(path, *, errors: str = "raise"):
+    """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read` (the validation
+    made as the items come). The CSVs are indexed first
+    (:mod:`segmill.formats._open_images_stream`: a few bytes a row); the
+    count of resized masks in ``meta["read_notes"]`` comes from a first pass
+    over the image and mask PNG headers. ``None`` (read whole) for ``errors``
+    other than ``"raise"``, where the items' order, the annotation ids and
+    the categories depend on which rows every mask's decoding drops.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    p = Path(path)
+    rd, csvs, ds = _start(p, policy)
+    index = build_index(csvs, _split)
+    if index is None:
+        return None
+    late = None
+    try:
+        ds.categories, notes = _categories(rd.ann, dict.fromkeys(index.labels))
+    except InputError as exc:  # the whole read raises it after the rows' errors: so does the stream
+        late, notes = exc, []
+    expected = _resized_total(index, rd)
+    ds.meta["read_notes"] = notes + [_resized_note(expected)]
+    return ds, UniqueIds(validated(_streamed_items(index, rd, expected, late), ds.categories, p))
+
+
+class _RowFailed(Exception):
+    """A row's error while an item is built, with the row's position."""
+
+    def __init__(self, pos: int, error: InputError):
+        super().__init__(pos)
+        self.pos, self.error = pos, error
+
+
+def _streamed_items(index: RowIndex, rd: _Read, expected: int, late):
+    """Each image's item in turn; then the errors a whole read raises after every row's."""
+    with index.opened() as fds:
+        for k in range(index.n_images):
+            try:
+                item = _image(index, k, rd, fds)
+            except _RowFailed as failed:
+                raise _earliest(index, k, failed, rd, fds) from None
+            yield item
+    for exc in (index.error, late):
+        if exc is not None:
+            raise exc
+    if rd.resized != expected:
+        raise InputError("the mask files changed while they were read", rd.root)
+
+
+def _image(index: RowIndex, k: int, rd: _Read, fds: dict) -> Item:
+    """Image ``k``'s item from its rows read back; a row's error raised as :class:`_RowFailed`."""
+    item = None
+    for p in index.rows(k):
+        row, c = index.row(p, fds)
+        try:
+            if item is None:
+                item = _item(row, c.split, c.path, rd)
+            ann, resized = _annotation(row, c.split, c.path, item, rd.root, int(p) + 1)  # the read's ids
+        except InputError as exc:
+            raise _RowFailed(int(p), exc) from None
+        if row.image_id != item.id:
+            raise InputError("the CSV file changed while it was read", c.path, f"line {row.line}")
+        item.annotations.append(ann)
+        rd.resized += resized
+    return item
+
+
+def _earliest(index: RowIndex, k: int, failed: _RowFailed, rd: _Read, fds: dict) -> InputError:
+    """The error a whole read raises: that of the first row, in reading order, that fails (images after
+    ``k`` may have rows before the failed one)."""
+    later = index.by_image[index.bounds[k + 1]:]
+    before = np.sort(later[later < failed.pos])
+    first = np.isin(before, index.by_image[index.bounds[:-1]])
+    for q, is_first in zip(before, first):
+        row, c = index.row(q, fds)
+        try:
+            if is_first:
+                _item(row, c.split, c.path, rd)
+            _mask(row, c.split, c.path, rd.root)
+        except InputError as exc:
+            return exc
+    return failed.error
+
+
+def _resized_total(index: RowIndex, rd: _Read) -> int:
+    """How many masks a read resizes: their PNG headers against their images' sizes (a row a read refuses
+    is passed over: the read raises there, whatever the count)."""
+    total = 0
+    with index.opened() as fds:
+        for k in range(index.n_images):
+            rows = index.rows(k)
+            row, c = index.row(rows[0], fds)
+            try:
+                item = _item(row, c.split, c.path, rd)
+            except InputError:
+                continue
+            for p in rows:
+                row, c = index.row(p, fds)
+                try:
+                    png = _mask_file(row, c.split, c.path, rd.root)
+                    total += header_size(png, png) != (item.height, item.width)
+                except InputError:
+                    continue
+    return total
+
+
 register_format(
     FormatSpec(
         name="open_images",
@@ -220,6 +375,7 @@ register_format(
                     "resized to the image by nearest neighbour); read only",
         detect=detect,
         read=read,
+        stream=stream,
         write=None,
         output="dir",
         options=(ERRORS,),
