@@ -1,4 +1,5 @@
-"""Shared oracle of the reader-stream tests of NIfTI, NRRD, DICOM SEG and GeoJSON: the whole read, check and write.
+"""Shared oracle of the reader-stream tests (NIfTI, NRRD, DICOM SEG, GeoJSON, Open Images, COCO results): the whole
+read, check and write.
 
 A stream (``segmill.stream``) must give what ``segmill.read`` gives: the
 header (categories and meta) before the first item, then the same items; or
@@ -59,14 +60,15 @@ def streamed_until_error(path, fmt: str, **options) -> tuple[list, tuple | None]
     return items, None
 
 
-def same_check(root, fmt: str, monkeypatch, batch: int = 2) -> None:
-    """A streamed check of ``root`` (``batch`` images at a time) finds what the whole check finds."""
+def same_check(root, fmt: str, monkeypatch, batch: int = 2, found: bool = False) -> None:
+    """A streamed check of ``root`` (``batch`` images at a time) finds what the whole check finds (something,
+    with ``found``)."""
     monkeypatch.setattr(streamed, "BATCH", batch)
     for select in (None, ["ALL"]):
         cfg = Config(select=select) if select else Config()
         whole = check_path(root, format=fmt, config=cfg)
         got = dcheck.check_streamed([root], format=fmt, config=cfg)
-        assert got is not None
+        assert got is not None and (whole.findings or not found)
         assert [(f.code, f.item_id, f.annotation_id, f.message, f.data, f.file) for f in got.findings] == \
                [(f.code, f.item_id, f.annotation_id, f.message, f.data, f.file) for f in whole.findings]
         assert (got.images, got.annotations) == (whole.images, whole.annotations)

@@ -22,15 +22,12 @@ import pytest
 from PIL import Image
 
 import segmill
-from segmill.check import Config, check_path
-from segmill.check import streamed as dcheck
 from segmill.errors import InputError
 from segmill.formats import _open_images_stream, open_images
-from segmill.transforms import streamed
 
-_spec = importlib.util.spec_from_file_location("_perfile", Path(__file__).with_name("test_perfile_stream.py"))
-P = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(P)
+_spec = importlib.util.spec_from_file_location("_read_stream", Path(__file__).with_name("_read_stream.py"))
+R = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(R)
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "open_images" / "basic"
 HEADER = ["MaskPath", "ImageID", "LabelName", "BoxID", "BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax", "PredictedIoU",
@@ -38,22 +35,15 @@ HEADER = ["MaskPath", "ImageID", "LabelName", "BoxID", "BoxXMin", "BoxXMax", "Bo
 MIDS = ["/m/a", "/m/b", "/m/c", "/m/undescribed", "/m/d"]
 
 
-def _outcome(fn):
-    try:
-        return fn(), None
-    except InputError as exc:
-        return None, (exc.message, str(exc.path), exc.record, type(exc))
-
-
 def same_as_read(path, **options):
     """The stream of ``path`` gives what :func:`segmill.read` gives (or its error); the dataset read."""
-    whole, err = _outcome(lambda: segmill.read(path, "open_images", **options))
-    st, serr = _outcome(lambda: segmill.stream(path, "open_images", **options))
+    whole, err = R.outcome(lambda: segmill.read(path, "open_images", **options))
+    st, serr = R.outcome(lambda: segmill.stream(path, "open_images", **options))
     if serr is None:
         assert st.bounded
         if err is None:  # what the header says before the first item
             assert st.header.meta == whole.meta and st.header.categories == whole.categories
-        got, serr = _outcome(st.to_dataset)
+        got, serr = R.outcome(st.to_dataset)
     assert serr == err
     if err is None:
         assert got == whole and got.meta == whole.meta and got.items == whole.items
@@ -239,7 +229,7 @@ def test_a_bad_row_raises_the_reads_error(copy, breaker, at):
     rows = _rows(copy)
     breaker(copy, rows[at])
     _rewrite(copy, rows)
-    _, err = _outcome(lambda: segmill.read(copy, "open_images"))
+    _, err = R.outcome(lambda: segmill.read(copy, "open_images"))
     assert err is not None
     assert streamed_until_error(copy)[1] == err
 
@@ -257,7 +247,7 @@ def test_the_first_failing_row_in_reading_order_wins(copy):
     assert same_as_read(copy) is not None
     _missing_mask(copy, a2)
     _broken_mask(copy, b)
-    _, err = _outcome(lambda: segmill.read(copy, "open_images"))
+    _, err = R.outcome(lambda: segmill.read(copy, "open_images"))
     assert err is not None and err[1] == str(_mask_of(copy, b))
     items, serr = streamed_until_error(copy)
     assert serr == err and items == []
@@ -279,7 +269,7 @@ def test_an_image_in_two_splits_is_refused_alike(copy):
     rows = _rows(copy, "validation")
     rows.insert(3, train[2])
     _rewrite(copy, rows, "validation")
-    whole, err = _outcome(lambda: segmill.read(copy, "open_images"))
+    whole, err = R.outcome(lambda: segmill.read(copy, "open_images"))
     assert err is not None and "is also in the" in err[0]
     same_as_read(copy)
 
@@ -302,35 +292,9 @@ def test_bad_files_are_refused_alike(copy, change):
 
 # ------------------------------------------------------------------ segmill check and convert
 def test_a_streamed_check_finds_what_the_whole_check_finds(built, monkeypatch):
-    monkeypatch.setattr(streamed, "BATCH", 2)
-    for select in (None, ["ALL"]):
-        cfg = Config(select=select) if select else Config()
-        whole = check_path(built, format="open_images", config=cfg)
-        got = dcheck.check_streamed([built], format="open_images", config=cfg)
-        assert got is not None and whole.findings
-        P._same_check(got, whole)
+    R.same_check(built, "open_images", monkeypatch, found=True)
 
 
 @pytest.mark.parametrize("fmt", ["masks", "labelme"])
-def test_convert_streams_the_bytes_of_the_whole_write(built, tmp_path, fmt):
-    segmill.convert(built, tmp_path / "s", "open_images", fmt)
-    segmill.write(segmill.read(built, "open_images"), tmp_path / "w", fmt)
-    a = {p.relative_to(tmp_path / "s"): p.read_bytes() for p in (tmp_path / "s").rglob("*") if p.is_file()}
-    b = {p.relative_to(tmp_path / "w"): p.read_bytes() for p in (tmp_path / "w").rglob("*") if p.is_file()}
-    assert a == b and a
-
-
-def test_ids_sharing_the_first_half_of_their_hash_read_whole(built, monkeypatch):
-    real = _open_images_stream.hashlib.blake2b
-
-    class Half:
-        def __init__(self, data, **kw):
-            self._d = real(data, **kw).digest()
-
-        def digest(self):
-            return bytes(8) + self._d[8:]
-
-    monkeypatch.setattr(_open_images_stream.hashlib, "blake2b", Half)
-    assert open_images.stream(built) is None
-    st = segmill.stream(built, "open_images")
-    assert not st.bounded and st.to_dataset() == segmill.read(built, "open_images")
+def test_convert_streams_the_bytes_of_the_whole_write(built, tmp_path, monkeypatch, fmt):
+    R.S.same(tmp_path, fmt, built, [], {}, R.S.count_writes(monkeypatch, fmt), at_least=3)

@@ -9,7 +9,8 @@ nesting, ``1e999``, a 400-digit integer, a lone surrogate), sizes made huge,
 keys deleted, records duplicated, bytes flipped, the text truncated. The
 property (``tests/fuzz/conftest.py``): the reader returns a dataset or
 refuses with a one-line SegmillError in every ``errors`` mode, and what it
-returns is written back as a results file or refused just as cleanly.
+returns is written back as a results file or refused just as cleanly; the
+stream gives what the read gives, or refuses where it refuses.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 import segmill
 from segmill.errors import InputError, LimitError, UsageError
+from segmill.formats import _coco_results_stream, _coco_stream
 from segmill.geometry import InvalidGeometry
 
 _spec = importlib.util.spec_from_file_location("_json_mutations", Path(__file__).with_name("_json_mutations.py"))
@@ -63,6 +65,8 @@ def _corpus_seeds() -> list[list]:
 
 
 SEEDS = [json.loads(FIXTURE.read_text(encoding="utf-8"))] + _corpus_seeds()
+#: The fixture's records over six images, interleaved (each image's records of one RLE size): for the stream.
+MANY = [dict(r, image_id=r["image_id"] * 100 + k % 3) for k in range(6) for r in SEEDS[0]]
 
 
 def mutate(doc, ops, edit) -> bytes:
@@ -74,10 +78,16 @@ mutation = jm.mutation
 byte_edit = jm.byte_edits(3)
 
 
-def round_trip(data: bytes, mode: str, reads_or_refuses, writes_or_refuses, **read_opts):
-    """Read ``data`` as coco_results in a fresh folder; write what is read back. Returns the dataset."""
-    return jm.file_round_trip(data, "results.json", "coco_results", mode, reads_or_refuses, writes_or_refuses,
-                              **read_opts)
+def round_trip(data: bytes, mode: str, reads_or_refuses, writes_or_refuses, streams_or_refuses=None, **read_opts):
+    """Read ``data`` as coco_results in a fresh folder (and stream it: the same dataset or refusal); write what
+    is read back. Returns the dataset."""
+    def read(path, fmt, **options):
+        ds = reads_or_refuses(path, fmt, **options)
+        if streams_or_refuses is not None:
+            streams_or_refuses(path, fmt, ds, **options)
+        return ds
+
+    return jm.file_round_trip(data, "results.json", "coco_results", mode, read, writes_or_refuses, **read_opts)
 
 
 # ------------------------------------------------------------------ properties
@@ -85,9 +95,21 @@ def round_trip(data: bytes, mode: str, reads_or_refuses, writes_or_refuses, **re
 @given(ops=st.lists(mutation, min_size=1, max_size=3), edit=byte_edit, mode=st.sampled_from(MODES),
        with_images=st.booleans())
 def test_mutated_fixture_is_read_or_refused_and_written_back_or_refused(reads_or_refuses, writes_or_refuses,
-                                                                          ops, edit, mode, with_images):
+                                                                          streams_or_refuses, ops, edit, mode,
+                                                                          with_images):
     opts = {"images": IMAGES} if with_images else {}
-    round_trip(mutate(SEEDS[0], ops, edit), mode, reads_or_refuses, writes_or_refuses, **opts)
+    round_trip(mutate(SEEDS[0], ops, edit), mode, reads_or_refuses, writes_or_refuses, streams_or_refuses, **opts)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(mutation, min_size=1, max_size=1), edit=jm.byte_edits(30))
+def test_mutated_interleaved_detections_stream_as_they_read(reads_or_refuses, writes_or_refuses, streams_or_refuses,
+                                                            ops, edit):
+    """One value changed (the stream's mode, raise): many still stream, across runs and batches."""
+    with pytest.MonkeyPatch.context() as mp:  # runs of 2 records, batches of 2 images
+        mp.setattr(_coco_results_stream, "RUN", 2)
+        mp.setattr(_coco_stream, "BATCH", 2)
+        round_trip(mutate(MANY, ops, edit), "raise", reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 @pytest.mark.corpus
@@ -96,21 +118,23 @@ def test_mutated_fixture_is_read_or_refused_and_written_back_or_refused(reads_or
 @given(seed=st.integers(1, max(len(SEEDS) - 1, 1)), ops=st.lists(mutation, min_size=1, max_size=3),
        edit=byte_edit, mode=st.sampled_from(MODES))
 def test_mutated_corpus_detections_are_read_or_refused_and_written_back_or_refused(reads_or_refuses,
-                                                                                    writes_or_refuses, seed, ops,
+                                                                                    writes_or_refuses,
+                                                                                    streams_or_refuses, seed, ops,
                                                                                     edit, mode):
-    round_trip(mutate(SEEDS[seed], ops, edit), mode, reads_or_refuses, writes_or_refuses)
+    round_trip(mutate(SEEDS[seed], ops, edit), mode, reads_or_refuses, writes_or_refuses, streams_or_refuses)
 
 
 # ------------------------------------------------------------- known crashers
-def test_the_unmutated_fixture_reads_and_writes_back(reads_or_refuses, writes_or_refuses):
-    ds = round_trip(FIXTURE.read_bytes(), "raise", reads_or_refuses, writes_or_refuses)
+def test_the_unmutated_fixture_reads_and_writes_back(reads_or_refuses, writes_or_refuses, streams_or_refuses):
+    ds = round_trip(FIXTURE.read_bytes(), "raise", reads_or_refuses, writes_or_refuses, streams_or_refuses)
     assert ds is not None and ds.num_annotations == 2
 
 
 @pytest.mark.parametrize("case", jm.regression_cases(CASES), ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", MODES)
-def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, case, mode):
-    jm.expect_case_outcome(case, mode, round_trip(case.read_bytes(), mode, reads_or_refuses, writes_or_refuses))
+def test_regression_cases_in_every_errors_mode(reads_or_refuses, writes_or_refuses, streams_or_refuses, case, mode):
+    jm.expect_case_outcome(case, mode, round_trip(case.read_bytes(), mode, reads_or_refuses, writes_or_refuses,
+                                                  streams_or_refuses))
 
 
 def test_an_unknown_errors_mode_is_a_usage_error():

@@ -69,6 +69,7 @@ SPILL_BYTES = 8 << 20
 _MAX_MEMBERS = 4096
 _SPACE = b" \t\r\n"
 _ARRAYS = ("images", "annotations")
+_WRAP = b'{"r":'  # what a top-level array is scanned inside (_scan's wrapped)
 
 
 class _Unstreamable(Exception):
@@ -192,21 +193,20 @@ class CocoIndex:
         return sum(a.nbytes for a in (self.images, self.annotations, self.image_ids, self.by_image, self.bounds))
 
 
-def _scan(f, size: int):
-    """The member spans and the element spans of a file (see :func:`segmill._json_spans.scan_block`)."""
+def _scan(f, size: int, wrapped: bool = False):
+    """The member spans and the element spans of a file (see :func:`segmill._json_spans.scan_block`).
+
+    ``wrapped``: the file is a top-level array (a results file), scanned as
+    the value of the one member of ``{"r": <file>}``; spans are file offsets.
+    """
     from .._json_spans import ST_BAD, ST_DEPTH, ST_MEMBER, new_state, scan_block
 
     st = new_state()
     members = np.full((_MAX_MEMBERS, 3), -1, np.int64)
     out = np.empty((1 << 16, 3), np.int64)
     spans: dict[int, _Spans] = {}  # per member: start, end, start, end, ... (16 bytes a record, or spilled)
-    buf = bytearray(BLOCK)
-    view = np.frombuffer(buf, np.uint8)
-    base = 0
-    while base < size:
-        n = f.readinto(buf)
-        if not n:
-            break
+
+    def scan(view, n: int, base: int) -> None:
         done = 0
         while done < n:
             used, ne = scan_block(view[done:], n - done, base + done, st, members, out, MAX_JSON_DEPTH)
@@ -217,7 +217,20 @@ def _scan(f, size: int):
                 mine = rows[rows[:, 0] == m] if rows[0, 0] != rows[-1, 0] else rows
                 spans.setdefault(m, _Spans()).add(np.ascontiguousarray(mine[:, 1:]).tobytes())
             done += used
+
+    if wrapped:
+        scan(np.frombuffer(_WRAP, np.uint8), len(_WRAP), -len(_WRAP))
+    buf = bytearray(BLOCK)
+    view = np.frombuffer(buf, np.uint8)
+    base = 0
+    while base < size:
+        n = f.readinto(buf)
+        if not n:
+            break
+        scan(view, n, base)
         base += n
+    if wrapped:
+        scan(np.frombuffer(b"}", np.uint8), 1, size)
     count = int(st[ST_MEMBER]) + 1
     if st[ST_DEPTH] != 0 or not 0 < count <= _MAX_MEMBERS:
         raise _Unstreamable
@@ -437,6 +450,8 @@ class CocoItems:
 
     #: The index found every image id unique before the first item (the stream needs no set of them).
     ids_unique = True
+    #: The records are a results file's (:mod:`segmill.formats._coco_results_stream`).
+    results = False
 
     def __init__(self, index: CocoIndex, cats: list, err: _Errors):
         self.index, self.err = index, err
@@ -466,7 +481,7 @@ class CocoItems:
                                         int(w[0])))
                   for r, w in zip(np.split(positions, cuts), np.split(where, cuts))]
         nonfinite = any(p[2] for p in parsed)
-        reader = _AnnotationReader(items, self.cat_ids, self.err, nonfinite, CocoOrder(), False, True)
+        reader = _AnnotationReader(items, self.cat_ids, self.err, nonfinite, CocoOrder(), self.results, True)
         for first, recs, _ in parsed:
             if not all(type(r) is dict for r in recs) or any(r.get("image_id") not in reader.by_id for r in recs):
                 raise InputError("the file changed while it was read", ix.path)

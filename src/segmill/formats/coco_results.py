@@ -27,10 +27,11 @@ from . import _coco_json as J
 from ._coco_checks import _is_id
 from ._coco_geom import CocoPolygons, CocoRLE
 from ._coco_read import CocoOrder, _Errors, read_annotations, read_instances
+from ._coco_results_stream import inferred_size, sorted_categories, stream_results
 from ._coco_write import _file_order, _ordered
 from .options import ERRORS, Option, raster, raster_rule
 
-__all__ = ["read", "write", "detect", "LOSS_CODES"]
+__all__ = ["read", "stream", "write", "detect", "LOSS_CODES"]
 
 LOSS_CODES = {
     "L110": "image records and category names are not stored in a results file",
@@ -133,17 +134,28 @@ def _infer(records):
             continue
         iid = r.get("image_id")
         if _is_id(iid) and iid not in items:
-            h = w = None
-            seg = r.get("segmentation")
-            if type(seg) is dict and type(seg.get("size")) is list and len(seg["size"]) == 2:
-                h, w = seg["size"]
-                if type(h) is not int or type(w) is not int or h < 0 or w < 0 or h * w > limit:
-                    h = w = None
+            h, w = inferred_size(r, limit)
             items[iid] = Item(iid, "", w, h)
         cid = r.get("category_id")
         if _is_id(cid) and cid not in cats:
             cats[cid] = Category(cid, str(cid))
-    return list(items.values()), sorted(cats.values(), key=lambda c: (type(c.id) is str, c.id))
+    return list(items.values()), sorted_categories(cats.values())
+
+
+def stream(path, errors: str = "raise", images=None):
+    """The header and the items, a batch of images at a time (see :mod:`segmill.streaming`), or ``None``.
+
+    The items, categories, meta and errors of :func:`read`, from an index
+    of the file that reads every record once before the first item
+    (:mod:`segmill.formats._coco_results_stream`, which lists what it reads
+    whole instead). ``None`` (read whole) for ``errors`` other than
+    ``"raise"`` and with ``images``: the instances file is read and
+    checked whole before the results, and its images are the items.
+    """
+    err = _Errors(errors, path)
+    if err.mode != "raise" or images is not None:
+        return None
+    return stream_results(path, err)
 
 
 def write(dataset: Dataset, path, raster: str | None = None) -> WriteReport:
@@ -245,6 +257,7 @@ register_format(
         description="COCO results (detections): a JSON list of {image_id, category_id, segmentation, score}",
         detect=detect,
         read=read,
+        stream=stream,
         write=write,
         output="file",
         options=(
