@@ -95,10 +95,11 @@ class RowIndex:
         try:
             for c in self.parts:
                 if c.path not in fds:
-                    fds[c.path] = os.open(c.path, os.O_RDONLY)
+                    try:
+                        fds[c.path] = os.open(c.path, os.O_RDONLY)
+                    except OSError as exc:
+                        raise InputError(f"cannot read the file: {exc.strerror or exc}", c.path) from None
             yield fds
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror or exc}", c.path) from None
         finally:
             for fd in fds.values():
                 os.close(fd)
