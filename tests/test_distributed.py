@@ -207,6 +207,38 @@ def test_check_cli_from_the_environment_same_report_and_exit_code(client, monkey
     assert one.stdout == two.stdout
 
 
+def test_check_sharded_reads_a_formats_own_strict_parts_and_falls_back_on_a_refused_record(client, data, tmp_path,
+                                                                                           monkeypatch):
+    from segmill.distributed import check as dcheck
+
+    planned = []
+    real = dcheck._checked_path
+
+    def spy(client, shards, *args):
+        planned.append([(s.options.get("errors"), s.by_position) for s in shards])
+        return real(client, shards, *args)
+
+    monkeypatch.setattr(dcheck, "_checked_path", spy)
+    folder = tmp_path / "lm"
+    shutil.copytree(data["labelme"], folder)
+    whole = render(check_path(folder, format="labelme"), "json")
+    assert render(check_sharded(client, 2, folder, format="labelme"), "json") == whole
+    assert len(planned[0]) > 2 and set(planned[0]) == {("raise", False)}  # runs of files, read strictly
+    # a shape the strict read refuses: checked again from the lenient read (by position), which keeps it as
+    # invalid geometry (a finding)
+    bad = sorted(folder.glob("*.json"))[25]
+    doc = json.loads(bad.read_text())
+    doc["shapes"][0]["points"] = "not points"
+    bad.write_text(json.dumps(doc))
+    planned.clear()
+    whole = check_path(folder, format="labelme")
+    assert "G010" in {f.code for f in whole.findings}  # the shape kept as invalid geometry
+    with pytest.raises(InputError):
+        segmill.read(folder, "labelme")
+    assert render(check_sharded(client, 2, folder, format="labelme"), "json") == render(whole, "json")
+    assert [set(p) for p in planned] == [{("keep", True)}]  # the strict parts failed (counting them)
+
+
 def test_check_sharded_reports_a_repeated_image_id_inside_one_part(client, tmp_path):
     folder = tmp_path / "sa"
     shutil.copytree(FIX / "sa1b", folder)

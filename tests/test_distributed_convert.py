@@ -79,7 +79,7 @@ def test_sa1b_to_coco_with_losses_same_losses_in_order(client, sa1b, tmp_path, s
 @pytest.mark.parametrize("src, fmt", [(FIX / "voc", "voc"), (FIX / "masks", "masks")])
 def test_per_file_format_to_coco_rendered_is_byte_identical(client, tmp_path, staged, src, fmt):
     # string image ids (numbered by the writer across the parts); VOC's splits are lost (L105)
-    assert len(plan(src, fmt, {}, 2)) == 2
+    assert len(plan(src, fmt, {}, 2)) >= 2  # VOC cuts itself into runs of images, masks by position
     rep = _both(client, tmp_path, src, fmt, "coco")
     assert len(staged) == 1 and rep["notes"]
     if fmt == "voc":
