@@ -239,6 +239,17 @@ def test_check_sharded_reads_a_formats_own_strict_parts_and_falls_back_on_a_refu
     assert [set(p) for p in planned] == [{("keep", True)}]  # the strict parts failed (counting them)
 
 
+def test_check_sharded_of_coco_parts_read_strictly_equals_single_process(client, data, monkeypatch):
+    from segmill.formats import coco
+
+    monkeypatch.setattr(coco, "STREAM_BYTES", 0)  # the driver plans runs of images for these small files
+    for path in (data["coco"], FIX / "defects" / "annotations.json", FIX / "coco" / "annotations.json"):
+        whole = render(check_path(path, format="coco"), "json")
+        # the defects fixture holds what the index cannot vouch for (read whole, cut by position)
+        assert plan(path, "coco", {}, 2)[0].by_position == (path.parent.name == "defects")
+        assert render(check_sharded(client, 2, path, format="coco"), "json") == whole, path
+
+
 def test_check_sharded_reports_a_repeated_image_id_inside_one_part(client, tmp_path):
     folder = tmp_path / "sa"
     shutil.copytree(FIX / "sa1b", folder)
