@@ -35,43 +35,10 @@ ADE = FIXTURES / "ade20k" / "basic"
 _spec = importlib.util.spec_from_file_location("_stream_writers", HERE / "_stream_writers.py")
 S = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(S)
-
-
-def _outcome(fn):
-    try:
-        return fn(), None
-    except InputError as exc:
-        return None, (exc.message, str(exc.path), exc.record, type(exc))
-
-
-def same_as_read(path, fmt: str, **options) -> segmill.Dataset | None:
-    """The stream of ``path`` gives what :func:`segmill.read` gives (or its error); the dataset read."""
-    whole, err = _outcome(lambda: segmill.read(path, fmt, **options))
-    st, serr = _outcome(lambda: segmill.stream(path, fmt, **options))
-    if serr is None:
-        assert st.bounded
-        if err is None:  # what the header says before the first item (the list of skipped records fills later)
-            assert {k: v for k, v in st.header.meta.items() if k != "skipped"} == \
-                   {k: v for k, v in whole.meta.items() if k != "skipped"}
-            assert st.header.categories == whole.categories
-        got, serr = _outcome(st.to_dataset)
-    assert serr == err
-    if err is None:
-        assert got == whole and got.meta == whole.meta and got.items == whole.items
-        assert [[a.attributes for a in i.annotations] for i in got.items] == \
-               [[a.attributes for a in i.annotations] for i in whole.items]
-    return whole
-
-
-def streamed_until_error(path, fmt: str, **options) -> tuple[list, tuple | None]:
-    """The items a stream of ``path`` yields, and the error it raises after them (or None)."""
-    items = []
-    try:
-        for item in segmill.stream(path, fmt, **options):
-            items.append(item)
-    except InputError as exc:
-        return items, (exc.message, str(exc.path), exc.record, type(exc))
-    return items, None
+_rspec = importlib.util.spec_from_file_location("_read_stream", HERE / "_read_stream.py")
+RS = importlib.util.module_from_spec(_rspec)
+_rspec.loader.exec_module(RS)
+_outcome, same_as_read, streamed_until_error = RS.outcome, RS.same_as_read, RS.streamed_until_error
 
 
 MV_CHOICES = [(v, s) for v in ("v1.2", "v2.0") for s in ("instances", "panoptic", "labels", "polygons")

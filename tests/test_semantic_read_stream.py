@@ -41,35 +41,10 @@ _spec = importlib.util.spec_from_file_location("test_perfile_stream", HERE / "te
 PF = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(PF)
 S, R = PF.S, PF.R  # the stream writers' helpers, the random datasets
-
-
-def _outcome(fn):
-    try:
-        return fn(), None
-    except InputError as exc:
-        return None, (exc.message, str(exc.path), exc.record, type(exc))
-
-
-def same_as_read(path, fmt: str, **options) -> segmill.Dataset | None:
-    """The stream of ``path`` gives what :func:`segmill.read` gives (or its error), and its header says the
-    categories and meta before the first item (the records dropped are listed as they come); the dataset read."""
-    whole = PF.same_as_read(path, fmt, **options)
-    if whole is not None:
-        header = segmill.stream(path, fmt, **options).header
-        assert header.categories == whole.categories
-        assert header.meta == {k: [] if k == "skipped" else v for k, v in whole.meta.items()}
-    return whole
-
-
-def streamed_until_error(path, fmt: str, **options) -> tuple[list, tuple | None]:
-    """The items a stream of ``path`` yields, and the error it raises after them (or None)."""
-    items = []
-    try:
-        for item in segmill.stream(path, fmt, **options):
-            items.append(item)
-    except InputError as exc:
-        return items, (exc.message, str(exc.path), exc.record, type(exc))
-    return items, None
+_rspec = importlib.util.spec_from_file_location("_read_stream", HERE / "_read_stream.py")
+RS = importlib.util.module_from_spec(_rspec)
+_rspec.loader.exec_module(RS)
+_outcome, same_as_read, streamed_until_error = RS.outcome, RS.same_as_read, RS.streamed_until_error
 
 
 # ------------------------------------------------------------------ fixtures
