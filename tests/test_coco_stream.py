@@ -274,3 +274,17 @@ def test_another_target_reads_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(coco, "_write_stream", lambda *a, **k: pytest.fail("streamed"))
     segmill.convert(path, tmp_path / "y", to_format="yolo")
     assert (tmp_path / "y" / "data.yaml").is_file()
+
+
+def test_a_file_cut_short_while_its_items_are_read_is_an_input_error(tmp_path, monkeypatch):
+    from segmill.formats import _coco_stream
+
+    monkeypatch.setattr(_coco_stream, "BATCH", 4)  # the later batches are read after the cut
+    path = _write(tmp_path, _dataset(400, seed=6))
+    st = segmill.stream(path, "coco")
+    items = iter(st)
+    next(items)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    with pytest.raises(InputError, match="the file changed while it was read"):
+        list(items)

@@ -237,10 +237,14 @@ def _scan(f, size: int, wrapped: bool = False):
     return members[:count], spans
 
 
-def _read(fd: int, start: int, end: int) -> bytes:
+def _read(fd: int, start: int, end: int, path=None) -> bytes:
+    """Bytes ``start..end`` of the file; short when it shrank since it was scanned: an InputError naming
+    ``path`` (records read back for the items), else :class:`_Unstreamable` (the scan: read it whole)."""
     data = os.pread(fd, end - start, start)
     if len(data) != end - start:
-        raise _Unstreamable  # the file changed under us
+        if path is not None:
+            raise InputError("the file changed while it was read", path)
+        raise _Unstreamable
     return data
 
 
@@ -292,7 +296,7 @@ def _records(fd: int, spans: np.ndarray, first: int, last: int, path, what: str,
     their position in the file, when ``spans`` are a part's).
     """
     where = f"{what}[{first if at is None else at}:{last if at is None else at + last - first}]"
-    text = b"[" + _read(fd, int(spans[first, 0]), int(spans[last - 1, 1])) + b"]"
+    text = b"[" + _read(fd, int(spans[first, 0]), int(spans[last - 1, 1]), path) + b"]"
     try:
         recs, nonfinite = J._orjson.loads(text), False
     except J._orjson.JSONDecodeError:
