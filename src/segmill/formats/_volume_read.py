@@ -25,11 +25,11 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection
 from ._volume_components import check_options, components
 from ._volume_slices import AXIS_LETTERS, Volume, slice_items
-from ._volume_stream import read_run, stream_run
+from ._volume_stream import read_run, shards, stream_run
 from ._volume_table import MAX_LABEL, find_table, read_table
 
-__all__ = ["Backend", "ReadOptions", "check_voxels", "detect_volumes", "label_array", "read_volumes", "stream_volumes",
-           "volume_files"]
+__all__ = ["Backend", "ReadOptions", "check_voxels", "detect_volumes", "label_array", "read_volumes", "shard_volumes",
+           "stream_volumes", "volume_files"]
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def read_volumes(path, backend: Backend, errors="raise", **options) -> Dataset:
     return read_run(new_run(), ds, policy, folder)
 
 
-def stream_volumes(path, backend: Backend, errors="raise", **options):
+def stream_volumes(path, backend: Backend, errors="raise", selection: dict | None = None, **options):
     """The header and the items of :func:`read_volumes`, one volume at a time (:mod:`segmill.streaming`).
 
     The categories are the label values found in every volume (and those of
@@ -176,10 +176,19 @@ def stream_volumes(path, backend: Backend, errors="raise", **options):
     also splits each volume into components (the labels left, the notes of
     the components dropped): twice that work as well. Every ``errors`` mode
     streams; the files a lenient read drops are listed in the header.
+    ``selection``: one part of :func:`shard_volumes`, a run of the files (the
+    first pass still reads every file).
     """
     ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     new_run, ds, folder = _start(path, backend, options)
-    return stream_run(new_run, ds, errors, folder)
+    return stream_run(new_run, ds, errors, folder, selection)
+
+
+def shard_volumes(path, backend: Backend, n: int, errors="raise", **options) -> list[dict]:
+    """At most ``n`` selections of :func:`stream_volumes`: runs of the volume files of about equal bytes."""
+    ErrorPolicy.of(errors)
+    new_run, _, _ = _start(path, backend, options)
+    return shards(new_run().files, n)
 
 
 def _start(path, backend: Backend, options: dict):
@@ -241,6 +250,10 @@ class _Run:
 
     def facts(self) -> tuple:
         return self.names, self.values, self.notes
+
+    def resume(self, facts: tuple, first_id: int) -> None:
+        self.names, self.values, self.notes = facts
+        self.nid = first_id
 
     def finish(self, ds: Dataset) -> None:
         if self.notes:

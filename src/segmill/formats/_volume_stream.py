@@ -28,18 +28,36 @@ the facts (a set of label values, the names). A file the first pass refuses
 stops it: the second pass raises that error there (or one before it), after
 the items before it. The second pass's facts must be the first one's (else
 the files changed between the passes: refused).
+
+A *selection* (:mod:`segmill.formats._file_runs`, from :func:`shards`) is a
+run of the files: the first pass still reads every file (the header is the
+whole read's), and notes the facts and the dropped files where the run
+starts and stops; the second pass reads the run only, its run resumed from
+the facts of the files before it (a file may be refused for what an earlier
+one holds: a name, a segment), annotation ids from the selection's first id.
+Its facts must then be the first pass's where the run stops, the files it
+drops those the first pass dropped in the run (the only ones its header
+lists). A run the first pass never reached (an error before it) raises that
+error. A run needs two more methods:
+
+``resume(facts, first_id)``
+    Start from ``facts`` (those of the files before the run, a copy) and
+    number annotations from ``first_id``.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from ..errors import InputError, LimitError, SegmillError
 from ..model import Dataset, Item
 from ..validate import ErrorPolicy
+from ._file_runs import first_annotation_id, runs
 from ._perfile_stream import UniqueIds, validated
 
-__all__ = ["each_volume", "read_run", "stream_run"]
+__all__ = ["each_volume", "read_run", "shards", "stream_run"]
 
 
 def each_volume(files, read_one: Callable, policy: ErrorPolicy) -> Iterator:
@@ -68,7 +86,8 @@ def read_run(run, ds: Dataset, policy: ErrorPolicy, folder) -> Dataset:
     return ds
 
 
-def stream_run(new_run: Callable, ds: Dataset, errors: str, folder) -> tuple[Dataset, Iterator[Item]]:
+def stream_run(new_run: Callable, ds: Dataset, errors: str, folder,
+               selection: dict | None = None) -> tuple[Dataset, Iterator[Item]]:
     """``(header, items)`` of :func:`read_run`'s dataset: a first pass for the header, then the items (module docs).
 
     Parameters
@@ -79,26 +98,70 @@ def stream_run(new_run: Callable, ds: Dataset, errors: str, folder) -> tuple[Dat
         The header so far (the meta known before any file is read).
     errors : {"raise", "skip", "keep"}
         The files the first pass drops are listed in the header's
-        ``meta["skipped"]`` before the first item.
+        ``meta["skipped"]`` before the first item (those of the selection's
+        run only, with one).
     folder : path
         What the whole read validates against.
+    selection : dict, optional
+        One part of :func:`shards`: the items of that run of files only.
     """
     first, policy = new_run(), ErrorPolicy.of(errors)
     if not policy.raising:
         policy.skipped = ds.meta.setdefault("skipped", [])
+    start, stop = (0, len(first.files)) if selection is None else (selection["start"], selection["stop"])
+    marks: dict = {}
+
+    def mark(k: int) -> None:  # the facts and the drops of the files before the k-th
+        if k in (start, stop) and k not in marks:
+            marks[k] = copy.deepcopy(first.facts()), len(policy.skipped)
+
+    error = None
     try:
-        for _ in each_volume(first.files, first.first, policy):
+        for _ in each_volume(_marked(first.files, mark), first.first, policy):
             pass
-    except SegmillError:
-        pass  # the second pass raises it where the read raises it, after the items before it
+    except SegmillError as exc:
+        error = exc  # the second pass raises it where the read raises it, after the items before it
     first.finish(ds)
-    items = _second(new_run(), first.facts(), ErrorPolicy.of(errors), list(policy.skipped), folder)
+    run = new_run()
+    if start not in marks:  # the first pass stopped before the run: the whole read stops there
+        return ds, _raising(error)
+    expected, dropped = marks.get(stop, (first.facts(), len(policy.skipped)))
+    skipped = list(policy.skipped[marks[start][1]:dropped])
+    if selection is not None:
+        run.resume(copy.deepcopy(marks[start][0]), first_annotation_id(selection))
+        if not policy.raising:
+            ds.meta["skipped"] = list(skipped)
+    items = _second(run, run.files[start:stop], expected, ErrorPolicy.of(errors), skipped, folder)
     return ds, UniqueIds(items if policy.keeping else validated(items, ds.categories, folder))
 
 
-def _second(run, expected, policy: ErrorPolicy, skipped: list, folder) -> Iterator[Item]:
-    """The items of ``run``, file by file; its facts and the files it drops must be the first pass's."""
-    for items in each_volume(run.files, run.volume, policy):
+def shards(files: list[Path], n: int) -> list[dict]:
+    """At most ``n`` selections of :func:`stream_run`: runs of ``files`` of about equal bytes.
+
+    Annotation ids run across the whole dataset: a part numbers from 1 and
+    a sharded run renumbers.
+    """
+    return runs([f.stat().st_size for f in files], n)
+
+
+def _marked(files, mark: Callable) -> Iterator:
+    """``files`` in turn, ``mark(k)`` called before the k-th is given (and ``mark(len(files))`` at the end)."""
+    for k, f in enumerate(files):
+        mark(k)
+        yield f
+    mark(len(files))
+
+
+def _raising(error: SegmillError) -> Iterator[Item]:
+    """No item: ``error`` raised when the first one is asked for."""
+    raise error
+    yield
+
+
+def _second(run, files, expected, policy: ErrorPolicy, skipped: list, folder) -> Iterator[Item]:
+    """The items of ``files`` read by ``run``, file by file; its facts and the files it drops must be the first
+    pass's."""
+    for items in each_volume(files, run.volume, policy):
         yield from items
     if run.facts() != expected or policy.skipped != skipped:
         raise InputError("the volume files changed while they were read", folder)

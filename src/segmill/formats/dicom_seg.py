@@ -54,9 +54,10 @@ from . import NO, Detection, FormatSpec, register_format
 from ._dicom_seg_file import SegVolume, load_seg, require_highdicom, seg_header, sniff
 from ._volume_slices import AXIS_LETTERS, slice_of
 from ._volume_stream import read_run, stream_run
+from ._volume_stream import shards as volume_shards
 from .options import ERRORS, Option
 
-__all__ = ["detect", "read", "stream"]
+__all__ = ["detect", "read", "shards", "stream"]
 
 #: The NRRD space the orientation is kept in (DICOM patient coordinates).
 LPS = "left-posterior-superior"
@@ -193,7 +194,7 @@ def read(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise") 
     return read_run(new_run(), ds, policy, folder)
 
 
-def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise"):
+def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise", selection: dict | None = None):
     """The header and the items of :func:`read`, one SEG file at a time (:mod:`segmill.streaming`), or ``None``.
 
     The categories (the segments of every file) and the notes come from a
@@ -201,14 +202,29 @@ def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise"
     :mod:`segmill.formats._volume_stream`); then each file is read whole, one
     at a time (memory: one volume). ``None`` (read whole) for ``errors``
     other than ``"raise"``: a file a lenient read drops for its pixel data
-    gives no categories, which its header alone cannot tell.
+    gives no categories, which its header alone cannot tell. ``selection``:
+    one part of :func:`shards`, a run of the SEG files (the first pass still
+    reads every file's header).
     """
     require_highdicom()
     axis, threshold = _check(axis, threshold)
     if not ErrorPolicy.of(errors).raising:
         return None
     new_run, ds, folder = _start(path, axis, threshold)
-    return stream_run(new_run, ds, errors, folder)
+    return stream_run(new_run, ds, errors, folder, selection)
+
+
+def shards(path, n: int, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of the SEG files of about equal bytes.
+
+    ``None`` where :func:`stream` reads whole (``errors`` other than
+    ``"raise"``).
+    """
+    require_highdicom()
+    axis, threshold = _check(axis, threshold)
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    return volume_shards(_files(path)[0], n)
 
 
 def _start(path, axis, threshold):
@@ -260,6 +276,10 @@ class _Run:
     def facts(self) -> tuple:
         return self.cats, self.names, self.notes
 
+    def resume(self, facts: tuple, first_id: int) -> None:
+        self.cats, self.names, self.notes = facts
+        self.nid = first_id
+
     def finish(self, ds: Dataset) -> None:
         if self.notes:
             ds.meta.setdefault("read_notes", []).extend(self.notes)
@@ -274,6 +294,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=None,
         output="dir",
         options=(

@@ -51,6 +51,7 @@ from ._volume_read import (
     label_array,
     load_volumes,
     read_volumes,
+    shard_volumes,
     stream_volumes,
     volumes_dataset,
 )
@@ -58,7 +59,7 @@ from ._volume_slices import Volume
 from ._volume_write import write_volumes
 from .options import ERRORS, Option, overlap, raster
 
-__all__ = ["VOLUME_OPTIONS", "detect", "read", "slices_dataset", "stream", "volumes", "write"]
+__all__ = ["VOLUME_OPTIONS", "detect", "read", "shards", "slices_dataset", "stream", "volumes", "write"]
 
 register_codes({
     "L890": "images without volume attributes were written as the slices of a volume, one per image size "
@@ -307,10 +308,18 @@ def stream(path, **options):
 
     A first pass reads every volume, one at a time, for its label values
     (the categories): each volume is read twice (costs and modes:
-    :func:`segmill.formats._volume_read.stream_volumes`).
+    :func:`segmill.formats._volume_read.stream_volumes`). ``selection``: one
+    part of :func:`shards`, a run of the volume files.
     """
     require_nibabel()
     return stream_volumes(path, BACKEND, **options)
+
+
+def shards(path, n: int, **options) -> list[dict]:
+    """At most ``n`` selections of :func:`stream` (its ``selection=``): runs of the volume files of about equal
+    bytes (each part's first pass still reads every volume, for the categories)."""
+    require_nibabel()
+    return shard_volumes(path, BACKEND, n, **options)
 
 
 def write(dataset: Dataset, path, *, values: str = "label", overlap: str = "zorder",
@@ -328,6 +337,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         output="dir",
         options=VOLUME_OPTIONS,

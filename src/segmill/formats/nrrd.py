@@ -36,6 +36,7 @@ from ._volume_read import (
     label_array,
     load_volumes,
     read_volumes,
+    shard_volumes,
     stream_volumes,
     volumes_dataset,
 )
@@ -43,7 +44,7 @@ from ._volume_slices import Volume
 from ._volume_write import write_volumes
 from .nifti import VOLUME_OPTIONS, header_affine
 
-__all__ = ["detect", "read", "slices_dataset", "stream", "volumes", "write"]
+__all__ = ["detect", "read", "shards", "slices_dataset", "stream", "volumes", "write"]
 
 #: The most bytes of header text read before the data.
 MAX_HEADER_BYTES = 1 << 20
@@ -249,6 +250,13 @@ def stream(path, **options):
     return stream_volumes(path, BACKEND, **options)
 
 
+def shards(path, n: int, **options) -> list[dict]:
+    """At most ``n`` selections of :func:`stream` (its ``selection=``): runs of the volume files of about equal
+    bytes (each part's first pass still reads every volume, for the categories)."""
+    require_pynrrd()
+    return shard_volumes(path, BACKEND, n, **options)
+
+
 def write(dataset: Dataset, path, *, values: str = "label", overlap: str = "zorder",
           raster: str | None = None) -> WriteReport:
     """Write a folder of ``<volume>.nrrd`` and ``labels.txt`` (:mod:`segmill.formats._volume_write`)."""
@@ -264,6 +272,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         output="dir",
         options=VOLUME_OPTIONS,

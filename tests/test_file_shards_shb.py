@@ -1,0 +1,146 @@
+"""More formats cut into parts for sharded runs (``FormatSpec.shards``): volumes, GeoJSON scenes, CVAT images,
+Label Studio tasks, Mapillary images.
+
+The oracle is ``same_in_parts`` of ``tests/test_file_shards.py``: the parts a
+sharded run plans, each opened as a worker opens it and renumbered as the
+driver renumbers them, give the whole stream's items in order (annotation
+ids included) and its skipped records; a part of a bad dataset refuses it
+as the whole stream does. The datasets (and their breakers) are those of the
+formats' stream tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from segmill.distributed.shards import plan
+from segmill.formats import formats
+
+HERE = Path(__file__).parent
+FIXTURES = HERE.parent / "fixtures"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+F = _load("test_file_shards")
+same_in_parts = F.same_in_parts
+CUT = ("nifti", "nrrd", "dicom_seg")
+
+
+@pytest.mark.parametrize("fmt", CUT)
+def test_every_format_here_declares_shards(fmt):
+    spec = formats()[fmt]
+    assert spec.shards is not None and spec.stream is not None
+
+
+@pytest.mark.parametrize("fmt", CUT)
+def test_the_fixture_in_parts_is_the_whole_stream(fmt):
+    same_in_parts(FIXTURES / formats()[fmt].example, fmt)
+
+
+# ------------------------------------------------------------------ volumes
+V = _load("test_volume_stream")
+EXT = V.SAVE
+
+
+@pytest.fixture(scope="module")
+def volumes(tmp_path_factory) -> dict:
+    """Five volumes per format (some sharing label values), with a label table."""
+    import numpy as np
+
+    out = {}
+    for fmt, ext in EXT.items():
+        root = tmp_path_factory.mktemp(f"{fmt}-vols")
+        rng = np.random.default_rng(7)
+        for k in range(5):
+            V._save(root / f"case{k}{ext}", V._volume(rng, labels=(1, 2, 3) if k < 2 else (2, 7)))
+        (root / "labels.json").write_text('{"1": "liver", "2": "spleen", "5": "unused"}')
+        out[fmt] = root
+    return out
+
+
+@pytest.mark.parametrize("fmt", sorted(EXT))
+@pytest.mark.parametrize("options", V.OPTIONS)
+def test_built_volume_folders_in_parts_are_the_whole_stream(volumes, fmt, options):
+    assert len(plan(volumes[fmt], fmt, options, 2)) == 5  # a volume a part
+    for errors in ("raise", "skip", "keep"):
+        same_in_parts(volumes[fmt], fmt, errors=errors, **options)
+
+
+@pytest.mark.parametrize("fmt", sorted(EXT))
+@pytest.mark.parametrize("breaker", [V._garbage, V._truncated, V._negative, V._twice, V._huge])
+@pytest.mark.parametrize("at", [0, 2, 4])
+def test_a_bad_volume_in_parts_is_the_whole_stream(volumes, tmp_path, monkeypatch, fmt, breaker, at):
+    monkeypatch.setenv("SEGMILL_MAX_PIXELS", "1000000")
+    root = tmp_path / fmt
+    shutil.copytree(volumes[fmt], root)
+    breaker(root, f"case{at}", EXT[fmt])
+    for errors in ("raise", "skip", "keep"):
+        same_in_parts(root, fmt, errors=errors)
+        same_in_parts(root, fmt, errors=errors, volume_instances="components", min_area=2)
+
+
+def test_a_part_numbers_volumes_from_the_selections_first_id(volumes):
+    from segmill.formats import nifti
+
+    sel = {**nifti.shards(volumes["nifti"], 5)[2], "first_annotation_id": 100}
+    header, items = nifti.stream(volumes["nifti"], selection=sel)
+    ids = [a.id for it in items for a in it.annotations]
+    assert ids[0] == 100 and ids == list(range(100, 100 + len(ids)))
+    assert {c.id for c in header.categories} >= {1, 2, 3, 5, 7, 9}  # every volume's values
+
+
+def test_a_volume_changed_in_a_part_is_refused(volumes, tmp_path):
+    import numpy as np
+
+    from segmill.errors import InputError
+    from segmill.formats import nifti
+
+    root = tmp_path / "v"
+    shutil.copytree(volumes["nifti"], root)
+    sel = nifti.shards(root, 5)[3]
+    _, items = nifti.stream(root, selection=sel)
+    V._save(root / "case3.nii.gz", np.full((9, 8, 5), 11, np.uint8))
+    with pytest.raises(InputError, match="the volume files changed while they were read"):
+        list(items)
+
+
+D = _load("test_dicom_seg_stream")  # its SEG folder and breakers
+
+
+def _seg_folder(root: Path) -> Path:
+    """The SEG folder of the DICOM SEG stream tests, with a fourth SEG of a segment of its own."""
+    m = D.D.binary_masks()
+    root.mkdir()
+    D.D.make_seg(root / "a.dcm", m, ["liver", "tumor", "noise"])
+    D.D.make_seg(root / "b.dcm", m[:2, ..., :2], ["liver", "tumor"])
+    D.D.make_seg(root / "c.dcm", m[:3, ..., :1].astype("float32") * 0.75, ["liver"], fractional=True)
+    D.D.make_seg(root / "d.dcm", m[:2, ..., :1], ["liver"])
+    D.D.ct_series(1)[0].save_as(str(root / "ct.dcm"), enforce_file_format=True)
+    return root
+
+
+def _late_conflict(root: Path) -> None:
+    """The last SEG names segment 1 otherwise than the first one (in another part)."""
+    D.D.make_seg(root / "d.dcm", D.D.binary_masks()[:2, ..., :1], ["kidney"])
+
+
+@pytest.mark.parametrize("breaker", [None, _late_conflict, D._conflict, D._truncated_header, D._truncated_pixels, D._twice])
+def test_dicom_seg_folders_in_parts_are_the_whole_stream(tmp_path, breaker):
+    root = _seg_folder(tmp_path / "seg")
+    if breaker is not None:
+        breaker(root)
+    for options in ({}, {"axis": 0}):
+        same_in_parts(root, "dicom_seg", **options)
+    for errors in ("skip", "keep"):  # read whole: cut by positions
+        assert formats()["dicom_seg"].shards(root, 4, errors=errors) is None
+        same_in_parts(root, "dicom_seg", errors=errors)
