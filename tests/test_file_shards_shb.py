@@ -20,6 +20,7 @@ import pytest
 from segmill.distributed.shards import plan
 from segmill.formats import formats
 
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")  # rasterio's
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
 
@@ -33,7 +34,7 @@ def _load(name: str):
 
 F = _load("test_file_shards")
 same_in_parts = F.same_in_parts
-CUT = ("nifti", "nrrd", "dicom_seg")
+CUT = ("nifti", "nrrd", "dicom_seg", "geojson")
 
 
 @pytest.mark.parametrize("fmt", CUT)
@@ -144,3 +145,44 @@ def test_dicom_seg_folders_in_parts_are_the_whole_stream(tmp_path, breaker):
     for errors in ("skip", "keep"):  # read whole: cut by positions
         assert formats()["dicom_seg"].shards(root, 4, errors=errors) is None
         same_in_parts(root, "dicom_seg", errors=errors)
+
+
+# ------------------------------------------------------------------ GeoJSON scenes
+GJ = _load("test_geojson_read_stream")  # its built folder of five scenes and its breakers
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory) -> Path:
+    return GJ.built.__wrapped__(tmp_path_factory)
+
+
+def test_a_geojson_folder_in_parts_is_the_whole_stream(scenes):
+    assert len(plan(scenes, "geojson", {}, 2)) == 5  # a scene a part
+    same_in_parts(scenes, "geojson")
+    same_in_parts(scenes, "geojson", class_field="kind")
+    for errors in ("skip", "keep"):  # read whole: cut by positions
+        assert formats()["geojson"].shards(scenes, 4, errors=errors) is None
+        same_in_parts(scenes, "geojson", errors=errors)
+    one = FIXTURES / "geojson" / "basic" / "scene.geojson"
+    assert formats()["geojson"].shards(one, 4) is None
+    same_in_parts(one, "geojson")
+
+
+@pytest.mark.parametrize("breaker", [GJ._broken_json, GJ._no_class, GJ._bad_geometry, GJ._two_names, GJ._bad_crs,
+                                     GJ._bad_scene, GJ._not_a_feature])
+@pytest.mark.parametrize("at", [0, 2, 4])
+def test_a_bad_scene_in_parts_is_the_whole_stream(scenes, tmp_path, breaker, at):
+    root = tmp_path / "ds"
+    shutil.copytree(scenes, root)
+    breaker(root, at)
+    same_in_parts(root, "geojson")
+
+
+def test_a_geojson_part_keeps_the_whole_reads_image_numbers_and_categories(scenes):
+    from segmill.formats import geojson
+
+    sel = {**geojson.shards(scenes, 5)[3], "first_annotation_id": 50}
+    header, items = geojson.stream(scenes, selection=sel)
+    items = list(items)
+    assert [i.id for i in items] == [4] and items[0].annotations[0].id == 50
+    assert [c.name for c in header.categories] == ["field", "building", "water", "road3"]

@@ -54,7 +54,7 @@ from pathlib import Path
 from ..errors import InputError, LimitError, SegmillError
 from ..model import Dataset, Item
 from ..validate import ErrorPolicy
-from ._file_runs import first_annotation_id, runs
+from ._file_runs import first_annotation_id, raising, runs
 from ._perfile_stream import UniqueIds, validated
 
 __all__ = ["each_volume", "read_run", "shards", "stream_run"]
@@ -124,7 +124,7 @@ def stream_run(new_run: Callable, ds: Dataset, errors: str, folder,
     first.finish(ds)
     run = new_run()
     if start not in marks:  # the first pass stopped before the run: the whole read stops there
-        return ds, _raising(error)
+        return ds, raising(error)
     expected, dropped = marks.get(stop, (first.facts(), len(policy.skipped)))
     skipped = list(policy.skipped[marks[start][1]:dropped])
     if selection is not None:
@@ -150,12 +150,6 @@ def _marked(files, mark: Callable) -> Iterator:
         mark(k)
         yield f
     mark(len(files))
-
-
-def _raising(error: SegmillError) -> Iterator[Item]:
-    """No item: ``error`` raised when the first one is asked for."""
-    raise error
-    yield
 
 
 def _second(run, files, expected, policy: ErrorPolicy, skipped: list, folder) -> Iterator[Item]:

@@ -51,16 +51,18 @@ decodes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 
 from .. import jsonio
 from ..errors import GeometryError, InputError, LimitError, SegmillError, UsageError
 from ..losses import register_codes
-from ..model import Category, Dataset, Item
+from ..model import Dataset, Item
 from ..paths import confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import first_annotation_id, raising, runs
 from ._folder_scan import scan_levels
 from ._geo_features import bridge
 from ._geo_ogr import OGR_SUFFIXES, load_ogr
@@ -106,6 +108,7 @@ __all__ = [
     "open_scene",
     "read",
     "scene_header",
+    "shards",
     "stream",
     "to_map",
     "to_pixels",
@@ -224,9 +227,10 @@ def _scenes(root: Path) -> list[tuple[Path, Path]]:
     return [(s, v) for s in _scene_files(root) if (v := _vector_of(s)) is not None]
 
 
-def _folder_items(r: Reader, scenes: list) -> Iterator[Item]:
-    """Yield the item of each scene in turn (layout A), its vector file read then; images numbered 1, 2, ..."""
-    for number, (scene, f) in enumerate(scenes, 1):
+def _folder_items(r: Reader, scenes: list, start: int = 0, stop: int | None = None) -> Iterator[Item]:
+    """Yield the item of each scene in turn (layout A; those ``start:stop``), its vector file read then; images
+    numbered 1, 2, ... in the whole list."""
+    for number, (scene, f) in enumerate(scenes[start:stop], start + 1):
         try:
             doc = _load_collection(f)
             r.categories(doc, f)
@@ -330,7 +334,8 @@ def read(path, errors: str = "raise", class_field: str = "class", image_field: s
     return ds
 
 
-def stream(path, errors: str = "raise", class_field: str = "class", image_field: str = "image", images=None):
+def stream(path, errors: str = "raise", class_field: str = "class", image_field: str = "image", images=None,
+           selection: dict | None = None):
     """The header and a generator of the items, one scene at a time (see :mod:`segmill.streaming`), or ``None``.
 
     A folder of scenes (layout A) streams: its items, categories and errors
@@ -341,15 +346,41 @@ def stream(path, errors: str = "raise", class_field: str = "class", image_field:
     vector file (layout B), whose features are grouped by scene across the
     whole file, and for ``errors`` other than ``"raise"``, where the
     categories depend on which files and features a lenient read drops.
+    ``selection``: one part of :func:`shards`, a run of the scenes (see
+    :mod:`segmill.formats._file_runs`); the first pass still reads every
+    vector file, and the part's read resumes from the categories of the
+    scenes before its run (images keep the whole read's numbers).
     """
     policy = ErrorPolicy.of(errors)
     p, root, ds = _start(path, class_field, image_field, images)
     if not policy.raising or p.is_file():
         return None
     scenes = _scenes(p)
-    ds.categories = _first_categories(Reader(root, class_field, image_field, policy), scenes)
-    items = _streamed_items(Reader(root, class_field, image_field, policy), scenes, ds.categories, p)
+    start, stop = (0, len(scenes)) if selection is None else (selection["start"], selection["stop"])
+    first = Reader(root, class_field, image_field, policy)
+    marks, error = _first_categories(first, scenes, (start, stop))
+    ds.categories = first.cats
+    r = Reader(root, class_field, image_field, policy)
+    if start not in marks:  # the first pass stopped before the run: the whole read raises there, or before
+        return ds, raising(error)
+    r.cats, r.by_name, r.by_id = copy.deepcopy(marks[start])
+    r.next_ann = first_annotation_id(selection)
+    expected = marks[stop][0] if stop in marks else first.cats
+    items = _streamed_items(r, scenes, expected, p, start, stop)
     return ds, UniqueIds(validated(items, ds.categories, p))
+
+
+def shards(path, n: int, errors: str = "raise", class_field: str = "class", image_field: str = "image",
+           images=None) -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of the scenes of about equal bytes (their vector files).
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    p, _, _ = _start(path, class_field, image_field, images)
+    if not ErrorPolicy.of(errors).raising or p.is_file():
+        return None
+    return runs([f.stat().st_size for _, f in _scenes(p)], n)
 
 
 def _start(path, class_field, image_field, images) -> tuple[Path, Path, Dataset]:
@@ -377,25 +408,39 @@ def _model_errors(items: Iterator[Item], p: Path) -> Iterator[Item]:
         raise InputError(str(exc), p) from None
 
 
-def _first_categories(r: Reader, scenes: list) -> list[Category]:
-    """The categories a raising read of ``scenes`` ends with: each vector file's declared ones and its
+def _first_categories(r: Reader, scenes: list, at: tuple = ()) -> tuple[dict, SegmillError | None]:
+    """The categories a raising read of ``scenes`` ends with, in ``r``: each vector file's declared ones and its
     features' classes, in reading order. It stops at the first file or feature the read refuses (the read
-    raises there, or before, whatever the categories)."""
+    raises there, or before, whatever the categories).
+
+    Returns
+    -------
+    (dict, SegmillError or None)
+        ``{k: (categories, by name, by id)}`` as they were before the ``k``-th scene, for ``k`` in ``at``
+        (copies; ``len(scenes)``: at the end), and the error that stopped the pass.
+    """
+    marks: dict = {}
     try:
-        for _, f in scenes:
+        for k, (_, f) in enumerate([*scenes, (None, None)]):
+            if k in at:
+                marks[k] = copy.deepcopy((r.cats, r.by_name, r.by_id))
+            if f is None:
+                break
             doc = _load_collection(f)
             r.categories(doc, f)
             for i, feat in enumerate(doc["features"]):
                 rec = f"feature {i}"
                 r.category(properties(feat, f, rec), f, rec)
-    except SegmillError:
-        pass
-    return r.cats
+    except SegmillError as exc:
+        return marks, exc
+    return marks, None
 
 
-def _streamed_items(r: Reader, scenes: list, expected: list, p: Path) -> Iterator[Item]:
-    """The items of :func:`_folder_items` under ``raise``; their categories must be the first pass's."""
-    yield from _model_errors(_folder_items(r, scenes), p)
+def _streamed_items(r: Reader, scenes: list, expected: list, p: Path, start: int = 0,
+                    stop: int | None = None) -> Iterator[Item]:
+    """The items of :func:`_folder_items` under ``raise`` (the scenes ``start:stop``); their categories must be
+    the first pass's where they stop."""
+    yield from _model_errors(_folder_items(r, scenes, start, stop), p)
     if r.cats != expected:
         raise InputError("the vector files changed while they were read", p)
 
@@ -407,6 +452,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
