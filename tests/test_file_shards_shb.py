@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from segmill.distributed.shards import plan
+from segmill.distributed.shards import PositionRange, plan
+from segmill.errors import InputError
 from segmill.formats import formats
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")  # rasterio's
@@ -34,7 +35,25 @@ def _load(name: str):
 
 F = _load("test_file_shards")
 same_in_parts = F.same_in_parts
-CUT = ("nifti", "nrrd", "dicom_seg", "geojson")
+
+
+def same_or_whole(path, fmt: str, **options) -> bool:
+    """``same_in_parts``, unless the format reads ``path`` whole (its ``shards`` gives ``None``: cut by positions,
+    as every format is); whether it was cut."""
+    spec = formats()[fmt]
+    try:
+        own = spec.stream(path, **options) is None or spec.shards(path, 4, **options) is not None
+    except InputError:  # refused before any item (same_in_parts opens the stream unguarded): so are the parts
+        for workers in (1, 2, 3):
+            with pytest.raises(InputError):
+                F.parts_read(path, fmt, workers, **options)
+        return True
+    if not own:
+        assert all(isinstance(s.selection, PositionRange) for s in plan(path, fmt, options, 2))
+        return False
+    same_in_parts(path, fmt, **options)
+    return True
+CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat")
 
 
 @pytest.mark.parametrize("fmt", CUT)
@@ -186,3 +205,35 @@ def test_a_geojson_part_keeps_the_whole_reads_image_numbers_and_categories(scene
     items = list(items)
     assert [i.id for i in items] == [4] and items[0].annotations[0].id == 50
     assert [c.name for c in header.categories] == ["field", "building", "water", "road3"]
+
+
+# ------------------------------------------------------------------ CVAT images
+CL = _load("test_cvat_label_studio_read_stream")  # its built CVAT and Label Studio sets (the malformed ones too)
+
+
+@pytest.mark.parametrize("options", [{}, {"errors": "skip"}, {"split_groups": True}, {"raster": "pil"}])
+def test_every_cvat_fixture_and_built_set_in_parts_is_the_whole_stream(tmp_path, options):
+    cases = CL._cvat_cases(tmp_path)
+    cut = {path.name for path in sorted((FIXTURES / "cvat").iterdir()) if same_or_whole(path, "cvat", **options)}
+    cut |= {name for name, path in cases.items() if same_or_whole(path, "cvat", **options)}
+    assert len(plan(cases["good"], "cvat", options, 2)) == 8
+    assert {"good", "subsets", "bad_shape", "undeclared", "escape", "track", "no_meta", "empty"} <= cut
+
+
+def test_cvat_sets_whose_item_ids_may_repeat_are_read_whole(tmp_path):
+    cases = CL._cvat_cases(tmp_path)
+    for name in ("dup_ids", "dup_then_bad"):  # "01" is id 1 again: in two parts, neither would see it
+        assert formats()["cvat"].shards(cases[name], 4) is None
+    assert formats()["cvat"].shards(cases["good"], 4, errors="keep") is None
+
+
+def test_a_cvat_part_keeps_positions_and_numbers_from_the_selections_first_id(tmp_path):
+    from segmill.formats import cvat
+
+    f = CL._cvat_cases(tmp_path)["good"]
+    sel = {**cvat.shards(f, 4)[2], "first_annotation_id": 1000}
+    _, items = cvat.stream(f, selection=sel)
+    items = list(items)
+    assert [i.id for i in items] == list(range(sel["start"], sel["stop"]))
+    ids = [a.id for it in items for a in it.annotations]
+    assert ids[0] == 1000 and ids == list(range(1000, 1000 + len(ids)))

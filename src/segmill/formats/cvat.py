@@ -44,6 +44,7 @@ from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
 from ._cvat_xml import Images, images, parse_xml
+from ._file_runs import chosen, first_annotation_id, runs
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
 from ._perfile_stream import validated
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -63,7 +64,7 @@ register_codes(
     "instance classes": ("L505",),
 })
 
-__all__ = ["detect", "read", "stream", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
+__all__ = ["detect", "read", "shards", "stream", "write", "decode_mask_rle", "encode_mask_rle", "SHAPES"]
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask")
 _COMMON = ("label", "occluded", "z_order", "group_id", "source")
@@ -154,14 +155,16 @@ def _start(top, f: Path, raster: str, policy: ErrorPolicy):
     return ds, cat_by_name
 
 
-def _items(elements, repeated: bool, f: Path, cat_by_name: dict, policy: ErrorPolicy, how: tuple):
+def _items(elements, repeated: bool, f: Path, cat_by_name: dict, policy: ErrorPolicy, how: tuple,
+           selection: dict | None = None):
     """Yield the item of each ``<image>`` in turn, annotation ids 1, 2, ...; ``how`` is ``(raster, split_groups)``.
 
-    ``repeated``: whether some ``id`` is on two images (item ids then say the subset).
+    ``repeated``: whether some ``id`` is on two images (item ids then say the subset). ``selection``: the
+    images ``start:stop`` only (positions kept), annotation ids from its first id.
     """
     raster, split_groups = how
-    next_ann = 1
-    for n, im in enumerate(elements):
+    next_ann = first_annotation_id(selection)
+    for n, im in chosen(enumerate(elements), selection):
         rec = f"image id {brief(im.get('id'))} name {brief(im.get('name'))}"
         try:
             item = _item(im, n, repeated, f.parent, f, rec, check_path=not policy.keeping)
@@ -181,7 +184,8 @@ def _items(elements, repeated: bool, f: Path, cat_by_name: dict, policy: ErrorPo
         yield item
 
 
-def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool = False):
+def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool = False,
+           selection: dict | None = None):
     """The header and a generator of the items, one ``<image>`` at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -193,7 +197,8 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     ``<image>`` as it ends. A ``<track>`` (CVAT for video, whose tracks span
     frames) is refused before any item, as :func:`read` refuses it. ``None``
     (read whole) for ``errors="keep"``, which keeps repeated image ids that
-    a stream refuses.
+    a stream refuses. ``selection``: one part of :func:`shards`, a run of the
+    ``<image>`` elements (the second pass parses the file up to its end).
     """
     policy = ErrorPolicy.of(errors)
     check_choice("raster", raster, RASTER_RULES)
@@ -209,8 +214,30 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
         seen.add(raw)
     del seen
     ds, cat_by_name = _start(head.root, f, raster, policy)
-    items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups))
+    items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups), selection)
     return ds, validated(items, ds.categories, f, ids=True)
+
+
+def shards(path, n: int, errors: str = "raise", raster: str = "coco",
+           split_groups: bool = False) -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of ``<image>`` elements of about equal text (attributes).
+
+    ``None`` where :func:`stream` reads whole, and where two images would
+    have one item id (a duplicate a part could not see in another part: the
+    stream, read whole, refuses it). Annotation ids run across the whole
+    file: a part numbers from 1 and a sharded run renumbers.
+    """
+    policy = ErrorPolicy.of(errors)
+    check_choice("raster", raster, RASTER_RULES)
+    if policy.keeping:
+        return None
+    keys, sizes = [], []
+    for im in images(_xml_file(path), Images()):
+        keys.append((im.get("id"), im.get("subset")))
+        sizes.append(sum(1 + len(el.text or "") + sum(map(len, el.attrib.values())) for el in im.iter()))
+    repeated = len({raw for raw, _ in keys}) != len(keys)
+    ids = {_image_id(raw, subset, k, repeated) for k, (raw, subset) in enumerate(keys)}
+    return runs(sizes, n) if len(ids) == len(keys) else None
 
 
 def _tag(el) -> str:
@@ -307,16 +334,22 @@ def _item(im, n, repeated, root_dir, f, rec, check_path=True):
     h = _int_attr(im, "height", f, rec)
     h, w = image_size(h, w, f, rec)
     raw_id = im.get("id")
-    try:
-        iid = int_in(int(raw_id), "id", lo=_INT64[0], hi=_INT64[1])
-    except (TypeError, ValueError, InputError):  # no id, text, or beyond 64 bits: kept as found
-        iid = raw_id if raw_id else n
-    if repeated:
-        iid = f"{subset or ''}/{raw_id}"
+    iid = _image_id(raw_id, subset, n, repeated)
     extra = {k: v for k, v in im.attrib.items() if k not in ("id", "name", "width", "height", "subset")}
     item = Item(iid, rel, w, h, split=subset)
     item.origin = ("cvat", {"id": raw_id, **extra})
     return item
+
+
+def _image_id(raw_id, subset, n: int, repeated: bool):
+    """The item id of the ``n``-th ``<image>``: ``"<subset>/<id>"`` when ids repeat, else its integer id, else
+    its id as found (no id, text, or beyond 64 bits), else ``n``."""
+    if repeated:
+        return f"{subset or ''}/{raw_id}"
+    try:
+        return int_in(int(raw_id), "id", lo=_INT64[0], hi=_INT64[1])
+    except (TypeError, ValueError, InputError):
+        return raw_id if raw_id else n
 
 
 def _floats(text, f, rec):
@@ -431,6 +464,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
