@@ -53,7 +53,7 @@ def same_or_whole(path, fmt: str, **options) -> bool:
         return False
     same_in_parts(path, fmt, **options)
     return True
-CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat")
+CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat", "label_studio")
 
 
 @pytest.mark.parametrize("fmt", CUT)
@@ -237,3 +237,40 @@ def test_a_cvat_part_keeps_positions_and_numbers_from_the_selections_first_id(tm
     assert [i.id for i in items] == list(range(sel["start"], sel["stop"]))
     ids = [a.id for it in items for a in it.annotations]
     assert ids[0] == 1000 and ids == list(range(1000, 1000 + len(ids)))
+
+
+# ------------------------------------------------------------------ Label Studio tasks
+@pytest.mark.parametrize("options", CL.LS_OPTIONS)
+def test_every_label_studio_export_in_parts_is_the_whole_stream(tmp_path, options):
+    cases = CL._ls_cases(tmp_path)
+    for name, path in [*cases.items(), ("tasks", FIXTURES / "label_studio" / "tasks.json")]:
+        same_in_parts(path, "label_studio", **options)
+        if name in CL.WHOLE:  # read whole: cut by positions
+            assert formats()["label_studio"].shards(path, 4, **options) is None
+    assert len(plan(cases["good"], "label_studio", options, 2)) == 8
+    for errors in ("skip", "keep"):
+        assert formats()["label_studio"].shards(cases["good"], 4, errors=errors, **options) is None
+
+
+def test_a_duplicate_task_id_in_a_later_part_is_refused_there(tmp_path):
+    from segmill.formats import label_studio
+
+    path = CL._ls_cases(tmp_path)["dup_ids"]  # the 10th task has the id of the 3rd
+    sels = label_studio.shards(path, 8)
+    late = next(s for s in sels if s["start"] <= 9 < s["stop"])
+    assert late["start"] > 2
+    with pytest.raises(InputError, match="duplicate task id 3"):
+        list(label_studio.stream(path, selection=late)[1])
+
+
+def test_a_label_studio_part_keeps_positions_and_numbers_from_the_selections_first_id(tmp_path):
+    from segmill.formats import label_studio
+
+    path = CL._ls_cases(tmp_path)["no_ids"]  # no id: a task's item id is its position from 1
+    sel = {**label_studio.shards(path, 4)[2], "first_annotation_id": 1000}
+    header, items = label_studio.stream(path, selection=sel)
+    items = list(items)
+    assert [i.id for i in items] == list(range(sel["start"] + 1, sel["stop"] + 1))
+    ids = [a.id for it in items for a in it.annotations]
+    assert ids[0] == 1000 and ids == list(range(1000, 1000 + len(ids)))
+    assert [c.name for c in header.categories] == ["cat", "dog", "bird", "owl", "fox"]

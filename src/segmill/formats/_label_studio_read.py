@@ -111,10 +111,11 @@ class Reader:
         self.seen: set = set()  # task ids
         self.left_out = 0  # tasks the annotator asked for has no annotation of (not theirs to compare)
 
-    def items(self, tasks):
-        """Yield the item of each task in turn (a bad task raises, or is dropped when lenient)."""
+    def items(self, tasks, first: int = 0):
+        """Yield the item of each task in turn (a bad task raises, or is dropped when lenient); ``first``: the
+        position of the first one in the list."""
         s = self.s
-        for k, task in enumerate(tasks):
+        for k, task in enumerate(tasks, first):
             rec = task_record(task, k)
             try:
                 item = self.task(task, k, rec)
@@ -155,7 +156,7 @@ class Reader:
         s = self.s
         if not isinstance(task, dict):
             raise InputError(f"a task must be an object, got {brief(task)}", s.path, rec)
-        tid = hashable_id(task["id"], "task id", s.path, rec) if "id" in task else k + 1
+        tid = self.task_id(task, k, rec)
         if tid in self.seen and not s.policy.keeping:
             raise InputError(f"duplicate task id {brief(tid)}", s.path, rec)
         self.seen.add(tid)
@@ -176,6 +177,10 @@ class Reader:
             if g["read"]:
                 item.annotations.extend(self._group_annotations(g, size, rec))
         return item
+
+    def task_id(self, task: dict, k: int, rec: str):
+        """The item id of the ``k``-th task (from 0): its ``id``, else its position from 1."""
+        return hashable_id(task["id"], "task id", self.s.path, rec) if "id" in task else k + 1
 
     def _file_name(self, ref: str, rec: str) -> str:
         name = local_name(ref)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from itertools import islice
 
 import numpy as np
 
@@ -33,10 +34,11 @@ from .. import jsonio
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
 from ..model import Category, Dataset
+from ._file_runs import first_annotation_id, runs
 from ._label_studio_read import ReadSettings, Reader, header, task_record
 from ._label_studio_tasks import layout_of
 
-__all__ = ["stream_tasks"]
+__all__ = ["shard_tasks", "stream_tasks"]
 
 #: Bytes read per block while scanning; spans found per call of the scan.
 BLOCK = 1 << 20
@@ -50,10 +52,16 @@ class _Unstreamable(Exception):
     """The scan cannot vouch for the file: read it whole (not an error by itself)."""
 
 
-def stream_tasks(s: ReadSettings) -> tuple[Dataset, Iterator] | None:
-    """The header and the items of the export at ``s.path`` (raising mode), or ``None`` to read it whole."""
+def stream_tasks(s: ReadSettings, selection: dict | None = None) -> tuple[Dataset, Iterator] | None:
+    """The header and the items of the export at ``s.path`` (raising mode), or ``None`` to read it whole.
+
+    ``selection``: the tasks ``start:stop`` only (see :mod:`segmill.formats._file_runs`), their annotations
+    numbered from its first id; the first pass still parses every task (the categories), and keeps the ids
+    of the tasks before the run (a later task of one of them is the read's duplicate).
+    """
+    start, stop = (0, None) if selection is None else (selection["start"], selection["stop"])
     try:
-        names, left_out = _first_pass(s)
+        names, left_out, seen, _ = _first_pass(s, start)
     except _Unstreamable:
         return None
     s.layout = "json"
@@ -61,41 +69,65 @@ def stream_tasks(s: ReadSettings) -> tuple[Dataset, Iterator] | None:
     ds.categories = [Category(k, name) for k, name in enumerate(names, 1)]
     if left_out:
         ds.meta["label_studio_left_out"] = left_out
-    return ds, _items(s, ds.categories)
+    reader = Reader(s, ds.categories)
+    reader.seen, reader.next_id = seen, first_annotation_id(selection)
+    return ds, _items(reader, start, stop)
 
 
-def _first_pass(s: ReadSettings) -> tuple[list[str], int]:
-    """``(labels in order of first appearance, tasks left out)``; :class:`_Unstreamable` when read whole."""
+def shard_tasks(s: ReadSettings, n: int) -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream_tasks`: runs of tasks of about equal bytes, or ``None`` where
+    the stream reads the file whole."""
+    try:
+        sizes = _first_pass(s, 0, sizes=True)[3]
+    except _Unstreamable:
+        return None
+    return runs(sizes, n)
+
+
+def _first_pass(s: ReadSettings, before: int = 0, sizes: bool = False) -> tuple[list[str], int, set, list]:
+    """``(labels in order of first appearance, tasks left out, ids of the tasks before the ``before``-th, bytes of
+    each task when ``sizes``)``; :class:`_Unstreamable` when read whole."""
     reader = Reader(s)
     found: dict = {}
     left_out = 0
     layout = None
-    for k, task in enumerate(_tasks(s.path, checked=True)):
+    seen, spans = set(), []
+    for k, (task, size) in enumerate(_tasks(s.path, checked=True)):
         if layout is None and isinstance(task, dict):
             layout = layout_of(task)
             if layout != "json":
                 raise _Unstreamable
+        if sizes:
+            spans.append(size)
+        rec = task_record(task, k)
+        if k < before and isinstance(task, dict):
+            try:
+                seen.add(reader.task_id(task, k, rec))
+            except InputError:  # the read refuses the task, before the run
+                pass
         try:
-            out, names = reader.labels(task, task_record(task, k))
+            out, names = reader.labels(task, rec)
         except InputError:  # the read refuses the task (whatever the categories)
             continue
         left_out += out
         found.update(dict.fromkeys(names))
-    return list(found), left_out
+    return list(found), left_out, seen, spans
 
 
-def _items(s: ReadSettings, cats: list[Category]):
-    """The items of the reader, the categories found first; a new one means the file changed."""
-    n = len(cats)
-    for item in Reader(s, cats).items(_tasks(s.path, checked=False)):
-        if len(cats) != n:
-            raise InputError("the export changed while it was read", s.path)
+def _items(reader: Reader, start: int = 0, stop: int | None = None):
+    """The items of the reader (the tasks ``start:stop``), the categories found first; a new one means the file
+    changed."""
+    n = len(reader.cats)
+    tasks = islice((task for task, _ in _tasks(reader.s.path, checked=False)), start, stop)
+    for item in reader.items(tasks, start):
+        if len(reader.cats) != n:
+            raise InputError("the export changed while it was read", reader.s.path)
         yield item
 
 
 def _tasks(path, checked: bool) -> Iterator:
-    """Each task of the list, parsed; ``checked``: the text around them too (else :class:`_Unstreamable`),
-    else what no longer scans or parses means the file changed."""
+    """``(task, bytes)`` of each task of the list, parsed; ``checked``: the text around them too (else
+    :class:`_Unstreamable`), else what no longer scans or parses means the file changed."""
     try:
         yield from _scanned_tasks(path, checked)
     except (_Unstreamable, OSError):  # (not a file: the whole read says so)
@@ -116,7 +148,7 @@ def _scanned_tasks(path, checked: bool) -> Iterator:
             gap, text = data[: start - at], data[start - at:]
             if gap.strip(_SPACE) != (b"," if at > scan.value[0] + 1 else b"") or text[0] not in _STARTS:
                 raise _Unstreamable  # text the scan passes over (a byte-order mark) would be read as the task's
-            yield _parsed(text, path)
+            yield _parsed(text, path), end - start
             at = end
         if checked:
             scan.closed(fd, at)

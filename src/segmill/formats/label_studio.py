@@ -44,7 +44,7 @@ from ..losses import register_codes
 from ..model import Dataset
 from . import NO, Detection, FormatSpec, register_format
 from ._label_studio_read import ReadSettings, read_tasks
-from ._label_studio_stream import stream_tasks
+from ._label_studio_stream import shard_tasks, stream_tasks
 from ._label_studio_write import write, write_stream
 from ._perfile_stream import validated
 from .options import ERRORS, Option
@@ -69,7 +69,7 @@ register_codes(
     "pixels": ("L806", "L808"),
 })
 
-__all__ = ["detect", "read", "stream", "write", "by_annotator"]
+__all__ = ["detect", "read", "shards", "stream", "write", "by_annotator"]
 
 #: Bytes of a file's head the detector reads.
 _HEAD = 8192
@@ -136,7 +136,8 @@ def read(path, errors: str = "raise", annotations: str = "all", predictions: boo
     return read_tasks(ReadSettings.of(path, errors, annotations, predictions, image_root))
 
 
-def stream(path, errors: str = "raise", annotations: str = "all", predictions: bool = False, image_root=None):
+def stream(path, errors: str = "raise", annotations: str = "all", predictions: bool = False, image_root=None,
+           selection: dict | None = None):
     """The header and a generator of the items, one task at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -148,16 +149,29 @@ def stream(path, errors: str = "raise", annotations: str = "all", predictions: b
     on the regions every task drops or keeps; for a JSON-MIN export, whose
     records of one task may lie anywhere in the file; for one task; and for
     JSON the stream cannot vouch for (invalid JSON, whose message names its
-    line in the whole file).
+    line in the whole file). ``selection``: one part of :func:`shards`, a run
+    of the tasks (the first pass still parses every task).
     """
     s = ReadSettings.of(path, errors, annotations, predictions, image_root)
     if not s.policy.raising:
         return None
-    parts = stream_tasks(s)
+    parts = stream_tasks(s, selection)
     if parts is None:
         return None
     ds, items = parts
     return ds, validated(items, ds.categories, s.path)
+
+
+def shards(path, n: int, errors: str = "raise", annotations: str = "all", predictions: bool = False,
+           image_root=None) -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of tasks of about equal bytes of JSON.
+
+    ``None`` where :func:`stream` reads whole (the file is parsed once to
+    tell). Annotation ids run across the whole export: a part numbers from 1
+    and a sharded run renumbers.
+    """
+    s = ReadSettings.of(path, errors, annotations, predictions, image_root)
+    return shard_tasks(s, n) if s.policy.raising else None
 
 
 def by_annotator(path, **options) -> dict:
@@ -185,6 +199,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,
