@@ -53,7 +53,7 @@ def same_or_whole(path, fmt: str, **options) -> bool:
         return False
     same_in_parts(path, fmt, **options)
     return True
-CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat", "label_studio")
+CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat", "label_studio", "mapillary")
 
 
 @pytest.mark.parametrize("fmt", CUT)
@@ -274,3 +274,57 @@ def test_a_label_studio_part_keeps_positions_and_numbers_from_the_selections_fir
     ids = [a.id for it in items for a in it.annotations]
     assert ids[0] == 1000 and ids == list(range(1000, 1000 + len(ids)))
     assert [c.name for c in header.categories] == ["cat", "dog", "bird", "owl", "fox"]
+
+
+# ------------------------------------------------------------------ Mapillary images
+M = _load("test_mapillary_ade20k_stream")  # its grown Mapillary set and its breakers
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory) -> Path:
+    return M.mv_grown(tmp_path_factory.mktemp("mv") / "mv")
+
+
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+@pytest.mark.parametrize("version, source", M.MV_CHOICES + [(None, "auto")])
+def test_mapillary_sets_in_parts_are_the_whole_stream(grown, version, source, errors):
+    for path in (M.MV, grown, grown / "training"):
+        assert same_or_whole(path, "mapillary", version=version, source=source, errors=errors)
+    if version != "v1.2":  # (grown in v2.0 only)
+        assert len(plan(grown, "mapillary", {"version": version, "source": source}, 2)) == 8
+    assert formats()["mapillary"].shards(grown, 4, errors="keep") is None
+
+
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+@pytest.mark.parametrize("breaker", sorted(M.PANOPTIC_BREAKERS))
+def test_a_bad_panoptic_json_in_parts_is_the_whole_stream(grown, tmp_path, breaker, errors):
+    root = tmp_path / "mv"
+    shutil.copytree(grown, root)
+    M.PANOPTIC_BREAKERS[breaker](root)
+    for path in (root, root / "training"):
+        same_or_whole(path, "mapillary", source="panoptic", errors=errors)
+    if breaker in ("repeated_image", "repeated_then_bad"):  # one image named twice: read whole
+        assert formats()["mapillary"].shards(root, 4, source="panoptic") is None
+
+
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+@pytest.mark.parametrize("source, ext", [("instances", "png"), ("labels", "png"), ("panoptic", "png"),
+                                         ("polygons", "json")])
+def test_a_bad_mapillary_file_in_parts_is_the_whole_stream(grown, tmp_path, source, ext, errors):
+    root = tmp_path / "mv"
+    shutil.copytree(grown, root)
+    M._bad_png(root / "training" / "v2.0" / source / f"a05.{ext}")
+    assert same_or_whole(root, "mapillary", source=source, errors=errors)
+
+
+def test_a_mapillary_part_reads_only_its_panoptic_records(grown, monkeypatch):
+    from segmill.formats import mapillary
+
+    seen = []
+    real = mapillary._panoptic_item
+    monkeypatch.setattr(mapillary, "_panoptic_item", lambda *a: seen.append(a[3][0]) or real(*a))
+    sel = {**mapillary.shards(grown, 4, source="panoptic")[1], "first_annotation_id": 500}
+    _, items = mapillary.stream(grown, source="panoptic", selection=sel)
+    items = list(items)
+    assert seen == list(range(sel["start"], sel["stop"])) and len(items) == len(seen)  # training comes first
+    assert items[0].annotations[0].id == 500

@@ -41,12 +41,17 @@ class WholeDoc:
         """``(position of the first, records)``: here the ``images`` value, whatever it is (absent: ``[]``)."""
         yield 0, self.top.get("images", [])
 
-    def records(self, jf) -> Iterator[tuple[int, object]]:
-        """``(position, record)`` of the ``annotations`` list (checked to be one before it is iterated)."""
+    def count(self, jf) -> int:
+        """How many ``annotations`` records there are (the list checked to be one)."""
         records = self.top.get("annotations") if type(self.top) is dict else None
         if type(records) is not list:
             raise InputError("a panoptic JSON needs an 'annotations' list", jf)
-        return enumerate(records)
+        return len(records)
+
+    def records(self, jf, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, object]]:
+        """``(position, record)`` of the ``annotations`` list (those ``start:stop``), checked to be one first."""
+        self.count(jf)
+        return enumerate(self.top["annotations"][start:stop], start)
 
 
 class IndexedDoc:
@@ -62,21 +67,26 @@ class IndexedDoc:
     def __init__(self, path: Path, top: dict, images, annotations, stamp: tuple):
         self.path, self.top, self.images, self.annotations, self._stamp = path, top, images, annotations, stamp
 
-    def _runs(self, spans, what: str, size: int) -> Iterator[tuple[int, list]]:
-        for a in range(0, len(spans), size):
+    def _runs(self, spans, what: str, size: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, list]]:
+        stop = len(spans) if stop is None else min(stop, len(spans))
+        for a in range(start, stop, size):
             with open(self.path, "rb") as f:
                 if _stamp(f) != self._stamp:
                     raise InputError("the file changed while it was read", self.path)
-                recs, _ = _records(f.fileno(), spans, a, min(a + size, len(spans)), self.path, what)
+                recs, _ = _records(f.fileno(), spans, a, min(a + size, stop), self.path, what)
             yield a, recs
 
     def image_runs(self) -> Iterator[tuple[int, list]]:
         """``(position of the first, records)`` of the ``images`` array, a run at a time."""
         return self._runs(self.images, "images", RUN)
 
-    def records(self, jf) -> Iterator[tuple[int, object]]:
-        """``(position, record)`` of the ``annotations`` array, a few records read at a time."""
-        return ((a + k, rec) for a, recs in self._runs(self.annotations, "annotations", BATCH)
+    def count(self, jf) -> int:
+        """How many ``annotations`` records there are."""
+        return len(self.annotations)
+
+    def records(self, jf, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, object]]:
+        """``(position, record)`` of the ``annotations`` array (those ``start:stop``), a few read at a time."""
+        return ((a + k, rec) for a, recs in self._runs(self.annotations, "annotations", BATCH, start, stop)
                 for k, rec in enumerate(recs))
 
 

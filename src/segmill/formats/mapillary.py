@@ -58,12 +58,13 @@ from ._mapillary_json import (
     polygon_size,
     segments,
 )
+from ._file_runs import first_annotation_id, runs
 from ._mapillary_panoptic import load as panoptic_doc
 from ._perfile_stream import validated
 from ._png import read_png
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
 
-__all__ = ["detect", "read", "stream", "VERSIONS", "SOURCES"]
+__all__ = ["detect", "read", "shards", "stream", "VERSIONS", "SOURCES"]
 
 VERSIONS = ("v1.2", "v2.0")
 SOURCES = ("auto", "instances", "panoptic", "labels", "polygons")
@@ -207,7 +208,7 @@ def _start(path, version, source: str, policy: ErrorPolicy, raster: str):
 
 
 def stream(path, *, version: str | None = None, source: str = "auto", errors: str = "raise",
-           raster: str = "coco"):
+           raster: str = "coco", selection: dict | None = None):
     """The header and the items, one image's files at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -219,13 +220,49 @@ def stream(path, *, version: str | None = None, source: str = "auto", errors: st
     Image ids are checked for repeats as :func:`read` checks them (a set of
     the ids seen). ``None`` (read whole) for ``errors="keep"``, where the
     read checks nothing after its files (an image id may repeat).
+    ``selection``: one part of :func:`shards`, a run of the images across
+    the splits (a panoptic JSON of a split the part reaches is indexed
+    whole, its image sizes read; only the part's records are read back).
     """
     policy = ErrorPolicy.of(errors)
     if policy.keeping:
         return None
     p, splits, rd = _start(path, version, source, policy, raster)
     rd.streaming = True
-    return rd.ds, validated(_items(splits, rd), rd.ds.categories, p, ids=True)  # read's message for a repeat
+    # read's message for a repeat
+    return rd.ds, validated(_items(splits, rd, selection), rd.ds.categories, p, ids=True)
+
+
+def shards(path, n: int, *, version: str | None = None, source: str = "auto", errors: str = "raise",
+           raster: str = "coco") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of images of about equal bytes, across the splits.
+
+    An image's size is its file's (a map, a polygons JSON); the images of a
+    panoptic JSON (its annotation records) count alike, as does a panoptic
+    JSON refused whole (one unit: its drop or error). ``None`` where
+    :func:`stream` reads whole, and where two records of a panoptic JSON
+    name one image (a repeated item id a part could not see in another
+    part: the stream, read whole, refuses it). Annotation ids run across
+    the whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    policy = ErrorPolicy.of(errors)
+    if policy.keeping:
+        return None
+    _, splits, rd = _start(path, version, source, policy, raster)
+    rd.streaming = True
+    sizes: list = []
+    for split, d in _folders(splits, rd):
+        if rd.source != "panoptic":
+            sizes += [f.stat().st_size for f in _files(rd.root, d, "*.json" if rd.source == "polygons" else "*.png")]
+            continue
+        count, read = _panoptic_units(split, d, rd)
+        sizes += [1] * count
+        if hasattr(read, "doc"):
+            names = [rec.get("file_name") for _, rec in read.doc.records(read.jf) if type(rec) is dict]
+            stems = [Path(x).stem for x in names if isinstance(x, str)]
+            if len(set(stems)) != len(stems):
+                return None
+    return runs(sizes, n)
 
 
 def _version(root: Path, splits: list, version, p: Path) -> tuple[str, list]:
@@ -256,24 +293,47 @@ def _source(splits: list, version: str, source: str, p: Path) -> str:
     return source
 
 
-def _items(splits: list, rd: _Read):
+def _items(splits: list, rd: _Read, selection: dict | None = None):
     """Yield the items of every split folder in turn, from its ``<version>/<source>`` files; a bad one dropped
-    or raised."""
+    or raised. ``selection``: the units ``start:stop`` only (:func:`_units`), annotation ids from its first id."""
+    start, stop = (0, None) if selection is None else (selection["start"], selection["stop"])
+    rd.next_id = first_annotation_id(selection)
+    at = 0
+    for split, d in _folders(splits, rd):
+        if stop is not None and at >= stop:
+            return
+        n, read = _units(split, d, rd)
+        a, b = max(start - at, 0), n if stop is None else min(stop - at, n)
+        if a < b:
+            yield from read(a, b)
+        at += n
+
+
+def _folders(splits: list, rd: _Read):
+    """``(split, its <version>/<source> folder)`` of every split that has one, in reading order."""
     for split in splits:
         d = split / rd.version / rd.source
-        if not d.is_dir():
-            continue
-        if rd.source == "panoptic":
-            yield from _panoptic_items(split, d, rd)
-            continue
-        pattern = "*.json" if rd.source == "polygons" else "*.png"
-        for f in _files(rd.root, d, pattern):
+        if d.is_dir():
+            yield split, d
+
+
+def _units(split: Path, d: Path, rd: _Read) -> tuple:
+    """``(n, read)``: a split folder's units (its files; a panoptic JSON's annotation records, or the JSON
+    itself when it is refused whole) and ``read(a, b)``, yielding the items of the units ``a:b``."""
+    if rd.source == "panoptic":
+        return _panoptic_units(split, d, rd)
+    files = _files(rd.root, d, "*.json" if rd.source == "polygons" else "*.png")
+
+    def read(a: int, b: int):
+        for f in files[a:b]:
             try:
                 item = _polygons_item(split, f, rd) if rd.source == "polygons" else _map_item(split, f, rd)
             except InputError as exc:
                 rd.policy.drop(exc)
                 continue
             yield item
+
+    return len(files), read
 
 
 def _files(root: Path, d: Path, pattern: str) -> list[Path]:
@@ -303,30 +363,43 @@ def _map_item(split: Path, f: Path, rd: _Read) -> Item:
     return item
 
 
-def _panoptic_items(split: Path, d: Path, rd: _Read):
-    """Yield the items of one ``panoptic/`` folder: its ``panoptic_*.json`` and the PNGs beside it."""
+def _panoptic_units(split: Path, d: Path, rd: _Read) -> tuple:
+    """``(n, read)`` of one ``panoptic/`` folder (see :func:`_units`): its ``panoptic_*.json`` and the PNGs
+    beside it; ``n`` is 1 (a unit dropped or raised) when the JSON is refused whole."""
     docs = _files(rd.root, d, "*.json")
     if len(docs) != 1:
-        rd.policy.drop(InputError(f"expected one panoptic JSON, found {len(docs)}", d))
-        return
+        return 1, _refused(InputError(f"expected one panoptic JSON, found {len(docs)}", d), rd)
     jf = docs[0]
     doc = panoptic_doc(jf, rd.streaming)
     try:
         cats = panoptic_categories(doc.top, rd.table, jf)
-        records = doc.records(jf)
+        n = doc.count(jf)
         sizes: dict = {}
         for start, images in doc.image_runs():
             _image_sizes(images, jf, start, sizes)
     except InputError as exc:
+        return 1, _refused(exc, rd)
+
+    def read(a: int, b: int):
+        for i, rec in doc.records(jf, a, b):
+            try:
+                item = _panoptic_item(split, d, jf, (i, rec), (cats, sizes), rd)
+            except InputError as exc:
+                rd.policy.drop(exc)
+                continue
+            yield item
+
+    read.doc, read.jf = doc, jf  # for shards: the records' file names
+    return n, read
+
+
+def _refused(exc: InputError, rd: _Read):
+    """``read(a, b)`` of a unit that is refused: no item, ``exc`` dropped (or raised)."""
+    def read(a: int, b: int):
         rd.policy.drop(exc)
-        return
-    for i, rec in records:
-        try:
-            item = _panoptic_item(split, d, jf, (i, rec), (cats, sizes), rd)
-        except InputError as exc:
-            rd.policy.drop(exc)
-            continue
-        yield item
+        yield from ()
+
+    return read
 
 
 def _image_sizes(images, jf, start: int, out: dict) -> None:
@@ -411,6 +484,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=None,
         output="dir",
         options=(
