@@ -26,14 +26,26 @@ HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_spec = importlib.util.spec_from_file_location("test_file_shards", HERE / "test_file_shards.py")
+F = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(F)
+_load = F._load
 
 
-F = _load("test_file_shards")
+def _optional(name: str):
+    """A test module whose extra may be missing: ``None`` then (the tests using it are skipped)."""
+    try:
+        return _load(name)
+    except pytest.skip.Exception:
+        return None
+
+
+V = _optional("test_volume_stream")  # its built volume folders and breakers (the medical extra)
+D = _optional("test_dicom_seg_stream")  # its SEG folder and breakers (the medical extra)
+GJ = _optional("test_geojson_read_stream")  # its built folder of five scenes and breakers (the geo extra)
+EXTRA = {"nifti": V, "nrrd": V, "dicom_seg": D, "geojson": GJ}
+needs = {name: pytest.mark.skipif(mod is None, reason="its extra is not installed")
+         for name, mod in (("volumes", V), ("dicom_seg", D), ("geojson", GJ))}
 same_in_parts = F.same_in_parts
 
 
@@ -53,7 +65,8 @@ def same_or_whole(path, fmt: str, **options) -> bool:
         return False
     same_in_parts(path, fmt, **options)
     return True
-CUT = ("nifti", "nrrd", "dicom_seg", "geojson", "cvat", "label_studio", "mapillary")
+CUT = [pytest.param(f, marks=pytest.mark.skipif(f in EXTRA and EXTRA[f] is None, reason="its extra is not installed"))
+       for f in ("nifti", "nrrd", "dicom_seg", "geojson", "cvat", "label_studio", "mapillary")]
 
 
 @pytest.mark.parametrize("fmt", CUT)
@@ -68,37 +81,28 @@ def test_the_fixture_in_parts_is_the_whole_stream(fmt):
 
 
 # ------------------------------------------------------------------ volumes
-V = _load("test_volume_stream")
-EXT = V.SAVE
+EXT = V.SAVE if V else {}
 
 
 @pytest.fixture(scope="module")
 def volumes(tmp_path_factory) -> dict:
-    """Five volumes per format (some sharing label values), with a label table."""
-    import numpy as np
-
-    out = {}
-    for fmt, ext in EXT.items():
-        root = tmp_path_factory.mktemp(f"{fmt}-vols")
-        rng = np.random.default_rng(7)
-        for k in range(5):
-            V._save(root / f"case{k}{ext}", V._volume(rng, labels=(1, 2, 3) if k < 2 else (2, 7)))
-        (root / "labels.json").write_text('{"1": "liver", "2": "spleen", "5": "unused"}')
-        out[fmt] = root
-    return out
+    """The stream tests' folders of four volumes per format (some sharing label values), with a label table."""
+    return V.built.__wrapped__(tmp_path_factory)
 
 
-@pytest.mark.parametrize("fmt", sorted(EXT))
-@pytest.mark.parametrize("options", V.OPTIONS)
+@needs["volumes"]
+@pytest.mark.parametrize("fmt", sorted(EXT) or ["nifti"])
+@pytest.mark.parametrize("options", V.OPTIONS if V else [{}])
 def test_built_volume_folders_in_parts_are_the_whole_stream(volumes, fmt, options):
-    assert len(plan(volumes[fmt], fmt, options, 2)) == 5  # a volume a part
+    assert len(plan(volumes[fmt], fmt, options, 2)) == 4  # a volume a part
     for errors in ("raise", "skip", "keep"):
         same_in_parts(volumes[fmt], fmt, errors=errors, **options)
 
 
-@pytest.mark.parametrize("fmt", sorted(EXT))
-@pytest.mark.parametrize("breaker", [V._garbage, V._truncated, V._negative, V._twice, V._huge])
-@pytest.mark.parametrize("at", [0, 2, 4])
+@needs["volumes"]
+@pytest.mark.parametrize("fmt", sorted(EXT) or ["nifti"])
+@pytest.mark.parametrize("breaker", [V._garbage, V._truncated, V._negative, V._twice, V._huge] if V else [None])
+@pytest.mark.parametrize("at", [0, 2, 3])
 def test_a_bad_volume_in_parts_is_the_whole_stream(volumes, tmp_path, monkeypatch, fmt, breaker, at):
     monkeypatch.setenv("SEGMILL_MAX_PIXELS", "1000000")
     root = tmp_path / fmt
@@ -109,16 +113,18 @@ def test_a_bad_volume_in_parts_is_the_whole_stream(volumes, tmp_path, monkeypatc
         same_in_parts(root, fmt, errors=errors, volume_instances="components", min_area=2)
 
 
+@needs["volumes"]
 def test_a_part_numbers_volumes_from_the_selections_first_id(volumes):
     from segmill.formats import nifti
 
-    sel = {**nifti.shards(volumes["nifti"], 5)[2], "first_annotation_id": 100}
+    sel = {**nifti.shards(volumes["nifti"], 4)[2], "first_annotation_id": 100}
     header, items = nifti.stream(volumes["nifti"], selection=sel)
     ids = [a.id for it in items for a in it.annotations]
     assert ids[0] == 100 and ids == list(range(100, 100 + len(ids)))
     assert {c.id for c in header.categories} >= {1, 2, 3, 5, 7, 9}  # every volume's values
 
 
+@needs["volumes"]
 def test_a_volume_changed_in_a_part_is_refused(volumes, tmp_path):
     import numpy as np
 
@@ -127,14 +133,12 @@ def test_a_volume_changed_in_a_part_is_refused(volumes, tmp_path):
 
     root = tmp_path / "v"
     shutil.copytree(volumes["nifti"], root)
-    sel = nifti.shards(root, 5)[3]
+    sel = nifti.shards(root, 4)[3]
     _, items = nifti.stream(root, selection=sel)
     V._save(root / "case3.nii.gz", np.full((9, 8, 5), 11, np.uint8))
     with pytest.raises(InputError, match="the volume files changed while they were read"):
         list(items)
 
-
-D = _load("test_dicom_seg_stream")  # its SEG folder and breakers
 
 
 def _seg_folder(root: Path) -> Path:
@@ -154,7 +158,9 @@ def _late_conflict(root: Path) -> None:
     D.D.make_seg(root / "d.dcm", D.D.binary_masks()[:2, ..., :1], ["kidney"])
 
 
-@pytest.mark.parametrize("breaker", [None, _late_conflict, D._conflict, D._truncated_header, D._truncated_pixels, D._twice])
+@needs["dicom_seg"]
+@pytest.mark.parametrize("breaker", [None, _late_conflict, *(
+    (D._conflict, D._truncated_header, D._truncated_pixels, D._twice) if D else ())])
 def test_dicom_seg_folders_in_parts_are_the_whole_stream(tmp_path, breaker):
     root = _seg_folder(tmp_path / "seg")
     if breaker is not None:
@@ -167,14 +173,12 @@ def test_dicom_seg_folders_in_parts_are_the_whole_stream(tmp_path, breaker):
 
 
 # ------------------------------------------------------------------ GeoJSON scenes
-GJ = _load("test_geojson_read_stream")  # its built folder of five scenes and its breakers
-
-
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory) -> Path:
     return GJ.built.__wrapped__(tmp_path_factory)
 
 
+@needs["geojson"]
 def test_a_geojson_folder_in_parts_is_the_whole_stream(scenes):
     assert len(plan(scenes, "geojson", {}, 2)) == 5  # a scene a part
     same_in_parts(scenes, "geojson")
@@ -187,7 +191,9 @@ def test_a_geojson_folder_in_parts_is_the_whole_stream(scenes):
     same_in_parts(one, "geojson")
 
 
-@pytest.mark.parametrize("breaker", [GJ._broken_json, GJ._no_class, GJ._bad_geometry, GJ._two_names, GJ._bad_crs,
+@needs["geojson"]
+@pytest.mark.parametrize("breaker", [None] if GJ is None else [
+                                     GJ._broken_json, GJ._no_class, GJ._bad_geometry, GJ._two_names, GJ._bad_crs,
                                      GJ._bad_scene, GJ._not_a_feature])
 @pytest.mark.parametrize("at", [0, 2, 4])
 def test_a_bad_scene_in_parts_is_the_whole_stream(scenes, tmp_path, breaker, at):
@@ -197,6 +203,7 @@ def test_a_bad_scene_in_parts_is_the_whole_stream(scenes, tmp_path, breaker, at)
     same_in_parts(root, "geojson")
 
 
+@needs["geojson"]
 def test_a_geojson_part_keeps_the_whole_reads_image_numbers_and_categories(scenes):
     from segmill.formats import geojson
 
@@ -328,3 +335,39 @@ def test_a_mapillary_part_reads_only_its_panoptic_records(grown, monkeypatch):
     items = list(items)
     assert seen == list(range(sel["start"], sel["stop"])) and len(items) == len(seen)  # training comes first
     assert items[0].annotations[0].id == 500
+
+
+# ------------------------------------------------------------------ a sharded convert (the CLI, a dask cluster)
+@pytest.fixture(scope="module")
+def client():
+    pytest.importorskip("distributed", reason="sharded runs need dask[distributed] (the segmill[dask] extra)")
+    from segmill.distributed import connect
+
+    with connect(2) as c:
+        yield c
+
+
+def _converted(src, fmt: str, dst: Path, *extra) -> tuple[dict, dict]:
+    import json
+
+    from click.testing import CliRunner
+
+    from segmill.cli import main
+
+    r = CliRunner().invoke(main, ["convert", str(src), str(dst), "--from", fmt, "--to", "coco", "--json", "-q",
+                                  *extra])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout), json.loads(dst.read_bytes())
+
+
+def test_a_sharded_convert_of_parts_equals_the_single_process(client, tmp_path, grown):
+    cases = [(grown, "mapillary"), (CL._cvat_cases(tmp_path / "c")["good"], "cvat"),
+             (CL._ls_cases(tmp_path / "l")["good"], "label_studio")]
+    if V is not None:
+        cases.append((FIXTURES / "nifti" / "basic", "nifti"))
+    for k, (src, fmt) in enumerate(cases):
+        assert not any(isinstance(s.selection, PositionRange) for s in plan(src, fmt, {}, 2)), fmt
+        one = _converted(src, fmt, tmp_path / f"one{k}.json")
+        two = _converted(src, fmt, tmp_path / f"two{k}.json", "--scheduler", client.scheduler.address)
+        one[0]["path"] = two[0]["path"] = None
+        assert one == two, fmt
