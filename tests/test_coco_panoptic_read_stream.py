@@ -40,9 +40,13 @@ same = partial(O.same_as_read, fmt=FMT)
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
-    """Panoptic folders written from one synthetic dataset: one JSON (``one``), two splits (``two``)."""
-    root = tmp_path_factory.mktemp("pan-built")
-    ds = O.synthetic(root)
+    return build(tmp_path_factory.mktemp("pan-built"))
+
+
+def build(root: Path, n: int = 7) -> dict:
+    """Panoptic folders written from one synthetic dataset of ``n`` images: one JSON (``one``), two splits
+    (``two``)."""
+    ds = O.synthetic(root, n)
     segmill.write(ds, root / "one", FMT)
     for k, item in enumerate(ds.items):
         item.split = ("train", "val")[k % 3 == 1]

@@ -38,10 +38,13 @@ same = partial(O.same_as_read, fmt=FMT)
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
-    """Folders written from one synthetic dataset: grey masks (``L``), RGB masks in two splits (``RGB``); an
-    image for some masks, an image without a mask."""
-    root = tmp_path_factory.mktemp("im-built")
-    ds = O.synthetic(root)
+    return build(tmp_path_factory.mktemp("im-built"))
+
+
+def build(root: Path, n: int = 7) -> dict:
+    """Folders written from one synthetic dataset of ``n`` images: grey masks (``L``), RGB masks in two splits
+    (``RGB``); an image for some masks, an image without a mask."""
+    ds = O.synthetic(root, n)
     segmill.write(ds, root / "L", FMT)
     for k, item in enumerate(ds.items):
         item.split = ("train", "val")[k % 3 == 1]

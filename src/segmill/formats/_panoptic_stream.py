@@ -67,11 +67,12 @@ class SplitIndex:
     spans: np.ndarray
     image_ids: np.ndarray
 
-    def image_records(self) -> Iterator[tuple[int, object]]:
-        """``(position, image record)`` of each image, parsed a run at a time when the items come."""
-        n = len(self.images)
+    def image_records(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, object]]:
+        """``(position, image record)`` of each image (those at positions ``start:stop``), parsed a run at a
+        time when the items come."""
+        n = len(self.images) if stop is None else min(stop, len(self.images))
         with _Reopened(self.path) as f:
-            for a in range(0, n, RUN):
+            for a in range(start, n, RUN):
                 recs, _ = _parsed(f.fileno(), self.images, a, min(a + RUN, n), self.path, "images")
                 yield from enumerate(recs, a)
 

@@ -46,6 +46,7 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
+from ._file_runs import first_annotation_id, runs
 from ._png import voc_colormap
 from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
@@ -236,7 +237,7 @@ def read(path, errors: str = "raise", labels=None) -> Dataset:
     return ds
 
 
-def stream(path, errors: str = "raise", labels=None):
+def stream(path, errors: str = "raise", labels=None, selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -246,15 +247,46 @@ def stream(path, errors: str = "raise", labels=None):
     headers (nothing decoded but a file whose header cannot say its mode
     exactly). ``None`` (read whole) for ``errors`` other than ``"raise"``,
     where that mode depends on which annotations the read drops.
+    ``selection``: one part of :func:`shards`, a run of the lines of the
+    lists in reading order (see :mod:`segmill.formats._file_runs`); the
+    mode still comes from every annotation, and the lines before the run
+    are parsed for their item ids (an image listed twice is refused by the
+    part of its second line).
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     root, lists, colors, ds = _start(path, policy, labels)
-    expected = _first_modes(root, lists, colors)
+    expected = _first_modes(root, _lines(lists), colors)
     _apply_modes(ds.meta, expected)
-    items = _streamed_items(root, lists, colors, len(ds.categories), expected)
+    if selection is not None:  # what the part's own annotations say, for the check that they did not change
+        expected = _first_modes(root, _lines(lists, selection), colors)
+    items = _streamed_items(root, lists, colors, len(ds.categories), expected, selection)
     return ds, validated(items, ds.categories, root)
+
+
+def shards(path, n: int, errors: str = "raise", labels=None) -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of list lines of about equal bytes (their annotations).
+
+    ``None`` where :func:`stream` reads whole. A line without an annotation
+    file found weighs 1. Annotation ids run across the whole dataset: a
+    part numbers from 1 and a sharded run renumbers.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    root, lists, _, _ = _start(path, policy, labels)
+    return runs([_line_bytes(root, lst, rec, line) for lst, rec, line in _lines(lists)], n)
+
+
+def _line_bytes(root: Path, lst: Path, rec: str, line: str) -> int:
+    """The bytes of the annotation a list line names (1 when it names none that is there)."""
+    try:
+        pair = parse_line(line, lst, rec)
+        mask = find_file(root, pair[1], lst, rec) if pair is not None and pair[1] is not None else None
+        return mask.stat().st_size if mask is not None else 1
+    except (InputError, OSError):  # the read refuses the line: the part holding it says so
+        return 1
 
 
 def _start(path, policy: ErrorPolicy, labels):
@@ -278,18 +310,40 @@ def _start(path, policy: ErrorPolicy, labels):
     return root, lists, colors, ds
 
 
-def _lines(lists):
-    """``(list file, record, line)`` of every line of every list, in order (a list is read when reached)."""
+def _lines(lists, selection: dict | None = None):
+    """``(list file, record, line)`` of every line of every list, in order (a list is read when reached);
+    those of ``selection`` only (a run of the lines of every list), when given."""
+    k, stop = 0, None if selection is None else selection["stop"]
     for lst in lists:
         for ln, line in enumerate(read_text_lines(lst, "CamVid list"), 1):
-            yield lst, f"line {ln}", line
+            if stop is not None and k >= stop:
+                return
+            if selection is None or k >= selection["start"]:
+                yield lst, f"line {ln}", line
+            k += 1
 
 
-def _items(root: Path, lists, colors: dict, n_labels: int, policy: ErrorPolicy, modes: set):
-    """Yield the item of each list line in turn (its annotation decoded then), annotation ids 1, 2, ...;
-    the annotations' modes are added to ``modes``."""
-    ids, nid = set(), 1
-    for lst, rec, line in _lines(lists):
+def _ids_before(lists, selection: dict | None) -> set:
+    """The item ids of the lines before ``selection``'s run (the read refuses an id listed again in it);
+    a line the read refuses is passed over (the part holding it refuses it)."""
+    ids: set = set()
+    if selection is None:
+        return ids
+    for lst, rec, line in _lines(lists, {"start": 0, "stop": selection["start"]}):
+        try:
+            pair = parse_line(line, lst, rec)
+        except InputError:
+            continue
+        if pair is not None:
+            ids.add(f"{lst.stem}/{_item_id(pair[0])}")
+    return ids
+
+
+def _items(root: Path, lists, colors: dict, n_labels: int, policy: ErrorPolicy, modes: set, selection=None):
+    """Yield the item of each list line in turn (its annotation decoded then), annotation ids 1, 2, ...
+    (those of ``selection`` only, numbered from its first id); the annotations' modes are added to ``modes``."""
+    ids, nid = _ids_before(lists, selection), first_annotation_id(selection)
+    for lst, rec, line in _lines(lists, selection):
         try:
             pair = parse_line(line, lst, rec)
             if pair is None:
@@ -314,10 +368,10 @@ def _apply_modes(meta: dict, modes: set) -> None:
         meta["camvid_mask_mode"] = "RGB" if modes.pop() == "RGB" else "L"
 
 
-def _streamed_items(root: Path, lists, colors: dict, n_labels: int, expected: set):
+def _streamed_items(root: Path, lists, colors: dict, n_labels: int, expected: set, selection=None):
     """The items of :func:`_items` under ``raise``; their annotations' modes must be what the first pass read."""
     modes: set = set()
-    yield from _items(root, lists, colors, n_labels, ErrorPolicy.of("raise"), modes)
+    yield from _items(root, lists, colors, n_labels, ErrorPolicy.of("raise"), modes, selection)
     if modes - {None} != expected:
         raise InputError("the annotation files changed while they were read", root)
 
@@ -339,8 +393,9 @@ def _mask_mode(mask: Path, colors: dict) -> str:
     return read_class_map(mask, colors, what="annotation")[1]
 
 
-def _first_modes(root: Path, lists, colors: dict) -> set:
-    """The modes of every listed annotation, as :func:`_read_pair` reads them, from their headers.
+def _first_modes(root: Path, lines, colors: dict) -> set:
+    """The modes of the annotations of ``lines`` (:func:`_lines`), as :func:`_read_pair` reads them, from
+    their headers.
 
     It stops at the first line the read refuses (a list, a line, a path, an
     annotation that is not there or not an image): the read raises there,
@@ -348,7 +403,7 @@ def _first_modes(root: Path, lists, colors: dict) -> set:
     """
     modes = set()
     try:
-        for lst, rec, line in _lines(lists):
+        for lst, rec, line in lines:
             pair = parse_line(line, lst, rec)
             if pair is None or pair[1] is None:
                 continue
@@ -370,6 +425,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

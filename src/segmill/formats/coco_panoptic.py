@@ -40,6 +40,7 @@ from ..validate import (
     string,
 )
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import first_annotation_id, runs
 from ._panoptic_ids import MAX_ID, ids_from_rgb, rgb_from_ids
 from ._panoptic_stream import RecordLookup, distinct, index_split
 from ._panoptic_write import write, write_stream
@@ -133,7 +134,7 @@ def read(path, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> 
     return ds
 
 
-def stream(path, *, png_dir=None, errors: str = "raise", raster: str = "coco"):
+def stream(path, *, png_dir=None, errors: str = "raise", raster: str = "coco", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -149,17 +150,36 @@ def stream(path, *, png_dir=None, errors: str = "raise", raster: str = "coco"):
     category or annotation record, which the read words), image ids that
     repeat or an image or annotation record whose id is a string or beyond
     64 bits, JSON that only the standard library parses at the top level.
+    ``selection``: one part of :func:`shards`, a run of the image records
+    of the files in reading order (see :mod:`segmill.formats._file_runs`);
+    every file is still indexed for the header and the image ids.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     p = Path(path)
     files, ds = _start(p)
-    splits = _indexed_splits(files, ds)
-    if splits is None:
+    indexes = _indexes(files, ds)
+    if indexes is None:
         return None
-    state = {"next_id": 1}
+    state = {"next_id": first_annotation_id(selection)}
+    splits = _indexed_splits(indexes, len(files), selection)
     return ds, UniqueIds(validated(_items(splits, png_dir, policy, state), ds.categories, p))
+
+
+def shards(path, n: int, *, png_dir=None, errors: str = "raise", raster: str = "coco") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of about equal numbers of image records.
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    files, ds = _start(Path(path))
+    indexes = _indexes(files, ds)
+    if indexes is None:
+        return None
+    return runs([1] * sum(len(index.images) for _, index, _ in indexes), n)
 
 
 def _start(p: Path) -> tuple[list[Path], Dataset]:
@@ -196,10 +216,11 @@ def _whole_splits(files: list[Path], ds: Dataset, policy: ErrorPolicy, cats: dic
                      cats)
 
 
-def _indexed_splits(files: list[Path], ds: Dataset) -> list[_Split] | None:
-    """Each JSON indexed and its header added to ``ds``; ``None`` where the index cannot vouch for the read."""
+def _indexes(files: list[Path], ds: Dataset) -> list[tuple] | None:
+    """``(file, index, categories up to it)`` of each JSON, its header added to ``ds``; ``None`` where the
+    index cannot vouch for the read."""
     cats: dict = {}
-    splits, ids = [], []
+    out, ids = [], []
     for jf in files:
         index = index_split(jf, _record_key)
         if index is None or type(index.top.get("categories")) is not list:
@@ -210,9 +231,23 @@ def _indexed_splits(files: list[Path], ds: Dataset) -> list[_Split] | None:
             return None
         ids.append(index.image_ids)
         index.image_ids = None  # kept until checked below, not while streaming
-        splits.append(_Split(jf, _split_name(jf, len(files)), index.image_records(), index.lookup(), dict(cats)))
+        out.append((jf, index, dict(cats)))
     if not distinct(ids):
         return None  # the read's validation words it
+    return out
+
+
+def _indexed_splits(indexes: list[tuple], n_files: int, selection: dict | None) -> list[_Split]:
+    """The :class:`_Split` of each indexed JSON, its image records those of ``selection`` (a run of the image
+    records of every file in order), else all."""
+    splits, offset = [], 0
+    for jf, index, cats in indexes:
+        n = len(index.images)
+        a, b = (0, n) if selection is None else (min(max(selection["start"] - offset, 0), n),
+                                                  min(max(selection["stop"] - offset, 0), n))
+        offset += n
+        if a < b:
+            splits.append(_Split(jf, _split_name(jf, n_files), index.image_records(a, b), index.lookup(), cats))
     return splits
 
 
@@ -422,6 +457,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

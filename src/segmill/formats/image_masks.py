@@ -46,6 +46,7 @@ from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import chosen, first_annotation_id, runs
 from ._image_masks_write import META, MODES, write, write_stream
 from ._perfile_stream import UniqueIds, validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
@@ -312,7 +313,7 @@ def read(path, errors: str = "raise", labels=None, background: int | None = None
 
 
 def stream(path, errors: str = "raise", labels=None, background: int | None = None, masks_prefix: str = "",
-           masks_suffix: str = "", images_prefix: str = ""):
+           masks_suffix: str = "", images_prefix: str = "", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -324,7 +325,9 @@ def stream(path, errors: str = "raise", labels=None, background: int | None = No
     mask (one at a time), which the items then decode again: twice the
     decoding, the memory of one mask. ``None`` (read whole) for ``errors``
     other than ``"raise"``, and when listing a folder fails (the read
-    raises that after the items of the folders before it).
+    raises that after the items of the folders before it). ``selection``:
+    one part of :func:`shards`, a run of the ids in reading order (see
+    :mod:`segmill.formats._file_runs`); the header still comes from every mask.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
@@ -336,16 +339,53 @@ def stream(path, errors: str = "raise", labels=None, background: int | None = No
         entries = list(_listing(parts, naming, unpaired))
     except InputError:
         return None
-    modes, found = set(), r.found
-    first_pass(entries, lambda e: _mask_facts(e, found, modes))
-    expected = (set(found) if found is not None else None, set(modes))
+    found, modes = _first_facts(entries, r.found)
     ds.categories = _categories(parts[0].table, found, r.background)
     _describe(ds, parts, set(modes), unpaired, naming)
+    part = chosen(entries, selection)
+    if selection is not None:  # what the part's own masks say, for the check that they did not change
+        found, modes = _first_facts(part, r.found)
+    expected = (found, modes - {None})
     r = r._replace(found=set() if found is not None else None)
-    modes.clear()
+    modes = set()
     seen = lambda: (r.found, modes - {None})  # noqa: E731 (what the items' masks said)
-    items = unchanged(_items(r, iter(entries), modes), seen, expected, r.root)
+    items = unchanged(_items(r, iter(part), modes, first_annotation_id(selection)), seen, expected, r.root)
     return ds, UniqueIds(validated(items, ds.categories, r.root))
+
+
+def shards(path, n: int, errors: str = "raise", labels=None, background: int | None = None, masks_prefix: str = "",
+           masks_suffix: str = "", images_prefix: str = "") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of ids of about equal bytes (their masks; 1 without one).
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising:
+        return None
+    naming = Naming(masks_prefix, masks_suffix, images_prefix)
+    _, parts, _ = _start(path, policy, labels, background, naming)
+    try:
+        entries = list(_listing(parts, naming, [0, 0]))
+    except InputError:
+        return None
+    return runs([_bytes(e.mask) for e in entries], n)
+
+
+def _bytes(f: Path | None) -> int:
+    """The size of the mask ``f`` (1 without one, or when it cannot be looked at)."""
+    try:
+        return f.stat().st_size if f is not None else 1
+    except OSError:
+        return 1
+
+
+def _first_facts(entries, found: set | None) -> tuple[set | None, set]:
+    """``(values found, or None with a label table; modes)`` of the masks of ``entries`` (first pass)."""
+    found = set() if found is not None else None
+    modes: set = set()
+    first_pass(entries, lambda e: _mask_facts(e, found, modes))
+    return found, modes
 
 
 def _start(path, policy: ErrorPolicy, labels, background, naming: Naming):
@@ -384,9 +424,9 @@ def _listing(parts, naming: Naming, unpaired: list):
             yield _Entry(part, iid, masks.get(iid), images.get(iid))
 
 
-def _items(r: _Reading, entries, modes: set):
-    """Yield the item of each entry, annotation ids 1, 2, ...; each mask's mode is added to ``modes``."""
-    nid = 1
+def _items(r: _Reading, entries, modes: set, nid: int = 1):
+    """Yield the item of each entry, annotation ids ``nid``, ``nid + 1``, ...; each mask's mode is added to
+    ``modes``."""
     for e in entries:
         try:
             item, mode = _read_item(r, e.part, e.iid, e.mask, e.image)
@@ -442,6 +482,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

@@ -48,6 +48,7 @@ from ..model import Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import chosen, first_annotation_id, runs
 from ._perfile_stream import UniqueIds, validated
 from ._png import read_label_png, write_png
 from ._stream_passes import decoded_mode, first_pass, unchanged
@@ -181,7 +182,7 @@ def read(path, *, labels=None, ignore_value: int = 255, background: int = 0, err
 
 
 def stream(path, *, labels=None, ignore_value: int = 255, background: int = 0, errors: str = "raise",
-           raster: str = "coco"):
+           raster: str = "coco", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -191,20 +192,53 @@ def stream(path, *, labels=None, ignore_value: int = 255, background: int = 0, e
     it. ``meta["masks_mode"]`` depends on every semantic map: a first pass
     reads each one's PNG header (:func:`segmill.formats._stream_passes.decoded_mode`;
     nothing is decoded but images whose header cannot say it). ``None``
-    (read whole) for ``errors`` other than ``"raise"``.
+    (read whole) for ``errors`` other than ``"raise"``. ``selection``: one
+    part of :func:`shards`, a run of the stems in order (see
+    :mod:`segmill.formats._file_runs`); the mode still comes from every map.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     folder, stems, ds = _start(path, labels, ignore_value, background)
     images = _image_names(folder.root)
-    modes: set = set()
-    first_pass(stems, lambda stem: modes.add(_semantic_mode(folder, stem)))
+    modes = _first_modes(folder, stems)
     if len(modes) == 1:
         ds.meta["masks_mode"] = next(iter(modes))
+    part = chosen(stems, selection)
+    if selection is not None:  # what the part's own maps say, for the check that they did not change
+        modes = _first_modes(folder, part)
     seen: set = set()
-    items = unchanged(_items(folder, stems, images, policy, seen), lambda: seen, modes, folder.root)
+    items = _items(folder, part, images, policy, seen, first_annotation_id(selection))
+    items = unchanged(items, lambda: seen, modes, folder.root)
     return ds, UniqueIds(validated(items, ds.categories, folder.root))
+
+
+def shards(path, n: int, *, labels=None, ignore_value: int = 255, background: int = 0, errors: str = "raise",
+           raster: str = "coco") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of stems of about equal bytes (their label maps).
+
+    ``None`` where :func:`stream` reads whole. Annotation ids run across the
+    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    """
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    folder, stems, _ = _start(path, labels, ignore_value, background)
+    return runs([sum(_bytes(f) for f in _map_paths(folder, stem)) for stem in stems], n)
+
+
+def _bytes(f: Path) -> int:
+    """The size of ``f`` (0 when it is not there)."""
+    try:
+        return f.stat().st_size
+    except OSError:
+        return 0
+
+
+def _first_modes(folder: _Folder, stems) -> set:
+    """The modes of the semantic maps of ``stems`` (None: no map), from their headers (first pass)."""
+    modes: set = set()
+    first_pass(stems, lambda stem: modes.add(_semantic_mode(folder, stem)))
+    return modes
 
 
 def _start(path, labels, ignore_value, background) -> tuple[_Folder, list[str], Dataset]:
@@ -234,10 +268,9 @@ def _start(path, labels, ignore_value, background) -> tuple[_Folder, list[str], 
     return folder, stems, ds
 
 
-def _items(folder: _Folder, stems: list[str], images: dict, policy: ErrorPolicy, modes: set):
-    """Yield the item of each stem in turn, annotation ids 1, 2, ...; each semantic map's mode (None: none) is
-    added to ``modes``."""
-    nid = 1
+def _items(folder: _Folder, stems: list[str], images: dict, policy: ErrorPolicy, modes: set, nid: int = 1):
+    """Yield the item of each stem in turn, annotation ids ``nid``, ``nid + 1``, ...; each semantic map's mode
+    (None: none) is added to ``modes``."""
     for stem in stems:
         try:
             item, nid, mode = _item(folder, stem, nid)
@@ -568,6 +601,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=write,
         write_stream=write_stream,
         write_stream_any=True,

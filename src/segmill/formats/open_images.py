@@ -49,6 +49,7 @@ from ..paths import confine, confined_glob, resolve_inside
 from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
+from ._file_runs import runs
 from ._open_images_csv import MaskRow, class_names, image_meta, mask_rows, read_csv, resize_nearest
 from ._open_images_stream import RowIndex, build_index, other_split
 from ._perfile_stream import UniqueIds, validated
@@ -257,7 +258,7 @@ def _item(row: MaskRow, split: str, f: Path, rd: _Read) -> Item:
 
 
 # ------------------------------------------------------------------ streaming
-def stream(path, *, errors: str = "raise"):
+def stream(path, *, errors: str = "raise", selection: dict | None = None):
     """The header and a generator of the items, one image at a time (see :mod:`segmill.streaming`), or ``None``.
 
     The items, categories, meta and errors of :func:`read` (the validation
@@ -267,6 +268,9 @@ def stream(path, *, errors: str = "raise"):
     over the image and mask PNG headers. ``None`` (read whole) for ``errors``
     other than ``"raise"``, where the items' order, the annotation ids and
     the categories depend on which rows every mask's decoding drops.
+    ``selection``: one part of :func:`shards`, a run of the images of the
+    index in order; the header still comes from every row, and the CSVs'
+    error that the read raises after every row's is the last part's.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
@@ -281,9 +285,28 @@ def stream(path, *, errors: str = "raise"):
         ds.categories, notes = _categories(rd.ann, dict.fromkeys(index.labels))
     except InputError as exc:  # the whole read raises it after the rows' errors: so does the stream
         late, notes = exc, []
-    expected = _resized_total(index, rd)
-    ds.meta["read_notes"] = notes + [_resized_note(expected)]
-    return ds, UniqueIds(validated(_streamed_items(index, rd, expected, late), ds.categories, p))
+    part = range(index.n_images)[slice(selection["start"], selection["stop"])] if selection else range(index.n_images)
+    total, expected = _resized_total(index, rd, part)
+    ds.meta["read_notes"] = notes + [_resized_note(total)]
+    last = part.stop >= index.n_images  # the part that raises the CSVs' error, found after every row before it
+    items = _streamed_items(index, rd, part, expected, late, last)
+    return ds, UniqueIds(validated(items, ds.categories, p))
+
+
+def shards(path, n: int, *, errors: str = "raise") -> list[dict] | None:
+    """At most ``n`` selections of :func:`stream`: runs of images of the index of about equal numbers of rows.
+
+    ``None`` where :func:`stream` reads whole. A selection is ``{"start",
+    "stop"}``: annotation ids are the read's own (each row's position in the
+    CSVs), which a part gives as they are.
+    """
+    if not ErrorPolicy.of(errors).raising:
+        return None
+    _, csvs, _ = _start(Path(path), ErrorPolicy.of(errors))
+    index = build_index(csvs, _split)
+    if index is None:
+        return None
+    return [{"start": s["start"], "stop": s["stop"]} for s in runs(np.diff(index.bounds).tolist(), n)]
 
 
 class _RowFailed(Exception):
@@ -294,16 +317,18 @@ class _RowFailed(Exception):
         self.pos, self.error = pos, error
 
 
-def _streamed_items(index: RowIndex, rd: _Read, expected: int, late):
-    """Each image's item in turn; then the errors a whole read raises after every row's."""
+def _streamed_items(index: RowIndex, rd: _Read, part: range, expected: int, late, last: bool):
+    """The item of each image at ``part`` in turn; then the errors a whole read raises after every row's: the
+    CSVs' own (``index.error``) in the part of the last image (``last``) only, ``late`` (the class
+    descriptions' error, which leaves the header without categories) in every part."""
     with index.opened() as fds:
-        for k in range(index.n_images):
+        for k in part:
             try:
                 item = _image(index, k, rd, fds)
             except _RowFailed as failed:
                 raise _earliest(index, k, failed, rd, fds) from None
             yield item
-    for exc in (index.error, late):
+    for exc in (index.error if last else None, late):
         if exc is not None:
             raise exc
     if rd.resized != expected:
@@ -345,10 +370,11 @@ def _earliest(index: RowIndex, k: int, failed: _RowFailed, rd: _Read, fds: dict)
     return failed.error
 
 
-def _resized_total(index: RowIndex, rd: _Read) -> int:
-    """How many masks a read resizes: their PNG headers against their images' sizes (a row a read refuses
-    is passed over: the read raises there, whatever the count)."""
-    total = 0
+def _resized_total(index: RowIndex, rd: _Read, part: range) -> tuple[int, int]:
+    """How many masks a read resizes, and how many of those of the images at ``part``: their PNG headers
+    against their images' sizes (a row a read refuses is passed over: the read raises there, whatever the
+    count)."""
+    total = own = 0
     with index.opened() as fds:
         for k in range(index.n_images):
             rows = index.rows(k)
@@ -361,10 +387,12 @@ def _resized_total(index: RowIndex, rd: _Read) -> int:
                 row, c = index.row(p, fds)
                 try:
                     png = _mask_file(row, c.split, c.path, rd.root)
-                    total += header_size(png, png) != (item.height, item.width)
+                    resized = header_size(png, png) != (item.height, item.width)
                 except InputError:
                     continue
-    return total
+                total += resized
+                own += resized and k in part
+    return total, own
 
 
 register_format(
@@ -376,6 +404,7 @@ register_format(
         detect=detect,
         read=read,
         stream=stream,
+        shards=shards,
         write=None,
         output="dir",
         options=(ERRORS,),
