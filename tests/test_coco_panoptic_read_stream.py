@@ -1,6 +1,6 @@
 """COCO panoptic read as a stream (``coco_panoptic.stream``): an index of each JSON, then one image at a time.
 
-The oracle is the whole read (``tests/_read_stream_oracle.py``): the same
+The oracle is the whole read (``tests/_read_stream.py``): the same
 items, categories, meta and dataset fields (stated by the header before the
 first item), the same error (message, file, record) for malformed input,
 raised after the items the read would have read before it; the same
@@ -28,7 +28,7 @@ from segmill.formats import _panoptic_stream as ps
 from segmill.formats import coco_panoptic
 from segmill.transforms import streamed
 
-_spec = importlib.util.spec_from_file_location("_read_stream_oracle", Path(__file__).with_name("_read_stream_oracle.py"))
+_spec = importlib.util.spec_from_file_location("_read_stream", Path(__file__).with_name("_read_stream.py"))
 O = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(O)
 JM = O.load("fuzz/_json_mutations")

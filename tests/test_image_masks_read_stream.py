@@ -1,7 +1,7 @@
 """Image + mask folders read as a stream (``image_masks.stream``): a first pass over the masks, then one image at a
 time.
 
-The oracle is the whole read (``tests/_read_stream_oracle.py``): the same
+The oracle is the whole read (``tests/_read_stream.py``): the same
 items, categories and meta (the mask mode, the classes found and the notes
 on unpaired files, stated by the header before the first item), the same
 error for a malformed mask, raised after the items before it; the same
@@ -27,7 +27,7 @@ from segmill.errors import InputError
 from segmill.formats import _png, _stream_passes, image_masks
 from segmill.transforms import streamed
 
-_spec = importlib.util.spec_from_file_location("_read_stream_oracle", Path(__file__).with_name("_read_stream_oracle.py"))
+_spec = importlib.util.spec_from_file_location("_read_stream", Path(__file__).with_name("_read_stream.py"))
 O = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(O)
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "image_masks"
