@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import InputError
-from ..images import open_header
 from ._png import read_png
+from ._voc_palette import png_header
 
 __all__ = ["decoded_mode", "first_pass", "unchanged"]
 
@@ -39,9 +39,8 @@ def decoded_mode(path) -> str:
         The file is not an image, over the pixel limit, or (when decoded)
         one the read refuses; the read then refuses it too.
     """
-    im = open_header(path, path, None)
-    with im:
-        if im.format == "PNG" and getattr(im, "n_frames", 1) == 1:
+    with png_header(path) as im:
+        if im is not None:
             return _DECODED_AS.get(im.mode, im.mode)
     return read_png(path).mode
 

@@ -13,10 +13,12 @@ all) the mask is decoded, as the read decodes it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ..images import open_header
 from ._png import read_label_png
 
-__all__ = ["MaskFacts", "mask_facts"]
+__all__ = ["MaskFacts", "mask_facts", "png_header"]
 
 #: What the read accepts, by the mode Pillow opens a PNG in (``RGBA``: when fully opaque, checked on decoding).
 _READ_AS = {"P": "P", "RGB": "RGB", "RGBA": "RGB"}
@@ -57,6 +59,21 @@ class MaskFacts:
         return (self.palettes, self.palette, self.modes) == (other.palettes, other.palette, other.modes)
 
 
+@contextmanager
+def png_header(path):
+    """The image at ``path`` opened lazily (its header read, not its pixels) when it is a single-frame PNG,
+    whose header says what decoding it gives; else ``None`` (decode it to know).
+
+    Raises
+    ------
+    segmill.errors.InputError
+        The file is not an image, or over the pixel limit.
+    """
+    im = open_header(path, path, None)
+    with im:
+        yield im if im.format == "PNG" and getattr(im, "n_frames", 1) == 1 else None
+
+
 def mask_facts(path) -> tuple[str, bytes | None]:
     """``(mode, palette)`` of a mask as the VOC read gets them on decoding it, from the header where exact.
 
@@ -69,10 +86,9 @@ def mask_facts(path) -> tuple[str, bytes | None]:
         The file is not an image, over the pixel limit, or (when decoded)
         one the read refuses; the read then refuses it too.
     """
-    im = open_header(path, path, None)
-    with im:
-        mode = _READ_AS.get(im.mode)
-        if im.format == "PNG" and getattr(im, "n_frames", 1) == 1 and mode is not None:
+    with png_header(path) as im:
+        mode = _READ_AS.get(im.mode) if im is not None else None
+        if mode is not None:
             if mode == "RGB":
                 return mode, None
             raw = _plain_palette(im)
