@@ -426,6 +426,7 @@ def measure_format(fmt: str, paths: dict, traced: bool) -> dict:
 
 
 def _pair(a, b, spec: str) -> str:
+    """``"a / b"`` with both formatted by ``spec``; ``"-"`` when either is missing."""
     return "-" if a is None or b is None else f"{a:{spec}} / {b:{spec}}"
 
 
