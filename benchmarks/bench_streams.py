@@ -20,8 +20,9 @@ an edit here). Each gets a dataset at a base size (``--images``) and at
 * a read-only format with a builder here (:data:`REPLICATORS`): its fixture
   under ``fixtures/<format>`` copied N times with new names (ADE20K and
   Mapillary with every image and mask scaled up 40 times with nearest
-  neighbours, 8 x 6 -> 320 x 240 pixels; DICOM SEG as it is, 3 slices of
-  16 x 12 a file), and read back;
+  neighbours, 8 x 6 -> 320 x 240 pixels; Open Images likewise, its image
+  and two masks; DICOM SEG as it is, 3 slices of 16 x 12 a file), and read
+  back;
 * any other format is listed as not built, with the reason.
 
 Each measurement runs in a fresh interpreter (peak RSS from ``os.wait4`` on
@@ -270,8 +271,43 @@ def replicate_dicom_seg(out: Path, n: int) -> None:
         shutil.copy(src, out / f"case{k:06d}.dcm")
 
 
+def replicate_open_images(out: Path, n: int, factor: int = 40) -> None:
+    """``n`` copies of the fixture's training image with its two masks and their CSV rows, scaled ``factor`` times.
+
+    Each copy has its own ``ImageID`` (16 hex digits), its image under
+    ``images/train`` and its masks under ``masks/train``; the rows of every
+    copy are in ``annotations/train-annotations-object-segmentation.csv``,
+    beside the fixture's class descriptions.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The dataset root (made).
+    n : int
+        Copies.
+    factor : int, default 40
+        Scale of the image and masks (the fixture's image is 8 x 6).
+    """
+    here = FIXTURES / "open_images" / "basic"
+    id0 = "0001eeaf4aed83f9"
+    (out / "annotations").mkdir(parents=True)
+    shutil.copy(here / "annotations" / "oidv6-class-descriptions.csv", out / "annotations")
+    lines = (here / "annotations" / "train-annotations-object-segmentation.csv").read_text().splitlines()
+    rows = [lines[0]]
+    for k in range(n):
+        iid = f"{k:016x}"
+        rows += [line.replace(id0, iid) for line in lines[1:]]
+        _scaled_image(here / "images" / "train" / f"{id0}.jpg", out / "images" / "train" / f"{iid}.jpg", factor)
+        for m in (here / "masks" / "train").glob(f"{id0}_*.png"):
+            _scaled_image(m, out / "masks" / "train" / m.name.replace(id0, iid), factor)
+    (out / "annotations" / "train-annotations-object-segmentation.csv").write_text("\n".join(rows) + "\n")
+
+
 #: Read-only formats that streams: how to make a dataset of about ``n`` items at ``out``.
-REPLICATORS = {"ade20k": replicate_ade20k, "mapillary": replicate_mapillary, "dicom_seg": replicate_dicom_seg}
+REPLICATORS = {"ade20k": replicate_ade20k, "mapillary": replicate_mapillary, "dicom_seg": replicate_dicom_seg,
+               "open_images": replicate_open_images}
+#: Formats whose items are the images some annotation names (an image without any is no item).
+ONLY_ANNOTATED = {"coco_results"}
 #: Python modules a format's reader or writer needs (the benchmark says so when one is missing).
 NEEDS = {"nifti": "nibabel", "nrrd": "nrrd", "dicom_seg": "highdicom", "geojson": "rasterio"}
 
@@ -335,7 +371,8 @@ def build(data: Path, fmt: str, n: int) -> tuple[Path, int]:
         raise RuntimeError("read-only and no builder in this benchmark (REPLICATORS)")
     items = len(segmill.read(out, fmt).items)
     want = 3 * math.ceil(n / 3) if fmt == "dicom_seg" else n
-    if items != want:
+    # COCO results: an image is an item only when some result names it (synth leaves a few without)
+    if items != want and not (fmt in ONLY_ANNOTATED and 0.9 * want <= items < want):
         raise RuntimeError(f"wrote {n} images, read back {items} items")
     marker.write_text(json.dumps({"items": items}))
     return out, items
