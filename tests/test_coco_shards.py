@@ -97,7 +97,7 @@ def test_a_part_builds_only_its_own_items_and_reads_only_its_records(big, monkey
     built, read = [], []
     real_images, real_read = _coco_stream.read_images, _coco_stream._read
     monkeypatch.setattr(_coco_stream, "read_images", lambda recs, err: built.extend(recs) or real_images(recs, err))
-    monkeypatch.setattr(_coco_stream, "_read", lambda fd, a, b: read.append(b - a) or real_read(fd, a, b))
+    monkeypatch.setattr(_coco_stream, "_read", lambda fd, a, b, *path: read.append(b - a) or real_read(fd, a, b, *path))
     whole_ids = [it.id for it in segmill.read(big, "coco").items]
     sels = coco.shards(big, 4)
     assert len(sels) == 4
