@@ -279,14 +279,8 @@ def replicate_open_images(out: Path, n: int, factor: int = 40) -> None:
     copy are in ``annotations/train-annotations-object-segmentation.csv``,
     beside the fixture's class descriptions.
 
-    Parameters
-    ----------
-    out : pathlib.Path
-        The dataset root (made).
-    n : int
-        Copies.
-    factor : int, default 40
-        Scale of the image and masks (the fixture's image is 8 x 6).
+    ``out`` is the dataset root (made); ``factor`` scales the image and the
+    masks (the fixture's image is 8 x 6), as for :func:`replicate_ade20k`.
     """
     here = FIXTURES / "open_images" / "basic"
     id0 = "0001eeaf4aed83f9"

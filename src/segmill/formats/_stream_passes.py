@@ -36,8 +36,8 @@ def decoded_mode(path) -> str:
     Raises
     ------
     segmill.errors.InputError
-        The file is not an image, over the pixel limit, or (when decoded)
-        one the read refuses; the read then refuses it too.
+        Where the read of the image refuses it (:func:`png_header
+        <segmill.formats._voc_palette.png_header>`, then the decode).
     """
     with png_header(path) as im:
         if im is not None:
