@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/bench_shards.py [--data DIR] [--shards 8] [--images 12] [--masks 100] [--repeat 2]
                                       [--commands "info,check,convert --to coco"]
+    python benchmarks/bench_shards.py --data DIR --format labelme     # any format that cuts itself
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from segmill.distributed import (
     convert_sharded,
     summarize_sharded,
 )
+from segmill.distributed.shards import plan
 
 HERE = Path(__file__).resolve().parent
 SA1B_IMAGES, SA1B_TARS = 11_000_000, 1000
@@ -77,7 +79,7 @@ def _best_sharded(client, fn, repeat: int) -> tuple[float, tuple[float, float]]:
     return best, ((time.process_time() - driver) / repeat, (_workers_cpu(client) - workers) / repeat)
 
 
-def _jobs(data: Path, out: Path):
+def _jobs(data: Path, out: Path, fmt: str):
     """``{command: (single-process fn, sharded fn(client, n))}``; each returns what the equality check compares.
 
     A conversion returns its output's path (rewritten by every run, as a user
@@ -86,19 +88,19 @@ def _jobs(data: Path, out: Path):
 
     def conv_single():
         dst = out / "one.json"
-        io.convert(data, dst, "sa1b", "coco", force=True)
+        io.convert(data, dst, fmt, "coco", force=True)
         return dst
 
     def conv_sharded(client, n):
         dst = out / "sharded.json"
-        convert_sharded(client, n, data, dst, "sa1b", "coco", force=True)
+        convert_sharded(client, n, data, dst, fmt, "coco", force=True)
         return dst
 
     return {
-        "info": (lambda: summarize_stream(segmill.stream(data, "sa1b")),
-                 lambda c, n: summarize_sharded(c, data, "sa1b", {}, n)[0]),
-        "check": (lambda: render(check_path(data, format="sa1b"), "json"),
-                  lambda c, n: render(check_sharded(c, n, data, format="sa1b"), "json")),
+        "info": (lambda: summarize_stream(segmill.stream(data, fmt)),
+                 lambda c, n: summarize_sharded(c, data, fmt, {}, n)[0]),
+        "check": (lambda: render(check_path(data, format=fmt), "json"),
+                  lambda c, n: render(check_sharded(c, n, data, format=fmt), "json")),
         "convert --to coco": (conv_single, conv_sharded),
     }
 
@@ -107,13 +109,15 @@ def _result(got):
     return got.read_bytes() if isinstance(got, Path) else got
 
 
-def run(data: Path, repeat: int, commands: list[str]) -> dict:
-    images = segmill.stream(data, "sa1b")
+def run(data: Path, repeat: int, commands: list[str], fmt: str = "sa1b") -> dict:
+    images = segmill.stream(data, fmt)
     n_images = sum(1 for _ in images)
-    tars = len(list(data.glob("*.tar")))
-    figures: dict = {"images": n_images, "tars": tars, "load": os.getloadavg()[0], "commands": commands}
+    # SA-1B: its tar shards; another format: the parts a 2-worker run plans
+    tars = len(list(data.glob("*.tar"))) if fmt == "sa1b" else len(plan(data, fmt, {}, 2))
+    figures: dict = {"images": n_images, "tars": tars, "load": os.getloadavg()[0], "commands": commands,
+                     "format": fmt}
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = {name: job for name, job in _jobs(data, Path(tmp)).items() if name in commands}
+        jobs = {name: job for name, job in _jobs(data, Path(tmp), fmt).items() if name in commands}
         single = {}
         for name, (fn, _) in jobs.items():
             expected = _result(fn())  # warm-up (numba cache, file cache) and the reference result
@@ -135,7 +139,8 @@ def run(data: Path, repeat: int, commands: list[str]) -> dict:
 
 def report(f: dict) -> str:
     n, tars = f["images"], f["tars"]
-    lines = [(f"{n} images in {tars} tar shards; load average at start {f['load']:.2f}; cluster start-up "
+    unit = "tar shards" if f["format"] == "sa1b" else f"{f['format']} parts (a 2-worker plan)"
+    lines = [(f"{n} images in {tars} {unit}; load average at start {f['load']:.2f}; cluster start-up "
               f"{f['startup_1']:.1f} s (1 worker), {f['startup_2']:.1f} s (2 workers), not included"),
              "", "| command | single process | 1 worker | 2 workers | scaling 2 vs 1 | per-shard cost (1 worker) |",
              "| --- | --- | --- | --- | --- | --- |"]
@@ -152,7 +157,7 @@ def report(f: dict) -> str:
     lines.append("")
     lines.append(f"peak RSS of a worker over the commands: {f['worker_rss_1'] / 2**20:.0f} MiB (1 worker), "
                  f"{f['worker_rss_2'] / 2**20:.0f} MiB (2 workers)")
-    for name in f["commands"]:
+    for name in f["commands"] if f["format"] == "sa1b" else ():
         per_image = f[(name, 1)] / n
         eff = f[(name, 1)] / f[(name, 2)] / 2
         hours = SA1B_IMAGES * per_image / (64 * eff) / 3600
@@ -165,6 +170,7 @@ def report(f: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="existing SA-1B-like folder (default: generated in a temp dir)")
+    ap.add_argument("--format", default="sa1b", help="the format of --data (default sa1b); any format that reads")
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--images", type=int, default=12, help="images per tar shard")
     ap.add_argument("--masks", type=int, default=100)
@@ -181,7 +187,7 @@ def main() -> None:
             data = Path(tmp) / "sa1b"
             subprocess.run([sys.executable, str(HERE / "gen_sa1b.py"), str(data), "--shards", str(args.shards),
                             "--images", str(args.images), "--masks", str(args.masks)], check=True)
-        figures = run(data, args.repeat, commands)
+        figures = run(data, args.repeat, commands, args.format)
     print(report(figures))
     print(json.dumps({"/".join(map(str, k)) if isinstance(k, tuple) else k: v for k, v in figures.items()}))
 
