@@ -153,3 +153,40 @@ def test_built_cityscapes_and_kitti_sets_in_parts_are_the_whole_stream(tmp_path,
             shutil.copytree(clean, root)
             S._break(root, fmt, at, breaker)
             same_in_parts(root, fmt, errors=errors)
+
+
+@pytest.mark.parametrize("fmt, module, name", [("labelme", "labelme", "_first_labels"),
+                                               ("yolo", "yolo", "_label_classes")])
+def test_the_driver_finds_the_header_once_and_the_parts_take_it_from_their_selection(tmp_path, monkeypatch, fmt,
+                                                                                    module, name):
+    import importlib
+
+    mod = importlib.import_module(f"segmill.formats.{module}")
+    root = (P._labelme_cases(tmp_path)["good"] if fmt == "labelme" else P._yolo_cases(tmp_path)["no_yaml"])
+    calls = []
+    real = getattr(mod, name)
+    monkeypatch.setattr(mod, name, lambda *a: calls.append(1) or real(*a))
+    shards = plan(root, fmt, {}, 2)
+    assert len(shards) > 1 and calls == [1]  # the driver's one pass
+    assert all(s.selection["header"] == shards[0].selection["header"] for s in shards)
+    parts = [list(open_shard(s)[1]) for s in shards]
+    assert calls == [1]  # no part made the pass again
+    renumber(shards, parts)
+    assert [it for part in parts for it in part] == list(segmill.stream(root, fmt))
+
+
+def test_a_voc_part_takes_the_masks_facts_of_the_whole_from_its_selection(tmp_path, monkeypatch):
+    from segmill import synth
+    from segmill.formats import voc
+
+    ds = segmill.read(synth.write_coco(tmp_path / "src.json", 6, seed=4, extra_fields=False), "coco")
+    segmill.write(ds, tmp_path / "v", "voc")
+    shards = plan(tmp_path / "v", "voc", {}, 2)
+    passes = []
+    real = voc._first_pass
+    monkeypatch.setattr(voc, "_first_pass", lambda root, index, part: passes.append(len(part)) or
+                        real(root, index, part))
+    parts = [list(open_shard(s)[1]) for s in shards]
+    assert passes == [s.selection["stop"] - s.selection["start"] for s in shards]  # each its own images only
+    renumber(shards, parts)
+    assert [it for part in parts for it in part] == list(segmill.stream(tmp_path / "v", "voc"))

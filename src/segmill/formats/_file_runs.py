@@ -12,7 +12,11 @@ as the whole read numbers them, see :func:`segmill.distributed.shards.renumber`)
 The parts read in order give the whole read's items, in order, when each
 input gives its item (or none) whatever the others hold: the categories
 and any dataset-level value must come from the header, which every part
-reads whole.
+reads whole. What a header needs a pass over every input for (LabelMe's
+labels, YOLO's classes, VOC's mask facts) the driver finds once, in
+``shards``, and puts in every selection (:func:`with_header`): a part then
+takes it from there (:func:`header_of`) instead of making the pass again,
+which would cost each part as much as the driver.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import islice
 
-__all__ = ["chosen", "first_annotation_id", "raising", "runs"]
+__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "with_header"]
 
 
 def runs(sizes: Sequence[int], n: int) -> list[dict]:
@@ -70,3 +74,17 @@ def raising(error: Exception):
     run a first pass over the whole dataset never reached (the whole read raises before it)."""
     raise error
     yield
+
+
+def with_header(selections: list[dict], value) -> list[dict]:
+    """``selections``, each carrying ``value`` (picklable) as what a part's header needs from every input."""
+    for sel in selections:
+        sel["header"] = value
+    return selections
+
+
+def header_of(selection: dict | None, compute):
+    """What the header needs from every input: the selection's (found once by the driver), else ``compute()``."""
+    if selection is not None and "header" in selection:
+        return selection["header"]
+    return compute()

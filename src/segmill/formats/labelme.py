@@ -70,7 +70,7 @@ from ._labelme_shapes import (
     b64_image_size,
 )
 from ._labelme_write import write, write_stream
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
 from ._perfile_stream import validated
 from ._text import read_utf8
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -275,8 +275,8 @@ def stream(path, errors: str = "raise", raster: str = "coco", labels=None, selec
     file's shape labels (keeping the label names only). ``None`` (read
     whole) for ``errors`` other than ``"raise"``, where the categories
     depend on which shapes every file drops or keeps. ``selection``: one part
-    of :func:`shards` (see :mod:`segmill.formats._file_runs`); the labels
-    still come from every file.
+    of :func:`shards` (see :mod:`segmill.formats._file_runs`), which carries
+    the labels of every file.
     """
     opened = _streamable(path, errors, raster, labels)
     if opened is None:
@@ -284,7 +284,7 @@ def stream(path, errors: str = "raise", raster: str = "coco", labels=None, selec
     p, root, files, ds = opened
     cats = ds.categories
     if labels is None:
-        cats += [Category(k, name) for k, name in enumerate(_first_labels(files), 1)]
+        cats += [Category(k, name) for k, name in enumerate(header_of(selection, lambda: _first_labels(files)), 1)]
     part = _streamed_items(chosen(files, selection), root, raster, cats, labels, first_annotation_id(selection))
     return ds, validated(part, cats, p)
 
@@ -306,7 +306,10 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco", labels=Non
     whole dataset: a part numbers from 1 and a sharded run renumbers.
     """
     opened = _streamable(path, errors, raster, labels)
-    return None if opened is None else runs([f.stat().st_size for f in opened[2]], n)
+    if opened is None:
+        return None
+    sels = runs([f.stat().st_size for f in opened[2]], n)
+    return sels if labels is not None else with_header(sels, _first_labels(opened[2]))
 
 
 def _first_labels(files) -> list[str]:

@@ -44,7 +44,7 @@ from ..model import Annotation, Dataset, Item
 from ..paths import confine, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
 from ._png import colors_to_index, read_label_png, voc_colormap
 from ._perfile_stream import UniqueIds, validated
 from ._voc_index import read_index
@@ -159,13 +159,13 @@ def stream(path, *, labels=None, raster: str = "coco", errors: str = "raise", se
     each mask's PNG header (:mod:`segmill.formats._voc_palette`). ``None``
     (read whole) for ``errors`` other than ``"raise"``. ``selection``: one
     part of :func:`shards`, a run of images of the index (see
-    :mod:`segmill.formats._file_runs`); the meta still comes from every mask.
+    :mod:`segmill.formats._file_runs`), which carries what every mask says.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     root, classes, index, ds = _start(path, labels)
-    expected = _first_pass(root, index, range(len(index.ids)))
+    expected = header_of(selection, lambda: _first_pass(root, index, range(len(index.ids))))
     expected.apply(ds.meta)
     part = chosen(range(len(index.ids)), selection)
     if selection is not None:  # what the part's own masks say, for the check that they did not change
@@ -182,8 +182,8 @@ def shards(path, n: int, *, labels=None, raster: str = "coco", errors: str = "ra
     """
     if not ErrorPolicy.of(errors).raising:
         return None
-    _, _, index, _ = _start(path, labels)
-    return runs([1] * len(index.ids), n)
+    root, _, index, _ = _start(path, labels)
+    return with_header(runs([1] * len(index.ids), n), _first_pass(root, index, range(len(index.ids))))
 
 
 def _start(path, labels):

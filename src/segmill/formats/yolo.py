@@ -49,7 +49,7 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
 from ._perfile_stream import validated
 from ._text import read_utf8
 from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write, write_stream
@@ -323,14 +323,14 @@ def stream(path, errors: str = "raise", raster: str = "coco", selection: dict | 
     on which lines every file drops) and for a ``segmill_category_ids`` key
     :func:`read` refuses (it does so after reading every file).
     ``selection``: one part of :func:`shards` (see
-    :mod:`segmill.formats._file_runs`); the classes still come from every
+    :mod:`segmill.formats._file_runs`), which carries the classes of every
     label file.
     """
     opened = _streamable(path, errors, raster)
     if opened is None:
         return None
     p, root, names, ds, ids = opened
-    classes = sorted(names) if names is not None else _label_classes(root)
+    classes = sorted(names) if names is not None else header_of(selection, lambda: _label_classes(root))
     ds.categories = [Category(ids.get(i, i) if ids else i, (names or {}).get(i, str(i))) for i in classes]
     return ds, validated(_streamed_items(root, names, set(classes), ids, selection), ds.categories, p)
 
@@ -359,7 +359,9 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco"):
     opened = _streamable(path, errors, raster)
     if opened is None:
         return None
-    return runs([lbl.stat().st_size if lbl is not None else 0 for *_, lbl in _pairs(opened[1])], n)
+    _, root, names, _, _ = opened
+    sels = runs([lbl.stat().st_size if lbl is not None else 0 for *_, lbl in _pairs(root)], n)
+    return sels if names is not None else with_header(sels, _label_classes(root))
 
 
 def _label_classes(root: Path) -> list[int]:
