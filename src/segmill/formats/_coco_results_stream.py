@@ -97,8 +97,7 @@ def results_index(path: Path, err: _Errors):
                 _column(found, 2, refs)
                 cat_ids.update(refs)
             index, firsts = _grouped(path, recs, np.frombuffer(image_ids, np.int64))
-            sizes = _sizes(fd, recs, firsts, path)
-            _check_records(fd, index, sizes, cat_ids, err)
+            sizes = _check_records(fd, index, firsts, cat_ids, err)
     except (_Unstreamable, InputError):
         return None
     except OSError as exc:
@@ -116,38 +115,34 @@ def _grouped(path: Path, recs, ids: np.ndarray) -> tuple[CocoIndex, np.ndarray]:
     return CocoIndex(path, {}, images, recs, rank[inverse.reshape(-1)], ids[firsts]), firsts
 
 
-def _sizes(fd: int, recs, firsts: np.ndarray, path: Path) -> np.ndarray:
-    """Per image ``(height, width)`` from its first record (``-1``: none), as the whole read infers them."""
-    out = np.full((len(firsts), 2), -1, np.int64)
-    limit = max_pixels()
-    for k, p in enumerate(firsts.tolist()):
-        (r,), _ = _records(fd, recs, p, p + 1, path, "annotations")
-        h, w = inferred_size(r, limit)
-        if h is not None:
-            out[k] = h, w
-    return out
-
-
 def _items(ids, sizes: np.ndarray) -> list[Item]:
     """The items of image ids ``ids`` (ints) of sizes ``sizes`` (rows ``(height, width)``, ``-1``: none)."""
     return [Item(i, "", w if w >= 0 else None, h if h >= 0 else None) for i, (h, w) in zip(ids, sizes.tolist())]
 
 
-def _check_records(fd: int, index: CocoIndex, sizes: np.ndarray, cat_ids: set, err: _Errors) -> None:
-    """Read every record once, a run at a time, as the whole read reads them (nothing kept); unstreamable
-    where the read would refuse one."""
+def _check_records(fd: int, index: CocoIndex, firsts: np.ndarray, cat_ids: set, err: _Errors) -> np.ndarray:
+    """Read every record once, a run at a time in file order, as the whole read reads them; unstreamable where
+    the read would refuse one. Returns per image ``(height, width)`` from its first record (``-1``: none),
+    as the whole read infers them: an image's first record comes in the run that first names it."""
     owner = np.empty(len(index.by_image), np.int32)
     owner[index.by_image] = np.repeat(np.arange(len(index.bounds) - 1, dtype=np.int32), np.diff(index.bounds))
+    sizes = np.full((len(firsts), 2), -1, np.int64)
+    limit = max_pixels()
     for a in range(0, len(owner), RUN):
         b = min(a + RUN, len(owner))
         recs, nonfinite = _records(fd, index.annotations, a, b, index.path, "annotations")
         if nonfinite or not all(type(r) is dict and "score" in r for r in recs):
             raise _Unstreamable
+        for r in range(*np.searchsorted(firsts, [a, b]).tolist()):  # the images first named in this run
+            h, w = inferred_size(recs[int(firsts[r]) - a], limit)
+            if h is not None:
+                sizes[r] = h, w
         ks = np.unique(owner[a:b])
         items = _items(index.image_ids[ks].tolist(), sizes[ks])
         reader = _AnnotationReader(items, cat_ids, err, False, CocoOrder(), True, True)
         reader.feed(recs, a)
         reader.finish()
+    return sizes
 
 
 class ResultItems(CocoItems):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import islice
 
-__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "with_header"]
+__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header"]
 
 
 def runs(sizes: Sequence[int], n: int) -> list[dict]:
@@ -49,6 +49,17 @@ def runs(sizes: Sequence[int], n: int) -> list[dict]:
             start = i + 1
     out.append({"start": start, "stop": len(sizes), "first_annotation_id": None})
     return out
+
+
+def size_of(f, default: int = 0) -> int:
+    """The bytes of the input file ``f`` a run is weighed by: ``default`` without one, or when it cannot be looked
+    at (the part holding it says why)."""
+    if f is None:
+        return default
+    try:
+        return f.stat().st_size
+    except OSError:
+        return default
 
 
 def chosen(inputs, selection: dict | None):

@@ -34,6 +34,7 @@ from .. import jsonio
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
 from ..model import Category, Dataset
+from ._coco_stream import _read, _Unstreamable
 from ._file_runs import first_annotation_id, runs
 from ._label_studio_read import ReadSettings, Reader, header, task_record
 from ._label_studio_tasks import layout_of
@@ -46,10 +47,6 @@ RUN = 4096
 _SPACE = b" \t\r\n"
 _STARTS = frozenset(b'{["-0123456789tfn')  # the first bytes of JSON values
 _BEFORE, _AFTER = b'{"":', b"}"  # the object the list is scanned as the value of
-
-
-class _Unstreamable(Exception):
-    """The scan cannot vouch for the file: read it whole (not an error by itself)."""
 
 
 def stream_tasks(s: ReadSettings, selection: dict | None = None) -> tuple[Dataset, Iterator] | None:
@@ -159,13 +156,6 @@ def _parsed(text: bytes, path):
         return jsonio.parse(text, path)[0]
     except InputError:  # invalid JSON: the whole read's message names its place in the file
         raise _Unstreamable from None
-
-
-def _read(fd: int, start: int, end: int) -> bytes:
-    data = os.pread(fd, end - start, start)
-    if len(data) != end - start:
-        raise _Unstreamable  # the file changed under us
-    return data
 
 
 class _Scan:

@@ -73,7 +73,7 @@ class SplitIndex:
         n = len(self.images) if stop is None else min(stop, len(self.images))
         with _Reopened(self.path) as f:
             for a in range(start, n, RUN):
-                recs, _ = _parsed(f.fileno(), self.images, a, min(a + RUN, n), self.path, "images")
+                recs, _ = _records(f.fileno(), self.images, a, min(a + RUN, n), self.path, "images")
                 yield from enumerate(recs, a)
 
     def lookup(self) -> RecordLookup:
@@ -95,7 +95,7 @@ class RecordLookup:
         if k == len(ix.keys) or ix.keys[k] != iid:
             return None
         with _Reopened(ix.path) as f:
-            recs, _ = _parsed(f.fileno(), ix.spans, k, k + 1, ix.path, "annotations")
+            recs, _ = _records(f.fileno(), ix.spans, k, k + 1, ix.path, "annotations")
         return recs[0]
 
 
@@ -114,14 +114,6 @@ class _Reopened:
 
     def __exit__(self, *exc) -> None:
         self.f.close()
-
-
-def _parsed(fd: int, spans, first: int, last: int, path: Path, what: str) -> tuple[list, bool]:
-    """:func:`~segmill.formats._coco_stream._records`; a file changed since it was indexed is an InputError."""
-    try:
-        return _records(fd, spans, first, last, path, what)
-    except _Unstreamable:
-        raise InputError("the JSON file changed while it was read", path) from None
 
 
 def index_split(path: Path, record_key) -> SplitIndex | None:

@@ -46,7 +46,7 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
-from ._file_runs import first_annotation_id, runs
+from ._file_runs import first_annotation_id, runs, size_of
 from ._png import voc_colormap
 from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
@@ -284,7 +284,7 @@ def _line_bytes(root: Path, lst: Path, rec: str, line: str) -> int:
     try:
         pair = parse_line(line, lst, rec)
         mask = find_file(root, pair[1], lst, rec) if pair is not None and pair[1] is not None else None
-        return mask.stat().st_size if mask is not None else 1
+        return size_of(mask, 1)
     except (InputError, OSError):  # the read refuses the line: the part holding it says so
         return 1
 

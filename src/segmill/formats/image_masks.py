@@ -46,7 +46,7 @@ from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, runs, size_of
 from ._image_masks_write import META, MODES, write, write_stream
 from ._perfile_stream import UniqueIds, validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
@@ -369,15 +369,7 @@ def shards(path, n: int, errors: str = "raise", labels=None, background: int | N
         entries = list(_listing(parts, naming, [0, 0]))
     except InputError:
         return None
-    return runs([_bytes(e.mask) for e in entries], n)
-
-
-def _bytes(f: Path | None) -> int:
-    """The size of the mask ``f`` (1 without one, or when it cannot be looked at)."""
-    try:
-        return f.stat().st_size if f is not None else 1
-    except OSError:
-        return 1
+    return runs([size_of(e.mask, 1) for e in entries], n)
 
 
 def _first_facts(entries, found: set | None) -> tuple[set | None, set]:

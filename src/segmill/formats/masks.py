@@ -48,7 +48,7 @@ from ..model import Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, runs, size_of
 from ._perfile_stream import UniqueIds, validated
 from ._png import read_label_png, write_png
 from ._stream_passes import decoded_mode, first_pass, unchanged
@@ -223,15 +223,7 @@ def shards(path, n: int, *, labels=None, ignore_value: int = 255, background: in
     if not ErrorPolicy.of(errors).raising:
         return None
     folder, stems, _ = _start(path, labels, ignore_value, background)
-    return runs([sum(_bytes(f) for f in _map_paths(folder, stem)) for stem in stems], n)
-
-
-def _bytes(f: Path) -> int:
-    """The size of ``f`` (0 when it is not there)."""
-    try:
-        return f.stat().st_size
-    except OSError:
-        return 0
+    return runs([sum(size_of(f) for f in _map_paths(folder, stem)) for stem in stems], n)
 
 
 def _first_modes(folder: _Folder, stems) -> set:
