@@ -4,9 +4,9 @@
 two or more datasets by name, then walk the pairs: an image of one dataset
 may pair with one anywhere in the other, so a stream read once in order is
 not enough. :func:`spill` reads a dataset as a stream and keeps each item
-pickled in an unnamed temporary file; in memory stay the offsets (8 bytes an
-item) and a *skeleton* of each item (its fields without annotations, for
-the keys, sizes and names the line-up uses). :class:`SpilledItems` is a
+pickled in an unnamed temporary file, and a *skeleton* of each item (its
+fields without annotations, for the keys, sizes and names the line-up uses)
+in a second one: in memory stay their offsets, 16 bytes an item. :class:`SpilledItems` is a
 read-only sequence: ``len``, iteration (a sequential read) and indexing (one
 item unpickled) behave as on the list :func:`segmill.read` gives, so code
 written for a :class:`~segmill.model.Dataset` runs on a spilled one
@@ -32,68 +32,45 @@ from .errors import InputError
 from .model import Dataset, Item
 from .streaming import Stream
 
-__all__ = ["SpilledItems", "as_stream", "spill", "spill_or_read"]
+__all__ = ["PickledList", "SpilledItems", "as_stream", "spill", "spill_or_read"]
 
 _EMPTY: dict = {}
 _READ_AHEAD = 1 << 20  # bytes read at a time by a sequential pass
 
 
-def _skeleton(item: Item) -> Item:
-    """A copy of ``item`` with what images are lined up by (id, file name, size, split), in little memory.
+class PickledList(Sequence):
+    """Objects pickled one after another in an unnamed temporary file; in memory, 8 bytes an object.
 
-    No annotations, and ``attributes`` and ``extra`` one shared empty dict:
-    a COCO image's extra fields (URLs, dates) would cost more than the rest.
-    """
-    return without_init(Item, **{**item.__dict__, "annotations": [], "attributes": _EMPTY, "extra": _EMPTY,
-                                 "origin": None})
-
-
-class SpilledItems(Sequence):
-    """The items of one dataset, pickled in a temporary file (see the module docs).
+    Filled once by :meth:`append`, then read: ``len``, iteration (a
+    sequential read, :data:`_READ_AHEAD` bytes at a time) and indexing (one
+    object unpickled). An object fetched twice is two equal objects.
 
     Parameters
     ----------
-    items : iterable of Item
-        Read once, in order.
-    skeletons : bool, default True
-        Whether to keep :attr:`skeletons` (a pass that needs none keeps
-        only the offsets in memory: ``segmill check``).
-
-    Attributes
-    ----------
-    skeletons : list of Item
-        Per item, a copy with ``id``, ``file_name``, size and ``split`` only
-        (no annotations, empty ``attributes`` and ``extra``). Absent when
-        not kept.
-    annotation_count : int
-        The items' annotations, counted as they were spilled
-        (:attr:`segmill.model.Dataset.num_annotations` reads it: no pass).
+    load : callable, optional
+        Applied to each object as it is read back (its stored form made
+        into the object handed out).
     """
 
-    def __init__(self, items: Iterable[Item], *, skeletons: bool = True):
+    def __init__(self, load=None):
         self._file = tempfile.TemporaryFile()
         self._ends = array("Q")
-        kept: list[Item] | None = [] if skeletons else None
-        at = n_annotations = 0
-        dumps, write = pickle.dumps, self._file.write
-        for item in items:
-            n_annotations += len(item.annotations)
-            data = dumps(item, pickle.HIGHEST_PROTOCOL)
-            write(data)
-            at += len(data)
-            self._ends.append(at)
-            if kept is not None:
-                kept.append(_skeleton(item))
+        self._at = 0
+        self._load = load
+
+    def append(self, obj) -> None:
+        """Add ``obj`` at the end (pickled now)."""
+        data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        self._file.write(data)
+        self._at += len(data)
+        self._ends.append(self._at)
+
+    def finish(self) -> None:
+        """Make what was appended readable (flush the file)."""
         self._file.flush()
-        self.annotation_count = n_annotations
-        if kept is not None:
-            self.skeletons = kept
 
     def __len__(self) -> int:
         return len(self._ends)
-
-    def _span(self, k: int) -> tuple[int, int]:
-        return (self._ends[k - 1] if k else 0), self._ends[k]
 
     def __getitem__(self, key):
         if isinstance(key, slice):
@@ -102,28 +79,89 @@ class SpilledItems(Sequence):
         k += len(self) if k < 0 else 0
         if not 0 <= k < len(self):
             raise IndexError("item index out of range")
-        start, end = self._span(k)
-        return pickle.loads(os.pread(self._file.fileno(), end - start, start))
+        start, end = (self._ends[k - 1] if k else 0), self._ends[k]
+        obj = pickle.loads(os.pread(self._file.fileno(), end - start, start))
+        return obj if self._load is None else self._load(obj)
 
-    def __iter__(self) -> Iterator[Item]:
-        fd, at, buf, base = self._file.fileno(), 0, b"", 0
+    def __iter__(self) -> Iterator:
+        fd, at, buf, base, load = self._file.fileno(), 0, b"", 0, self._load
         for end in self._ends:
-            if end > base + len(buf):  # read the next stretch (at least the whole next item)
+            if end > base + len(buf):  # read the next stretch (at least the whole next object)
                 buf = buf[at - base:] + os.pread(fd, max(_READ_AHEAD, end - at), base + len(buf))
                 base = at
-            yield pickle.loads(buf[at - base:end - base])
+            obj = pickle.loads(buf[at - base:end - base])
+            yield obj if load is None else load(obj)
             at = end
 
-    def __reversed__(self) -> Iterator[Item]:
+    def __reversed__(self) -> Iterator:
         for k in range(len(self) - 1, -1, -1):
             yield self[k]
 
     def close(self) -> None:
-        """Remove the temporary file (the items can no longer be read)."""
+        """Remove the temporary file (the objects can no longer be read)."""
         self._file.close()
 
-    def __reduce__(self):  # a copy sent to another process carries its items
+    def __reduce__(self):  # a copy sent to another process carries its objects
         return (list, (list(self),))
+
+
+def _skeleton_fields(item: Item) -> tuple:
+    """What an item's skeleton keeps: what images are lined up by (id, file name, size, split)."""
+    return (item.id, item.file_name, item.width, item.height, item.split)
+
+
+def _skeleton(fields: tuple) -> Item:
+    """The skeleton of :func:`_skeleton_fields`: no annotations; ``attributes`` and ``extra`` one shared
+    empty dict (a COCO image's extra fields, URLs and dates, would cost more than the rest)."""
+    i, name, w, h, split = fields
+    return without_init(Item, id=i, file_name=name, width=w, height=h, annotations=[], split=split,
+                        attributes=_EMPTY, extra=_EMPTY, origin=None)
+
+
+class SpilledItems(PickledList):
+    """The items of one dataset, pickled in a temporary file (see the module docs).
+
+    Parameters
+    ----------
+    items : iterable of Item
+        Read once, in order.
+    skeletons : bool, default True
+        Whether to keep :attr:`skeletons` (a pass that needs none keeps
+        only the items: ``segmill check``).
+
+    Attributes
+    ----------
+    skeletons : PickledList of Item
+        Per item, a copy with ``id``, ``file_name``, size and ``split`` only
+        (no annotations, empty ``attributes`` and ``extra``), in a second
+        temporary file: what the line-up of images reads in its passes
+        (:func:`segmill.agree.align.align`) without unpickling annotations.
+        Absent when not kept.
+    annotation_count : int
+        The items' annotations, counted as they were spilled
+        (:attr:`segmill.model.Dataset.num_annotations` reads it: no pass).
+    """
+
+    def __init__(self, items: Iterable[Item], *, skeletons: bool = True):
+        super().__init__()
+        kept = PickledList(_skeleton) if skeletons else None
+        n_annotations = 0
+        for item in items:
+            n_annotations += len(item.annotations)
+            self.append(item)
+            if kept is not None:
+                kept.append(_skeleton_fields(item))
+        self.finish()
+        self.annotation_count = n_annotations
+        if kept is not None:
+            kept.finish()
+            self.skeletons = kept
+
+    def close(self) -> None:
+        """Remove the temporary files (the items can no longer be read)."""
+        super().close()
+        if hasattr(self, "skeletons"):
+            self.skeletons.close()
 
 
 def spill(path, format: str | None = None, **options) -> Dataset:

@@ -19,14 +19,18 @@ its rules as :class:`KeyRule` values; this module holds the one algorithm:
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+import operator
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..errors import UsageError
 
-__all__ = ["KeyRule", "Row", "align", "VERSION_RULES", "image_base_name", "image_stem", "DUPLICATE_POLICIES"]
+__all__ = ["KeyRule", "Row", "Rows", "align", "VERSION_RULES", "image_base_name", "image_stem", "DUPLICATE_POLICIES"]
 
 DUPLICATE_POLICIES = ("first", "skip")
 
@@ -63,31 +67,78 @@ class Row:
     ``key`` is the key the row was formed on; for an item no rule paired, its
     key under the first rule that keyed it (``None`` when none did).
     ``positions[i]`` is the index of the item in list ``i`` (``None`` where
-    absent). The items are taken from the lists when asked for: from a
-    :class:`segmill.spilled.SpilledItems`, each access reads them again.
+    absent). The key and the items are taken from the lists when asked for:
+    from a :class:`segmill.spilled.SpilledItems`, each access reads them again.
     """
 
-    __slots__ = ("key", "positions", "_lists", "_keyed")
+    __slots__ = ("_rows", "_k")
 
-    def __init__(self, key, positions: tuple, lists, keyed):
-        self.key, self.positions, self._lists, self._keyed = key, positions, lists, keyed
+    def __init__(self, rows: "Rows", k: int):
+        self._rows, self._k = rows, k
+
+    @property
+    def positions(self) -> tuple:
+        """The index of the item in each list (``None`` where absent)."""
+        return tuple(None if j < 0 else j for j in self._rows.positions[self._k].tolist())
+
+    @property
+    def key(self):
+        """The key the row was formed on (see the class doc)."""
+        rule = int(self._rows.rule_of[self._k])
+        if rule < 0:
+            return None
+        li, j = next((li, j) for li, j in enumerate(self.positions) if j is not None)
+        return self._rows.rules[rule].key(self._rows.keyed[li][j])
 
     @property
     def items(self) -> list:
         """The items, one per list (``None`` where absent)."""
-        return [None if j is None else self._lists[li][j] for li, j in enumerate(self.positions)]
+        return [None if j is None else self._rows.lists[li][j] for li, j in enumerate(self.positions)]
 
     @property
     def skeletons(self) -> list:
         """What the items were keyed by: the items, or a spilled list's skeletons (no annotations)."""
-        return [None if j is None else self._keyed[li][j] for li, j in enumerate(self.positions)]
+        return [None if j is None else self._rows.keyed[li][j] for li, j in enumerate(self.positions)]
 
     def __repr__(self) -> str:
         return f"Row({self.key!r}, {self.positions!r})"
 
 
-def align(lists, rules) -> list[Row]:
+class Rows(Sequence):
+    """The rows :func:`align` gives, kept as arrays (17 bytes a row for two lists); a :class:`Row` is made
+    when one is asked for.
+
+    Attributes
+    ----------
+    positions : numpy.ndarray
+        ``(rows, lists)`` ``int64``: each row's item index per list, -1 where absent.
+    rule_of : numpy.ndarray
+        ``int8``: the index of the rule each row's key is under, -1 for none.
+    """
+
+    def __init__(self, positions, rule_of, lists, keyed, rules):
+        self.positions, self.rule_of = positions, rule_of
+        self.lists, self.keyed, self.rules = lists, keyed, rules
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        k = operator.index(k)
+        k += len(self) if k < 0 else 0
+        if not 0 <= k < len(self):
+            raise IndexError("row index out of range")
+        return Row(self, k)
+
+
+def align(lists, rules) -> Rows:
     """Line up the items of ``lists`` by ``rules`` (see the module doc).
+
+    Memory holds arrays, not the keys: each rule reads every list once
+    (a spilled list's skeletons, from disk) and keeps a 16-byte digest of
+    each key (:func:`_digest`); the digests are sorted to find equal keys.
 
     Parameters
     ----------
@@ -96,10 +147,13 @@ def align(lists, rules) -> list[Row]:
         :class:`segmill.spilled.SpilledItems` is keyed by its skeletons and
         its items are read only when a row's ``items`` are asked for.
     rules : sequence of KeyRule
+        At most 127. Keys are compared by their ``repr`` (str, int, None
+        and tuples of them: equal keys, equal ``repr``).
 
     Returns
     -------
-    list of Row
+    Rows
+        A sequence of :class:`Row`.
 
     Examples
     --------
@@ -109,55 +163,90 @@ def align(lists, rules) -> list[Row]:
     """
     lists = [items if isinstance(items, Sequence) else list(items) for items in lists]
     keyed = [getattr(items, "skeletons", items) for items in lists]  # a spilled list keys its skeletons
-    row_of = [[None] * len(items) for items in lists]  # row index of each item, once placed
-    first_key: dict[tuple[int, int], Hashable] = {}
-    rows: list[Row] = []
-    for rule in rules:
-        slots: dict[Hashable, list] = {}  # key -> item index per list, in order of first appearance
-        for li, items in enumerate(keyed):
-            for j, k in _keyed(items, row_of[li], rule, li):
-                first_key.setdefault((li, j), k)
-                slots.setdefault(k, [None] * len(lists))[li] = j
-        for k, slot in slots.items():
-            if sum(j is not None for j in slot) < 2:
-                continue  # nothing to pair with under this rule: a later rule may
-            for li, j in enumerate(slot):
-                if j is not None:
-                    row_of[li][j] = len(rows)
-            rows.append(Row(k, tuple(slot), lists, keyed))
+    row_of = [np.full(len(items), -1, np.int64) for items in keyed]  # row of each item, once placed
+    first_rule = [np.full(len(items), -1, np.int8) for items in keyed]  # the first rule that keyed each item
+    rule_of = array("b")  # per row formed
+    for r, rule in enumerate(rules):
+        kept = [_keyed(items, row_of[li], rule, li) for li, items in enumerate(keyed)]
+        for (js, _), first in zip(kept, first_rule):
+            first[js[first[js] < 0]] = r
+        formed = _pair(kept, row_of, len(rule_of))
+        rule_of.extend([r] * formed)
+    for placed, first in zip(row_of, first_rule):
+        alone = np.flatnonzero(placed < 0)
+        placed[alone] = np.arange(len(rule_of), len(rule_of) + len(alone))
+        rule_of.extend(first[alone].tolist())
+    order = _first_appearance(row_of, len(rule_of))
+    positions = np.full((len(rule_of), len(lists)), -1, np.int64)
     for li, placed in enumerate(row_of):
-        for j, r in enumerate(placed):
-            if r is None:
-                placed[j] = len(rows)
-                alone = [None] * len(lists)
-                alone[li] = j
-                rows.append(Row(first_key.get((li, j)), tuple(alone), lists, keyed))
-    order: list[int] = []
-    seen: set[int] = set()
-    for placed in row_of:
-        for r in placed:
-            if r not in seen:
-                seen.add(r)
-                order.append(r)
-    return [rows[r] for r in order]
+        positions[placed, li] = np.arange(len(placed))
+    return Rows(positions[order], np.frombuffer(rule_of, np.int8)[order], lists, keyed, tuple(rules))
 
 
-def _keyed(items, placed, rule: KeyRule, li: int) -> list[tuple[int, Hashable]]:
-    """``(item index, key)`` of the items of one list that ``rule`` keys, duplicates resolved."""
-    cand = [(j, rule.key(it)) for j, it in enumerate(items)
-            if placed[j] is None and (rule.when is None or rule.when(it))]
+def _digest(key) -> bytes:
+    """16 bytes standing for ``key``: equal for equal ``repr`` (a collision is a chance of about 2**-128)."""
+    return hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _keyed(items, placed, rule: KeyRule, li: int):
+    """``(item indexes, key digests)`` of the items of one list that ``rule`` keys, duplicates resolved.
+
+    The digests are an ``(n, 2)`` ``uint64`` array; the indexes ascend.
+    """
+    js, digests = array("q"), bytearray()
+    free = (placed < 0).tolist()
+    if any(free):
+        key, when = rule.key, rule.when
+        for j, it in enumerate(items):  # a sequential pass: a spilled list reads its skeletons in order
+            if free[j] and (when is None or when(it)):
+                js.append(j)
+                digests += _digest(key(it))
+    js = np.frombuffer(js, np.int64)
+    keys = np.frombuffer(bytes(digests), np.uint64).reshape(-1, 2)
+    order = np.lexsort((js, keys[:, 1], keys[:, 0]))  # by key, then by position
+    sk = keys[order]
+    starts = np.ones(len(order), bool)
+    starts[1:] = (sk[1:] != sk[:-1]).any(axis=1)
     if not callable(rule.duplicates) and rule.duplicates == "skip":
-        n = Counter(k for _, k in cand)
-        return [(j, k) for j, k in cand if n[k] == 1]
-    out, seen = [], set()
-    for j, k in cand:
-        if k in seen:
-            if callable(rule.duplicates):
-                rule.duplicates(li, k)
-            continue
-        seen.add(k)
-        out.append((j, k))
-    return out
+        first = np.flatnonzero(starts)
+        counts = np.diff(np.append(first, len(order)))
+        keep = order[first[counts == 1]]
+    else:
+        keep = order[starts]
+        if callable(rule.duplicates):
+            for j in np.sort(js[order[~starts]]).tolist():  # every repeat, in list order
+                rule.duplicates(li, rule.key(items[j]))
+    keep.sort()
+    return js[keep], keys[keep]
+
+
+def _pair(kept, row_of, first_row: int) -> int:
+    """Make a row of each key that more than one list holds (at most once each); the rows formed."""
+    lis = np.concatenate([np.full(len(js), li, np.int64) for li, (js, _) in enumerate(kept)])
+    js = np.concatenate([js for js, _ in kept])
+    keys = np.concatenate([k for _, k in kept]) if kept else np.zeros((0, 2), np.uint64)
+    order = np.lexsort((lis, keys[:, 1], keys[:, 0]))
+    sk = keys[order]
+    starts = np.ones(len(order), bool)
+    starts[1:] = (sk[1:] != sk[:-1]).any(axis=1)
+    group = np.cumsum(starts) - 1
+    sizes = np.bincount(group, minlength=int(starts.sum()))
+    shared = sizes[group] > 1  # per sorted entry: its key is in another list too
+    rows = np.cumsum(starts & shared)[shared] - 1 + first_row
+    for li, placed in enumerate(row_of):
+        mine = lis[order][shared] == li
+        placed[js[order][shared][mine]] = rows[mine]
+    return int((starts & shared).sum())
+
+
+def _first_appearance(row_of, n_rows: int):
+    """The rows in order of first appearance: list 0's items in order, then those of list 1, and so on."""
+    seen = np.zeros(n_rows, bool)
+    out = []
+    for placed in row_of:
+        out.append(placed[~seen[placed]])
+        seen[placed] = True
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def image_base_name(item) -> str:
