@@ -16,15 +16,19 @@ reads whole. What a header needs a pass over every input for (LabelMe's
 labels, YOLO's classes, VOC's mask facts) the driver finds once, in
 ``shards``, and puts in every selection (:func:`with_header`): a part then
 takes it from there (:func:`header_of`) instead of making the pass again,
-which would cost each part as much as the driver.
+which would cost each part as much as the driver. Where a part needs more
+than the whole's header (the state the pass was in where its run starts,
+what the pass found in its run, for the check that the files did not
+change), each selection carries its own (:func:`with_headers`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import islice
+from itertools import islice, repeat
 
-__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header"]
+__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header",
+           "with_headers"]
 
 
 def runs(sizes: Sequence[int], n: int) -> list[dict]:
@@ -89,7 +93,13 @@ def raising(error: Exception):
 
 def with_header(selections: list[dict], value) -> list[dict]:
     """``selections``, each carrying ``value`` (picklable) as what a part's header needs from every input."""
-    for sel in selections:
+    return with_headers(selections, repeat(value))
+
+
+def with_headers(selections: list[dict], values) -> list[dict]:
+    """``selections``, each carrying its own of ``values`` (picklable, in the selections' order): what its
+    part's header needs from every input."""
+    for sel, value in zip(selections, values):
         sel["header"] = value
     return selections
 

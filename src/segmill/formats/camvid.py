@@ -46,10 +46,11 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
-from ._file_runs import first_annotation_id, runs, size_of
+from ._file_runs import first_annotation_id, runs, size_of, with_headers
 from ._png import voc_colormap
 from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
+from ._stream_passes import by_run, first_pass, whole_and_own
 from ._voc_masks import read_text_lines
 from .options import ERRORS, Option, overlap, raster
 
@@ -248,19 +249,19 @@ def stream(path, errors: str = "raise", labels=None, selection: dict | None = No
     exactly). ``None`` (read whole) for ``errors`` other than ``"raise"``,
     where that mode depends on which annotations the read drops.
     ``selection``: one part of :func:`shards`, a run of the lines of the
-    lists in reading order (see :mod:`segmill.formats._file_runs`); the
-    mode still comes from every annotation, and the lines before the run
-    are parsed for their item ids (an image listed twice is refused by the
-    part of its second line).
+    lists in reading order (see :mod:`segmill.formats._file_runs`), which
+    carries the modes of every annotation and of the run's own (what they
+    must still be when read); the lines before the run are parsed for their
+    item ids (an image listed twice is refused by the part of its second
+    line).
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     root, lists, colors, ds = _start(path, policy, labels)
-    expected = _first_modes(root, _lines(lists), colors)
-    _apply_modes(ds.meta, expected)
-    if selection is not None:  # what the part's own annotations say, for the check that they did not change
-        expected = _first_modes(root, _lines(lists, selection), colors)
+    first = lambda lines: _first_modes(root, lines, colors)  # noqa: E731
+    whole, expected = whole_and_own(selection, first, _lines(lists), _lines(lists, selection))
+    _apply_modes(ds.meta, whole)
     items = _streamed_items(root, lists, colors, len(ds.categories), expected, selection)
     return ds, validated(items, ds.categories, root)
 
@@ -275,8 +276,9 @@ def shards(path, n: int, errors: str = "raise", labels=None) -> list[dict] | Non
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
-    root, lists, _, _ = _start(path, policy, labels)
-    return runs([_line_bytes(root, lst, rec, line) for lst, rec, line in _lines(lists)], n)
+    root, lists, colors, _ = _start(path, policy, labels)
+    sels = runs([_line_bytes(root, lst, rec, line) for lst, rec, line in _lines(lists)], n)
+    return with_headers(sels, by_run(_lines(lists), sels, lambda lines: _first_modes(root, lines, colors), set.union))
 
 
 def _line_bytes(root: Path, lst: Path, rec: str, line: str) -> int:
@@ -393,27 +395,29 @@ def _mask_mode(mask: Path, colors: dict) -> str:
     return read_class_map(mask, colors, what="annotation")[1]
 
 
-def _first_modes(root: Path, lines, colors: dict) -> set:
+def _first_modes(root: Path, lines, colors: dict) -> tuple[set, bool]:
     """The modes of the annotations of ``lines`` (:func:`_lines`), as :func:`_read_pair` reads them, from
-    their headers.
+    their headers, and whether the pass stopped at a line the read refuses.
 
     It stops at the first line the read refuses (a list, a line, a path, an
     annotation that is not there or not an image): the read raises there,
     or before, so the header it gave is never the whole read's.
     """
-    modes = set()
-    try:
-        for lst, rec, line in lines:
-            pair = parse_line(line, lst, rec)
-            if pair is None or pair[1] is None:
-                continue
-            mask = find_file(root, pair[1], lst, rec)
-            if mask is None:
-                break
-            modes.add(_mask_mode(mask, colors))
-    except InputError:
-        pass
-    return modes
+    modes: set = set()
+    return modes, first_pass(lines, lambda entry: modes.update(_line_mode(root, entry, colors)))
+
+
+def _line_mode(root: Path, entry: tuple, colors: dict) -> set:
+    """The mode of the annotation of one line of :func:`_lines` (none for a line without one); an InputError
+    where the read refuses the line."""
+    lst, rec, line = entry
+    pair = parse_line(line, lst, rec)
+    if pair is None or pair[1] is None:
+        return set()
+    mask = find_file(root, pair[1], lst, rec)
+    if mask is None:
+        raise InputError(f"annotation {brief(pair[1])} not found under the dataset root", lst, rec)
+    return {_mask_mode(mask, colors)}
 
 
 register_format(

@@ -46,11 +46,11 @@ from ..model import Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import chosen, first_annotation_id, runs, size_of
+from ._file_runs import chosen, first_annotation_id, runs, size_of, with_headers
 from ._image_masks_write import META, MODES, write, write_stream
 from ._perfile_stream import UniqueIds, validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map
-from ._stream_passes import decoded_mode, first_pass, unchanged
+from ._stream_passes import by_run, decoded_mode, first_pass, unchanged, whole_and_own
 from ._voc_masks import read_class_names
 from .options import ERRORS, Option, overlap, raster
 
@@ -327,7 +327,9 @@ def stream(path, errors: str = "raise", labels=None, background: int | None = No
     other than ``"raise"``, and when listing a folder fails (the read
     raises that after the items of the folders before it). ``selection``:
     one part of :func:`shards`, a run of the ids in reading order (see
-    :mod:`segmill.formats._file_runs`); the header still comes from every mask.
+    :mod:`segmill.formats._file_runs`), which carries what every mask says
+    of the header and what the run's own say (what they must still say
+    when read).
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
@@ -339,12 +341,10 @@ def stream(path, errors: str = "raise", labels=None, background: int | None = No
         entries = list(_listing(parts, naming, unpaired))
     except InputError:
         return None
-    found, modes = _first_facts(entries, r.found)
-    ds.categories = _categories(parts[0].table, found, r.background)
-    _describe(ds, parts, set(modes), unpaired, naming)
     part = chosen(entries, selection)
-    if selection is not None:  # what the part's own masks say, for the check that they did not change
-        found, modes = _first_facts(part, r.found)
+    whole, (found, modes) = whole_and_own(selection, lambda e: _first_facts(e, r.found), entries, part)
+    ds.categories = _categories(parts[0].table, whole[0], r.background)
+    _describe(ds, parts, set(whole[1]), unpaired, naming)
     expected = (found, modes - {None})
     r = r._replace(found=set() if found is not None else None)
     modes = set()
@@ -364,20 +364,26 @@ def shards(path, n: int, errors: str = "raise", labels=None, background: int | N
     if not policy.raising:
         return None
     naming = Naming(masks_prefix, masks_suffix, images_prefix)
-    _, parts, _ = _start(path, policy, labels, background, naming)
+    r, parts, _ = _start(path, policy, labels, background, naming)
     try:
         entries = list(_listing(parts, naming, [0, 0]))
     except InputError:
         return None
-    return runs([size_of(e.mask, 1) for e in entries], n)
+    sels = runs([size_of(e.mask, 1) for e in entries], n)
+    return with_headers(sels, by_run(entries, sels, lambda e: _first_facts(e, r.found), _merged_facts))
 
 
-def _first_facts(entries, found: set | None) -> tuple[set | None, set]:
-    """``(values found, or None with a label table; modes)`` of the masks of ``entries`` (first pass)."""
+def _first_facts(entries, found: set | None) -> tuple[tuple[set | None, set], bool]:
+    """``(values found, or None with a label table; modes)`` of the masks of ``entries`` (first pass), and
+    whether the pass stopped at a mask the read refuses."""
     found = set() if found is not None else None
     modes: set = set()
-    first_pass(entries, lambda e: _mask_facts(e, found, modes))
-    return found, modes
+    return (found, modes), first_pass(entries, lambda e: _mask_facts(e, found, modes))
+
+
+def _merged_facts(a: tuple, b: tuple) -> tuple[set | None, set]:
+    """The facts (:func:`_first_facts`) of the masks of two runs."""
+    return None if a[0] is None else a[0] | b[0], a[1] | b[1]
 
 
 def _start(path, policy: ErrorPolicy, labels, background, naming: Naming):

@@ -48,10 +48,10 @@ from ..model import Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, int_in, string
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import chosen, first_annotation_id, runs, size_of
+from ._file_runs import chosen, first_annotation_id, runs, size_of, with_headers
 from ._perfile_stream import UniqueIds, validated
 from ._png import read_label_png, write_png
-from ._stream_passes import decoded_mode, first_pass, unchanged
+from ._stream_passes import by_run, decoded_mode, first_pass, unchanged, whole_and_own
 from ._voc_masks import (
     ClassList,
     check_class_names,
@@ -194,19 +194,18 @@ def stream(path, *, labels=None, ignore_value: int = 255, background: int = 0, e
     nothing is decoded but images whose header cannot say it). ``None``
     (read whole) for ``errors`` other than ``"raise"``. ``selection``: one
     part of :func:`shards`, a run of the stems in order (see
-    :mod:`segmill.formats._file_runs`); the mode still comes from every map.
+    :mod:`segmill.formats._file_runs`), which carries the modes of every map
+    and of the run's own (what its maps must still say when read).
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
         return None
     folder, stems, ds = _start(path, labels, ignore_value, background)
     images = _image_names(folder.root)
-    modes = _first_modes(folder, stems)
-    if len(modes) == 1:
-        ds.meta["masks_mode"] = next(iter(modes))
     part = chosen(stems, selection)
-    if selection is not None:  # what the part's own maps say, for the check that they did not change
-        modes = _first_modes(folder, part)
+    whole, modes = whole_and_own(selection, lambda s: _first_modes(folder, s), stems, part)
+    if len(whole) == 1:
+        ds.meta["masks_mode"] = next(iter(whole))
     seen: set = set()
     items = _items(folder, part, images, policy, seen, first_annotation_id(selection))
     items = unchanged(items, lambda: seen, modes, folder.root)
@@ -223,14 +222,15 @@ def shards(path, n: int, *, labels=None, ignore_value: int = 255, background: in
     if not ErrorPolicy.of(errors).raising:
         return None
     folder, stems, _ = _start(path, labels, ignore_value, background)
-    return runs([sum(size_of(f) for f in _map_paths(folder, stem)) for stem in stems], n)
+    sels = runs([sum(size_of(f) for f in _map_paths(folder, stem)) for stem in stems], n)
+    return with_headers(sels, by_run(stems, sels, lambda s: _first_modes(folder, s), set.union))
 
 
-def _first_modes(folder: _Folder, stems) -> set:
-    """The modes of the semantic maps of ``stems`` (None: no map), from their headers (first pass)."""
+def _first_modes(folder: _Folder, stems) -> tuple[set, bool]:
+    """The modes of the semantic maps of ``stems`` (None: no map), from their headers (first pass), and whether
+    the pass stopped at a map the read refuses."""
     modes: set = set()
-    first_pass(stems, lambda stem: modes.add(_semantic_mode(folder, stem)))
-    return modes
+    return modes, first_pass(stems, lambda stem: modes.add(_semantic_mode(folder, stem)))
 
 
 def _start(path, labels, ignore_value, background) -> tuple[_Folder, list[str], Dataset]:
