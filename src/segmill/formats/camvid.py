@@ -259,7 +259,7 @@ def stream(path, errors: str = "raise", labels=None, selection: dict | None = No
     if not policy.raising:
         return None
     root, lists, colors, ds = _start(path, policy, labels)
-    first = lambda lines: _first_modes(root, lines, colors)  # noqa: E731
+    first = lambda lines: _first_modes(root, lines, colors)
     whole, expected = whole_and_own(selection, first, _lines(lists), _lines(lists, selection))
     _apply_modes(ds.meta, whole)
     items = _streamed_items(root, lists, colors, len(ds.categories), expected, selection)
