@@ -62,7 +62,7 @@ from ..model import Dataset, Item
 from ..paths import confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import first_annotation_id, raising, runs
+from ._file_runs import first_annotation_id, header_of, raising, runs, with_headers
 from ._folder_scan import scan_levels
 from ._geo_features import bridge
 from ._geo_ogr import OGR_SUFFIXES, load_ogr
@@ -347,9 +347,9 @@ def stream(path, errors: str = "raise", class_field: str = "class", image_field:
     whole file, and for ``errors`` other than ``"raise"``, where the
     categories depend on which files and features a lenient read drops.
     ``selection``: one part of :func:`shards`, a run of the scenes (see
-    :mod:`segmill.formats._file_runs`); the first pass still reads every
-    vector file, and the part's read resumes from the categories of the
-    scenes before its run (images keep the whole read's numbers).
+    :mod:`segmill.formats._file_runs`), which carries what the first pass
+    found: the part's read resumes from the categories of the scenes before
+    its run (images keep the whole read's numbers).
     """
     policy = ErrorPolicy.of(errors)
     p, root, ds = _start(path, class_field, image_field, images)
@@ -358,14 +358,15 @@ def stream(path, errors: str = "raise", class_field: str = "class", image_field:
     scenes = _scenes(p)
     start, stop = (0, len(scenes)) if selection is None else (selection["start"], selection["stop"])
     first = Reader(root, class_field, image_field, policy)
-    marks, error = _first_categories(first, scenes, (start, stop))
-    ds.categories = first.cats
-    r = Reader(root, class_field, image_field, policy)
-    if start not in marks:  # the first pass stopped before the run: the whole read raises there, or before
+    found = header_of(selection, lambda: _part_header(*_first_categories(first, scenes, (start, stop)),
+                                                      first.cats, start, stop))
+    cats, at_start, expected, error = copy.deepcopy(found)  # the part's own (a selection may be read again)
+    ds.categories = cats
+    if at_start is None:  # the first pass stopped before the run: the whole read raises there, or before
         return ds, raising(error)
-    r.cats, r.by_name, r.by_id = copy.deepcopy(marks[start])
+    r = Reader(root, class_field, image_field, policy)
+    r.cats, r.by_name, r.by_id = at_start
     r.next_ann = first_annotation_id(selection)
-    expected = marks[stop][0] if stop in marks else first.cats
     items = _streamed_items(r, scenes, expected, p, start, stop)
     return ds, UniqueIds(validated(items, ds.categories, p))
 
@@ -374,13 +375,29 @@ def shards(path, n: int, errors: str = "raise", class_field: str = "class", imag
            images=None) -> list[dict] | None:
     """At most ``n`` selections of :func:`stream`: runs of the scenes of about equal bytes (their vector files).
 
-    ``None`` where :func:`stream` reads whole. Annotation ids run across the
-    whole dataset: a part numbers from 1 and a sharded run renumbers.
+    ``None`` where :func:`stream` reads whole. The first pass for the
+    categories is made here, once: each selection carries what its part
+    needs of it (:func:`_part_header`). Annotation ids run across the whole
+    dataset: a part numbers from 1 and a sharded run renumbers.
     """
-    p, _, _ = _start(path, class_field, image_field, images)
-    if not ErrorPolicy.of(errors).raising or p.is_file():
+    p, root, _ = _start(path, class_field, image_field, images)
+    policy = ErrorPolicy.of(errors)
+    if not policy.raising or p.is_file():
         return None
-    return runs([f.stat().st_size for _, f in _scenes(p)], n)
+    scenes = _scenes(p)
+    sels = runs([f.stat().st_size for _, f in scenes], n)
+    r = Reader(root, class_field, image_field, policy)
+    marks, error = _first_categories(r, scenes, {k for s in sels for k in (s["start"], s["stop"])})
+    return with_headers(sels, [_part_header(marks, error, r.cats, s["start"], s["stop"]) for s in sels])
+
+
+def _part_header(marks: dict, error, cats: list, start: int, stop: int) -> tuple:
+    """What the part reading the scenes ``start:stop`` needs of the first pass (:func:`_first_categories`'s
+    ``marks`` and ``error``, ``cats`` where it ended): ``(categories of the whole read, the reader's
+    categories before the run or None where the pass never got there, its categories after the run, the
+    error that stopped the pass where it never got to the run, else None)``."""
+    at_start = marks.get(start)
+    return cats, at_start, marks[stop][0] if stop in marks else cats, error if at_start is None else None
 
 
 def _start(path, class_field, image_field, images) -> tuple[Path, Path, Dataset]:
