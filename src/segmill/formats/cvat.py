@@ -44,7 +44,7 @@ from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
 from ._cvat_xml import Images, images, parse_xml
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
 from ._perfile_stream import validated
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -198,13 +198,22 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     frames) is refused before any item, as :func:`read` refuses it. ``None``
     (read whole) for ``errors="keep"``, which keeps repeated image ids that
     a stream refuses. ``selection``: one part of :func:`shards`, a run of the
-    ``<image>`` elements (the second pass parses the file up to its end).
+    ``<image>`` elements, which carries what the first pass keeps (the
+    second pass parses the file up to the run's end).
     """
     policy = ErrorPolicy.of(errors)
     check_choice("raster", raster, RASTER_RULES)
     if policy.keeping:
         return None
     f = _xml_file(path)
+    top, repeated = header_of(selection, lambda: _first_pass(f))
+    ds, cat_by_name = _start(top, f, raster, policy)
+    items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups), selection)
+    return ds, validated(items, ds.categories, f, ids=True)
+
+
+def _first_pass(f: Path) -> tuple:
+    """``(root element with the header only, whether an image id repeats)``: the whole XML checked."""
     head = Images(head=True)
     seen: set = set()
     repeated = False
@@ -212,10 +221,7 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
         raw = im.get("id")
         repeated = repeated or raw in seen
         seen.add(raw)
-    del seen
-    ds, cat_by_name = _start(head.root, f, raster, policy)
-    items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups), selection)
-    return ds, validated(items, ds.categories, f, ids=True)
+    return head.root, repeated
 
 
 def shards(path, n: int, errors: str = "raise", raster: str = "coco",
@@ -224,7 +230,9 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco",
 
     ``None`` where :func:`stream` reads whole, and where two images would
     have one item id (a duplicate a part could not see in another part: the
-    stream, read whole, refuses it). Annotation ids run across the whole
+    stream, read whole, refuses it). The parse that finds the runs is the
+    stream's first pass: each selection carries what it keeps (the header
+    elements; the ids do not repeat). Annotation ids run across the whole
     file: a part numbers from 1 and a sharded run renumbers.
     """
     policy = ErrorPolicy.of(errors)
@@ -232,12 +240,13 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco",
     if policy.keeping:
         return None
     keys, sizes = [], []
-    for im in images(_xml_file(path), Images()):
+    head = Images(head=True)
+    for im in images(_xml_file(path), head):
         keys.append((im.get("id"), im.get("subset")))
         sizes.append(sum(1 + len(el.text or "") + sum(map(len, el.attrib.values())) for el in im.iter()))
     repeated = len({raw for raw, _ in keys}) != len(keys)
     ids = {_image_id(raw, subset, k, repeated) for k, (raw, subset) in enumerate(keys)}
-    return runs(sizes, n) if len(ids) == len(keys) else None
+    return with_header(runs(sizes, n), (head.root, repeated)) if len(ids) == len(keys) else None
 
 
 def _tag(el) -> str:
