@@ -15,7 +15,9 @@ file is never in memory whole. Two passes over the file:
 2. the tasks are parsed again one by one and turned into items by the
    reader's own code (:meth:`~segmill.formats._label_studio_read.Reader.items`).
 
-Memory holds one task and the reader's set of task ids. Whatever the scan
+Memory holds one task and the reader's set of task ids. A sharded read
+makes the first pass once, on the driver (:func:`shard_tasks`), and each
+part takes what it found from its selection. Whatever the scan
 cannot vouch for (a file that is not one list, one task, a JSON-MIN export,
 whose records of a task may lie anywhere in the file, invalid JSON, whose
 message names its line in the whole file, nesting deeper than the limit)
@@ -35,7 +37,7 @@ from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
 from ..model import Category, Dataset
 from ._coco_stream import _read, _Unstreamable
-from ._file_runs import first_annotation_id, runs
+from ._file_runs import first_annotation_id, header_of, runs, with_headers
 from ._label_studio_read import ReadSettings, Reader, header, task_record
 from ._label_studio_tasks import layout_of
 
@@ -53,12 +55,12 @@ def stream_tasks(s: ReadSettings, selection: dict | None = None) -> tuple[Datase
     """The header and the items of the export at ``s.path`` (raising mode), or ``None`` to read it whole.
 
     ``selection``: the tasks ``start:stop`` only (see :mod:`segmill.formats._file_runs`), their annotations
-    numbered from its first id; the first pass still parses every task (the categories), and keeps the ids
-    of the tasks before the run (a later task of one of them is the read's duplicate).
+    numbered from its first id; it carries what the first pass found (:func:`shard_tasks`): the categories,
+    and the ids of the tasks before the run that a task of the run has again (the read's duplicates).
     """
     start, stop = (0, None) if selection is None else (selection["start"], selection["stop"])
     try:
-        names, left_out, seen, _ = _first_pass(s, start)
+        names, left_out, seen = header_of(selection, lambda: _part_header(s, start))
     except _Unstreamable:
         return None
     s.layout = "json"
@@ -67,28 +69,55 @@ def stream_tasks(s: ReadSettings, selection: dict | None = None) -> tuple[Datase
     if left_out:
         ds.meta["label_studio_left_out"] = left_out
     reader = Reader(s, ds.categories)
-    reader.seen, reader.next_id = seen, first_annotation_id(selection)
+    reader.seen, reader.next_id = set(seen), first_annotation_id(selection)  # the part's own: it adds to it
     return ds, _items(reader, start, stop)
 
 
 def shard_tasks(s: ReadSettings, n: int) -> list[dict] | None:
     """At most ``n`` selections of :func:`stream_tasks`: runs of tasks of about equal bytes, or ``None`` where
-    the stream reads the file whole."""
+    the stream reads the file whole.
+
+    The first pass is made here, once: each selection carries the labels,
+    the tasks left out and the ids its part must know were taken before its
+    run (:func:`_taken_before`).
+    """
     try:
-        sizes = _first_pass(s, 0, sizes=True)[3]
+        names, left_out, ids, sizes = _first_pass(s, None, sizes=True)
     except _Unstreamable:
         return None
-    return runs(sizes, n)
+    sels = runs(sizes, n)
+    return with_headers(sels, [(names, left_out, seen) for seen in _taken_before(ids, sels)])
 
 
-def _first_pass(s: ReadSettings, before: int = 0, sizes: bool = False) -> tuple[list[str], int, set, list]:
-    """``(labels in order of first appearance, tasks left out, ids of the tasks before the ``before``-th, bytes of
-    each task when ``sizes``)``; :class:`_Unstreamable` when read whole."""
+def _part_header(s: ReadSettings, start: int) -> tuple[list[str], int, set]:
+    """``(labels, tasks left out, ids of the tasks before the ``start``-th)``, from a first pass made here."""
+    names, left_out, ids, _ = _first_pass(s, start)
+    return names, left_out, {i for i in ids if i is not _REFUSED}
+
+
+def _taken_before(ids: list, selections: list[dict]) -> Iterator[set]:
+    """For each selection, the ids (:func:`_first_pass`) of the tasks of its run that a task before the run
+    has: all a part must know of the ids before it to refuse a duplicate as the whole read does."""
+    before: set = set()
+    for sel in selections:
+        run = [i for i in ids[sel["start"]:sel["stop"]] if i is not _REFUSED]
+        yield {i for i in run if i in before}
+        before.update(run)
+
+
+#: The id :func:`_first_pass` gives a task whose id the read refuses.
+_REFUSED = object()
+
+
+def _first_pass(s: ReadSettings, before: int | None = 0, sizes: bool = False) -> tuple[list[str], int, list, list]:
+    """``(labels in order of first appearance, tasks left out, the item id of each task before the
+    ``before``-th (of every one for None; :data:`_REFUSED` where the read refuses it), bytes of each task when
+    ``sizes``)``; :class:`_Unstreamable` when read whole."""
     reader = Reader(s)
     found: dict = {}
     left_out = 0
     layout = None
-    seen, spans = set(), []
+    ids, spans = [], []
     for k, (task, size) in enumerate(_tasks(s.path, checked=True)):
         if layout is None and isinstance(task, dict):
             layout = layout_of(task)
@@ -97,18 +126,25 @@ def _first_pass(s: ReadSettings, before: int = 0, sizes: bool = False) -> tuple[
         if sizes:
             spans.append(size)
         rec = task_record(task, k)
-        if k < before and isinstance(task, dict):
-            try:
-                seen.add(reader.task_id(task, k, rec))
-            except InputError:  # the read refuses the task, before the run
-                pass
+        if before is None or k < before:
+            ids.append(_task_id(reader, task, k, rec))
         try:
             out, names = reader.labels(task, rec)
         except InputError:  # the read refuses the task (whatever the categories)
             continue
         left_out += out
         found.update(dict.fromkeys(names))
-    return list(found), left_out, seen, spans
+    return list(found), left_out, ids, spans
+
+
+def _task_id(reader: Reader, task, k: int, rec: str):
+    """The item id of the ``k``-th task, :data:`_REFUSED` where the read refuses the task for it."""
+    if not isinstance(task, dict):
+        return _REFUSED
+    try:
+        return reader.task_id(task, k, rec)
+    except InputError:
+        return _REFUSED
 
 
 def _items(reader: Reader, start: int = 0, stop: int | None = None):

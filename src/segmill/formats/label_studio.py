@@ -150,7 +150,7 @@ def stream(path, errors: str = "raise", annotations: str = "all", predictions: b
     records of one task may lie anywhere in the file; for one task; and for
     JSON the stream cannot vouch for (invalid JSON, whose message names its
     line in the whole file). ``selection``: one part of :func:`shards`, a run
-    of the tasks (the first pass still parses every task).
+    of the tasks, which carries what the first pass found.
     """
     s = ReadSettings.of(path, errors, annotations, predictions, image_root)
     if not s.policy.raising:
@@ -167,8 +167,9 @@ def shards(path, n: int, errors: str = "raise", annotations: str = "all", predic
     """At most ``n`` selections of :func:`stream`: runs of tasks of about equal bytes of JSON.
 
     ``None`` where :func:`stream` reads whole (the file is parsed once to
-    tell). Annotation ids run across the whole export: a part numbers from 1
-    and a sharded run renumbers.
+    tell: that parse is the stream's first pass, whose findings each
+    selection carries). Annotation ids run across the whole export: a part
+    numbers from 1 and a sharded run renumbers.
     """
     s = ReadSettings.of(path, errors, annotations, predictions, image_root)
     return shard_tasks(s, n) if s.policy.raising else None
