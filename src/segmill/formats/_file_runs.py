@@ -13,13 +13,14 @@ The parts read in order give the whole read's items, in order, when each
 input gives its item (or none) whatever the others hold: the categories
 and any dataset-level value must come from the header, which every part
 reads whole. What a header needs a pass over every input for (LabelMe's
-labels, YOLO's classes, VOC's mask facts) the driver finds once, in
-``shards``, and puts in every selection (:func:`with_header`): a part then
-takes it from there (:func:`header_of`) instead of making the pass again,
-which would cost each part as much as the driver. Where a part needs more
-than the whole's header (the state the pass was in where its run starts,
-what the pass found in its run, for the check that the files did not
-change), each selection carries its own (:func:`with_headers`).
+labels, YOLO's classes, VOC's mask facts; the facts of every volume for
+NIfTI, NRRD and DICOM SEG) the driver finds once, in ``shards``, and puts
+in every selection (:func:`with_header`): a part then takes it from there
+(:func:`header_of`) instead of making the pass again, which would cost each
+part as much as the driver. Where a part needs more than the whole's
+header (the state the pass was in where its run starts, what the pass
+found in its run, for the check that the files did not change), each
+selection carries its own (:func:`with_headers`).
 """
 
 from __future__ import annotations

@@ -176,8 +176,9 @@ def stream_volumes(path, backend: Backend, errors="raise", selection: dict | Non
     also splits each volume into components (the labels left, the notes of
     the components dropped): twice that work as well. Every ``errors`` mode
     streams; the files a lenient read drops are listed in the header.
-    ``selection``: one part of :func:`shard_volumes`, a run of the files (the
-    first pass still reads every file).
+    ``selection``: one part of :func:`shard_volumes`, a run of the files,
+    which carries the first pass (made once, on the driver): a part reads
+    its own volumes only, once.
     """
     ErrorPolicy.of(errors)  # an unknown mode is refused before any work
     new_run, ds, folder = _start(path, backend, options)
@@ -185,10 +186,11 @@ def stream_volumes(path, backend: Backend, errors="raise", selection: dict | Non
 
 
 def shard_volumes(path, backend: Backend, n: int, errors="raise", **options) -> list[dict]:
-    """At most ``n`` selections of :func:`stream_volumes`: runs of the volume files of about equal bytes."""
+    """At most ``n`` selections of :func:`stream_volumes`: runs of the volume files of about equal bytes, each
+    with what it needs of the first pass over every volume, made here (:func:`~._volume_stream.shards`)."""
     ErrorPolicy.of(errors)
     new_run, _, _ = _start(path, backend, options)
-    return shards(new_run().files, n)
+    return shards(new_run, n, errors)
 
 
 def _start(path, backend: Backend, options: dict):

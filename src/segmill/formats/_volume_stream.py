@@ -30,34 +30,39 @@ the items before it. The second pass's facts must be the first one's (else
 the files changed between the passes: refused).
 
 A *selection* (:mod:`segmill.formats._file_runs`, from :func:`shards`) is a
-run of the files: the first pass still reads every file (the header is the
-whole read's), and notes the facts and the dropped files where the run
-starts and stops; the second pass reads the run only, its run resumed from
-the facts of the files before it (a file may be refused for what an earlier
-one holds: a name, a segment), annotation ids from the selection's first id.
-Its facts must then be the first pass's where the run stops, the files it
-drops those the first pass dropped in the run (the only ones its header
-lists). A run the first pass never reached (an error before it) raises that
-error. A run needs two more methods:
+run of the files. The header is the whole read's, so the first pass reads
+every file: :func:`shards` makes it once, on the driver, noting the facts and
+the dropped files where each run starts and stops, and puts in each
+selection what its part needs (a :class:`FirstPass`: the header's facts, the
+facts before the run and after it, the run's drops, or the error that
+stopped the pass before the run), so that a part reads its own files only.
+The second pass reads the run, its run resumed from the facts of the files
+before it (a file may be refused for what an earlier one holds: a name, a
+segment), annotation ids from the selection's first id. Its facts must then
+be the first pass's where the run stops, the files it drops those the first
+pass dropped in the run (the only ones its header lists). A run the first
+pass never reached (an error before it) raises that error. A selection
+without a first pass (made by hand) has its part make the pass itself. A run needs one more method:
 
 ``resume(facts, first_id)``
     Start from ``facts`` (those of the files before the run, a copy) and
-    number annotations from ``first_id``.
+    number annotations from ``first_id`` (the header is finished from a
+    run resumed from the facts of every file).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 from ..errors import InputError, LimitError, SegmillError
 from ..model import Dataset, Item
 from ..validate import ErrorPolicy
-from ._file_runs import first_annotation_id, raising, runs
+from ._file_runs import first_annotation_id, header_of, raising, runs, with_headers
 from ._perfile_stream import UniqueIds, validated
 
-__all__ = ["each_volume", "read_run", "shards", "stream_run"]
+__all__ = ["FirstPass", "each_volume", "first_passes", "read_run", "shards", "stream_run"]
 
 
 def each_volume(files, read_one: Callable, policy: ErrorPolicy) -> Iterator:
@@ -103,16 +108,62 @@ def stream_run(new_run: Callable, ds: Dataset, errors: str, folder,
     folder : path
         What the whole read validates against.
     selection : dict, optional
-        One part of :func:`shards`: the items of that run of files only.
+        One part of :func:`shards`: the items of that run of files only,
+        after the first pass the selection carries (made here without one).
     """
-    first, policy = new_run(), ErrorPolicy.of(errors)
+    policy, run = ErrorPolicy.of(errors), new_run()
+    start, stop = (0, len(run.files)) if selection is None else (selection["start"], selection["stop"])
+    first = header_of(selection, lambda: first_passes(new_run, errors, [(start, stop)])[0])
     if not policy.raising:
-        policy.skipped = ds.meta.setdefault("skipped", [])
-    start, stop = (0, len(first.files)) if selection is None else (selection["start"], selection["stop"])
+        ds.meta["skipped"] = list(first.skipped)
+    run.resume(copy.deepcopy(first.header), 1)
+    run.finish(ds)
+    if first.start is None:  # the first pass stopped before the run: the whole read stops there
+        return ds, raising(first.error)
+    run = new_run()
+    run.resume(copy.deepcopy(first.start), first_annotation_id(selection))
+    items = _second(run, run.files[start:stop], first.stop, policy, list(first.skipped), folder)
+    return ds, UniqueIds(items if policy.keeping else validated(items, ds.categories, folder))
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What one run of the files needs of the first pass over every file (picklable, in its selection).
+
+    Attributes
+    ----------
+    header : object
+        The facts of the whole pass: the header's.
+    start : object or None
+        The facts of the files before the run; ``None`` when the pass
+        stopped before the run.
+    stop : object
+        The facts of the files up to the run's end (up to where the pass
+        stopped, in the run): what its second pass must find.
+    skipped : list of dict
+        The records of the files of the run the pass dropped (of every file
+        it read, for a run it never reached, as the whole read lists them).
+    error : SegmillError or None
+        What stopped the pass before the run.
+    """
+
+    header: object
+    start: object
+    stop: object
+    skipped: list
+    error: SegmillError | None = None
+
+
+def first_passes(new_run: Callable, errors: str, bounds: list[tuple[int, int]]) -> list[FirstPass]:
+    """One first pass of :meth:`first` over every file, and what each run ``(start, stop)`` of ``bounds`` needs
+    of it."""
+    first, policy = new_run(), ErrorPolicy.of(errors)
+    policy.skipped = []
+    cuts = {k for run in bounds for k in run}
     marks: dict = {}
 
     def mark(k: int) -> None:  # the facts and the drops of the files before the k-th
-        if k in (start, stop) and k not in marks:
+        if k in cuts and k not in marks:
             marks[k] = copy.deepcopy(first.facts()), len(policy.skipped)
 
     error = None
@@ -121,27 +172,28 @@ def stream_run(new_run: Callable, ds: Dataset, errors: str, folder,
             pass
     except SegmillError as exc:
         error = exc  # the second pass raises it where the read raises it, after the items before it
-    first.finish(ds)
-    run = new_run()
-    if start not in marks:  # the first pass stopped before the run: the whole read stops there
-        return ds, raising(error)
-    expected, dropped = marks.get(stop, (first.facts(), len(policy.skipped)))
-    skipped = list(policy.skipped[marks[start][1]:dropped])
-    if selection is not None:
-        run.resume(copy.deepcopy(marks[start][0]), first_annotation_id(selection))
-        if not policy.raising:
-            ds.meta["skipped"] = list(skipped)
-    items = _second(run, run.files[start:stop], expected, ErrorPolicy.of(errors), skipped, folder)
-    return ds, UniqueIds(items if policy.keeping else validated(items, ds.categories, folder))
+    end = first.facts(), len(policy.skipped)
+    return [_cut(marks, end, policy.skipped, error, a, b) for a, b in bounds]
 
 
-def shards(files: list[Path], n: int) -> list[dict]:
-    """At most ``n`` selections of :func:`stream_run`: runs of ``files`` of about equal bytes.
+def _cut(marks: dict, end: tuple, skipped: list, error, start: int, stop: int) -> FirstPass:
+    """The :class:`FirstPass` of the run ``start:stop``: ``marks`` ``{k: (facts, drops)}`` before the k-th file,
+    ``end`` where the pass ended."""
+    if start not in marks:
+        return FirstPass(end[0], None, end[0], list(skipped), error)
+    (before, k), (after, j) = marks[start], marks.get(stop, end)
+    return FirstPass(end[0], before, after, skipped[k:j])
+
+
+def shards(new_run: Callable, n: int, errors: str) -> list[dict]:
+    """At most ``n`` selections of :func:`stream_run`: runs of the files of about equal bytes, each with what it
+    needs of the first pass, made here once (:class:`FirstPass`).
 
     Annotation ids run across the whole dataset: a part numbers from 1 and
     a sharded run renumbers.
     """
-    return runs([f.stat().st_size for f in files], n)
+    sels = runs([f.stat().st_size for f in new_run().files], n)
+    return with_headers(sels, first_passes(new_run, errors, [(s["start"], s["stop"]) for s in sels]))
 
 
 def _marked(files, mark: Callable) -> Iterator:

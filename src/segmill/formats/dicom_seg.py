@@ -203,8 +203,8 @@ def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise"
     at a time (memory: one volume). ``None`` (read whole) for ``errors``
     other than ``"raise"``: a file a lenient read drops for its pixel data
     gives no categories, which its header alone cannot tell. ``selection``:
-    one part of :func:`shards`, a run of the SEG files (the first pass still
-    reads every file's header).
+    one part of :func:`shards`, a run of the SEG files, which carries the
+    first pass (made once, on the driver): a part reads its own files only.
     """
     require_highdicom()
     axis, threshold = _check(axis, threshold)
@@ -217,14 +217,15 @@ def stream(path, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise"
 def shards(path, n: int, *, axis: int = 2, threshold: float = 0.5, errors: str = "raise") -> list[dict] | None:
     """At most ``n`` selections of :func:`stream`: runs of the SEG files of about equal bytes.
 
-    ``None`` where :func:`stream` reads whole (``errors`` other than
-    ``"raise"``).
+    The first pass over every file's header (for the categories) is made
+    here, once: each selection carries what its part needs of it. ``None``
+    where :func:`stream` reads whole (``errors`` other than ``"raise"``).
     """
     require_highdicom()
     axis, threshold = _check(axis, threshold)
     if not ErrorPolicy.of(errors).raising:
         return None
-    return volume_shards(_files(path)[0], n)
+    return volume_shards(_start(path, axis, threshold)[0], n, errors)
 
 
 def _start(path, axis, threshold):

@@ -252,7 +252,8 @@ def stream(path, **options):
 
 def shards(path, n: int, **options) -> list[dict]:
     """At most ``n`` selections of :func:`stream` (its ``selection=``): runs of the volume files of about equal
-    bytes (each part's first pass still reads every volume, for the categories)."""
+    bytes. The first pass over every volume (for the categories) is made here, once: each selection carries
+    what its part needs of it, so a part reads its own volumes only."""
     require_pynrrd()
     return shard_volumes(path, BACKEND, n, **options)
 
