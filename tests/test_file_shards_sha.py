@@ -325,7 +325,7 @@ def test_built_open_images_sets_in_parts_are_the_whole_stream(tmp_path, seed, ne
 def test_open_images_parts_keep_the_reads_annotation_ids(open_images_set):
     """The ids are the rows' positions in the CSVs: a part gives them as they are, none is renumbered."""
     shards = plan(open_images_set, "open_images", {}, 2)
-    assert len(shards) > 2 and all(set(s.selection) == {"start", "stop"} for s in shards)
+    assert len(shards) > 2 and all(set(s.selection) == {"start", "stop", "header"} for s in shards)
     whole = {a.id for it in segmill.stream(open_images_set, "open_images") for a in it.annotations}
     parts = [a.id for s in shards for it in FS.open_shard(s)[1] for a in it.annotations]
     assert sorted(parts) == sorted(whole) and len(parts) == 45

@@ -37,6 +37,7 @@ is decoded only when its item is built.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from ..paths import confine, confined_glob, resolve_inside
 from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import runs
+from ._file_runs import header_of, runs, with_headers
 from ._open_images_csv import MaskRow, class_names, image_meta, mask_rows, read_csv, resize_nearest
 from ._open_images_stream import RowIndex, build_index, other_split
 from ._perfile_stream import UniqueIds, validated
@@ -269,8 +270,10 @@ def stream(path, *, errors: str = "raise", selection: dict | None = None):
     other than ``"raise"``, where the items' order, the annotation ids and
     the categories depend on which rows every mask's decoding drops.
     ``selection``: one part of :func:`shards`, a run of the images of the
-    index in order; the header still comes from every row, and the CSVs'
-    error that the read raises after every row's is the last part's.
+    index in order, which carries the count of resized masks (the first
+    pass, made once on the driver); the header still comes from every row
+    (each part indexes every CSV), and the CSVs' error that the read raises
+    after every row's is the last part's.
     """
     policy = ErrorPolicy.of(errors)
     if not policy.raising:
@@ -286,7 +289,7 @@ def stream(path, *, errors: str = "raise", selection: dict | None = None):
     except InputError as exc:  # the whole read raises it after the rows' errors: so does the stream
         late, notes = exc, []
     part = range(index.n_images)[slice(selection["start"], selection["stop"])] if selection else range(index.n_images)
-    total, expected = _resized_total(index, rd, part)
+    total, expected = header_of(selection, lambda: _resized_counts(index, rd, [part])[0])
     ds.meta["read_notes"] = notes + [_resized_note(total)]
     last = part.stop >= index.n_images  # the part that raises the CSVs' error, found after every row before it
     items = _streamed_items(index, rd, part, expected, late, last)
@@ -297,16 +300,19 @@ def shards(path, n: int, *, errors: str = "raise") -> list[dict] | None:
     """At most ``n`` selections of :func:`stream`: runs of images of the index of about equal numbers of rows.
 
     ``None`` where :func:`stream` reads whole. A selection is ``{"start",
-    "stop"}``: annotation ids are the read's own (each row's position in the
-    CSVs), which a part gives as they are.
+    "stop", "header"}``: annotation ids are the read's own (each row's
+    position in the CSVs), which a part gives as they are; the header is
+    ``(masks resized, those of the part's images)``, found here once (a pass
+    over every image's and mask's PNG header).
     """
     if not ErrorPolicy.of(errors).raising:
         return None
-    _, csvs, _ = _start(Path(path), ErrorPolicy.of(errors))
+    rd, csvs, _ = _start(Path(path), ErrorPolicy.of(errors))
     index = build_index(csvs, _split)
     if index is None:
         return None
-    return [{"start": s["start"], "stop": s["stop"]} for s in runs(np.diff(index.bounds).tolist(), n)]
+    sels = [{"start": s["start"], "stop": s["stop"]} for s in runs(np.diff(index.bounds).tolist(), n)]
+    return with_headers(sels, _resized_counts(index, rd, [range(s["start"], s["stop"]) for s in sels]))
 
 
 class _RowFailed(Exception):
@@ -370,11 +376,12 @@ def _earliest(index: RowIndex, k: int, failed: _RowFailed, rd: _Read, fds: dict)
     return failed.error
 
 
-def _resized_total(index: RowIndex, rd: _Read, part: range) -> tuple[int, int]:
-    """How many masks a read resizes, and how many of those of the images at ``part``: their PNG headers
-    against their images' sizes (a row a read refuses is passed over: the read raises there, whatever the
-    count)."""
-    total = own = 0
+def _resized_counts(index: RowIndex, rd: _Read, parts: list[range]) -> list[tuple[int, int]]:
+    """``(how many masks a read resizes, how many of those of the images at the part)`` for each of ``parts``
+    (runs of images, in order): their PNG headers against their images' sizes (a row a read refuses is
+    passed over: the read raises there, whatever the count)."""
+    starts = [part.start for part in parts]
+    total, own = 0, [0] * len(parts)
     with index.opened() as fds:
         for k in range(index.n_images):
             rows = index.rows(k)
@@ -390,9 +397,12 @@ def _resized_total(index: RowIndex, rd: _Read, part: range) -> tuple[int, int]:
                     resized = header_size(png, png) != (item.height, item.width)
                 except InputError:
                     continue
-                total += resized
-                own += resized and k in part
-    return total, own
+                if resized:
+                    total += 1
+                    j = bisect_right(starts, k) - 1
+                    if j >= 0 and k in parts[j]:
+                        own[j] += 1
+    return [(total, n) for n in own]
 
 
 register_format(
