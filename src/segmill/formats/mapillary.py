@@ -58,7 +58,7 @@ from ._mapillary_json import (
     polygon_size,
     segments,
 )
-from ._file_runs import first_annotation_id, runs
+from ._file_runs import first_annotation_id, header_of, runs, with_header
 from ._mapillary_panoptic import load as panoptic_doc
 from ._perfile_stream import validated
 from ._png import read_png
@@ -221,8 +221,10 @@ def stream(path, *, version: str | None = None, source: str = "auto", errors: st
     the ids seen). ``None`` (read whole) for ``errors="keep"``, where the
     read checks nothing after its files (an image id may repeat).
     ``selection``: one part of :func:`shards`, a run of the images across
-    the splits (a panoptic JSON of a split the part reaches is indexed
-    whole, its image sizes read; only the part's records are read back).
+    the splits, which carries each split's count of units (found once on
+    the driver): the splits before the run are passed over unread, and a
+    panoptic JSON of a split the run reaches is indexed whole, its image
+    sizes read; only the part's records are read back.
     """
     policy = ErrorPolicy.of(errors)
     if policy.keeping:
@@ -242,7 +244,9 @@ def shards(path, n: int, *, version: str | None = None, source: str = "auto", er
     JSON refused whole (one unit: its drop or error). ``None`` where
     :func:`stream` reads whole, and where two records of a panoptic JSON
     name one image (a repeated item id a part could not see in another
-    part: the stream, read whole, refuses it). Annotation ids run across
+    part: the stream, read whole, refuses it). Each selection carries the
+    units of every split (their counts, in reading order), so that a part
+    passes over the splits before its run unread. Annotation ids run across
     the whole dataset: a part numbers from 1 and a sharded run renumbers.
     """
     policy = ErrorPolicy.of(errors)
@@ -250,19 +254,22 @@ def shards(path, n: int, *, version: str | None = None, source: str = "auto", er
         return None
     _, splits, rd = _start(path, version, source, policy, raster)
     rd.streaming = True
-    sizes: list = []
+    sizes, counts = [], []
     for split, d in _folders(splits, rd):
         if rd.source != "panoptic":
-            sizes += [f.stat().st_size for f in _files(rd.root, d, "*.json" if rd.source == "polygons" else "*.png")]
+            files = _files(rd.root, d, "*.json" if rd.source == "polygons" else "*.png")
+            sizes += [f.stat().st_size for f in files]
+            counts.append(len(files))
             continue
         count, read = _panoptic_units(split, d, rd)
         sizes += [1] * count
+        counts.append(count)
         if hasattr(read, "doc"):
             names = [rec.get("file_name") for _, rec in read.doc.records(read.jf) if type(rec) is dict]
             stems = [Path(x).stem for x in names if isinstance(x, str)]
             if len(set(stems)) != len(stems):
                 return None
-    return runs(sizes, n)
+    return with_header(runs(sizes, n), counts)
 
 
 def _version(root: Path, splits: list, version, p: Path) -> tuple[str, list]:
@@ -295,13 +302,18 @@ def _source(splits: list, version: str, source: str, p: Path) -> str:
 
 def _items(splits: list, rd: _Read, selection: dict | None = None):
     """Yield the items of every split folder in turn, from its ``<version>/<source>`` files; a bad one dropped
-    or raised. ``selection``: the units ``start:stop`` only (:func:`_units`), annotation ids from its first id."""
+    or raised. ``selection``: the units ``start:stop`` only (:func:`_units`), annotation ids from its first id;
+    a split wholly before them is passed over unread when the selection carries the splits' unit counts."""
     start, stop = (0, None) if selection is None else (selection["start"], selection["stop"])
     rd.next_id = first_annotation_id(selection)
+    counts = header_of(selection, lambda: None)  # the driver's, else each split's units are found here
     at = 0
-    for split, d in _folders(splits, rd):
+    for k, (split, d) in enumerate(_folders(splits, rd)):
         if stop is not None and at >= stop:
             return
+        if counts is not None and at + counts[k] <= start:
+            at += counts[k]
+            continue
         n, read = _units(split, d, rd)
         a, b = max(start - at, 0), n if stop is None else min(stop - at, n)
         if a < b:
