@@ -116,7 +116,7 @@ def stream_run(new_run: Callable, ds: Dataset, errors: str, folder,
     first = header_of(selection, lambda: first_passes(new_run, errors, [(start, stop)])[0])
     if not policy.raising:
         ds.meta["skipped"] = list(first.skipped)
-    run.resume(copy.deepcopy(first.header), 1)
+    run.resume(copy.deepcopy(first.whole), 1)
     run.finish(ds)
     if first.start is None:  # the first pass stopped before the run: the whole read stops there
         return ds, raising(first.error)
@@ -132,7 +132,7 @@ class FirstPass:
 
     Attributes
     ----------
-    header : object
+    whole : object
         The facts of the whole pass: the header's.
     start : object or None
         The facts of the files before the run; ``None`` when the pass
@@ -147,7 +147,7 @@ class FirstPass:
         What stopped the pass before the run.
     """
 
-    header: object
+    whole: object
     start: object
     stop: object
     skipped: list
