@@ -54,14 +54,14 @@ def diff_cmd(paths, fmt, base_rev, match, match_iou, output_format, output, limi
       segmill diff data/instances.json --base-rev origin/main --output-format markdown
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
-    from ..gate import diff, open_versions, render_diff
+    from ..gate import diff, open_versions, render_diff_chunks
 
     setup_progress(quiet)
     base, head = split_base_head(paths, base_rev)
     with open_versions(base, head, base_rev=base_rev, format=fmt) as v:
         d = diff(v.base, v.head, match=match, match_iou=match_iou, base_label=v.base_label,
                  head_label=v.head_label)
-    emit(render_diff(d, output_format, limit), output)
+    emit(render_diff_chunks(d, output_format, limit), output)
     if output and not quiet:
         click.echo(f"segmill diff: report written to {output}", err=True)
     if exit_code and d.changed:

@@ -57,7 +57,8 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
     """
     # lazy: start-up time (segmill.cli imports no library module until a command runs)
     from ..spilled import spill_or_read
-    from ..gate import Baseline, gate, load_baseline, load_configs, open_versions, render_gate
+    from ..gate import (Baseline, gate, load_baseline, load_configs, open_versions, render_gate,
+                        render_gate_chunks)
 
     setup_progress(quiet)
     base, head = split_base_head(paths, base_rev)
@@ -89,7 +90,7 @@ def gate_cmd(paths, fmt, base_rev, config_file, baseline, write_baseline, fail_o
         res = res.with_baseline(new)
         if not quiet:
             click.echo(f"segmill gate: wrote {len(new)} accepted finding(s) to {write_baseline}", err=True)
-    emit(render_gate(res, output_format, limit), output)
+    emit(render_gate_chunks(res, output_format, limit), output)
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(render_gate(res, "markdown", limit))

@@ -15,7 +15,8 @@ Public API
 :func:`open_versions`
     Read two versions from paths or a git revision.
 :func:`render_diff`, :func:`render_gate`
-    Reports (text, json, markdown; gate also junit, sarif, github).
+    Reports (text, json, markdown; gate also junit, sarif, github); their
+    ``_chunks`` forms give them as chunks (JSON written a change at a time).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .diff import AnnotationChange, DatasetDiff, ImageChange, diff
 from .evaluate import GateResult, Origin, gate, new_findings
 from .gitrev import checkout_path
 from .policy import RULES, GateConfig, load_configs, load_gate_config
-from .render import DIFF_FORMATS, GATE_FORMATS, render_diff, render_gate
+from .render import DIFF_FORMATS, GATE_FORMATS, render_diff, render_diff_chunks, render_gate, render_gate_chunks
 
 __all__ = [
     "diff",
@@ -50,7 +51,9 @@ __all__ = [
     "open_versions",
     "Versions",
     "render_diff",
+    "render_diff_chunks",
     "render_gate",
+    "render_gate_chunks",
     "DIFF_FORMATS",
     "GATE_FORMATS",
 ]

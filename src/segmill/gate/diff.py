@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._entries import Entries
 from ..agree.align import VERSION_RULES, align
 from ..model import Annotation, Dataset, Item
 from . import _match
@@ -41,7 +42,13 @@ ANNOTATION_KINDS = ("relabelled", "reshaped", "attributes")
 
 
 class _Change:
-    """What :class:`AnnotationChange` and :class:`ImageChange` share: their JSON form."""
+    """What :class:`AnnotationChange` and :class:`ImageChange` share: their JSON form, and their status as
+    the ``code`` the lists that hold them count (:class:`segmill._entries.Entries`)."""
+
+    @property
+    def code(self) -> str:
+        """The change's ``status``."""
+        return self.status
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON-ready data, tuples (``kinds``, ``reasons``) as lists."""
@@ -99,8 +106,9 @@ class DatasetDiff:
         How annotations were paired.
     images, annotations : dict of str to int
         Counts per kind.
-    image_changes, annotation_changes : list
-        Every change, in head order then removed items.
+    image_changes, annotation_changes : Entries
+        Every change, in head order then removed items (list-like; beyond
+        a few tens of thousands they wait in a temporary file).
     categories : CategoryDiff
     classes : dict
         ``name -> {"base": ClassStats | None, "head": ClassStats | None}``;
@@ -118,8 +126,8 @@ class DatasetDiff:
     match_rule: str = "id"
     images: dict[str, int] = field(default_factory=dict)
     annotations: dict[str, int] = field(default_factory=dict)
-    image_changes: list[ImageChange] = field(default_factory=list)
-    annotation_changes: list[AnnotationChange] = field(default_factory=list)
+    image_changes: Entries = field(default_factory=Entries)
+    annotation_changes: Entries = field(default_factory=Entries)
     categories: CategoryDiff = field(default_factory=CategoryDiff)
     classes: dict[str, dict[str, ClassStats | None]] = field(default_factory=dict)
     emptied_images: list[str] = field(default_factory=list)
@@ -147,9 +155,22 @@ class DatasetDiff:
             }
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (schema documented in ``docs/ci.md``)."""
+    def to_dict(self, spliced: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict (schema documented in ``docs/ci.md``).
+
+        ``spliced``: the change lists as :class:`~segmill.check.report.json.Spliced` generators, for
+        :func:`~segmill.check.report.json.document_chunks` (a report written as it is made).
+        """
         drift = self.class_drift()
+        if spliced:
+            # lazy: only a report written as chunks needs it
+            from ..check.report.json import Spliced
+
+            def changes(entries):
+                return Spliced(c.to_dict() for c in entries)
+        else:
+            def changes(entries):
+                return [c.to_dict() for c in entries]
         return {
             "base": self.base_label,
             "head": self.head_label,
@@ -168,8 +189,8 @@ class DatasetDiff:
             },
             "emptied_images": list(self.emptied_images),
             "retained": dict(self.retained, modified_pct=self.modified_share),
-            "image_changes": [c.to_dict() for c in self.image_changes],
-            "annotation_changes": [c.to_dict() for c in self.annotation_changes],
+            "image_changes": changes(self.image_changes),
+            "annotation_changes": changes(self.annotation_changes),
         }
 
 

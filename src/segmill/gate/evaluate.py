@@ -89,8 +89,9 @@ class GateResult:
             out.setdefault(f.code, []).append(f)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data; layout named by ``schema`` (documented in ``docs/ci.md``)."""
+    def to_dict(self, spliced: bool = False) -> dict[str, Any]:
+        """JSON-ready data; layout named by ``schema`` (documented in ``docs/ci.md``). ``spliced``: the
+        diff's change lists as generators (:meth:`DatasetDiff.to_dict`)."""
         return {
             "schema": SCHEMA,
             "segmill_version": __version__,
@@ -112,7 +113,7 @@ class GateResult:
             ],
             "findings": [f.to_dict() for f in self.findings],
             "agreement": self.agreement,
-            "diff": self.diff.to_dict(),
+            "diff": self.diff.to_dict(spliced),
         }
 
 
@@ -344,7 +345,8 @@ def _drift_rules(out: _Findings, d: DatasetDiff, cfg: GateConfig) -> None:
 def _image_rules(out: _Findings, d: DatasetDiff, cfg: GateConfig) -> None:
     """GATE012/GATE013: emptied images and modified retained annotations."""
     if len(d.emptied_images) > cfg.max_emptied_images:
-        ids = {c.image: c.head_id for c in d.image_changes if c.status == "modified"}
+        emptied = set(d.emptied_images)
+        ids = {c.image: c.head_id for c in d.image_changes if c.status == "modified" and c.image in emptied}
         for img in d.emptied_images:
             out.add("GATE012", f"image {img!r} lost all its annotations ({len(d.emptied_images)} such image(s), "
                     f"limit {cfg.max_emptied_images})", item_id=ids.get(img), key=f"image:{img}",

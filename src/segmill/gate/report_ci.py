@@ -21,6 +21,7 @@ GitHub
 from __future__ import annotations
 
 import json
+from typing import Iterator
 
 from ..check.finding import jsonable
 from .evaluate import GateResult
@@ -44,7 +45,15 @@ class _AsCheckResult:
 
 def render_json(res: GateResult) -> str:
     """The result as indented JSON."""
-    return json.dumps(jsonable(res.to_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(json_chunks(res))
+
+
+def json_chunks(res: GateResult) -> Iterator[str]:
+    """:func:`render_json`'s text as chunks, the diff's changes written one at a time."""
+    # lazy: start-up time (only the renderer asked for is loaded)
+    from ..check.report.json import document_chunks
+
+    return document_chunks(res.to_dict(spliced=True), jsonable)
 
 
 def render_junit(res: GateResult) -> str:

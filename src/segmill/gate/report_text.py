@@ -18,9 +18,18 @@ def _fmt_num(v) -> str:
 
 
 def mean_iou(d: DatasetDiff) -> float | None:
-    """Mean IoU of old vs new over reshaped annotations that have one."""
-    vals = [c.iou for c in d.annotation_changes if "reshaped" in c.kinds and c.iou is not None]
-    return sum(vals) / len(vals) if vals else None
+    """Mean IoU of old vs new over reshaped annotations that have one (a pass over the changes, none kept)."""
+    n = 0
+
+    def ious():
+        nonlocal n
+        for c in d.annotation_changes:
+            if "reshaped" in c.kinds and c.iou is not None:
+                n += 1
+                yield c.iou
+
+    total = sum(ious())
+    return total / n if n else None
 
 
 def describe_change(c) -> str:

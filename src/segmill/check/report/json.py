@@ -23,7 +23,7 @@ from typing import Iterator
 
 from .._tally import tally_of
 
-__all__ = ["json_chunks", "json_text", "list_chunks", "render_json"]
+__all__ = ["Spliced", "document_chunks", "json_chunks", "json_text", "list_chunks", "render_json"]
 
 _INF = float("inf")
 
@@ -191,6 +191,51 @@ def list_chunks(values, indent: str) -> Iterator[str]:
         yield sep + json_text(v, indent)
         sep = ",\n" + indent
     yield "[]" if sep[0] == "[" else "\n" + indent[:-2] + "]"
+
+
+class Spliced:
+    """A list in a document given to :func:`document_chunks`, written a value at a time as it is iterated
+    (a report's change list that waits on disk, :class:`segmill._entries.Entries`)."""
+
+    def __init__(self, values):
+        self.values = values
+
+
+def document_chunks(doc, convert=None) -> Iterator[str]:
+    """``json.dumps(convert(doc), indent=2, ensure_ascii=False, allow_nan=False)`` plus a newline, as chunks:
+    each :class:`Spliced` list in ``doc`` written by :func:`list_chunks`, a value a chunk, never held whole.
+
+    Parameters
+    ----------
+    doc : dict or list
+        JSON data, with :class:`Spliced` lists anywhere in its dicts and lists.
+    convert : callable, optional
+        Applied to ``doc`` (its spliced lists replaced) and to each spliced value as it is written: what
+        makes them JSON-ready (:func:`segmill.check.finding.jsonable`).
+    """
+    convert = convert or (lambda o: o)
+    spliced: list = []
+
+    def marked(o):
+        if isinstance(o, Spliced):
+            spliced.append(o.values)
+            return f"\x00spliced {len(spliced) - 1}\x00"  # a string no report holds
+        if isinstance(o, dict):
+            return {k: marked(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [marked(v) for v in o]
+        return o
+
+    text = json.dumps(convert(marked(doc)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    at = 0
+    for k, values in enumerate(spliced):
+        mark = json.dumps(f"\x00spliced {k}\x00")
+        where = text.index(mark, at)
+        line = text[text.rfind("\n", 0, where) + 1:where]
+        yield text[at:where]
+        yield from list_chunks(map(convert, values), " " * (len(line) - len(line.lstrip(" ")) + 2))
+        at = where + len(mark)
+    yield text[at:]
 
 
 def render_json(result) -> str:
