@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,21 @@ def test_cvat_lenient_modes(tmp_path):
     st = segmill.stream(cases["bad_shape"], "cvat", errors="keep")
     assert not st.bounded and st.to_dataset() == segmill.read(cases["bad_shape"], "cvat", errors="keep")
 
+
+
+def test_a_changed_cvat_file_is_refused(tmp_path):
+    path = _cvat_cases(tmp_path)["good"]
+    st = segmill.stream(path, "cvat")
+    text = path.read_text()
+    path.write_text(text.replace('label="cat"', 'label="dog"', 1))  # a label the first pass did not see here
+    assert path.read_text() != text
+    with pytest.raises(InputError, match="XML file changed while it was read"):
+        list(st)
+    st = segmill.stream(path, "cvat")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # touched: same bytes
+    with pytest.raises(InputError, match="XML file changed while it was read"):
+        list(st)
+    assert len(list(segmill.stream(path, "cvat"))) == len(segmill.read(path, "cvat").items)
 
 def test_cvat_items_come_one_image_at_a_time(tmp_path, monkeypatch):
     n = 3000  # many parser blocks

@@ -194,7 +194,8 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     a first pass checks the whole XML (a refusal comes before any item, as
     in :func:`read`) and keeps the header (``<meta>``, ``<version>``) and
     the set of ``<image>`` ids (do ids repeat?); the second hands out each
-    ``<image>`` as it ends. A ``<track>`` (CVAT for video, whose tracks span
+    ``<image>`` as it ends, and refuses a file whose size or modification
+    time is no longer the first pass's. A ``<track>`` (CVAT for video, whose tracks span
     frames) is refused before any item, as :func:`read` refuses it. ``None``
     (read whole) for ``errors="keep"``, which keeps repeated image ids that
     a stream refuses. ``selection``: one part of :func:`shards`, a run of the
@@ -206,14 +207,29 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     if policy.keeping:
         return None
     f = _xml_file(path)
-    top, repeated = header_of(selection, lambda: _first_pass(f))
+    top, repeated, stamp = header_of(selection, lambda: _first_pass(f))
     ds, cat_by_name = _start(top, f, raster, policy)
     items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups), selection)
-    return ds, validated(items, ds.categories, f, ids=True)
+    return ds, validated(_unchanged(items, f, stamp), ds.categories, f, ids=True)
+
+
+def _stamp(f: Path) -> tuple:
+    """``(size, modification time)`` of the file: what the first pass saw, held to the second."""
+    st = f.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _unchanged(items, f: Path, stamp: tuple):
+    """``items``; then an error if the file is not the one the first pass read (its header, its ids)."""
+    yield from items
+    if _stamp(f) != stamp:
+        raise InputError("the XML file changed while it was read", f)
 
 
 def _first_pass(f: Path) -> tuple:
-    """``(root element with the header only, whether an image id repeats)``: the whole XML checked."""
+    """``(root element with the header only, whether an image id repeats, the file's stamp)``: the whole XML
+    checked."""
+    stamp = _stamp(f)
     head = Images(head=True)
     seen: set = set()
     repeated = False
@@ -221,7 +237,7 @@ def _first_pass(f: Path) -> tuple:
         raw = im.get("id")
         repeated = repeated or raw in seen
         seen.add(raw)
-    return head.root, repeated
+    return head.root, repeated, stamp
 
 
 def shards(path, n: int, errors: str = "raise", raster: str = "coco",
@@ -241,12 +257,14 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco",
         return None
     keys, sizes = [], []
     head = Images(head=True)
-    for im in images(_xml_file(path), head):
+    f = _xml_file(path)
+    stamp = _stamp(f)
+    for im in images(f, head):
         keys.append((im.get("id"), im.get("subset")))
         sizes.append(sum(1 + len(el.text or "") + sum(map(len, el.attrib.values())) for el in im.iter()))
     repeated = len({raw for raw, _ in keys}) != len(keys)
     ids = {_image_id(raw, subset, k, repeated) for k, (raw, subset) in enumerate(keys)}
-    return with_header(runs(sizes, n), (head.root, repeated)) if len(ids) == len(keys) else None
+    return with_header(runs(sizes, n), (head.root, repeated, stamp)) if len(ids) == len(keys) else None
 
 
 def _tag(el) -> str:
