@@ -204,9 +204,7 @@ def _keyed(items, placed, rule: KeyRule, li: int):
     js = np.frombuffer(js, np.int64)
     keys = np.frombuffer(bytes(digests), np.uint64).reshape(-1, 2)
     order = np.lexsort((js, keys[:, 1], keys[:, 0]))  # by key, then by position
-    sk = keys[order]
-    starts = np.ones(len(order), bool)
-    starts[1:] = (sk[1:] != sk[:-1]).any(axis=1)
+    starts = _group_starts(keys[order])
     if not callable(rule.duplicates) and rule.duplicates == "skip":
         first = np.flatnonzero(starts)
         counts = np.diff(np.append(first, len(order)))
@@ -226,17 +224,23 @@ def _pair(kept, row_of, first_row: int) -> int:
     js = np.concatenate([js for js, _ in kept])
     keys = np.concatenate([k for _, k in kept]) if kept else np.zeros((0, 2), np.uint64)
     order = np.lexsort((lis, keys[:, 1], keys[:, 0]))
-    sk = keys[order]
-    starts = np.ones(len(order), bool)
-    starts[1:] = (sk[1:] != sk[:-1]).any(axis=1)
+    starts = _group_starts(keys[order])
     group = np.cumsum(starts) - 1
     sizes = np.bincount(group, minlength=int(starts.sum()))
     shared = sizes[group] > 1  # per sorted entry: its key is in another list too
     rows = np.cumsum(starts & shared)[shared] - 1 + first_row
+    lis, js = lis[order][shared], js[order][shared]
     for li, placed in enumerate(row_of):
-        mine = lis[order][shared] == li
-        placed[js[order][shared][mine]] = rows[mine]
+        mine = lis == li
+        placed[js[mine]] = rows[mine]
     return int((starts & shared).sum())
+
+
+def _group_starts(sorted_keys):
+    """Per sorted key: whether it starts a run of equal keys (differs from the one before)."""
+    starts = np.ones(len(sorted_keys), bool)
+    starts[1:] = (sorted_keys[1:] != sorted_keys[:-1]).any(axis=1)
+    return starts
 
 
 def _first_appearance(row_of, n_rows: int):
