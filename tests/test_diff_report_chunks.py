@@ -77,15 +77,16 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 
 @settings(max_examples=200, deadline=None)
 @given(doc=st.dictionaries(st.text(max_size=3), json_values, max_size=3),
-       lists=st.lists(st.lists(json_values, max_size=3), min_size=1, max_size=3), nest=st.booleans())
-def test_document_chunks_write_spliced_lists_where_they_stand(doc, lists, nest):
+       lists=st.lists(st.lists(json_values, max_size=3), min_size=1, max_size=3), nest=st.booleans(),
+       ascii=st.booleans())
+def test_document_chunks_write_spliced_lists_where_they_stand(doc, lists, nest, ascii):
     plain, spliced = dict(doc), dict(doc)
     for k, values in enumerate(lists):
         plain[f"list{k}"], spliced[f"list{k}"] = values, Spliced(iter(values))
     if nest:
         plain, spliced = {"outer": [plain, 1]}, {"outer": [spliced, 1]}
-    want = json.dumps(plain, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    assert "".join(document_chunks(spliced)) == want
+    want = json.dumps(plain, indent=2, ensure_ascii=ascii, allow_nan=False) + "\n"
+    assert "".join(document_chunks(spliced, ensure_ascii=ascii)) == want
 
 
 def test_document_chunks_refuse_what_json_refuses():

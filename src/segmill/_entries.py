@@ -57,9 +57,14 @@ class Entries:
         A module-level function (a pickled :class:`Entries` carries it).
     limit : int, optional
         Entries kept in memory (default: :func:`spill_limit`, read once).
+    coded : bool, default True
+        Whether the entries have a ``code`` to count (``False``: any
+        picklable values, a report's per-image records; :meth:`counts` is
+        then empty).
     """
 
-    def __init__(self, entries: Iterable = (), *, tally=None, limit: int | None = None):
+    def __init__(self, entries: Iterable = (), *, tally=None, limit: int | None = None, coded: bool = True):
+        self._coded = coded
         self._tail: list = []
         self._spill = None
         self._spilled = 0
@@ -74,6 +79,8 @@ class Entries:
         self._runs, self._last = 0, _NO_CODE
 
     def _count(self, entry) -> None:
+        if not self._coded:
+            return
         code = entry.code
         self._counts[code] += 1
         if code != self._last:
@@ -189,14 +196,14 @@ class Entries:
         return f"Entries({list(self)!r})" if len(self) <= 20 else f"Entries({len(self)} entries)"
 
     def __reduce__(self):
-        if self._tally is None:
+        if self._tally is None and self._coded:
             return (Entries, (list(self),))
-        return (_tallied, (list(self), self._tally))
+        return (_tallied, (list(self), self._tally, self._coded))
 
 
-def _tallied(entries: list, tally) -> Entries:
-    """An unpickled :class:`Entries` with a tally."""
-    return Entries(entries, tally=tally)
+def _tallied(entries: list, tally, coded: bool = True) -> Entries:
+    """An unpickled :class:`Entries` with a tally, or of entries without a code."""
+    return Entries(entries, tally=tally, coded=coded)
 
 
 def _runs(f) -> Iterator:

@@ -77,6 +77,11 @@ class Row:
         self._rows, self._k = rows, k
 
     @property
+    def index(self) -> int:
+        """The row's position in the line-up."""
+        return self._k
+
+    @property
     def positions(self) -> tuple:
         """The index of the item in each list (``None`` where absent)."""
         return tuple(None if j < 0 else j for j in self._rows.positions[self._k].tolist())

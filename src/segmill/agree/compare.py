@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._entries import Entries
 from .._progress import track
 from ..errors import UsageError
 from .context import ImageContext, RunContext
@@ -108,8 +109,8 @@ class Tally:
 
     states: list
     pair_images: list
-    per_image: list = field(default_factory=list)
-    unusable: list = field(default_factory=list)
+    per_image: Entries = field(default_factory=lambda: Entries(coded=False))
+    unusable: Entries = field(default_factory=lambda: Entries(coded=False))
 
     def merge(self, other: Tally, metrics) -> Tally:
         """This tally and ``other`` (later images) combined."""

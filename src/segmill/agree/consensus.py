@@ -102,7 +102,7 @@ def consensus_stream(datasets, method: str = "majority", names=None, *, mode: st
         raise InputError(f"consensus mode must be one of {MODES}, got {mode!r}")
     settings = AgreeSettings.of(settings, **options)
     pairing = pair_datasets(datasets, names, settings.match_by, settings.void)
-    groups = [g for g in pairing.groups if g.complete]
+    groups = pairing.groups.complete()  # arrays: an image group is made when it is reached
     info: dict = {"method": method, "mode": mode, "annotators": list(pairing.names),
                   "images": len(groups), "missing": list(pairing.missing), "skipped": list(pairing.skipped)}
     prepared = _Preparer(pairing, settings)

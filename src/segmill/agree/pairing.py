@@ -15,11 +15,17 @@ The lining up itself is :func:`segmill.agree.align.align`, the image pairer
 
 from __future__ import annotations
 
+import operator
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from .._entries import Entries
 from ..errors import InputError
 from ..model import Dataset, Item
-from .align import KeyRule, Row, align
+from .align import KeyRule, Row, Rows, align
 from .settings import MATCH_BY
 
 
@@ -62,6 +68,52 @@ class ImageGroup:
         return f"ImageGroup({self.key!r}, {self.height}x{self.width})"
 
 
+class Groups(Sequence):
+    """The images a pairing compares: rows of the line-up and their sizes, kept as arrays (16 bytes an
+    image); an :class:`ImageGroup` is made when one is asked for (its key read from the skeletons).
+
+    Parameters
+    ----------
+    rows : Rows
+        The line-up the groups are rows of.
+    """
+
+    def __init__(self, rows: Rows):
+        self._rows = rows
+        self._at, self._size = array("q"), array("q")
+
+    def add(self, row: Row, height: int, width: int) -> None:
+        """Add the image of ``row`` (its position in the line-up) at the end."""
+        self._at.append(row.index)
+        self._size.extend((height, width))
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        k = operator.index(k)
+        k += len(self) if k < 0 else 0
+        if not 0 <= k < len(self):
+            raise IndexError("group index out of range")
+        row = self._rows[self._at[k]]
+        return ImageGroup(row.key, row, self._size[2 * k], self._size[2 * k + 1])
+
+    def complete(self) -> "Groups":
+        """The groups every annotator has, in order (arrays again)."""
+        at = np.frombuffer(self._at, np.int64) if len(self) else np.zeros(0, np.int64)
+        whole = (self._rows.positions[at] >= 0).all(axis=1)
+        out = Groups(self._rows)
+        out._at = array("q", at[whole].tobytes())
+        out._size = array("q", np.frombuffer(self._size, np.int64).reshape(-1, 2)[whole].tobytes()) \
+            if len(self) else array("q")
+        return out
+
+    def __reduce__(self):  # a copy sent to another process carries its groups
+        return (list, (list(self),))
+
+
 @dataclass
 class Pairing:
     """Images and categories lined up across annotators.
@@ -75,13 +127,16 @@ class Pairing:
         in a label map is ``categories[k]``; 0 is background).
     category_index : list of dict
         Per annotator: its category id -> index into ``categories``.
-    groups : list of ImageGroup
-        Images with a known size, in order of first appearance.
-    missing : list of dict
-        ``{"image": key, "missing_from": [names]}`` for incomplete images.
-    skipped : list of dict
+    groups : sequence of ImageGroup
+        Images with a known size, in order of first appearance (from
+        :func:`pair_datasets`, :class:`Groups`).
+    missing : list-like of dict
+        ``{"image": key, "missing_from": [names]}`` for incomplete images
+        (from :func:`pair_datasets`, an :class:`~segmill._entries.Entries`:
+        past a few tens of thousands they wait in a temporary file).
+    skipped : list-like of dict
         ``{"image": key, "reason": str}`` for images that cannot be compared
-        (unknown or conflicting sizes).
+        (unknown or conflicting sizes); likewise.
     """
 
     names: list[str]
@@ -140,8 +195,10 @@ def pair_datasets(datasets, names=None, match_by: str = "file_name", void=()) ->
     names = default_names(datasets, names)
     void = frozenset(void)
     categories, cat_index = _line_up_categories(datasets, void)
-    pairing = Pairing(names, categories, cat_index, void=void)
-    for row in align([ds.items for ds in datasets], [_image_rule(datasets, names, match_by)]):
+    rows = align([ds.items for ds in datasets], [_image_rule(datasets, names, match_by)])
+    pairing = Pairing(names, categories, cat_index, Groups(rows), Entries(coded=False), Entries(coded=False),
+                      void=void)
+    for row in rows:
         _add_image(pairing, row)
     return pairing
 
@@ -193,4 +250,4 @@ def _add_image(pairing: Pairing, row: Row) -> None:
         pairing.skipped.append({"image": key, "reason": reason})
         return
     h, w = sizes.pop()
-    pairing.groups.append(ImageGroup(key, row, h, w))
+    pairing.groups.add(row, h, w)

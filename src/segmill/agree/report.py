@@ -37,10 +37,12 @@ class AgreementReport:
         Metric name -> its :class:`~segmill.agree.metric.MetricResult`.
     pair_images : list of int
         Per annotator pair, the images both members have.
-    per_image : list of dict
-        One record per image compared.
-    unusable : list of dict
-        Annotations left out (no area, undeclared category...).
+    per_image : list-like of dict
+        One record per image compared (from :func:`~segmill.agree.compare`,
+        an :class:`~segmill._entries.Entries`: past a few tens of thousands
+        they wait in a temporary file).
+    unusable : list-like of dict
+        Annotations left out (no area, undeclared category...); likewise.
     consensus : dict, optional
         Set by the CLI when a consensus was built.
     """
@@ -111,8 +113,22 @@ class AgreementReport:
         """The ``n`` images with the lowest agreement score (mean PQ over the pairs)."""
         return lowest(self.per_image, n)
 
-    def to_dict(self, per_image: bool = True) -> dict:
-        """All numbers as a JSON-ready dict (schema ``segmill.agree/1``)."""
+    def to_dict(self, per_image: bool = True, spliced: bool = False) -> dict:
+        """All numbers as a JSON-ready dict (schema ``segmill.agree/1``).
+
+        ``spliced``: the lists that grow with the images (missing, skipped,
+        unusable, per-image records) as :class:`~segmill.check.report.json.Spliced`
+        iterators, for a report written as it is made
+        (:func:`segmill.agree.report_json.render_chunks`).
+        """
+        if spliced:
+            # lazy: only a report written as chunks needs it
+            from ..check.report.json import Spliced
+
+            def many(entries):
+                return Spliced(iter(entries))
+        else:
+            many = list
         out = {
             "schema": SCHEMA,
             "annotators": list(self.names),
@@ -123,17 +139,17 @@ class AgreementReport:
         out["images"] = {
             "total": len(self.pairing.groups) + len(self.pairing.skipped),
             "compared": len(self.pairing.groups),
-            "complete": sum(1 for g in self.pairing.groups if g.complete),
-            "missing": list(self.pairing.missing),
-            "skipped": list(self.pairing.skipped),
+            "complete": len(self.pairing.groups.complete()),
+            "missing": many(self.pairing.missing),
+            "skipped": many(self.pairing.skipped),
         }
-        out["unusable_annotations"] = {"count": len(self.unusable), "items": list(self.unusable)}
+        out["unusable_annotations"] = {"count": len(self.unusable), "items": many(self.unusable)}
         out["pairs"] = self.pairs
         out.update(self.sections())
         if self.consensus is not None:
             out["consensus"] = self.consensus
         if per_image:
-            out["per_image"] = self.per_image
+            out["per_image"] = many(self.per_image)
         return out
 
     def check_thresholds(self, min_pq=None, min_iou=None, min_kappa=None) -> list[str]:

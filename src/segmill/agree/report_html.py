@@ -159,7 +159,8 @@ def _lowest(report, n_lowest: int, image_root, colours) -> list[str]:
            + " &mdash; outlines of each annotator's instances (dotted: crowd regions); "
            "score = mean PQ over pairs.</div>",
            "<div class='grid'>"]
-    by_key = {g.key: g for g in report.pairing.groups}
+    wanted = {r["image"] for r in low}
+    by_key = {g.key: g for g in report.pairing.groups if g.key in wanted}
     skipped_photos = []
     for r in low:
         g = by_key[r["image"]]

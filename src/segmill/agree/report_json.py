@@ -58,9 +58,18 @@ stay as they are.
 
 from __future__ import annotations
 
-import json
+from typing import Iterator
 
 
 def render(report, per_image: bool = True) -> str:
     """The report as indented JSON text (no NaN: undefined values are ``null``)."""
-    return json.dumps(report.to_dict(per_image=per_image), indent=2, allow_nan=False) + "\n"
+    return "".join(render_chunks(report, per_image))
+
+
+def render_chunks(report, per_image: bool = True) -> Iterator[str]:
+    """:func:`render`'s text as chunks: the per-image records (and the other lists that grow with the
+    images) written one at a time."""
+    # lazy: start-up time (the JSON writer is needed only here)
+    from ..check.report.json import document_chunks
+
+    return document_chunks(report.to_dict(per_image=per_image, spliced=True), ensure_ascii=True)

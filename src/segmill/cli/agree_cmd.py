@@ -184,7 +184,7 @@ def agree(datasets, formats, names, iou, boundary_tolerance, surface, surface_to
         report.consensus = {k: v for k, v in cons.header.meta["consensus"].items() if k not in ("missing", "skipped")}
         report.consensus["output"] = str(consensus_out)
     if output_format == "json":
-        emit(report_json.render(report), output)
+        emit(report_json.render_chunks(report), output)
     else:
         emit(report_text.render(report), output)
     if html_out:

@@ -7,6 +7,8 @@ instance on either side (PQ undefined) counts as full agreement.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from ..context import ImageContext, RunContext
@@ -15,11 +17,16 @@ from ..metric import MetricResult, Rows
 LOWEST_LISTED = 8
 
 
+def _rank(r: dict) -> tuple:
+    return r["score"], r["image"]
+
+
 def lowest(records, n: int) -> list:
-    """The ``n`` records with the lowest ``score`` (ties by image key); unscored ones left out."""
-    scored = [r for r in records if r.get("score") is not None]
-    scored.sort(key=lambda r: (r["score"], r["image"]))
-    return scored[:n]
+    """The ``n`` records with the lowest ``score`` (ties by image key); unscored ones left out.
+
+    One pass over ``records`` keeping ``n`` of them (they may wait on disk).
+    """
+    return heapq.nsmallest(n, (r for r in records if r.get("score") is not None), key=_rank)
 
 
 class ImageScoreMetric:
@@ -39,10 +46,11 @@ class ImageScoreMetric:
         pqs = [v["pq"] if v["pq"] is not None else 1.0 for v in image.record["pairs"].values()]
         image.record["score"] = float(np.mean(pqs)) if pqs else None
         state.append({"image": image.key, "score": image.record["score"]})
+        if len(state) >= 4 * LOWEST_LISTED:  # only the lowest can be listed: keep those
+            state[:] = lowest(state, LOWEST_LISTED)
 
     def merge(self, state: list, other: list) -> list:
-        state.extend(other)
-        return state
+        return lowest(state + other, LOWEST_LISTED)
 
     def finalize(self, state: list, run: RunContext) -> MetricResult:
         return MetricResult(sections={"lowest_images": [r["image"] for r in lowest(state, LOWEST_LISTED)]})

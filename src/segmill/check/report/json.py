@@ -186,9 +186,14 @@ def list_chunks(values, indent: str) -> Iterator[str]:
 
     ``[]`` when there is none; else the closing bracket two spaces less in.
     """
+    return _chunked(values, indent, lambda v: json_text(v, indent))
+
+
+def _chunked(values, indent: str, text) -> Iterator[str]:
+    """The JSON list of ``values``, each written by ``text`` at ``indent``, a value a chunk."""
     sep = "[\n" + indent
     for v in values:
-        yield sep + json_text(v, indent)
+        yield sep + text(v)
         sep = ",\n" + indent
     yield "[]" if sep[0] == "[" else "\n" + indent[:-2] + "]"
 
@@ -201,9 +206,9 @@ class Spliced:
         self.values = values
 
 
-def document_chunks(doc, convert=None) -> Iterator[str]:
-    """``json.dumps(convert(doc), indent=2, ensure_ascii=False, allow_nan=False)`` plus a newline, as chunks:
-    each :class:`Spliced` list in ``doc`` written by :func:`list_chunks`, a value a chunk, never held whole.
+def document_chunks(doc, convert=None, ensure_ascii: bool = False) -> Iterator[str]:
+    """``json.dumps(convert(doc), indent=2, ensure_ascii=ensure_ascii, allow_nan=False)`` plus a newline, as
+    chunks: each :class:`Spliced` list in ``doc`` written a value a chunk, never held whole.
 
     Parameters
     ----------
@@ -212,6 +217,8 @@ def document_chunks(doc, convert=None) -> Iterator[str]:
     convert : callable, optional
         Applied to ``doc`` (its spliced lists replaced) and to each spliced value as it is written: what
         makes them JSON-ready (:func:`segmill.check.finding.jsonable`).
+    ensure_ascii : bool, default False
+        As :func:`json.dumps`'s.
     """
     convert = convert or (lambda o: o)
     spliced: list = []
@@ -226,14 +233,19 @@ def document_chunks(doc, convert=None) -> Iterator[str]:
             return [marked(v) for v in o]
         return o
 
-    text = json.dumps(convert(marked(doc)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(convert(marked(doc)), indent=2, ensure_ascii=ensure_ascii, allow_nan=False) + "\n"
     at = 0
     for k, values in enumerate(spliced):
         mark = json.dumps(f"\x00spliced {k}\x00")
         where = text.index(mark, at)
         line = text[text.rfind("\n", 0, where) + 1:where]
         yield text[at:where]
-        yield from list_chunks(map(convert, values), " " * (len(line) - len(line.lstrip(" ")) + 2))
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        if ensure_ascii:  # json's text, its line breaks indented to the value's place
+            yield from _chunked(values, indent, lambda v: json.dumps(
+                convert(v), indent=2, allow_nan=False).replace("\n", "\n" + indent))
+        else:
+            yield from _chunked(values, indent, lambda v: json_text(convert(v), indent))
         at = where + len(mark)
     yield text[at:]
 
