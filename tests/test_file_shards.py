@@ -32,6 +32,14 @@ def _load(name: str):
     return mod
 
 
+def _optional(name: str):
+    """A test module whose extra may be missing: ``None`` then (the tests using it are skipped)."""
+    try:
+        return _load(name)
+    except pytest.skip.Exception:
+        return None
+
+
 P = _load("test_perfile_stream")  # its built YOLO and LabelMe sets
 S = _load("test_semantic_read_stream")  # its Cityscapes and KITTI breakers
 

@@ -41,11 +41,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecatio
 HERE = Path(__file__).parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"hdr_{name}", HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_spec = importlib.util.spec_from_file_location("test_file_shards", HERE / "test_file_shards.py")
+F = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(F)
+_load = F._load  # the other tests' builders, loaded as modules
 
 
 O = _load("_read_stream")  # its synthetic dataset

@@ -29,15 +29,7 @@ FIXTURES = HERE.parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("test_file_shards", HERE / "test_file_shards.py")
 F = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(F)
-_load = F._load
-
-
-def _optional(name: str):
-    """A test module whose extra may be missing: ``None`` then (the tests using it are skipped)."""
-    try:
-        return _load(name)
-    except pytest.skip.Exception:
-        return None
+_load, _optional = F._load, F._optional
 
 
 V = _optional("test_volume_stream")  # its built volume folders and breakers (the medical extra)

@@ -28,19 +28,10 @@ from segmill.errors import InputError
 HERE = Path(__file__).parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_hdr_{name}", HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _optional(name: str):
-    """A test module whose extra may be missing: ``None`` then (the tests using it are skipped)."""
-    try:
-        return _load(name)
-    except pytest.skip.Exception:
-        return None
+_spec = importlib.util.spec_from_file_location("test_file_shards", HERE / "test_file_shards.py")
+F = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(F)
+_load, _optional = F._load, F._optional  # the other tests' builders, loaded as modules
 
 
 V = _optional("test_volume_stream")  # its built volume folders and breakers (the medical extra)

@@ -18,7 +18,6 @@ by position (:func:`segmill.agree.align.align` does), not by ``id()``.
 
 from __future__ import annotations
 
-import operator
 import os
 import pickle
 import tempfile
@@ -28,6 +27,7 @@ from typing import Iterable, Iterator
 
 from . import io
 from ._fields import without_init
+from ._indexing import item_at
 from .errors import InputError
 from .model import Dataset, Item
 from .streaming import Stream
@@ -73,12 +73,9 @@ class PickledList(Sequence):
         return len(self._ends)
 
     def __getitem__(self, key):
-        if isinstance(key, slice):
-            return [self[k] for k in range(*key.indices(len(self)))]
-        k = operator.index(key)
-        k += len(self) if k < 0 else 0
-        if not 0 <= k < len(self):
-            raise IndexError("item index out of range")
+        return item_at(key, len(self), self._read)
+
+    def _read(self, k: int):
         start, end = (self._ends[k - 1] if k else 0), self._ends[k]
         obj = pickle.loads(os.pread(self._file.fileno(), end - start, start))
         return obj if self._load is None else self._load(obj)

@@ -20,7 +20,6 @@ its rules as :class:`KeyRule` values; this module holds the one algorithm:
 from __future__ import annotations
 
 import hashlib
-import operator
 from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._indexing import item_at
 from ..errors import UsageError
 
 __all__ = ["KeyRule", "Row", "Rows", "align", "VERSION_RULES", "image_base_name", "image_stem", "DUPLICATE_POLICIES"]
@@ -129,13 +129,7 @@ class Rows(Sequence):
         return len(self.positions)
 
     def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        k = operator.index(k)
-        k += len(self) if k < 0 else 0
-        if not 0 <= k < len(self):
-            raise IndexError("row index out of range")
-        return Row(self, k)
+        return item_at(k, len(self), lambda j: Row(self, j), "row")
 
 
 def align(lists, rules) -> Rows:

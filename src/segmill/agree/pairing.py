@@ -15,7 +15,6 @@ The lining up itself is :func:`segmill.agree.align.align`, the image pairer
 
 from __future__ import annotations
 
-import operator
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._entries import Entries
+from .._indexing import item_at
 from ..errors import InputError
 from ..model import Dataset, Item
 from .align import KeyRule, Row, Rows, align
@@ -91,12 +91,9 @@ class Groups(Sequence):
         return len(self._at)
 
     def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        k = operator.index(k)
-        k += len(self) if k < 0 else 0
-        if not 0 <= k < len(self):
-            raise IndexError("group index out of range")
+        return item_at(k, len(self), self._group, "group")
+
+    def _group(self, k: int) -> ImageGroup:
         row = self._rows[self._at[k]]
         return ImageGroup(row.key, row, self._size[2 * k], self._size[2 * k + 1])
 
