@@ -75,3 +75,35 @@ def test_a_dataset_compared_with_its_copy_has_no_change(case):
     base, _ = case
     d = diff(base, copy.deepcopy(base))
     assert not d.changed and d.annotations["unchanged"] == base.num_annotations
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.sets(st.integers(-60, 60), max_size=40), b=st.sets(st.integers(-60, 60), max_size=40),
+       wide=st.booleans(), run=st.integers(1, 5))
+def test_shared_ids_are_counted_a_run_at_a_time_in_the_narrowest_type(a, b, wide, run):
+    import numpy as np
+
+    from segmill.gate import _match
+
+    def unique_ids(ids):  # as _unique_ids keeps them: sorted, 4 bytes where they fit
+        class _Ann:
+            def __init__(self, i):
+                self.id = i
+
+        class _Ds:
+            def annotations(self):
+                return ((None, _Ann(i)) for i in ids)
+
+        return _match._unique_ids(_Ds())
+
+    big = [x + (1 << 40) for x in b] if wide else list(b)
+    ua, ub = unique_ids(list(a)), unique_ids(big)
+    assert ua.dtype == np.int32 and ub.dtype == (np.int64 if wide and b else np.int32)
+    assert list(ub) == sorted(big)
+    old = _match._LOOKUP_RUN
+    try:
+        _match._LOOKUP_RUN = run
+        assert _match._shared_count(ua, ub) == len(set(a) & set(big))
+        assert _match._shared_count(ub, ua) == len(set(a) & set(big))
+    finally:
+        _match._LOOKUP_RUN = old
