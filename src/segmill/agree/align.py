@@ -201,8 +201,8 @@ def _keyed(items, placed, rule: KeyRule, li: int):
                 js.append(j)
                 digests += _digest(key(it))
     js = np.frombuffer(js, np.int64)
-    keys = np.frombuffer(bytes(digests), np.uint64).reshape(-1, 2)
-    order = np.lexsort((js, keys[:, 1], keys[:, 0]))  # by key, then by position
+    keys = np.frombuffer(digests, np.uint64).reshape(-1, 2)  # a view: no copy of the digests
+    order = np.lexsort((keys[:, 1], keys[:, 0]))  # by key; stable, so by position within a key
     starts = _group_starts(keys[order])
     if not callable(rule.duplicates) and rule.duplicates == "skip":
         first = np.flatnonzero(starts)
@@ -222,7 +222,7 @@ def _pair(kept, row_of, first_row: int) -> int:
     lis = np.concatenate([np.full(len(js), li, np.int64) for li, (js, _) in enumerate(kept)])
     js = np.concatenate([js for js, _ in kept])
     keys = np.concatenate([k for _, k in kept]) if kept else np.zeros((0, 2), np.uint64)
-    order = np.lexsort((lis, keys[:, 1], keys[:, 0]))
+    order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: within a key, the lists in order
     starts = _group_starts(keys[order])
     group = np.cumsum(starts) - 1
     sizes = np.bincount(group, minlength=int(starts.sum()))
