@@ -99,12 +99,12 @@ class Groups(Sequence):
 
     def complete(self) -> "Groups":
         """The groups every annotator has, in order (arrays again)."""
-        at = np.frombuffer(self._at, np.int64) if len(self) else np.zeros(0, np.int64)
-        whole = (self._rows.positions[at] >= 0).all(axis=1)
         out = Groups(self._rows)
-        out._at = array("q", at[whole].tobytes())
-        out._size = array("q", np.frombuffer(self._size, np.int64).reshape(-1, 2)[whole].tobytes()) \
-            if len(self) else array("q")
+        if len(self):
+            at = np.frombuffer(self._at, np.int64)
+            whole = (self._rows.positions[at] >= 0).all(axis=1)
+            out._at.frombytes(at[whole].tobytes())
+            out._size.frombytes(np.frombuffer(self._size, np.int64).reshape(-1, 2)[whole].tobytes())
         return out
 
     def __reduce__(self):  # a copy sent to another process carries its groups
