@@ -217,18 +217,24 @@ def _keyed(items, placed, rule: KeyRule, li: int):
     return js[keep], keys[keep]
 
 
-def _pair(kept, row_of, first_row: int) -> int:
-    """Make a row of each key that more than one list holds (at most once each); the rows formed."""
-    lis = np.concatenate([np.full(len(js), li, np.int64) for li, (js, _) in enumerate(kept)])
-    js = np.concatenate([js for js, _ in kept])
+def _pair(kept: list, row_of, first_row: int) -> int:
+    """Make a row of each key that more than one list holds (at most once each); the rows formed.
+
+    ``kept`` (each list's :func:`_keyed`) is emptied once joined: its arrays are not held twice.
+    """
+    ends = np.cumsum([len(js) for js, _ in kept])  # where each list's entries end in the joined arrays
+    js = np.concatenate([js for js, _ in kept]) if kept else np.zeros(0, np.int64)
     keys = np.concatenate([k for _, k in kept]) if kept else np.zeros((0, 2), np.uint64)
+    kept.clear()
     order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: within a key, the lists in order
     starts = _group_starts(keys[order])
+    del keys
     group = np.cumsum(starts) - 1
-    sizes = np.bincount(group, minlength=int(starts.sum()))
-    shared = sizes[group] > 1  # per sorted entry: its key is in another list too
+    shared = np.bincount(group)[group] > 1  # per sorted entry: its key is in another list too
     rows = np.cumsum(starts & shared)[shared] - 1 + first_row
-    lis, js = lis[order][shared], js[order][shared]
+    entries = order[shared]
+    lis = np.searchsorted(ends, entries, side="right")  # the list of each joined entry
+    js = js[entries]
     for li, placed in enumerate(row_of):
         mine = lis == li
         placed[js[mine]] = rows[mine]
