@@ -90,10 +90,6 @@ class PickledList(Sequence):
             yield obj if load is None else load(obj)
             at = end
 
-    def __reversed__(self) -> Iterator:
-        for k in range(len(self) - 1, -1, -1):
-            yield self[k]
-
     def close(self) -> None:
         """Remove the temporary file (the objects can no longer be read)."""
         self._file.close()

@@ -107,9 +107,6 @@ class Groups(Sequence):
             out._size.frombytes(np.frombuffer(self._size, np.int64).reshape(-1, 2)[whole].tobytes())
         return out
 
-    def __reduce__(self):  # a copy sent to another process carries its groups
-        return (list, (list(self),))
-
 
 @dataclass
 class Pairing:

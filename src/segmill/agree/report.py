@@ -121,14 +121,10 @@ class AgreementReport:
         iterators, for a report written as it is made
         (:func:`segmill.agree.report_json.render_chunks`).
         """
-        if spliced:
-            # lazy: only a report written as chunks needs it
-            from ..check.report.json import Spliced
+        from ..check.report.json import Spliced  # lazy: the report writer is needed only for a report
 
-            def many(entries):
-                return Spliced(iter(entries))
-        else:
-            many = list
+        def many(entries):
+            return Spliced.or_list(entries, spliced)
         out = {
             "schema": SCHEMA,
             "annotators": list(self.names),

@@ -39,8 +39,8 @@ from .engine import check_datasets
 from .registry import select_rules
 from .result import CheckResult
 
-__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed", "check_streams",
-           "checked_skeletons", "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
+__all__ = ["PER_IMAGE_RULES", "SKELETON_EXTRA", "SKELETON_RULES", "as_paths", "assemble", "check_streamed",
+           "check_streams", "checked_skeletons", "collect", "keeps_geometry", "only", "skeleton_item", "split_rules"]
 
 #: Rules whose findings for an image depend on that image alone (run on the workers).
 PER_IMAGE_RULES = frozenset({f"G{n:03d}" for n in range(1, 17)} | {"C001", "C002", "C003", "C009", "S004", "S008",

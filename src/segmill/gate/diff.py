@@ -162,15 +162,10 @@ class DatasetDiff:
         :func:`~segmill.check.report.json.document_chunks` (a report written as it is made).
         """
         drift = self.class_drift()
-        if spliced:
-            # lazy: only a report written as chunks needs it
-            from ..check.report.json import Spliced
+        from ..check.report.json import Spliced  # lazy: the report writer is needed only for a report
 
-            def changes(entries):
-                return Spliced(c.to_dict() for c in entries)
-        else:
-            def changes(entries):
-                return [c.to_dict() for c in entries]
+        def changes(entries):
+            return Spliced.or_list((c.to_dict() for c in entries), spliced)
         return {
             "base": self.base_label,
             "head": self.head_label,

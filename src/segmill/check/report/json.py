@@ -205,6 +205,11 @@ class Spliced:
     def __init__(self, values):
         self.values = values
 
+    @classmethod
+    def or_list(cls, values, spliced: bool):
+        """``values`` as a :class:`Spliced` (iterated as it is written) when ``spliced``, else as a list."""
+        return cls(iter(values)) if spliced else list(values)
+
 
 def document_chunks(doc, convert=None, ensure_ascii: bool = False) -> Iterator[str]:
     """``json.dumps(convert(doc), indent=2, ensure_ascii=ensure_ascii, allow_nan=False)`` plus a newline, as
