@@ -25,10 +25,11 @@ selection carries its own (:func:`with_headers`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from itertools import islice, repeat
 
-__all__ = ["chosen", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header",
+__all__ = ["chosen", "file_stamp", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header",
            "with_headers"]
 
 
@@ -65,6 +66,13 @@ def size_of(f, default: int = 0) -> int:
         return f.stat().st_size
     except OSError:
         return default
+
+
+def file_stamp(f) -> tuple[int, int]:
+    """``(size, modification time in ns)`` of the file at path (or open descriptor) ``f``: what a first pass
+    saw, held to the second (a file changed in between is refused)."""
+    st = os.stat(f)
+    return st.st_size, st.st_mtime_ns
 
 
 def chosen(inputs, selection: dict | None):

@@ -16,7 +16,6 @@ read's error or document: the same values either way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from .. import jsonio
 from ..errors import InputError
 from . import _coco_json as J
 from ._coco_stream import RUN, _records, _Unstreamable, document_spans
+from ._file_runs import file_stamp
 
 __all__ = ["IndexedDoc", "WholeDoc", "indexed", "load"]
 
@@ -71,7 +71,7 @@ class IndexedDoc:
         stop = len(spans) if stop is None else min(stop, len(spans))
         for a in range(start, stop, size):
             with open(self.path, "rb") as f:
-                if _stamp(f) != self._stamp:
+                if file_stamp(f.fileno()) != self._stamp:
                     raise InputError("the file changed while it was read", self.path)
                 recs, _ = _records(f.fileno(), spans, a, min(a + size, stop), self.path, what)
             yield a, recs
@@ -90,18 +90,13 @@ class IndexedDoc:
                 for k, rec in enumerate(recs))
 
 
-def _stamp(f) -> tuple:
-    st = os.fstat(f.fileno())
-    return st.st_size, st.st_mtime_ns
-
-
 def indexed(path: Path) -> IndexedDoc | None:
     """The index of a panoptic JSON, every record parsed once; ``None`` when the index cannot vouch for it."""
     if J._orjson is None:
         return None
     try:
         with open(path, "rb") as f:
-            stamp = _stamp(f)
+            stamp = file_stamp(f.fileno())
             fd = f.fileno()
             top, *arrays = document_spans(f, stamp[0])
             for rows, what in zip(arrays, ("images", "annotations")):

@@ -20,6 +20,7 @@ mode stops at the latest.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 import os
 from array import array
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ._coco_stream import _group
 from ._open_images_csv import MaskRow, Offsets, checked_rows, mask_header, read_csv, row_at
 
 __all__ = ["CsvPart", "RowIndex", "build_index", "other_split"]
@@ -79,7 +81,7 @@ class RowIndex:
 
     def part(self, p: int) -> CsvPart:
         """The CSV of the row at position ``p``."""
-        return self.parts[int(np.searchsorted(self._firsts, p, side="right")) - 1]
+        return self.parts[bisect_right(self._firsts, p) - 1]
 
     def row(self, p: int, fds: dict) -> tuple[MaskRow, CsvPart]:
         """The checked row at position ``p`` and its CSV, read back from the files ``fds`` (:meth:`opened`)."""
@@ -182,8 +184,7 @@ def _grouped(rows: _Rows, parts: list[CsvPart], error: InputError | None) -> Row
     cut = _split_conflict(index, ordinal, np.sort(firsts))
     if cut is not None:
         ordinal = ordinal[:cut]
-    index.bounds = np.concatenate([[0], np.cumsum(np.bincount(ordinal))]).astype(np.int64)
-    index.by_image = np.argsort(ordinal, kind="stable").astype(np.int32)
+    index.by_image, index.bounds = _group(ordinal, int(ordinal.max()) + 1 if len(ordinal) else 0)
     return index
 
 

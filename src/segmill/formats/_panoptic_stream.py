@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import _coco_json as J
-from ._coco_stream import RUN, SpanFile, _records, _Unstreamable, document_spans
+from ._coco_stream import RUN, SpanFile, _records, _unique, _Unstreamable, document_spans
 
 __all__ = ["RecordLookup", "SplitIndex", "distinct", "index_split"]
 
@@ -172,6 +172,5 @@ def _annotation_keys(fd: int, spans, path: Path, record_key) -> tuple[np.ndarray
 
 def distinct(ids: list[np.ndarray]) -> bool:
     """No image id twice across the files' ``ids``."""
-    values = np.sort(np.concatenate(ids)) if ids else np.empty(0, np.int64)
-    return not len(values) or bool(np.all(values[1:] != values[:-1]))
+    return _unique(np.concatenate(ids)) if ids else True
 

@@ -44,7 +44,7 @@ from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
 from ._cvat_xml import Images, images, parse_xml
-from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
+from ._file_runs import chosen, file_stamp, first_annotation_id, header_of, runs, with_header
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
 from ._perfile_stream import validated
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -213,23 +213,17 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     return ds, validated(_unchanged(items, f, stamp), ds.categories, f, ids=True)
 
 
-def _stamp(f: Path) -> tuple:
-    """``(size, modification time)`` of the file: what the first pass saw, held to the second."""
-    st = f.stat()
-    return st.st_size, st.st_mtime_ns
-
-
 def _unchanged(items, f: Path, stamp: tuple):
     """``items``; then an error if the file is not the one the first pass read (its header, its ids)."""
     yield from items
-    if _stamp(f) != stamp:
+    if file_stamp(f) != stamp:
         raise InputError("the XML file changed while it was read", f)
 
 
 def _first_pass(f: Path) -> tuple:
     """``(root element with the header only, whether an image id repeats, the file's stamp)``: the whole XML
     checked."""
-    stamp = _stamp(f)
+    stamp = file_stamp(f)
     head = Images(head=True)
     seen: set = set()
     repeated = False
@@ -258,7 +252,7 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco",
     keys, sizes = [], []
     head = Images(head=True)
     f = _xml_file(path)
-    stamp = _stamp(f)
+    stamp = file_stamp(f)
     for im in images(f, head):
         keys.append((im.get("id"), im.get("subset")))
         sizes.append(sum(1 + len(el.text or "") + sum(map(len, el.attrib.values())) for el in im.iter()))
