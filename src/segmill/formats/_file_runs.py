@@ -26,11 +26,13 @@ selection carries its own (:func:`with_headers`).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice, repeat
 
-__all__ = ["chosen", "file_stamp", "first_annotation_id", "header_of", "raising", "runs", "size_of", "with_header",
-           "with_headers"]
+from ..errors import InputError
+
+__all__ = ["chosen", "file_stamp", "first_annotation_id", "header_of", "raising", "runs", "size_of", "unchanged",
+           "with_header", "with_headers"]
 
 
 def runs(sizes: Sequence[int], n: int) -> list[dict]:
@@ -73,6 +75,15 @@ def file_stamp(f) -> tuple[int, int]:
     saw, held to the second (a file changed in between is refused)."""
     st = os.stat(f)
     return st.st_size, st.st_mtime_ns
+
+
+def unchanged(items: Iterator, seen: Callable, expected, path,
+              message: str = "the mask files changed while they were read") -> Iterator:
+    """``items``, then an InputError (``message``) when what they said (``seen()``) is not what the first pass
+    read: the inputs changed between the passes."""
+    yield from items
+    if seen() != expected:
+        raise InputError(message, path)
 
 
 def chosen(inputs, selection: dict | None):

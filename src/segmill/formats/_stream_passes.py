@@ -20,11 +20,11 @@ part takes (:func:`whole_and_own`) instead of making the passes itself.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from itertools import islice
 
 from ..errors import InputError
-from ._file_runs import header_of
+from ._file_runs import header_of, unchanged
 from ._png import read_png
 from ._voc_palette import png_header
 
@@ -96,10 +96,4 @@ def whole_and_own(selection: dict | None, first: Callable, entries: Iterable, pa
 
     return header_of(selection, found)
 
-
-def unchanged(items: Iterator, seen: Callable, expected, path) -> Iterator:
-    """``items``, then an InputError when what their masks said (``seen()``) is not what the first pass read."""
-    yield from items
-    if seen() != expected:
-        raise InputError("the mask files changed while they were read", path)
 

@@ -244,7 +244,9 @@ class _Run:
         """The facts of one volume: its name, its label values (those of its slices' annotations), its notes."""
         self.names.add(vol.name)
         if comp is None:  # every voxel's label: the values of one annotation per label and slice
-            self.values.update(int(v) for v in np.flatnonzero(np.bincount(vol.array.reshape(-1))) if v)
+            present = np.zeros(MAX_LABEL + 1, bool)  # values checked 0..MAX_LABEL at load
+            present[vol.array.ravel(order="K")] = True  # no copy of the voxels, none widened to 8 bytes
+            self.values.update((np.flatnonzero(present[1:]) + 1).tolist())
             return
         self.values.update(comp.classes.values())
         for v, k in sorted(comp.dropped.items()):

@@ -46,7 +46,7 @@ from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
 from ._camvid_write import MODES, write, write_stream
 from ._cityscapes_labels import LABEL_COLORS
-from ._file_runs import first_annotation_id, runs, size_of, with_headers
+from ._file_runs import first_annotation_id, runs, size_of, unchanged, with_headers
 from ._png import voc_colormap
 from ._perfile_stream import validated
 from ._semantic_maps import BACKGROUND_KEY, class_annotations, read_class_map, read_label_lines
@@ -262,7 +262,9 @@ def stream(path, errors: str = "raise", labels=None, selection: dict | None = No
     first = lambda lines: _first_modes(root, lines, colors)
     whole, expected = whole_and_own(selection, first, _lines(lists), _lines(lists, selection))
     _apply_modes(ds.meta, whole)
-    items = _streamed_items(root, lists, colors, len(ds.categories), expected, selection)
+    modes: set = set()  # what the annotations read say, held to the first pass's
+    items = unchanged(_items(root, lists, colors, len(ds.categories), policy, modes, selection),
+                      lambda: modes - {None}, expected, root, "the annotation files changed while they were read")
     return ds, validated(items, ds.categories, root)
 
 
@@ -368,14 +370,6 @@ def _apply_modes(meta: dict, modes: set) -> None:
     modes = modes - {None}
     if len(modes) == 1:
         meta["camvid_mask_mode"] = "RGB" if modes.pop() == "RGB" else "L"
-
-
-def _streamed_items(root: Path, lists, colors: dict, n_labels: int, expected: set, selection=None):
-    """The items of :func:`_items` under ``raise``; their annotations' modes must be what the first pass read."""
-    modes: set = set()
-    yield from _items(root, lists, colors, n_labels, ErrorPolicy.of("raise"), modes, selection)
-    if modes - {None} != expected:
-        raise InputError("the annotation files changed while they were read", root)
 
 
 #: The mode :func:`~segmill.formats._semantic_maps.read_class_map` gives an annotation, by the mode Pillow

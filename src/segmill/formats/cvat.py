@@ -44,7 +44,7 @@ from ..validate import ErrorPolicy, brief, image_size, int_in
 from . import NO, Detection, FormatSpec, register_format
 from ._cvat_groups import merge_groups
 from ._cvat_xml import Images, images, parse_xml
-from ._file_runs import chosen, file_stamp, first_annotation_id, header_of, runs, with_header
+from ._file_runs import chosen, file_stamp, first_annotation_id, header_of, runs, unchanged, with_header
 from ._cvat_write import _VOID_TEXT, encode_mask_rle, write, write_stream
 from ._perfile_stream import validated
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -210,14 +210,8 @@ def stream(path, errors: str = "raise", raster: str = "coco", split_groups: bool
     top, repeated, stamp = header_of(selection, lambda: _first_pass(f))
     ds, cat_by_name = _start(top, f, raster, policy)
     items = _items(images(f, Images()), repeated, f, cat_by_name, policy, (raster, split_groups), selection)
-    return ds, validated(_unchanged(items, f, stamp), ds.categories, f, ids=True)
-
-
-def _unchanged(items, f: Path, stamp: tuple):
-    """``items``; then an error if the file is not the one the first pass read (its header, its ids)."""
-    yield from items
-    if file_stamp(f) != stamp:
-        raise InputError("the XML file changed while it was read", f)
+    items = unchanged(items, lambda: file_stamp(f), stamp, f, "the XML file changed while it was read")
+    return ds, validated(items, ds.categories, f, ids=True)
 
 
 def _first_pass(f: Path) -> tuple:

@@ -62,7 +62,7 @@ from ..model import Dataset, Item
 from ..paths import confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import first_annotation_id, header_of, raising, runs, with_headers
+from ._file_runs import first_annotation_id, header_of, raising, runs, unchanged, with_headers
 from ._folder_scan import scan_levels
 from ._geo_features import bridge
 from ._geo_ogr import OGR_SUFFIXES, load_ogr
@@ -367,7 +367,8 @@ def stream(path, errors: str = "raise", class_field: str = "class", image_field:
     r = Reader(root, class_field, image_field, policy)
     r.cats, r.by_name, r.by_id = at_start
     r.next_ann = first_annotation_id(selection)
-    items = _streamed_items(r, scenes, expected, p, start, stop)
+    items = unchanged(_model_errors(_folder_items(r, scenes, start, stop), p), lambda: r.cats, expected, p,
+                      "the vector files changed while they were read")
     return ds, UniqueIds(validated(items, ds.categories, p))
 
 
@@ -451,15 +452,6 @@ def _first_categories(r: Reader, scenes: list, at: tuple = ()) -> tuple[dict, Se
     except SegmillError as exc:
         return marks, exc
     return marks, None
-
-
-def _streamed_items(r: Reader, scenes: list, expected: list, p: Path, start: int = 0,
-                    stop: int | None = None) -> Iterator[Item]:
-    """The items of :func:`_folder_items` under ``raise`` (the scenes ``start:stop``); their categories must be
-    the first pass's where they stop."""
-    yield from _model_errors(_folder_items(r, scenes, start, stop), p)
-    if r.cats != expected:
-        raise InputError("the vector files changed while they were read", p)
 
 
 register_format(
