@@ -36,17 +36,15 @@ from .. import jsonio
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH
 from ..model import Category, Dataset
-from ._coco_stream import _read, _Unstreamable
+from ._coco_stream import RUN, _SPACE, _read, _Unstreamable
 from ._file_runs import first_annotation_id, header_of, runs, with_headers
 from ._label_studio_read import ReadSettings, Reader, header, task_record
 from ._label_studio_tasks import layout_of
 
 __all__ = ["shard_tasks", "stream_tasks"]
 
-#: Bytes read per block while scanning; spans found per call of the scan.
+#: Bytes read per block while scanning (the spans found per call of the scan: the COCO scanner's RUN).
 BLOCK = 1 << 20
-RUN = 4096
-_SPACE = b" \t\r\n"
 _STARTS = frozenset(b'{["-0123456789tfn')  # the first bytes of JSON values
 _BEFORE, _AFTER = b'{"":', b"}"  # the object the list is scanned as the value of
 

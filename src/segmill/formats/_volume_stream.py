@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from ..errors import InputError, LimitError, SegmillError
 from ..model import Dataset, Item
 from ..validate import ErrorPolicy
-from ._file_runs import first_annotation_id, header_of, raising, runs, with_headers
+from ._file_runs import first_annotation_id, header_of, raising, runs, size_of, with_headers
 from ._perfile_stream import UniqueIds, validated
 
 __all__ = ["FirstPass", "each_volume", "first_passes", "read_run", "shards", "stream_run"]
@@ -192,7 +192,7 @@ def shards(new_run: Callable, n: int, errors: str) -> list[dict]:
     Annotation ids run across the whole dataset: a part numbers from 1 and
     a sharded run renumbers.
     """
-    sels = runs([f.stat().st_size for f in new_run().files], n)
+    sels = runs([size_of(f) for f in new_run().files], n)
     return with_headers(sels, first_passes(new_run, errors, [(s["start"], s["stop"]) for s in sels]))
 
 

@@ -73,7 +73,7 @@ from ._cityscapes_labels import (
     parse_label_colors,
     read_label_table,
 )
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, runs, size_of
 from ._perfile_stream import validated
 from ._png import read_png, voc_colormap
 from ._stream_checks import checked_items
@@ -312,7 +312,7 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco", source: st
     a sharded run renumbers.
     """
     _, _, found, _, _ = _start(path, ErrorPolicy.of(errors), raster, source, labels, label_table)
-    return runs([sum(f.stat().st_size for f in files.values()) for files in found.values()], n)
+    return runs([sum(size_of(f) for f in files.values()) for files in found.values()], n)
 
 
 def _start(path, policy: ErrorPolicy, raster: str, source: str, labels, label_table: str):

@@ -62,7 +62,7 @@ from ..model import Dataset, Item
 from ..paths import confined_glob, resolve_inside
 from ..validate import ErrorPolicy, brief
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import first_annotation_id, header_of, raising, runs, unchanged, with_headers
+from ._file_runs import first_annotation_id, header_of, raising, runs, size_of, unchanged, with_headers
 from ._folder_scan import scan_levels
 from ._geo_features import bridge
 from ._geo_ogr import OGR_SUFFIXES, load_ogr
@@ -386,7 +386,7 @@ def shards(path, n: int, errors: str = "raise", class_field: str = "class", imag
     if not policy.raising or p.is_file():
         return None
     scenes = _scenes(p)
-    sels = runs([f.stat().st_size for _, f in scenes], n)
+    sels = runs([size_of(f) for _, f in scenes], n)
     r = Reader(root, class_field, image_field, policy)
     marks, error = _first_categories(r, scenes, {k for s in sels for k in (s["start"], s["stop"])})
     return with_headers(sels, [_part_header(marks, error, r.cats, s["start"], s["stop"]) for s in sels])

@@ -49,7 +49,7 @@ from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
 from ._cityscapes_labels import Entry, LabelTable, official_categories, read_label_table
-from ._file_runs import chosen, first_annotation_id, runs
+from ._file_runs import chosen, first_annotation_id, runs, size_of
 from ._kitti_write import TABLES, write, write_stream
 from ._perfile_stream import validated
 from ._png import read_png
@@ -263,7 +263,7 @@ def shards(path, n: int, errors: str = "raise", source: str = "auto", labels=Non
     a sharded run renumbers.
     """
     _, _, splits, _, _ = _start(path, ErrorPolicy.of(errors), source, labels, label_table)
-    return runs([sum(f.stat().st_size for f in files.values()) for *_, files in _images(splits)], n)
+    return runs([sum(size_of(f) for f in files.values()) for *_, files in _images(splits)], n)
 
 
 def _images(splits):

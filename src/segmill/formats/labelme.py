@@ -70,7 +70,7 @@ from ._labelme_shapes import (
     b64_image_size,
 )
 from ._labelme_write import write, write_stream
-from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
+from ._file_runs import chosen, first_annotation_id, header_of, runs, size_of, with_header
 from ._perfile_stream import validated
 from ._text import read_utf8
 from .options import ERRORS, RASTER_RULES, Option, check_choice, raster
@@ -308,7 +308,7 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco", labels=Non
     opened = _streamable(path, errors, raster, labels)
     if opened is None:
         return None
-    sels = runs([f.stat().st_size for f in opened[2]], n)
+    sels = runs([size_of(f) for f in opened[2]], n)
     return sels if labels is not None else with_header(sels, _first_labels(opened[2]))
 
 

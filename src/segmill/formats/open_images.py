@@ -50,7 +50,7 @@ from ..paths import confine, confined_glob, resolve_inside
 from ..rle import encode
 from ..validate import ErrorPolicy
 from . import NO, Detection, FormatSpec, register_format
-from ._file_runs import header_of, runs, with_headers
+from ._file_runs import header_of, runs, unchanged, with_headers
 from ._open_images_csv import MaskRow, class_names, image_meta, mask_rows, read_csv, resize_nearest
 from ._open_images_stream import RowIndex, build_index, other_split
 from ._perfile_stream import UniqueIds, validated
@@ -292,7 +292,7 @@ def stream(path, *, errors: str = "raise", selection: dict | None = None):
     total, expected = header_of(selection, lambda: _resized_counts(index, rd, [part])[0])
     ds.meta["read_notes"] = notes + [_resized_note(total)]
     last = part.stop >= index.n_images  # the part that raises the CSVs' error, found after every row before it
-    items = _streamed_items(index, rd, part, expected, late, last)
+    items = unchanged(_streamed_items(index, rd, part, late, last), lambda: rd.resized, expected, rd.root)
     return ds, UniqueIds(validated(items, ds.categories, p))
 
 
@@ -323,7 +323,7 @@ class _RowFailed(Exception):
         self.pos, self.error = pos, error
 
 
-def _streamed_items(index: RowIndex, rd: _Read, part: range, expected: int, late, last: bool):
+def _streamed_items(index: RowIndex, rd: _Read, part: range, late, last: bool):
     """The item of each image at ``part`` in turn; then the errors a whole read raises after every row's: the
     CSVs' own (``index.error``) in the part of the last image (``last``) only, ``late`` (the class
     descriptions' error, which leaves the header without categories) in every part."""
@@ -337,8 +337,6 @@ def _streamed_items(index: RowIndex, rd: _Read, part: range, expected: int, late
     for exc in (index.error if last else None, late):
         if exc is not None:
             raise exc
-    if rd.resized != expected:
-        raise InputError("the mask files changed while they were read", rd.root)
 
 
 def _image(index: RowIndex, k: int, rd: _Read, fds: dict) -> Item:

@@ -49,7 +49,7 @@ from ..model import Annotation, Category, Dataset, Item
 from ..paths import confine, confined_glob
 from ..validate import ErrorPolicy, brief, hashable_id, int_in
 from . import NO, Detection, FormatSpec, _yolo_write, register_format
-from ._file_runs import chosen, first_annotation_id, header_of, runs, with_header
+from ._file_runs import chosen, first_annotation_id, header_of, runs, size_of, with_header
 from ._perfile_stream import validated
 from ._text import read_utf8
 from ._yolo_write import DECIMALS, IDS_KEY, MAX_CLASS, format_coord, write, write_stream
@@ -330,7 +330,7 @@ def stream(path, errors: str = "raise", raster: str = "coco", selection: dict | 
     if opened is None:
         return None
     p, root, names, ds, ids = opened
-    classes = sorted(names) if names is not None else header_of(selection, lambda: _label_classes(root))
+    classes = sorted(names) if names is not None else header_of(selection, lambda: _label_classes(_pairs(root)))
     ds.categories = [Category(ids.get(i, i) if ids else i, (names or {}).get(i, str(i))) for i in classes]
     return ds, validated(_streamed_items(root, names, set(classes), ids, selection), ds.categories, p)
 
@@ -360,15 +360,16 @@ def shards(path, n: int, errors: str = "raise", raster: str = "coco"):
     if opened is None:
         return None
     _, root, names, _, _ = opened
-    sels = runs([lbl.stat().st_size if lbl is not None else 0 for *_, lbl in _pairs(root)], n)
-    return sels if names is not None else with_header(sels, _label_classes(root))
+    pairs = list(_pairs(root))  # the folders walked once, for the sizes and the classes
+    sels = runs([size_of(lbl) for *_, lbl in pairs], n)
+    return sels if names is not None else with_header(sels, _label_classes(pairs))
 
 
-def _label_classes(root: Path) -> list[int]:
-    """The classes of every line of every label file, sorted; a line or file :func:`read` refuses is passed
-    over (the read raises there, whatever the categories)."""
+def _label_classes(pairs) -> list[int]:
+    """The classes of every line of every label file of ``pairs`` (:func:`_pairs`), sorted; a line or file
+    :func:`read` refuses is passed over (the read raises there, whatever the categories)."""
     classes: set[int] = set()
-    for _, _, _, lbl in _pairs(root):
+    for _, _, _, lbl in pairs:
         if lbl is None:
             continue
         try:
